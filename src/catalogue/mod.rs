@@ -1,0 +1,593 @@
+//! The provincial public credit catalogue (公共信用信息目录): items, fields, code tables.
+//!
+//! Loaded from `config/catalogue/*.toml` and `config/code-tables.toml`, validated into
+//! index-based types so the hot path never looks a field up by name.
+
+mod spec;
+pub mod validate;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+
+use crate::config::{GatewayConfig, Issues, check_version, read_toml, toml_files};
+use crate::transform::normalize_text;
+use spec::{CodeTablesSpec, ConditionSpec, FieldSpec, FieldType, ItemSpec};
+pub use spec::{StoreAs, UnitSpec as Unit};
+
+/// A code table: accepts the code, the text or a synonym; stores one canonical form.
+#[derive(Debug)]
+pub struct CodeTable {
+    pub id: String,
+    pub name: String,
+    pub store: StoreAs,
+    pub entries: Vec<CodeEntry>,
+    lookup: HashMap<String, usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeEntry {
+    pub code: Option<String>,
+    pub text: String,
+}
+
+impl CodeTable {
+    /// The stored form of `input` (already normalised), if the table knows it.
+    pub fn canonical(&self, input: &str) -> Option<&str> {
+        let idx = self.lookup.get(input).copied().or_else(|| {
+            // Excel drops leading zeros from codes typed as numbers: 2 → 02.
+            let trimmed = input.trim_start_matches('0');
+            if !trimmed.is_empty() && trimmed.len() < input.len()
+                || input.bytes().all(|b| b.is_ascii_digit())
+            {
+                self.lookup.get(&format!("#{trimmed}")).copied()
+            } else {
+                None
+            }
+        })?;
+        Some(self.stored(idx))
+    }
+
+    fn stored(&self, idx: usize) -> &str {
+        let entry = &self.entries[idx];
+        match (self.store, &entry.code) {
+            (StoreAs::Code, Some(code)) => code,
+            _ => &entry.text,
+        }
+    }
+
+    /// Whether `value` is already in the stored form.
+    pub fn is_stored_form(&self, value: &str) -> bool {
+        (0..self.entries.len()).any(|i| self.stored(i) == value)
+    }
+
+    /// `02 罚款` for messages: both forms, whatever is stored.
+    pub fn describe(&self, stored: &str) -> String {
+        self.entries
+            .iter()
+            .find(|e| e.text == stored || e.code.as_deref() == Some(stored))
+            .map(|e| match &e.code {
+                Some(code) => format!("{code} {}", e.text),
+                None => e.text.clone(),
+            })
+            .unwrap_or_else(|| stored.to_string())
+    }
+
+    /// The accepted values, for an error message: `01 警告、02 罚款…`.
+    pub fn listing(&self) -> String {
+        let parts: Vec<String> = self
+            .entries
+            .iter()
+            .map(|e| match &e.code {
+                Some(code) => format!("{code} {}", e.text),
+                None => e.text.clone(),
+            })
+            .collect();
+        parts.join("、")
+    }
+}
+
+/// How a field is checked, with its type's own settings.
+#[derive(Debug, Clone)]
+pub enum FieldKind {
+    Text,
+    Date {
+        /// 长期 is accepted and stored as 2099-12-31.
+        open_ended: bool,
+        not_before: Option<usize>,
+    },
+    Decimal {
+        scale: u32,
+        min: Option<Decimal>,
+        max: Option<Decimal>,
+        unit: Option<Unit>,
+    },
+    Integer {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
+    Code {
+        table: Arc<CodeTable>,
+        multiple: bool,
+    },
+    CreditCode {
+        placeholder: bool,
+    },
+    OrgCode,
+    IdDocument {
+        id_type: IdTypeSource,
+    },
+}
+
+/// Where an ID document's type comes from: another field, or fixed by the item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdTypeSource {
+    Field(usize),
+    Fixed(String),
+}
+
+/// The code of 身份证 in the 证件类型 table: only these numbers have check digits.
+pub const RESIDENT_ID_TYPE: &str = "01";
+
+#[derive(Debug, Clone)]
+pub enum Requirement {
+    Optional,
+    Always,
+    When(Condition),
+}
+
+#[derive(Debug, Clone)]
+pub struct Condition {
+    pub field: usize,
+    pub test: ConditionTest,
+}
+
+#[derive(Debug, Clone)]
+pub enum ConditionTest {
+    Equals(Vec<String>),
+    NotEquals(Vec<String>),
+    Contains(Vec<String>),
+    Empty,
+    NotEmpty,
+}
+
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// The national key, e.g. `CF_XDR_MC`.
+    pub key: String,
+    /// The 中文 name clerks read, e.g. 行政相对人名称.
+    pub name: String,
+    pub kind: FieldKind,
+    pub required: Requirement,
+    /// In characters, not bytes.
+    pub max_len: Option<usize>,
+    pub report: bool,
+    /// Personal data: masked in logs, reports and the UI.
+    pub personal: bool,
+}
+
+/// Rows whose field has one of these stored values are not reported (e.g. 简易程序).
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub field: usize,
+    pub equals: Vec<String>,
+    pub reason: String,
+}
+
+/// One dataset of the catalogue (行政处罚信息, 欠税信息, …).
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub code: String,
+    pub name: String,
+    pub dual_publicity: bool,
+    /// Each part lists alternatives; the first non-empty one counts.
+    pub key: Vec<Vec<usize>>,
+    pub decision_date: usize,
+    pub authority_code: Option<usize>,
+    pub subject_name: Option<usize>,
+    pub subject_code: Option<usize>,
+    pub filters: Vec<Filter>,
+    pub fields: Vec<Field>,
+    index: HashMap<String, usize>,
+}
+
+impl Item {
+    pub fn field_index(&self, key: &str) -> Option<usize> {
+        self.index.get(key).copied()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    items: Vec<Arc<Item>>,
+    tables: HashMap<String, Arc<CodeTable>>,
+    credit_code_exceptions: Arc<HashSet<String>>,
+}
+
+impl Catalogue {
+    pub fn item(&self, code: &str) -> Option<&Arc<Item>> {
+        self.items.iter().find(|i| i.code == code)
+    }
+
+    pub fn items(&self) -> &[Arc<Item>] {
+        &self.items
+    }
+
+    pub fn table(&self, id: &str) -> Option<&Arc<CodeTable>> {
+        self.tables.get(id)
+    }
+
+    pub fn is_credit_code_exception(&self, code: &str) -> bool {
+        self.credit_code_exceptions.contains(code)
+    }
+
+    pub fn load(gateway: &GatewayConfig, issues: &mut Issues) -> Catalogue {
+        let tables = load_tables(&gateway.code_tables_file, issues);
+        let mut items: Vec<Arc<Item>> = Vec::new();
+        for file in toml_files(
+            &gateway.catalogue_dir,
+            issues,
+            &gateway.file,
+            "paths.catalogue",
+        ) {
+            let Some(spec) = read_toml::<ItemSpec>(&file, issues) else {
+                continue;
+            };
+            if let Some(item) = compile_item(&file, spec, &tables, issues) {
+                if items.iter().any(|i| i.code == item.code) {
+                    issues.push(
+                        &file,
+                        "code",
+                        format!("item {} is defined twice", item.code),
+                    );
+                } else {
+                    items.push(Arc::new(item));
+                }
+            }
+        }
+        Catalogue {
+            items,
+            tables,
+            credit_code_exceptions: Arc::new(
+                gateway
+                    .credit_code_exceptions
+                    .iter()
+                    .map(|c| c.trim().to_ascii_uppercase())
+                    .collect(),
+            ),
+        }
+    }
+}
+
+fn load_tables(file: &Path, issues: &mut Issues) -> HashMap<String, Arc<CodeTable>> {
+    let Some(spec) = read_toml::<CodeTablesSpec>(file, issues) else {
+        return HashMap::new();
+    };
+    check_version(file, spec.version, issues);
+    let mut tables = HashMap::new();
+    for (id, t) in spec.tables {
+        let mut lookup = HashMap::new();
+        let mut entries = Vec::new();
+        for (i, e) in t.entries.into_iter().enumerate() {
+            if t.store == StoreAs::Code && e.code.is_none() {
+                issues.push(
+                    file,
+                    format!("tables.{id}.entries[{i}].code"),
+                    "expected a code: the table stores codes",
+                );
+            }
+            let mut forms: Vec<String> = vec![e.text.clone()];
+            forms.extend(e.synonyms.iter().cloned());
+            if let Some(code) = &e.code {
+                forms.push(code.clone());
+                // Remember the code without leading zeros for cells Excel turned into numbers.
+                forms.push(format!("#{}", code.trim_start_matches('0')));
+            }
+            for form in forms {
+                let form = normalize_text(&form).into_owned();
+                if let Some(prev) = lookup.insert(form.clone(), i)
+                    && prev != i
+                {
+                    issues.push(
+                        file,
+                        format!("tables.{id}"),
+                        format!("{form:?} means two different entries"),
+                    );
+                }
+            }
+            entries.push(CodeEntry {
+                code: e.code,
+                text: e.text,
+            });
+        }
+        tables.insert(
+            id.clone(),
+            Arc::new(CodeTable {
+                id,
+                name: t.name,
+                store: t.store,
+                entries,
+                lookup,
+            }),
+        );
+    }
+    tables
+}
+
+fn compile_item(
+    file: &Path,
+    spec: ItemSpec,
+    tables: &HashMap<String, Arc<CodeTable>>,
+    issues: &mut Issues,
+) -> Option<Item> {
+    check_version(file, spec.version, issues);
+    let before = issues.len();
+    let mut index = HashMap::new();
+    for (i, f) in spec.fields.iter().enumerate() {
+        if index.insert(f.key.clone(), i).is_some() {
+            issues.push(
+                file,
+                format!("fields[{i}].key"),
+                format!("duplicate field {}", f.key),
+            );
+        }
+    }
+    let lookup = |key: &str, at: String, issues: &mut Issues| -> Option<usize> {
+        let found = index.get(key).copied();
+        if found.is_none() {
+            issues.push(file, at, format!("unknown field {key:?}"));
+        }
+        found
+    };
+
+    let mut fields = Vec::with_capacity(spec.fields.len());
+    for f in &spec.fields {
+        let at = |k: &str| format!("fields.{}.{k}", f.key);
+        fields.push(compile_field(file, f, &at, tables, &lookup, issues));
+    }
+    let fields: Vec<Field> = fields.into_iter().flatten().collect();
+
+    let key: Vec<Vec<usize>> = spec
+        .key
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            part.split('|')
+                .filter_map(|k| lookup(k.trim(), format!("key[{i}]"), issues))
+                .collect()
+        })
+        .collect();
+    if key.is_empty() {
+        issues.push(file, "key", "expected at least one key field");
+    }
+    let decision_date = lookup(&spec.decision_date, "decision_date".into(), issues);
+    let optional = |k: &Option<String>, at: &str, issues: &mut Issues| {
+        k.as_ref().and_then(|k| lookup(k, at.into(), issues))
+    };
+    let authority_code = optional(&spec.authority_code, "authority_code", issues);
+    let subject_name = optional(&spec.subject_name, "subject_name", issues);
+    let subject_code = optional(&spec.subject_code, "subject_code", issues);
+    let filters = spec
+        .filters
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let field = lookup(&f.field, format!("filters[{i}].field"), issues)?;
+            Some(Filter {
+                field,
+                equals: f.equals.clone(),
+                reason: f.reason.clone(),
+            })
+        })
+        .collect();
+
+    if issues.len() > before || fields.len() != spec.fields.len() {
+        return None;
+    }
+    let decision_date = decision_date?;
+    if !matches!(fields[decision_date].kind, FieldKind::Date { .. }) {
+        issues.push(file, "decision_date", "expected a date field");
+        return None;
+    }
+    let item = Item {
+        code: spec.code,
+        name: spec.name,
+        dual_publicity: spec.dual_publicity,
+        key,
+        decision_date,
+        authority_code,
+        subject_name,
+        subject_code,
+        filters,
+        fields,
+        index,
+    };
+    check_condition_values(file, &item, issues);
+    Some(item)
+}
+
+fn compile_field(
+    file: &Path,
+    f: &FieldSpec,
+    at: &dyn Fn(&str) -> String,
+    tables: &HashMap<String, Arc<CodeTable>>,
+    lookup: &dyn Fn(&str, String, &mut Issues) -> Option<usize>,
+    issues: &mut Issues,
+) -> Option<Field> {
+    let before = issues.len();
+    let decimal = |v: &Option<toml::Value>, k: &str, issues: &mut Issues| -> Option<Decimal> {
+        let v = v.as_ref()?;
+        let text = match v {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(x) => x.to_string(),
+            _ => String::new(),
+        };
+        let parsed = text.parse::<Decimal>().ok();
+        if parsed.is_none() {
+            issues.push(file, at(k), "expected a number");
+        }
+        parsed
+    };
+    let integer = |v: &Option<toml::Value>| v.as_ref().and_then(|v| v.as_integer());
+    let kind = match f.kind {
+        FieldType::Text => FieldKind::Text,
+        FieldType::Date => FieldKind::Date {
+            open_ended: f.open_ended,
+            not_before: f
+                .not_before
+                .as_ref()
+                .and_then(|k| lookup(k, at("not_before"), issues)),
+        },
+        FieldType::Decimal => FieldKind::Decimal {
+            scale: f.scale.unwrap_or(6),
+            min: decimal(&f.min, "min", issues),
+            max: decimal(&f.max, "max", issues),
+            unit: f.unit,
+        },
+        FieldType::Integer => FieldKind::Integer {
+            min: integer(&f.min),
+            max: integer(&f.max),
+        },
+        FieldType::Code => {
+            let Some(table_id) = &f.table else {
+                issues.push(file, at("table"), "expected the code table of this field");
+                return None;
+            };
+            let Some(table) = tables.get(table_id) else {
+                issues.push(
+                    file,
+                    at("table"),
+                    format!("unknown code table {table_id:?}"),
+                );
+                return None;
+            };
+            FieldKind::Code {
+                table: table.clone(),
+                multiple: f.multiple,
+            }
+        }
+        FieldType::CreditCode => FieldKind::CreditCode {
+            placeholder: f.placeholder,
+        },
+        FieldType::OrgCode => FieldKind::OrgCode,
+        FieldType::IdDocument => {
+            let id_type = match (&f.id_type_field, &f.id_type) {
+                (Some(k), None) => IdTypeSource::Field(lookup(k, at("id_type_field"), issues)?),
+                (None, Some(t)) => IdTypeSource::Fixed(t.clone()),
+                _ => {
+                    issues.push(
+                        file,
+                        at("id_type"),
+                        "expected exactly one of id_type_field and id_type",
+                    );
+                    return None;
+                }
+            };
+            FieldKind::IdDocument { id_type }
+        }
+    };
+    let required = match (&f.required, &f.required_when) {
+        (true, None) => Requirement::Always,
+        (false, None) => Requirement::Optional,
+        (false, Some(c)) => Requirement::When(compile_condition(file, c, at, lookup, issues)?),
+        (true, Some(_)) => {
+            issues.push(
+                file,
+                at("required_when"),
+                "a field is either required or required_when, not both",
+            );
+            return None;
+        }
+    };
+    if issues.len() != before {
+        return None;
+    }
+    Some(Field {
+        key: f.key.clone(),
+        name: f.name.clone(),
+        personal: matches!(kind, FieldKind::IdDocument { .. }),
+        kind,
+        required,
+        max_len: f.max_len,
+        report: f.report,
+    })
+}
+
+fn compile_condition(
+    file: &Path,
+    c: &ConditionSpec,
+    at: &dyn Fn(&str) -> String,
+    lookup: &dyn Fn(&str, String, &mut Issues) -> Option<usize>,
+    issues: &mut Issues,
+) -> Option<Condition> {
+    let field = lookup(&c.field, at("required_when.field"), issues)?;
+    let tests: Vec<ConditionTest> = [
+        c.equals.clone().map(ConditionTest::Equals),
+        c.not_equals.clone().map(ConditionTest::NotEquals),
+        c.contains.clone().map(ConditionTest::Contains),
+        c.empty.filter(|e| *e).map(|_| ConditionTest::Empty),
+        c.not_empty.filter(|e| *e).map(|_| ConditionTest::NotEmpty),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if tests.len() != 1 {
+        issues.push(
+            file,
+            at("required_when"),
+            "expected exactly one of equals, not_equals, contains, empty = true, not_empty = true",
+        );
+        return None;
+    }
+    Some(Condition {
+        field,
+        test: tests.into_iter().next().expect("one test, checked above"),
+    })
+}
+
+/// Condition and filter values must be stored forms, or the rule would never fire.
+fn check_condition_values(file: &Path, item: &Item, issues: &mut Issues) {
+    let check = |field: usize, values: &[String], at: String, issues: &mut Issues| {
+        if let FieldKind::Code { table, .. } = &item.fields[field].kind {
+            for v in values {
+                if !table.is_stored_form(v) && v != crate::ids::CREDIT_CODE_PLACEHOLDER {
+                    issues.push(
+                        file,
+                        at.clone(),
+                        format!(
+                            "{v:?} is not a stored value of code table {} ({})",
+                            table.id,
+                            table.listing()
+                        ),
+                    );
+                }
+            }
+        }
+    };
+    for f in &item.fields {
+        if let Requirement::When(c) = &f.required {
+            if let ConditionTest::Equals(v)
+            | ConditionTest::NotEquals(v)
+            | ConditionTest::Contains(v) = &c.test
+            {
+                check(
+                    c.field,
+                    v,
+                    format!("fields.{}.required_when", f.key),
+                    issues,
+                );
+            }
+        }
+    }
+    for (i, flt) in item.filters.iter().enumerate() {
+        check(
+            flt.field,
+            &flt.equals,
+            format!("filters[{i}].equals"),
+            issues,
+        );
+    }
+}

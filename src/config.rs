@@ -1,0 +1,458 @@
+//! `gateway.toml` and the loading of every declarative file.
+//!
+//! Loading never stops at the first mistake: every problem is collected as
+//! `file: key: expectation`, so one `check-config` run shows them all.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::catalogue::Catalogue;
+use crate::connector::Connector;
+use crate::department::Departments;
+use crate::mapping::Mapping;
+
+/// One mistake in one declarative file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    pub file: PathBuf,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file.display(), self.key, self.message)
+        }
+    }
+}
+
+/// Every mistake found while loading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError(pub Vec<ConfigIssue>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} configuration problem(s):", self.0.len())?;
+        for issue in &self.0 {
+            writeln!(f, "  {issue}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Collects issues while files are loaded and validated.
+#[derive(Debug, Default)]
+pub struct Issues(Vec<ConfigIssue>);
+
+impl Issues {
+    pub fn push(&mut self, file: &Path, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigIssue {
+            file: file.to_path_buf(),
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Issues only grow: comparing lengths tells whether a step added any.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_result<T>(self, value: T) -> Result<T, ConfigError> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(ConfigError(self.0))
+        }
+    }
+}
+
+/// Reads and parses one TOML file into its serde shape, recording any failure.
+pub fn read_toml<T: DeserializeOwned>(path: &Path, issues: &mut Issues) -> Option<T> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) => {
+            issues.push(path, "", format!("cannot read: {err}"));
+            return None;
+        }
+    };
+    match toml::from_str::<T>(&text) {
+        Ok(value) => Some(value),
+        Err(err) => {
+            let at = err
+                .span()
+                .map(|span| {
+                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                    format!("line {line}")
+                })
+                .unwrap_or_default();
+            issues.push(path, at, err.message().to_string());
+            None
+        }
+    }
+}
+
+/// Checks the `version = 1` every declarative file starts with.
+pub fn check_version(path: &Path, version: u32, issues: &mut Issues) {
+    if version != 1 {
+        issues.push(path, "version", format!("expected 1, found {version}"));
+    }
+}
+
+/// The `.toml` files of a folder, sorted so errors and ids come out in a stable order.
+pub fn toml_files(dir: &Path, issues: &mut Issues, config_file: &Path, key: &str) -> Vec<PathBuf> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) => {
+            issues.push(
+                config_file,
+                key,
+                format!("cannot read folder {}: {err}", dir.display()),
+            );
+            return Vec::new();
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The serde shape of `gateway.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GatewaySpec {
+    version: u32,
+    /// Folder the other paths are relative to, itself relative to this file (default "..").
+    #[serde(default = "default_base_dir")]
+    base_dir: PathBuf,
+    #[serde(default)]
+    database: DatabaseSpec,
+    #[serde(default)]
+    paths: PathsSpec,
+    #[serde(default)]
+    http: HttpSpec,
+    #[serde(default)]
+    ingest: IngestSpec,
+    #[serde(default)]
+    validation: ValidationSpec,
+}
+
+fn default_base_dir() -> PathBuf {
+    PathBuf::from("..")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatabaseSpec {
+    /// `sqlite://data/gateway.db` (relative to base_dir) or `postgres://…`.
+    #[serde(default = "default_database_url")]
+    url: String,
+    /// Read the URL from this environment variable when it is set (e.g. DATABASE_URL).
+    #[serde(default)]
+    url_env: Option<String>,
+}
+
+impl Default for DatabaseSpec {
+    fn default() -> Self {
+        DatabaseSpec {
+            url: default_database_url(),
+            url_env: None,
+        }
+    }
+}
+
+fn default_database_url() -> String {
+    "sqlite://data/gateway.db".to_string()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PathsSpec {
+    #[serde(default = "PathsSpec::default_catalogue")]
+    catalogue: PathBuf,
+    #[serde(default = "PathsSpec::default_code_tables")]
+    code_tables: PathBuf,
+    #[serde(default = "PathsSpec::default_departments")]
+    departments: PathBuf,
+    #[serde(default = "PathsSpec::default_mappings")]
+    mappings: PathBuf,
+    #[serde(default = "PathsSpec::default_connectors")]
+    connectors: PathBuf,
+    #[serde(default = "PathsSpec::default_data")]
+    data: PathBuf,
+}
+
+impl PathsSpec {
+    fn default_catalogue() -> PathBuf {
+        "config/catalogue".into()
+    }
+    fn default_code_tables() -> PathBuf {
+        "config/code-tables.toml".into()
+    }
+    fn default_departments() -> PathBuf {
+        "config/departments.toml".into()
+    }
+    fn default_mappings() -> PathBuf {
+        "mappings".into()
+    }
+    fn default_connectors() -> PathBuf {
+        "connectors".into()
+    }
+    fn default_data() -> PathBuf {
+        "data".into()
+    }
+}
+
+impl Default for PathsSpec {
+    fn default() -> Self {
+        PathsSpec {
+            catalogue: Self::default_catalogue(),
+            code_tables: Self::default_code_tables(),
+            departments: Self::default_departments(),
+            mappings: Self::default_mappings(),
+            connectors: Self::default_connectors(),
+            data: Self::default_data(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpSpec {
+    #[serde(default = "default_listen")]
+    listen: String,
+}
+
+impl Default for HttpSpec {
+    fn default() -> Self {
+        HttpSpec {
+            listen: default_listen(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".to_string()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IngestSpec {
+    /// Rows per multi-row INSERT statement.
+    #[serde(default = "IngestSpec::default_statement_rows")]
+    statement_rows: usize,
+    /// Rows per transaction: large transactions are what make SQLite fast.
+    #[serde(default = "IngestSpec::default_commit_rows")]
+    commit_rows: usize,
+}
+
+impl IngestSpec {
+    fn default_statement_rows() -> usize {
+        500
+    }
+    fn default_commit_rows() -> usize {
+        50_000
+    }
+}
+
+impl Default for IngestSpec {
+    fn default() -> Self {
+        IngestSpec {
+            statement_rows: Self::default_statement_rows(),
+            commit_rows: Self::default_commit_rows(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValidationSpec {
+    /// Legally issued credit codes that fail the check (early Fujian pilots): a warning only.
+    #[serde(default)]
+    credit_code_exceptions: Vec<String>,
+}
+
+/// The gateway's own settings, validated, with every path absolute.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub file: PathBuf,
+    pub base_dir: PathBuf,
+    pub database_url: String,
+    pub catalogue_dir: PathBuf,
+    pub code_tables_file: PathBuf,
+    pub departments_file: PathBuf,
+    pub mappings_dir: PathBuf,
+    pub connectors_dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub statement_rows: usize,
+    pub commit_rows: usize,
+    pub credit_code_exceptions: Vec<String>,
+}
+
+impl GatewayConfig {
+    fn from_spec(file: &Path, spec: GatewaySpec, issues: &mut Issues) -> GatewayConfig {
+        check_version(file, spec.version, issues);
+        let file_dir = file.parent().unwrap_or(Path::new("."));
+        let base_dir = file_dir.join(&spec.base_dir);
+        let base_dir = base_dir.canonicalize().unwrap_or(base_dir);
+        let at = |p: &Path| base_dir.join(p);
+
+        let mut url = spec.database.url;
+        if let Some(var) = &spec.database.url_env
+            && let Ok(from_env) = std::env::var(var)
+            && !from_env.is_empty()
+        {
+            url = from_env;
+        }
+        let database_url = absolute_sqlite_url(&url, &base_dir);
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            issues.push(
+                file,
+                "database.url",
+                "expected a sqlite:// or postgres:// URL",
+            );
+        }
+        let listen = match spec.http.listen.parse() {
+            Ok(addr) => addr,
+            Err(_) => {
+                issues.push(
+                    file,
+                    "http.listen",
+                    format!("expected host:port, found {:?}", spec.http.listen),
+                );
+                SocketAddr::from(([127, 0, 0, 1], 8080))
+            }
+        };
+        if spec.ingest.statement_rows == 0 || spec.ingest.statement_rows > 2_000 {
+            issues.push(file, "ingest.statement_rows", "expected 1 to 2000");
+        }
+        if spec.ingest.commit_rows < spec.ingest.statement_rows {
+            issues.push(
+                file,
+                "ingest.commit_rows",
+                "expected at least statement_rows",
+            );
+        }
+        GatewayConfig {
+            file: file.to_path_buf(),
+            catalogue_dir: at(&spec.paths.catalogue),
+            code_tables_file: at(&spec.paths.code_tables),
+            departments_file: at(&spec.paths.departments),
+            mappings_dir: at(&spec.paths.mappings),
+            connectors_dir: at(&spec.paths.connectors),
+            data_dir: at(&spec.paths.data),
+            base_dir,
+            database_url,
+            listen,
+            statement_rows: spec.ingest.statement_rows,
+            commit_rows: spec.ingest.commit_rows,
+            credit_code_exceptions: spec.validation.credit_code_exceptions,
+        }
+    }
+}
+
+/// `sqlite://data/x.db` is taken relative to base_dir, not to whatever folder the daemon runs in.
+fn absolute_sqlite_url(url: &str, base_dir: &Path) -> String {
+    let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    else {
+        return url.to_string();
+    };
+    let (path, query) = rest
+        .split_once('?')
+        .map_or((rest, None), |(p, q)| (p, Some(q)));
+    if path.is_empty() || path == ":memory:" || Path::new(path).is_absolute() {
+        return url.to_string();
+    }
+    let abs = base_dir.join(path);
+    match query {
+        Some(q) => format!("sqlite://{}?{q}", abs.display()),
+        None => format!("sqlite://{}", abs.display()),
+    }
+}
+
+/// Everything declarative, loaded and cross-checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub gateway: GatewayConfig,
+    pub catalogue: Catalogue,
+    pub departments: Departments,
+    pub mappings: Vec<Mapping>,
+    pub connectors: Vec<Connector>,
+}
+
+impl Settings {
+    /// Loads `gateway.toml` and every file it points to; all mistakes come back together.
+    pub fn load(config_file: &Path) -> Result<Settings, ConfigError> {
+        let mut issues = Issues::default();
+        let Some(spec) = read_toml::<GatewaySpec>(config_file, &mut issues) else {
+            return Err(ConfigError(issues.0));
+        };
+        let gateway = GatewayConfig::from_spec(config_file, spec, &mut issues);
+        let catalogue = Catalogue::load(&gateway, &mut issues);
+        let departments = Departments::load(&gateway.departments_file, &mut issues);
+        let mappings = Mapping::load_dir(&gateway, &catalogue, &mut issues);
+        let connectors =
+            Connector::load_dir(&gateway, &catalogue, &departments, &mappings, &mut issues);
+        issues.into_result(Settings {
+            gateway,
+            catalogue,
+            departments,
+            mappings,
+            connectors,
+        })
+    }
+
+    pub fn connector(&self, name: &str) -> Option<&Connector> {
+        self.connectors.iter().find(|c| c.name == name)
+    }
+
+    pub fn mapping(&self, name: &str) -> Option<&Mapping> {
+        self.mappings.iter().find(|m| m.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_sqlite_urls_are_anchored_at_the_base_dir() {
+        let base = Path::new("/srv/gw");
+        assert_eq!(
+            absolute_sqlite_url("sqlite://data/gateway.db", base),
+            "sqlite:///srv/gw/data/gateway.db"
+        );
+        assert_eq!(
+            absolute_sqlite_url("sqlite://data/g.db?mode=rwc", base),
+            "sqlite:///srv/gw/data/g.db?mode=rwc"
+        );
+        assert_eq!(
+            absolute_sqlite_url("sqlite:///abs/g.db", base),
+            "sqlite:///abs/g.db"
+        );
+        assert_eq!(
+            absolute_sqlite_url("postgres://postgres@127.0.0.1/test", base),
+            "postgres://postgres@127.0.0.1/test"
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! The error report a department opens in Excel: `<file>.errors.csv`, UTF-8 with BOM,
+//! columns 行号, 字段, 原因, 原始值.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Longest original value echoed back, in characters.
+const MAX_VALUE_CHARS: usize = 200;
+
+/// Writes the report to a temporary file and moves it into place on `finish`, so a
+/// department never opens half a report.
+pub struct ErrorReport {
+    path: PathBuf,
+    tmp: PathBuf,
+    out: csv::Writer<BufWriter<File>>,
+    lines: u64,
+}
+
+impl ErrorReport {
+    /// The report's place beside a source file.
+    pub fn path_beside(source: &Path) -> PathBuf {
+        let mut name = source.file_name().unwrap_or_default().to_os_string();
+        name.push(".errors.csv");
+        source.with_file_name(name)
+    }
+
+    pub fn create(path: PathBuf) -> std::io::Result<ErrorReport> {
+        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+        tmp_name.push(".tmp");
+        let tmp = path.with_file_name(tmp_name);
+        let mut file = BufWriter::new(File::create(&tmp)?);
+        file.write_all(b"\xEF\xBB\xBF")?;
+        let mut out = csv::Writer::from_writer(file);
+        out.write_record(["行号", "字段", "原因", "原始值"])?;
+        Ok(ErrorReport {
+            path,
+            tmp,
+            out,
+            lines: 0,
+        })
+    }
+
+    /// `row` is None for problems with the whole file.
+    pub fn add(
+        &mut self,
+        row: Option<u64>,
+        field: &str,
+        reason: &str,
+        value: &str,
+    ) -> std::io::Result<()> {
+        let row = row.map(|r| r.to_string()).unwrap_or_default();
+        let value = neutralise_formula(&truncate(value));
+        self.out
+            .write_record([row.as_str(), field, reason, value.as_str()])?;
+        self.lines += 1;
+        Ok(())
+    }
+
+    /// Moves the report into place, or removes it (and any stale one) when it is empty.
+    pub fn finish(self) -> std::io::Result<Option<PathBuf>> {
+        let ErrorReport {
+            path,
+            tmp,
+            out,
+            lines,
+        } = self;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        if lines == 0 {
+            std::fs::remove_file(&tmp)?;
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            return Ok(None);
+        }
+        std::fs::rename(&tmp, &path)?;
+        Ok(Some(path))
+    }
+}
+
+pub fn truncate(value: &str) -> String {
+    match value.char_indices().nth(MAX_VALUE_CHARS) {
+        Some((cut, _)) => format!("{}…（共 {} 字）", &value[..cut], value.chars().count()),
+        None => value.to_string(),
+    }
+}
+
+/// A cell starting with = + - @ would run as a formula when the report is opened in Excel.
+pub fn neutralise_formula(value: &str) -> String {
+    match value.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}"),
+        _ => value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_and_long_values_cut() {
+        assert_eq!(
+            neutralise_formula("=HYPERLINK(\"x\")"),
+            "'=HYPERLINK(\"x\")"
+        );
+        assert_eq!(neutralise_formula("淮北"), "淮北");
+        let long = "字".repeat(500);
+        let cut = truncate(&long);
+        assert!(cut.starts_with(&"字".repeat(200)));
+        assert!(cut.ends_with("（共 500 字）"));
+    }
+
+    #[test]
+    fn an_empty_report_leaves_no_file_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv.errors.csv");
+        std::fs::write(&path, "stale").unwrap();
+        let report = ErrorReport::create(path.clone()).unwrap();
+        assert_eq!(report.finish().unwrap(), None);
+        assert!(!path.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_report_starts_with_a_bom_and_the_chinese_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv.errors.csv");
+        let mut report = ErrorReport::create(path.clone()).unwrap();
+        report
+            .add(Some(3), "处罚决定日期", "不是有效日期", "2023-02-30")
+            .unwrap();
+        assert_eq!(report.finish().unwrap(), Some(path.clone()));
+        let text = std::fs::read(&path).unwrap();
+        assert!(text.starts_with(b"\xEF\xBB\xBF"));
+        let text = String::from_utf8(text[3..].to_vec()).unwrap();
+        assert_eq!(
+            text,
+            "行号,字段,原因,原始值\n3,处罚决定日期,不是有效日期,2023-02-30\n"
+        );
+    }
+}

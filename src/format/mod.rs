@@ -1,0 +1,545 @@
+//! Streaming readers for department files: CSV (and TSV/TXT) and XLSX.
+//!
+//! [`open`] sniffs the file, picks a reader and yields every non-blank row as text, the way a
+//! person sees it in Excel or a text editor: title rows and the header row included, cells
+//! untouched. Finding the header and mapping columns is the caller's job.
+//!
+//! Invariants:
+//! - Memory is bounded whatever the input ([`Limits`]): a hostile file costs a [`RowError`] or
+//!   a [`FormatError`], never an unbounded buffer, a panic or an abort.
+//! - A bad row is an `Err` item and reading goes on with the next row; only
+//!   [`RowErrorKind::Unreadable`] ends the stream early.
+//! - This module uses nothing else from the crate.
+
+mod csv;
+mod xlsx;
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// One row as a person sees it in Excel or a text editor.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RawRow {
+    /// 1-based: for CSV the line where the record starts, for XLSX the Excel row number.
+    pub line: u64,
+    pub cells: Vec<String>,
+}
+
+/// Text encoding of a CSV file, as declared in a connector file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// A BOM if there is one, else UTF-8 if the start of the file is valid UTF-8, else GB18030.
+    #[default]
+    Auto,
+    Utf8,
+    /// Decoded as GB18030, the superset of GBK and GB2312 that Chinese Excel writes.
+    Gbk,
+}
+
+/// Bounds that keep a hostile or broken file from exhausting memory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// A longer cell makes its row a [`RowErrorKind::CellTooLarge`]. Default 1 MiB.
+    pub max_cell_bytes: usize,
+    /// A longer row (all cells together) makes it a [`RowErrorKind::RowTooLarge`]. Default 8 MiB.
+    pub max_row_bytes: usize,
+    /// A row with more cells is a [`RowErrorKind::TooManyCells`]. Default 16,384, Excel's
+    /// column limit.
+    pub max_row_cells: usize,
+    /// Total uncompressed size of all zip entries of a workbook. Default 2 GiB.
+    pub max_xlsx_uncompressed: u64,
+    /// Largest uncompressed/compressed ratio of a zip entry over 16 MiB. Default 200.
+    pub max_compression_ratio: u64,
+    /// Largest part calamine holds whole in memory: the shared strings, and also the styles,
+    /// workbook and relationship parts. Default 256 MiB.
+    pub max_shared_strings_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_cell_bytes: 1 << 20,
+            max_row_bytes: 8 << 20,
+            max_row_cells: 16_384,
+            max_xlsx_uncompressed: 2 << 30,
+            max_compression_ratio: 200,
+            max_shared_strings_bytes: 256 << 20,
+        }
+    }
+}
+
+/// How to read one file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// CSV only; XLSX cells carry their own text.
+    pub encoding: Encoding,
+    /// XLSX sheet to read; `None` reads the first visible worksheet.
+    pub sheet: Option<String>,
+    /// CSV field delimiter. Default `b','`; a `.tsv` file always uses a tab.
+    pub delimiter: u8,
+    pub limits: Limits,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            encoding: Encoding::Auto,
+            sheet: None,
+            delimiter: b',',
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What a file turned out to be; decided by its content when that disagrees with the extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Csv,
+    Xlsx,
+}
+
+/// How far a reader has got, for a progress bar.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// CSV: bytes of the file read; XLSX: Excel row number of the last row read.
+    pub done: u64,
+    /// CSV: file size in bytes; XLSX: last row of the sheet's declared dimension, 0 if unknown.
+    pub total: u64,
+}
+
+/// A row that could not be read; the rows after it still can, unless `kind` is
+/// [`RowErrorKind::Unreadable`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {kind}")]
+pub struct RowError {
+    /// Same numbering as [`RawRow::line`].
+    pub line: u64,
+    pub kind: RowErrorKind,
+}
+
+impl RowError {
+    /// The reason in Chinese, for the department clerk who has to fix the file.
+    pub fn zh(&self) -> String {
+        format!("第 {} 行：{}", self.line, self.kind.zh())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RowErrorKind {
+    #[error("bytes that are not valid in the file's text encoding")]
+    BadEncoding,
+    #[error("cell of {bytes} bytes is over the {limit}-byte limit")]
+    CellTooLarge { bytes: usize, limit: usize },
+    #[error("row of {bytes} bytes is over the {limit}-byte limit")]
+    RowTooLarge { bytes: usize, limit: usize },
+    #[error("row of {cells} cells is over the {limit}-cell limit")]
+    TooManyCells { cells: usize, limit: usize },
+    /// A cell holds no usable value, e.g. `C5: #N/A`.
+    #[error("bad cell value: {0}")]
+    Malformed(String),
+    /// The rest of the file cannot be read; this is the last item.
+    #[error("file unreadable from here on: {0}")]
+    Unreadable(String),
+}
+
+impl RowErrorKind {
+    /// The reason in Chinese, for the department clerk who has to fix the file.
+    pub fn zh(&self) -> String {
+        match self {
+            Self::BadEncoding => {
+                "含有乱码（不符合文件编码的字节），请检查文件编码后重新导出".into()
+            }
+            Self::CellTooLarge { bytes, limit } => format!(
+                "有单元格内容过长（{}，上限 {}），可能是引号未闭合",
+                human_size(*bytes as u64),
+                human_size(*limit as u64)
+            ),
+            Self::RowTooLarge { bytes, limit } => format!(
+                "整行内容过长（{}，上限 {}）",
+                human_size(*bytes as u64),
+                human_size(*limit as u64)
+            ),
+            Self::TooManyCells { cells, limit } => {
+                format!("列数过多（{cells} 列，上限 {limit} 列）")
+            }
+            Self::Malformed(detail) => format!("单元格取值有误（{detail}），请修正后重新导出"),
+            Self::Unreadable(detail) => {
+                format!("文件从此处起无法读取（{detail}），请重新导出完整的文件")
+            }
+        }
+    }
+}
+
+/// Why a whole file cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error("cannot read file: {0}")]
+    Io(#[from] io::Error),
+    #[error("file is empty")]
+    Empty,
+    #[error("file is binary, not text")]
+    Binary,
+    #[error("text encoding not recognised: neither UTF-8 nor GB18030")]
+    UnknownEncoding,
+    #[error("not an xlsx workbook: {0}")]
+    NotAWorkbook(String),
+    #[error("sheet {name:?} not found; the workbook has {}", available.join(", "))]
+    SheetNotFound {
+        name: String,
+        available: Vec<String>,
+    },
+    #[error("workbook too large: {reason}")]
+    TooLarge { reason: Oversize },
+    #[error("unsupported file kind: {0}")]
+    UnsupportedKind(String),
+}
+
+impl FormatError {
+    /// The reason in Chinese, for the department clerk who has to fix the file.
+    pub fn zh(&self) -> String {
+        match self {
+            Self::Io(e) => format!("文件无法读取（{e}）"),
+            Self::Empty => "文件是空的".into(),
+            Self::Binary => "文件不是文本格式，请提交 .csv 或 .xlsx 文件".into(),
+            Self::UnknownEncoding => {
+                "无法识别文件编码，请另存为 UTF-8 或 GBK 编码的 CSV 文件".into()
+            }
+            Self::NotAWorkbook(detail) => format!(
+                "文件不是有效的 .xlsx 工作簿（{detail}），请用 Excel 或 WPS 打开，去掉密码后另存为 .xlsx"
+            ),
+            Self::SheetNotFound { name, available } => format!(
+                "工作簿中没有名为“{name}”的工作表，现有工作表：{}",
+                available.join("、")
+            ),
+            Self::TooLarge { reason } => format!("工作簿过大或已损坏（{}）", reason.zh()),
+            Self::UnsupportedKind(kind) => format!(
+                "不支持的文件类型（{kind}），请在 Excel 或 WPS 中另存为 .xlsx 或 .csv 后重新提交"
+            ),
+        }
+    }
+}
+
+/// Which workbook bound was exceeded; checked from the zip directory before anything is inflated.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Oversize {
+    #[error("{bytes} bytes uncompressed in all, over the {limit}-byte limit")]
+    Total { bytes: u64, limit: u64 },
+    #[error("{entry} expands {ratio}-fold, over the {limit}-fold limit")]
+    Ratio {
+        entry: String,
+        ratio: u64,
+        limit: u64,
+    },
+    #[error("{entry} of {bytes} bytes is over the {limit}-byte limit for parts held in memory")]
+    Part {
+        entry: String,
+        bytes: u64,
+        limit: u64,
+    },
+}
+
+impl Oversize {
+    fn zh(&self) -> String {
+        match self {
+            Self::Total { bytes, limit } => format!(
+                "解压后共 {}，上限 {}",
+                human_size(*bytes),
+                human_size(*limit)
+            ),
+            Self::Ratio {
+                entry,
+                ratio,
+                limit,
+            } => {
+                format!("{entry} 的压缩比为 {ratio} 倍，上限 {limit} 倍")
+            }
+            Self::Part {
+                entry,
+                bytes,
+                limit,
+            } => format!(
+                "{entry} 解压后 {}，上限 {}",
+                human_size(*bytes),
+                human_size(*limit)
+            ),
+        }
+    }
+}
+
+/// Opens a department file and checks what can be checked before the first row.
+///
+/// The kind comes from the extension (`.csv`, `.txt`, `.tsv`, `.xlsx`, `.xlsm`), except that a
+/// zip is always read as a workbook: departments rename files more often than they convert them.
+pub fn open(path: &Path, opts: &ReadOptions) -> Result<RowReader, FormatError> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let named = match ext.as_str() {
+        "csv" | "txt" => Named::Csv(opts.delimiter),
+        "tsv" => Named::Csv(b'\t'),
+        "xlsx" | "xlsm" => Named::Xlsx,
+        // Refused below unless it is really an .xlsx: calamine reads .xls sheets whole.
+        "xls" => Named::Xls,
+        "" => return Err(FormatError::UnsupportedKind("no file extension".into())),
+        other => return Err(FormatError::UnsupportedKind(format!(".{other}"))),
+    };
+    let mut file = File::open(path)?;
+    let mut magic = [0; 8];
+    let n = read_full(&mut file, &mut magic)?;
+    if n == 0 {
+        return Err(FormatError::Empty);
+    }
+    file.seek(SeekFrom::Start(0))?;
+    let inner = match (sniff(&magic[..n]), named) {
+        (Some(Magic::Zip), _) => Inner::Xlsx(xlsx::XlsxReader::open(file, opts)?),
+        (Some(Magic::Ole2), _) => {
+            return Err(FormatError::NotAWorkbook(
+                "an OLE2 compound file: a legacy .xls or a password-protected workbook".into(),
+            ));
+        }
+        (None, Named::Xlsx) => {
+            return Err(FormatError::NotAWorkbook("not a zip archive".into()));
+        }
+        (None, Named::Xls) => return Err(FormatError::UnsupportedKind(".xls".into())),
+        (None, Named::Csv(delimiter)) => Inner::Csv(csv::CsvReader::open(
+            file,
+            delimiter,
+            opts.encoding,
+            &opts.limits,
+        )?),
+    };
+    Ok(RowReader { inner })
+}
+
+/// Rows of one file, in file order; blank rows are skipped.
+pub struct RowReader {
+    inner: Inner,
+}
+
+enum Inner {
+    Csv(csv::CsvReader),
+    Xlsx(xlsx::XlsxReader),
+}
+
+impl RowReader {
+    pub fn kind(&self) -> FileKind {
+        match self.inner {
+            Inner::Csv(_) => FileKind::Csv,
+            Inner::Xlsx(_) => FileKind::Xlsx,
+        }
+    }
+
+    /// The text encoding a CSV file is decoded from, e.g. `"UTF-8"`, `"GB18030"`, `"UTF-16LE"`.
+    pub fn encoding(&self) -> Option<&'static str> {
+        match &self.inner {
+            Inner::Csv(r) => Some(r.encoding()),
+            Inner::Xlsx(_) => None,
+        }
+    }
+
+    /// The name of the sheet a workbook is read from.
+    pub fn sheet(&self) -> Option<&str> {
+        match &self.inner {
+            Inner::Csv(_) => None,
+            Inner::Xlsx(r) => Some(r.sheet()),
+        }
+    }
+
+    pub fn progress(&self) -> Progress {
+        match &self.inner {
+            Inner::Csv(r) => r.progress(),
+            Inner::Xlsx(r) => r.progress(),
+        }
+    }
+}
+
+impl Iterator for RowReader {
+    type Item = Result<RawRow, RowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.inner {
+            Inner::Csv(r) => r.next(),
+            Inner::Xlsx(r) => r.next(),
+        }
+    }
+}
+
+impl std::iter::FusedIterator for RowReader {}
+
+impl std::fmt::Debug for RowReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowReader")
+            .field("kind", &self.kind())
+            .field("encoding", &self.encoding())
+            .field("sheet", &self.sheet())
+            .field("progress", &self.progress())
+            .finish()
+    }
+}
+
+/// The kind the extension claims.
+enum Named {
+    /// With its delimiter.
+    Csv(u8),
+    Xlsx,
+    Xls,
+}
+
+enum Magic {
+    Zip,
+    /// Microsoft's compound file: `.xls`, or an `.xlsx` encrypted with a password.
+    Ole2,
+}
+
+fn sniff(head: &[u8]) -> Option<Magic> {
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        Some(Magic::Zip)
+    } else if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        Some(Magic::Ole2)
+    } else {
+        None
+    }
+}
+
+/// A row with nothing but whitespace (full-width spaces included) is not a row to anybody.
+fn is_blank<S: AsRef<str>>(cells: &[S]) -> bool {
+    cells.iter().all(|c| c.as_ref().trim().is_empty())
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Sizes for clerks: "10.0 MB" rather than "10485760".
+fn human_size(bytes: u64) -> String {
+    const KIB: u64 = 1 << 10;
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+    match bytes {
+        b if b >= GIB => format!("{:.1} GB", b as f64 / GIB as f64),
+        b if b >= MIB => format!("{:.1} MB", b as f64 / MIB as f64),
+        b if b >= KIB => format!("{:.1} KB", b as f64 / KIB as f64),
+        b => format!("{b} 字节"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path = dir.path().join(name);
+        File::create(&path)
+            .and_then(|mut f| f.write_all(bytes))
+            .expect("write test file");
+        path
+    }
+
+    #[test]
+    fn kind_comes_from_extension_and_content() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = ReadOptions::default();
+        let csv = write(&dir, "a.CSV", b"a,b\n");
+        assert_eq!(open(&csv, &opts).expect("csv").kind(), FileKind::Csv);
+        let tsv = write(&dir, "a.tsv", b"a\tb,c\n");
+        let rows: Vec<_> = open(&tsv, &opts).expect("tsv").collect();
+        assert_eq!(rows[0].as_ref().expect("row").cells, ["a", "b,c"]);
+        let pdf = write(&dir, "a.pdf", b"%PDF");
+        assert!(matches!(open(&pdf, &opts), Err(FormatError::UnsupportedKind(k)) if k == ".pdf"));
+        let xls = write(&dir, "a.xls", b"x");
+        assert!(matches!(
+            open(&xls, &opts),
+            Err(FormatError::UnsupportedKind(_))
+        ));
+        let ole = write(
+            &dir,
+            "renamed.csv",
+            &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0],
+        );
+        assert!(matches!(
+            open(&ole, &opts),
+            Err(FormatError::NotAWorkbook(_))
+        ));
+    }
+
+    #[test]
+    fn empty_file_is_empty_whatever_the_extension() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in ["e.csv", "e.xlsx"] {
+            let path = write(&dir, name, b"");
+            let err = open(&path, &ReadOptions::default()).expect_err("empty");
+            assert!(matches!(err, FormatError::Empty), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn missing_file_is_io() {
+        let err =
+            open(Path::new("/nonexistent/x.csv"), &ReadOptions::default()).expect_err("missing");
+        assert!(matches!(err, FormatError::Io(_)));
+        assert!(err.zh().starts_with("文件无法读取"));
+    }
+
+    #[test]
+    fn encoding_deserializes_lowercase() {
+        #[derive(serde::Deserialize)]
+        struct Spec {
+            encoding: Encoding,
+        }
+        let spec: Spec = serde_json::from_str(r#"{"encoding": "gbk"}"#).expect("deserialize");
+        assert_eq!(spec.encoding, Encoding::Gbk);
+    }
+
+    #[test]
+    fn messages_read_well() {
+        let err = RowError {
+            line: 7,
+            kind: RowErrorKind::CellTooLarge {
+                bytes: 10 << 20,
+                limit: 1 << 20,
+            },
+        };
+        assert_eq!(
+            err.to_string(),
+            "line 7: cell of 10485760 bytes is over the 1048576-byte limit"
+        );
+        assert_eq!(
+            err.zh(),
+            "第 7 行：有单元格内容过长（10.0 MB，上限 1.0 MB），可能是引号未闭合"
+        );
+        let err = FormatError::SheetNotFound {
+            name: "数据".into(),
+            available: vec!["Sheet1".into(), "说明".into()],
+        };
+        assert_eq!(
+            err.to_string(),
+            "sheet \"数据\" not found; the workbook has Sheet1, 说明"
+        );
+        assert_eq!(
+            err.zh(),
+            "工作簿中没有名为“数据”的工作表，现有工作表：Sheet1、说明"
+        );
+    }
+
+    #[test]
+    fn row_reader_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<RowReader>();
+        assert_send::<FormatError>();
+    }
+}

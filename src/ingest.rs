@@ -1,0 +1,654 @@
+//! One-shot ingest of a department file: read → map → validate → store, streaming.
+//!
+//! A reader thread parses, maps, validates and writes the error report; the async side
+//! writes batches to the store in large transactions. A bounded channel between them keeps
+//! memory flat whatever the file size, and lets parsing overlap with writing.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::catalogue::Item;
+use crate::config::Settings;
+use crate::connector::Connector;
+use crate::error_report::{ErrorReport, truncate};
+use crate::format::{self, FileKind, RawRow, ReadOptions, RowError, RowErrorKind};
+use crate::ids::mask_id_number;
+use crate::mapping::{Binding, Mapping, RowOutcome, RowScratch};
+use crate::problem::{ProblemCode, Severity};
+use crate::record::{PreparedRecord, prepare};
+use crate::store::{IngestCounts, IngestRunStart, ProblemRow, RunStatus, Store, StoreError};
+
+/// Rows per batch handed from the reader to the writer.
+const BATCH_ROWS: usize = 2_048;
+/// Batches in flight: bounds memory while keeping both sides busy.
+const CHANNEL_BATCHES: usize = 4;
+/// Errors kept for the JSON answer; the report file and the store have all of them.
+const MAX_LISTED_ERRORS: usize = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("unknown connector {0:?}")]
+    UnknownConnector(String),
+    /// The file cannot be read as a whole; `report` tells the department why.
+    #[error("{path}: {reason}")]
+    Unreadable {
+        path: PathBuf,
+        reason: String,
+        reason_zh: String,
+        report: Option<PathBuf>,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("error report {path}: {source}")]
+    Report {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("reader thread failed: {0}")]
+    Reader(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Where the department's error report goes (default: beside the file).
+    pub report_path: Option<PathBuf>,
+    /// Show a progress bar on the terminal.
+    pub progress: bool,
+    pub now: DateTime<Utc>,
+}
+
+/// One listed row problem.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RowErrorEntry {
+    pub row: u64,
+    pub field: Option<String>,
+    pub field_name: Option<String>,
+    pub code: &'static str,
+    pub reason: String,
+    pub value: String,
+}
+
+/// What an ingest did, as `ingest --json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestSummary {
+    pub file: PathBuf,
+    pub connector: String,
+    pub ingest_run: i64,
+    pub encoding: Option<String>,
+    pub sheet: Option<String>,
+    pub rows: u64,
+    pub accepted: u64,
+    pub new_records: u64,
+    pub new_versions: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+    pub skipped: u64,
+    pub warnings: u64,
+    pub errors: Vec<RowErrorEntry>,
+    pub errors_omitted: u64,
+    pub report: Option<PathBuf>,
+    /// Optional columns absent from the file and header columns not read.
+    pub missing_columns: Vec<String>,
+    pub unused_columns: Vec<String>,
+    pub elapsed_ms: u64,
+}
+
+enum Message {
+    Start(Box<StartInfo>),
+    Batch(Batch),
+}
+
+struct StartInfo {
+    fingerprint: String,
+    encoding: Option<String>,
+    sheet: Option<String>,
+    missing: Vec<String>,
+    unused: Vec<String>,
+}
+
+#[derive(Default)]
+struct Batch {
+    records: Vec<PreparedRecord>,
+    problems: Vec<ProblemRow>,
+    rows: u64,
+    rejected: u64,
+    skipped: u64,
+    warnings: u64,
+}
+
+struct ReaderEnd {
+    errors: Vec<RowErrorEntry>,
+    errors_omitted: u64,
+    report: Option<PathBuf>,
+}
+
+/// Why the reader gave up on the whole file before any row.
+struct FileFailure {
+    fingerprint: Option<String>,
+    reason: String,
+    reason_zh: String,
+    report: Option<PathBuf>,
+}
+
+/// Ingests one file through a connector's mapping into the store.
+pub async fn ingest_file(
+    settings: &Settings,
+    store: &Store,
+    connector_name: &str,
+    path: &Path,
+    opts: &IngestOptions,
+) -> Result<IngestSummary, IngestError> {
+    let started = Instant::now();
+    let connector: Connector = settings
+        .connector(connector_name)
+        .cloned()
+        .ok_or_else(|| IngestError::UnknownConnector(connector_name.to_string()))?;
+    let mapping = settings
+        .mapping(&connector.mapping)
+        .cloned()
+        .expect("connectors are checked against mappings when loaded");
+    let report_path = opts
+        .report_path
+        .clone()
+        .unwrap_or_else(|| ErrorReport::path_beside(path));
+    let now = opts.now.to_rfc3339_opts(SecondsFormat::Millis, true);
+
+    let (tx, mut rx) = mpsc::channel::<Message>(CHANNEL_BATCHES);
+    let reader = {
+        let path = path.to_path_buf();
+        let progress = opts.progress;
+        tokio::task::spawn_blocking(move || read_file(&path, &mapping, &report_path, progress, &tx))
+    };
+
+    let start = match rx.recv().await {
+        Some(Message::Start(info)) => info,
+        _ => {
+            // The reader ended before a header: the file is unreadable as a whole.
+            let failure = match reader
+                .await
+                .map_err(|e| IngestError::Reader(e.to_string()))?
+            {
+                Ok(_) => return Err(IngestError::Reader("reader ended without a header".into())),
+                Err(f) => f,
+            };
+            let run = store
+                .start_ingest(&IngestRunStart {
+                    connector: &connector.name,
+                    department: &connector.department,
+                    item: &connector.item,
+                    source: &path.display().to_string(),
+                    fingerprint: failure.fingerprint.as_deref(),
+                    started_at: &now,
+                })
+                .await?;
+            store
+                .finish_ingest(
+                    run,
+                    &IngestCounts::default(),
+                    RunStatus::Failed,
+                    Some(&failure.reason),
+                    None,
+                    &now,
+                )
+                .await?;
+            tracing::warn!(connector = %connector.name, file = %path.display(), reason = %failure.reason, "file refused");
+            return Err(IngestError::Unreadable {
+                path: path.to_path_buf(),
+                reason: failure.reason,
+                reason_zh: failure.reason_zh,
+                report: failure.report,
+            });
+        }
+    };
+
+    let run_id = store
+        .start_ingest(&IngestRunStart {
+            connector: &connector.name,
+            department: &connector.department,
+            item: &connector.item,
+            source: &path.display().to_string(),
+            fingerprint: Some(&start.fingerprint),
+            started_at: &now,
+        })
+        .await?;
+    let mut counts = IngestCounts::default();
+    let mut warnings = 0;
+    let written: Result<(), StoreError> = async {
+        let mut writer = store
+            .record_writer(
+                run_id,
+                &connector.item,
+                &connector.department,
+                &now,
+                settings.gateway.statement_rows,
+                settings.gateway.commit_rows,
+            )
+            .await?;
+        while let Some(message) = rx.recv().await {
+            let Message::Batch(batch) = message else {
+                continue;
+            };
+            let w = writer.write(&batch.records, &batch.problems).await?;
+            counts.rows += batch.rows;
+            counts.rejected += batch.rejected;
+            counts.skipped += batch.skipped;
+            counts.accepted += w.inserted + w.new_versions;
+            counts.new_versions += w.new_versions;
+            counts.unchanged += w.unchanged;
+            warnings += batch.warnings;
+        }
+        writer.finish().await
+    }
+    .await;
+    // Dropping the receiver stops the reader if the store failed.
+    drop(rx);
+    let end = reader
+        .await
+        .map_err(|e| IngestError::Reader(e.to_string()))?;
+    let finished = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    if let Err(e) = written {
+        let msg = e.to_string();
+        let _ = store
+            .finish_ingest(
+                run_id,
+                &counts,
+                RunStatus::Failed,
+                Some(&msg),
+                start.sheet.as_deref(),
+                &finished,
+            )
+            .await;
+        return Err(e.into());
+    }
+    let end = match end {
+        Ok(end) => end,
+        Err(f) => {
+            store
+                .finish_ingest(
+                    run_id,
+                    &counts,
+                    RunStatus::Failed,
+                    Some(&f.reason),
+                    start.sheet.as_deref(),
+                    &finished,
+                )
+                .await?;
+            return Err(IngestError::Unreadable {
+                path: path.to_path_buf(),
+                reason: f.reason,
+                reason_zh: f.reason_zh,
+                report: f.report,
+            });
+        }
+    };
+    store
+        .finish_ingest(
+            run_id,
+            &counts,
+            RunStatus::Done,
+            None,
+            start.sheet.as_deref(),
+            &finished,
+        )
+        .await?;
+    tracing::info!(
+        connector = %connector.name, file = %path.display(), rows = counts.rows, accepted = counts.accepted,
+        unchanged = counts.unchanged, rejected = counts.rejected, skipped = counts.skipped, "file ingested"
+    );
+    Ok(IngestSummary {
+        file: path.to_path_buf(),
+        connector: connector.name.clone(),
+        ingest_run: run_id,
+        encoding: start.encoding,
+        sheet: start.sheet,
+        rows: counts.rows,
+        accepted: counts.accepted,
+        new_records: counts.accepted - counts.new_versions,
+        new_versions: counts.new_versions,
+        unchanged: counts.unchanged,
+        rejected: counts.rejected,
+        skipped: counts.skipped,
+        warnings,
+        errors: end.errors,
+        errors_omitted: end.errors_omitted,
+        report: end.report,
+        missing_columns: start.missing,
+        unused_columns: start.unused,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// BLAKE3 of the file's bytes: the same file dropped again has the same fingerprint.
+pub fn fingerprint(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// The reader thread: everything CPU-bound happens here.
+fn read_file(
+    path: &Path,
+    mapping: &Mapping,
+    report_path: &Path,
+    progress: bool,
+    tx: &mpsc::Sender<Message>,
+) -> Result<ReaderEnd, FileFailure> {
+    let refuse = |fingerprint: Option<String>, reason: String, reason_zh: String| {
+        // The department learns why its file was refused from the report too.
+        let report = ErrorReport::create(report_path.to_path_buf())
+            .and_then(|mut r| {
+                r.add(None, "", &reason_zh, "")?;
+                r.finish()
+            })
+            .ok()
+            .flatten();
+        FileFailure {
+            fingerprint,
+            reason,
+            reason_zh,
+            report,
+        }
+    };
+    let fingerprint = fingerprint(path).map_err(|e| {
+        refuse(
+            None,
+            format!("cannot read the file: {e}"),
+            format!("无法读取文件：{e}"),
+        )
+    })?;
+    let opts = ReadOptions {
+        encoding: mapping.encoding,
+        sheet: mapping.sheet.clone(),
+        ..ReadOptions::default()
+    };
+    let mut rows = match format::open(path, &opts) {
+        Ok(r) => r,
+        Err(e) => return Err(refuse(Some(fingerprint), e.to_string(), e.zh())),
+    };
+    // The header is among the first rows; a title row may stand above it.
+    let mut head: Vec<RawRow> = Vec::new();
+    let mut early_errors: Vec<RowError> = Vec::new();
+    while head.len() < mapping.header_scan_rows {
+        match rows.next() {
+            Some(Ok(row)) => head.push(row),
+            Some(Err(e)) => early_errors.push(e),
+            None => break,
+        }
+    }
+    if head.is_empty() {
+        let (reason, zh) = match early_errors.first() {
+            Some(e) => (e.to_string(), e.zh()),
+            None => (
+                "the file has no rows".to_string(),
+                "文件没有任何数据行".to_string(),
+            ),
+        };
+        return Err(refuse(Some(fingerprint), reason, zh));
+    }
+    let header_at = mapping
+        .find_header(&head)
+        .map_err(|e| refuse(Some(fingerprint.clone()), e.to_string(), e.zh()))?;
+    let mut binding = mapping
+        .bind(&head[header_at])
+        .map_err(|e| refuse(Some(fingerprint.clone()), e.to_string(), e.zh()))?;
+    binding.strict_width = rows.kind() == FileKind::Csv;
+    let header_line = head[header_at].line;
+
+    let start = StartInfo {
+        fingerprint: fingerprint.clone(),
+        encoding: rows.encoding().map(str::to_string),
+        sheet: rows.sheet().map(str::to_string),
+        missing: binding.missing_optional.clone(),
+        unused: binding.unused.clone(),
+    };
+    if tx.blocking_send(Message::Start(Box::new(start))).is_err() {
+        return Ok(ReaderEnd {
+            errors: Vec::new(),
+            errors_omitted: 0,
+            report: None,
+        });
+    }
+
+    let mut report = ErrorReport::create(report_path.to_path_buf()).map_err(|e| {
+        refuse(
+            Some(fingerprint.clone()),
+            format!("cannot write the error report: {e}"),
+            format!("无法写入错误报告：{e}"),
+        )
+    })?;
+    let bar = progress.then(|| progress_bar(rows.progress().total));
+    let mut state = RowState {
+        mapping,
+        binding: &binding,
+        item: &mapping.item,
+        scratch: RowScratch::default(),
+        batch: Batch::default(),
+        report: &mut report,
+        errors: Vec::new(),
+        errors_omitted: 0,
+        report_failed: None,
+    };
+    for e in early_errors.into_iter().filter(|e| e.line > header_line) {
+        state.row_error(&e);
+    }
+    for row in head.iter().skip(header_at + 1) {
+        state.row(row);
+    }
+    drop(head);
+    let mut stopped = false;
+    let mut truncated: Option<RowError> = None;
+    loop {
+        // Not a `for` loop: the progress bar reads the reader between rows.
+        let Some(next) = rows.next() else { break };
+        match next {
+            Ok(row) => state.row(&row),
+            Err(e) if matches!(e.kind, RowErrorKind::Unreadable(_)) => {
+                state.row_error(&e);
+                truncated = Some(e);
+                break;
+            }
+            Err(e) => state.row_error(&e),
+        }
+        if state.batch.rows as usize >= BATCH_ROWS {
+            if let Some(bar) = &bar {
+                bar.set_position(rows.progress().done);
+            }
+            if tx
+                .blocking_send(Message::Batch(std::mem::take(&mut state.batch)))
+                .is_err()
+            {
+                stopped = true;
+                break;
+            }
+        }
+    }
+    if !stopped && state.batch.rows > 0 {
+        let _ = tx.blocking_send(Message::Batch(std::mem::take(&mut state.batch)));
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let RowState {
+        errors,
+        errors_omitted,
+        report_failed,
+        ..
+    } = state;
+    if let Some(e) = report_failed {
+        return Err(refuse(
+            Some(fingerprint),
+            format!("cannot write the error report: {e}"),
+            format!("无法写入错误报告：{e}"),
+        ));
+    }
+    let report = report.finish().map_err(|e| {
+        refuse(
+            Some(fingerprint.clone()),
+            format!("cannot write the error report: {e}"),
+            format!("无法写入错误报告：{e}"),
+        )
+    })?;
+    if let Some(e) = truncated {
+        // The rows before the break are stored; the run fails so the file is not taken as complete.
+        return Err(FileFailure {
+            fingerprint: Some(fingerprint),
+            reason: e.to_string(),
+            reason_zh: e.zh(),
+            report,
+        });
+    }
+    Ok(ReaderEnd {
+        errors,
+        errors_omitted,
+        report,
+    })
+}
+
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {elapsed} 剩余 {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Per-row work of the reader thread.
+struct RowState<'a> {
+    mapping: &'a Mapping,
+    binding: &'a Binding,
+    item: &'a Item,
+    scratch: RowScratch,
+    batch: Batch,
+    report: &'a mut ErrorReport,
+    errors: Vec<RowErrorEntry>,
+    errors_omitted: u64,
+    report_failed: Option<std::io::Error>,
+}
+
+impl RowState<'_> {
+    fn row(&mut self, row: &RawRow) {
+        self.batch.rows += 1;
+        match self.mapping.map_row(self.binding, row, &mut self.scratch) {
+            RowOutcome::Accepted => {
+                self.note_problems(row);
+                self.batch
+                    .records
+                    .push(prepare(self.item, &self.scratch.values, row.line));
+            }
+            RowOutcome::Skipped(_) => self.batch.skipped += 1,
+            RowOutcome::Rejected => {
+                self.batch.rejected += 1;
+                self.note_problems(row);
+            }
+        }
+    }
+
+    /// A row the format reader could not read (bad encoding, oversized cell, …).
+    fn row_error(&mut self, e: &RowError) {
+        self.batch.rows += 1;
+        self.batch.rejected += 1;
+        let code = match e.kind {
+            RowErrorKind::BadEncoding => ProblemCode::BadEncoding,
+            RowErrorKind::CellTooLarge { .. } => ProblemCode::CellTooLarge,
+            _ => ProblemCode::Malformed,
+        };
+        self.push(
+            e.line,
+            None,
+            code,
+            Severity::Error,
+            e.kind.zh(),
+            String::new(),
+        );
+    }
+
+    fn note_problems(&mut self, row: &RawRow) {
+        let problems = std::mem::take(&mut self.scratch.problems);
+        for p in &problems {
+            let value = p.field.map_or_else(String::new, |f| {
+                let raw = self.mapping.raw_value(self.binding, row, f);
+                if self.item.fields[f].personal {
+                    mask_id_number(&raw)
+                } else {
+                    truncate(&raw)
+                }
+            });
+            self.push(
+                row.line,
+                p.field,
+                p.code,
+                p.severity,
+                p.reason.clone(),
+                value,
+            );
+        }
+        self.scratch.problems = problems;
+    }
+
+    fn push(
+        &mut self,
+        line: u64,
+        field: Option<usize>,
+        code: ProblemCode,
+        severity: Severity,
+        reason: String,
+        value: String,
+    ) {
+        let f = field.map(|f| &self.item.fields[f]);
+        if severity == Severity::Warning {
+            self.batch.warnings += 1;
+        }
+        let shown_reason = match severity {
+            Severity::Error => reason.clone(),
+            Severity::Warning => format!("警告：{reason}"),
+        };
+        if self.report_failed.is_none()
+            && let Err(e) = self.report.add(
+                Some(line),
+                f.map_or("", |f| f.name.as_str()),
+                &shown_reason,
+                &value,
+            )
+        {
+            self.report_failed = Some(e);
+        }
+        if severity == Severity::Error {
+            if self.errors.len() < MAX_LISTED_ERRORS {
+                self.errors.push(RowErrorEntry {
+                    row: line,
+                    field: f.map(|f| f.key.clone()),
+                    field_name: f.map(|f| f.name.clone()),
+                    code: code.as_str(),
+                    reason: reason.clone(),
+                    value: value.clone(),
+                });
+            } else {
+                self.errors_omitted += 1;
+            }
+        }
+        self.batch.problems.push(ProblemRow {
+            line,
+            field: f.map(|f| f.key.clone()),
+            code: code.as_str(),
+            severity: severity.as_str(),
+            reason,
+            value: Some(value),
+        });
+    }
+}

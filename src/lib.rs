@@ -1,0 +1,16 @@
+//! credit-gateway: moves public credit information (公共信用信息) from departments to the
+//! credit platforms above them. See ARCHITECTURE.md for the map of this crate.
+
+pub mod catalogue;
+pub mod config;
+pub mod connector;
+pub mod department;
+pub mod error_report;
+pub mod format;
+pub mod ids;
+pub mod ingest;
+pub mod mapping;
+pub mod problem;
+pub mod record;
+pub mod store;
+pub mod transform;

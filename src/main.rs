@@ -1,0 +1,306 @@
+//! The `credit-gateway` command: a thin edge over the library.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use credit_gateway::config::Settings;
+use credit_gateway::ids;
+use credit_gateway::ingest::{IngestError, IngestOptions, IngestSummary, ingest_file};
+use credit_gateway::sample::{SampleFormat, SampleItem, SampleSpec, write_sample};
+use credit_gateway::store::Store;
+
+#[derive(Parser)]
+#[command(name = "credit-gateway", version, about = "公共信用信息归集与报送网关")]
+struct Cli {
+    /// The gateway's settings file.
+    #[arg(long, global = true, default_value = "config/gateway.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load and validate every configuration file; exit 0 when all are valid.
+    CheckConfig,
+    /// Identifier checks (统一社会信用代码, 组织机构代码, 身份证号).
+    Id {
+        #[command(subcommand)]
+        command: IdCommand,
+    },
+    /// Ingest department files once through a connector's mapping.
+    Ingest {
+        /// Connector name (file stem under connectors/).
+        #[arg(long)]
+        connector: String,
+        /// Print one JSON object per file instead of a summary.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Write a deterministic sample department file (valid check digits, chosen share of bad rows).
+    Sample {
+        /// XK (行政许可) or CF (行政处罚).
+        #[arg(long, default_value = "CF")]
+        item: String,
+        #[arg(long, default_value_t = 1000)]
+        rows: u64,
+        /// Share of rows with exactly one problem each (0–1).
+        #[arg(long, default_value_t = 0.05)]
+        bad: f64,
+        /// Share of 简易程序 rows (CF only), which are filtered out.
+        #[arg(long, default_value_t = 0.02)]
+        summary: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// csv, csv-bom, csv-gbk, xlsx or xlsx-title.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// First decision date; dates spread over --days days.
+        #[arg(long, default_value = "2024-01-01")]
+        first_date: chrono::NaiveDate,
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        out: PathBuf,
+    },
+    /// Benchmarks of the hot paths.
+    Bench {
+        #[command(subcommand)]
+        command: credit_gateway::bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum IdCommand {
+    /// Print each value with valid/invalid, the kind it was taken for, and why.
+    Check {
+        #[arg(required = true)]
+        values: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::CheckConfig => match Settings::load(&cli.config) {
+            Ok(s) => {
+                println!(
+                    "configuration ok: {} catalogue items, {} mappings, {} connectors",
+                    s.catalogue.items().len(),
+                    s.mappings.len(),
+                    s.connectors.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprint!("{e}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        Command::Id {
+            command: IdCommand::Check { values },
+        } => {
+            let mut all_valid = true;
+            for v in values {
+                let check = ids::check_any(&v);
+                let kind = check.kind.map_or("unknown", |k| k.as_str());
+                // Personal ID numbers are never echoed in full.
+                let shown = if check.kind == Some(ids::IdKind::IdNumber) {
+                    ids::mask_id_number(&v)
+                } else {
+                    v.clone()
+                };
+                match check.result {
+                    Ok(()) => println!("{shown}\tvalid\t{kind}"),
+                    Err(e) => {
+                        all_valid = false;
+                        println!("{shown}\tinvalid\t{kind}\t{e}");
+                    }
+                }
+            }
+            Ok(if all_valid {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Ingest {
+            connector,
+            json,
+            files,
+        } => {
+            let settings = Settings::load(&cli.config)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(ingest_command(&settings, &connector, json, &files))
+        }
+        Command::Sample {
+            item,
+            rows,
+            bad,
+            summary,
+            seed,
+            format,
+            first_date,
+            days,
+            out,
+        } => {
+            let item = match item.as_str() {
+                "CF" | "cf" => SampleItem::Penalties,
+                "XK" | "xk" => SampleItem::Licences,
+                other => anyhow::bail!("unknown item {other:?} (expected XK or CF)"),
+            };
+            let format = match format.as_str() {
+                "csv" => SampleFormat::Csv,
+                "csv-bom" => SampleFormat::CsvBom,
+                "csv-gbk" => SampleFormat::CsvGbk,
+                "xlsx" => SampleFormat::Xlsx { title_row: false },
+                "xlsx-title" => SampleFormat::Xlsx { title_row: true },
+                other => anyhow::bail!(
+                    "unknown format {other:?} (expected csv, csv-bom, csv-gbk, xlsx or xlsx-title)"
+                ),
+            };
+            let spec = SampleSpec {
+                item,
+                rows,
+                seed,
+                bad_share: bad,
+                summary_share: summary,
+                format,
+                first_date,
+                days,
+            };
+            let summary =
+                write_sample(&spec, &out).with_context(|| format!("writing {}", out.display()))?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command } => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(credit_gateway::bench::run(&cli.config, command))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn ingest_command(
+    settings: &Settings,
+    connector: &str,
+    json: bool,
+    files: &[PathBuf],
+) -> anyhow::Result<ExitCode> {
+    if settings.connector(connector).is_none() {
+        let known: Vec<&str> = settings
+            .connectors
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        anyhow::bail!(
+            "unknown connector {connector:?} (known: {})",
+            known.join(", ")
+        );
+    }
+    let store = Store::connect(&settings.gateway.database_url)
+        .await
+        .context("opening the store")?;
+    let mut code = ExitCode::SUCCESS;
+    for file in files {
+        let opts = IngestOptions {
+            report_path: None,
+            progress: !json && std::io::stderr().is_terminal(),
+            now: chrono::Utc::now(),
+        };
+        match ingest_file(settings, &store, connector, file, &opts).await {
+            Ok(summary) if json => println!("{}", serde_json::to_string(&summary)?),
+            Ok(summary) => print_summary(&summary),
+            Err(IngestError::Unreadable {
+                path,
+                reason,
+                reason_zh,
+                report,
+            }) => {
+                code = ExitCode::FAILURE;
+                if json {
+                    let obj = serde_json::json!({ "file": path, "error": reason, "reason": reason_zh, "report": report });
+                    println!("{obj}");
+                } else {
+                    eprintln!("{}: refused: {reason_zh} ({reason})", path.display());
+                    if let Some(report) = report {
+                        eprintln!("  error report for the department: {}", report.display());
+                    }
+                }
+            }
+            Err(e) => return Err(e).with_context(|| format!("ingesting {}", file.display())),
+        }
+    }
+    store.close().await;
+    Ok(code)
+}
+
+fn print_summary(s: &IngestSummary) {
+    let how = [s.encoding.as_deref(), s.sheet.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!("{} ({how}) via {}", s.file.display(), s.connector);
+    println!(
+        "  rows {}  accepted {} (new {}, new versions {})  unchanged {}  rejected {}  skipped {}  warnings {}",
+        s.rows,
+        s.accepted,
+        s.new_records,
+        s.new_versions,
+        s.unchanged,
+        s.rejected,
+        s.skipped,
+        s.warnings
+    );
+    let secs = s.elapsed_ms as f64 / 1000.0;
+    if secs > 0.0 {
+        println!("  {:.1} s, {:.0} rows/s", secs, s.rows as f64 / secs);
+    }
+    if !s.missing_columns.is_empty() {
+        println!(
+            "  optional columns not in the file: {}",
+            s.missing_columns.join("、")
+        );
+    }
+    if !s.unused_columns.is_empty() {
+        println!("  columns not read: {}", s.unused_columns.join("、"));
+    }
+    if let Some(report) = &s.report {
+        println!("  error report for the department: {}", report.display());
+    }
+    for e in s.errors.iter().take(10) {
+        let field = e.field_name.as_deref().unwrap_or("整行");
+        println!("    row {}  {field}: {}", e.row, e.reason);
+    }
+    let more = s.errors.len().saturating_sub(10) as u64 + s.errors_omitted;
+    if more > 0 {
+        println!("    … and {more} more in the report");
+    }
+}

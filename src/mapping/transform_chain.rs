@@ -1,0 +1,199 @@
+//! The named transforms a mapping applies to a cell, in order.
+
+use std::borrow::Cow;
+
+use crate::catalogue::{Field, FieldKind, Unit};
+use crate::problem::ProblemCode;
+use crate::transform::{
+    AmountUnit, format_decimal, normalize_text, parse_amount, parse_date, yuan_to_wan,
+};
+
+/// What 长期 (open-ended) is stored as (SPEC §2.1).
+pub const OPEN_ENDED_DATE: &str = "2099-12-31";
+const OPEN_ENDED_WORDS: [&str; 5] = ["长期", "长期有效", "永久", "永久有效", "无固定期限"];
+
+/// Code-table cells with several values use any of these between them.
+const MULTI_SEPARATORS: [char; 6] = [';', '；', ',', '，', '、', '/'];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transform {
+    Trim,
+    /// Full-width → half-width, whitespace folded (see `transform::normalize_text`).
+    Normalize,
+    Upper,
+    Lower,
+    /// Any date form departments send → `YYYY-MM-DD`; 长期 → 2099-12-31 where allowed.
+    Date,
+    /// Thousands separators, 元/万元 suffixes; converted to the field's unit. A number with no
+    /// unit is taken in `assume` (default: the field's own unit).
+    Amount {
+        assume: Option<Unit>,
+    },
+    /// Code, text or synonym → the code table's stored form.
+    Code,
+}
+
+impl Transform {
+    /// The chain a field gets when its mapping names none.
+    pub fn defaults(kind: &FieldKind) -> Vec<Transform> {
+        use Transform::*;
+        match kind {
+            FieldKind::Text | FieldKind::Integer { .. } => vec![Normalize],
+            FieldKind::Date { .. } => vec![Normalize, Date],
+            FieldKind::Decimal { .. } => vec![Normalize, Amount { assume: None }],
+            FieldKind::Code { .. } => vec![Normalize, Code],
+            FieldKind::CreditCode { .. } | FieldKind::OrgCode | FieldKind::IdDocument { .. } => {
+                vec![Normalize, Upper]
+            }
+        }
+    }
+
+    pub fn parse(name: &str, kind: &FieldKind) -> Result<Transform, String> {
+        let t = match name {
+            "trim" => Transform::Trim,
+            "normalize" => Transform::Normalize,
+            "upper" => Transform::Upper,
+            "lower" => Transform::Lower,
+            "date" => Transform::Date,
+            "amount" => Transform::Amount { assume: None },
+            "yuan_to_wan" => Transform::Amount {
+                assume: Some(Unit::Yuan),
+            },
+            "code" => Transform::Code,
+            other => {
+                return Err(format!(
+                    "unknown transform {other:?} (expected trim, normalize, upper, lower, date, amount, yuan_to_wan or code)"
+                ));
+            }
+        };
+        let fits = match t {
+            Transform::Date => matches!(kind, FieldKind::Date { .. }),
+            Transform::Amount { .. } => matches!(kind, FieldKind::Decimal { .. }),
+            Transform::Code => matches!(kind, FieldKind::Code { .. }),
+            _ => true,
+        };
+        if !fits {
+            return Err(format!(
+                "transform {name:?} does not fit a field of this type"
+            ));
+        }
+        Ok(t)
+    }
+
+    /// The same transform, taking unit-less numbers in `unit`.
+    pub fn assuming(self, unit: Unit) -> Transform {
+        match self {
+            Transform::Amount { .. } => Transform::Amount { assume: Some(unit) },
+            other => other,
+        }
+    }
+
+    pub fn problem_code(self) -> ProblemCode {
+        match self {
+            Transform::Date => ProblemCode::BadDate,
+            Transform::Amount { .. } => ProblemCode::BadAmount,
+            Transform::Code => ProblemCode::UnknownCode,
+            _ => ProblemCode::Malformed,
+        }
+    }
+
+    /// Applies the transform; the error is the reason in Chinese.
+    pub fn apply<'a>(self, value: Cow<'a, str>, field: &Field) -> Result<Cow<'a, str>, String> {
+        Ok(match self {
+            Transform::Trim => match value {
+                Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
+                Cow::Owned(s) => Cow::Owned(s.trim().to_string()),
+            },
+            Transform::Normalize => match value {
+                Cow::Borrowed(s) => normalize_text(s),
+                Cow::Owned(s) => Cow::Owned(normalize_text(&s).into_owned()),
+            },
+            Transform::Upper => {
+                if value.bytes().any(|b| b.is_ascii_lowercase()) {
+                    Cow::Owned(value.to_ascii_uppercase())
+                } else {
+                    value
+                }
+            }
+            Transform::Lower => Cow::Owned(value.to_lowercase()),
+            Transform::Date => {
+                let open_ended = matches!(
+                    field.kind,
+                    FieldKind::Date {
+                        open_ended: true,
+                        ..
+                    }
+                );
+                if OPEN_ENDED_WORDS.contains(&value.as_ref()) {
+                    if open_ended {
+                        return Ok(Cow::Borrowed(OPEN_ENDED_DATE));
+                    }
+                    return Err(format!("本字段不能填写“{value}”，请填写具体日期"));
+                }
+                let date = parse_date(&value).map_err(|e| e.zh())?;
+                Cow::Owned(date.format("%Y-%m-%d").to_string())
+            }
+            Transform::Amount { assume } => {
+                let amount = parse_amount(&value).map_err(|e| e.zh())?;
+                let FieldKind::Decimal {
+                    unit: field_unit, ..
+                } = field.kind
+                else {
+                    return Ok(Cow::Owned(format_decimal(amount.value)));
+                };
+                let given = match amount.unit {
+                    AmountUnit::Yuan => Some(Unit::Yuan),
+                    AmountUnit::Wan => Some(Unit::Wan),
+                    AmountUnit::Unspecified => assume.or(field_unit),
+                };
+                let v = match (given, field_unit) {
+                    (Some(Unit::Yuan), Some(Unit::Wan)) => yuan_to_wan(amount.value),
+                    (Some(Unit::Wan), Some(Unit::Yuan)) => {
+                        amount.value * rust_decimal::Decimal::from(10_000)
+                    }
+                    _ => amount.value,
+                };
+                Cow::Owned(format_decimal(v))
+            }
+            Transform::Code => {
+                let FieldKind::Code { table, multiple } = &field.kind else {
+                    return Ok(value);
+                };
+                if *multiple {
+                    let mut out = String::new();
+                    for part in value
+                        .split(MULTI_SEPARATORS)
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                    {
+                        let stored = table.canonical(part).ok_or_else(|| unknown(part, table))?;
+                        if !out.split(';').any(|x| x == stored) {
+                            if !out.is_empty() {
+                                out.push(';');
+                            }
+                            out.push_str(stored);
+                        }
+                    }
+                    Cow::Owned(out)
+                } else {
+                    let stored = table
+                        .canonical(&value)
+                        .ok_or_else(|| unknown(&value, table))?;
+                    if stored == value {
+                        value
+                    } else {
+                        Cow::Owned(stored.to_string())
+                    }
+                }
+            }
+        })
+    }
+}
+
+fn unknown(value: &str, table: &crate::catalogue::CodeTable) -> String {
+    format!(
+        "“{value}”不在{}代码表中（可选：{}）",
+        table.name,
+        table.listing()
+    )
+}

@@ -1,0 +1,207 @@
+//! The store: the single source of truth, on SQLite (embedded default) or PostgreSQL.
+//!
+//! Only this module speaks SQL. One schema, two backends: statements are written once with
+//! `$n` parameters, which both SQLite and PostgreSQL understand; where a backend has a much
+//! faster path (PostgreSQL `COPY`), the writer uses it.
+
+mod records;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use records::{ProblemRow, RecordRow, RecordWriter, WriteCounts};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database url (expected sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    #[error("cannot create the database folder {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same expression on whichever pool the store has.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Db,
+}
+
+/// What is known when an ingest starts.
+#[derive(Debug, Clone)]
+pub struct IngestRunStart<'a> {
+    pub connector: &'a str,
+    pub department: &'a str,
+    pub item: &'a str,
+    pub source: &'a str,
+    pub fingerprint: Option<&'a str>,
+    pub started_at: &'a str,
+}
+
+/// How an ingest ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IngestCounts {
+    pub rows: u64,
+    pub accepted: u64,
+    pub new_versions: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+    pub skipped: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Done,
+    Failed,
+}
+
+impl RunStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Done => "done",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+impl Store {
+    /// Opens the database named by `url`, creating it (and its folder) if needed, and
+    /// brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let db = if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true)
+                // A large page cache and in-memory temp tables are what bulk ingest needs.
+                .pragma("cache_size", "-262144")
+                .pragma("temp_store", "memory");
+            if let Some(parent) = opts.get_filename().parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
+                    path: parent.display().to_string(),
+                    source,
+                })?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts)
+                .await?;
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            Db::Sqlite(pool)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts)
+                .await?;
+            sqlx::migrate!("migrations/postgres").run(&pool).await?;
+            Db::Postgres(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        Ok(Store { db })
+    }
+
+    /// Opens (and creates) the SQLite database in a file: for tools and tests.
+    pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+        Store::connect(&format!("sqlite://{}", path.display())).await
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub async fn close(&self) {
+        on_pool!(&self.db, pool => pool.close().await)
+    }
+
+    pub async fn start_ingest(&self, run: &IngestRunStart<'_>) -> Result<i64, StoreError> {
+        const SQL: &str = "INSERT INTO ingest_runs (connector, department, item, source, fingerprint, status, started_at) \
+                           VALUES ($1, $2, $3, $4, $5, 'running', $6) RETURNING id";
+        let id: i64 = on_pool!(&self.db, pool => sqlx::query_scalar(SQL)
+            .bind(run.connector)
+            .bind(run.department)
+            .bind(run.item)
+            .bind(run.source)
+            .bind(run.fingerprint)
+            .bind(run.started_at)
+            .fetch_one(pool)
+            .await?);
+        Ok(id)
+    }
+
+    pub async fn finish_ingest(
+        &self,
+        id: i64,
+        counts: &IngestCounts,
+        status: RunStatus,
+        error: Option<&str>,
+        sheet: Option<&str>,
+        finished_at: &str,
+    ) -> Result<(), StoreError> {
+        const SQL: &str = "UPDATE ingest_runs SET status = $2, error = $3, rows_read = $4, accepted = $5, \
+                           new_versions = $6, unchanged = $7, rejected = $8, skipped = $9, sheet = $10, finished_at = $11 \
+                           WHERE id = $1";
+        on_pool!(&self.db, pool => sqlx::query(SQL)
+            .bind(id)
+            .bind(status.as_str())
+            .bind(error)
+            .bind(counts.rows as i64)
+            .bind(counts.accepted as i64)
+            .bind(counts.new_versions as i64)
+            .bind(counts.unchanged as i64)
+            .bind(counts.rejected as i64)
+            .bind(counts.skipped as i64)
+            .bind(sheet)
+            .bind(finished_at)
+            .execute(pool)
+            .await
+            .map(|_| ())?);
+        Ok(())
+    }
+}

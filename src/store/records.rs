@@ -1,0 +1,400 @@
+//! Records: the bulk writer used by ingest, and the reads that show a record's state.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Postgres, Row, Sqlite};
+
+use super::{Db, Store, StoreError, on_pool};
+use crate::record::PreparedRecord;
+
+/// What one write did: new records, new versions, and rows equal to what was stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteCounts {
+    pub inserted: u64,
+    pub new_versions: u64,
+    pub unchanged: u64,
+}
+
+impl std::ops::AddAssign for WriteCounts {
+    fn add_assign(&mut self, o: WriteCounts) {
+        self.inserted += o.inserted;
+        self.new_versions += o.new_versions;
+        self.unchanged += o.unchanged;
+    }
+}
+
+/// A row problem as stored (field by key; value already masked where personal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProblemRow {
+    pub line: u64,
+    pub field: Option<String>,
+    pub code: &'static str,
+    pub severity: &'static str,
+    pub reason: String,
+    pub value: Option<String>,
+}
+
+/// The current state of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRow {
+    pub id: i64,
+    pub item: String,
+    pub business_key: String,
+    pub department: String,
+    pub version: i64,
+    pub content: String,
+    pub decision_date: Option<String>,
+    pub region: Option<String>,
+    pub ingest_run_id: i64,
+    pub source_line: i64,
+}
+
+enum Conn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+const UPSERT_HEAD: &str = "INSERT INTO records (item, department, ingest_run_id, created_at, updated_at, version, \
+     business_key, content_hash, content, decision_date, region, source_line) ";
+/// A changed hash makes a new version (the trigger archives the old one); an equal hash
+/// changes nothing and returns no row, which is how `unchanged` is counted.
+const UPSERT_TAIL: &str = " ON CONFLICT (item, business_key) DO UPDATE SET version = records.version + 1, \
+     content_hash = excluded.content_hash, content = excluded.content, decision_date = excluded.decision_date, \
+     region = excluded.region, department = excluded.department, ingest_run_id = excluded.ingest_run_id, \
+     source_line = excluded.source_line, updated_at = excluded.updated_at \
+     WHERE records.content_hash <> excluded.content_hash RETURNING version";
+
+/// Writes one ingest's records in large transactions on one dedicated connection.
+///
+/// Rows are committed every `commit_rows`; a crash loses at most the open transaction, and
+/// re-ingesting the file is idempotent (equal rows come back `unchanged`).
+pub struct RecordWriter {
+    conn: Conn,
+    run_id: i64,
+    item: String,
+    department: String,
+    now: String,
+    statement_rows: usize,
+    commit_rows: usize,
+    rows_in_tx: usize,
+    sql_cache: HashMap<usize, String>,
+}
+
+impl Store {
+    pub async fn record_writer(
+        &self,
+        run_id: i64,
+        item: &str,
+        department: &str,
+        now: &str,
+        statement_rows: usize,
+        commit_rows: usize,
+    ) -> Result<RecordWriter, StoreError> {
+        let conn = match self.db() {
+            Db::Sqlite(pool) => {
+                let mut c = pool.acquire().await?;
+                // Closed rather than reused if dropped mid-transaction.
+                c.close_on_drop();
+                Conn::Sqlite(c)
+            }
+            Db::Postgres(pool) => {
+                let mut c = pool.acquire().await?;
+                c.close_on_drop();
+                sqlx::raw_sql(
+                    "CREATE TEMP TABLE staging_records (business_key TEXT, content_hash TEXT, content TEXT, \
+                     decision_date TEXT, region TEXT, source_line BIGINT) ON COMMIT DELETE ROWS",
+                )
+                .execute(&mut *c)
+                .await?;
+                Conn::Postgres(c)
+            }
+        };
+        let mut writer = RecordWriter {
+            conn,
+            run_id,
+            item: item.to_string(),
+            department: department.to_string(),
+            now: now.to_string(),
+            statement_rows: statement_rows.max(1),
+            commit_rows: commit_rows.max(1),
+            rows_in_tx: 0,
+            sql_cache: HashMap::new(),
+        };
+        writer.begin().await?;
+        Ok(writer)
+    }
+
+    /// The current version of a record by its business key.
+    pub async fn record_by_key(
+        &self,
+        item: &str,
+        business_key: &str,
+    ) -> Result<Option<RecordRow>, StoreError> {
+        const SQL: &str = "SELECT id, item, business_key, department, version, content, decision_date, region, \
+                           ingest_run_id, source_line FROM records WHERE item = $1 AND business_key = $2";
+        let row = on_pool!(self.db(), pool => sqlx::query(SQL).bind(item).bind(business_key).fetch_optional(pool).await?
+        .map(|r| RecordRow {
+            id: r.get(0),
+            item: r.get(1),
+            business_key: r.get(2),
+            department: r.get(3),
+            version: r.get(4),
+            content: r.get(5),
+            decision_date: r.get(6),
+            region: r.get(7),
+            ingest_run_id: r.get(8),
+            source_line: r.get(9),
+        }));
+        Ok(row)
+    }
+
+    /// Number of records of an item (all items with `None`).
+    pub async fn count_records(&self, item: Option<&str>) -> Result<i64, StoreError> {
+        const SQL: &str = "SELECT COUNT(*) FROM records WHERE $1 IS NULL OR item = $1";
+        let n: i64 =
+            on_pool!(self.db(), pool => sqlx::query_scalar(SQL).bind(item).fetch_one(pool).await?);
+        Ok(n)
+    }
+
+    /// Superseded versions of a record, oldest first: (version, content).
+    pub async fn record_history(&self, record_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        const SQL: &str =
+            "SELECT version, content FROM record_versions WHERE record_id = $1 ORDER BY version";
+        let rows: Vec<(i64, String)> =
+            on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(record_id).fetch_all(pool).await?);
+        Ok(rows)
+    }
+
+    /// Stored problems of one ingest run: (line, field, code, reason).
+    pub async fn run_problems(
+        &self,
+        run_id: i64,
+    ) -> Result<Vec<(i64, Option<String>, String, String)>, StoreError> {
+        const SQL: &str = "SELECT line, field, code, reason FROM row_problems WHERE ingest_run_id = $1 ORDER BY line, id";
+        let rows =
+            on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(run_id).fetch_all(pool).await?);
+        Ok(rows)
+    }
+}
+
+impl RecordWriter {
+    async fn begin(&mut self) -> Result<(), StoreError> {
+        match &mut self.conn {
+            // IMMEDIATE takes the write lock now instead of failing to upgrade later.
+            Conn::Sqlite(c) => {
+                sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut **c).await?;
+            }
+            Conn::Postgres(c) => {
+                sqlx::raw_sql("BEGIN").execute(&mut **c).await?;
+            }
+        }
+        self.rows_in_tx = 0;
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), StoreError> {
+        match &mut self.conn {
+            Conn::Sqlite(c) => {
+                sqlx::raw_sql("COMMIT").execute(&mut **c).await?;
+            }
+            Conn::Postgres(c) => {
+                sqlx::raw_sql("COMMIT").execute(&mut **c).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes records and problems; commits when the open transaction is large enough.
+    pub async fn write(
+        &mut self,
+        records: &[PreparedRecord],
+        problems: &[ProblemRow],
+    ) -> Result<WriteCounts, StoreError> {
+        let mut counts = WriteCounts::default();
+        // A statement must not touch one key twice (PostgreSQL refuses it): cut before a repeat.
+        let mut start = 0;
+        let mut keys: HashSet<&str> = HashSet::with_capacity(self.statement_rows);
+        for (i, r) in records.iter().enumerate() {
+            if i - start == self.statement_rows || !keys.insert(r.business_key.as_str()) {
+                counts += self.write_chunk(&records[start..i]).await?;
+                start = i;
+                keys.clear();
+                keys.insert(r.business_key.as_str());
+            }
+        }
+        if start < records.len() {
+            counts += self.write_chunk(&records[start..]).await?;
+        }
+        for chunk in problems.chunks(self.statement_rows) {
+            self.write_problems(chunk).await?;
+        }
+        self.rows_in_tx += records.len() + problems.len();
+        if self.rows_in_tx >= self.commit_rows {
+            self.commit().await?;
+            self.begin().await?;
+        }
+        Ok(counts)
+    }
+
+    /// Commits what is left.
+    pub async fn finish(mut self) -> Result<(), StoreError> {
+        self.commit().await
+    }
+
+    async fn write_chunk(&mut self, chunk: &[PreparedRecord]) -> Result<WriteCounts, StoreError> {
+        if chunk.is_empty() {
+            return Ok(WriteCounts::default());
+        }
+        let versions: Vec<i64> = match &mut self.conn {
+            Conn::Sqlite(c) => {
+                let sql = self
+                    .sql_cache
+                    .entry(chunk.len())
+                    .or_insert_with(|| values_upsert_sql(chunk.len()));
+                let mut q = sqlx::query_scalar::<_, i64>(sql.as_str())
+                    .bind(&self.item)
+                    .bind(&self.department)
+                    .bind(self.run_id)
+                    .bind(&self.now);
+                for r in chunk {
+                    q = q
+                        .bind(&r.business_key)
+                        .bind(&r.content_hash)
+                        .bind(&r.content)
+                        .bind(&r.decision_date)
+                        .bind(&r.region)
+                        .bind(r.line as i64);
+                }
+                q.fetch_all(&mut **c).await?
+            }
+            Conn::Postgres(c) => {
+                let mut copy = c.copy_in_raw("COPY staging_records FROM STDIN").await?;
+                let mut buf = Vec::with_capacity(chunk.len() * 1024);
+                for r in chunk {
+                    copy_field(&mut buf, Some(&r.business_key));
+                    buf.push(b'\t');
+                    copy_field(&mut buf, Some(&r.content_hash));
+                    buf.push(b'\t');
+                    copy_field(&mut buf, Some(&r.content));
+                    buf.push(b'\t');
+                    copy_field(&mut buf, r.decision_date.as_deref());
+                    buf.push(b'\t');
+                    copy_field(&mut buf, r.region.as_deref());
+                    buf.push(b'\t');
+                    buf.extend_from_slice(r.line.to_string().as_bytes());
+                    buf.push(b'\n');
+                }
+                copy.send(buf).await?;
+                copy.finish().await?;
+                let sql = format!(
+                    "{UPSERT_HEAD}SELECT $1, $2, $3, $4, $4, 1, business_key, content_hash, content, decision_date, \
+                     region, source_line FROM staging_records{UPSERT_TAIL}"
+                );
+                let versions = sqlx::query_scalar::<_, i64>(&sql)
+                    .bind(&self.item)
+                    .bind(&self.department)
+                    .bind(self.run_id)
+                    .bind(&self.now)
+                    .fetch_all(&mut **c)
+                    .await?;
+                sqlx::raw_sql("TRUNCATE staging_records")
+                    .execute(&mut **c)
+                    .await?;
+                versions
+            }
+        };
+        let inserted = versions.iter().filter(|v| **v == 1).count() as u64;
+        let new_versions = versions.len() as u64 - inserted;
+        Ok(WriteCounts {
+            inserted,
+            new_versions,
+            unchanged: chunk.len() as u64 - versions.len() as u64,
+        })
+    }
+
+    async fn write_problems(&mut self, chunk: &[ProblemRow]) -> Result<(), StoreError> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let mut sql = String::from(
+            "INSERT INTO row_problems (ingest_run_id, line, field, code, severity, reason, value) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let p = 2 + i * 6;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "($1,${},${},${},${},${},${})",
+                p,
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5
+            ));
+        }
+        macro_rules! bind_all {
+            ($c:expr) => {{
+                let mut q = sqlx::query(&sql).bind(self.run_id);
+                for p in chunk {
+                    q = q
+                        .bind(p.line as i64)
+                        .bind(&p.field)
+                        .bind(p.code)
+                        .bind(p.severity)
+                        .bind(&p.reason)
+                        .bind(&p.value);
+                }
+                q.execute(&mut **$c).await?;
+            }};
+        }
+        match &mut self.conn {
+            Conn::Sqlite(c) => bind_all!(c),
+            Conn::Postgres(c) => bind_all!(c),
+        }
+        Ok(())
+    }
+}
+
+/// `INSERT … VALUES (…), (…) ON CONFLICT …` for `n` rows; $1–$4 are shared by all rows.
+fn values_upsert_sql(n: usize) -> String {
+    let mut sql = String::with_capacity(UPSERT_HEAD.len() + UPSERT_TAIL.len() + n * 48);
+    sql.push_str(UPSERT_HEAD);
+    sql.push_str("VALUES ");
+    for i in 0..n {
+        let p = 5 + i * 6;
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!(
+            "($1,$2,$3,$4,$4,1,${},${},${},${},${},${})",
+            p,
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5
+        ));
+    }
+    sql.push_str(UPSERT_TAIL);
+    sql
+}
+
+/// One field in PostgreSQL's COPY text format.
+fn copy_field(buf: &mut Vec<u8>, value: Option<&str>) {
+    let Some(value) = value else {
+        buf.extend_from_slice(b"\\N");
+        return;
+    };
+    for &b in value.as_bytes() {
+        match b {
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            _ => buf.push(b),
+        }
+    }
+}

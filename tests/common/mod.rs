@@ -1,0 +1,88 @@
+//! Shared helpers for the end-to-end tests: the real binary, real folders, real databases.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn config_file() -> PathBuf {
+    repo().join("config/gateway.toml")
+}
+
+/// Runs the real binary with the shipped configuration and the given database.
+pub fn gateway(database_url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_credit-gateway"))
+        .arg("--config")
+        .arg(config_file())
+        .args(args)
+        .env("CREDIT_GATEWAY_DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A SQLite database file in `dir`.
+pub fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("gateway.db").display())
+}
+
+/// The PostgreSQL server the tests use (DATABASE_URL, default the local `test` database).
+pub fn postgres_admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// A fresh, empty PostgreSQL database for one test; dropped by `drop_postgres`.
+pub async fn fresh_postgres() -> (String, String) {
+    credit_gateway::bench::fresh_postgres_database(&postgres_admin_url())
+        .await
+        .expect("PostgreSQL is running (DATABASE_URL)")
+}
+
+pub async fn drop_postgres(name: &str) {
+    let pool = sqlx::PgPool::connect(&postgres_admin_url())
+        .await
+        .expect("connect");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&pool)
+        .await
+        .expect("drop database");
+}
+
+/// Writes a sample file with the library's generator; returns its expected summary.
+pub fn sample(
+    path: &Path,
+    item: credit_gateway::sample::SampleItem,
+    rows: u64,
+    bad: f64,
+    format: credit_gateway::sample::SampleFormat,
+) -> credit_gateway::sample::SampleSummary {
+    let spec = credit_gateway::sample::SampleSpec {
+        item,
+        rows,
+        seed: 42,
+        bad_share: bad,
+        summary_share: 0.03,
+        format,
+        first_date: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+        days: 365,
+    };
+    credit_gateway::sample::write_sample(&spec, path).expect("sample written")
+}
+
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(stdout(out).trim())
+        .unwrap_or_else(|e| panic!("json output ({e}): {}{}", stdout(out), stderr(out)))
+}
