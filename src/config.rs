@@ -53,11 +53,7 @@ pub struct Issues(Vec<ConfigIssue>);
 
 impl Issues {
     pub fn push(&mut self, file: &Path, key: impl Into<String>, message: impl Into<String>) {
-        self.0.push(ConfigIssue {
-            file: file.to_path_buf(),
-            key: key.into(),
-            message: message.into(),
-        });
+        self.0.push(ConfigIssue { file: file.to_path_buf(), key: key.into(), message: message.into() });
     }
 
     /// Issues only grow: comparing lengths tells whether a step added any.
@@ -70,11 +66,7 @@ impl Issues {
     }
 
     pub fn into_result<T>(self, value: T) -> Result<T, ConfigError> {
-        if self.0.is_empty() {
-            Ok(value)
-        } else {
-            Err(ConfigError(self.0))
-        }
+        if self.0.is_empty() { Ok(value) } else { Err(ConfigError(self.0)) }
     }
 }
 
@@ -115,11 +107,7 @@ pub fn toml_files(dir: &Path, issues: &mut Issues, config_file: &Path, key: &str
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) => {
-            issues.push(
-                config_file,
-                key,
-                format!("cannot read folder {}: {err}", dir.display()),
-            );
+            issues.push(config_file, key, format!("cannot read folder {}: {err}", dir.display()));
             return Vec::new();
         }
     };
@@ -168,10 +156,7 @@ struct DatabaseSpec {
 
 impl Default for DatabaseSpec {
     fn default() -> Self {
-        DatabaseSpec {
-            url: default_database_url(),
-            url_env: None,
-        }
+        DatabaseSpec { url: default_database_url(), url_env: None }
     }
 }
 
@@ -239,9 +224,7 @@ struct HttpSpec {
 
 impl Default for HttpSpec {
     fn default() -> Self {
-        HttpSpec {
-            listen: default_listen(),
-        }
+        HttpSpec { listen: default_listen() }
     }
 }
 
@@ -271,10 +254,7 @@ impl IngestSpec {
 
 impl Default for IngestSpec {
     fn default() -> Self {
-        IngestSpec {
-            statement_rows: Self::default_statement_rows(),
-            commit_rows: Self::default_commit_rows(),
-        }
+        IngestSpec { statement_rows: Self::default_statement_rows(), commit_rows: Self::default_commit_rows() }
     }
 }
 
@@ -324,20 +304,12 @@ impl GatewayConfig {
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
         {
-            issues.push(
-                file,
-                "database.url",
-                "expected a sqlite:// or postgres:// URL",
-            );
+            issues.push(file, "database.url", "expected a sqlite:// or postgres:// URL");
         }
         let listen = match spec.http.listen.parse() {
             Ok(addr) => addr,
             Err(_) => {
-                issues.push(
-                    file,
-                    "http.listen",
-                    format!("expected host:port, found {:?}", spec.http.listen),
-                );
+                issues.push(file, "http.listen", format!("expected host:port, found {:?}", spec.http.listen));
                 SocketAddr::from(([127, 0, 0, 1], 8080))
             }
         };
@@ -345,11 +317,7 @@ impl GatewayConfig {
             issues.push(file, "ingest.statement_rows", "expected 1 to 2000");
         }
         if spec.ingest.commit_rows < spec.ingest.statement_rows {
-            issues.push(
-                file,
-                "ingest.commit_rows",
-                "expected at least statement_rows",
-            );
+            issues.push(file, "ingest.commit_rows", "expected at least statement_rows");
         }
         GatewayConfig {
             file: file.to_path_buf(),
@@ -371,15 +339,10 @@ impl GatewayConfig {
 
 /// `sqlite://data/x.db` is taken relative to base_dir, not to whatever folder the daemon runs in.
 fn absolute_sqlite_url(url: &str, base_dir: &Path) -> String {
-    let Some(rest) = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-    else {
+    let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
         return url.to_string();
     };
-    let (path, query) = rest
-        .split_once('?')
-        .map_or((rest, None), |(p, q)| (p, Some(q)));
+    let (path, query) = rest.split_once('?').map_or((rest, None), |(p, q)| (p, Some(q)));
     if path.is_empty() || path == ":memory:" || Path::new(path).is_absolute() {
         return url.to_string();
     }
@@ -411,15 +374,8 @@ impl Settings {
         let catalogue = Catalogue::load(&gateway, &mut issues);
         let departments = Departments::load(&gateway.departments_file, &mut issues);
         let mappings = Mapping::load_dir(&gateway, &catalogue, &mut issues);
-        let connectors =
-            Connector::load_dir(&gateway, &catalogue, &departments, &mappings, &mut issues);
-        issues.into_result(Settings {
-            gateway,
-            catalogue,
-            departments,
-            mappings,
-            connectors,
-        })
+        let connectors = Connector::load_dir(&gateway, &catalogue, &departments, &mappings, &mut issues);
+        issues.into_result(Settings { gateway, catalogue, departments, mappings, connectors })
     }
 
     pub fn connector(&self, name: &str) -> Option<&Connector> {
@@ -438,18 +394,9 @@ mod tests {
     #[test]
     fn relative_sqlite_urls_are_anchored_at_the_base_dir() {
         let base = Path::new("/srv/gw");
-        assert_eq!(
-            absolute_sqlite_url("sqlite://data/gateway.db", base),
-            "sqlite:///srv/gw/data/gateway.db"
-        );
-        assert_eq!(
-            absolute_sqlite_url("sqlite://data/g.db?mode=rwc", base),
-            "sqlite:///srv/gw/data/g.db?mode=rwc"
-        );
-        assert_eq!(
-            absolute_sqlite_url("sqlite:///abs/g.db", base),
-            "sqlite:///abs/g.db"
-        );
+        assert_eq!(absolute_sqlite_url("sqlite://data/gateway.db", base), "sqlite:///srv/gw/data/gateway.db");
+        assert_eq!(absolute_sqlite_url("sqlite://data/g.db?mode=rwc", base), "sqlite:///srv/gw/data/g.db?mode=rwc");
+        assert_eq!(absolute_sqlite_url("sqlite:///abs/g.db", base), "sqlite:///abs/g.db");
         assert_eq!(
             absolute_sqlite_url("postgres://postgres@127.0.0.1/test", base),
             "postgres://postgres@127.0.0.1/test"

@@ -64,15 +64,8 @@ impl Connector {
         issues: &mut Issues,
     ) -> Vec<Connector> {
         let mut out = Vec::new();
-        for file in toml_files(
-            &gateway.connectors_dir,
-            issues,
-            &gateway.file,
-            "paths.connectors",
-        ) {
-            if let Some(c) =
-                Connector::load(&file, gateway, catalogue, departments, mappings, issues)
-            {
+        for file in toml_files(&gateway.connectors_dir, issues, &gateway.file, "paths.connectors") {
+            if let Some(c) = Connector::load(&file, gateway, catalogue, departments, mappings, issues) {
                 out.push(c);
             }
         }
@@ -96,42 +89,23 @@ impl Connector {
             issues.push(
                 file,
                 "department",
-                format!(
-                    "unknown department {:?} (known: {})",
-                    spec.department,
-                    known.join(", ")
-                ),
+                format!("unknown department {:?} (known: {})", spec.department, known.join(", ")),
             );
         }
         if catalogue.item(&spec.item).is_none() {
-            issues.push(
-                file,
-                "item",
-                format!("unknown catalogue item {:?}", spec.item),
-            );
+            issues.push(file, "item", format!("unknown catalogue item {:?}", spec.item));
         }
         match mappings.iter().find(|m| m.name == spec.mapping) {
-            None => issues.push(
-                file,
-                "mapping",
-                format!("no mapping file mappings/{}.toml", spec.mapping),
-            ),
+            None => issues.push(file, "mapping", format!("no mapping file mappings/{}.toml", spec.mapping)),
             Some(m) if m.item.code != spec.item => issues.push(
                 file,
                 "mapping",
-                format!(
-                    "mapping {} is for item {}, not {}",
-                    spec.mapping, m.item.code, spec.item
-                ),
+                format!("mapping {} is for item {}, not {}", spec.mapping, m.item.code, spec.item),
             ),
             Some(_) => {}
         }
         if spec.kind == ConnectorKind::Folder && spec.folder.is_none() {
-            issues.push(
-                file,
-                "folder",
-                "a folder connector needs a [folder] section with inbox",
-            );
+            issues.push(file, "folder", "a folder connector needs a [folder] section with inbox");
         }
         if issues.len() > before {
             return None;

@@ -43,26 +43,13 @@ impl Departments {
         for (i, d) in spec.departments.into_iter().enumerate() {
             let key = format!("departments[{i}].id");
             if d.id.is_empty()
-                || !d
-                    .id
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+                || !d.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
             {
-                issues.push(
-                    file,
-                    key,
-                    format!(
-                        "expected lowercase ascii letters, digits, - or _, found {:?}",
-                        d.id
-                    ),
-                );
+                issues.push(file, key, format!("expected lowercase ascii letters, digits, - or _, found {:?}", d.id));
             } else if list.iter().any(|o| o.id == d.id) {
                 issues.push(file, key, format!("duplicate department id {:?}", d.id));
             } else {
-                list.push(Department {
-                    id: d.id,
-                    name: d.name,
-                });
+                list.push(Department { id: d.id, name: d.name });
             }
         }
         Departments(list)

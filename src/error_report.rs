@@ -33,38 +33,21 @@ impl ErrorReport {
         file.write_all(b"\xEF\xBB\xBF")?;
         let mut out = csv::Writer::from_writer(file);
         out.write_record(["行号", "字段", "原因", "原始值"])?;
-        Ok(ErrorReport {
-            path,
-            tmp,
-            out,
-            lines: 0,
-        })
+        Ok(ErrorReport { path, tmp, out, lines: 0 })
     }
 
     /// `row` is None for problems with the whole file.
-    pub fn add(
-        &mut self,
-        row: Option<u64>,
-        field: &str,
-        reason: &str,
-        value: &str,
-    ) -> std::io::Result<()> {
+    pub fn add(&mut self, row: Option<u64>, field: &str, reason: &str, value: &str) -> std::io::Result<()> {
         let row = row.map(|r| r.to_string()).unwrap_or_default();
         let value = neutralise_formula(&truncate(value));
-        self.out
-            .write_record([row.as_str(), field, reason, value.as_str()])?;
+        self.out.write_record([row.as_str(), field, reason, value.as_str()])?;
         self.lines += 1;
         Ok(())
     }
 
     /// Moves the report into place, or removes it (and any stale one) when it is empty.
     pub fn finish(self) -> std::io::Result<Option<PathBuf>> {
-        let ErrorReport {
-            path,
-            tmp,
-            out,
-            lines,
-        } = self;
+        let ErrorReport { path, tmp, out, lines } = self;
         let file = out.into_inner().map_err(|e| e.into_error())?;
         file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         if lines == 0 {
@@ -101,10 +84,7 @@ mod tests {
 
     #[test]
     fn formulas_are_neutralised_and_long_values_cut() {
-        assert_eq!(
-            neutralise_formula("=HYPERLINK(\"x\")"),
-            "'=HYPERLINK(\"x\")"
-        );
+        assert_eq!(neutralise_formula("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(neutralise_formula("淮北"), "淮北");
         let long = "字".repeat(500);
         let cut = truncate(&long);
@@ -128,16 +108,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.csv.errors.csv");
         let mut report = ErrorReport::create(path.clone()).unwrap();
-        report
-            .add(Some(3), "处罚决定日期", "不是有效日期", "2023-02-30")
-            .unwrap();
+        report.add(Some(3), "处罚决定日期", "不是有效日期", "2023-02-30").unwrap();
         assert_eq!(report.finish().unwrap(), Some(path.clone()));
         let text = std::fs::read(&path).unwrap();
         assert!(text.starts_with(b"\xEF\xBB\xBF"));
         let text = String::from_utf8(text[3..].to_vec()).unwrap();
-        assert_eq!(
-            text,
-            "行号,字段,原因,原始值\n3,处罚决定日期,不是有效日期,2023-02-30\n"
-        );
+        assert_eq!(text, "行号,字段,原因,原始值\n3,处罚决定日期,不是有效日期,2023-02-30\n");
     }
 }

@@ -18,9 +18,7 @@ const CREDIT_CODE_ALL_ZERO: &str = "000000000000000000";
 /// GB 32100-2015 symbols in value order 0–30; I O S V Z are left out as easily misread.
 const CREDIT_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 /// 3^(i-1) mod 31 for positions 1–17 (GB 32100-2015).
-const CREDIT_WEIGHTS: [u32; 17] = [
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-];
+const CREDIT_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 /// GB 11714-1997 weights for the 8 body characters.
 const ORG_WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
 /// GB 11643-1999 (ISO 7064 MOD 11-2) weights for the first 17 digits.
@@ -70,8 +68,7 @@ impl IdError {
             }
             IdError::BadBirthDate => "出生日期无效".to_string(),
             IdError::UnknownShape => {
-                "无法识别的代码：应为 18 位统一社会信用代码或身份证号码，或 9 位组织机构代码"
-                    .to_string()
+                "无法识别的代码：应为 18 位统一社会信用代码或身份证号码，或 9 位组织机构代码".to_string()
             }
         }
     }
@@ -79,11 +76,7 @@ impl IdError {
 
 /// Shows an invisible character as its code point, so the clerk can find it.
 fn visible(ch: char) -> String {
-    if ch.is_control() || ch.is_whitespace() {
-        format!("U+{:04X}", u32::from(ch))
-    } else {
-        ch.to_string()
-    }
+    if ch.is_control() || ch.is_whitespace() { format!("U+{:04X}", u32::from(ch)) } else { ch.to_string() }
 }
 
 /// 统一社会信用代码 (GB 32100-2015): upper-case, check character verified.
@@ -102,10 +95,7 @@ impl CreditCode {
         let (first17, last) = split_last(&code, 18)?;
         let sum = weighted_sum(first17, &CREDIT_WEIGHTS, credit_value)?;
         if credit_value(last).is_none() {
-            return Err(IdError::ForbiddenChar {
-                position: 18,
-                ch: last,
-            });
+            return Err(IdError::ForbiddenChar { position: 18, ch: last });
         }
         if code == CREDIT_CODE_ALL_ZERO {
             return Err(IdError::AllZero);
@@ -141,16 +131,11 @@ impl fmt::Display for CreditCode {
 /// The GB 32100 check character for 17 symbols, or `None` when `first17` is not exactly
 /// 17 upper-case symbols of the alphabet.
 pub fn credit_code_check_char(first17: &str) -> Option<char> {
-    weighted_sum(first17, &CREDIT_WEIGHTS, credit_value)
-        .ok()
-        .map(credit_check)
+    weighted_sum(first17, &CREDIT_WEIGHTS, credit_value).ok().map(credit_check)
 }
 
 fn credit_value(c: char) -> Option<u32> {
-    CREDIT_ALPHABET
-        .iter()
-        .position(|&b| char::from(b) == c)
-        .and_then(|p| u32::try_from(p).ok())
+    CREDIT_ALPHABET.iter().position(|&b| char::from(b) == c).and_then(|p| u32::try_from(p).ok())
 }
 
 fn credit_check(sum: u32) -> char {
@@ -169,12 +154,7 @@ impl OrgCode {
         let trimmed = s.trim();
         let hyphenated = trimmed.chars().count() == 10 && trimmed.chars().nth(8) == Some('-');
         let code: String = if hyphenated {
-            trimmed
-                .chars()
-                .enumerate()
-                .filter(|&(i, _)| i != 8)
-                .map(|(_, c)| c.to_ascii_uppercase())
-                .collect()
+            trimmed.chars().enumerate().filter(|&(i, _)| i != 8).map(|(_, c)| c.to_ascii_uppercase()).collect()
         } else {
             expect_len(trimmed, 9)?;
             trimmed.to_ascii_uppercase()
@@ -182,10 +162,7 @@ impl OrgCode {
         let (first8, last) = split_last(&code, 9)?;
         let sum = weighted_sum(first8, &ORG_WEIGHTS, org_value)?;
         if !(last.is_ascii_digit() || last == 'X') {
-            return Err(IdError::ForbiddenChar {
-                position: 9,
-                ch: last,
-            });
+            return Err(IdError::ForbiddenChar { position: 9, ch: last });
         }
         check(org_check(sum), last)?;
         Ok(Self(code))
@@ -204,17 +181,11 @@ impl fmt::Display for OrgCode {
 
 /// The GB 11714 check character for 8 characters `[0-9A-Z]`, or `None` otherwise.
 pub fn org_code_check_char(first8: &str) -> Option<char> {
-    weighted_sum(first8, &ORG_WEIGHTS, org_value)
-        .ok()
-        .map(org_check)
+    weighted_sum(first8, &ORG_WEIGHTS, org_value).ok().map(org_check)
 }
 
 fn org_value(c: char) -> Option<u32> {
-    if c.is_ascii_digit() || c.is_ascii_uppercase() {
-        c.to_digit(36)
-    } else {
-        None
-    }
+    if c.is_ascii_digit() || c.is_ascii_uppercase() { c.to_digit(36) } else { None }
 }
 
 fn org_check(sum: u32) -> char {
@@ -239,10 +210,7 @@ impl IdNumber {
         let sum = weighted_sum(first17, &ID_WEIGHTS, |c| c.to_digit(10))?;
         let last_upper = last.to_ascii_uppercase();
         if !(last_upper.is_ascii_digit() || last_upper == 'X') {
-            return Err(IdError::ForbiddenChar {
-                position: 18,
-                ch: last,
-            });
+            return Err(IdError::ForbiddenChar { position: 18, ch: last });
         }
         if birth_date(first17).is_none() {
             return Err(IdError::BadBirthDate);
@@ -273,9 +241,7 @@ impl fmt::Debug for IdNumber {
 
 /// The GB 11643 check character for 17 ASCII digits, or `None` otherwise.
 pub fn id_number_check_char(first17: &str) -> Option<char> {
-    weighted_sum(first17, &ID_WEIGHTS, |c| c.to_digit(10))
-        .ok()
-        .map(id_check)
+    weighted_sum(first17, &ID_WEIGHTS, |c| c.to_digit(10)).ok().map(id_check)
 }
 
 fn id_check(sum: u32) -> char {
@@ -303,10 +269,7 @@ pub fn mask_id_number(s: &str) -> String {
     if n < 11 {
         return "*".repeat(n);
     }
-    s.chars()
-        .enumerate()
-        .map(|(i, c)| if i < 6 || i >= n - 4 { c } else { '*' })
-        .collect()
+    s.chars().enumerate().map(|(i, c)| if i < 6 || i >= n - 4 { c } else { '*' }).collect()
 }
 
 /// The identifier kinds `check_any` can recognise.
@@ -386,11 +349,7 @@ fn ascii_number(s: &str) -> Option<u32> {
 
 fn expect_len(s: &str, expected: usize) -> Result<(), IdError> {
     let found = s.chars().count();
-    if found == expected {
-        Ok(())
-    } else {
-        Err(IdError::Length { expected, found })
-    }
+    if found == expected { Ok(()) } else { Err(IdError::Length { expected, found }) }
 }
 
 /// Splits off the check character of a value that must be `len` characters long.
@@ -398,51 +357,31 @@ fn split_last(s: &str, len: usize) -> Result<(&str, char), IdError> {
     expect_len(s, len)?;
     match s.char_indices().next_back() {
         Some((i, last)) => Ok((s.get(..i).unwrap_or_default(), last)),
-        None => Err(IdError::Length {
-            expected: len,
-            found: 0,
-        }),
+        None => Err(IdError::Length { expected: len, found: 0 }),
     }
 }
 
 /// Σ value·weight over exactly `weights.len()` characters, naming the first character
 /// that `value` refuses.
-fn weighted_sum(
-    s: &str,
-    weights: &[u32],
-    value: impl Fn(char) -> Option<u32>,
-) -> Result<u32, IdError> {
+fn weighted_sum(s: &str, weights: &[u32], value: impl Fn(char) -> Option<u32>) -> Result<u32, IdError> {
     let mut chars = s.chars();
     let mut sum = 0;
     for (i, w) in weights.iter().enumerate() {
         let Some(ch) = chars.next() else {
-            return Err(IdError::Length {
-                expected: weights.len(),
-                found: i,
-            });
+            return Err(IdError::Length { expected: weights.len(), found: i });
         };
-        let v = value(ch).ok_or(IdError::ForbiddenChar {
-            position: i + 1,
-            ch,
-        })?;
+        let v = value(ch).ok_or(IdError::ForbiddenChar { position: i + 1, ch })?;
         sum += v * w;
     }
     let extra = chars.count();
     if extra > 0 {
-        return Err(IdError::Length {
-            expected: weights.len(),
-            found: weights.len() + extra,
-        });
+        return Err(IdError::Length { expected: weights.len(), found: weights.len() + extra });
     }
     Ok(sum)
 }
 
 fn check(expected: char, found: char) -> Result<(), IdError> {
-    if expected == found {
-        Ok(())
-    } else {
-        Err(IdError::CheckChar { expected, found })
-    }
+    if expected == found { Ok(()) } else { Err(IdError::CheckChar { expected, found }) }
 }
 
 #[cfg(test)]
@@ -455,10 +394,7 @@ mod tests {
 
     impl Lcg {
         fn below(&mut self, n: usize) -> usize {
-            self.0 = self
-                .0
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
+            self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             ((self.0 >> 33) % n as u64) as usize
         }
 
@@ -627,11 +563,7 @@ mod tests {
             ("", Err(len(9, 0))),
         ];
         for (input, expected) in cases {
-            assert_eq!(
-                OrgCode::parse(input).map(|c| c.0),
-                expected.map(String::from),
-                "{input:?}"
-            );
+            assert_eq!(OrgCode::parse(input).map(|c| c.0), expected.map(String::from), "{input:?}");
         }
     }
 
@@ -677,11 +609,7 @@ mod tests {
             ("１10105194912310021", Err(forbidden(1, '１'))),
         ];
         for (input, expected) in cases {
-            assert_eq!(
-                IdNumber::parse(input).map(|c| c.0),
-                expected.map(String::from),
-                "{input:?}"
-            );
+            assert_eq!(IdNumber::parse(input).map(|c| c.0), expected.map(String::from), "{input:?}");
         }
     }
 
@@ -714,11 +642,7 @@ mod tests {
 
     #[test]
     fn errors_never_carry_the_id_number() {
-        for input in [
-            "110105194912310021",
-            "11010519490231002X",
-            "1101051949123100",
-        ] {
+        for input in ["110105194912310021", "11010519490231002X", "1101051949123100"] {
             let e = IdNumber::parse(input).expect_err("invalid");
             for text in [e.to_string(), e.zh(), format!("{e:?}")] {
                 assert!(!text.contains("1101051949"), "{text}");
@@ -753,24 +677,12 @@ mod tests {
             ("914403001922038216", Some(CreditCode), Ok(())),
             ("121200004013590816", Some(CreditCode), Ok(())),
             ("11230500001755309F", Some(CreditCode), Ok(())),
-            (
-                "914403001922038217",
-                Some(CreditCode),
-                Err(check_char('6', '7')),
-            ),
+            ("914403001922038217", Some(CreditCode), Err(check_char('6', '7'))),
             ("11010519491231002X", Some(IdNumber), Ok(())),
             (" 11010519491231002x ", Some(IdNumber), Ok(())),
-            (
-                "440524188001010015",
-                Some(IdNumber),
-                Err(check_char('4', '5')),
-            ),
+            ("440524188001010015", Some(IdNumber), Err(check_char('4', '5'))),
             // Day 31 looks like a date; February makes it a bad ID, not a credit code.
-            (
-                "110105194902310020",
-                Some(IdNumber),
-                Err(IdError::BadBirthDate),
-            ),
+            ("110105194902310020", Some(IdNumber), Err(IdError::BadBirthDate)),
             ("19220382-1", Some(OrgCode), Ok(())),
             ("71526726X", Some(OrgCode), Ok(())),
             ("", None, Err(IdError::UnknownShape)),
@@ -819,41 +731,17 @@ mod tests {
     #[test]
     fn messages() {
         let cases = [
-            (
-                check_char('6', '7'),
-                "check character should be 6, found 7",
-                "校验位错误：应为 6，实为 7",
-            ),
-            (
-                len(18, 17),
-                "length should be 18 characters, found 17",
-                "长度应为 18 位，实为 17 位",
-            ),
-            (
-                forbidden(12, 'I'),
-                "forbidden character 'I' at position 12",
-                "含非法字符 “I”（第 12 位）",
-            ),
+            (check_char('6', '7'), "check character should be 6, found 7", "校验位错误：应为 6，实为 7"),
+            (len(18, 17), "length should be 18 characters, found 17", "长度应为 18 位，实为 17 位"),
+            (forbidden(12, 'I'), "forbidden character 'I' at position 12", "含非法字符 “I”（第 12 位）"),
             (
                 forbidden(3, '\u{3000}'),
                 "forbidden character '\\u{3000}' at position 3",
                 "含非法字符 “U+3000”（第 3 位）",
             ),
-            (
-                forbidden(1, '\t'),
-                "forbidden character '\\t' at position 1",
-                "含非法字符 “U+0009”（第 1 位）",
-            ),
-            (
-                IdError::BadBirthDate,
-                "birth date is not a real date",
-                "出生日期无效",
-            ),
-            (
-                IdError::AllZero,
-                "an all-zero code is not a real credit code",
-                "代码不能全为 0",
-            ),
+            (forbidden(1, '\t'), "forbidden character '\\t' at position 1", "含非法字符 “U+0009”（第 1 位）"),
+            (IdError::BadBirthDate, "birth date is not a real date", "出生日期无效"),
+            (IdError::AllZero, "an all-zero code is not a real credit code", "代码不能全为 0"),
         ];
         for (error, en, zh) in cases {
             assert_eq!(error.to_string(), en);

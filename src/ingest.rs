@@ -36,19 +36,11 @@ pub enum IngestError {
     UnknownConnector(String),
     /// The file cannot be read as a whole; `report` tells the department why.
     #[error("{path}: {reason}")]
-    Unreadable {
-        path: PathBuf,
-        reason: String,
-        reason_zh: String,
-        report: Option<PathBuf>,
-    },
+    Unreadable { path: PathBuf, reason: String, reason_zh: String, report: Option<PathBuf> },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("error report {path}: {source}")]
-    Report {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Report { path: PathBuf, source: std::io::Error },
     #[error("reader thread failed: {0}")]
     Reader(String),
 }
@@ -148,14 +140,9 @@ pub async fn ingest_file(
         .connector(connector_name)
         .cloned()
         .ok_or_else(|| IngestError::UnknownConnector(connector_name.to_string()))?;
-    let mapping = settings
-        .mapping(&connector.mapping)
-        .cloned()
-        .expect("connectors are checked against mappings when loaded");
-    let report_path = opts
-        .report_path
-        .clone()
-        .unwrap_or_else(|| ErrorReport::path_beside(path));
+    let mapping =
+        settings.mapping(&connector.mapping).cloned().expect("connectors are checked against mappings when loaded");
+    let report_path = opts.report_path.clone().unwrap_or_else(|| ErrorReport::path_beside(path));
     let now = opts.now.to_rfc3339_opts(SecondsFormat::Millis, true);
 
     let (tx, mut rx) = mpsc::channel::<Message>(CHANNEL_BATCHES);
@@ -169,10 +156,7 @@ pub async fn ingest_file(
         Some(Message::Start(info)) => info,
         _ => {
             // The reader ended before a header: the file is unreadable as a whole.
-            let failure = match reader
-                .await
-                .map_err(|e| IngestError::Reader(e.to_string()))?
-            {
+            let failure = match reader.await.map_err(|e| IngestError::Reader(e.to_string()))? {
                 Ok(_) => return Err(IngestError::Reader("reader ended without a header".into())),
                 Err(f) => f,
             };
@@ -187,14 +171,7 @@ pub async fn ingest_file(
                 })
                 .await?;
             store
-                .finish_ingest(
-                    run,
-                    &IngestCounts::default(),
-                    RunStatus::Failed,
-                    Some(&failure.reason),
-                    None,
-                    &now,
-                )
+                .finish_ingest(run, &IngestCounts::default(), RunStatus::Failed, Some(&failure.reason), None, &now)
                 .await?;
             tracing::warn!(connector = %connector.name, file = %path.display(), reason = %failure.reason, "file refused");
             return Err(IngestError::Unreadable {
@@ -247,21 +224,12 @@ pub async fn ingest_file(
     .await;
     // Dropping the receiver stops the reader if the store failed.
     drop(rx);
-    let end = reader
-        .await
-        .map_err(|e| IngestError::Reader(e.to_string()))?;
+    let end = reader.await.map_err(|e| IngestError::Reader(e.to_string()))?;
     let finished = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
     if let Err(e) = written {
         let msg = e.to_string();
         let _ = store
-            .finish_ingest(
-                run_id,
-                &counts,
-                RunStatus::Failed,
-                Some(&msg),
-                start.sheet.as_deref(),
-                &finished,
-            )
+            .finish_ingest(run_id, &counts, RunStatus::Failed, Some(&msg), start.sheet.as_deref(), &finished)
             .await;
         return Err(e.into());
     }
@@ -269,14 +237,7 @@ pub async fn ingest_file(
         Ok(end) => end,
         Err(f) => {
             store
-                .finish_ingest(
-                    run_id,
-                    &counts,
-                    RunStatus::Failed,
-                    Some(&f.reason),
-                    start.sheet.as_deref(),
-                    &finished,
-                )
+                .finish_ingest(run_id, &counts, RunStatus::Failed, Some(&f.reason), start.sheet.as_deref(), &finished)
                 .await?;
             return Err(IngestError::Unreadable {
                 path: path.to_path_buf(),
@@ -286,16 +247,7 @@ pub async fn ingest_file(
             });
         }
     };
-    store
-        .finish_ingest(
-            run_id,
-            &counts,
-            RunStatus::Done,
-            None,
-            start.sheet.as_deref(),
-            &finished,
-        )
-        .await?;
+    store.finish_ingest(run_id, &counts, RunStatus::Done, None, start.sheet.as_deref(), &finished).await?;
     tracing::info!(
         connector = %connector.name, file = %path.display(), rows = counts.rows, accepted = counts.accepted,
         unchanged = counts.unchanged, rejected = counts.rejected, skipped = counts.skipped, "file ingested"
@@ -355,25 +307,11 @@ fn read_file(
             })
             .ok()
             .flatten();
-        FileFailure {
-            fingerprint,
-            reason,
-            reason_zh,
-            report,
-        }
+        FileFailure { fingerprint, reason, reason_zh, report }
     };
-    let fingerprint = fingerprint(path).map_err(|e| {
-        refuse(
-            None,
-            format!("cannot read the file: {e}"),
-            format!("无法读取文件：{e}"),
-        )
-    })?;
-    let opts = ReadOptions {
-        encoding: mapping.encoding,
-        sheet: mapping.sheet.clone(),
-        ..ReadOptions::default()
-    };
+    let fingerprint = fingerprint(path)
+        .map_err(|e| refuse(None, format!("cannot read the file: {e}"), format!("无法读取文件：{e}")))?;
+    let opts = ReadOptions { encoding: mapping.encoding, sheet: mapping.sheet.clone(), ..ReadOptions::default() };
     let mut rows = match format::open(path, &opts) {
         Ok(r) => r,
         Err(e) => return Err(refuse(Some(fingerprint), e.to_string(), e.zh())),
@@ -391,19 +329,13 @@ fn read_file(
     if head.is_empty() {
         let (reason, zh) = match early_errors.first() {
             Some(e) => (e.to_string(), e.zh()),
-            None => (
-                "the file has no rows".to_string(),
-                "文件没有任何数据行".to_string(),
-            ),
+            None => ("the file has no rows".to_string(), "文件没有任何数据行".to_string()),
         };
         return Err(refuse(Some(fingerprint), reason, zh));
     }
-    let header_at = mapping
-        .find_header(&head)
-        .map_err(|e| refuse(Some(fingerprint.clone()), e.to_string(), e.zh()))?;
-    let mut binding = mapping
-        .bind(&head[header_at])
-        .map_err(|e| refuse(Some(fingerprint.clone()), e.to_string(), e.zh()))?;
+    let header_at = mapping.find_header(&head).map_err(|e| refuse(Some(fingerprint.clone()), e.to_string(), e.zh()))?;
+    let mut binding =
+        mapping.bind(&head[header_at]).map_err(|e| refuse(Some(fingerprint.clone()), e.to_string(), e.zh()))?;
     binding.strict_width = rows.kind() == FileKind::Csv;
     let header_line = head[header_at].line;
 
@@ -415,11 +347,7 @@ fn read_file(
         unused: binding.unused.clone(),
     };
     if tx.blocking_send(Message::Start(Box::new(start))).is_err() {
-        return Ok(ReaderEnd {
-            errors: Vec::new(),
-            errors_omitted: 0,
-            report: None,
-        });
+        return Ok(ReaderEnd { errors: Vec::new(), errors_omitted: 0, report: None });
     }
 
     let mut report = ErrorReport::create(report_path.to_path_buf()).map_err(|e| {
@@ -466,10 +394,7 @@ fn read_file(
             if let Some(bar) = &bar {
                 bar.set_position(rows.progress().done);
             }
-            if tx
-                .blocking_send(Message::Batch(std::mem::take(&mut state.batch)))
-                .is_err()
-            {
+            if tx.blocking_send(Message::Batch(std::mem::take(&mut state.batch))).is_err() {
                 stopped = true;
                 break;
             }
@@ -481,12 +406,7 @@ fn read_file(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let RowState {
-        errors,
-        errors_omitted,
-        report_failed,
-        ..
-    } = state;
+    let RowState { errors, errors_omitted, report_failed, .. } = state;
     if let Some(e) = report_failed {
         return Err(refuse(
             Some(fingerprint),
@@ -503,27 +423,16 @@ fn read_file(
     })?;
     if let Some(e) = truncated {
         // The rows before the break are stored; the run fails so the file is not taken as complete.
-        return Err(FileFailure {
-            fingerprint: Some(fingerprint),
-            reason: e.to_string(),
-            reason_zh: e.zh(),
-            report,
-        });
+        return Err(FileFailure { fingerprint: Some(fingerprint), reason: e.to_string(), reason_zh: e.zh(), report });
     }
-    Ok(ReaderEnd {
-        errors,
-        errors_omitted,
-        report,
-    })
+    Ok(ReaderEnd { errors, errors_omitted, report })
 }
 
 fn progress_bar(total: u64) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {bytes}/{total_bytes} {elapsed} 剩余 {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {elapsed} 剩余 {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
 }
@@ -547,9 +456,7 @@ impl RowState<'_> {
         match self.mapping.map_row(self.binding, row, &mut self.scratch) {
             RowOutcome::Accepted => {
                 self.note_problems(row);
-                self.batch
-                    .records
-                    .push(prepare(self.item, &self.scratch.values, row.line));
+                self.batch.records.push(prepare(self.item, &self.scratch.values, row.line));
             }
             RowOutcome::Skipped(_) => self.batch.skipped += 1,
             RowOutcome::Rejected => {
@@ -568,14 +475,7 @@ impl RowState<'_> {
             RowErrorKind::CellTooLarge { .. } => ProblemCode::CellTooLarge,
             _ => ProblemCode::Malformed,
         };
-        self.push(
-            e.line,
-            None,
-            code,
-            Severity::Error,
-            e.kind.zh(),
-            String::new(),
-        );
+        self.push(e.line, None, code, Severity::Error, e.kind.zh(), String::new());
     }
 
     fn note_problems(&mut self, row: &RawRow) {
@@ -583,20 +483,9 @@ impl RowState<'_> {
         for p in &problems {
             let value = p.field.map_or_else(String::new, |f| {
                 let raw = self.mapping.raw_value(self.binding, row, f);
-                if self.item.fields[f].personal {
-                    mask_id_number(&raw)
-                } else {
-                    truncate(&raw)
-                }
+                if self.item.fields[f].personal { mask_id_number(&raw) } else { truncate(&raw) }
             });
-            self.push(
-                row.line,
-                p.field,
-                p.code,
-                p.severity,
-                p.reason.clone(),
-                value,
-            );
+            self.push(row.line, p.field, p.code, p.severity, p.reason.clone(), value);
         }
         self.scratch.problems = problems;
     }
@@ -619,12 +508,7 @@ impl RowState<'_> {
             Severity::Warning => format!("警告：{reason}"),
         };
         if self.report_failed.is_none()
-            && let Err(e) = self.report.add(
-                Some(line),
-                f.map_or("", |f| f.name.as_str()),
-                &shown_reason,
-                &value,
-            )
+            && let Err(e) = self.report.add(Some(line), f.map_or("", |f| f.name.as_str()), &shown_reason, &value)
         {
             self.report_failed = Some(e);
         }

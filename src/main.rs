@@ -99,10 +99,7 @@ fn main() -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -122,19 +119,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
-        Command::Id {
-            command: IdCommand::Check { values },
-        } => {
+        Command::Id { command: IdCommand::Check { values } } => {
             let mut all_valid = true;
             for v in values {
                 let check = ids::check_any(&v);
                 let kind = check.kind.map_or("unknown", |k| k.as_str());
                 // Personal ID numbers are never echoed in full.
-                let shown = if check.kind == Some(ids::IdKind::IdNumber) {
-                    ids::mask_id_number(&v)
-                } else {
-                    v.clone()
-                };
+                let shown = if check.kind == Some(ids::IdKind::IdNumber) { ids::mask_id_number(&v) } else { v.clone() };
                 match check.result {
                     Ok(()) => println!("{shown}\tvalid\t{kind}"),
                     Err(e) => {
@@ -143,32 +134,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            Ok(if all_valid {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(if all_valid { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Ingest {
-            connector,
-            json,
-            files,
-        } => {
+        Command::Ingest { connector, json, files } => {
             let settings = Settings::load(&cli.config)?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(ingest_command(&settings, &connector, json, &files))
         }
-        Command::Sample {
-            item,
-            rows,
-            bad,
-            summary,
-            seed,
-            format,
-            first_date,
-            days,
-            out,
-        } => {
+        Command::Sample { item, rows, bad, summary, seed, format, first_date, days, out } => {
             let item = match item.as_str() {
                 "CF" | "cf" => SampleItem::Penalties,
                 "XK" | "xk" => SampleItem::Licences,
@@ -180,22 +153,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "csv-gbk" => SampleFormat::CsvGbk,
                 "xlsx" => SampleFormat::Xlsx { title_row: false },
                 "xlsx-title" => SampleFormat::Xlsx { title_row: true },
-                other => anyhow::bail!(
-                    "unknown format {other:?} (expected csv, csv-bom, csv-gbk, xlsx or xlsx-title)"
-                ),
+                other => anyhow::bail!("unknown format {other:?} (expected csv, csv-bom, csv-gbk, xlsx or xlsx-title)"),
             };
-            let spec = SampleSpec {
-                item,
-                rows,
-                seed,
-                bad_share: bad,
-                summary_share: summary,
-                format,
-                first_date,
-                days,
-            };
-            let summary =
-                write_sample(&spec, &out).with_context(|| format!("writing {}", out.display()))?;
+            let spec =
+                SampleSpec { item, rows, seed, bad_share: bad, summary_share: summary, format, first_date, days };
+            let summary = write_sample(&spec, &out).with_context(|| format!("writing {}", out.display()))?;
             println!("{}", serde_json::to_string(&summary)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -214,19 +176,10 @@ async fn ingest_command(
     files: &[PathBuf],
 ) -> anyhow::Result<ExitCode> {
     if settings.connector(connector).is_none() {
-        let known: Vec<&str> = settings
-            .connectors
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
-        anyhow::bail!(
-            "unknown connector {connector:?} (known: {})",
-            known.join(", ")
-        );
+        let known: Vec<&str> = settings.connectors.iter().map(|c| c.name.as_str()).collect();
+        anyhow::bail!("unknown connector {connector:?} (known: {})", known.join(", "));
     }
-    let store = Store::connect(&settings.gateway.database_url)
-        .await
-        .context("opening the store")?;
+    let store = Store::connect(&settings.gateway.database_url).await.context("opening the store")?;
     let mut code = ExitCode::SUCCESS;
     for file in files {
         let opts = IngestOptions {
@@ -237,15 +190,11 @@ async fn ingest_command(
         match ingest_file(settings, &store, connector, file, &opts).await {
             Ok(summary) if json => println!("{}", serde_json::to_string(&summary)?),
             Ok(summary) => print_summary(&summary),
-            Err(IngestError::Unreadable {
-                path,
-                reason,
-                reason_zh,
-                report,
-            }) => {
+            Err(IngestError::Unreadable { path, reason, reason_zh, report }) => {
                 code = ExitCode::FAILURE;
                 if json {
-                    let obj = serde_json::json!({ "file": path, "error": reason, "reason": reason_zh, "report": report });
+                    let obj =
+                        serde_json::json!({ "file": path, "error": reason, "reason": reason_zh, "report": report });
                     println!("{obj}");
                 } else {
                     eprintln!("{}: refused: {reason_zh} ({reason})", path.display());
@@ -262,32 +211,18 @@ async fn ingest_command(
 }
 
 fn print_summary(s: &IngestSummary) {
-    let how = [s.encoding.as_deref(), s.sheet.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(", ");
+    let how = [s.encoding.as_deref(), s.sheet.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(", ");
     println!("{} ({how}) via {}", s.file.display(), s.connector);
     println!(
         "  rows {}  accepted {} (new {}, new versions {})  unchanged {}  rejected {}  skipped {}  warnings {}",
-        s.rows,
-        s.accepted,
-        s.new_records,
-        s.new_versions,
-        s.unchanged,
-        s.rejected,
-        s.skipped,
-        s.warnings
+        s.rows, s.accepted, s.new_records, s.new_versions, s.unchanged, s.rejected, s.skipped, s.warnings
     );
     let secs = s.elapsed_ms as f64 / 1000.0;
     if secs > 0.0 {
         println!("  {:.1} s, {:.0} rows/s", secs, s.rows as f64 / secs);
     }
     if !s.missing_columns.is_empty() {
-        println!(
-            "  optional columns not in the file: {}",
-            s.missing_columns.join("、")
-        );
+        println!("  optional columns not in the file: {}", s.missing_columns.join("、"));
     }
     if !s.unused_columns.is_empty() {
         println!("  columns not read: {}", s.unused_columns.join("、"));

@@ -85,20 +85,10 @@ pub struct Problem {
 
 impl Problem {
     pub fn error(field: Option<usize>, code: ProblemCode, reason: impl Into<String>) -> Self {
-        Problem {
-            field,
-            code,
-            severity: Severity::Error,
-            reason: reason.into(),
-        }
+        Problem { field, code, severity: Severity::Error, reason: reason.into() }
     }
 
     pub fn warning(field: Option<usize>, code: ProblemCode, reason: impl Into<String>) -> Self {
-        Problem {
-            field,
-            code,
-            severity: Severity::Warning,
-            reason: reason.into(),
-        }
+        Problem { field, code, severity: Severity::Warning, reason: reason.into() }
     }
 }

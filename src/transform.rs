@@ -192,11 +192,7 @@ fn chinese_date(year: &str, rest: &str) -> Result<NaiveDate, DateFault> {
     if !tail.is_empty() && !is_time(tail) {
         return Err(DateFault::Shape);
     }
-    ymd(
-        digits(Some(year.trim()), 4, 4),
-        digits(Some(month.trim()), 1, 2),
-        digits(Some(day.trim()), 1, 2),
-    )
+    ymd(digits(Some(year.trim()), 4, 4), digits(Some(month.trim()), 1, 2), digits(Some(day.trim()), 1, 2))
 }
 
 /// Numbers shaped like a date become a date, an impossible one, or an out-of-range year;
@@ -219,9 +215,7 @@ fn ymd(y: Option<u32>, m: Option<u32>, d: Option<u32>) -> Result<NaiveDate, Date
 /// what the catalogue stores.
 fn is_time(t: &str) -> bool {
     let mut c = Cursor(t.as_bytes());
-    let hour_minute = c.number(1, 2).is_some_and(|h| h <= 23)
-        && c.eat(b':')
-        && c.number(2, 2).is_some_and(|m| m <= 59);
+    let hour_minute = c.number(1, 2).is_some_and(|h| h <= 23) && c.eat(b':') && c.number(2, 2).is_some_and(|m| m <= 59);
     if !hour_minute {
         return false;
     }
@@ -264,20 +258,13 @@ impl Cursor<'_> {
 
     /// Reads `min..=max` ASCII digits (stopping at `max`).
     fn number(&mut self, min: usize, max: usize) -> Option<u32> {
-        let len = self
-            .0
-            .iter()
-            .take(max)
-            .take_while(|b| b.is_ascii_digit())
-            .count();
+        let len = self.0.iter().take(max).take_while(|b| b.is_ascii_digit()).count();
         if len < min {
             return None;
         }
         let (digits, rest) = self.0.split_at(len);
         self.0 = rest;
-        digits.iter().try_fold(0u32, |acc, &b| {
-            acc.checked_mul(10)?.checked_add(u32::from(b - b'0'))
-        })
+        digits.iter().try_fold(0u32, |acc, &b| acc.checked_mul(10)?.checked_add(u32::from(b - b'0')))
     }
 
     fn is_empty(&self) -> bool {
@@ -321,8 +308,7 @@ fn is_digits(s: &str) -> bool {
 
 /// The value of `min..=max` ASCII digits, `None` for anything else.
 fn digits(s: Option<&str>, min: usize, max: usize) -> Option<u32> {
-    s.filter(|s| (min..=max).contains(&s.len()))
-        .and_then(ascii_number)
+    s.filter(|s| (min..=max).contains(&s.len())).and_then(ascii_number)
 }
 
 fn ascii_number(s: &str) -> Option<u32> {
@@ -399,9 +385,7 @@ fn strip_currency(s: &str) -> Option<&str> {
     if let Some(rest) = s.strip_prefix(['￥', '¥']) {
         return Some(rest);
     }
-    s.get(..3)
-        .filter(|p| p.eq_ignore_ascii_case("RMB"))
-        .and_then(|_| s.get(3..))
+    s.get(..3).filter(|p| p.eq_ignore_ascii_case("RMB")).and_then(|_| s.get(3..))
 }
 
 /// Digits with optional thousands separators, then an optional `.` and digits. Builds the
@@ -409,9 +393,7 @@ fn strip_currency(s: &str) -> Option<&str> {
 fn plain_decimal(s: &str, negative: bool) -> Option<Decimal> {
     let mut mantissa: u128 = 0;
     let mut push = |b: u8| -> Option<()> {
-        mantissa = mantissa
-            .checked_mul(10)?
-            .checked_add(u128::from(b - b'0'))?;
+        mantissa = mantissa.checked_mul(10)?.checked_add(u128::from(b - b'0'))?;
         Some(())
     };
     let mut bytes = s.bytes().peekable();
@@ -425,11 +407,7 @@ fn plain_decimal(s: &str, negative: bool) -> Option<Decimal> {
             }
             b',' | b' ' => {
                 // The first group has 1–3 digits, every later one exactly 3.
-                let well_formed = if separators == 0 {
-                    (1..=3).contains(&group)
-                } else {
-                    group == 3
-                };
+                let well_formed = if separators == 0 { (1..=3).contains(&group) } else { group == 3 };
                 if !well_formed {
                     return None;
                 }
@@ -470,11 +448,7 @@ fn plain_decimal(s: &str, negative: bool) -> Option<Decimal> {
 pub fn yuan_to_wan(v: Decimal) -> Decimal {
     let mut wan = v;
     // Moving the decimal point is exact; division would round at 28 places anyway.
-    if wan.set_scale(v.scale() + 4).is_ok() {
-        wan.normalize()
-    } else {
-        (v / Decimal::from(10_000)).normalize()
-    }
+    if wan.set_scale(v.scale() + 4).is_ok() { wan.normalize() } else { (v / Decimal::from(10_000)).normalize() }
 }
 
 /// Plain decimal text without exponent or trailing zeros (`0.2`, `15`, `0.000001`), as
@@ -497,22 +471,15 @@ mod tests {
     }
 
     fn bad(input: &str) -> TransformError {
-        TransformError::BadDate {
-            input: input.to_string(),
-        }
+        TransformError::BadDate { input: input.to_string() }
     }
 
     fn impossible(input: &str) -> TransformError {
-        TransformError::ImpossibleDate {
-            input: input.to_string(),
-        }
+        TransformError::ImpossibleDate { input: input.to_string() }
     }
 
     fn year(input: &str, year: i32) -> TransformError {
-        TransformError::YearOutOfRange {
-            input: input.to_string(),
-            year,
-        }
+        TransformError::YearOutOfRange { input: input.to_string(), year }
     }
 
     #[test]
@@ -545,17 +512,8 @@ mod tests {
 
     #[test]
     fn normalize_text_borrows_when_it_can() {
-        for input in [
-            "",
-            "abc",
-            "行政处罚决定书 第 1 号",
-            "  trimmed only\t\n",
-            "\u{3000}x",
-        ] {
-            assert!(
-                matches!(normalize_text(input), Cow::Borrowed(_)),
-                "{input:?}"
-            );
+        for input in ["", "abc", "行政处罚决定书 第 1 号", "  trimmed only\t\n", "\u{3000}x"] {
+            assert!(matches!(normalize_text(input), Cow::Borrowed(_)), "{input:?}");
         }
         for input in ["a  b", "a\tb", "ａ", "a\u{200b}"] {
             assert!(matches!(normalize_text(input), Cow::Owned(_)), "{input:?}");
@@ -656,16 +614,10 @@ mod tests {
             ("2023-06-02 10:60", bad("2023-06-02 10:60")),
             ("2023-06-02 10:1", bad("2023-06-02 10:1")),
             ("2023-06-02T10:11:12+08:", bad("2023-06-02T10:11:12+08:")),
-            (
-                "2023-06-02T10:11:12+08:00:00",
-                bad("2023-06-02T10:11:12+08:00:00"),
-            ),
+            ("2023-06-02T10:11:12+08:00:00", bad("2023-06-02T10:11:12+08:00:00")),
             ("2023-06-02T10:11:12.Z", bad("2023-06-02T10:11:12.Z")),
             ("2023-06-02t10:11:12", bad("2023-06-02t10:11:12")),
-            (
-                "2023-06-02 10:11:12 +08:00",
-                bad("2023-06-02 10:11:12 +08:00"),
-            ),
+            ("2023-06-02 10:11:12 +08:00", bad("2023-06-02 10:11:12 +08:00")),
             ("202306021", bad("202306021")),
             ("2023年6月", bad("2023年6月")),
             ("2023年6月2日下午", bad("2023年6月2日下午")),
@@ -691,18 +643,7 @@ mod tests {
         };
         assert_eq!(input.chars().count(), MAX_ECHO_CHARS + 1);
 
-        for odd in [
-            "\u{0}",
-            "🦀",
-            "年",
-            "年月日",
-            "2023年月日",
-            "￥",
-            "RM",
-            "R",
-            "万元",
-            "é",
-        ] {
+        for odd in ["\u{0}", "🦀", "年", "年月日", "2023年月日", "￥", "RM", "R", "万元", "é"] {
             assert!(parse_date(odd).is_err(), "{odd:?}");
             assert!(parse_amount(odd).is_err(), "{odd:?}");
         }
@@ -738,35 +679,14 @@ mod tests {
             ("１２３．４５万元", "123.45", Wan),
             ("  2000  ", "2000", Unspecified),
             ("007", "7", Unspecified),
-            (
-                "0.0000000000000000000000000001",
-                "0.0000000000000000000000000001",
-                Unspecified,
-            ),
-            (
-                "79228162514264337593543950335",
-                "79228162514264337593543950335",
-                Unspecified,
-            ),
+            ("0.0000000000000000000000000001", "0.0000000000000000000000000001", Unspecified),
+            ("79228162514264337593543950335", "79228162514264337593543950335", Unspecified),
         ];
         for (input, value, unit) in cases {
-            assert_eq!(
-                parse_amount(input),
-                Ok(Amount {
-                    value: dec(value),
-                    unit
-                }),
-                "{input:?}"
-            );
+            assert_eq!(parse_amount(input), Ok(Amount { value: dec(value), unit }), "{input:?}");
         }
-        assert_eq!(
-            parse_amount("1,234.50").map(|a| a.value.to_string()),
-            Ok("1234.50".to_string())
-        );
-        assert_eq!(
-            parse_amount("-0").map(|a| a.value.is_sign_negative()),
-            Ok(false)
-        );
+        assert_eq!(parse_amount("1,234.50").map(|a| a.value.to_string()), Ok("1234.50".to_string()));
+        assert_eq!(parse_amount("-0").map(|a| a.value.is_sign_negative()), Ok(false));
     }
 
     #[test]
@@ -815,15 +735,9 @@ mod tests {
             let Err(error) = parse_amount(input) else {
                 panic!("{input:?} must be refused");
             };
-            assert!(
-                matches!(error, TransformError::BadAmount { .. }),
-                "{input:?}"
-            );
+            assert!(matches!(error, TransformError::BadAmount { .. }), "{input:?}");
         }
-        assert_eq!(
-            parse_amount("abc").map_err(|e| e.zh()),
-            Err("金额格式无法识别：“abc”".to_string())
-        );
+        assert_eq!(parse_amount("abc").map_err(|e| e.zh()), Err("金额格式无法识别：“abc”".to_string()));
     }
 
     #[test]
@@ -836,10 +750,7 @@ mod tests {
             ("0", "0"),
             ("-2000", "-0.2"),
             ("123456789012345678901234", "12345678901234567890.1234"),
-            (
-                "0.000000000000000000000001",
-                "0.0000000000000000000000000001",
-            ),
+            ("0.000000000000000000000001", "0.0000000000000000000000000001"),
         ];
         for (yuan, wan) in cases {
             let got = yuan_to_wan(dec(yuan));
@@ -849,10 +760,7 @@ mod tests {
         // Past 28 places only rounding is possible; it must not panic.
         let tiny = dec("0.0000000000000000000000000001");
         assert_eq!(yuan_to_wan(tiny), Decimal::ZERO);
-        assert_eq!(
-            yuan_to_wan(Decimal::MAX),
-            Decimal::MAX / Decimal::from(10_000)
-        );
+        assert_eq!(yuan_to_wan(Decimal::MAX), Decimal::MAX / Decimal::from(10_000));
     }
 
     #[test]
@@ -863,14 +771,8 @@ mod tests {
             (dec("0.000001"), "0.000001"),
             (dec("1500"), "1500"),
             (dec("-0.0"), "0"),
-            (
-                Decimal::from_scientific("1e-7").expect("valid"),
-                "0.0000001",
-            ),
-            (
-                Decimal::from_scientific("1.5e10").expect("valid"),
-                "15000000000",
-            ),
+            (Decimal::from_scientific("1e-7").expect("valid"), "0.0000001"),
+            (Decimal::from_scientific("1.5e10").expect("valid"), "15000000000"),
         ];
         for (value, text) in cases {
             assert_eq!(format_decimal(value), text);
@@ -880,16 +782,8 @@ mod tests {
     #[test]
     fn messages() {
         let cases = [
-            (
-                parse_date("2023-13-01"),
-                "unrecognised date \"2023-13-01\"",
-                "日期格式无法识别：“2023-13-01”",
-            ),
-            (
-                parse_date("2023-02-30"),
-                "not a real date: 2023-02-30",
-                "不是有效日期：2023-02-30",
-            ),
+            (parse_date("2023-13-01"), "unrecognised date \"2023-13-01\"", "日期格式无法识别：“2023-13-01”"),
+            (parse_date("2023-02-30"), "not a real date: 2023-02-30", "不是有效日期：2023-02-30"),
             (
                 parse_date("1899-01-01"),
                 "year 1899 is outside 1900–2100: 1899-01-01",

@@ -61,21 +61,10 @@ fn id_check_knows_every_example_of_the_spec() {
     for (line, (value, kind)) in lines.iter().zip(invalid) {
         let cols: Vec<&str> = line.split('\t').collect();
         assert_eq!(cols[1..3], ["invalid", kind], "{value}: {line}");
-        assert!(
-            cols.len() == 4 && !cols[3].is_empty(),
-            "a reason for {value}: {line}"
-        );
+        assert!(cols.len() == 4 && !cols[3].is_empty(), "a reason for {value}: {line}");
     }
-    assert!(
-        lines[0].contains('6'),
-        "the right check character is named: {}",
-        lines[0]
-    );
-    assert!(
-        lines[1].contains('L'),
-        "the right check character is named: {}",
-        lines[1]
-    );
+    assert!(lines[0].contains('6'), "the right check character is named: {}", lines[0]);
+    assert!(lines[1].contains('L'), "the right check character is named: {}", lines[1]);
     // Personal ID numbers are never printed in full.
     assert!(!text.contains("110105194912310021"));
 }
@@ -112,37 +101,17 @@ fn edit(path: &Path, from: &str, to: &str) {
 fn every_configuration_mistake_is_reported_with_file_and_key() {
     let dir = config_copy();
     let root = dir.path();
-    edit(
-        &root.join("mappings/market-penalties.toml"),
-        "[fields.CF_NR_FK]",
-        "[fields.CF_NO_SUCH]",
-    );
-    edit(
-        &root.join("connectors/market-licences.toml"),
-        "department = \"market\"",
-        "department = \"markets\"",
-    );
-    edit(
-        &root.join("config/catalogue/cf.toml"),
-        "table = \"penalty_kind\"",
-        "table = \"penalty_kinds\"",
-    );
-    edit(
-        &root.join("config/gateway.toml"),
-        "listen = \"127.0.0.1:8080\"",
-        "listen = \"everywhere\"",
-    );
+    edit(&root.join("mappings/market-penalties.toml"), "[fields.CF_NR_FK]", "[fields.CF_NO_SUCH]");
+    edit(&root.join("connectors/market-licences.toml"), "department = \"market\"", "department = \"markets\"");
+    edit(&root.join("config/catalogue/cf.toml"), "table = \"penalty_kind\"", "table = \"penalty_kinds\"");
+    edit(&root.join("config/gateway.toml"), "listen = \"127.0.0.1:8080\"", "listen = \"everywhere\"");
     edit(
         &root.join("config/catalogue/xk.toml"),
         "max_len = 200\nrequired = true",
         "max_len = 200\nrequired = true\ncolour = \"red\"",
     );
     let out = Command::new(env!("CARGO_BIN_EXE_credit-gateway"))
-        .args([
-            "--config",
-            root.join("config/gateway.toml").to_str().unwrap(),
-            "check-config",
-        ])
+        .args(["--config", root.join("config/gateway.toml").to_str().unwrap(), "check-config"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -162,24 +131,14 @@ fn every_configuration_mistake_is_reported_with_file_and_key() {
 fn a_mapping_whose_own_tests_fail_is_refused() {
     let dir = config_copy();
     let root = dir.path();
-    edit(
-        &root.join("mappings/market-licences.toml"),
-        "XK_XKLB = \"认可\"",
-        "XK_XKLB = \"普通\"",
-    );
+    edit(&root.join("mappings/market-licences.toml"), "XK_XKLB = \"认可\"", "XK_XKLB = \"普通\"");
     let out = Command::new(env!("CARGO_BIN_EXE_credit-gateway"))
-        .args([
-            "--config",
-            root.join("config/gateway.toml").to_str().unwrap(),
-            "check-config",
-        ])
+        .args(["--config", root.join("config/gateway.toml").to_str().unwrap(), "check-config"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains(
-            "market-licences.toml: tests: test 1: XK_XKLB: expected \"普通\", got \"认可\""
-        ),
+        stderr(&out).contains("market-licences.toml: tests: test 1: XK_XKLB: expected \"普通\", got \"认可\""),
         "{}",
         stderr(&out)
     );

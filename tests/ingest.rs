@@ -7,13 +7,7 @@ use credit_gateway::sample::{SampleFormat, SampleItem};
 
 fn counts(v: &serde_json::Value) -> (u64, u64, u64, u64, u64) {
     let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));
-    (
-        n("rows"),
-        n("accepted"),
-        n("unchanged"),
-        n("rejected"),
-        n("skipped"),
-    )
+    (n("rows"), n("accepted"), n("unchanged"), n("rejected"), n("skipped"))
 }
 
 #[test]
@@ -24,36 +18,14 @@ fn a_department_file_is_stored_and_every_bad_row_explained() {
     let expected = sample(&file, SampleItem::Penalties, 400, 0.1, SampleFormat::Csv);
     assert!(expected.bad > 20 && expected.skipped > 0, "{expected:?}");
 
-    let out = gateway(
-        &db,
-        &[
-            "ingest",
-            "--connector",
-            "market-penalties",
-            "--json",
-            file.to_str().unwrap(),
-        ],
-    );
+    let out = gateway(&db, &["ingest", "--connector", "market-penalties", "--json", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let v = json(&out);
-    assert_eq!(
-        counts(&v),
-        (
-            expected.rows,
-            expected.good,
-            0,
-            expected.bad,
-            expected.skipped
-        ),
-        "{v}"
-    );
+    assert_eq!(counts(&v), (expected.rows, expected.good, 0, expected.bad, expected.skipped), "{v}");
     let errors = v["errors"].as_array().unwrap();
     assert!(errors.len() as u64 >= expected.bad);
     for e in errors {
-        assert!(
-            e["row"].as_u64().unwrap() >= 2,
-            "row numbers count the header: {e}"
-        );
+        assert!(e["row"].as_u64().unwrap() >= 2, "row numbers count the header: {e}");
         assert!(!e["reason"].as_str().unwrap().is_empty());
     }
 
@@ -61,10 +33,7 @@ fn a_department_file_is_stored_and_every_bad_row_explained() {
     let report = std::fs::read(dir.path().join("penalties.csv.errors.csv")).unwrap();
     assert!(report.starts_with(b"\xEF\xBB\xBF"));
     let mut reader = csv::Reader::from_reader(&report[3..]);
-    assert_eq!(
-        reader.headers().unwrap(),
-        vec!["行号", "字段", "原因", "原始值"]
-    );
+    assert_eq!(reader.headers().unwrap(), vec!["行号", "字段", "原因", "原始值"]);
     let lines: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(lines.len(), errors.len());
     let original = std::fs::read_to_string(&file).unwrap();
@@ -73,36 +42,14 @@ fn a_department_file_is_stored_and_every_bad_row_explained() {
         let row: usize = line[0].parse().unwrap();
         assert!(row <= file_lines.len());
         if !line[3].is_empty() && !line[3].contains('*') && !line[3].contains('…') {
-            assert!(
-                file_lines[row - 1].contains(&line[3]),
-                "row {row} holds {:?}",
-                &line[3]
-            );
+            assert!(file_lines[row - 1].contains(&line[3]), "row {row} holds {:?}", &line[3]);
         }
     }
 
     // The same file again changes nothing.
-    let again = gateway(
-        &db,
-        &[
-            "ingest",
-            "--connector",
-            "market-penalties",
-            "--json",
-            file.to_str().unwrap(),
-        ],
-    );
+    let again = gateway(&db, &["ingest", "--connector", "market-penalties", "--json", file.to_str().unwrap()]);
     assert!(again.status.success(), "{}", stderr(&again));
-    assert_eq!(
-        counts(&json(&again)),
-        (
-            expected.rows,
-            0,
-            expected.good,
-            expected.bad,
-            expected.skipped
-        )
-    );
+    assert_eq!(counts(&json(&again)), (expected.rows, 0, expected.good, expected.bad, expected.skipped));
 }
 
 #[test]
@@ -111,39 +58,19 @@ fn a_changed_row_becomes_a_new_version_and_the_old_one_is_kept() {
     let db = sqlite_url(dir.path());
     let file = dir.path().join("p.csv");
     let expected = sample(&file, SampleItem::Penalties, 50, 0.0, SampleFormat::Csv);
-    let out = gateway(
-        &db,
-        &[
-            "ingest",
-            "--connector",
-            "market-penalties",
-            "--json",
-            file.to_str().unwrap(),
-        ],
-    );
+    let out = gateway(&db, &["ingest", "--connector", "market-penalties", "--json", file.to_str().unwrap()]);
     assert_eq!(counts(&json(&out)).1, expected.good);
 
     // Change the 违法事实 of the first data row: same business key, new content.
     let text = std::fs::read_to_string(&file).unwrap();
-    let mut rows: Vec<csv::StringRecord> = csv::Reader::from_reader(text.as_bytes())
-        .records()
-        .map(Result::unwrap)
-        .collect();
-    let header = csv::Reader::from_reader(text.as_bytes())
-        .headers()
-        .unwrap()
-        .clone();
+    let mut rows: Vec<csv::StringRecord> =
+        csv::Reader::from_reader(text.as_bytes()).records().map(Result::unwrap).collect();
+    let header = csv::Reader::from_reader(text.as_bytes()).headers().unwrap().clone();
     let col = header.iter().position(|h| h == "违法事实").unwrap();
     let changed: Vec<String> = rows[0]
         .iter()
         .enumerate()
-        .map(|(i, c)| {
-            if i == col {
-                "更正后的违法事实".to_string()
-            } else {
-                c.to_string()
-            }
-        })
+        .map(|(i, c)| if i == col { "更正后的违法事实".to_string() } else { c.to_string() })
         .collect();
     rows[0] = csv::StringRecord::from(changed);
     let mut w = csv::Writer::from_path(&file).unwrap();
@@ -153,16 +80,7 @@ fn a_changed_row_becomes_a_new_version_and_the_old_one_is_kept() {
     }
     w.flush().unwrap();
 
-    let out = gateway(
-        &db,
-        &[
-            "ingest",
-            "--connector",
-            "market-penalties",
-            "--json",
-            file.to_str().unwrap(),
-        ],
-    );
+    let out = gateway(&db, &["ingest", "--connector", "market-penalties", "--json", file.to_str().unwrap()]);
     let v = json(&out);
     assert_eq!(v["accepted"], 1, "{v}");
     assert_eq!(v["new_versions"], 1, "{v}");
@@ -198,37 +116,16 @@ fn gbk_bom_and_workbooks_with_a_title_row_give_the_same_records() {
         ("title.xlsx", SampleFormat::Xlsx { title_row: true }),
         ("plain.xlsx", SampleFormat::Xlsx { title_row: false }),
     ] {
-        let db = format!(
-            "sqlite://{}",
-            dir.path().join(format!("{name}.db")).display()
-        );
+        let db = format!("sqlite://{}", dir.path().join(format!("{name}.db")).display());
         let file = dir.path().join(name);
         let expected = sample(&file, SampleItem::Licences, 120, 0.1, format);
-        let out = gateway(
-            &db,
-            &[
-                "ingest",
-                "--connector",
-                "market-licences",
-                "--json",
-                file.to_str().unwrap(),
-            ],
-        );
+        let out = gateway(&db, &["ingest", "--connector", "market-licences", "--json", file.to_str().unwrap()]);
         assert!(out.status.success(), "{name}: {}", stderr(&out));
         let v = json(&out);
-        assert_eq!(
-            counts(&v),
-            (expected.rows, expected.good, 0, expected.bad, 0),
-            "{name}: {v}"
-        );
+        assert_eq!(counts(&v), (expected.rows, expected.good, 0, expected.bad, 0), "{name}: {v}");
         seen.push((
             name,
-            v["errors"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| (e["row"].clone(), e["code"].clone()))
-                .collect::<Vec<_>>(),
+            v["errors"].as_array().unwrap().iter().map(|e| (e["row"].clone(), e["code"].clone())).collect::<Vec<_>>(),
         ));
     }
     // Same seed, same rows: every format reports the same problems (a title row shifts rows by one).
@@ -244,53 +141,14 @@ fn licences_and_penalties_report_the_same_counts_on_postgres() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (url, name) = rt.block_on(fresh_postgres());
     let dir = tempfile::tempdir().unwrap();
-    for (connector, item) in [
-        ("market-penalties", SampleItem::Penalties),
-        ("market-licences", SampleItem::Licences),
-    ] {
+    for (connector, item) in [("market-penalties", SampleItem::Penalties), ("market-licences", SampleItem::Licences)] {
         let file = dir.path().join(format!("{connector}.csv"));
         let expected = sample(&file, item, 300, 0.1, SampleFormat::Csv);
-        let out = gateway(
-            &url,
-            &[
-                "ingest",
-                "--connector",
-                connector,
-                "--json",
-                file.to_str().unwrap(),
-            ],
-        );
+        let out = gateway(&url, &["ingest", "--connector", connector, "--json", file.to_str().unwrap()]);
         assert!(out.status.success(), "{}", stderr(&out));
-        assert_eq!(
-            counts(&json(&out)),
-            (
-                expected.rows,
-                expected.good,
-                0,
-                expected.bad,
-                expected.skipped
-            )
-        );
-        let again = gateway(
-            &url,
-            &[
-                "ingest",
-                "--connector",
-                connector,
-                "--json",
-                file.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(
-            counts(&json(&again)),
-            (
-                expected.rows,
-                0,
-                expected.good,
-                expected.bad,
-                expected.skipped
-            )
-        );
+        assert_eq!(counts(&json(&out)), (expected.rows, expected.good, 0, expected.bad, expected.skipped));
+        let again = gateway(&url, &["ingest", "--connector", connector, "--json", file.to_str().unwrap()]);
+        assert_eq!(counts(&json(&again)), (expected.rows, 0, expected.good, expected.bad, expected.skipped));
     }
     rt.block_on(drop_postgres(&name));
 }
@@ -307,55 +165,22 @@ fn unreadable_files_are_refused_with_a_reason_and_never_panic() {
     let mut binary = b"\x00\x01\x02PK\x00\x00".to_vec();
     binary.extend((0..4096u32).map(|i| (i * 7 % 256) as u8));
     // Bytes that are neither UTF-8 nor GB18030 (0x80 and 0xFF are not GB18030 lead bytes).
-    let unknown: Vec<u8> = b"a,b\n"
-        .iter()
-        .copied()
-        .chain([0xFF, 0x80, 0xFF, 0x80, b'\n'].repeat(50))
-        .collect();
+    let unknown: Vec<u8> = b"a,b\n".iter().copied().chain([0xFF, 0x80, 0xFF, 0x80, b'\n'].repeat(50)).collect();
     let cases = [
         ("empty.csv", write("empty.csv", b"")),
         ("binary.csv", write("binary.csv", &binary)),
-        (
-            "unknown-encoding.csv",
-            write("unknown-encoding.csv", &unknown),
-        ),
-        (
-            "no-header.csv",
-            write("no-header.csv", "甲,乙,丙\n1,2,3\n".as_bytes()),
-        ),
+        ("unknown-encoding.csv", write("unknown-encoding.csv", &unknown)),
+        ("no-header.csv", write("no-header.csv", "甲,乙,丙\n1,2,3\n".as_bytes())),
         ("fake.xlsx", write("fake.xlsx", b"this is not a workbook")),
     ];
     for (name, path) in &cases {
-        let out = gateway(
-            &db,
-            &[
-                "ingest",
-                "--connector",
-                "market-penalties",
-                "--json",
-                path.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{name}: {}{}",
-            stdout(&out),
-            stderr(&out)
-        );
-        assert!(
-            !stderr(&out).contains("panicked"),
-            "{name}: {}",
-            stderr(&out)
-        );
+        let out = gateway(&db, &["ingest", "--connector", "market-penalties", "--json", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}{}", stdout(&out), stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{name}: {}", stderr(&out));
         let v = json(&out);
         assert!(!v["reason"].as_str().unwrap().is_empty(), "{name}: {v}");
-        let report =
-            std::fs::read_to_string(dir.path().join(format!("{name}.errors.csv"))).unwrap();
-        assert!(
-            report.contains(v["reason"].as_str().unwrap()),
-            "{name}: the report says why"
-        );
+        let report = std::fs::read_to_string(dir.path().join(format!("{name}.errors.csv"))).unwrap();
+        assert!(report.contains(v["reason"].as_str().unwrap()), "{name}: the report says why");
     }
 }
 
@@ -369,23 +194,11 @@ fn header_only_ragged_rows_and_a_huge_cell_are_handled_row_by_row() {
     let mut lines = text.lines();
     let header = lines.next().unwrap().to_string();
     // Summary-procedure rows would be skipped, not stored: keep ordinary ones.
-    let rows: Vec<String> = lines
-        .filter(|l| !l.contains("简易程序"))
-        .map(str::to_string)
-        .collect();
+    let rows: Vec<String> = lines.filter(|l| !l.contains("简易程序")).map(str::to_string).collect();
 
     let header_only = dir.path().join("header-only.csv");
     std::fs::write(&header_only, format!("{header}\n")).unwrap();
-    let out = gateway(
-        &db,
-        &[
-            "ingest",
-            "--connector",
-            "market-penalties",
-            "--json",
-            header_only.to_str().unwrap(),
-        ],
-    );
+    let out = gateway(&db, &["ingest", "--connector", "market-penalties", "--json", header_only.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(counts(&json(&out)), (0, 0, 0, 0, 0));
 
@@ -408,37 +221,13 @@ fn header_only_ragged_rows_and_a_huge_cell_are_handled_row_by_row() {
     w.write_record(&huge_row).unwrap();
     let huge_line = String::from_utf8(w.into_inner().unwrap()).unwrap();
     let ragged = dir.path().join("ragged.csv");
-    std::fs::write(
-        &ragged,
-        format!("{header}\n{short}\n{long}\n{huge_line}{}\n", rows[0]),
-    )
-    .unwrap();
-    let out = gateway(
-        &db,
-        &[
-            "ingest",
-            "--connector",
-            "market-penalties",
-            "--json",
-            ragged.to_str().unwrap(),
-        ],
-    );
+    std::fs::write(&ragged, format!("{header}\n{short}\n{long}\n{huge_line}{}\n", rows[0])).unwrap();
+    let out = gateway(&db, &["ingest", "--connector", "market-penalties", "--json", ragged.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let v = json(&out);
     assert_eq!(counts(&v), (4, 1, 0, 3, 0), "{v}");
-    let codes: Vec<&str> = v["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["code"].as_str().unwrap())
-        .collect();
+    let codes: Vec<&str> = v["errors"].as_array().unwrap().iter().map(|e| e["code"].as_str().unwrap()).collect();
     assert_eq!(codes[..2], ["ragged_row", "ragged_row"]);
-    assert!(
-        codes[2] == "cell_too_large" || codes[2] == "too_long",
-        "{codes:?}"
-    );
-    assert!(
-        v["errors"][2]["value"].as_str().unwrap().len() < 2_000,
-        "huge values are not echoed whole"
-    );
+    assert!(codes[2] == "cell_too_large" || codes[2] == "too_long", "{codes:?}");
+    assert!(v["errors"][2]["value"].as_str().unwrap().len() < 2_000, "huge values are not echoed whole");
 }

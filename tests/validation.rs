@@ -42,42 +42,19 @@ fn settings() -> Settings {
 fn map(
     mapping: &Mapping,
     row: &BTreeMap<&str, &str>,
-) -> (
-    RowOutcome,
-    BTreeMap<String, String>,
-    Vec<String>,
-    Vec<String>,
-) {
-    let header = RawRow {
-        line: 1,
-        cells: row.keys().map(|k| k.to_string()).collect(),
-    };
-    let data = RawRow {
-        line: 2,
-        cells: row.values().map(|v| v.to_string()).collect(),
-    };
+) -> (RowOutcome, BTreeMap<String, String>, Vec<String>, Vec<String>) {
+    let header = RawRow { line: 1, cells: row.keys().map(|k| k.to_string()).collect() };
+    let data = RawRow { line: 2, cells: row.values().map(|v| v.to_string()).collect() };
     let binding = mapping.bind(&header).expect("header binds");
     let mut scratch = RowScratch::default();
     let outcome = mapping.map_row(&binding, &data, &mut scratch);
     let problems = scratch
         .problems
         .iter()
-        .map(|p| {
-            format!(
-                "{}:{}",
-                p.field
-                    .map_or("row", |f| mapping.item.fields[f].key.as_str()),
-                p.code.as_str()
-            )
-        })
+        .map(|p| format!("{}:{}", p.field.map_or("row", |f| mapping.item.fields[f].key.as_str()), p.code.as_str()))
         .collect();
     let reasons = scratch.problems.iter().map(|p| p.reason.clone()).collect();
-    (
-        outcome,
-        mapping.values_by_key(&scratch.values),
-        problems,
-        reasons,
-    )
+    (outcome, mapping.values_by_key(&scratch.values), problems, reasons)
 }
 
 #[test]
@@ -97,50 +74,19 @@ fn every_rule_of_the_penalty_item_raises_its_problem() {
     // (what changes, expected problems)
     let cases: Vec<(Vec<(&str, &str)>, Vec<&str>)> = vec![
         (vec![("行政相对人名称", "")], vec!["CF_XDR_MC:required"]),
-        (
-            vec![("行政相对人名称", &"名".repeat(201))],
-            vec!["CF_XDR_MC:too_long"],
-        ),
-        (
-            vec![("行政相对人类别", "外星人")],
-            vec!["CF_XDR_LB:unknown_code"],
-        ),
-        (
-            vec![("统一社会信用代码", "")],
-            vec!["CF_XDR_SHXYM:required"],
-        ),
-        (
-            vec![("统一社会信用代码", "91340600MA2PBM9HXE")],
-            vec!["CF_XDR_SHXYM:bad_credit_code"],
-        ),
-        (
-            vec![("统一社会信用代码", "9111000060003IOZSV")],
-            vec!["CF_XDR_SHXYM:bad_credit_code"],
-        ),
-        (
-            vec![("统一社会信用代码", "000000000000000000")],
-            vec!["CF_XDR_SHXYM:bad_credit_code"],
-        ),
+        (vec![("行政相对人名称", &"名".repeat(201))], vec!["CF_XDR_MC:too_long"]),
+        (vec![("行政相对人类别", "外星人")], vec!["CF_XDR_LB:unknown_code"]),
+        (vec![("统一社会信用代码", "")], vec!["CF_XDR_SHXYM:required"]),
+        (vec![("统一社会信用代码", "91340600MA2PBM9HXE")], vec!["CF_XDR_SHXYM:bad_credit_code"]),
+        (vec![("统一社会信用代码", "9111000060003IOZSV")], vec!["CF_XDR_SHXYM:bad_credit_code"]),
+        (vec![("统一社会信用代码", "000000000000000000")], vec!["CF_XDR_SHXYM:bad_credit_code"]),
         // The placeholder needs the 工商注册号.
-        (
-            vec![("统一社会信用代码", "00000000000000000X")],
-            vec!["CF_XDR_GSZC:required"],
-        ),
-        (
-            vec![
-                ("统一社会信用代码", "00000000000000000X"),
-                ("工商注册号", "340602600012345"),
-            ],
-            vec![],
-        ),
+        (vec![("统一社会信用代码", "00000000000000000X")], vec!["CF_XDR_GSZC:required"]),
+        (vec![("统一社会信用代码", "00000000000000000X"), ("工商注册号", "340602600012345")], vec![]),
         // Legal persons need a legal representative; natural persons an ID.
         (vec![("法定代表人", "")], vec!["CF_FRDB:required"]),
         (
-            vec![
-                ("行政相对人类别", "自然人"),
-                ("统一社会信用代码", ""),
-                ("法定代表人", ""),
-            ],
+            vec![("行政相对人类别", "自然人"), ("统一社会信用代码", ""), ("法定代表人", "")],
             vec!["CF_XDR_ZJLX:required", "CF_XDR_ZJHM:required"],
         ),
         (
@@ -171,53 +117,26 @@ fn every_rule_of_the_penalty_item_raises_its_problem() {
             ],
             vec![],
         ),
-        (
-            vec![("组织机构代码", "19220382-2")],
-            vec!["CF_XDR_ZZJG:bad_org_code"],
-        ),
+        (vec![("组织机构代码", "19220382-2")], vec!["CF_XDR_ZZJG:bad_org_code"]),
         (vec![("组织机构代码", "19220382-1")], vec![]),
         (vec![("处罚类别", "99")], vec!["CF_CFLB:unknown_code"]),
         (vec![("处罚类别", "")], vec!["CF_CFLB:required"]),
         // 罚款 needs the amount; 没收 its amount; 吊销/暂扣 the licence.
         (vec![("罚款金额（万元）", "")], vec!["CF_NR_FK:required"]),
         (vec![("处罚类别", "警告"), ("罚款金额（万元）", "")], vec![]),
-        (
-            vec![("处罚类别", "罚款;没收违法所得")],
-            vec!["CF_NR_WFFF:required"],
-        ),
+        (vec![("处罚类别", "罚款;没收违法所得")], vec!["CF_NR_WFFF:required"]),
         (vec![("处罚类别", "02、05")], vec!["CF_NR_ZKDX:required"]),
         (vec![("罚款金额（万元）", "-1")], vec!["CF_NR_FK:below_min"]),
-        (
-            vec![("罚款金额（万元）", "0.0000001")],
-            vec!["CF_NR_FK:too_many_decimals"],
-        ),
-        (
-            vec![("罚款金额（万元）", "很多")],
-            vec!["CF_NR_FK:bad_amount"],
-        ),
-        (
-            vec![("处罚决定日期", "2023-02-30")],
-            vec!["CF_JDRQ:bad_date"],
-        ),
+        (vec![("罚款金额（万元）", "0.0000001")], vec!["CF_NR_FK:too_many_decimals"]),
+        (vec![("罚款金额（万元）", "很多")], vec!["CF_NR_FK:bad_amount"]),
+        (vec![("处罚决定日期", "2023-02-30")], vec!["CF_JDRQ:bad_date"]),
         (vec![("处罚决定日期", "")], vec!["CF_JDRQ:required"]),
-        (
-            vec![("处罚有效期", "2024-02-29")],
-            vec!["CF_YXQ:date_order"],
-        ),
-        (
-            vec![("公示截止期", "2024-02-01")],
-            vec!["CF_GSJZQ:date_order"],
-        ),
+        (vec![("处罚有效期", "2024-02-29")], vec!["CF_YXQ:date_order"]),
+        (vec![("公示截止期", "2024-02-01")], vec!["CF_GSJZQ:date_order"]),
         (vec![("公示截止期", "长期")], vec!["CF_GSJZQ:bad_date"]),
         (vec![("处罚有效期", "长期")], vec![]),
-        (
-            vec![("处罚机关统一社会信用代码", "")],
-            vec!["CF_CFJGDM:required"],
-        ),
-        (
-            vec![("数据来源单位统一社会信用代码", "91110000600037341N")],
-            vec!["CF_SJLYDM:bad_credit_code"],
-        ),
+        (vec![("处罚机关统一社会信用代码", "")], vec!["CF_CFJGDM:required"]),
+        (vec![("数据来源单位统一社会信用代码", "91110000600037341N")], vec!["CF_SJLYDM:bad_credit_code"]),
         (vec![("备注", &"备".repeat(513))], vec!["BZ:too_long"]),
     ];
     for (changes, expected) in cases {
@@ -231,16 +150,9 @@ fn every_rule_of_the_penalty_item_raises_its_problem() {
         let mut got = problems.clone();
         got.sort();
         assert_eq!(got, expected, "changes {changes:?}: reasons {reasons:?}");
-        assert_eq!(
-            matches!(outcome, RowOutcome::Rejected),
-            !expected.is_empty(),
-            "{changes:?}"
-        );
+        assert_eq!(matches!(outcome, RowOutcome::Rejected), !expected.is_empty(), "{changes:?}");
         for r in &reasons {
-            assert!(
-                r.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
-                "reason in Chinese: {r}"
-            );
+            assert!(r.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "reason in Chinese: {r}");
         }
     }
 }
@@ -285,11 +197,7 @@ fn dates_and_amounts_in_the_forms_departments_send() {
         let mut row = valid_penalty();
         row.insert("处罚决定日期", date);
         let (_, values, problems, _) = map(m, &row);
-        assert_eq!(
-            values.get("CF_JDRQ").map(String::as_str),
-            Some(want),
-            "{date}: {problems:?}"
-        );
+        assert_eq!(values.get("CF_JDRQ").map(String::as_str), Some(want), "{date}: {problems:?}");
     }
     for (amount, want) in [
         ("0.2", "0.2"),
@@ -303,10 +211,6 @@ fn dates_and_amounts_in_the_forms_departments_send() {
         let mut row = valid_penalty();
         row.insert("罚款金额（万元）", amount);
         let (_, values, problems, _) = map(m, &row);
-        assert_eq!(
-            values.get("CF_NR_FK").map(String::as_str),
-            Some(want),
-            "{amount}: {problems:?}"
-        );
+        assert_eq!(values.get("CF_NR_FK").map(String::as_str), Some(want), "{amount}: {problems:?}");
     }
 }

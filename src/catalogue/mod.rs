@@ -39,9 +39,7 @@ impl CodeTable {
         let idx = self.lookup.get(input).copied().or_else(|| {
             // Excel drops leading zeros from codes typed as numbers: 2 → 02.
             let trimmed = input.trim_start_matches('0');
-            if !trimmed.is_empty() && trimmed.len() < input.len()
-                || input.bytes().all(|b| b.is_ascii_digit())
-            {
+            if !trimmed.is_empty() && trimmed.len() < input.len() || input.bytes().all(|b| b.is_ascii_digit()) {
                 self.lookup.get(&format!("#{trimmed}")).copied()
             } else {
                 None
@@ -226,22 +224,13 @@ impl Catalogue {
     pub fn load(gateway: &GatewayConfig, issues: &mut Issues) -> Catalogue {
         let tables = load_tables(&gateway.code_tables_file, issues);
         let mut items: Vec<Arc<Item>> = Vec::new();
-        for file in toml_files(
-            &gateway.catalogue_dir,
-            issues,
-            &gateway.file,
-            "paths.catalogue",
-        ) {
+        for file in toml_files(&gateway.catalogue_dir, issues, &gateway.file, "paths.catalogue") {
             let Some(spec) = read_toml::<ItemSpec>(&file, issues) else {
                 continue;
             };
             if let Some(item) = compile_item(&file, spec, &tables, issues) {
                 if items.iter().any(|i| i.code == item.code) {
-                    issues.push(
-                        &file,
-                        "code",
-                        format!("item {} is defined twice", item.code),
-                    );
+                    issues.push(&file, "code", format!("item {} is defined twice", item.code));
                 } else {
                     items.push(Arc::new(item));
                 }
@@ -251,11 +240,7 @@ impl Catalogue {
             items,
             tables,
             credit_code_exceptions: Arc::new(
-                gateway
-                    .credit_code_exceptions
-                    .iter()
-                    .map(|c| c.trim().to_ascii_uppercase())
-                    .collect(),
+                gateway.credit_code_exceptions.iter().map(|c| c.trim().to_ascii_uppercase()).collect(),
             ),
         }
     }
@@ -272,11 +257,7 @@ fn load_tables(file: &Path, issues: &mut Issues) -> HashMap<String, Arc<CodeTabl
         let mut entries = Vec::new();
         for (i, e) in t.entries.into_iter().enumerate() {
             if t.store == StoreAs::Code && e.code.is_none() {
-                issues.push(
-                    file,
-                    format!("tables.{id}.entries[{i}].code"),
-                    "expected a code: the table stores codes",
-                );
+                issues.push(file, format!("tables.{id}.entries[{i}].code"), "expected a code: the table stores codes");
             }
             let mut forms: Vec<String> = vec![e.text.clone()];
             forms.extend(e.synonyms.iter().cloned());
@@ -290,28 +271,12 @@ fn load_tables(file: &Path, issues: &mut Issues) -> HashMap<String, Arc<CodeTabl
                 if let Some(prev) = lookup.insert(form.clone(), i)
                     && prev != i
                 {
-                    issues.push(
-                        file,
-                        format!("tables.{id}"),
-                        format!("{form:?} means two different entries"),
-                    );
+                    issues.push(file, format!("tables.{id}"), format!("{form:?} means two different entries"));
                 }
             }
-            entries.push(CodeEntry {
-                code: e.code,
-                text: e.text,
-            });
+            entries.push(CodeEntry { code: e.code, text: e.text });
         }
-        tables.insert(
-            id.clone(),
-            Arc::new(CodeTable {
-                id,
-                name: t.name,
-                store: t.store,
-                entries,
-                lookup,
-            }),
-        );
+        tables.insert(id.clone(), Arc::new(CodeTable { id, name: t.name, store: t.store, entries, lookup }));
     }
     tables
 }
@@ -327,11 +292,7 @@ fn compile_item(
     let mut index = HashMap::new();
     for (i, f) in spec.fields.iter().enumerate() {
         if index.insert(f.key.clone(), i).is_some() {
-            issues.push(
-                file,
-                format!("fields[{i}].key"),
-                format!("duplicate field {}", f.key),
-            );
+            issues.push(file, format!("fields[{i}].key"), format!("duplicate field {}", f.key));
         }
     }
     let lookup = |key: &str, at: String, issues: &mut Issues| -> Option<usize> {
@@ -353,19 +314,14 @@ fn compile_item(
         .key
         .iter()
         .enumerate()
-        .map(|(i, part)| {
-            part.split('|')
-                .filter_map(|k| lookup(k.trim(), format!("key[{i}]"), issues))
-                .collect()
-        })
+        .map(|(i, part)| part.split('|').filter_map(|k| lookup(k.trim(), format!("key[{i}]"), issues)).collect())
         .collect();
     if key.is_empty() {
         issues.push(file, "key", "expected at least one key field");
     }
     let decision_date = lookup(&spec.decision_date, "decision_date".into(), issues);
-    let optional = |k: &Option<String>, at: &str, issues: &mut Issues| {
-        k.as_ref().and_then(|k| lookup(k, at.into(), issues))
-    };
+    let optional =
+        |k: &Option<String>, at: &str, issues: &mut Issues| k.as_ref().and_then(|k| lookup(k, at.into(), issues));
     let authority_code = optional(&spec.authority_code, "authority_code", issues);
     let subject_name = optional(&spec.subject_name, "subject_name", issues);
     let subject_code = optional(&spec.subject_code, "subject_code", issues);
@@ -375,11 +331,7 @@ fn compile_item(
         .enumerate()
         .filter_map(|(i, f)| {
             let field = lookup(&f.field, format!("filters[{i}].field"), issues)?;
-            Some(Filter {
-                field,
-                equals: f.equals.clone(),
-                reason: f.reason.clone(),
-            })
+            Some(Filter { field, equals: f.equals.clone(), reason: f.reason.clone() })
         })
         .collect();
 
@@ -436,10 +388,7 @@ fn compile_field(
         FieldType::Text => FieldKind::Text,
         FieldType::Date => FieldKind::Date {
             open_ended: f.open_ended,
-            not_before: f
-                .not_before
-                .as_ref()
-                .and_then(|k| lookup(k, at("not_before"), issues)),
+            not_before: f.not_before.as_ref().and_then(|k| lookup(k, at("not_before"), issues)),
         },
         FieldType::Decimal => FieldKind::Decimal {
             scale: f.scale.unwrap_or(6),
@@ -447,42 +396,26 @@ fn compile_field(
             max: decimal(&f.max, "max", issues),
             unit: f.unit,
         },
-        FieldType::Integer => FieldKind::Integer {
-            min: integer(&f.min),
-            max: integer(&f.max),
-        },
+        FieldType::Integer => FieldKind::Integer { min: integer(&f.min), max: integer(&f.max) },
         FieldType::Code => {
             let Some(table_id) = &f.table else {
                 issues.push(file, at("table"), "expected the code table of this field");
                 return None;
             };
             let Some(table) = tables.get(table_id) else {
-                issues.push(
-                    file,
-                    at("table"),
-                    format!("unknown code table {table_id:?}"),
-                );
+                issues.push(file, at("table"), format!("unknown code table {table_id:?}"));
                 return None;
             };
-            FieldKind::Code {
-                table: table.clone(),
-                multiple: f.multiple,
-            }
+            FieldKind::Code { table: table.clone(), multiple: f.multiple }
         }
-        FieldType::CreditCode => FieldKind::CreditCode {
-            placeholder: f.placeholder,
-        },
+        FieldType::CreditCode => FieldKind::CreditCode { placeholder: f.placeholder },
         FieldType::OrgCode => FieldKind::OrgCode,
         FieldType::IdDocument => {
             let id_type = match (&f.id_type_field, &f.id_type) {
                 (Some(k), None) => IdTypeSource::Field(lookup(k, at("id_type_field"), issues)?),
                 (None, Some(t)) => IdTypeSource::Fixed(t.clone()),
                 _ => {
-                    issues.push(
-                        file,
-                        at("id_type"),
-                        "expected exactly one of id_type_field and id_type",
-                    );
+                    issues.push(file, at("id_type"), "expected exactly one of id_type_field and id_type");
                     return None;
                 }
             };
@@ -494,11 +427,7 @@ fn compile_field(
         (false, None) => Requirement::Optional,
         (false, Some(c)) => Requirement::When(compile_condition(file, c, at, lookup, issues)?),
         (true, Some(_)) => {
-            issues.push(
-                file,
-                at("required_when"),
-                "a field is either required or required_when, not both",
-            );
+            issues.push(file, at("required_when"), "a field is either required or required_when, not both");
             return None;
         }
     };
@@ -542,10 +471,7 @@ fn compile_condition(
         );
         return None;
     }
-    Some(Condition {
-        field,
-        test: tests.into_iter().next().expect("one test, checked above"),
-    })
+    Some(Condition { field, test: tests.into_iter().next().expect("one test, checked above") })
 }
 
 /// Condition and filter values must be stored forms, or the rule would never fire.
@@ -557,11 +483,7 @@ fn check_condition_values(file: &Path, item: &Item, issues: &mut Issues) {
                     issues.push(
                         file,
                         at.clone(),
-                        format!(
-                            "{v:?} is not a stored value of code table {} ({})",
-                            table.id,
-                            table.listing()
-                        ),
+                        format!("{v:?} is not a stored value of code table {} ({})", table.id, table.listing()),
                     );
                 }
             }
@@ -569,25 +491,12 @@ fn check_condition_values(file: &Path, item: &Item, issues: &mut Issues) {
     };
     for f in &item.fields {
         if let Requirement::When(c) = &f.required {
-            if let ConditionTest::Equals(v)
-            | ConditionTest::NotEquals(v)
-            | ConditionTest::Contains(v) = &c.test
-            {
-                check(
-                    c.field,
-                    v,
-                    format!("fields.{}.required_when", f.key),
-                    issues,
-                );
+            if let ConditionTest::Equals(v) | ConditionTest::NotEquals(v) | ConditionTest::Contains(v) = &c.test {
+                check(c.field, v, format!("fields.{}.required_when", f.key), issues);
             }
         }
     }
     for (i, flt) in item.filters.iter().enumerate() {
-        check(
-            flt.field,
-            &flt.equals,
-            format!("filters[{i}].equals"),
-            issues,
-        );
+        check(flt.field, &flt.equals, format!("filters[{i}].equals"), issues);
     }
 }

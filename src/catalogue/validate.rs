@@ -2,10 +2,7 @@
 
 use rust_decimal::Decimal;
 
-use super::{
-    Catalogue, Condition, ConditionTest, FieldKind, IdTypeSource, Item, RESIDENT_ID_TYPE,
-    Requirement,
-};
+use super::{Catalogue, Condition, ConditionTest, FieldKind, IdTypeSource, Item, RESIDENT_ID_TYPE, Requirement};
 use crate::ids::{CREDIT_CODE_PLACEHOLDER, CreditCode, IdNumber, OrgCode};
 use crate::problem::{Problem, ProblemCode};
 
@@ -29,9 +26,7 @@ pub fn validate(
             let needed = match &field.required {
                 Requirement::Optional => None,
                 Requirement::Always => Some("必填项为空".to_string()),
-                Requirement::When(c) => {
-                    holds(c, values).then(|| format!("{}时必填", describe(item, c)))
-                }
+                Requirement::When(c) => holds(c, values).then(|| format!("{}时必填", describe(item, c))),
             };
             if let Some(reason) = needed {
                 problems.push(Problem::error(Some(i), ProblemCode::Required, reason));
@@ -58,51 +53,29 @@ pub fn validate(
     }
 }
 
-fn check_kind(
-    catalogue: &Catalogue,
-    item: &Item,
-    i: usize,
-    value: &str,
-    values: &[Option<String>],
-) -> Option<Problem> {
+fn check_kind(catalogue: &Catalogue, item: &Item, i: usize, value: &str, values: &[Option<String>]) -> Option<Problem> {
     let err = |code, reason: String| Some(Problem::error(Some(i), code, reason));
     match &item.fields[i].kind {
         FieldKind::Text => None,
         FieldKind::Date { not_before, .. } => {
             if !is_iso_date(value) {
-                return err(
-                    ProblemCode::BadDate,
-                    format!("日期应为 YYYY-MM-DD 格式：“{value}”"),
-                );
+                return err(ProblemCode::BadDate, format!("日期应为 YYYY-MM-DD 格式：“{value}”"));
             }
-            let earlier = not_before.and_then(|j| {
-                values[j]
-                    .as_deref()
-                    .filter(|d| is_iso_date(d))
-                    .map(|d| (j, d))
-            })?;
+            let earlier = not_before.and_then(|j| values[j].as_deref().filter(|d| is_iso_date(d)).map(|d| (j, d)))?;
             (value < earlier.1).then(|| {
                 Problem::error(
                     Some(i),
                     ProblemCode::DateOrder,
-                    format!(
-                        "不能早于{}（{}），实为 {value}",
-                        item.fields[earlier.0].name, earlier.1
-                    ),
+                    format!("不能早于{}（{}），实为 {value}", item.fields[earlier.0].name, earlier.1),
                 )
             })
         }
-        FieldKind::Decimal {
-            scale, min, max, ..
-        } => {
+        FieldKind::Decimal { scale, min, max, .. } => {
             let Ok(d) = value.parse::<Decimal>() else {
                 return err(ProblemCode::BadAmount, format!("不是有效数值：“{value}”"));
             };
             if d.normalize().scale() > *scale {
-                return err(
-                    ProblemCode::TooManyDecimals,
-                    format!("小数位数不能超过 {scale} 位：{value}"),
-                );
+                return err(ProblemCode::TooManyDecimals, format!("小数位数不能超过 {scale} 位：{value}"));
             }
             bounds(i, d, *min, *max, value)
         }
@@ -110,30 +83,15 @@ fn check_kind(
             let Ok(n) = value.parse::<i64>() else {
                 return err(ProblemCode::BadInteger, format!("应为整数：“{value}”"));
             };
-            bounds(
-                i,
-                Decimal::from(n),
-                min.map(Decimal::from),
-                max.map(Decimal::from),
-                value,
-            )
+            bounds(i, Decimal::from(n), min.map(Decimal::from), max.map(Decimal::from), value)
         }
         FieldKind::Code { table, multiple } => {
             let bad = if *multiple {
-                value
-                    .split(MULTI_SEPARATOR)
-                    .find(|v| !table.is_stored_form(v))
+                value.split(MULTI_SEPARATOR).find(|v| !table.is_stored_form(v))
             } else {
                 (!table.is_stored_form(value)).then_some(value)
             }?;
-            err(
-                ProblemCode::UnknownCode,
-                format!(
-                    "“{bad}”不在{}代码表中（可选：{}）",
-                    table.name,
-                    table.listing()
-                ),
-            )
+            err(ProblemCode::UnknownCode, format!("“{bad}”不在{}代码表中（可选：{}）", table.name, table.listing()))
         }
         FieldKind::CreditCode { placeholder } => {
             if *placeholder && value == CREDIT_CODE_PLACEHOLDER {
@@ -147,17 +105,11 @@ fn check_kind(
                     format!("校验未通过，但属于配置的已知例外代码：{}", e.zh()),
                 ));
             }
-            err(
-                ProblemCode::BadCreditCode,
-                format!("统一社会信用代码无效：{}", e.zh()),
-            )
+            err(ProblemCode::BadCreditCode, format!("统一社会信用代码无效：{}", e.zh()))
         }
         FieldKind::OrgCode => {
             let e = OrgCode::parse(value).err()?;
-            err(
-                ProblemCode::BadOrgCode,
-                format!("组织机构代码无效：{}", e.zh()),
-            )
+            err(ProblemCode::BadOrgCode, format!("组织机构代码无效：{}", e.zh()))
         }
         FieldKind::IdDocument { id_type } => {
             let kind = match id_type {
@@ -168,38 +120,21 @@ fn check_kind(
                 return None;
             }
             let e = IdNumber::parse(value).err()?;
-            err(
-                ProblemCode::BadIdNumber,
-                format!("身份证号码无效：{}", e.zh()),
-            )
+            err(ProblemCode::BadIdNumber, format!("身份证号码无效：{}", e.zh()))
         }
     }
 }
 
-fn bounds(
-    i: usize,
-    d: Decimal,
-    min: Option<Decimal>,
-    max: Option<Decimal>,
-    value: &str,
-) -> Option<Problem> {
+fn bounds(i: usize, d: Decimal, min: Option<Decimal>, max: Option<Decimal>, value: &str) -> Option<Problem> {
     if let Some(min) = min
         && d < min
     {
-        return Some(Problem::error(
-            Some(i),
-            ProblemCode::BelowMin,
-            format!("不能小于 {min}：{value}"),
-        ));
+        return Some(Problem::error(Some(i), ProblemCode::BelowMin, format!("不能小于 {min}：{value}")));
     }
     if let Some(max) = max
         && d > max
     {
-        return Some(Problem::error(
-            Some(i),
-            ProblemCode::AboveMax,
-            format!("不能大于 {max}：{value}"),
-        ));
+        return Some(Problem::error(Some(i), ProblemCode::AboveMax, format!("不能大于 {max}：{value}")));
     }
     None
 }
@@ -207,10 +142,7 @@ fn bounds(
 /// `YYYY-MM-DD` naming a real day. Mapping already canonicalised: this guards other paths.
 pub fn is_iso_date(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+    b.len() == 10 && b[4] == b'-' && b[7] == b'-' && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
 }
 
 /// Whether a conditional requirement applies to this row.
@@ -219,10 +151,9 @@ pub fn holds(c: &Condition, values: &[Option<String>]) -> bool {
     match &c.test {
         ConditionTest::Equals(list) => v.is_some_and(|v| list.iter().any(|x| x == v)),
         ConditionTest::NotEquals(list) => v.is_some_and(|v| !list.iter().any(|x| x == v)),
-        ConditionTest::Contains(list) => v.is_some_and(|v| {
-            v.split(MULTI_SEPARATOR)
-                .any(|part| list.iter().any(|x| x == part))
-        }),
+        ConditionTest::Contains(list) => {
+            v.is_some_and(|v| v.split(MULTI_SEPARATOR).any(|part| list.iter().any(|x| x == part)))
+        }
         ConditionTest::Empty => v.is_none(),
         ConditionTest::NotEmpty => v.is_some(),
     }

@@ -81,9 +81,7 @@ impl CsvReader {
             (Some((enc, _)), _) => enc,
             (None, Encoding::Utf8) => UTF_8,
             (None, Encoding::Gbk) => GB18030,
-            (None, Encoding::Auto) => {
-                detect(&sample, complete).ok_or(FormatError::UnknownEncoding)?
-            }
+            (None, Encoding::Auto) => detect(&sample, complete).ok_or(FormatError::UnknownEncoding)?,
         };
         let read = Arc::new(AtomicU64::new(0));
         let (source, decoded): (Box<dyn Read + Send>, bool) = if encoding == UTF_8 {
@@ -122,10 +120,7 @@ impl CsvReader {
     }
 
     pub(super) fn progress(&self) -> Progress {
-        Progress {
-            done: self.read.load(Ordering::Relaxed),
-            total: self.size,
-        }
+        Progress { done: self.read.load(Ordering::Relaxed), total: self.size }
     }
 
     /// Refills `input`; an empty input after this means the end of the file.
@@ -154,10 +149,7 @@ impl CsvReader {
                 }
             }
             let pending = &self.input[self.in_pos..self.in_len];
-            let blank = pending
-                .iter()
-                .position(|&b| b != b'\n' && b != b'\r')
-                .unwrap_or(pending.len());
+            let blank = pending.iter().position(|&b| b != b'\n' && b != b'\r').unwrap_or(pending.len());
             let newlines = pending[..blank].iter().filter(|&&b| b == b'\n').count();
             self.parser.set_line(self.parser.line() + newlines as u64);
             self.in_pos += blank;
@@ -170,13 +162,7 @@ impl CsvReader {
     /// Parses the next record into `out`/`ends`, or returns `None` at the end of the file.
     fn read_record(&mut self) -> io::Result<Option<Record>> {
         self.skip_blank_lines()?;
-        let mut rec = Record {
-            line: self.parser.line(),
-            bytes: 0,
-            cells: 0,
-            largest_cell: 0,
-            discarding: false,
-        };
+        let mut rec = Record { line: self.parser.line(), bytes: 0, cells: 0, largest_cell: 0, discarding: false };
         // Where the open field started, in the same numbering as `csv_core`'s ends.
         let mut field_start = 0;
         // Filled parts of `out` and `ends`; they restart at 0 when discarding.
@@ -205,8 +191,7 @@ impl CsvReader {
                 ReadRecordResult::End => return Ok(None),
                 ReadRecordResult::OutputFull => {
                     let open_cell = rec.bytes - field_start;
-                    rec.discarding |= open_cell > self.limits.max_cell_bytes
-                        || rec.bytes > self.limits.max_row_bytes;
+                    rec.discarding |= open_cell > self.limits.max_cell_bytes || rec.bytes > self.limits.max_row_bytes;
                     if rec.discarding {
                         out_len = 0;
                     } else {
@@ -231,41 +216,24 @@ impl CsvReader {
     fn finish(&self, rec: &Record) -> Option<Result<RawRow, RowError>> {
         let limits = &self.limits;
         let too_large = if rec.largest_cell > limits.max_cell_bytes {
-            Some(RowErrorKind::CellTooLarge {
-                bytes: rec.largest_cell,
-                limit: limits.max_cell_bytes,
-            })
+            Some(RowErrorKind::CellTooLarge { bytes: rec.largest_cell, limit: limits.max_cell_bytes })
         } else if rec.bytes > limits.max_row_bytes {
-            Some(RowErrorKind::RowTooLarge {
-                bytes: rec.bytes,
-                limit: limits.max_row_bytes,
-            })
+            Some(RowErrorKind::RowTooLarge { bytes: rec.bytes, limit: limits.max_row_bytes })
         } else if rec.cells > limits.max_row_cells {
-            Some(RowErrorKind::TooManyCells {
-                cells: rec.cells,
-                limit: limits.max_row_cells,
-            })
+            Some(RowErrorKind::TooManyCells { cells: rec.cells, limit: limits.max_row_cells })
         } else {
             None
         };
-        let error = |kind| {
-            Some(Err(RowError {
-                line: rec.line,
-                kind,
-            }))
-        };
+        let error = |kind| Some(Err(RowError { line: rec.line, kind }));
         if let Some(kind) = too_large {
             return error(kind);
         }
         // Not discarding, so the whole record is in `out`/`ends`.
-        let (Some(bytes), Some(ends)) = (self.out.get(..rec.bytes), self.ends.get(..rec.cells))
-        else {
+        let (Some(bytes), Some(ends)) = (self.out.get(..rec.bytes), self.ends.get(..rec.cells)) else {
             return error(RowErrorKind::Malformed("record lost".into()));
         };
         // encoding_rs validates UTF-8 about twice as fast as `std::str::from_utf8` on Chinese.
-        let Some(Cow::Borrowed(text)) =
-            UTF_8.decode_without_bom_handling_and_without_replacement(bytes)
-        else {
+        let Some(Cow::Borrowed(text)) = UTF_8.decode_without_bom_handling_and_without_replacement(bytes) else {
             return error(RowErrorKind::BadEncoding);
         };
         if self.decoded && text.contains(char::REPLACEMENT_CHARACTER) {
@@ -287,10 +255,7 @@ impl CsvReader {
         if blank {
             return None;
         }
-        Some(Ok(RawRow {
-            line: rec.line,
-            cells: cells().map(|c| c.unwrap_or_default().to_owned()).collect(),
-        }))
+        Some(Ok(RawRow { line: rec.line, cells: cells().map(|c| c.unwrap_or_default().to_owned()).collect() }))
     }
 }
 
@@ -359,10 +324,7 @@ struct Counted<R> {
 
 impl<R> Counted<R> {
     fn new(inner: R, read: &Arc<AtomicU64>) -> Self {
-        Self {
-            inner,
-            read: Arc::clone(read),
-        }
+        Self { inner, read: Arc::clone(read) }
     }
 }
 
@@ -383,9 +345,7 @@ mod tests {
 
     fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
         let path = dir.path().join(name);
-        File::create(&path)
-            .and_then(|mut f| f.write_all(bytes))
-            .expect("write test file");
+        File::create(&path).and_then(|mut f| f.write_all(bytes)).expect("write test file");
         path
     }
 
@@ -417,12 +377,7 @@ mod tests {
         (line, Ok(cells.iter().map(|c| c.to_string()).collect()))
     }
 
-    fn read(
-        bytes: &[u8],
-    ) -> (
-        Option<&'static str>,
-        Vec<(u64, Result<Vec<String>, RowErrorKind>)>,
-    ) {
+    fn read(bytes: &[u8]) -> (Option<&'static str>, Vec<(u64, Result<Vec<String>, RowErrorKind>)>) {
         let (_dir, reader) = reader(bytes, &ReadOptions::default());
         (reader.encoding(), items(reader))
     }
@@ -431,13 +386,7 @@ mod tests {
     fn utf8() {
         let (enc, rows) = read("统一社会信用代码,名称\n91110000100000000X,北京某公司\n".as_bytes());
         assert_eq!(enc, Some("UTF-8"));
-        assert_eq!(
-            rows,
-            [
-                row(1, &["统一社会信用代码", "名称"]),
-                row(2, &["91110000100000000X", "北京某公司"])
-            ]
-        );
+        assert_eq!(rows, [row(1, &["统一社会信用代码", "名称"]), row(2, &["91110000100000000X", "北京某公司"])]);
     }
 
     #[test]
@@ -456,20 +405,14 @@ mod tests {
         assert_eq!(enc, Some("GB18030"));
         assert_eq!(
             rows,
-            [
-                row(1, &["行政相对人名称", "处罚决定书文号"]),
-                row(2, &["某某商贸有限公司", "京市监罚〔2024〕12号"])
-            ]
+            [row(1, &["行政相对人名称", "处罚决定书文号"]), row(2, &["某某商贸有限公司", "京市监罚〔2024〕12号"])]
         );
     }
 
     #[test]
     fn gbk_declared_skips_detection() {
         // Detection would call pure ASCII UTF-8; a declaration wins.
-        let opts = ReadOptions {
-            encoding: Encoding::Gbk,
-            ..ReadOptions::default()
-        };
+        let opts = ReadOptions { encoding: Encoding::Gbk, ..ReadOptions::default() };
         let (_dir, reader) = reader(b"a,b\n", &opts);
         assert_eq!(reader.encoding(), Some("GB18030"));
     }
@@ -479,18 +422,11 @@ mod tests {
         let mut bytes = encoding_rs::GBK.encode("名称,金额\n").0.into_owned();
         bytes.extend_from_slice(b"\x81\x7f,1\n");
         bytes.extend_from_slice(&encoding_rs::GBK.encode("乙,2\n").0);
-        let opts = ReadOptions {
-            encoding: Encoding::Gbk,
-            ..ReadOptions::default()
-        };
+        let opts = ReadOptions { encoding: Encoding::Gbk, ..ReadOptions::default() };
         let (_dir, reader) = reader(&bytes, &opts);
         assert_eq!(
             items(reader),
-            [
-                row(1, &["名称", "金额"]),
-                (2, Err(RowErrorKind::BadEncoding)),
-                row(3, &["乙", "2"])
-            ]
+            [row(1, &["名称", "金额"]), (2, Err(RowErrorKind::BadEncoding)), row(3, &["乙", "2"])]
         );
     }
 
@@ -511,10 +447,7 @@ mod tests {
         bytes.extend_from_slice(&[0, 0, 0, 13]);
         bytes.extend_from_slice(b"IHDR");
         assert!(matches!(open_err(&bytes), FormatError::Binary));
-        assert!(matches!(
-            open_err(b"\xef\xbb\xbfa,\0b\n"),
-            FormatError::Binary
-        ));
+        assert!(matches!(open_err(b"\xef\xbb\xbfa,\0b\n"), FormatError::Binary));
     }
 
     #[test]
@@ -527,10 +460,7 @@ mod tests {
         // 0x81 0x7F: a GB18030 lead byte with a trail byte outside every range; not UTF-8 either.
         let err = open_err(b"name,\x81\x7f\xff\nx,y\n");
         assert!(matches!(err, FormatError::UnknownEncoding), "{err}");
-        assert_eq!(
-            err.zh(),
-            "无法识别文件编码，请另存为 UTF-8 或 GBK 编码的 CSV 文件"
-        );
+        assert_eq!(err.zh(), "无法识别文件编码，请另存为 UTF-8 或 GBK 编码的 CSV 文件");
     }
 
     #[test]
@@ -542,14 +472,7 @@ mod tests {
     #[test]
     fn ragged_rows_are_yielded_as_they_are() {
         let (_, rows) = read(b"a,b,c\n1\n1,2,3,4\n");
-        assert_eq!(
-            rows,
-            [
-                row(1, &["a", "b", "c"]),
-                row(2, &["1"]),
-                row(3, &["1", "2", "3", "4"])
-            ]
-        );
+        assert_eq!(rows, [row(1, &["a", "b", "c"]), row(2, &["1"]), row(3, &["1", "2", "3", "4"])]);
     }
 
     #[test]
@@ -560,15 +483,10 @@ mod tests {
 
     #[test]
     fn quoted_cells_with_commas_and_newlines_keep_line_numbers() {
-        let (_, rows) =
-            read(b"name,addr\r\n\"A, Inc.\",\"line 1\r\nline 2\"\r\n\"say \"\"hi\"\"\",x\r\n");
+        let (_, rows) = read(b"name,addr\r\n\"A, Inc.\",\"line 1\r\nline 2\"\r\n\"say \"\"hi\"\"\",x\r\n");
         assert_eq!(
             rows,
-            [
-                row(1, &["name", "addr"]),
-                row(2, &["A, Inc.", "line 1\r\nline 2"]),
-                row(4, &["say \"hi\"", "x"])
-            ]
+            [row(1, &["name", "addr"]), row(2, &["A, Inc.", "line 1\r\nline 2"]), row(4, &["say \"hi\"", "x"])]
         );
     }
 
@@ -582,13 +500,7 @@ mod tests {
             rows,
             [
                 row(1, &["a", "b"]),
-                (
-                    2,
-                    Err(RowErrorKind::CellTooLarge {
-                        bytes: 10 << 20,
-                        limit: 1 << 20
-                    })
-                ),
+                (2, Err(RowErrorKind::CellTooLarge { bytes: 10 << 20, limit: 1 << 20 })),
                 row(3, &["2", "ok"])
             ]
         );
@@ -614,16 +526,7 @@ mod tests {
             }
         }
         assert_eq!(rows, 1, "only the header survives");
-        assert!(
-            matches!(
-                errors[..],
-                [RowError {
-                    line: 2,
-                    kind: RowErrorKind::CellTooLarge { .. }
-                }]
-            ),
-            "{errors:?}"
-        );
+        assert!(matches!(errors[..], [RowError { line: 2, kind: RowErrorKind::CellTooLarge { .. } }]), "{errors:?}");
     }
 
     #[test]
@@ -634,45 +537,20 @@ mod tests {
         let (_, rows) = read(&bytes);
         assert_eq!(
             rows,
-            [
-                row(1, &["a"]),
-                (
-                    2,
-                    Err(RowErrorKind::TooManyCells {
-                        cells: 100_001,
-                        limit: 16_384
-                    })
-                ),
-                row(3, &["b"])
-            ]
+            [row(1, &["a"]), (2, Err(RowErrorKind::TooManyCells { cells: 100_001, limit: 16_384 })), row(3, &["b"])]
         );
     }
 
     #[test]
     fn long_row_is_bounded_by_the_row_size() {
-        let opts = ReadOptions {
-            limits: Limits {
-                max_row_bytes: 1000,
-                ..Limits::default()
-            },
-            ..ReadOptions::default()
-        };
+        let opts =
+            ReadOptions { limits: Limits { max_row_bytes: 1000, ..Limits::default() }, ..ReadOptions::default() };
         let cell = "y".repeat(300);
         let text = format!("a\n{cell},{cell},{cell},{cell}\nb\n");
         let (_dir, reader) = reader(text.as_bytes(), &opts);
         assert_eq!(
             items(reader),
-            [
-                row(1, &["a"]),
-                (
-                    2,
-                    Err(RowErrorKind::RowTooLarge {
-                        bytes: 1200,
-                        limit: 1000
-                    })
-                ),
-                row(3, &["b"])
-            ]
+            [row(1, &["a"]), (2, Err(RowErrorKind::RowTooLarge { bytes: 1200, limit: 1000 })), row(3, &["b"])]
         );
     }
 
@@ -692,10 +570,7 @@ mod tests {
     fn character_split_by_a_delimiter_is_bad_encoding() {
         // The two halves of 中 (E4 B8 AD) with a comma between them: the record's bytes
         // joined are valid UTF-8, its cells are not.
-        let opts = ReadOptions {
-            encoding: Encoding::Utf8,
-            ..ReadOptions::default()
-        };
+        let opts = ReadOptions { encoding: Encoding::Utf8, ..ReadOptions::default() };
         let (_dir, reader) = reader(b"a,b\n\xe4\xb8,\xad\n", &opts);
         assert_eq!(items(reader)[1], (2, Err(RowErrorKind::BadEncoding)));
     }
@@ -721,10 +596,7 @@ mod tests {
 
     #[test]
     fn semicolon_delimiter() {
-        let opts = ReadOptions {
-            delimiter: b';',
-            ..ReadOptions::default()
-        };
+        let opts = ReadOptions { delimiter: b';', ..ReadOptions::default() };
         let (_dir, reader) = reader(b"a;b,c\n", &opts);
         assert_eq!(items(reader), [row(1, &["a", "b,c"])]);
     }

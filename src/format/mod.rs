@@ -84,12 +84,7 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        Self {
-            encoding: Encoding::Auto,
-            sheet: None,
-            delimiter: b',',
-            limits: Limits::default(),
-        }
+        Self { encoding: Encoding::Auto, sheet: None, delimiter: b',', limits: Limits::default() }
     }
 }
 
@@ -148,19 +143,15 @@ impl RowErrorKind {
     /// The reason in Chinese, for the department clerk who has to fix the file.
     pub fn zh(&self) -> String {
         match self {
-            Self::BadEncoding => {
-                "含有乱码（不符合文件编码的字节），请检查文件编码后重新导出".into()
-            }
+            Self::BadEncoding => "含有乱码（不符合文件编码的字节），请检查文件编码后重新导出".into(),
             Self::CellTooLarge { bytes, limit } => format!(
                 "有单元格内容过长（{}，上限 {}），可能是引号未闭合",
                 human_size(*bytes as u64),
                 human_size(*limit as u64)
             ),
-            Self::RowTooLarge { bytes, limit } => format!(
-                "整行内容过长（{}，上限 {}）",
-                human_size(*bytes as u64),
-                human_size(*limit as u64)
-            ),
+            Self::RowTooLarge { bytes, limit } => {
+                format!("整行内容过长（{}，上限 {}）", human_size(*bytes as u64), human_size(*limit as u64))
+            }
             Self::TooManyCells { cells, limit } => {
                 format!("列数过多（{cells} 列，上限 {limit} 列）")
             }
@@ -186,10 +177,7 @@ pub enum FormatError {
     #[error("not an xlsx workbook: {0}")]
     NotAWorkbook(String),
     #[error("sheet {name:?} not found; the workbook has {}", available.join(", "))]
-    SheetNotFound {
-        name: String,
-        available: Vec<String>,
-    },
+    SheetNotFound { name: String, available: Vec<String> },
     #[error("workbook too large: {reason}")]
     TooLarge { reason: Oversize },
     #[error("unsupported file kind: {0}")]
@@ -203,20 +191,17 @@ impl FormatError {
             Self::Io(e) => format!("文件无法读取（{e}）"),
             Self::Empty => "文件是空的".into(),
             Self::Binary => "文件不是文本格式，请提交 .csv 或 .xlsx 文件".into(),
-            Self::UnknownEncoding => {
-                "无法识别文件编码，请另存为 UTF-8 或 GBK 编码的 CSV 文件".into()
+            Self::UnknownEncoding => "无法识别文件编码，请另存为 UTF-8 或 GBK 编码的 CSV 文件".into(),
+            Self::NotAWorkbook(detail) => {
+                format!("文件不是有效的 .xlsx 工作簿（{detail}），请用 Excel 或 WPS 打开，去掉密码后另存为 .xlsx")
             }
-            Self::NotAWorkbook(detail) => format!(
-                "文件不是有效的 .xlsx 工作簿（{detail}），请用 Excel 或 WPS 打开，去掉密码后另存为 .xlsx"
-            ),
-            Self::SheetNotFound { name, available } => format!(
-                "工作簿中没有名为“{name}”的工作表，现有工作表：{}",
-                available.join("、")
-            ),
+            Self::SheetNotFound { name, available } => {
+                format!("工作簿中没有名为“{name}”的工作表，现有工作表：{}", available.join("、"))
+            }
             Self::TooLarge { reason } => format!("工作簿过大或已损坏（{}）", reason.zh()),
-            Self::UnsupportedKind(kind) => format!(
-                "不支持的文件类型（{kind}），请在 Excel 或 WPS 中另存为 .xlsx 或 .csv 后重新提交"
-            ),
+            Self::UnsupportedKind(kind) => {
+                format!("不支持的文件类型（{kind}），请在 Excel 或 WPS 中另存为 .xlsx 或 .csv 后重新提交")
+            }
         }
     }
 }
@@ -227,43 +212,21 @@ pub enum Oversize {
     #[error("{bytes} bytes uncompressed in all, over the {limit}-byte limit")]
     Total { bytes: u64, limit: u64 },
     #[error("{entry} expands {ratio}-fold, over the {limit}-fold limit")]
-    Ratio {
-        entry: String,
-        ratio: u64,
-        limit: u64,
-    },
+    Ratio { entry: String, ratio: u64, limit: u64 },
     #[error("{entry} of {bytes} bytes is over the {limit}-byte limit for parts held in memory")]
-    Part {
-        entry: String,
-        bytes: u64,
-        limit: u64,
-    },
+    Part { entry: String, bytes: u64, limit: u64 },
 }
 
 impl Oversize {
     fn zh(&self) -> String {
         match self {
-            Self::Total { bytes, limit } => format!(
-                "解压后共 {}，上限 {}",
-                human_size(*bytes),
-                human_size(*limit)
-            ),
-            Self::Ratio {
-                entry,
-                ratio,
-                limit,
-            } => {
+            Self::Total { bytes, limit } => format!("解压后共 {}，上限 {}", human_size(*bytes), human_size(*limit)),
+            Self::Ratio { entry, ratio, limit } => {
                 format!("{entry} 的压缩比为 {ratio} 倍，上限 {limit} 倍")
             }
-            Self::Part {
-                entry,
-                bytes,
-                limit,
-            } => format!(
-                "{entry} 解压后 {}，上限 {}",
-                human_size(*bytes),
-                human_size(*limit)
-            ),
+            Self::Part { entry, bytes, limit } => {
+                format!("{entry} 解压后 {}，上限 {}", human_size(*bytes), human_size(*limit))
+            }
         }
     }
 }
@@ -273,11 +236,7 @@ impl Oversize {
 /// The kind comes from the extension (`.csv`, `.txt`, `.tsv`, `.xlsx`, `.xlsm`), except that a
 /// zip is always read as a workbook: departments rename files more often than they convert them.
 pub fn open(path: &Path, opts: &ReadOptions) -> Result<RowReader, FormatError> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
     let named = match ext.as_str() {
         "csv" | "txt" => Named::Csv(opts.delimiter),
         "tsv" => Named::Csv(b'\t'),
@@ -305,12 +264,9 @@ pub fn open(path: &Path, opts: &ReadOptions) -> Result<RowReader, FormatError> {
             return Err(FormatError::NotAWorkbook("not a zip archive".into()));
         }
         (None, Named::Xls) => return Err(FormatError::UnsupportedKind(".xls".into())),
-        (None, Named::Csv(delimiter)) => Inner::Csv(csv::CsvReader::open(
-            file,
-            delimiter,
-            opts.encoding,
-            &opts.limits,
-        )?),
+        (None, Named::Csv(delimiter)) => {
+            Inner::Csv(csv::CsvReader::open(file, delimiter, opts.encoding, &opts.limits)?)
+        }
     };
     Ok(RowReader { inner })
 }
@@ -444,9 +400,7 @@ mod tests {
 
     fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> std::path::PathBuf {
         let path = dir.path().join(name);
-        File::create(&path)
-            .and_then(|mut f| f.write_all(bytes))
-            .expect("write test file");
+        File::create(&path).and_then(|mut f| f.write_all(bytes)).expect("write test file");
         path
     }
 
@@ -462,19 +416,9 @@ mod tests {
         let pdf = write(&dir, "a.pdf", b"%PDF");
         assert!(matches!(open(&pdf, &opts), Err(FormatError::UnsupportedKind(k)) if k == ".pdf"));
         let xls = write(&dir, "a.xls", b"x");
-        assert!(matches!(
-            open(&xls, &opts),
-            Err(FormatError::UnsupportedKind(_))
-        ));
-        let ole = write(
-            &dir,
-            "renamed.csv",
-            &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0],
-        );
-        assert!(matches!(
-            open(&ole, &opts),
-            Err(FormatError::NotAWorkbook(_))
-        ));
+        assert!(matches!(open(&xls, &opts), Err(FormatError::UnsupportedKind(_))));
+        let ole = write(&dir, "renamed.csv", &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0]);
+        assert!(matches!(open(&ole, &opts), Err(FormatError::NotAWorkbook(_))));
     }
 
     #[test]
@@ -489,8 +433,7 @@ mod tests {
 
     #[test]
     fn missing_file_is_io() {
-        let err =
-            open(Path::new("/nonexistent/x.csv"), &ReadOptions::default()).expect_err("missing");
+        let err = open(Path::new("/nonexistent/x.csv"), &ReadOptions::default()).expect_err("missing");
         assert!(matches!(err, FormatError::Io(_)));
         assert!(err.zh().starts_with("文件无法读取"));
     }
@@ -507,33 +450,13 @@ mod tests {
 
     #[test]
     fn messages_read_well() {
-        let err = RowError {
-            line: 7,
-            kind: RowErrorKind::CellTooLarge {
-                bytes: 10 << 20,
-                limit: 1 << 20,
-            },
-        };
-        assert_eq!(
-            err.to_string(),
-            "line 7: cell of 10485760 bytes is over the 1048576-byte limit"
-        );
-        assert_eq!(
-            err.zh(),
-            "第 7 行：有单元格内容过长（10.0 MB，上限 1.0 MB），可能是引号未闭合"
-        );
-        let err = FormatError::SheetNotFound {
-            name: "数据".into(),
-            available: vec!["Sheet1".into(), "说明".into()],
-        };
-        assert_eq!(
-            err.to_string(),
-            "sheet \"数据\" not found; the workbook has Sheet1, 说明"
-        );
-        assert_eq!(
-            err.zh(),
-            "工作簿中没有名为“数据”的工作表，现有工作表：Sheet1、说明"
-        );
+        let err = RowError { line: 7, kind: RowErrorKind::CellTooLarge { bytes: 10 << 20, limit: 1 << 20 } };
+        assert_eq!(err.to_string(), "line 7: cell of 10485760 bytes is over the 1048576-byte limit");
+        assert_eq!(err.zh(), "第 7 行：有单元格内容过长（10.0 MB，上限 1.0 MB），可能是引号未闭合");
+        let err =
+            FormatError::SheetNotFound { name: "数据".into(), available: vec!["Sheet1".into(), "说明".into()] };
+        assert_eq!(err.to_string(), "sheet \"数据\" not found; the workbook has Sheet1, 说明");
+        assert_eq!(err.zh(), "工作簿中没有名为“数据”的工作表，现有工作表：Sheet1、说明");
     }
 
     #[test]

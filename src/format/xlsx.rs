@@ -56,14 +56,12 @@ impl XlsxReader {
         let file = zip.into_inner();
         let (tx, rx) = sync_channel(ROWS_IN_FLIGHT);
         let cancel = Arc::new(AtomicBool::new(false));
-        let worker = std::thread::Builder::new()
-            .name("xlsx-reader".into())
-            .spawn({
-                let cancel = Arc::clone(&cancel);
-                let sheet = opts.sheet.clone();
-                let limits = opts.limits.clone();
-                move || read_sheet(file, sheet.as_deref(), &limits, &tx, &cancel)
-            })?;
+        let worker = std::thread::Builder::new().name("xlsx-reader".into()).spawn({
+            let cancel = Arc::clone(&cancel);
+            let sheet = opts.sheet.clone();
+            let limits = opts.limits.clone();
+            move || read_sheet(file, sheet.as_deref(), &limits, &tx, &cancel)
+        })?;
         let mut reader = Self {
             rows: Some(rx),
             worker: Some(worker),
@@ -80,9 +78,9 @@ impl XlsxReader {
                 Ok(reader)
             }
             Some(Msg::Failed(e)) => Err(e),
-            Some(Msg::Row(_)) | None => Err(FormatError::NotAWorkbook(
-                "the workbook reader stopped unexpectedly".into(),
-            )),
+            Some(Msg::Row(_)) | None => {
+                Err(FormatError::NotAWorkbook("the workbook reader stopped unexpectedly".into()))
+            }
         }
     }
 
@@ -91,10 +89,7 @@ impl XlsxReader {
     }
 
     pub(super) fn progress(&self) -> Progress {
-        Progress {
-            done: self.last_line,
-            total: self.total,
-        }
+        Progress { done: self.last_line, total: self.total }
     }
 
     fn recv(&self) -> Option<Msg> {
@@ -150,13 +145,7 @@ impl Drop for XlsxReader {
 }
 
 /// The worker: opens the workbook and sends the sheet's rows until done or hung up on.
-fn read_sheet(
-    file: BufReader<File>,
-    wanted: Option<&str>,
-    limits: &Limits,
-    tx: &SyncSender<Msg>,
-    cancel: &AtomicBool,
-) {
+fn read_sheet(file: BufReader<File>, wanted: Option<&str>, limits: &Limits, tx: &SyncSender<Msg>, cancel: &AtomicBool) {
     let mut book = match Xlsx::new(file) {
         Ok(book) => book,
         Err(e) => {
@@ -179,11 +168,7 @@ fn read_sheet(
         }
     };
     let end_row = cells.dimensions().end.0;
-    let total = if end_row > 0 {
-        u64::from(end_row) + 1
-    } else {
-        0
-    };
+    let total = if end_row > 0 { u64::from(end_row) + 1 } else { 0 };
     if tx.send(Msg::Opened { sheet, total }).is_err() {
         return;
     }
@@ -207,10 +192,7 @@ fn read_sheet(
             Err(e) => {
                 // The row in progress is incomplete: report it as where reading stopped.
                 let line = row.line().unwrap_or(0);
-                send(Err(RowError {
-                    line,
-                    kind: RowErrorKind::Unreadable(e.to_string()),
-                }));
+                send(Err(RowError { line, kind: RowErrorKind::Unreadable(e.to_string()) }));
                 return;
             }
         }
@@ -220,14 +202,12 @@ fn read_sheet(
 /// The named sheet, else the first visible worksheet (templates often hide a lookup sheet first).
 fn pick_sheet(sheets: &[Sheet], wanted: Option<&str>) -> Result<String, FormatError> {
     if let Some(name) = wanted {
-        return sheets
-            .iter()
-            .find(|s| s.name == name)
-            .map(|s| s.name.clone())
-            .ok_or_else(|| FormatError::SheetNotFound {
+        return sheets.iter().find(|s| s.name == name).map(|s| s.name.clone()).ok_or_else(|| {
+            FormatError::SheetNotFound {
                 name: name.to_owned(),
                 available: sheets.iter().map(|s| s.name.clone()).collect(),
-            });
+            }
+        });
     }
     let worksheets = || sheets.iter().filter(|s| s.typ == SheetType::WorkSheet);
     worksheets()
@@ -252,15 +232,7 @@ struct RowBuilder<'l> {
 
 impl<'l> RowBuilder<'l> {
     fn new(limits: &'l Limits) -> Self {
-        Self {
-            limits,
-            row: None,
-            cells: Vec::new(),
-            width: 0,
-            bytes: 0,
-            largest_cell: 0,
-            bad: Vec::new(),
-        }
+        Self { limits, row: None, cells: Vec::new(), width: 0, bytes: 0, largest_cell: 0, bad: Vec::new() }
     }
 
     /// The Excel row number in progress.
@@ -313,20 +285,11 @@ impl<'l> RowBuilder<'l> {
     fn limit_error(&self) -> Option<RowErrorKind> {
         let limits = self.limits;
         if self.largest_cell > limits.max_cell_bytes {
-            Some(RowErrorKind::CellTooLarge {
-                bytes: self.largest_cell,
-                limit: limits.max_cell_bytes,
-            })
+            Some(RowErrorKind::CellTooLarge { bytes: self.largest_cell, limit: limits.max_cell_bytes })
         } else if self.bytes > limits.max_row_bytes {
-            Some(RowErrorKind::RowTooLarge {
-                bytes: self.bytes,
-                limit: limits.max_row_bytes,
-            })
+            Some(RowErrorKind::RowTooLarge { bytes: self.bytes, limit: limits.max_row_bytes })
         } else if self.width > limits.max_row_cells {
-            Some(RowErrorKind::TooManyCells {
-                cells: self.width,
-                limit: limits.max_row_cells,
-            })
+            Some(RowErrorKind::TooManyCells { cells: self.width, limit: limits.max_row_cells })
         } else {
             None
         }
@@ -445,31 +408,20 @@ fn check_zip<R: Read + Seek>(zip: &mut ZipArchive<R>, limits: &Limits) -> Result
         }
     }
     if total > limits.max_xlsx_uncompressed {
-        return too_large(Oversize::Total {
-            bytes: total,
-            limit: limits.max_xlsx_uncompressed,
-        });
+        return too_large(Oversize::Total { bytes: total, limit: limits.max_xlsx_uncompressed });
     }
     for (i, declared) in held {
         let mut entry = zip.by_index(i).map_err(not_a_workbook)?;
         let name = entry.name().to_owned();
         let mut scan = UniqueCount::default();
-        let inflated = io::copy(
-            &mut (&mut entry).take(declared.saturating_add(1)),
-            &mut scan,
-        )
-        .map_err(|e| not_a_workbook(format!("{name}: {e}")))?;
+        let inflated = io::copy(&mut (&mut entry).take(declared.saturating_add(1)), &mut scan)
+            .map_err(|e| not_a_workbook(format!("{name}: {e}")))?;
         if inflated > declared {
-            return Err(not_a_workbook(format!(
-                "{name} holds more than its zip entry declares"
-            )));
+            return Err(not_a_workbook(format!("{name} holds more than its zip entry declares")));
         }
         // calamine reserves this many strings up front; `<si/>` is the shortest string.
         if scan.max > inflated / 5 {
-            return Err(not_a_workbook(format!(
-                "{name} claims {} strings in {inflated} bytes",
-                scan.max
-            )));
+            return Err(not_a_workbook(format!("{name} claims {} strings in {inflated} bytes", scan.max)));
         }
     }
     Ok(())
@@ -478,9 +430,7 @@ fn check_zip<R: Read + Seek>(zip: &mut ZipArchive<R>, limits: &Limits) -> Result
 /// Parts calamine reads whole into memory when it opens a workbook.
 fn held_in_memory(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    ["sharedstrings.xml", "styles.xml", "workbook.xml", ".rels"]
-        .iter()
-        .any(|suffix| name.ends_with(suffix))
+    ["sharedstrings.xml", "styles.xml", "workbook.xml", ".rels"].iter().any(|suffix| name.ends_with(suffix))
 }
 
 /// Finds the largest `uniqueCount="N"` in a stream: calamine passes it to `Vec::reserve`
@@ -559,17 +509,11 @@ mod tests {
     }
 
     fn ok(line: u64, cells: &[&str]) -> Item {
-        Ok(RawRow {
-            line,
-            cells: cells.iter().map(|c| c.to_string()).collect(),
-        })
+        Ok(RawRow { line, cells: cells.iter().map(|c| c.to_string()).collect() })
     }
 
     fn open_with(path: &Path, sheet: Option<&str>) -> Result<RowReader, FormatError> {
-        let opts = ReadOptions {
-            sheet: sheet.map(str::to_owned),
-            ..ReadOptions::default()
-        };
+        let opts = ReadOptions { sheet: sheet.map(str::to_owned), ..ReadOptions::default() };
         open(path, &opts)
     }
 
@@ -585,33 +529,22 @@ mod tests {
         lookup.set_hidden(true);
         let sheet = book.add_worksheet().set_name("行政处罚").expect("name");
         sheet.set_active(true);
-        sheet
-            .merge_range(0, 0, 0, 3, "2024年行政处罚信息", &Format::new())
-            .expect("merge");
-        for (col, header) in ["名称", "决定日期", "罚款金额", "备注"].iter().enumerate()
-        {
+        sheet.merge_range(0, 0, 0, 3, "2024年行政处罚信息", &Format::new()).expect("merge");
+        for (col, header) in ["名称", "决定日期", "罚款金额", "备注"].iter().enumerate() {
             sheet.write(1, col as u16, *header).expect("write");
         }
         sheet.write(2, 0, "某某公司").expect("write");
         let day = XlDate::from_ymd(2023, 6, 2).expect("date");
-        sheet
-            .write_datetime_with_format(2, 1, &day, &date)
-            .expect("write");
+        sheet.write_datetime_with_format(2, 1, &day, &date).expect("write");
         sheet.write(2, 2, 45079.0).expect("write");
         sheet.write(2, 3, 0.2).expect("write");
         // row 4 (index 3) left empty on purpose
-        sheet
-            .write(4, 0, 110_101_199_001_011_234_f64)
-            .expect("write");
+        sheet.write(4, 0, 110_101_199_001_011_234_f64).expect("write");
         let moment = XlDate::parse_from_str("2023-06-02 13:45:30").expect("datetime");
-        sheet
-            .write_datetime_with_format(4, 1, &moment, &stamp)
-            .expect("write");
+        sheet.write_datetime_with_format(4, 1, &moment, &stamp).expect("write");
         sheet.write(4, 2, true).expect("write");
         let noon = XlDate::from_hms(12, 30, 0).expect("time");
-        sheet
-            .write_datetime_with_format(4, 4, &noon, &time)
-            .expect("write");
+        sheet.write_datetime_with_format(4, 4, &noon, &time).expect("write");
         sheet.write(5, 2, -1.5).expect("write");
         sheet.write(5, 3, 1e21).expect("write");
         let other = book.add_worksheet().set_name("说明").expect("name");
@@ -652,8 +585,7 @@ mod tests {
             ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
         ];
         for (name, bytes) in parts.iter().chain(extra) {
-            zip.start_file(*name, SimpleFileOptions::default())
-                .expect("start");
+            zip.start_file(*name, SimpleFileOptions::default()).expect("start");
             zip.write_all(bytes).expect("write");
         }
         zip.finish().expect("finish");
@@ -666,11 +598,7 @@ mod tests {
         let path = department_workbook(&dir, "export.xlsx");
         let reader = open_with(&path, None).expect("open");
         assert_eq!(reader.kind(), FileKind::Xlsx);
-        assert_eq!(
-            reader.sheet(),
-            Some("行政处罚"),
-            "the hidden first sheet is skipped"
-        );
+        assert_eq!(reader.sheet(), Some("行政处罚"), "the hidden first sheet is skipped");
         assert_eq!(reader.encoding(), None);
         assert_eq!(
             rows(reader),
@@ -678,16 +606,7 @@ mod tests {
                 ok(1, &["2024年行政处罚信息"]),
                 ok(2, &["名称", "决定日期", "罚款金额", "备注"]),
                 ok(3, &["某某公司", "2023-06-02", "45079", "0.2"]),
-                ok(
-                    5,
-                    &[
-                        "110101199001011230",
-                        "2023-06-02 13:45:30",
-                        "TRUE",
-                        "",
-                        "12:30:00"
-                    ]
-                ),
+                ok(5, &["110101199001011230", "2023-06-02 13:45:30", "TRUE", "", "12:30:00"]),
                 ok(6, &["", "", "-1.5", "1000000000000000000000"]),
             ]
         );
@@ -730,10 +649,7 @@ mod tests {
             items,
             [
                 ok(1, &["a"]),
-                Err(RowError {
-                    line: 5,
-                    kind: RowErrorKind::Malformed("C5: #N/A, D5: #DIV/0!".into())
-                }),
+                Err(RowError { line: 5, kind: RowErrorKind::Malformed("C5: #N/A, D5: #DIV/0!".into()) }),
                 ok(6, &["", "2"]),
             ]
         );
@@ -748,16 +664,7 @@ mod tests {
         let path = handmade_raw(&dir, &truncated, &[]);
         let items = rows(open_with(&path, None).expect("open"));
         assert_eq!(items[0], ok(1, &["1"]));
-        assert!(
-            matches!(
-                &items[1..],
-                [Err(RowError {
-                    line: 2,
-                    kind: RowErrorKind::Unreadable(_)
-                })]
-            ),
-            "{items:?}"
-        );
+        assert!(matches!(&items[1..], [Err(RowError { line: 2, kind: RowErrorKind::Unreadable(_) })]), "{items:?}");
     }
 
     #[test]
@@ -772,32 +679,16 @@ mod tests {
             &[],
         );
         let opts = ReadOptions {
-            limits: Limits {
-                max_cell_bytes: 1000,
-                max_row_cells: 100,
-                ..Limits::default()
-            },
+            limits: Limits { max_cell_bytes: 1000, max_row_cells: 100, ..Limits::default() },
             ..ReadOptions::default()
         };
         let items = rows(open(&path, &opts).expect("open"));
         assert_eq!(
             items,
             [
-                Err(RowError {
-                    line: 1,
-                    kind: RowErrorKind::CellTooLarge {
-                        bytes: 2000,
-                        limit: 1000
-                    }
-                }),
+                Err(RowError { line: 1, kind: RowErrorKind::CellTooLarge { bytes: 2000, limit: 1000 } }),
                 ok(2, &["2"]),
-                Err(RowError {
-                    line: 3,
-                    kind: RowErrorKind::TooManyCells {
-                        cells: 16_384,
-                        limit: 100
-                    }
-                }),
+                Err(RowError { line: 3, kind: RowErrorKind::TooManyCells { cells: 16_384, limit: 100 } }),
             ]
         );
     }
@@ -810,20 +701,9 @@ mod tests {
         drop(zeros);
         let start = Instant::now();
         let err = open_with(&path, None).expect_err("bomb");
-        assert!(
-            start.elapsed() < Duration::from_millis(500),
-            "{:?}",
-            start.elapsed()
-        );
+        assert!(start.elapsed() < Duration::from_millis(500), "{:?}", start.elapsed());
         match &err {
-            FormatError::TooLarge {
-                reason:
-                    Oversize::Ratio {
-                        entry,
-                        ratio,
-                        limit: 200,
-                    },
-            } => {
+            FormatError::TooLarge { reason: Oversize::Ratio { entry, ratio, limit: 200 } } => {
                 assert_eq!(entry, "xl/worksheets/sheet2.xml");
                 assert!(*ratio > 200);
             }
@@ -832,23 +712,11 @@ mod tests {
         assert!(err.zh().contains("压缩比"), "{}", err.zh());
 
         let opts = ReadOptions {
-            limits: Limits {
-                max_xlsx_uncompressed: 32 << 20,
-                max_compression_ratio: u64::MAX,
-                ..Limits::default()
-            },
+            limits: Limits { max_xlsx_uncompressed: 32 << 20, max_compression_ratio: u64::MAX, ..Limits::default() },
             ..ReadOptions::default()
         };
         let err = open(&path, &opts).expect_err("bomb");
-        assert!(
-            matches!(
-                err,
-                FormatError::TooLarge {
-                    reason: Oversize::Total { .. }
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err, FormatError::TooLarge { reason: Oversize::Total { .. } }), "{err:?}");
     }
 
     #[test]
@@ -880,10 +748,7 @@ mod tests {
         let sst = br#"<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" uniqueCount = '000999999999999'><si><t>a</t></si></sst>"#;
         let path = handmade(&dir, "", &[("xl/sharedStrings.xml", sst)]);
         let err = open_with(&path, None).expect_err("refused");
-        assert!(
-            matches!(&err, FormatError::NotAWorkbook(m) if m.contains("claims 999999999999 strings")),
-            "{err:?}"
-        );
+        assert!(matches!(&err, FormatError::NotAWorkbook(m) if m.contains("claims 999999999999 strings")), "{err:?}");
     }
 
     #[test]
@@ -901,8 +766,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("photos.xlsx");
         let mut zip = zip::ZipWriter::new(File::create(&path).expect("create"));
-        zip.start_file("a.txt", SimpleFileOptions::default())
-            .expect("start");
+        zip.start_file("a.txt", SimpleFileOptions::default()).expect("start");
         zip.write_all(b"hello").expect("write");
         zip.finish().expect("finish");
         let err = open_with(&path, None).expect_err("not a workbook");
@@ -912,9 +776,7 @@ mod tests {
     #[test]
     fn dropping_a_reader_midway_stops_the_worker() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let rows: String = (1..=5000)
-            .map(|r| format!(r#"<row r="{r}"><c r="A{r}"><v>{r}</v></c></row>"#))
-            .collect();
+        let rows: String = (1..=5000).map(|r| format!(r#"<row r="{r}"><c r="A{r}"><v>{r}</v></c></row>"#)).collect();
         let path = handmade(&dir, &rows, &[]);
         let mut reader = open_with(&path, None).expect("open");
         assert_eq!(reader.next(), Some(ok(1, &["1"])));
@@ -930,13 +792,7 @@ mod tests {
         assert_eq!(number(9_007_199_254_740_992.0), "9007199254740992");
         assert_eq!(number(1e-7), "0.0000001");
         assert_eq!(number(1.10101199001011E+17), "110101199001011000");
-        let dt = |v| {
-            date_time(&ExcelDateTime::new(
-                v,
-                calamine::ExcelDateTimeType::DateTime,
-                false,
-            ))
-        };
+        let dt = |v| date_time(&ExcelDateTime::new(v, calamine::ExcelDateTimeType::DateTime, false));
         assert_eq!(dt(45079.0).as_deref(), Ok("2023-06-02"));
         assert_eq!(dt(45079.5).as_deref(), Ok("2023-06-02 12:00:00"));
         assert_eq!(dt(45079.999_999_999).as_deref(), Ok("2023-06-03"));

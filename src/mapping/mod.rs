@@ -116,18 +116,9 @@ pub struct RowScratch {
 }
 
 impl Mapping {
-    pub fn load_dir(
-        gateway: &GatewayConfig,
-        catalogue: &Catalogue,
-        issues: &mut Issues,
-    ) -> Vec<Mapping> {
+    pub fn load_dir(gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> Vec<Mapping> {
         let mut out = Vec::new();
-        for file in toml_files(
-            &gateway.mappings_dir,
-            issues,
-            &gateway.file,
-            "paths.mappings",
-        ) {
+        for file in toml_files(&gateway.mappings_dir, issues, &gateway.file, "paths.mappings") {
             if let Some(m) = Mapping::load(&file, catalogue, issues) {
                 out.push(m);
             }
@@ -140,21 +131,13 @@ impl Mapping {
         check_version(file, spec.version, issues);
         let name = file.file_stem()?.to_string_lossy().into_owned();
         let Some(item) = catalogue.item(&spec.item).cloned() else {
-            issues.push(
-                file,
-                "item",
-                format!("unknown catalogue item {:?}", spec.item),
-            );
+            issues.push(file, "item", format!("unknown catalogue item {:?}", spec.item));
             return None;
         };
         let before = issues.len();
         for key in spec.fields.keys() {
             if item.field_index(key).is_none() {
-                issues.push(
-                    file,
-                    format!("fields.{key}"),
-                    format!("{} has no field {key}", item.code),
-                );
+                issues.push(file, format!("fields.{key}"), format!("{} has no field {key}", item.code));
             }
         }
         let empty = FieldMapSpec::default();
@@ -164,14 +147,11 @@ impl Mapping {
             let fm = explicit.unwrap_or(&empty);
             let at = |k: &str| format!("fields.{}.{k}", field.key);
             let source = match (&fm.column, fm.position, &fm.concat, &fm.constant) {
-                (None, None, None, None)
-                    if explicit.is_none() && spec.columns == ColumnsDefault::Explicit =>
-                {
+                (None, None, None, None) if explicit.is_none() && spec.columns == ColumnsDefault::Explicit => {
                     Source::Unmapped
                 }
                 (None, None, None, None) => {
-                    let mut names =
-                        vec![normalize_header(&field.name), normalize_header(&field.key)];
+                    let mut names = vec![normalize_header(&field.name), normalize_header(&field.key)];
                     names.extend(fm.aliases.iter().map(|a| normalize_header(a)));
                     Source::Column(names)
                 }
@@ -185,17 +165,12 @@ impl Mapping {
                     issues.push(file, at("position"), "expected a 1-based column number");
                     Source::Unmapped
                 }
-                (None, None, Some(cols), None) if !cols.is_empty() => Source::Concat(
-                    cols.iter().map(|c| normalize_header(c)).collect(),
-                    fm.separator.clone(),
-                ),
+                (None, None, Some(cols), None) if !cols.is_empty() => {
+                    Source::Concat(cols.iter().map(|c| normalize_header(c)).collect(), fm.separator.clone())
+                }
                 (None, None, None, Some(c)) => Source::Const(c.clone()),
                 _ => {
-                    issues.push(
-                        file,
-                        at(""),
-                        "expected one of column, position, concat or const",
-                    );
+                    issues.push(file, at(""), "expected one of column, position, concat or const");
                     Source::Unmapped
                 }
             };
@@ -222,20 +197,12 @@ impl Mapping {
             fields.push(FieldMap {
                 source,
                 default: fm.default.clone(),
-                map: fm
-                    .map
-                    .iter()
-                    .map(|(k, v)| (k.trim().to_string(), v.clone()))
-                    .collect(),
+                map: fm.map.iter().map(|(k, v)| (k.trim().to_string(), v.clone())).collect(),
                 transforms,
             });
         }
         if fields.iter().all(|f| matches!(f.source, Source::Unmapped)) {
-            issues.push(
-                file,
-                "fields",
-                "maps no field: list fields or set columns = \"catalogue\"",
-            );
+            issues.push(file, "fields", "maps no field: list fields or set columns = \"catalogue\"");
         }
         if issues.len() > before {
             return None;
@@ -261,10 +228,7 @@ impl Mapping {
     /// the most mapped columns (a title row above it names none).
     pub fn find_header(&self, rows: &[RawRow]) -> Result<usize, BindError> {
         if let Some(line) = self.header_row {
-            return rows
-                .iter()
-                .position(|r| r.line == line)
-                .ok_or(BindError::NoHeader(self.header_scan_rows));
+            return rows.iter().position(|r| r.line == line).ok_or(BindError::NoHeader(self.header_scan_rows));
         }
         let mut best: Option<(usize, usize)> = None;
         for (i, row) in rows.iter().enumerate().take(self.header_scan_rows) {
@@ -284,8 +248,7 @@ impl Mapping {
                 best = Some((i, score));
             }
         }
-        best.map(|(i, _)| i)
-            .ok_or(BindError::NoHeader(self.header_scan_rows))
+        best.map(|(i, _)| i).ok_or(BindError::NoHeader(self.header_scan_rows))
     }
 
     /// Binds every field to its cells in this header.
@@ -304,9 +267,7 @@ impl Mapping {
                 Source::Column(candidates) => match candidates.iter().find_map(|c| find(c)) {
                     Some(idx) => Bound::Cell(idx),
                     None => {
-                        if matches!(field.required, crate::catalogue::Requirement::Always)
-                            && fm.default.is_none()
-                        {
+                        if matches!(field.required, crate::catalogue::Requirement::Always) && fm.default.is_none() {
                             missing_required.push(field.name.clone());
                         } else {
                             missing_optional.push(field.name.clone());
@@ -339,13 +300,7 @@ impl Mapping {
             .filter(|(c, u)| !**u && !c.trim().is_empty())
             .map(|(c, _)| c.clone())
             .collect();
-        Ok(Binding {
-            sources,
-            width: header.cells.len(),
-            missing_optional,
-            unused,
-            strict_width: true,
-        })
+        Ok(Binding { sources, width: header.cells.len(), missing_optional, unused, strict_width: true })
     }
 
     /// Maps and validates one row into `scratch`.
@@ -390,18 +345,8 @@ impl Mapping {
                 return RowOutcome::Skipped(filter.reason.clone());
             }
         }
-        validate(
-            &self.catalogue,
-            &self.item,
-            &scratch.values,
-            &scratch.skip,
-            &mut scratch.problems,
-        );
-        if scratch
-            .problems
-            .iter()
-            .any(|p| p.severity == crate::problem::Severity::Error)
-        {
+        validate(&self.catalogue, &self.item, &scratch.values, &scratch.skip, &mut scratch.problems);
+        if scratch.problems.iter().any(|p| p.severity == crate::problem::Severity::Error) {
             RowOutcome::Rejected
         } else {
             RowOutcome::Accepted
@@ -421,9 +366,7 @@ impl Mapping {
         let field = &self.item.fields[i];
         let mut value: Cow<'_, str> = Cow::Borrowed(start);
         for t in &fm.transforms {
-            value = t
-                .apply(value, field)
-                .map_err(|reason| Problem::error(Some(i), t.problem_code(), reason))?;
+            value = t.apply(value, field).map_err(|reason| Problem::error(Some(i), t.problem_code(), reason))?;
             if value.is_empty() {
                 return Ok(None);
             }
@@ -436,10 +379,7 @@ impl Mapping {
         match binding.sources.get(field) {
             Some(Bound::Cell(idx)) => Cow::Borrowed(row.cells.get(*idx).map_or("", String::as_str)),
             Some(Bound::Cells(list, sep)) => Cow::Owned(
-                list.iter()
-                    .filter_map(|i| row.cells.get(*i).map(String::as_str))
-                    .collect::<Vec<_>>()
-                    .join(sep),
+                list.iter().filter_map(|i| row.cells.get(*i).map(String::as_str)).collect::<Vec<_>>().join(sep),
             ),
             Some(Bound::Const(c)) => Cow::Owned(c.clone()),
             _ => Cow::Borrowed(""),
@@ -450,14 +390,8 @@ impl Mapping {
     pub fn run_tests(&self) -> Vec<String> {
         let mut failures = Vec::new();
         for (n, test) in self.tests.iter().enumerate() {
-            let header = RawRow {
-                line: 1,
-                cells: test.row.keys().cloned().collect(),
-            };
-            let row = RawRow {
-                line: 2,
-                cells: test.row.values().cloned().collect(),
-            };
+            let header = RawRow { line: 1, cells: test.row.keys().cloned().collect() };
+            let row = RawRow { line: 2, cells: test.row.values().cloned().collect() };
             let binding = match self.bind(&header) {
                 Ok(b) => b,
                 Err(e) => {
@@ -481,9 +415,7 @@ impl Mapping {
                     failures.push(format!("test {}: row was skipped ({r})", n + 1));
                     continue;
                 }
-                (_, true) => {
-                    failures.push(format!("test {}: expected the row to be skipped", n + 1))
-                }
+                (_, true) => failures.push(format!("test {}: expected the row to be skipped", n + 1)),
                 _ => {}
             }
             let mut want = test.problems.clone();
@@ -491,10 +423,7 @@ impl Mapping {
             let mut got_sorted = got.clone();
             got_sorted.sort();
             if want != got_sorted {
-                failures.push(format!(
-                    "test {}: expected problems {want:?}, got {got:?}",
-                    n + 1
-                ));
+                failures.push(format!("test {}: expected problems {want:?}, got {got:?}", n + 1));
             }
             for (key, expected) in &test.expect {
                 let Some(idx) = self.item.field_index(key) else {
@@ -503,10 +432,7 @@ impl Mapping {
                 };
                 let actual = scratch.values[idx].as_deref().unwrap_or("");
                 if actual != expected {
-                    failures.push(format!(
-                        "test {}: {key}: expected {expected:?}, got {actual:?}",
-                        n + 1
-                    ));
+                    failures.push(format!("test {}: {key}: expected {expected:?}, got {actual:?}", n + 1));
                 }
             }
         }
@@ -528,11 +454,7 @@ impl Mapping {
 /// marker in many templates) do not matter.
 pub fn normalize_header(s: &str) -> String {
     let n = normalize_text(s);
-    n.trim_end_matches('*')
-        .trim_start_matches('*')
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect()
+    n.trim_end_matches('*').trim_start_matches('*').chars().filter(|c| !c.is_whitespace()).collect()
 }
 
 /// A row whose cells do not line up with the header would put values in the wrong fields.
@@ -541,10 +463,7 @@ fn ragged(width: usize, strict: bool, cells: &[String]) -> Option<Problem> {
     let extra_filled = cells.iter().skip(width).any(|c| !c.trim().is_empty());
     if (strict && found < width) || extra_filled {
         let found = if extra_filled {
-            cells
-                .iter()
-                .rposition(|c| !c.trim().is_empty())
-                .map_or(found, |p| p + 1)
+            cells.iter().rposition(|c| !c.trim().is_empty()).map_or(found, |p| p + 1)
         } else {
             found
         };

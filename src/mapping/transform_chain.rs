@@ -4,9 +4,7 @@ use std::borrow::Cow;
 
 use crate::catalogue::{Field, FieldKind, Unit};
 use crate::problem::ProblemCode;
-use crate::transform::{
-    AmountUnit, format_decimal, normalize_text, parse_amount, parse_date, yuan_to_wan,
-};
+use crate::transform::{AmountUnit, format_decimal, normalize_text, parse_amount, parse_date, yuan_to_wan};
 
 /// What 长期 (open-ended) is stored as (SPEC §2.1).
 pub const OPEN_ENDED_DATE: &str = "2099-12-31";
@@ -56,9 +54,7 @@ impl Transform {
             "lower" => Transform::Lower,
             "date" => Transform::Date,
             "amount" => Transform::Amount { assume: None },
-            "yuan_to_wan" => Transform::Amount {
-                assume: Some(Unit::Yuan),
-            },
+            "yuan_to_wan" => Transform::Amount { assume: Some(Unit::Yuan) },
             "code" => Transform::Code,
             other => {
                 return Err(format!(
@@ -73,9 +69,7 @@ impl Transform {
             _ => true,
         };
         if !fits {
-            return Err(format!(
-                "transform {name:?} does not fit a field of this type"
-            ));
+            return Err(format!("transform {name:?} does not fit a field of this type"));
         }
         Ok(t)
     }
@@ -117,13 +111,7 @@ impl Transform {
             }
             Transform::Lower => Cow::Owned(value.to_lowercase()),
             Transform::Date => {
-                let open_ended = matches!(
-                    field.kind,
-                    FieldKind::Date {
-                        open_ended: true,
-                        ..
-                    }
-                );
+                let open_ended = matches!(field.kind, FieldKind::Date { open_ended: true, .. });
                 if OPEN_ENDED_WORDS.contains(&value.as_ref()) {
                     if open_ended {
                         return Ok(Cow::Borrowed(OPEN_ENDED_DATE));
@@ -135,10 +123,7 @@ impl Transform {
             }
             Transform::Amount { assume } => {
                 let amount = parse_amount(&value).map_err(|e| e.zh())?;
-                let FieldKind::Decimal {
-                    unit: field_unit, ..
-                } = field.kind
-                else {
+                let FieldKind::Decimal { unit: field_unit, .. } = field.kind else {
                     return Ok(Cow::Owned(format_decimal(amount.value)));
                 };
                 let given = match amount.unit {
@@ -148,9 +133,7 @@ impl Transform {
                 };
                 let v = match (given, field_unit) {
                     (Some(Unit::Yuan), Some(Unit::Wan)) => yuan_to_wan(amount.value),
-                    (Some(Unit::Wan), Some(Unit::Yuan)) => {
-                        amount.value * rust_decimal::Decimal::from(10_000)
-                    }
+                    (Some(Unit::Wan), Some(Unit::Yuan)) => amount.value * rust_decimal::Decimal::from(10_000),
                     _ => amount.value,
                 };
                 Cow::Owned(format_decimal(v))
@@ -161,11 +144,7 @@ impl Transform {
                 };
                 if *multiple {
                     let mut out = String::new();
-                    for part in value
-                        .split(MULTI_SEPARATORS)
-                        .map(str::trim)
-                        .filter(|p| !p.is_empty())
-                    {
+                    for part in value.split(MULTI_SEPARATORS).map(str::trim).filter(|p| !p.is_empty()) {
                         let stored = table.canonical(part).ok_or_else(|| unknown(part, table))?;
                         if !out.split(';').any(|x| x == stored) {
                             if !out.is_empty() {
@@ -176,14 +155,8 @@ impl Transform {
                     }
                     Cow::Owned(out)
                 } else {
-                    let stored = table
-                        .canonical(&value)
-                        .ok_or_else(|| unknown(&value, table))?;
-                    if stored == value {
-                        value
-                    } else {
-                        Cow::Owned(stored.to_string())
-                    }
+                    let stored = table.canonical(&value).ok_or_else(|| unknown(&value, table))?;
+                    if stored == value { value } else { Cow::Owned(stored.to_string()) }
                 }
             }
         })
@@ -191,9 +164,5 @@ impl Transform {
 }
 
 fn unknown(value: &str, table: &crate::catalogue::CodeTable) -> String {
-    format!(
-        "“{value}”不在{}代码表中（可选：{}）",
-        table.name,
-        table.listing()
-    )
+    format!("“{value}”不在{}代码表中（可选：{}）", table.name, table.listing())
 }

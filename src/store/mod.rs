@@ -11,9 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use records::{ProblemRow, RecordRow, RecordWriter, WriteCounts};
 
@@ -26,10 +24,7 @@ pub enum StoreError {
     #[error("unsupported database url (expected sqlite:// or postgres://)")]
     UnsupportedUrl,
     #[error("cannot create the database folder {path}: {source}")]
-    Folder {
-        path: String,
-        source: std::io::Error,
-    },
+    Folder { path: String, source: std::io::Error },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,15 +109,10 @@ impl Store {
             if let Some(parent) = opts.get_filename().parent()
                 && !parent.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
-                    path: parent.display().to_string(),
-                    source,
-                })?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|source| StoreError::Folder { path: parent.display().to_string(), source })?;
             }
-            let pool = SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(opts)
-                .await?;
+            let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
             Db::Sqlite(pool)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {

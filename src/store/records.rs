@@ -126,11 +126,7 @@ impl Store {
     }
 
     /// The current version of a record by its business key.
-    pub async fn record_by_key(
-        &self,
-        item: &str,
-        business_key: &str,
-    ) -> Result<Option<RecordRow>, StoreError> {
+    pub async fn record_by_key(&self, item: &str, business_key: &str) -> Result<Option<RecordRow>, StoreError> {
         const SQL: &str = "SELECT id, item, business_key, department, version, content, decision_date, region, \
                            ingest_run_id, source_line FROM records WHERE item = $1 AND business_key = $2";
         let row = on_pool!(self.db(), pool => sqlx::query(SQL).bind(item).bind(business_key).fetch_optional(pool).await?
@@ -152,28 +148,23 @@ impl Store {
     /// Number of records of an item (all items with `None`).
     pub async fn count_records(&self, item: Option<&str>) -> Result<i64, StoreError> {
         const SQL: &str = "SELECT COUNT(*) FROM records WHERE $1 IS NULL OR item = $1";
-        let n: i64 =
-            on_pool!(self.db(), pool => sqlx::query_scalar(SQL).bind(item).fetch_one(pool).await?);
+        let n: i64 = on_pool!(self.db(), pool => sqlx::query_scalar(SQL).bind(item).fetch_one(pool).await?);
         Ok(n)
     }
 
     /// Superseded versions of a record, oldest first: (version, content).
     pub async fn record_history(&self, record_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
-        const SQL: &str =
-            "SELECT version, content FROM record_versions WHERE record_id = $1 ORDER BY version";
+        const SQL: &str = "SELECT version, content FROM record_versions WHERE record_id = $1 ORDER BY version";
         let rows: Vec<(i64, String)> =
             on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(record_id).fetch_all(pool).await?);
         Ok(rows)
     }
 
     /// Stored problems of one ingest run: (line, field, code, reason).
-    pub async fn run_problems(
-        &self,
-        run_id: i64,
-    ) -> Result<Vec<(i64, Option<String>, String, String)>, StoreError> {
-        const SQL: &str = "SELECT line, field, code, reason FROM row_problems WHERE ingest_run_id = $1 ORDER BY line, id";
-        let rows =
-            on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(run_id).fetch_all(pool).await?);
+    pub async fn run_problems(&self, run_id: i64) -> Result<Vec<(i64, Option<String>, String, String)>, StoreError> {
+        const SQL: &str =
+            "SELECT line, field, code, reason FROM row_problems WHERE ingest_run_id = $1 ORDER BY line, id";
+        let rows = on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(run_id).fetch_all(pool).await?);
         Ok(rows)
     }
 }
@@ -248,10 +239,7 @@ impl RecordWriter {
         }
         let versions: Vec<i64> = match &mut self.conn {
             Conn::Sqlite(c) => {
-                let sql = self
-                    .sql_cache
-                    .entry(chunk.len())
-                    .or_insert_with(|| values_upsert_sql(chunk.len()));
+                let sql = self.sql_cache.entry(chunk.len()).or_insert_with(|| values_upsert_sql(chunk.len()));
                 let mut q = sqlx::query_scalar::<_, i64>(sql.as_str())
                     .bind(&self.item)
                     .bind(&self.department)
@@ -298,19 +286,13 @@ impl RecordWriter {
                     .bind(&self.now)
                     .fetch_all(&mut **c)
                     .await?;
-                sqlx::raw_sql("TRUNCATE staging_records")
-                    .execute(&mut **c)
-                    .await?;
+                sqlx::raw_sql("TRUNCATE staging_records").execute(&mut **c).await?;
                 versions
             }
         };
         let inserted = versions.iter().filter(|v| **v == 1).count() as u64;
         let new_versions = versions.len() as u64 - inserted;
-        Ok(WriteCounts {
-            inserted,
-            new_versions,
-            unchanged: chunk.len() as u64 - versions.len() as u64,
-        })
+        Ok(WriteCounts { inserted, new_versions, unchanged: chunk.len() as u64 - versions.len() as u64 })
     }
 
     async fn write_problems(&mut self, chunk: &[ProblemRow]) -> Result<(), StoreError> {
@@ -325,15 +307,7 @@ impl RecordWriter {
             if i > 0 {
                 sql.push(',');
             }
-            sql.push_str(&format!(
-                "($1,${},${},${},${},${},${})",
-                p,
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5
-            ));
+            sql.push_str(&format!("($1,${},${},${},${},${},${})", p, p + 1, p + 2, p + 3, p + 4, p + 5));
         }
         macro_rules! bind_all {
             ($c:expr) => {{
@@ -368,15 +342,7 @@ fn values_upsert_sql(n: usize) -> String {
         if i > 0 {
             sql.push(',');
         }
-        sql.push_str(&format!(
-            "($1,$2,$3,$4,$4,1,${},${},${},${},${},${})",
-            p,
-            p + 1,
-            p + 2,
-            p + 3,
-            p + 4,
-            p + 5
-        ));
+        sql.push_str(&format!("($1,$2,$3,$4,$4,1,${},${},${},${},${},${})", p, p + 1, p + 2, p + 3, p + 4, p + 5));
     }
     sql.push_str(UPSERT_TAIL);
     sql

@@ -40,8 +40,7 @@ pub fn sqlite_url(dir: &Path) -> String {
 
 /// The PostgreSQL server the tests use (DATABASE_URL, default the local `test` database).
 pub fn postgres_admin_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
 /// A fresh, empty PostgreSQL database for one test; dropped by `drop_postgres`.
@@ -52,13 +51,8 @@ pub async fn fresh_postgres() -> (String, String) {
 }
 
 pub async fn drop_postgres(name: &str) {
-    let pool = sqlx::PgPool::connect(&postgres_admin_url())
-        .await
-        .expect("connect");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&pool)
-        .await
-        .expect("drop database");
+    let pool = sqlx::PgPool::connect(&postgres_admin_url()).await.expect("connect");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&pool).await.expect("drop database");
 }
 
 /// Writes a sample file with the library's generator; returns its expected summary.
