@@ -33,11 +33,19 @@ pub enum BenchCommand {
 
 pub async fn run(config: &Path, command: BenchCommand) -> anyhow::Result<()> {
     match command {
-        BenchCommand::Ingest { rows, database, bad, workdir } => bench_ingest(config, rows, &database, bad, workdir).await,
+        BenchCommand::Ingest { rows, database, bad, workdir } => {
+            bench_ingest(config, rows, &database, bad, workdir).await
+        }
     }
 }
 
-async fn bench_ingest(config: &Path, rows: u64, database: &str, bad: f64, workdir: Option<PathBuf>) -> anyhow::Result<()> {
+async fn bench_ingest(
+    config: &Path,
+    rows: u64,
+    database: &str,
+    bad: f64,
+    workdir: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let tmp;
     let dir = match workdir {
         Some(d) => {
@@ -76,7 +84,8 @@ async fn bench_ingest(config: &Path, rows: u64, database: &str, bad: f64, workdi
     settings.gateway.database_url = url.clone();
     let store = Store::connect(&url).await?;
     let connector = "market-penalties";
-    let opts = IngestOptions { report_path: Some(dir.join("bench.errors.csv")), progress: false, now: chrono::Utc::now() };
+    let opts =
+        IngestOptions { report_path: Some(dir.join("bench.errors.csv")), progress: false, now: chrono::Utc::now() };
     let t = Instant::now();
     let summary = ingest_file(&settings, &store, connector, &file, &opts).await?;
     let secs = t.elapsed().as_secs_f64();

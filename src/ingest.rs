@@ -317,17 +317,17 @@ fn read_file(
         Err(e) => return Err(refuse(Some(fingerprint), e.to_string(), e.zh())),
     };
     // The header is among the first rows; a title row may stand above it.
-    let mut head: Vec<RawRow> = Vec::new();
-    let mut early_errors: Vec<RowError> = Vec::new();
-    while head.len() < mapping.header_scan_rows {
+    // Rows and unreadable rows in file order; the header is among the first readable ones.
+    let mut scanned: Vec<Result<RawRow, RowError>> = Vec::new();
+    while scanned.iter().filter(|r| r.is_ok()).count() < mapping.header_scan_rows {
         match rows.next() {
-            Some(Ok(row)) => head.push(row),
-            Some(Err(e)) => early_errors.push(e),
+            Some(item) => scanned.push(item),
             None => break,
         }
     }
+    let head: Vec<RawRow> = scanned.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
     if head.is_empty() {
-        let (reason, zh) = match early_errors.first() {
+        let (reason, zh) = match scanned.iter().find_map(|r| r.as_ref().err()) {
             Some(e) => (e.to_string(), e.zh()),
             None => ("the file has no rows".to_string(), "文件没有任何数据行".to_string()),
         };
@@ -369,18 +369,17 @@ fn read_file(
         errors_omitted: 0,
         report_failed: None,
     };
-    for e in early_errors.into_iter().filter(|e| e.line > header_line) {
-        state.row_error(&e);
-    }
-    for row in head.iter().skip(header_at + 1) {
-        state.row(row);
-    }
     drop(head);
+    for item in scanned.into_iter().filter(|r| r.as_ref().map_or_else(|e| e.line, |r| r.line) > header_line) {
+        match item {
+            Ok(row) => state.row(&row),
+            Err(e) => state.row_error(&e),
+        }
+    }
     let mut stopped = false;
     let mut truncated: Option<RowError> = None;
-    loop {
-        // Not a `for` loop: the progress bar reads the reader between rows.
-        let Some(next) = rows.next() else { break };
+    // Not a `for` loop: the progress bar reads the reader between rows.
+    while let Some(next) = rows.next() {
         match next {
             Ok(row) => state.row(&row),
             Err(e) if matches!(e.kind, RowErrorKind::Unreadable(_)) => {

@@ -1,6 +1,7 @@
 //! credit-gateway: moves public credit information (公共信用信息) from departments to the
 //! credit platforms above them. See ARCHITECTURE.md for the map of this crate.
 
+pub mod bench;
 pub mod catalogue;
 pub mod config;
 pub mod connector;
@@ -12,5 +13,6 @@ pub mod ingest;
 pub mod mapping;
 pub mod problem;
 pub mod record;
+pub mod sample;
 pub mod store;
 pub mod transform;

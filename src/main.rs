@@ -68,6 +68,13 @@ enum Command {
         days: u32,
         out: PathBuf,
     },
+    /// Try it out: write realistic department files into a demo folder and ingest them into
+    /// the embedded SQLite store, with the departments' error reports.
+    Demo {
+        /// Working folder for the demo's files.
+        #[arg(long, default_value = "data/demo")]
+        dir: PathBuf,
+    },
     /// Benchmarks of the hot paths.
     Bench {
         #[command(subcommand)]
@@ -161,6 +168,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(&summary)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Demo { dir } => {
+            let settings = Settings::load(&cli.config)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(demo(&settings, &dir))
+        }
         Command::Bench { command } => {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(credit_gateway::bench::run(&cli.config, command))?;
@@ -208,6 +220,37 @@ async fn ingest_command(
     }
     store.close().await;
     Ok(code)
+}
+
+/// Generates one file per market-regulation connector (GBK CSV and a workbook with a title
+/// row, as departments send them) and ingests them.
+async fn demo(settings: &Settings, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let today = chrono::Utc::now().date_naive();
+    let files = [
+        ("market-penalties", SampleItem::Penalties, SampleFormat::CsvGbk, "行政处罚.csv"),
+        ("market-licences", SampleItem::Licences, SampleFormat::Xlsx { title_row: true }, "行政许可.xlsx"),
+    ];
+    for (connector, item, format, name) in files {
+        let path = dir.join(name);
+        let spec = SampleSpec {
+            item,
+            rows: 2_000,
+            seed: today.to_string().len() as u64,
+            bad_share: 0.03,
+            summary_share: 0.02,
+            format,
+            first_date: today - chrono::Days::new(60),
+            days: 60,
+        };
+        write_sample(&spec, &path).with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+        ingest_command(settings, connector, false, &[path]).await?;
+    }
+    println!();
+    println!("Store: {}", settings.gateway.database_url);
+    println!("Open the error reports (*.errors.csv) in {} to see what departments are told.", dir.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_summary(s: &IngestSummary) {

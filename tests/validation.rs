@@ -9,6 +9,9 @@ use credit_gateway::config::Settings;
 use credit_gateway::format::RawRow;
 use credit_gateway::mapping::{Mapping, RowOutcome, RowScratch};
 
+/// Cells to change: (header, new value).
+type Changes<'a> = Vec<(&'a str, &'a str)>;
+
 const AUTHORITY: &str = "11340600MB1234567C";
 
 fn valid_penalty() -> BTreeMap<&'static str, &'static str> {
@@ -71,10 +74,12 @@ fn a_valid_row_passes_and_is_stored_in_canonical_form() {
 fn every_rule_of_the_penalty_item_raises_its_problem() {
     let s = settings();
     let m = s.mapping("market-penalties").unwrap();
+    let long_name = "名".repeat(201);
+    let long_note = "备".repeat(513);
     // (what changes, expected problems)
-    let cases: Vec<(Vec<(&str, &str)>, Vec<&str>)> = vec![
+    let cases: Vec<(Changes, Vec<&str>)> = vec![
         (vec![("行政相对人名称", "")], vec!["CF_XDR_MC:required"]),
-        (vec![("行政相对人名称", &"名".repeat(201))], vec!["CF_XDR_MC:too_long"]),
+        (vec![("行政相对人名称", &long_name)], vec!["CF_XDR_MC:too_long"]),
         (vec![("行政相对人类别", "外星人")], vec!["CF_XDR_LB:unknown_code"]),
         (vec![("统一社会信用代码", "")], vec!["CF_XDR_SHXYM:required"]),
         (vec![("统一社会信用代码", "91340600MA2PBM9HXE")], vec!["CF_XDR_SHXYM:bad_credit_code"]),
@@ -137,7 +142,7 @@ fn every_rule_of_the_penalty_item_raises_its_problem() {
         (vec![("处罚有效期", "长期")], vec![]),
         (vec![("处罚机关统一社会信用代码", "")], vec!["CF_CFJGDM:required"]),
         (vec![("数据来源单位统一社会信用代码", "91110000600037341N")], vec!["CF_SJLYDM:bad_credit_code"]),
-        (vec![("备注", &"备".repeat(513))], vec!["BZ:too_long"]),
+        (vec![("备注", &long_note)], vec!["BZ:too_long"]),
     ];
     for (changes, expected) in cases {
         let mut row = valid_penalty();

@@ -20,6 +20,8 @@ use super::{Encoding, FormatError, Limits, Progress, RawRow, RowError, RowErrorK
 
 /// Bytes sampled to guess the encoding.
 const SAMPLE: usize = 64 << 10;
+/// Bytes past an all-ASCII sample searched for the first non-ASCII text.
+const ASCII_LOOKAHEAD: usize = 4 << 20;
 /// Bytes searched for NUL to tell a binary file from text.
 const BINARY_PROBE: usize = 8 << 10;
 /// Read size, and the first size of the record buffer.
@@ -81,6 +83,10 @@ impl CsvReader {
             (Some((enc, _)), _) => enc,
             (None, Encoding::Utf8) => UTF_8,
             (None, Encoding::Gbk) => GB18030,
+            (None, Encoding::Auto) if sample.is_ascii() && !complete => {
+                let (sample, complete) = first_non_ascii_chunk(&mut file, n)?;
+                detect(&sample, complete).ok_or(FormatError::UnknownEncoding)?
+            }
             (None, Encoding::Auto) => detect(&sample, complete).ok_or(FormatError::UnknownEncoding)?,
         };
         let read = Arc::new(AtomicU64::new(0));
@@ -108,8 +114,8 @@ impl CsvReader {
             in_pos: 0,
             in_len: 0,
             eof: false,
-            out: vec![0; CHUNK.min(limits.max_row_bytes + 1)],
-            ends: vec![0; 64.min(limits.max_row_cells + 1)],
+            out: vec![0; CHUNK.min(limits.max_row_bytes.saturating_add(1))],
+            ends: vec![0; 64.min(limits.max_row_cells.saturating_add(1))],
             limits: limits.clone(),
             done: false,
         })
@@ -178,7 +184,7 @@ impl CsvReader {
             );
             self.in_pos += nin;
             for &end in &self.ends[ends_len..ends_len + nend] {
-                rec.largest_cell = rec.largest_cell.max(end - field_start);
+                rec.largest_cell = rec.largest_cell.max(end.saturating_sub(field_start));
                 field_start = end;
             }
             rec.bytes += nout;
@@ -190,12 +196,12 @@ impl CsvReader {
                 ReadRecordResult::Record => return Ok(Some(rec)),
                 ReadRecordResult::End => return Ok(None),
                 ReadRecordResult::OutputFull => {
-                    let open_cell = rec.bytes - field_start;
+                    let open_cell = rec.bytes.saturating_sub(field_start);
                     rec.discarding |= open_cell > self.limits.max_cell_bytes || rec.bytes > self.limits.max_row_bytes;
                     if rec.discarding {
                         out_len = 0;
                     } else {
-                        let grown = (self.out.len() * 2).min(self.limits.max_row_bytes + 1);
+                        let grown = (self.out.len() * 2).min(self.limits.max_row_bytes.saturating_add(1));
                         self.out.resize(grown, 0);
                     }
                 }
@@ -204,7 +210,7 @@ impl CsvReader {
                     if rec.discarding {
                         ends_len = 0;
                     } else {
-                        let grown = (self.ends.len() * 2).min(self.limits.max_row_cells + 1);
+                        let grown = (self.ends.len() * 2).min(self.limits.max_row_cells.saturating_add(1));
                         self.ends.resize(grown, 0);
                     }
                 }
@@ -212,8 +218,28 @@ impl CsvReader {
         }
     }
 
-    /// Turns a parsed record into a row, an error, or `None` when it is blank.
-    fn finish(&self, rec: &Record) -> Option<Result<RawRow, RowError>> {
+    /// Reads the next non-blank row into `row`, reusing its strings.
+    pub(super) fn read_into(&mut self, row: &mut RawRow) -> Option<Result<(), RowError>> {
+        while !self.done {
+            match self.read_record() {
+                Ok(Some(rec)) => {
+                    if let Some(result) = self.finish(&rec, row) {
+                        return Some(result);
+                    }
+                }
+                Ok(None) => self.done = true,
+                Err(e) => {
+                    self.done = true;
+                    let kind = RowErrorKind::Unreadable(e.to_string());
+                    return Some(Err(RowError { line: self.parser.line(), kind }));
+                }
+            }
+        }
+        None
+    }
+
+    /// Turns a parsed record into `row` or an error; `None` when it is blank.
+    fn finish(&self, rec: &Record, row: &mut RawRow) -> Option<Result<(), RowError>> {
         let limits = &self.limits;
         let too_large = if rec.largest_cell > limits.max_cell_bytes {
             Some(RowErrorKind::CellTooLarge { bytes: rec.largest_cell, limit: limits.max_cell_bytes })
@@ -239,23 +265,32 @@ impl CsvReader {
         if self.decoded && text.contains(char::REPLACEMENT_CHARACTER) {
             return error(RowErrorKind::BadEncoding);
         }
-        // `get` is `None` where a field boundary splits a character: bad bytes, not a panic.
-        let cells = || {
-            let starts = std::iter::once(0).chain(ends.iter().copied());
-            starts.zip(ends).map(|(start, &end)| text.get(start..end))
-        };
+        // One pass: `row` may be left half-written when the record turns out blank or bad.
+        row.cells.truncate(ends.len());
+        row.cells.reserve_exact(ends.len() - row.cells.len());
         let mut blank = true;
-        for cell in cells() {
-            match cell {
-                None => return error(RowErrorKind::BadEncoding),
-                // Once one cell has text the row is not blank: skip the rest of the trimming.
-                Some(cell) => blank = blank && cell.trim_start().is_empty(),
+        let mut start = 0;
+        for (i, &end) in ends.iter().enumerate() {
+            // `None` where a field boundary splits a character: bad bytes, not a panic.
+            let Some(cell) = text.get(start..end) else {
+                return error(RowErrorKind::BadEncoding);
+            };
+            start = end;
+            // Once one cell has text the row is not blank: skip the rest of the trimming.
+            blank = blank && cell.trim_start().is_empty();
+            match row.cells.get_mut(i) {
+                Some(old) => {
+                    old.clear();
+                    old.push_str(cell);
+                }
+                None => row.cells.push(cell.to_owned()),
             }
         }
         if blank {
             return None;
         }
-        Some(Ok(RawRow { line: rec.line, cells: cells().map(|c| c.unwrap_or_default().to_owned()).collect() }))
+        row.line = rec.line;
+        Some(Ok(()))
     }
 }
 
@@ -263,30 +298,30 @@ impl Iterator for CsvReader {
     type Item = Result<RawRow, RowError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while !self.done {
-            match self.read_record() {
-                Ok(Some(rec)) => {
-                    if let Some(item) = self.finish(&rec) {
-                        return Some(item);
-                    }
-                }
-                Ok(None) => self.done = true,
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(RowError {
-                        line: self.parser.line(),
-                        kind: RowErrorKind::Unreadable(e.to_string()),
-                    }));
-                }
-            }
-        }
-        None
+        let mut row = RawRow::default();
+        self.read_into(&mut row).map(|result| result.map(|()| row))
     }
 }
 
 /// The encoding a byte-order mark announces, and the mark's length.
 fn bom(head: &[u8]) -> Option<(&'static encoding_rs::Encoding, u64)> {
     encoding_rs::Encoding::for_bom(head).map(|(enc, len)| (enc, len as u64))
+}
+
+/// After an all-ASCII start (field codes, numbers), the first chunk with anything else in it
+/// within [`ASCII_LOOKAHEAD`] bytes, and whether it reaches the end of the file.
+fn first_non_ascii_chunk(file: &mut File, mut offset: usize) -> io::Result<(Vec<u8>, bool)> {
+    let mut chunk = vec![0; SAMPLE];
+    while offset < ASCII_LOOKAHEAD {
+        let n = super::read_full(file, &mut chunk)?;
+        offset += n;
+        if n < SAMPLE || !chunk.is_ascii() {
+            chunk.truncate(n);
+            return Ok((chunk, n < SAMPLE));
+        }
+    }
+    // Still all ASCII: detection says UTF-8, which ASCII is.
+    Ok((Vec::new(), true))
 }
 
 /// UTF-8 if the sample is UTF-8 (a character cut at the sample's end is fine), else GB18030
@@ -363,8 +398,10 @@ mod tests {
         open(&path, &ReadOptions::default()).expect_err("open should fail")
     }
 
-    /// Every item as `(line, cells)` or `(line, error)`.
-    fn items(reader: RowReader) -> Vec<(u64, Result<Vec<String>, RowErrorKind>)> {
+    /// An item as `(line, cells)` or `(line, error)`.
+    type Line = (u64, Result<Vec<String>, RowErrorKind>);
+
+    fn items(reader: RowReader) -> Vec<Line> {
         reader
             .map(|item| match item {
                 Ok(row) => (row.line, Ok(row.cells)),
@@ -373,11 +410,12 @@ mod tests {
             .collect()
     }
 
-    fn row(line: u64, cells: &[&str]) -> (u64, Result<Vec<String>, RowErrorKind>) {
+    fn row(line: u64, cells: &[&str]) -> Line {
         (line, Ok(cells.iter().map(|c| c.to_string()).collect()))
     }
 
-    fn read(bytes: &[u8]) -> (Option<&'static str>, Vec<(u64, Result<Vec<String>, RowErrorKind>)>) {
+    /// The encoding found and every item, with default options.
+    fn read(bytes: &[u8]) -> (Option<&'static str>, Vec<Line>) {
         let (_dir, reader) = reader(bytes, &ReadOptions::default());
         (reader.encoding(), items(reader))
     }
@@ -592,6 +630,55 @@ mod tests {
         assert_eq!(reader.progress().total, bytes.len() as u64);
         assert!(reader.by_ref().count() == 100_000);
         assert_eq!(reader.progress().done, bytes.len() as u64);
+    }
+
+    #[test]
+    fn gbk_after_an_all_ascii_start_is_detected() {
+        let mut bytes = b"CF_XDR_MC,CF_JE\n".to_vec();
+        while bytes.len() < 3 * SAMPLE {
+            bytes.extend_from_slice(b"ABC,100\n");
+        }
+        bytes.extend_from_slice(&encoding_rs::GBK.encode("某某公司,200\n").0);
+        let (enc, rows) = read(&bytes);
+        assert_eq!(enc, Some("GB18030"));
+        assert_eq!(rows.last(), Some(&row(rows.len() as u64, &["某某公司", "200"])));
+    }
+
+    #[test]
+    fn read_into_gives_the_rows_next_gives() {
+        let mut bytes = "名称,金额,备注\n\n甲,1\n,,\n乙,2,长备注\n".as_bytes().to_vec();
+        bytes.extend_from_slice(b"\xff,3\n");
+        bytes.extend_from_slice("丙\n".as_bytes());
+        let bytes = &bytes[..];
+        let opts = ReadOptions { encoding: Encoding::Utf8, ..ReadOptions::default() };
+        let (_dir, iterated) = reader(bytes, &opts);
+        let expected = items(iterated);
+        let (_dir, mut reader) = reader(bytes, &opts);
+        let mut row = RawRow::default();
+        let mut got = Vec::new();
+        while let Some(result) = reader.read_into(&mut row) {
+            got.push(match result {
+                Ok(()) => (row.line, Ok(row.cells.clone())),
+                Err(e) => (e.line, Err(e.kind)),
+            });
+        }
+        assert_eq!(got, expected);
+        assert_eq!(got.len(), 5);
+    }
+
+    #[test]
+    fn limits_without_bounds_do_not_overflow() {
+        let opts = ReadOptions {
+            limits: Limits {
+                max_cell_bytes: usize::MAX,
+                max_row_bytes: usize::MAX,
+                max_row_cells: usize::MAX,
+                ..Limits::default()
+            },
+            ..ReadOptions::default()
+        };
+        let (_dir, reader) = reader(b"a,b\n", &opts);
+        assert_eq!(items(reader), [row(1, &["a", "b"])]);
     }
 
     #[test]

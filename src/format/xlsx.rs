@@ -6,6 +6,10 @@
 //! a small bounded channel; dropping the reader stops and joins the thread. The thread also
 //! confines a panic inside calamine to this file.
 //!
+//! What calamine holds in memory is bounded before it opens the file (see [`check_zip`]); one
+//! thing is not: quick-xml reads a cell's XML text whole before [`Limits::max_cell_bytes`] sees
+//! it, so a single giant cell costs up to the size of its sheet part.
+//!
 //! `.xls` is not read: calamine can only read an `.xls` sheet whole, into a dense grid as large
 //! as the sheet's bounding box, which a small hostile file can make huge.
 
@@ -27,6 +31,8 @@ const ROWS_IN_FLIGHT: usize = 256;
 /// Entries at most this large are not checked for their compression ratio: small XML compresses
 /// very well and cannot hurt.
 const RATIO_FREE_BYTES: u64 = 16 << 20;
+/// Error cells named in a row's error message; the rest are counted.
+const BAD_CELLS_NAMED: usize = 10;
 /// Last Excel serial date, 9999-12-31, plus one.
 const SERIAL_DATE_END: f64 = 2_958_466.0;
 
@@ -191,7 +197,7 @@ fn read_sheet(file: BufReader<File>, wanted: Option<&str>, limits: &Limits, tx: 
             }
             Err(e) => {
                 // The row in progress is incomplete: report it as where reading stopped.
-                let line = row.line().unwrap_or(0);
+                let line = row.line().unwrap_or(row.last_line + 1);
                 send(Err(RowError { line, kind: RowErrorKind::Unreadable(e.to_string()) }));
                 return;
             }
@@ -226,13 +232,26 @@ struct RowBuilder<'l> {
     width: usize,
     bytes: usize,
     largest_cell: usize,
-    /// Error cells, as `C5: #N/A`.
+    /// The first error cells, as `C5: #N/A`, and how many there were.
     bad: Vec<String>,
+    bad_count: usize,
+    /// Excel row number of the last row ended.
+    last_line: u64,
 }
 
 impl<'l> RowBuilder<'l> {
     fn new(limits: &'l Limits) -> Self {
-        Self { limits, row: None, cells: Vec::new(), width: 0, bytes: 0, largest_cell: 0, bad: Vec::new() }
+        Self {
+            limits,
+            row: None,
+            cells: Vec::new(),
+            width: 0,
+            bytes: 0,
+            largest_cell: 0,
+            bad: Vec::new(),
+            bad_count: 0,
+            last_line: 0,
+        }
     }
 
     /// The Excel row number in progress.
@@ -263,7 +282,11 @@ impl<'l> RowBuilder<'l> {
         let text = match cell_text(value) {
             Ok(text) => text,
             Err(problem) => {
-                self.bad.push(format!("{}: {problem}", cell_name(row, col)));
+                // A few name the problem; a hostile row must not grow the list without end.
+                if self.bad.len() < BAD_CELLS_NAMED {
+                    self.bad.push(format!("{}: {problem}", cell_name(row, col)));
+                }
+                self.bad_count += 1;
                 return;
             }
         };
@@ -298,13 +321,18 @@ impl<'l> RowBuilder<'l> {
     /// Ends the row in progress: `None` if there was none or it was blank.
     fn take(&mut self) -> Option<Item> {
         let line = self.line()?;
+        self.last_line = line;
         let error = self.limit_error();
         let cells = std::mem::take(&mut self.cells);
-        let bad = std::mem::take(&mut self.bad);
-        (self.width, self.bytes, self.largest_cell, self.row) = (0, 0, 0, None);
+        let mut bad = std::mem::take(&mut self.bad).join(", ");
+        let unnamed = self.bad_count.saturating_sub(BAD_CELLS_NAMED);
+        if unnamed > 0 {
+            bad.push_str(&format!(" and {unnamed} more"));
+        }
+        (self.width, self.bytes, self.largest_cell, self.bad_count, self.row) = (0, 0, 0, 0, None);
         let kind = match error {
             Some(kind) => kind,
-            None if !bad.is_empty() => RowErrorKind::Malformed(bad.join(", ")),
+            None if !bad.is_empty() => RowErrorKind::Malformed(bad),
             None if super::is_blank(&cells) => return None,
             None => return Some(Ok(RawRow { line, cells })),
         };
@@ -656,6 +684,17 @@ mod tests {
     }
 
     #[test]
+    fn error_cells_named_are_capped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cells: String = (0..12).map(|c| format!(r#"<c r="{}" t="e"><v>#REF!</v></c>"#, cell_name(1, c))).collect();
+        let path = handmade(&dir, &format!(r#"<row r="2">{cells}</row>"#), &[]);
+        let items = rows(open_with(&path, None).expect("open"));
+        let named: Vec<String> = (0..10).map(|c| format!("{}: #REF!", cell_name(1, c))).collect();
+        let message = format!("{} and 2 more", named.join(", "));
+        assert_eq!(items, [Err(RowError { line: 2, kind: RowErrorKind::Malformed(message) })]);
+    }
+
+    #[test]
     fn broken_sheet_xml_ends_with_unreadable() {
         let dir = tempfile::tempdir().expect("tempdir");
         let truncated = format!(
@@ -795,7 +834,7 @@ mod tests {
         let dt = |v| date_time(&ExcelDateTime::new(v, calamine::ExcelDateTimeType::DateTime, false));
         assert_eq!(dt(45079.0).as_deref(), Ok("2023-06-02"));
         assert_eq!(dt(45079.5).as_deref(), Ok("2023-06-02 12:00:00"));
-        assert_eq!(dt(45079.999_999_999).as_deref(), Ok("2023-06-03"));
+        assert_eq!(dt(45_079.999_999_999).as_deref(), Ok("2023-06-03"));
         assert!(dt(-1.0).is_err());
         assert!(dt(f64::NAN).is_err());
         assert!(dt(1e300).is_err());
