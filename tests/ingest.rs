@@ -205,7 +205,7 @@ fn header_only_ragged_rows_and_a_huge_cell_are_handled_row_by_row() {
     assert_eq!(counts(&json(&out)), (0, 0, 0, 0, 0));
 
     // A row with a cell missing, a row with an extra filled cell, and a 10 MB cell.
-    let short: String = rows[0].rsplitn(2, ',').nth(1).unwrap().to_string();
+    let short: String = rows[0].rsplit_once(',').unwrap().0.to_string();
     let long = format!("{},多余", rows[1]);
     let huge_cell = "违".repeat(10 * 1024 * 1024 / 3);
     let mut huge_row: Vec<String> = csv::ReaderBuilder::new()
