@@ -240,13 +240,14 @@ impl RecordWriter {
         let versions: Vec<i64> = match &mut self.conn {
             Conn::Sqlite(c) => {
                 let sql = self.sql_cache.entry(chunk.len()).or_insert_with(|| values_upsert_sql(chunk.len()));
-                let mut q = sqlx::query_scalar::<_, i64>(sql.as_str())
-                    .bind(&self.item)
-                    .bind(&self.department)
-                    .bind(self.run_id)
-                    .bind(&self.now);
+                let mut q = sqlx::query_scalar::<_, i64>(sql.as_str());
                 for r in chunk {
                     q = q
+                        .bind(&self.item)
+                        .bind(&self.department)
+                        .bind(self.run_id)
+                        .bind(&self.now)
+                        .bind(&self.now)
                         .bind(&r.business_key)
                         .bind(&r.content_hash)
                         .bind(&r.content)
@@ -302,18 +303,25 @@ impl RecordWriter {
         let mut sql = String::from(
             "INSERT INTO row_problems (ingest_run_id, line, field, code, severity, reason, value) VALUES ",
         );
+        let numbered = matches!(self.conn, Conn::Postgres(_));
         for i in 0..chunk.len() {
-            let p = 2 + i * 6;
             if i > 0 {
                 sql.push(',');
             }
-            sql.push_str(&format!("($1,${},${},${},${},${},${})", p, p + 1, p + 2, p + 3, p + 4, p + 5));
+            if numbered {
+                let p = 1 + i * 7;
+                sql.push_str(&format!("(${},${},${},${},${},${},${})", p, p + 1, p + 2, p + 3, p + 4, p + 5, p + 6));
+            } else {
+                // Anonymous parameters for SQLite: see `values_upsert_sql`.
+                sql.push_str("(?,?,?,?,?,?,?)");
+            }
         }
         macro_rules! bind_all {
             ($c:expr) => {{
-                let mut q = sqlx::query(&sql).bind(self.run_id);
+                let mut q = sqlx::query(&sql);
                 for p in chunk {
                     q = q
+                        .bind(self.run_id)
                         .bind(p.line as i64)
                         .bind(&p.field)
                         .bind(p.code)
@@ -332,17 +340,19 @@ impl RecordWriter {
     }
 }
 
-/// `INSERT … VALUES (…), (…) ON CONFLICT …` for `n` rows; $1–$4 are shared by all rows.
+/// `INSERT … VALUES (…), (…) ON CONFLICT …` for `n` rows, with anonymous `?` parameters:
+/// sqlx looks every parameter's name up, and SQLite finds a name by a linear scan, so
+/// numbered parameters make a 500-row statement quadratic.
 fn values_upsert_sql(n: usize) -> String {
-    let mut sql = String::with_capacity(UPSERT_HEAD.len() + UPSERT_TAIL.len() + n * 48);
+    const ROW: &str = "(?,?,?,?,?,1,?,?,?,?,?,?)";
+    let mut sql = String::with_capacity(UPSERT_HEAD.len() + UPSERT_TAIL.len() + n * (ROW.len() + 1) + 8);
     sql.push_str(UPSERT_HEAD);
     sql.push_str("VALUES ");
     for i in 0..n {
-        let p = 5 + i * 6;
         if i > 0 {
             sql.push(',');
         }
-        sql.push_str(&format!("($1,$2,$3,$4,$4,1,${},${},${},${},${},${})", p, p + 1, p + 2, p + 3, p + 4, p + 5));
+        sql.push_str(ROW);
     }
     sql.push_str(UPSERT_TAIL);
     sql
