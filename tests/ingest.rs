@@ -233,3 +233,31 @@ fn header_only_ragged_rows_and_a_huge_cell_are_handled_row_by_row() {
     assert!(codes[2] == "cell_too_large" || codes[2] == "too_long", "{codes:?}");
     assert!(v["errors"][2]["value"].as_str().unwrap().len() < 2_000, "huge values are not echoed whole");
 }
+
+#[test]
+fn one_key_twice_in_a_file_is_a_new_version_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dup.csv");
+    sample(&file, SampleItem::Penalties, 30, 0.0, SampleFormat::Csv);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let row = lines.find(|l| !l.contains("简易程序")).unwrap();
+    let changed = row.replacen("经查", "复查", 1);
+    assert_ne!(row, changed);
+    std::fs::write(&file, format!("{header}\n{row}\n{changed}\n{changed}\n")).unwrap();
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (pg, name) = rt.block_on(fresh_postgres());
+    for db in [sqlite_url(dir.path()), pg] {
+        let out = gateway(&db, &["ingest", "--connector", "market-penalties", "--json", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{db}: {}", stderr(&out));
+        let v = json(&out);
+        assert_eq!(
+            (v["new_records"].as_u64(), v["new_versions"].as_u64(), v["unchanged"].as_u64()),
+            (Some(1), Some(1), Some(1)),
+            "{db}: {v}"
+        );
+    }
+    rt.block_on(drop_postgres(&name));
+}

@@ -23,14 +23,15 @@ CREATE INDEX ingest_runs_fingerprint ON ingest_runs (connector, fingerprint);
 -- The current version of every record, one row per business key.
 CREATE TABLE records (
     id             BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    item           TEXT    NOT NULL,
-    business_key   TEXT    NOT NULL,
-    department     TEXT    NOT NULL,
+    -- Keys compare byte-wise: a locale collation only makes the unique index slower.
+    item           TEXT    COLLATE "C" NOT NULL,
+    business_key   TEXT    COLLATE "C" NOT NULL,
+    department     TEXT    COLLATE "C" NOT NULL,
     version        BIGINT  NOT NULL,
     content_hash   TEXT    NOT NULL,
     content        TEXT    NOT NULL,
-    decision_date  TEXT,
-    region         TEXT,
+    decision_date  TEXT    COLLATE "C",
+    region         TEXT    COLLATE "C",
     ingest_run_id  BIGINT  NOT NULL,
     source_line    BIGINT  NOT NULL,
     created_at     TEXT    NOT NULL,

@@ -55,15 +55,32 @@ enum Conn {
     Postgres(PoolConnection<Postgres>),
 }
 
-const UPSERT_HEAD: &str = "INSERT INTO records (item, department, ingest_run_id, created_at, updated_at, version, \
-     business_key, content_hash, content, decision_date, region, source_line) ";
+macro_rules! upsert_head {
+    () => {
+        "INSERT INTO records (item, department, ingest_run_id, created_at, updated_at, version, \
+         business_key, content_hash, content, decision_date, region, source_line) "
+    };
+}
 /// A changed hash makes a new version (the trigger archives the old one); an equal hash
 /// changes nothing and returns no row, which is how `unchanged` is counted.
-const UPSERT_TAIL: &str = " ON CONFLICT (item, business_key) DO UPDATE SET version = records.version + 1, \
-     content_hash = excluded.content_hash, content = excluded.content, decision_date = excluded.decision_date, \
-     region = excluded.region, department = excluded.department, ingest_run_id = excluded.ingest_run_id, \
-     source_line = excluded.source_line, updated_at = excluded.updated_at \
-     WHERE records.content_hash <> excluded.content_hash RETURNING version";
+macro_rules! upsert_tail {
+    () => {
+        " ON CONFLICT (item, business_key) DO UPDATE SET version = records.version + 1, \
+         content_hash = excluded.content_hash, content = excluded.content, decision_date = excluded.decision_date, \
+         region = excluded.region, department = excluded.department, ingest_run_id = excluded.ingest_run_id, \
+         source_line = excluded.source_line, updated_at = excluded.updated_at \
+         WHERE records.content_hash <> excluded.content_hash RETURNING version"
+    };
+}
+const UPSERT_HEAD: &str = upsert_head!();
+const UPSERT_TAIL: &str = upsert_tail!();
+/// PostgreSQL: the chunk's columns as arrays, turned back into rows by `unnest`.
+const PG_UPSERT: &str = concat!(
+    upsert_head!(),
+    "SELECT $1, $2, $3, $4, $4, 1, k, h, c, d, r, l \
+     FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[]) AS t(k, h, c, d, r, l)",
+    upsert_tail!()
+);
 
 /// Writes one ingest's records in large transactions on one dedicated connection.
 ///
@@ -101,12 +118,6 @@ impl Store {
             Db::Postgres(pool) => {
                 let mut c = pool.acquire().await?;
                 c.close_on_drop();
-                sqlx::raw_sql(
-                    "CREATE TEMP TABLE staging_records (business_key TEXT, content_hash TEXT, content TEXT, \
-                     decision_date TEXT, region TEXT, source_line BIGINT) ON COMMIT DELETE ROWS",
-                )
-                .execute(&mut *c)
-                .await?;
                 Conn::Postgres(c)
             }
         };
@@ -204,10 +215,15 @@ impl RecordWriter {
     ) -> Result<WriteCounts, StoreError> {
         let mut counts = WriteCounts::default();
         // A statement must not touch one key twice (PostgreSQL refuses it): cut before a repeat.
+        // COPY has no parameter limit: PostgreSQL takes the whole batch in one chunk.
+        let chunk_rows = match self.conn {
+            Conn::Sqlite(_) => self.statement_rows,
+            Conn::Postgres(_) => records.len().max(1),
+        };
         let mut start = 0;
-        let mut keys: HashSet<&str> = HashSet::with_capacity(self.statement_rows);
+        let mut keys: HashSet<&str> = HashSet::with_capacity(chunk_rows);
         for (i, r) in records.iter().enumerate() {
-            if i - start == self.statement_rows || !keys.insert(r.business_key.as_str()) {
+            if i - start == chunk_rows || !keys.insert(r.business_key.as_str()) {
                 counts += self.write_chunk(&records[start..i]).await?;
                 start = i;
                 keys.clear();
@@ -258,37 +274,35 @@ impl RecordWriter {
                 q.fetch_all(&mut **c).await?
             }
             Conn::Postgres(c) => {
-                let mut copy = c.copy_in_raw("COPY staging_records FROM STDIN").await?;
-                let mut buf = Vec::with_capacity(chunk.len() * 1024);
+                // One round trip per chunk: the columns travel as arrays and `unnest` turns them
+                // back into rows (as fast as COPY here, without a staging table to clean).
+                let mut keys = Vec::with_capacity(chunk.len());
+                let mut hashes = Vec::with_capacity(chunk.len());
+                let mut contents = Vec::with_capacity(chunk.len());
+                let mut dates = Vec::with_capacity(chunk.len());
+                let mut regions = Vec::with_capacity(chunk.len());
+                let mut lines = Vec::with_capacity(chunk.len());
                 for r in chunk {
-                    copy_field(&mut buf, Some(&r.business_key));
-                    buf.push(b'\t');
-                    copy_field(&mut buf, Some(&r.content_hash));
-                    buf.push(b'\t');
-                    copy_field(&mut buf, Some(&r.content));
-                    buf.push(b'\t');
-                    copy_field(&mut buf, r.decision_date.as_deref());
-                    buf.push(b'\t');
-                    copy_field(&mut buf, r.region.as_deref());
-                    buf.push(b'\t');
-                    buf.extend_from_slice(r.line.to_string().as_bytes());
-                    buf.push(b'\n');
+                    keys.push(r.business_key.as_str());
+                    hashes.push(r.content_hash.as_str());
+                    contents.push(r.content.as_str());
+                    dates.push(r.decision_date.as_deref());
+                    regions.push(r.region.as_deref());
+                    lines.push(r.line as i64);
                 }
-                copy.send(buf).await?;
-                copy.finish().await?;
-                let sql = format!(
-                    "{UPSERT_HEAD}SELECT $1, $2, $3, $4, $4, 1, business_key, content_hash, content, decision_date, \
-                     region, source_line FROM staging_records{UPSERT_TAIL}"
-                );
-                let versions = sqlx::query_scalar::<_, i64>(&sql)
+                sqlx::query_scalar::<_, i64>(PG_UPSERT)
                     .bind(&self.item)
                     .bind(&self.department)
                     .bind(self.run_id)
                     .bind(&self.now)
+                    .bind(keys)
+                    .bind(hashes)
+                    .bind(contents)
+                    .bind(dates)
+                    .bind(regions)
+                    .bind(lines)
                     .fetch_all(&mut **c)
-                    .await?;
-                sqlx::raw_sql("TRUNCATE staging_records").execute(&mut **c).await?;
-                versions
+                    .await?
             }
         };
         let inserted = versions.iter().filter(|v| **v == 1).count() as u64;
@@ -356,21 +370,4 @@ fn values_upsert_sql(n: usize) -> String {
     }
     sql.push_str(UPSERT_TAIL);
     sql
-}
-
-/// One field in PostgreSQL's COPY text format.
-fn copy_field(buf: &mut Vec<u8>, value: Option<&str>) {
-    let Some(value) = value else {
-        buf.extend_from_slice(b"\\N");
-        return;
-    };
-    for &b in value.as_bytes() {
-        match b {
-            b'\\' => buf.extend_from_slice(b"\\\\"),
-            b'\t' => buf.extend_from_slice(b"\\t"),
-            b'\n' => buf.extend_from_slice(b"\\n"),
-            b'\r' => buf.extend_from_slice(b"\\r"),
-            _ => buf.push(b),
-        }
-    }
 }
