@@ -10,8 +10,12 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use std::sync::Arc;
+
+use crate::calendar::Calendar;
 use crate::catalogue::Catalogue;
 use crate::connector::Connector;
+use crate::deadline::DeadlineRules;
 use crate::department::Departments;
 use crate::mapping::Mapping;
 
@@ -173,6 +177,10 @@ struct PathsSpec {
     code_tables: PathBuf,
     #[serde(default = "PathsSpec::default_departments")]
     departments: PathBuf,
+    #[serde(default = "PathsSpec::default_calendar")]
+    calendar: PathBuf,
+    #[serde(default = "PathsSpec::default_deadlines")]
+    deadlines: PathBuf,
     #[serde(default = "PathsSpec::default_mappings")]
     mappings: PathBuf,
     #[serde(default = "PathsSpec::default_connectors")]
@@ -191,6 +199,12 @@ impl PathsSpec {
     fn default_departments() -> PathBuf {
         "config/departments.toml".into()
     }
+    fn default_calendar() -> PathBuf {
+        "config/calendar".into()
+    }
+    fn default_deadlines() -> PathBuf {
+        "config/deadlines.toml".into()
+    }
     fn default_mappings() -> PathBuf {
         "mappings".into()
     }
@@ -208,6 +222,8 @@ impl Default for PathsSpec {
             catalogue: Self::default_catalogue(),
             code_tables: Self::default_code_tables(),
             departments: Self::default_departments(),
+            calendar: Self::default_calendar(),
+            deadlines: Self::default_deadlines(),
             mappings: Self::default_mappings(),
             connectors: Self::default_connectors(),
             data: Self::default_data(),
@@ -275,6 +291,8 @@ pub struct GatewayConfig {
     pub catalogue_dir: PathBuf,
     pub code_tables_file: PathBuf,
     pub departments_file: PathBuf,
+    pub calendar_dir: PathBuf,
+    pub deadlines_file: PathBuf,
     pub mappings_dir: PathBuf,
     pub connectors_dir: PathBuf,
     pub data_dir: PathBuf,
@@ -324,6 +342,8 @@ impl GatewayConfig {
             catalogue_dir: at(&spec.paths.catalogue),
             code_tables_file: at(&spec.paths.code_tables),
             departments_file: at(&spec.paths.departments),
+            calendar_dir: at(&spec.paths.calendar),
+            deadlines_file: at(&spec.paths.deadlines),
             mappings_dir: at(&spec.paths.mappings),
             connectors_dir: at(&spec.paths.connectors),
             data_dir: at(&spec.paths.data),
@@ -353,6 +373,19 @@ fn absolute_sqlite_url(url: &str, base_dir: &Path) -> String {
     }
 }
 
+/// Loads the calendar folder; its mistakes join the others.
+pub fn load_calendar(gateway: &GatewayConfig, issues: &mut Issues) -> Calendar {
+    match Calendar::load_dir(&gateway.calendar_dir) {
+        Ok(calendar) => calendar,
+        Err(e) => {
+            for problem in e.issues() {
+                issues.push(&gateway.calendar_dir, "", problem.clone());
+            }
+            Calendar::default()
+        }
+    }
+}
+
 /// Everything declarative, loaded and cross-checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -361,6 +394,9 @@ pub struct Settings {
     pub departments: Departments,
     pub mappings: Vec<Mapping>,
     pub connectors: Vec<Connector>,
+    /// Working days; swapped whole when a year's file is added (never edited in place).
+    pub calendar: Arc<Calendar>,
+    pub deadlines: DeadlineRules,
 }
 
 impl Settings {
@@ -373,9 +409,19 @@ impl Settings {
         let gateway = GatewayConfig::from_spec(config_file, spec, &mut issues);
         let catalogue = Catalogue::load(&gateway, &mut issues);
         let departments = Departments::load(&gateway.departments_file, &mut issues);
+        let calendar = load_calendar(&gateway, &mut issues);
+        let deadlines = DeadlineRules::load(&gateway.deadlines_file, &catalogue, &mut issues);
         let mappings = Mapping::load_dir(&gateway, &catalogue, &mut issues);
         let connectors = Connector::load_dir(&gateway, &catalogue, &departments, &mappings, &mut issues);
-        issues.into_result(Settings { gateway, catalogue, departments, mappings, connectors })
+        issues.into_result(Settings {
+            gateway,
+            catalogue,
+            departments,
+            mappings,
+            connectors,
+            calendar: Arc::new(calendar),
+            deadlines,
+        })
     }
 
     pub fn connector(&self, name: &str) -> Option<&Connector> {

@@ -12,9 +12,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use std::sync::Arc;
+
+use crate::calendar::Calendar;
 use crate::catalogue::Item;
 use crate::config::Settings;
 use crate::connector::Connector;
+use crate::deadline::{self, RecordRule};
 use crate::error_report::{ErrorReport, truncate};
 use crate::format::{self, FileKind, RawRow, ReadOptions, RowError, RowErrorKind};
 use crate::ids::mask_id_number;
@@ -149,7 +153,11 @@ pub async fn ingest_file(
     let reader = {
         let path = path.to_path_buf();
         let progress = opts.progress;
-        tokio::task::spawn_blocking(move || read_file(&path, &mapping, &report_path, progress, &tx))
+        let deadline = settings
+            .deadlines
+            .for_item(&connector.item)
+            .map(|rule| (settings.calendar.clone(), rule.clone(), settings.deadlines.due_soon_working_days));
+        tokio::task::spawn_blocking(move || read_file(&path, &mapping, deadline, &report_path, progress, &tx))
     };
 
     let start = match rx.recv().await {
@@ -294,6 +302,7 @@ pub fn fingerprint(path: &Path) -> std::io::Result<String> {
 fn read_file(
     path: &Path,
     mapping: &Mapping,
+    deadline: Option<(Arc<Calendar>, RecordRule, u32)>,
     report_path: &Path,
     progress: bool,
     tx: &mpsc::Sender<Message>,
@@ -359,6 +368,7 @@ fn read_file(
     })?;
     let bar = progress.then(|| progress_bar(rows.progress().total));
     let mut state = RowState {
+        deadline,
         mapping,
         binding: &binding,
         item: &mapping.item,
@@ -438,6 +448,8 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
 
 /// Per-row work of the reader thread.
 struct RowState<'a> {
+    /// The calendar, the item's deadline rule and the due-soon margin, when the item has one.
+    deadline: Option<(Arc<Calendar>, RecordRule, u32)>,
     mapping: &'a Mapping,
     binding: &'a Binding,
     item: &'a Item,
@@ -455,7 +467,11 @@ impl RowState<'_> {
         match self.mapping.map_row(self.binding, row, &mut self.scratch) {
             RowOutcome::Accepted => {
                 self.note_problems(row);
-                self.batch.records.push(prepare(self.item, &self.scratch.values, row.line));
+                let deadline = self.deadline.as_ref().and_then(|(calendar, rule, soon)| {
+                    let start = self.scratch.values[rule.start].as_deref()?.parse().ok()?;
+                    Some(deadline::compute(calendar, start, rule.working_days, *soon))
+                });
+                self.batch.records.push(prepare(self.item, &self.scratch.values, row.line, deadline));
             }
             RowOutcome::Skipped(_) => self.batch.skipped += 1,
             RowOutcome::Rejected => {

@@ -2,17 +2,21 @@
 //! credit platforms above them. See ARCHITECTURE.md for the map of this crate.
 
 pub mod bench;
+pub mod calendar;
 pub mod catalogue;
 pub mod config;
 pub mod connector;
+pub mod deadline;
 pub mod department;
 pub mod error_report;
 pub mod format;
 pub mod ids;
 pub mod ingest;
+pub mod ledger;
 pub mod mapping;
 pub mod problem;
 pub mod record;
+pub mod report;
 pub mod sample;
 pub mod store;
 pub mod transform;

@@ -19,6 +19,9 @@ struct Cli {
     /// The gateway's settings file.
     #[arg(long, global = true, default_value = "config/gateway.toml")]
     config: PathBuf,
+    /// Pretend it is this instant (RFC 3339), for replays and tests; default: the real clock.
+    #[arg(long, global = true)]
+    now: Option<chrono::DateTime<chrono::Utc>>,
     #[command(subcommand)]
     command: Command,
 }
@@ -68,6 +71,42 @@ enum Command {
         days: u32,
         out: PathBuf,
     },
+    /// Working days (Chinese statutory holidays and 调休 make-up days) and deadlines.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
+    /// Figures per department, item and month: 迟报率, 合规率, overdue, due soon, returned, missing.
+    Report {
+        /// table, csv or json.
+        #[arg(long, default_value = "table")]
+        format: String,
+        /// Only this department (id).
+        #[arg(long)]
+        department: Option<String>,
+        /// Only this month (YYYY-MM).
+        #[arg(long)]
+        month: Option<String>,
+    },
+    /// Records against their deadlines, soonest first.
+    Deadlines {
+        /// pending, due_soon, overdue, reported_on_time or reported_late.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        department: Option<String>,
+        #[arg(long)]
+        item: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Department ledgers (台账): declared decisions per item and month, for missing reports.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
     /// Try it out: write realistic department files into a demo folder and ingest them into
     /// the embedded SQLite store, with the departments' error reports.
     Demo {
@@ -80,6 +119,30 @@ enum Command {
         #[command(subcommand)]
         command: credit_gateway::bench::BenchCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// One line per date: the date and `workday` or `off` (` provisional` without the year's file).
+    IsWorkday {
+        #[arg(required = true)]
+        dates: Vec<chrono::NaiveDate>,
+    },
+    /// One line per date: the date, a tab, the deadline, and ` provisional` where it is.
+    Deadline {
+        #[arg(long, default_value_t = 7)]
+        working_days: u32,
+        #[arg(required = true)]
+        dates: Vec<chrono::NaiveDate>,
+    },
+    /// Recompute every provisional deadline with the calendar files as they are now.
+    Recompute,
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Import a ledger CSV (部门, 信息类别, 月份, 决定数).
+    Import { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -110,6 +173,7 @@ fn init_logging() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let now = cli.now.unwrap_or_else(chrono::Utc::now);
     match cli.command {
         Command::CheckConfig => match Settings::load(&cli.config) {
             Ok(s) => {
@@ -146,7 +210,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest { connector, json, files } => {
             let settings = Settings::load(&cli.config)?;
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(ingest_command(&settings, &connector, json, &files))
+            runtime.block_on(ingest_command(&settings, &connector, json, &files, now))
         }
         Command::Sample { item, rows, bad, summary, seed, format, first_date, days, out } => {
             let item = match item.as_str() {
@@ -168,6 +232,78 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(&summary)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Calendar { command } => {
+            let settings = Settings::load(&cli.config)?;
+            calendar_command(&settings, command, now)
+        }
+        Command::Report { format, department, month } => {
+            let settings = Settings::load(&cli.config)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let store = Store::connect(&settings.gateway.database_url).await?;
+                let today = credit_gateway::calendar::shanghai_date(now);
+                let figures = store.figures(today, month.as_deref(), department.as_deref()).await?;
+                store.close().await;
+                let text = match format.as_str() {
+                    "table" => credit_gateway::report::table(&figures),
+                    "csv" => credit_gateway::report::csv(&figures),
+                    "json" => credit_gateway::report::json(&figures),
+                    other => anyhow::bail!("unknown format {other:?} (expected table, csv or json)"),
+                };
+                print!("{text}");
+                if format == "json" {
+                    println!();
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        Command::Deadlines { status, department, item, limit, json } => {
+            let settings = Settings::load(&cli.config)?;
+            let status = match status {
+                Some(s) => {
+                    Some(credit_gateway::deadline::Status::parse(&s).with_context(|| format!("unknown status {s:?}"))?)
+                }
+                None => None,
+            };
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let store = Store::connect(&settings.gateway.database_url).await?;
+                let today = credit_gateway::calendar::shanghai_date(now);
+                let filter = credit_gateway::store::DeadlineFilter { department, item, status, limit };
+                let rows = store.deadlines(today, &filter).await?;
+                store.close().await;
+                if json {
+                    println!("{}", serde_json::to_string(&rows)?);
+                } else {
+                    for r in rows {
+                        let key = r.business_key.replace(credit_gateway::record::KEY_SEPARATOR, " | ");
+                        let deadline = r.deadline.unwrap_or_default();
+                        let mark = if r.provisional { " (暂定)" } else { "" };
+                        println!(
+                            "{}\t{}\t{}\t{deadline}{mark}\t{}\t{key}",
+                            r.status.zh(),
+                            r.department,
+                            r.item,
+                            r.decision_date.unwrap_or_default()
+                        );
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        Command::Ledger { command: LedgerCommand::Import { file } } => {
+            let settings = Settings::load(&cli.config)?;
+            let entries =
+                credit_gateway::ledger::read(&file, &settings).with_context(|| format!("{}", file.display()))?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let store = Store::connect(&settings.gateway.database_url).await?;
+                store.import_ledger(&entries, &file.display().to_string(), now).await?;
+                store.close().await;
+                println!("imported {} ledger lines from {}", entries.len(), file.display());
+                Ok(ExitCode::SUCCESS)
+            })
+        }
         Command::Demo { dir } => {
             let settings = Settings::load(&cli.config)?;
             let runtime = tokio::runtime::Runtime::new()?;
@@ -186,6 +322,7 @@ async fn ingest_command(
     connector: &str,
     json: bool,
     files: &[PathBuf],
+    now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<ExitCode> {
     if settings.connector(connector).is_none() {
         let known: Vec<&str> = settings.connectors.iter().map(|c| c.name.as_str()).collect();
@@ -194,11 +331,7 @@ async fn ingest_command(
     let store = Store::connect(&settings.gateway.database_url).await.context("opening the store")?;
     let mut code = ExitCode::SUCCESS;
     for file in files {
-        let opts = IngestOptions {
-            report_path: None,
-            progress: !json && std::io::stderr().is_terminal(),
-            now: chrono::Utc::now(),
-        };
+        let opts = IngestOptions { report_path: None, progress: !json && std::io::stderr().is_terminal(), now };
         match ingest_file(settings, &store, connector, file, &opts).await {
             Ok(summary) if json => println!("{}", serde_json::to_string(&summary)?),
             Ok(summary) => print_summary(&summary),
@@ -245,11 +378,53 @@ async fn demo(settings: &Settings, dir: &std::path::Path) -> anyhow::Result<Exit
         };
         write_sample(&spec, &path).with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
-        ingest_command(settings, connector, false, &[path]).await?;
+        ingest_command(settings, connector, false, &[path], chrono::Utc::now()).await?;
     }
     println!();
     println!("Store: {}", settings.gateway.database_url);
     println!("Open the error reports (*.errors.csv) in {} to see what departments are told.", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn calendar_command(
+    settings: &Settings,
+    command: CalendarCommand,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<ExitCode> {
+    let calendar = &settings.calendar;
+    match command {
+        CalendarCommand::IsWorkday { dates } => {
+            for d in dates {
+                let w = calendar.is_workday(d);
+                let mark = if w.provisional { " provisional" } else { "" };
+                println!("{d}\t{}{mark}", if w.workday { "workday" } else { "off" });
+            }
+        }
+        CalendarCommand::Deadline { working_days, dates } => {
+            for d in dates {
+                let deadline = calendar.add_working_days(d, working_days);
+                let mark = if deadline.provisional { " provisional" } else { "" };
+                println!("{d}\t{}{mark}", deadline.date);
+            }
+        }
+        CalendarCommand::Recompute => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let store = Store::connect(&settings.gateway.database_url).await?;
+                let changed = store.recompute_provisional(calendar, &settings.deadlines).await?;
+                let left = store.provisional_count().await?;
+                store.close().await;
+                println!("recomputed {changed} provisional deadlines; {left} still provisional");
+                anyhow::Ok(())
+            })?;
+        }
+    }
+    let year = chrono::Datelike::year(&credit_gateway::calendar::shanghai_date(now));
+    for missing in calendar.missing_years(year, year + 1) {
+        eprintln!(
+            "warning: no calendar file for {missing}: deadlines reaching into it are provisional (weekends only)"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

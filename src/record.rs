@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::catalogue::Item;
+use crate::deadline::RecordDeadline;
 use crate::ids::CreditCode;
 
 /// Separates business-key parts; a control character cannot occur in a cleaned value.
@@ -22,10 +23,12 @@ pub struct PreparedRecord {
     pub region: Option<String>,
     /// Row in the source file, as a person counts it.
     pub line: u64,
+    /// The reporting deadline, for items that have a rule.
+    pub deadline: Option<RecordDeadline>,
 }
 
 /// Builds the stored form of a valid row. `values` holds one entry per item field.
-pub fn prepare(item: &Item, values: &[Option<String>], line: u64) -> PreparedRecord {
+pub fn prepare(item: &Item, values: &[Option<String>], line: u64, deadline: Option<RecordDeadline>) -> PreparedRecord {
     let mut business_key = String::new();
     for (n, part) in item.key.iter().enumerate() {
         if n > 0 {
@@ -66,6 +69,7 @@ pub fn prepare(item: &Item, values: &[Option<String>], line: u64) -> PreparedRec
         decision_date: values[item.decision_date].clone(),
         region,
         line,
+        deadline,
     }
 }
 

@@ -1,20 +1,24 @@
 //! Deterministic, realistic department files for tests, benchmarks and the demo.
 //!
-//! Rows follow the provincial template (header = the catalogue's 中文 names). Good rows have
-//! valid check characters everywhere; each bad row breaks exactly one rule, so a test can
-//! predict what ingest must reject. Files are written row by row: memory stays flat.
+//! A file looks like what a 市场监管 department sends: the provincial template whose header is
+//! the catalogue's 中文 names (SPEC §2.1, §2.2), names, codes and dates as clerks write them.
+//! Good rows carry valid check characters everywhere (SPEC §3). Each bad row breaks exactly
+//! one rule, named in [`SampleSummary::bad_by_kind`], so a test can predict what ingest must
+//! reject. Rows are generated and written one at a time: memory stays flat for any size.
 
 use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{Datelike, Days, NaiveDate};
+use chrono::{Datelike, Days, Months, NaiveDate};
 use serde::Serialize;
 
 use crate::ids::{CREDIT_CODE_PLACEHOLDER, credit_code_check_char, id_number_check_char, org_code_check_char};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which 双公示 catalogue item a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SampleItem {
     /// 行政许可 (`XK`).
     Licences,
@@ -22,22 +26,40 @@ pub enum SampleItem {
     Penalties,
 }
 
+impl SampleItem {
+    /// The catalogue code: `XK` or `CF`.
+    pub fn code(self) -> &'static str {
+        match self {
+            SampleItem::Licences => "XK",
+            SampleItem::Penalties => "CF",
+        }
+    }
+}
+
+/// The forms departments send files in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SampleFormat {
+    /// UTF-8 CSV, CRLF line ends, as spreadsheet programs save it.
     Csv,
+    /// UTF-8 CSV behind a byte-order mark, as Excel saves "CSV UTF-8".
     CsvBom,
+    /// GBK CSV, what Excel on a Chinese Windows saves by default.
     CsvGbk,
+    /// One worksheet; `title_row` puts a title above the header, as many templates do.
     Xlsx { title_row: bool },
 }
 
-#[derive(Debug, Clone)]
+/// What to generate. The same spec always gives the same rows.
+#[derive(Debug, Clone, PartialEq)]
 pub struct SampleSpec {
     pub item: SampleItem,
     pub rows: u64,
     pub seed: u64,
-    /// Share of rows with exactly one problem.
+    /// Share of rows that break exactly one rule: exactly `round(rows × bad_share)` rows.
     pub bad_share: f64,
-    /// Share of 简易程序 rows (penalties only): filtered out by the gateway, not rejected.
+    /// Share of 简易程序 rows (penalties only; ignored for licences): otherwise good rows
+    /// that the gateway filters out (SPEC §2.3). As close to `round(rows × share)` as the
+    /// bad rows leave room for.
     pub summary_share: f64,
     pub format: SampleFormat,
     pub first_date: NaiveDate,
@@ -45,20 +67,25 @@ pub struct SampleSpec {
     pub days: u32,
 }
 
-/// What a generated file holds; also written beside it as `<file>.expected.json`.
+/// What a generated file holds; also written beside it, see [`expected_path`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SampleSummary {
+    /// Data rows, without the header and title rows.
     pub rows: u64,
     pub good: u64,
     pub bad: u64,
+    /// 简易程序 penalties, to be filtered out rather than rejected.
     pub skipped: u64,
+    /// Bad rows per broken rule, under stable names such as `bad_credit_code_check`.
     pub bad_by_kind: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SampleError {
+    #[error("invalid sample spec: {0}")]
+    Spec(String),
     #[error("cannot write the sample: {0}")]
-    Io(#[from] std::io::Error),
+    Io(#[from] io::Error),
     #[error("cannot write the sample: {0}")]
     Csv(#[from] csv::Error),
     #[error("cannot write the workbook: {0}")]
@@ -67,102 +94,274 @@ pub enum SampleError {
     Json(#[from] serde_json::Error),
 }
 
-const SUBJECT_COLUMNS: [&str; 13] = [
-    "行政相对人名称",
-    "行政相对人类别",
-    "统一社会信用代码",
-    "工商注册号",
-    "组织机构代码",
-    "税务登记号",
-    "事业单位证书号",
-    "社会组织登记证号",
-    "法定代表人",
-    "法定代表人证件类型",
-    "法定代表人证件号码",
-    "证件类型",
-    "证件号码",
-];
+/// Writes the sample file and its summary beside it ([`expected_path`]); returns the summary.
+pub fn write_sample(spec: &SampleSpec, out: &Path) -> Result<SampleSummary, SampleError> {
+    check_spec(spec)?;
+    let mut sink = Sink::create(spec, out)?;
+    sink.write(&header(spec.item))?;
 
-const PENALTY_COLUMNS: [&str; 18] = [
-    "行政处罚决定书文号",
-    "违法行为类型",
-    "违法事实",
-    "处罚依据",
-    "处罚类别",
-    "处罚内容",
-    "罚款金额（万元）",
-    "没收违法所得、没收非法财物的金额（万元）",
-    "暂扣或吊销证照名称及编号",
-    "处罚决定日期",
-    "处罚有效期",
-    "公示截止期",
-    "处罚机关",
-    "处罚机关统一社会信用代码",
-    "数据来源单位",
-    "数据来源单位统一社会信用代码",
-    "备注",
-    "案件程序",
-];
+    let kinds: Vec<BadKind> = BadKind::ALL.into_iter().filter(|k| k.applies_to(spec.item)).collect();
+    let summary_share = if spec.item == SampleItem::Penalties { spec.summary_share } else { 0.0 };
+    let (mut bad_quota, mut summary_quota) = (Quota::new(spec.bad_share), Quota::new(summary_share));
+    let mut generator = Generator::new(spec);
+    let mut summary = SampleSummary::default();
+    for n in 0..spec.rows {
+        let role = if bad_quota.take(n) {
+            Role::Bad(kinds[(summary.bad % kinds.len() as u64) as usize])
+        } else if summary_quota.take(n) {
+            Role::Summary
+        } else {
+            Role::Good
+        };
+        generator.fill(n, role);
+        sink.write(&generator.row.cells)?;
+        summary.rows += 1;
+        match role {
+            Role::Good => summary.good += 1,
+            Role::Summary => summary.skipped += 1,
+            Role::Bad(kind) => {
+                summary.bad += 1;
+                *summary.bad_by_kind.entry(kind.name().to_string()).or_default() += 1;
+            }
+        }
+    }
+    sink.finish()?;
 
-const LICENCE_COLUMNS: [&str; 15] = [
-    "行政许可决定文书名称",
-    "行政许可决定文书号",
-    "许可类别",
-    "许可证书名称",
-    "许可编号",
-    "许可内容",
-    "许可决定日期",
-    "有效期自",
-    "有效期至",
-    "许可机关",
-    "许可机关统一社会信用代码",
-    "当前状态",
-    "数据来源单位",
-    "数据来源单位统一社会信用代码",
-    "备注",
-];
-
-/// The template header of an item, in catalogue order.
-pub fn header(item: SampleItem) -> Vec<&'static str> {
-    let own: &[&str] = match item {
-        SampleItem::Penalties => &PENALTY_COLUMNS,
-        SampleItem::Licences => &LICENCE_COLUMNS,
-    };
-    SUBJECT_COLUMNS.iter().chain(own).copied().collect()
+    let mut json = serde_json::to_vec_pretty(&summary)?;
+    json.push(b'\n');
+    std::fs::write(expected_path(out), json)?;
+    Ok(summary)
 }
 
-const BAD_KINDS_PENALTY: [&str; 12] = [
-    "missing_required",
-    "bad_credit_code_check",
-    "bad_credit_code_chars",
-    "bad_date",
-    "end_before_start",
-    "unknown_code",
-    "too_long",
-    "negative_amount",
-    "missing_fine",
-    "bad_id_number",
-    "missing_legal_rep",
-    "placeholder_without_registration",
-];
-const BAD_KINDS_LICENCE: [&str; 10] = [
-    "missing_required",
-    "bad_credit_code_check",
-    "bad_credit_code_chars",
-    "bad_date",
-    "end_before_start",
-    "unknown_code",
-    "too_long",
-    "bad_id_number",
-    "missing_legal_rep",
-    "placeholder_without_registration",
+/// `<out>.expected.json`: where [`write_sample`] puts the summary of `out`.
+pub fn expected_path(out: &Path) -> PathBuf {
+    let mut path = out.as_os_str().to_os_string();
+    path.push(".expected.json");
+    PathBuf::from(path)
+}
+
+/// The template header of an item: the catalogue's 中文 names in catalogue order, plus
+/// 案件程序 for penalties, which is not reported but decides the 简易程序 filter.
+pub fn header(item: SampleItem) -> Vec<&'static str> {
+    columns(item).map(|&(_, zh)| zh).collect()
+}
+
+/// Decision dates stay in this range so that 长期 (2099-12-31) ends after every date derived
+/// from them, and Excel (from 1900) can hold the workbook's creation date.
+const DECISION_YEARS: std::ops::RangeInclusive<i32> = 1990..=2090;
+/// Excel's last row.
+const XLSX_MAX_ROWS: u64 = 1_048_576;
+
+fn check_spec(spec: &SampleSpec) -> Result<(), SampleError> {
+    let bad = |reason: String| Err(SampleError::Spec(reason));
+    for (name, share) in [("bad_share", spec.bad_share), ("summary_share", spec.summary_share)] {
+        if !(0.0..=1.0).contains(&share) {
+            return bad(format!("{name} must be within 0–1, got {share}"));
+        }
+    }
+    if spec.item == SampleItem::Penalties && spec.bad_share + spec.summary_share > 1.0 {
+        return bad(format!(
+            "bad_share + summary_share must not exceed 1, got {}",
+            spec.bad_share + spec.summary_share
+        ));
+    }
+    if spec.days == 0 {
+        return bad("days must be at least 1".into());
+    }
+    let last = spec.first_date.checked_add_days(Days::new(u64::from(spec.days - 1)));
+    if !DECISION_YEARS.contains(&spec.first_date.year()) || !last.is_some_and(|d| DECISION_YEARS.contains(&d.year())) {
+        return bad(format!("decision dates must fall within {}–{}", DECISION_YEARS.start(), DECISION_YEARS.end()));
+    }
+    let title = u64::from(matches!(spec.format, SampleFormat::Xlsx { title_row: true }));
+    if matches!(spec.format, SampleFormat::Xlsx { .. }) && spec.rows + 1 + title > XLSX_MAX_ROWS {
+        return bad(format!("a worksheet holds at most {XLSX_MAX_ROWS} rows, header included"));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Columns
+
+/// Where a value goes. Columns that mean the same in both items (the decision's number,
+/// date, authority) share a variant, so the generator fills them once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Name,
+    SubjectKind,
+    CreditCode,
+    Registration,
+    OrgCode,
+    TaxNo,
+    InstitutionNo,
+    SocialOrgNo,
+    LegalRep,
+    LegalRepIdType,
+    LegalRepId,
+    IdType,
+    IdNumber,
+    DocName,
+    DocNo,
+    LicenceKind,
+    CertName,
+    CertNo,
+    Act,
+    Facts,
+    Basis,
+    PenaltyKinds,
+    Content,
+    Fine,
+    Confiscated,
+    LicenceTaken,
+    Date,
+    ValidFrom,
+    ValidUntil,
+    PublicUntil,
+    Authority,
+    AuthorityCode,
+    Status,
+    Source,
+    SourceCode,
+    Remark,
+    Procedure,
+}
+
+const COL_COUNT: usize = Col::Procedure as usize + 1;
+
+/// The subject columns, named as in XK for both items (SPEC §2.2 says "as XK").
+const SUBJECT_COLUMNS: [(Col, &str); 13] = [
+    (Col::Name, "行政相对人名称"),               // XDR_MC
+    (Col::SubjectKind, "行政相对人类别"),        // XDR_LB
+    (Col::CreditCode, "统一社会信用代码"),       // XDR_SHXYM
+    (Col::Registration, "工商注册号"),           // XDR_GSZC
+    (Col::OrgCode, "组织机构代码"),              // XDR_ZZJG
+    (Col::TaxNo, "税务登记号"),                  // XDR_SWDJ
+    (Col::InstitutionNo, "事业单位证书号"),      // XDR_SYDW
+    (Col::SocialOrgNo, "社会组织登记证号"),      // XDR_SHZZ
+    (Col::LegalRep, "法定代表人"),               // FRDB
+    (Col::LegalRepIdType, "法定代表人证件类型"), // FR_ZJLX
+    (Col::LegalRepId, "法定代表人证件号码"),     // FR_ZJHM
+    (Col::IdType, "证件类型"),                   // XDR_ZJLX
+    (Col::IdNumber, "证件号码"),                 // XDR_ZJHM
 ];
 
-/// SplitMix64: a few lines, and the same sequence on every version and platform, which a
-/// general-purpose RNG crate does not promise.
+/// 行政许可 after the subject columns (SPEC §2.1).
+const LICENCE_COLUMNS: [(Col, &str); 15] = [
+    (Col::DocName, "行政许可决定文书名称"),            // XK_XKWS
+    (Col::DocNo, "行政许可决定文书号"),                // XK_WSH
+    (Col::LicenceKind, "许可类别"),                    // XK_XKLB
+    (Col::CertName, "许可证书名称"),                   // XK_XKZS
+    (Col::CertNo, "许可编号"),                         // XK_XKBH
+    (Col::Content, "许可内容"),                        // XK_NR
+    (Col::Date, "许可决定日期"),                       // XK_JDRQ
+    (Col::ValidFrom, "有效期自"),                      // XK_YXQZ
+    (Col::ValidUntil, "有效期至"),                     // XK_YXQZI
+    (Col::Authority, "许可机关"),                      // XK_XKJG
+    (Col::AuthorityCode, "许可机关统一社会信用代码"),  // XK_XKJGDM
+    (Col::Status, "当前状态"),                         // XK_ZT
+    (Col::Source, "数据来源单位"),                     // XK_LYDW
+    (Col::SourceCode, "数据来源单位统一社会信用代码"), // XK_LYDWDM
+    (Col::Remark, "备注"),                             // BZ
+];
+
+/// 行政处罚 after the subject columns (SPEC §2.2), then 案件程序.
+const PENALTY_COLUMNS: [(Col, &str); 18] = [
+    (Col::DocNo, "行政处罚决定书文号"),                             // CF_WSH
+    (Col::Act, "违法行为类型"),                                     // CF_WFXW
+    (Col::Facts, "违法事实"),                                       // CF_SY
+    (Col::Basis, "处罚依据"),                                       // CF_YJ
+    (Col::PenaltyKinds, "处罚类别"),                                // CF_CFLB
+    (Col::Content, "处罚内容"),                                     // CF_NR
+    (Col::Fine, "罚款金额（万元）"),                                // CF_NR_FK
+    (Col::Confiscated, "没收违法所得、没收非法财物的金额（万元）"), // CF_NR_WFFF
+    (Col::LicenceTaken, "暂扣或吊销证照名称及编号"),                // CF_NR_ZKDX
+    (Col::Date, "处罚决定日期"),                                    // CF_JDRQ
+    (Col::ValidUntil, "处罚有效期"),                                // CF_YXQ
+    (Col::PublicUntil, "公示截止期"),                               // CF_GSJZQ
+    (Col::Authority, "处罚机关"),                                   // CF_CFJG
+    (Col::AuthorityCode, "处罚机关统一社会信用代码"),               // CF_CFJGDM
+    (Col::Source, "数据来源单位"),                                  // CF_SJLY
+    (Col::SourceCode, "数据来源单位统一社会信用代码"),              // CF_SJLYDM
+    (Col::Remark, "备注"),                                          // BZ
+    (Col::Procedure, "案件程序"),                                   // not reported: the 简易程序 filter
+];
+
+fn columns(item: SampleItem) -> impl Iterator<Item = &'static (Col, &'static str)> {
+    let own: &'static [(Col, &str)] = match item {
+        SampleItem::Licences => &LICENCE_COLUMNS,
+        SampleItem::Penalties => &PENALTY_COLUMNS,
+    };
+    SUBJECT_COLUMNS.iter().chain(own)
+}
+
+/// One row's cells in header order. It is reused for every row, so the loop allocates only
+/// when a cell outgrows its buffer.
+struct Row {
+    cells: Vec<String>,
+    /// Header position of each [`Col`], `None` for the other item's columns.
+    slots: [Option<usize>; COL_COUNT],
+}
+
+impl Row {
+    fn new(item: SampleItem) -> Self {
+        let mut slots = [None; COL_COUNT];
+        let mut cells = Vec::new();
+        for (i, &(col, _)) in columns(item).enumerate() {
+            slots[col as usize] = Some(i);
+            cells.push(String::new());
+        }
+        Self { cells, slots }
+    }
+
+    fn clear(&mut self) {
+        self.cells.iter_mut().for_each(String::clear);
+    }
+
+    /// The cell of `col`, to append to.
+    fn cell(&mut self, col: Col) -> &mut String {
+        let i = self.slots[col as usize].expect("the generator fills only its item's columns");
+        &mut self.cells[i]
+    }
+
+    fn set(&mut self, col: Col, value: &str) {
+        let cell = self.cell(col);
+        cell.clear();
+        cell.push_str(value);
+    }
+
+    fn put(&mut self, col: Col, args: fmt::Arguments<'_>) {
+        let cell = self.cell(col);
+        cell.clear();
+        cell.write_fmt(args).expect("formatting into a String cannot fail");
+    }
+
+    fn set_date(&mut self, col: Col, date: NaiveDate, style: DateStyle) {
+        let (y, m, d) = (date.year(), date.month(), date.day());
+        match style {
+            DateStyle::Iso => self.put(col, format_args!("{y:04}-{m:02}-{d:02}")),
+            DateStyle::Slash => self.put(col, format_args!("{y}/{m}/{d}")),
+            DateStyle::Chinese => self.put(col, format_args!("{y}年{m}月{d}日")),
+            DateStyle::Compact => self.put(col, format_args!("{y:04}{m:02}{d:02}")),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Randomness and row roles
+
+/// SplitMix64 (Steele, Lea and Flood, 2014). Hand-rolled rather than the `rand` crate: a
+/// seed must give the same bytes on every platform and after every dependency upgrade, and
+/// `rand` does not promise stable streams across versions.
 struct Rng(u64);
 
 impl Rng {
+    /// An independent stream per row: a row depends only on the seed, its number and its
+    /// role, so changing the bad share leaves the other rows as they were.
+    fn for_row(seed: u64, n: u64) -> Self {
+        let mut rng = Rng(seed ^ n.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        rng.next();
+        rng
+    }
+
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -170,320 +369,815 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
+
+    /// Uniform below `n`, which must not be 0; the modulo bias is below 2^-40 for the small `n` used here.
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next() % n
     }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+
+    fn index(&mut self, len: usize) -> usize {
+        self.below(len as u64) as usize
     }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
+
+    /// Uniform in `lo..=hi`.
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi - lo + 1)
+    }
+
+    /// True with probability `1 / n`.
+    fn one_in(&mut self, n: u64) -> bool {
+        self.below(n) == 0
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.index(items.len())]
     }
 }
 
-/// Counties of one city (淮北市): region code, name, short name for document numbers.
-const REGIONS: [(&str, &str, &str); 3] =
-    [("340602", "杜集区", "杜"), ("340603", "相山区", "相"), ("340621", "濉溪县", "濉")];
-const SYLLABLES: [&str; 24] = [
-    "华", "鑫", "盛", "达", "恒", "泰", "兴", "隆", "宏", "源", "信", "诚", "佳", "和", "润", "丰", "安", "康", "瑞",
-    "祥", "博", "通", "永", "福",
-];
-const TRADES: [&str; 8] = ["商贸", "建材", "餐饮", "物流", "科技", "食品", "家具", "医药"];
-const SHOPS: [&str; 5] = ["餐饮店", "便利店", "理发店", "五金店", "水果店"];
-const SURNAMES: [&str; 12] = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙"];
-const GIVEN: [&str; 12] = ["伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰"];
-const CODE_CHARS: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+/// Spreads a share of the rows evenly and exactly: after `n` rows, `round(n × share)` taken.
+struct Quota {
+    share: f64,
+    taken: u64,
+}
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+impl Quota {
+    fn new(share: f64) -> Self {
+        Self { share, taken: 0 }
+    }
+
+    /// Whether row `n` (0-based) should be one of the share; a refused row stays due.
+    fn take(&mut self, n: u64) -> bool {
+        let due = ((n + 1) as f64 * self.share).round() as u64;
+        let take = due > self.taken;
+        self.taken += u64::from(take);
+        take
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Good,
+    /// A 简易程序 penalty: good, but filtered out.
+    Summary,
+    Bad(BadKind),
+}
+
+/// The one rule a bad row breaks. The names are the keys of [`SampleSummary::bad_by_kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BadKind {
+    /// A required text field is empty.
+    MissingRequired,
+    /// The subject's credit code has a wrong check character.
+    BadCreditCodeCheck,
+    /// The subject's credit code contains one of I O S V Z.
+    BadCreditCodeChars,
+    /// An end date that is no calendar date (`2025-02-30`).
+    BadDate,
+    /// An end date before the decision date or validity start.
+    EndBeforeStart,
+    /// A 处罚类别 or 许可类别 outside the code table.
+    UnknownCode,
+    /// A document number over 128 characters.
+    TooLong,
+    /// A negative fine (penalties only).
+    NegativeAmount,
+    /// 罚款 among the penalty kinds without its amount (penalties only).
+    MissingFine,
+    /// A natural person's ID number with a wrong check character.
+    BadIdNumber,
+    /// A 法人及非法人组织 without its 法定代表人.
+    MissingLegalRep,
+    /// The placeholder credit code without a 工商注册号.
+    PlaceholderWithoutRegistration,
+}
+
+impl BadKind {
+    /// In the order bad rows cycle through them.
+    const ALL: [BadKind; 12] = [
+        BadKind::MissingRequired,
+        BadKind::BadCreditCodeCheck,
+        BadKind::BadCreditCodeChars,
+        BadKind::BadDate,
+        BadKind::EndBeforeStart,
+        BadKind::UnknownCode,
+        BadKind::TooLong,
+        BadKind::NegativeAmount,
+        BadKind::MissingFine,
+        BadKind::BadIdNumber,
+        BadKind::MissingLegalRep,
+        BadKind::PlaceholderWithoutRegistration,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            BadKind::MissingRequired => "missing_required",
+            BadKind::BadCreditCodeCheck => "bad_credit_code_check",
+            BadKind::BadCreditCodeChars => "bad_credit_code_chars",
+            BadKind::BadDate => "bad_date",
+            BadKind::EndBeforeStart => "end_before_start",
+            BadKind::UnknownCode => "unknown_code",
+            BadKind::TooLong => "too_long",
+            BadKind::NegativeAmount => "negative_amount",
+            BadKind::MissingFine => "missing_fine",
+            BadKind::BadIdNumber => "bad_id_number",
+            BadKind::MissingLegalRep => "missing_legal_rep",
+            BadKind::PlaceholderWithoutRegistration => "placeholder_without_registration",
+        }
+    }
+
+    fn applies_to(self, item: SampleItem) -> bool {
+        !matches!(self, BadKind::NegativeAmount | BadKind::MissingFine) || item == SampleItem::Penalties
+    }
+
+    /// The subject the rule needs: only a company has a legal representative to drop.
+    fn subject(self) -> Option<Subject> {
+        match self {
+            BadKind::BadCreditCodeCheck | BadKind::BadCreditCodeChars | BadKind::MissingLegalRep => {
+                Some(Subject::Company)
+            }
+            BadKind::BadIdNumber => Some(Subject::Person),
+            BadKind::PlaceholderWithoutRegistration => Some(Subject::Placeholder),
+            _ => None,
+        }
+    }
+
+    /// The penalty kinds the rule needs: a fine to break, or nothing that asks for an amount
+    /// once the code is replaced by an unknown one.
+    fn penalties(self) -> Option<&'static [&'static [u8]]> {
+        match self {
+            BadKind::NegativeAmount | BadKind::MissingFine => Some(&FINE_MIXES),
+            BadKind::UnknownCode => Some(&WARNING_ONLY),
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Vocabulary
+
+/// 淮北市 (GB/T 2260 340600), its districts and its county: subject codes, ID numbers and
+/// authorities use these division codes, so routing by region has something to route.
+struct Region {
+    code: &'static str,
+    /// Official name, which starts an authority's name (`淮北市相山区市场监督管理局`).
+    place: &'static str,
+    /// How firm names start: registered in the city or in the county.
+    firm: &'static str,
+    /// How shop names start.
+    local: &'static str,
+    /// The abbreviation that starts document numbers (`淮相市监处罚〔2024〕12号`).
+    doc: &'static str,
+}
+
+const REGIONS: [Region; 5] = [
+    Region { code: "340600", place: "淮北市", firm: "淮北市", local: "淮北市", doc: "淮" },
+    Region { code: "340602", place: "淮北市杜集区", firm: "淮北市", local: "杜集区", doc: "淮杜" },
+    Region { code: "340603", place: "淮北市相山区", firm: "淮北市", local: "相山区", doc: "淮相" },
+    Region { code: "340604", place: "淮北市烈山区", firm: "淮北市", local: "烈山区", doc: "淮烈" },
+    Region { code: "340621", place: "濉溪县", firm: "濉溪县", local: "濉溪县", doc: "濉" },
+];
+
+/// County-level codes, the ones that start resident ID numbers.
+const ID_AREAS: [&str; 4] = ["340602", "340603", "340604", "340621"];
+
+/// 字号 syllables of firm and shop names.
+const SYLLABLES: [&str; 32] = [
+    "华", "鑫", "盛", "达", "恒", "泰", "兴", "隆", "宏", "源", "信", "诚", "佳", "和", "润", "丰", "安", "康", "瑞",
+    "祥", "博", "通", "永", "福", "金", "汇", "众", "嘉", "辰", "淮", "濉", "相",
+];
+const TRADES: [&str; 12] = [
+    "商贸",
+    "建材",
+    "餐饮管理",
+    "物流",
+    "科技",
+    "食品",
+    "家具",
+    "医药",
+    "建筑工程",
+    "农业发展",
+    "电子商务",
+    "汽车服务",
+];
+const FIRM_FORMS: [&str; 6] = ["有限公司", "有限公司", "有限公司", "有限公司", "有限责任公司", "股份有限公司"];
+const SHOPS: [&str; 10] =
+    ["便利店", "餐饮店", "理发店", "五金店", "水果店", "烟酒店", "小吃部", "农资店", "服装店", "超市"];
+const SURNAMES: [&str; 16] =
+    ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "朱", "马", "胡", "郭"];
+/// Given-name characters; a name takes one or two.
+const GIVEN: [&str; 24] = [
+    "伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰", "涛", "明", "超", "霞", "平", "刚", "桂",
+    "英", "秀", "兰", "建", "国",
+];
+
+/// GB 32100-2015 symbols; also those of organisation codes inside a credit code.
+const CREDIT_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+/// The symbols GB 32100 leaves out as easily misread.
+const FORBIDDEN: [&str; 5] = ["I", "O", "S", "V", "Z"];
+/// GB 11643 check characters.
+const ID_CHECKS: &[u8; 11] = b"0123456789X";
+
+/// 处罚类别 01–14 (行政处罚法 art. 9; SPEC §2.3): the text of code `i + 1`.
+const PENALTY_KINDS: [&str; 14] = [
+    "警告",
+    "罚款",
+    "没收违法所得",
+    "责令停产停业",
+    "吊销许可证",
+    "行政拘留",
+    "法律、行政法规规定的其他行政处罚",
+    "通报批评",
+    "没收非法财物",
+    "降低资质等级",
+    "暂扣许可证",
+    "限制开展经营活动",
+    "限制从业",
+    "责令关闭",
+];
+/// Penalty kinds of a decision, fines the most common; several kinds are joined by `;`.
+const PENALTY_MIXES: [&[u8]; 12] =
+    [&[2], &[2], &[2], &[1], &[1, 2], &[2, 3], &[2, 9], &[5], &[11], &[4, 2], &[12], &[8]];
+const FINE_MIXES: [&[u8]; 3] = [&[2], &[1, 2], &[2, 3]];
+/// No kind that asks for an amount or a licence.
+const WARNING_ONLY: [&[u8]; 1] = [&[1]];
+/// 简易程序 allows only a warning or a small fine (行政处罚法 art. 51).
+const SUMMARY_MIXES: [&[u8]; 2] = [&[1], &[2]];
+
+/// A kind of case a market-regulation bureau decides.
+struct Case {
+    act: &'static str,
+    /// Completes `经查，当事人于2024年3月…`.
+    fact: &'static str,
+    basis: &'static str,
+}
+
+const CASES: [Case; 7] = [
+    Case {
+        act: "销售不符合食品安全标准的食品",
+        fact: "在其经营场所销售经抽检不合格的食品",
+        basis: "《中华人民共和国食品安全法》第一百二十四条第一款",
+    },
+    Case {
+        act: "销售超过保质期的食品",
+        fact: "在其经营场所销售超过保质期的食品",
+        basis: "《中华人民共和国食品安全法》第一百二十四条第一款第五项",
+    },
+    Case {
+        act: "虚假宣传",
+        fact: "在其网店页面对商品的功能作虚假的商业宣传",
+        basis: "《中华人民共和国反不正当竞争法》第二十条第一款",
+    },
+    Case {
+        act: "无照经营", fact: "未依法取得营业执照从事经营活动", basis: "《无证无照经营查处办法》第十三条"
+    },
+    Case {
+        act: "未明码标价", fact: "销售商品未按规定明码标价", basis: "《明码标价和禁止价格欺诈规定》第二十一条"
+    },
+    Case {
+        act: "使用未经检验的特种设备",
+        fact: "使用未经定期检验的电梯",
+        basis: "《中华人民共和国特种设备安全法》第八十四条第一项",
+    },
+    Case {
+        act: "销售不合格产品",
+        fact: "销售经抽查检验不合格的电线电缆",
+        basis: "《中华人民共和国产品质量法》第四十九条",
+    },
+];
+
+/// A kind of licence a market-regulation bureau grants, with its 许可类别.
+struct Licence {
+    decision: &'static str,
+    certificate: &'static str,
+    number_prefix: &'static str,
+    content: &'static str,
+    kind: &'static str,
+}
+
+const LICENCES: [Licence; 7] = [
+    Licence {
+        decision: "食品经营许可决定书",
+        certificate: "食品经营许可证",
+        number_prefix: "JY1",
+        content: "预包装食品（含冷藏冷冻食品）销售；散装食品（不含冷藏冷冻食品）销售",
+        kind: "普通",
+    },
+    Licence {
+        decision: "食品经营许可决定书",
+        certificate: "食品经营许可证",
+        number_prefix: "JY2",
+        content: "热食类食品制售；冷食类食品制售",
+        kind: "普通",
+    },
+    Licence {
+        decision: "食品生产许可决定书",
+        certificate: "食品生产许可证",
+        number_prefix: "SC1",
+        content: "糕点（热加工糕点）；饮料（蛋白饮料类）",
+        kind: "普通",
+    },
+    Licence {
+        decision: "药品经营许可决定书",
+        certificate: "药品经营许可证",
+        number_prefix: "皖CB",
+        content: "中成药、化学药制剂、抗生素制剂、生化药品",
+        kind: "普通",
+    },
+    Licence {
+        decision: "特种设备使用登记决定书",
+        certificate: "特种设备使用登记证",
+        number_prefix: "梯11皖F",
+        content: "曳引驱动乘客电梯使用登记",
+        kind: "登记",
+    },
+    Licence {
+        decision: "工业产品生产许可决定书",
+        certificate: "全国工业产品生产许可证",
+        number_prefix: "皖XK",
+        content: "建筑用钢筋",
+        kind: "核准",
+    },
+    Licence {
+        decision: "检验检测机构资质认定决定书",
+        certificate: "检验检测机构资质认定证书",
+        number_prefix: "CMA",
+        content: "机动车安全技术检验",
+        kind: "认可",
+    },
+];
+
+/// The 行政相对人类别 of a row; `Placeholder` is a 个体工商户 without a credit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Subject {
     Company,
-    Individual { placeholder: bool },
+    Individual,
+    Placeholder,
     Person,
 }
 
-struct Generator {
-    rng: Rng,
-    spec: SampleSpec,
-    columns: Vec<&'static str>,
+impl Subject {
+    fn random(rng: &mut Rng) -> Self {
+        match rng.below(20) {
+            0..=11 => Subject::Company,
+            12..=14 => Subject::Individual,
+            15 => Subject::Placeholder,
+            _ => Subject::Person,
+        }
+    }
 }
 
-impl Generator {
-    fn col(&self, name: &str) -> usize {
-        self.columns.iter().position(|c| *c == name).expect("column of the template")
+/// The forms of dates departments send; one per row, since one clerk types a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DateStyle {
+    Iso,
+    Slash,
+    Chinese,
+    Compact,
+}
+
+impl DateStyle {
+    fn random(rng: &mut Rng) -> Self {
+        match rng.below(20) {
+            0 | 1 => DateStyle::Slash,
+            2 | 3 => DateStyle::Chinese,
+            4 => DateStyle::Compact,
+            _ => DateStyle::Iso,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Rows
+
+/// A market-regulation bureau: deciding authority and data source of its region's rows.
+struct Authority {
+    name: String,
+    code: String,
+}
+
+/// What the item-specific part of a row needs to know about the common part.
+struct Draft {
+    n: u64,
+    region: usize,
+    subject: Subject,
+    decided: NaiveDate,
+    style: DateStyle,
+}
+
+struct Generator<'a> {
+    spec: &'a SampleSpec,
+    /// One per region, in the order of `REGIONS`.
+    authorities: Vec<Authority>,
+    row: Row,
+}
+
+impl<'a> Generator<'a> {
+    fn new(spec: &'a SampleSpec) -> Self {
+        let authorities = REGIONS
+            .iter()
+            .zip(0u32..)
+            .map(|(region, i)| {
+                // `1` 机构编制 registers it, `1` a government body (机关); a fixed organisation
+                // code each, so a bureau's code is the same in every file.
+                let mut code = format!("11{}MB1{:05}", region.code, 93_517 + 1_013 * i);
+                push_check(&mut code, 8, org_code_check_char);
+                push_check(&mut code, 0, credit_code_check_char);
+                Authority { name: format!("{}市场监督管理局", region.place), code }
+            })
+            .collect();
+        Self { spec, authorities, row: Row::new(spec.item) }
     }
 
-    fn org_code(&mut self) -> String {
-        let mut s: String = (0..8).map(|_| CODE_CHARS[self.rng.below(10 + 21) as usize] as char).collect();
-        // Organisation codes use digits and capitals; keep to the credit-code alphabet.
-        s.push(org_code_check_char(&s).expect("8 valid characters"));
-        s
-    }
-
-    fn credit_code(&mut self, prefix: &str, region: &str) -> String {
-        let mut s = format!("{prefix}{region}{}", self.org_code());
-        s.push(credit_code_check_char(&s).expect("17 valid characters"));
-        s
-    }
-
-    fn id_number(&mut self, region: &str) -> String {
-        let birth = NaiveDate::from_ymd_opt(1950, 1, 1).expect("valid") + Days::new(self.rng.below(18_000));
-        let mut s = format!("{region}{}{:03}", birth.format("%Y%m%d"), self.rng.below(1000));
-        s.push(id_number_check_char(&s).expect("17 digits"));
-        s
-    }
-
-    fn authority(&self, region: usize) -> (String, String) {
-        // One fixed authority per county, with a stable valid code.
-        let (code, name, _) = REGIONS[region];
-        let mut first17 = format!("11{code}MB{:07}", 1_234_560 + region);
-        first17.truncate(17);
-        let mut uscc = first17.clone();
-        uscc.push(credit_code_check_char(&first17).expect("valid characters"));
-        (format!("淮北市{name}市场监督管理局"), uscc)
-    }
-
-    fn date_text(&mut self, d: NaiveDate) -> String {
-        match self.rng.below(10) {
-            0 => format!("{}/{}/{}", d.year(), d.month(), d.day()),
-            1 => format!("{}年{}月{}日", d.year(), d.month(), d.day()),
-            2 => d.format("%Y%m%d").to_string(),
-            _ => d.format("%Y-%m-%d").to_string(),
+    /// Fills `self.row` with row `n` in `role`.
+    fn fill(&mut self, n: u64, role: Role) {
+        let mut rng = Rng::for_row(self.spec.seed, n);
+        self.row.clear();
+        let bad = match role {
+            Role::Bad(kind) => Some(kind),
+            _ => None,
+        };
+        let region = rng.index(REGIONS.len());
+        let subject = bad.and_then(BadKind::subject).unwrap_or_else(|| Subject::random(&mut rng));
+        self.fill_subject(&mut rng, region, subject);
+        let decided = self.spec.first_date + Days::new(rng.below(u64::from(self.spec.days)));
+        let draft = Draft { n, region, subject, decided, style: DateStyle::random(&mut rng) };
+        match self.spec.item {
+            SampleItem::Licences => self.fill_licence(&mut rng, &draft),
+            SampleItem::Penalties => {
+                let mixes = match role {
+                    Role::Summary => &SUMMARY_MIXES[..],
+                    _ => bad.and_then(BadKind::penalties).unwrap_or(&PENALTY_MIXES),
+                };
+                let kinds = rng.pick(mixes);
+                self.fill_penalty(&mut rng, &draft, kinds, role == Role::Summary);
+            }
+        }
+        if let Some(kind) = bad {
+            self.break_rule(&mut rng, &draft, kind);
         }
     }
 
-    fn person_name(&mut self) -> String {
-        format!("{}{}{}", self.rng.pick(&SURNAMES), self.rng.pick(&GIVEN), self.rng.pick(&GIVEN))
-    }
-
-    /// A good row, with the subject kind forced when a bad kind needs one.
-    fn good_row(&mut self, n: u64, forced: Option<Subject>) -> (Vec<String>, Subject, NaiveDate) {
-        let mut row = vec![String::new(); self.columns.len()];
-        let region = self.rng.below(REGIONS.len() as u64) as usize;
-        let (rcode, rname, rshort) = REGIONS[region];
-        let subject = forced.unwrap_or_else(|| match self.rng.below(20) {
-            0..=13 => Subject::Company,
-            14..=16 => Subject::Individual { placeholder: self.rng.below(8) == 0 },
-            _ => Subject::Person,
-        });
-        let syll = format!("{}{}", self.rng.pick(&SYLLABLES), self.rng.pick(&SYLLABLES));
-        let set = |row: &mut Vec<String>, g: &Self, col: &str, v: String| row[g.col(col)] = v;
+    fn fill_subject(&mut self, rng: &mut Rng, region: usize, subject: Subject) {
+        let region = &REGIONS[region];
+        let row = &mut self.row;
+        let syllables = [rng.pick(&SYLLABLES), rng.pick(&SYLLABLES)];
         match subject {
             Subject::Company => {
-                let trade = *self.rng.pick(&TRADES);
-                set(&mut row, self, "行政相对人名称", format!("淮北市{rname}{syll}{trade}有限公司"));
-                set(&mut row, self, "行政相对人类别", "法人及非法人组织".into());
-                let code = self.credit_code("91", rcode);
-                set(&mut row, self, "组织机构代码", code[8..17].to_string());
-                set(&mut row, self, "统一社会信用代码", code);
-                let rep = self.person_name();
-                set(&mut row, self, "法定代表人", rep);
-                if self.rng.below(3) == 0 {
-                    set(&mut row, self, "法定代表人证件类型", "身份证".into());
-                    let id = self.id_number(rcode);
-                    set(&mut row, self, "法定代表人证件号码", id);
+                let (trade, form) = (rng.pick(&TRADES), rng.pick(&FIRM_FORMS));
+                row.put(Col::Name, format_args!("{}{}{}{trade}{form}", region.firm, syllables[0], syllables[1]));
+                row.set(Col::SubjectKind, "法人及非法人组织");
+                // Firms registered before 2015 kept their organisation code inside the credit
+                // code and still write it, and their tax number, in the old columns.
+                let old = rng.one_in(3);
+                push_credit_code(row.cell(Col::CreditCode), rng, "91", region.code, old);
+                if old {
+                    let org = row.cell(Col::CreditCode)[8..17].to_string();
+                    if rng.one_in(4) {
+                        row.put(Col::OrgCode, format_args!("{}-{}", &org[..8], &org[8..]));
+                    } else {
+                        row.set(Col::OrgCode, &org);
+                    }
+                    row.put(Col::TaxNo, format_args!("{}{org}", region.code));
+                }
+                push_person_name(row.cell(Col::LegalRep), rng);
+                if rng.one_in(3) {
+                    row.set(Col::LegalRepIdType, if rng.one_in(2) { "身份证" } else { "01" });
+                    push_id_number(row.cell(Col::LegalRepId), rng);
                 }
             }
-            Subject::Individual { placeholder } => {
-                let shop = *self.rng.pick(&SHOPS);
-                set(&mut row, self, "行政相对人名称", format!("{rname}{syll}{shop}"));
-                set(&mut row, self, "行政相对人类别", "个体工商户".into());
-                if placeholder {
-                    set(&mut row, self, "统一社会信用代码", CREDIT_CODE_PLACEHOLDER.into());
-                    set(&mut row, self, "工商注册号", format!("{rcode}600{:06}", n % 1_000_000));
+            Subject::Individual | Subject::Placeholder => {
+                let shop = rng.pick(&SHOPS);
+                row.put(Col::Name, format_args!("{}{}{}{shop}", region.local, syllables[0], syllables[1]));
+                row.set(Col::SubjectKind, "个体工商户");
+                if subject == Subject::Placeholder {
+                    row.set(Col::CreditCode, CREDIT_CODE_PLACEHOLDER);
+                    row.put(Col::Registration, format_args!("{}600{:06}", region.code, rng.below(1_000_000)));
                 } else {
-                    let code = self.credit_code("92", rcode);
-                    set(&mut row, self, "统一社会信用代码", code);
+                    push_credit_code(row.cell(Col::CreditCode), rng, "92", region.code, false);
+                }
+                // The operator (经营者) is often written where a firm's representative goes.
+                if rng.one_in(2) {
+                    push_person_name(row.cell(Col::LegalRep), rng);
                 }
             }
             Subject::Person => {
-                let name = self.person_name();
-                set(&mut row, self, "行政相对人名称", name);
-                set(&mut row, self, "行政相对人类别", "自然人".into());
-                let kind = if self.rng.below(2) == 0 { "身份证" } else { "01" };
-                set(&mut row, self, "证件类型", kind.into());
-                let id = self.id_number(rcode);
-                set(&mut row, self, "证件号码", id);
+                push_person_name(row.cell(Col::Name), rng);
+                row.set(Col::SubjectKind, "自然人");
+                row.set(Col::IdType, if rng.one_in(2) { "身份证" } else { "01" });
+                push_id_number(row.cell(Col::IdNumber), rng);
             }
         }
-        let decided = self.spec.first_date + Days::new(self.rng.below(u64::from(self.spec.days.max(1))));
-        let (authority, authority_code) = self.authority(region);
-        let year = decided.year();
-        match self.spec.item {
-            SampleItem::Penalties => {
-                set(&mut row, self, "行政处罚决定书文号", format!("淮{rshort}市监处罚〔{year}〕{}号", n + 1));
-                let act = *self.rng.pick(&["无照经营", "销售过期食品", "虚假宣传", "未按规定公示年报"]);
-                set(&mut row, self, "违法行为类型", act.into());
-                set(
-                    &mut row,
-                    self,
-                    "违法事实",
-                    format!("经查，当事人于{}存在违法经营行为，违法所得若干。", decided.format("%Y年%m月")),
-                );
-                set(&mut row, self, "处罚依据", "《中华人民共和国行政处罚法》第二十八条".into());
-                let kinds =
-                    *self.rng.pick(&["01", "02", "02", "02", "01;02", "警告;罚款", "02;03", "05", "11", "罚款"]);
-                set(&mut row, self, "处罚类别", kinds.into());
-                let has = |code: &str, text: &str| kinds.split(';').any(|k| k == code || k == text);
-                if has("02", "罚款") {
-                    let v = format!("{}.{}", self.rng.below(5), self.rng.below(100));
-                    set(&mut row, self, "罚款金额（万元）", v);
-                }
-                if has("03", "没收违法所得") {
-                    let v = format!("0.{}", 1 + self.rng.below(9));
-                    set(&mut row, self, "没收违法所得、没收非法财物的金额（万元）", v);
-                }
-                if has("05", "吊销许可证") || has("11", "暂扣许可证") {
-                    set(
-                        &mut row,
-                        self,
-                        "暂扣或吊销证照名称及编号",
-                        format!("食品经营许可证 JY1{rcode}{:07}", n % 10_000_000),
-                    );
-                }
-                set(&mut row, self, "处罚内容", "责令改正，并处罚款".into());
-                let text = self.date_text(decided);
-                set(&mut row, self, "处罚决定日期", text);
-                let valid_to = if self.rng.below(10) == 0 {
-                    "长期".to_string()
-                } else {
-                    (decided + Days::new(180)).format("%Y-%m-%d").to_string()
-                };
-                set(&mut row, self, "处罚有效期", valid_to);
-                set(&mut row, self, "公示截止期", (decided + Days::new(365)).format("%Y-%m-%d").to_string());
-                set(&mut row, self, "处罚机关", authority.clone());
-                set(&mut row, self, "处罚机关统一社会信用代码", authority_code.clone());
-                set(&mut row, self, "数据来源单位", authority);
-                set(&mut row, self, "数据来源单位统一社会信用代码", authority_code);
-                set(&mut row, self, "案件程序", "一般程序".into());
-            }
-            SampleItem::Licences => {
-                set(&mut row, self, "行政许可决定文书名称", "食品经营许可决定书".into());
-                set(&mut row, self, "行政许可决定文书号", format!("淮{rshort}市监许〔{year}〕{}号", n + 1));
-                let kind = *self.rng.pick(&["普通", "登记", "核准", "认可", "01"]);
-                set(&mut row, self, "许可类别", kind.into());
-                set(&mut row, self, "许可证书名称", "食品经营许可证".into());
-                set(&mut row, self, "许可编号", format!("JY2{rcode}{:07}", n % 10_000_000));
-                set(&mut row, self, "许可内容", "预包装食品销售（含冷藏冷冻食品）".into());
-                let text = self.date_text(decided);
-                set(&mut row, self, "许可决定日期", text);
-                set(&mut row, self, "有效期自", decided.format("%Y-%m-%d").to_string());
-                let until = if self.rng.below(5) == 0 {
-                    "长期".to_string()
-                } else {
-                    (decided + Days::new(5 * 365)).format("%Y-%m-%d").to_string()
-                };
-                set(&mut row, self, "有效期至", until);
-                set(&mut row, self, "许可机关", authority.clone());
-                set(&mut row, self, "许可机关统一社会信用代码", authority_code.clone());
-                let status = *self.rng.pick(&["1", "有效"]);
-                set(&mut row, self, "当前状态", status.into());
-                set(&mut row, self, "数据来源单位", authority);
-                set(&mut row, self, "数据来源单位统一社会信用代码", authority_code);
-            }
-        }
-        (row, subject, decided)
     }
 
-    /// A row breaking exactly the rule named by `kind`.
-    fn bad_row(&mut self, n: u64, kind: &str) -> Vec<String> {
-        let penalties = self.spec.item == SampleItem::Penalties;
-        let forced = match kind {
-            "bad_id_number" => Some(Subject::Person),
-            "placeholder_without_registration" => Some(Subject::Individual { placeholder: true }),
-            "bad_credit_code_check" | "bad_credit_code_chars" | "missing_legal_rep" => Some(Subject::Company),
-            _ => None,
+    fn fill_licence(&mut self, rng: &mut Rng, draft: &Draft) {
+        let Draft { n, region, decided, style, .. } = *draft;
+        let (place, authority) = (&REGIONS[region], &self.authorities[region]);
+        let licence = &LICENCES[rng.index(LICENCES.len())];
+        let row = &mut self.row;
+        row.set(Col::DocName, licence.decision);
+        row.put(Col::DocNo, format_args!("{}市监许〔{}〕{}号", place.doc, decided.year(), n + 1));
+        row.set(Col::LicenceKind, licence.kind);
+        row.set(Col::CertName, licence.certificate);
+        row.put(Col::CertNo, format_args!("{}{}{:07}", licence.number_prefix, place.code, n % 10_000_000));
+        row.set(Col::Content, licence.content);
+        row.set_date(Col::Date, decided, style);
+        row.set_date(Col::ValidFrom, decided, style);
+        if rng.one_in(6) {
+            row.set(Col::ValidUntil, "长期");
+        } else {
+            row.set_date(Col::ValidUntil, add_months(decided, 60).pred_opt().expect("within DECISION_YEARS"), style);
+        }
+        row.set(Col::Authority, &authority.name);
+        row.set(Col::AuthorityCode, &authority.code);
+        row.set(Col::Status, "1");
+        row.set(Col::Source, &authority.name);
+        row.set(Col::SourceCode, &authority.code);
+        if rng.one_in(25) {
+            row.set(Col::Remark, "新办");
+        }
+    }
+
+    fn fill_penalty(&mut self, rng: &mut Rng, draft: &Draft, kinds: &[u8], summary: bool) {
+        let Draft { n, region, subject, decided, style } = *draft;
+        let (place, authority) = (&REGIONS[region], &self.authorities[region]);
+        let case = &CASES[rng.index(CASES.len())];
+        let row = &mut self.row;
+        let procedure = if summary { "当罚" } else { "处罚" };
+        row.put(Col::DocNo, format_args!("{}市监{procedure}〔{}〕{}号", place.doc, decided.year(), n + 1));
+        row.set(Col::Act, case.act);
+        row.put(Col::Facts, format_args!("经查，当事人于{}年{}月{}。", decided.year(), decided.month(), case.fact));
+        row.set(Col::Basis, case.basis);
+
+        // Codes mostly; one clerk in eight writes the text (both are in the code table).
+        let as_text = rng.one_in(8);
+        let cell = row.cell(Col::PenaltyKinds);
+        for (i, &k) in kinds.iter().enumerate() {
+            if i > 0 {
+                cell.push(';');
+            }
+            if as_text {
+                cell.push_str(PENALTY_KINDS[usize::from(k - 1)]);
+            } else {
+                write!(cell, "{k:02}").expect("formatting into a String cannot fail");
+            }
+        }
+
+        let person = subject == Subject::Person;
+        // Fines in 元, multiples of 50; the summary procedure allows at most 200 元 for a
+        // person and 3,000 元 for an organisation (行政处罚法 art. 51).
+        let fine = match (summary, person) {
+            (true, true) => 50 * rng.range(1, 4),
+            (true, false) => 50 * rng.range(4, 60),
+            (false, true) => 50 * rng.range(4, 100),
+            (false, false) => 50 * rng.range(20, 2_000),
         };
-        let (mut row, _, decided) = self.good_row(n, forced);
-        let c = |g: &Self, name: &str| g.col(name);
+        let confiscated = rng.range(100, 50_000);
+        let licence_no = || format!("食品经营许可证（JY1{}{:07}）", place.code, n % 10_000_000);
+        let content = row.cell(Col::Content);
+        for (i, &k) in kinds.iter().enumerate() {
+            if i > 0 {
+                content.push('，');
+            }
+            let text = PENALTY_KINDS[usize::from(k - 1)];
+            let written = match k {
+                2 => write!(content, "罚款人民币{fine}元"),
+                3 => write!(content, "没收违法所得{confiscated}元"),
+                5 => write!(content, "吊销{}", licence_no()),
+                11 => write!(content, "暂扣{}", licence_no()),
+                _ => write!(content, "{text}"),
+            };
+            written.expect("formatting into a String cannot fail");
+        }
+        if kinds.contains(&2) {
+            push_wan(row.cell(Col::Fine), fine);
+        }
+        if kinds.iter().any(|k| matches!(k, 3 | 9)) {
+            push_wan(row.cell(Col::Confiscated), confiscated);
+        }
+        if kinds.iter().any(|k| matches!(k, 5 | 11)) {
+            row.set(Col::LicenceTaken, &licence_no());
+        }
+
+        row.set_date(Col::Date, decided, style);
+        // Publicity from 3 months to 3 years (NDRC Order 58; SPEC §5); the penalty's own
+        // validity is often the same date.
+        let public_until = add_months(decided, rng.pick(&[3, 6, 12, 12, 36]));
+        let valid_until = if rng.one_in(2) { public_until } else { add_months(decided, 12) };
+        row.set_date(Col::ValidUntil, valid_until, style);
+        row.set_date(Col::PublicUntil, public_until, style);
+        row.set(Col::Authority, &authority.name);
+        row.set(Col::AuthorityCode, &authority.code);
+        row.set(Col::Source, &authority.name);
+        row.set(Col::SourceCode, &authority.code);
+        if rng.one_in(25) {
+            row.set(Col::Remark, "当事人已履行完毕");
+        }
+        row.set(Col::Procedure, if summary { "简易程序" } else { "一般程序" });
+    }
+
+    /// Breaks `kind` on a good row. [`Generator::fill`] chose the subject and penalty kinds
+    /// the rule needs, so nothing else breaks with it.
+    fn break_rule(&mut self, rng: &mut Rng, draft: &Draft, kind: BadKind) {
+        let penalties = self.spec.item == SampleItem::Penalties;
+        let row = &mut self.row;
+        let end = if penalties { rng.pick(&[Col::ValidUntil, Col::PublicUntil]) } else { Col::ValidUntil };
         match kind {
-            "missing_required" => {
-                let col = if penalties { "违法事实" } else { "许可内容" };
-                row[c(self, col)].clear();
-            }
-            "bad_credit_code_check" => {
-                let i = c(self, "统一社会信用代码");
-                let code = row[i].clone();
-                let last = code.chars().last().unwrap_or('0');
-                let other = CODE_CHARS.iter().map(|b| *b as char).find(|ch| *ch != last).unwrap_or('0');
-                row[i] = format!("{}{other}", &code[..17]);
-            }
-            "bad_credit_code_chars" => {
-                let i = c(self, "统一社会信用代码");
-                row[i].replace_range(10..11, "I");
-            }
-            "bad_date" => {
-                let col = if penalties { "公示截止期" } else { "有效期自" };
-                row[c(self, col)] = "2023-02-30".into();
-            }
-            "end_before_start" => {
-                let earlier = (decided - Days::new(10)).format("%Y-%m-%d").to_string();
-                let col = if penalties { "处罚有效期" } else { "有效期至" };
-                row[c(self, col)] = earlier;
-            }
-            "unknown_code" => {
-                if penalties {
-                    // Only a warning code: no conditional amount depends on it.
-                    row[c(self, "处罚类别")] = "99".into();
-                    row[c(self, "罚款金额（万元）")].clear();
-                    row[c(self, "没收违法所得、没收非法财物的金额（万元）")].clear();
-                    row[c(self, "暂扣或吊销证照名称及编号")].clear();
+            BadKind::MissingRequired => {
+                let col = if penalties {
+                    rng.pick(&[Col::Facts, Col::Basis, Col::Content, Col::Act])
                 } else {
-                    row[c(self, "许可类别")] = "特别许可".into();
+                    rng.pick(&[Col::Content, Col::DocName])
+                };
+                row.cell(col).clear();
+            }
+            BadKind::BadCreditCodeCheck => {
+                let cell = row.cell(Col::CreditCode);
+                let old = cell.pop().expect("a company has a credit code");
+                cell.push(other_symbol(rng, CREDIT_ALPHABET, old));
+            }
+            BadKind::BadCreditCodeChars => {
+                // Inside the organisation code, where a misread O or I usually lands.
+                let at = 8 + rng.index(8);
+                row.cell(Col::CreditCode).replace_range(at..=at, rng.pick(&FORBIDDEN));
+            }
+            BadKind::BadDate => {
+                let year = draft.decided.year() + 1;
+                match rng.below(3) {
+                    0 => row.put(end, format_args!("{year}-02-30")),
+                    1 => row.put(end, format_args!("{year}-04-31")),
+                    _ => row.put(end, format_args!("{year}年2月30日")),
                 }
             }
-            "too_long" => {
-                let col = if penalties { "行政处罚决定书文号" } else { "行政许可决定文书号" };
-                let i = c(self, col);
-                row[i] = format!("{}{}", row[i], "补".repeat(130));
+            BadKind::EndBeforeStart => {
+                let before = draft.decided - Days::new(rng.range(1, 30));
+                row.set_date(end, before, draft.style);
             }
-            "negative_amount" => {
-                row[c(self, "处罚类别")] = "02".into();
-                row[c(self, "罚款金额（万元）")] = "-0.5".into();
-                row[c(self, "没收违法所得、没收非法财物的金额（万元）")].clear();
-                row[c(self, "暂扣或吊销证照名称及编号")].clear();
+            BadKind::UnknownCode => {
+                if penalties {
+                    // 罚金 is a criminal penalty, not an administrative one.
+                    row.set(Col::PenaltyKinds, rng.pick(&["99", "15", "罚金"]));
+                } else {
+                    row.set(Col::LicenceKind, rng.pick(&["特别许可", "备案", "07"]));
+                }
             }
-            "missing_fine" => {
-                row[c(self, "处罚类别")] = "02".into();
-                row[c(self, "罚款金额（万元）")].clear();
-                row[c(self, "没收违法所得、没收非法财物的金额（万元）")].clear();
-                row[c(self, "暂扣或吊销证照名称及编号")].clear();
+            BadKind::TooLong => {
+                // The whole decision title pasted into the number cell.
+                let cell = row.cell(Col::DocNo);
+                cell.push('（');
+                while cell.chars().count() <= 128 {
+                    cell.push_str("关于当事人违法行为的行政决定书全文详见附件");
+                }
+                cell.push('）');
             }
-            "bad_id_number" => {
-                let i = c(self, "证件号码");
-                let id = row[i].clone();
-                let last = id.chars().last().unwrap_or('0');
-                let other = if last == '1' { '2' } else { '1' };
-                row[i] = format!("{}{other}", &id[..17]);
+            BadKind::NegativeAmount => row.cell(Col::Fine).insert(0, '-'),
+            BadKind::MissingFine => row.cell(Col::Fine).clear(),
+            BadKind::BadIdNumber => {
+                let cell = row.cell(Col::IdNumber);
+                let old = cell.pop().expect("a person has an ID number");
+                cell.push(other_symbol(rng, ID_CHECKS, old));
             }
-            "missing_legal_rep" => row[c(self, "法定代表人")].clear(),
-            "placeholder_without_registration" => row[c(self, "工商注册号")].clear(),
-            _ => {}
+            BadKind::MissingLegalRep => {
+                for col in [Col::LegalRep, Col::LegalRepIdType, Col::LegalRepId] {
+                    row.cell(col).clear();
+                }
+            }
+            BadKind::PlaceholderWithoutRegistration => row.cell(Col::Registration).clear(),
         }
-        row
     }
 }
 
+/// Appends the check character of `out[from..]`, computed by one of `crate::ids`' functions.
+fn push_check(out: &mut String, from: usize, check: fn(&str) -> Option<char>) {
+    let ch = check(&out[from..]).expect("the generator writes only symbols of the code's alphabet");
+    out.push(ch);
+}
+
+/// Appends a credit code: registering department and kind (`91` firm, `92` 个体工商户), the
+/// region, an organisation code with its own check character, then the final check
+/// character (GB 32100-2015). `old` codes embed an 8-digit pre-2015 organisation code; new
+/// ones start `MA` as issued since.
+fn push_credit_code(out: &mut String, rng: &mut Rng, kind: &str, region: &str, old: bool) {
+    let start = out.len();
+    out.push_str(kind);
+    out.push_str(region);
+    let org = out.len();
+    if old {
+        for _ in 0..8 {
+            out.push(char::from(b'0' + rng.below(10) as u8));
+        }
+    } else {
+        out.push_str("MA");
+        for _ in 0..6 {
+            out.push(char::from(rng.pick(CREDIT_ALPHABET)));
+        }
+    }
+    push_check(out, org, org_code_check_char);
+    push_check(out, start, credit_code_check_char);
+}
+
+/// Appends a resident ID number (GB 11643): a county code of the city, a real birth date
+/// between 1955 and 2004, a sequence number and the check character.
+fn push_id_number(out: &mut String, rng: &mut Rng) {
+    let start = out.len();
+    let born = NaiveDate::from_ymd_opt(1955, 1, 1).expect("a real date") + Days::new(rng.below(50 * 365));
+    let area = rng.pick(&ID_AREAS);
+    write!(out, "{area}{:04}{:02}{:02}{:03}", born.year(), born.month(), born.day(), rng.range(1, 999))
+        .expect("formatting into a String cannot fail");
+    push_check(out, start, id_number_check_char);
+}
+
+fn push_person_name(out: &mut String, rng: &mut Rng) {
+    out.push_str(rng.pick(&SURNAMES));
+    out.push_str(rng.pick(&GIVEN));
+    if rng.one_in(2) {
+        out.push_str(rng.pick(&GIVEN));
+    }
+}
+
+/// Appends an amount in 元 as 万元, the catalogue's unit (SPEC §2): 2000 → `0.2`.
+fn push_wan(out: &mut String, yuan: u64) {
+    let (whole, part) = (yuan / 10_000, yuan % 10_000);
+    if part == 0 {
+        write!(out, "{whole}")
+    } else {
+        let digits = format!("{part:04}");
+        write!(out, "{whole}.{}", digits.trim_end_matches('0'))
+    }
+    .expect("formatting into a String cannot fail");
+}
+
+/// A symbol of `alphabet` other than `old`, for a wrong check character.
+fn other_symbol(rng: &mut Rng, alphabet: &[u8], old: char) -> char {
+    let at = alphabet.iter().position(|&b| char::from(b) == old).unwrap_or(0);
+    char::from(alphabet[(at + 1 + rng.index(alphabet.len() - 1)) % alphabet.len()])
+}
+
+fn add_months(date: NaiveDate, months: u32) -> NaiveDate {
+    date.checked_add_months(Months::new(months)).expect("decision dates end by 2090: far from chrono's limit")
+}
+
+// ---------------------------------------------------------------------------------------
+// Output
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Where rows go: each format behind one `write`.
 enum Sink {
-    Csv { out: Box<csv::Writer<BufWriter<File>>> },
-    Gbk { out: BufWriter<File> },
-    Xlsx { book: Box<rust_xlsxwriter::Workbook>, path: PathBuf, next_row: u32 },
+    Csv(csv::Writer<BufWriter<File>>),
+    GbkCsv(csv::Writer<GbkWriter<BufWriter<File>>>),
+    /// Boxed: a workbook is large beside the other variants.
+    Xlsx {
+        book: Box<rust_xlsxwriter::Workbook>,
+        path: PathBuf,
+        next_row: u32,
+    },
 }
 
 impl Sink {
-    fn write(&mut self, cells: &[String]) -> Result<(), SampleError> {
-        match self {
-            Sink::Csv { out } => out.write_record(cells)?,
-            Sink::Gbk { out } => {
-                let mut line = csv::Writer::from_writer(Vec::with_capacity(1024));
-                line.write_record(cells)?;
-                let line = line.into_inner().map_err(|e| e.into_error())?;
-                let (bytes, _, _) = encoding_rs::GBK.encode(std::str::from_utf8(&line).unwrap_or_default());
-                out.write_all(&bytes)?;
+    fn create(spec: &SampleSpec, out: &Path) -> Result<Self, SampleError> {
+        let file = || File::create(out).map(|f| BufWriter::with_capacity(1 << 16, f));
+        Ok(match spec.format {
+            SampleFormat::Csv => Sink::Csv(csv_writer(file()?)),
+            SampleFormat::CsvBom => {
+                let mut file = file()?;
+                file.write_all(UTF8_BOM)?;
+                Sink::Csv(csv_writer(file))
             }
+            SampleFormat::CsvGbk => Sink::GbkCsv(csv_writer(GbkWriter::new(file()?))),
+            SampleFormat::Xlsx { title_row } => {
+                use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook};
+                let mut book = Box::new(Workbook::new());
+                // A fixed creation time instead of now keeps workbooks byte-identical too.
+                let d = spec.first_date;
+                let created = ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)?;
+                book.set_properties(&DocProperties::new().set_creation_datetime(&created));
+                // Constant memory: rows go to a temporary file as written, so memory stays flat.
+                let sheet = book.add_worksheet_with_constant_memory()?;
+                let (name, title) = match spec.item {
+                    SampleItem::Licences => ("行政许可", "行政许可信息报送表"),
+                    SampleItem::Penalties => ("行政处罚", "行政处罚信息报送表"),
+                };
+                sheet.set_name(name)?;
+                if title_row {
+                    sheet.write_string(0, 0, title)?;
+                }
+                Sink::Xlsx { book, path: out.to_path_buf(), next_row: u32::from(title_row) }
+            }
+        })
+    }
+
+    fn write<S: AsRef<str>>(&mut self, cells: &[S]) -> Result<(), SampleError> {
+        let bytes = || cells.iter().map(|c| c.as_ref().as_bytes());
+        match self {
+            Sink::Csv(out) => out.write_record(bytes())?,
+            Sink::GbkCsv(out) => out.write_record(bytes())?,
             Sink::Xlsx { book, next_row, .. } => {
                 let sheet = book.worksheet_from_index(0)?;
-                for (col, v) in cells.iter().enumerate() {
-                    sheet.write_string(*next_row, col as u16, v)?;
+                for (col, cell) in (0u16..).zip(cells) {
+                    // Empty cells stay blank, as in a sheet typed by hand.
+                    if !cell.as_ref().is_empty() {
+                        sheet.write_string(*next_row, col, cell.as_ref())?;
+                    }
                 }
                 *next_row += 1;
             }
@@ -493,145 +1187,443 @@ impl Sink {
 
     fn finish(self) -> Result<(), SampleError> {
         match self {
-            Sink::Csv { mut out } => out.flush()?,
-            Sink::Gbk { mut out, .. } => out.flush()?,
+            Sink::Csv(mut out) => out.flush()?,
+            Sink::GbkCsv(mut out) => out.flush()?,
             Sink::Xlsx { mut book, path, .. } => book.save(&path)?,
         }
         Ok(())
     }
 }
 
-/// Writes the sample file and `<out>.expected.json`; returns what the file holds.
-pub fn write_sample(spec: &SampleSpec, out: &Path) -> Result<SampleSummary, SampleError> {
-    let columns = header(spec.item);
-    let mut sink = match spec.format {
-        SampleFormat::Csv | SampleFormat::CsvBom => {
-            let mut file = BufWriter::with_capacity(1 << 20, File::create(out)?);
-            if spec.format == SampleFormat::CsvBom {
-                file.write_all(b"\xEF\xBB\xBF")?;
-            }
-            Sink::Csv { out: Box::new(csv::Writer::from_writer(file)) }
-        }
-        SampleFormat::CsvGbk => Sink::Gbk { out: BufWriter::with_capacity(1 << 20, File::create(out)?) },
-        SampleFormat::Xlsx { title_row } => {
-            let mut book = Box::new(rust_xlsxwriter::Workbook::new());
-            book.add_worksheet_with_constant_memory()?;
-            let mut sink = Sink::Xlsx { book, path: out.to_path_buf(), next_row: 0 };
-            if title_row {
-                let title = match spec.item {
-                    SampleItem::Penalties => "行政处罚信息（市场监管局报送）",
-                    SampleItem::Licences => "行政许可信息（市场监管局报送）",
-                };
-                sink.write(&[title.to_string()])?;
-            }
-            sink
-        }
-    };
-    sink.write(&columns.iter().map(|c| c.to_string()).collect::<Vec<_>>())?;
+/// CRLF line ends, as Excel and department systems on Windows write them.
+fn csv_writer<W: Write>(out: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out)
+}
 
-    let kinds: &[&str] = match spec.item {
-        SampleItem::Penalties => &BAD_KINDS_PENALTY,
-        SampleItem::Licences => &BAD_KINDS_LICENCE,
-    };
-    let mut generator = Generator { rng: Rng(spec.seed), spec: spec.clone(), columns };
-    let summary_share = if spec.item == SampleItem::Penalties { spec.summary_share } else { 0.0 };
-    let mut summary = SampleSummary::default();
-    let mut next_kind = 0usize;
-    for n in 0..spec.rows {
-        let roll = generator.rng.unit();
-        let row = if roll < spec.bad_share {
-            let kind = kinds[next_kind % kinds.len()];
-            next_kind += 1;
-            summary.bad += 1;
-            *summary.bad_by_kind.entry(kind.to_string()).or_default() += 1;
-            generator.bad_row(n, kind)
-        } else if roll < spec.bad_share + summary_share {
-            summary.skipped += 1;
-            let (mut row, _, _) = generator.good_row(n, None);
-            let i = generator.col("案件程序");
-            row[i] = "简易程序".into();
-            row
-        } else {
-            summary.good += 1;
-            generator.good_row(n, None).0
-        };
-        sink.write(&row)?;
-        summary.rows += 1;
+/// Re-encodes the UTF-8 the csv writer produces into GBK on its way out. The csv writer
+/// flushes its buffer wherever it fills, possibly inside a character, so an incomplete
+/// character waits for the next write.
+struct GbkWriter<W: Write> {
+    inner: W,
+    pending: Vec<u8>,
+}
+
+impl<W: Write> GbkWriter<W> {
+    fn new(inner: W) -> Self {
+        Self { inner, pending: Vec::new() }
     }
-    sink.finish()?;
-    let mut expected = out.as_os_str().to_os_string();
-    expected.push(".expected.json");
-    std::fs::write(expected, serde_json::to_vec_pretty(&summary)?)?;
-    Ok(summary)
+}
+
+impl<W: Write> Write for GbkWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        let complete = match std::str::from_utf8(&self.pending) {
+            Ok(text) => text.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+        };
+        let text = std::str::from_utf8(&self.pending[..complete])
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let (bytes, _, unmappable) = encoding_rs::GBK.encode(text);
+        if unmappable {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "a character has no GBK encoding"));
+        }
+        self.inner.write_all(&bytes)?;
+        self.pending.drain(..complete);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "the text ends inside a character"));
+        }
+        self.inner.flush()
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::ids::{CreditCode, IdNumber};
+    use std::collections::HashMap;
 
-    fn spec(rows: u64, format: SampleFormat) -> SampleSpec {
+    use super::*;
+
+    fn spec(item: SampleItem, rows: u64, format: SampleFormat) -> SampleSpec {
         SampleSpec {
-            item: SampleItem::Penalties,
+            item,
             rows,
-            seed: 3,
-            bad_share: 0.2,
+            seed: 42,
+            bad_share: 0.25,
             summary_share: 0.05,
             format,
-            first_date: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
-            days: 100,
+            first_date: NaiveDate::from_ymd_opt(2024, 1, 1).expect("a real date"),
+            days: 400,
+        }
+    }
+
+    /// Writes `spec` into a fresh folder; the folder lives as long as the returned guard.
+    fn write(spec: &SampleSpec, name: &str) -> (tempfile::TempDir, PathBuf, SampleSummary) {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join(name);
+        let summary = write_sample(spec, &path).expect("the sample is written");
+        (dir, path, summary)
+    }
+
+    fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut reader = csv::Reader::from_path(path).expect("a CSV file");
+        let header = reader.headers().expect("a header").iter().map(str::to_string).collect();
+        let rows = reader.records().map(|r| r.expect("a record").iter().map(str::to_string).collect()).collect();
+        (header, rows)
+    }
+
+    fn named<'a>(header: &'a [String], row: &'a [String]) -> HashMap<&'a str, &'a str> {
+        assert_eq!(header.len(), row.len(), "every row has every column");
+        header.iter().map(String::as_str).zip(row.iter().map(String::as_str)).collect()
+    }
+
+    fn date(s: &str) -> Option<NaiveDate> {
+        ["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y%m%d"].iter().find_map(|f| NaiveDate::parse_from_str(s, f).ok())
+    }
+
+    fn credit_code_rule(code: &str) -> Option<&'static str> {
+        if code.len() != 18 || !code.bytes().all(|b| CREDIT_ALPHABET.contains(&b)) {
+            return Some("bad_credit_code_chars");
+        }
+        let org_ok = org_code_check_char(&code[8..16]) == code[16..17].chars().next();
+        let ok = credit_code_check_char(&code[..17]) == code[17..].chars().next();
+        (!(ok && org_ok)).then_some("bad_credit_code_check")
+    }
+
+    fn id_number_ok(id: &str) -> bool {
+        id.len() == 18 && date(&id[6..14]).is_some() && id_number_check_char(&id[..17]) == id[17..].chars().next()
+    }
+
+    /// An independent reading of SPEC §2–3 for these tests: the rules a row breaks, under the
+    /// generator's names (or a name it never uses, which fails the tests). It shares nothing
+    /// with the generator but the check-character functions of `crate::ids`.
+    fn broken_rules(item: SampleItem, row: &HashMap<&str, &str>) -> Vec<&'static str> {
+        let penalties = item == SampleItem::Penalties;
+        let mut broken = Vec::new();
+        let required: &[&str] = if penalties {
+            &["违法行为类型", "违法事实", "处罚依据", "处罚内容", "处罚类别", "处罚机关", "数据来源单位"]
+        } else {
+            &["行政许可决定文书名称", "许可类别", "许可内容", "许可机关", "数据来源单位"]
+        };
+        if required.iter().chain(&["行政相对人名称", "行政相对人类别"]).any(|f| row[f].is_empty()) {
+            broken.push("missing_required");
+        }
+        let limits = [("行政处罚决定书文号", 128), ("行政许可决定文书号", 128), ("行政相对人名称", 200)];
+        if limits.iter().any(|(f, max)| row.get(f).is_some_and(|v| v.chars().count() > *max)) {
+            broken.push("too_long");
+        }
+        let authority =
+            if penalties { "处罚机关统一社会信用代码" } else { "许可机关统一社会信用代码" };
+        for field in ["统一社会信用代码", authority, "数据来源单位统一社会信用代码"] {
+            let code = row[field];
+            if field != "统一社会信用代码" || !(code.is_empty() || code == CREDIT_CODE_PLACEHOLDER) {
+                broken.extend(credit_code_rule(code));
+            }
+        }
+        let org = row["组织机构代码"].replace('-', "");
+        if !org.is_empty() && org_code_check_char(&org[..8]) != org[8..].chars().next() {
+            broken.push("bad_org_code");
+        }
+        let id_type_ok = |t: &str| matches!(t, "身份证" | "01");
+        match row["行政相对人类别"] {
+            "法人及非法人组织" if row["法定代表人"].is_empty() => broken.push("missing_legal_rep"),
+            "法人及非法人组织" | "个体工商户" if row["统一社会信用代码"].is_empty() => {
+                broken.push("missing_code")
+            }
+            "个体工商户" if row["统一社会信用代码"] == CREDIT_CODE_PLACEHOLDER && row["工商注册号"].is_empty() =>
+            {
+                broken.push("placeholder_without_registration");
+            }
+            "自然人" if !id_type_ok(row["证件类型"]) => broken.push("unknown_id_type"),
+            "自然人" if !id_number_ok(row["证件号码"]) => broken.push("bad_id_number"),
+            "法人及非法人组织" | "个体工商户" | "自然人" => {}
+            _ => broken.push("unknown_subject_kind"),
+        }
+        let rep_id = row["法定代表人证件号码"];
+        let rep_id_ok = rep_id.is_empty() || (id_type_ok(row["法定代表人证件类型"]) && id_number_ok(rep_id));
+        if !rep_id_ok {
+            broken.push("bad_legal_rep_id");
+        }
+
+        let (decided, ends): (&str, &[(&str, &str)]) = if penalties {
+            ("处罚决定日期", &[("处罚有效期", "处罚决定日期"), ("公示截止期", "处罚决定日期")])
+        } else {
+            ("许可决定日期", &[("有效期至", "有效期自")])
+        };
+        let dates = ends.iter().flat_map(|(end, start)| [*end, *start]).chain([decided]);
+        if dates.clone().any(|f| row[f] != "长期" && date(row[f]).is_none()) {
+            broken.push("bad_date");
+        } else if ends.iter().any(|(end, start)| row[end] != "长期" && date(row[end]) < date(row[start])) {
+            broken.push("end_before_start");
+        }
+
+        if penalties {
+            let kinds: Vec<&str> = row["处罚类别"].split(';').collect();
+            let kind_ok = |k: &&str| {
+                k.parse::<usize>().is_ok_and(|c| (1..=14).contains(&c) && k.len() == 2) || PENALTY_KINDS.contains(k)
+            };
+            if !kinds.iter().all(kind_ok) || !matches!(row["案件程序"], "一般程序" | "简易程序") {
+                broken.push("unknown_code");
+            }
+            let has = |code: &str| {
+                kinds.iter().any(|k| *k == code || *k == PENALTY_KINDS[code.parse::<usize>().unwrap() - 1])
+            };
+            if has("02") && row["罚款金额（万元）"].is_empty() {
+                broken.push("missing_fine");
+            }
+            for field in ["罚款金额（万元）", "没收违法所得、没收非法财物的金额（万元）"] {
+                let v = row[field];
+                let decimals = v.split_once('.').map_or(0, |(_, d)| d.len());
+                if !v.is_empty() && (v.parse::<f64>().map_or(true, |a| a < 0.0) || decimals > 6) {
+                    broken.push("negative_amount");
+                }
+            }
+            if (has("03") || has("09")) && row["没收违法所得、没收非法财物的金额（万元）"].is_empty()
+            {
+                broken.push("missing_confiscation");
+            }
+            if (has("05") || has("11")) && row["暂扣或吊销证照名称及编号"].is_empty() {
+                broken.push("missing_licence_taken");
+            }
+        } else if !matches!(row["许可类别"], "普通" | "特许" | "认可" | "核准" | "登记" | "其他")
+            || !matches!(row["当前状态"], "1" | "2")
+        {
+            broken.push("unknown_code");
+        }
+        broken
+    }
+
+    #[test]
+    fn the_header_is_the_catalogue_in_order() {
+        let subject = "行政相对人名称,行政相对人类别,统一社会信用代码,工商注册号,组织机构代码,税务登记号,\
+            事业单位证书号,社会组织登记证号,法定代表人,法定代表人证件类型,法定代表人证件号码,证件类型,证件号码";
+        let licences = "行政许可决定文书名称,行政许可决定文书号,许可类别,许可证书名称,许可编号,许可内容,\
+            许可决定日期,有效期自,有效期至,许可机关,许可机关统一社会信用代码,当前状态,数据来源单位,\
+            数据来源单位统一社会信用代码,备注";
+        let penalties = "行政处罚决定书文号,违法行为类型,违法事实,处罚依据,处罚类别,处罚内容,罚款金额（万元）,\
+            没收违法所得、没收非法财物的金额（万元）,暂扣或吊销证照名称及编号,处罚决定日期,处罚有效期,公示截止期,\
+            处罚机关,处罚机关统一社会信用代码,数据来源单位,数据来源单位统一社会信用代码,备注,案件程序";
+        assert_eq!(header(SampleItem::Licences).join(","), format!("{subject},{licences}"));
+        assert_eq!(header(SampleItem::Penalties).join(","), format!("{subject},{penalties}"));
+        for item in [SampleItem::Licences, SampleItem::Penalties] {
+            let names = header(item);
+            let unique: std::collections::HashSet<_> = names.iter().collect();
+            assert_eq!(unique.len(), names.len(), "{} header names are unique", item.code());
         }
     }
 
     #[test]
-    fn the_same_seed_writes_the_same_bytes() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
-        let sa = write_sample(&spec(300, SampleFormat::Csv), &a).unwrap();
-        let sb = write_sample(&spec(300, SampleFormat::Csv), &b).unwrap();
-        assert_eq!(sa, sb);
-        assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
-        assert_eq!(sa.rows, sa.good + sa.bad + sa.skipped);
-        assert_eq!(sa.bad, sa.bad_by_kind.values().sum::<u64>());
-        assert!(sa.bad_by_kind.len() == BAD_KINDS_PENALTY.len(), "every kind appears: {sa:?}");
+    fn the_same_seed_writes_the_same_bytes_in_every_format() {
+        let formats = [
+            (SampleFormat::Csv, "a.csv"),
+            (SampleFormat::CsvBom, "a.csv"),
+            (SampleFormat::CsvGbk, "a.csv"),
+            (SampleFormat::Xlsx { title_row: true }, "a.xlsx"),
+        ];
+        for (format, name) in formats {
+            let s = spec(SampleItem::Penalties, 300, format);
+            let (_a, a, summary_a) = write(&s, name);
+            let (_b, b, summary_b) = write(&s, name);
+            assert_eq!(summary_a, summary_b);
+            assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "{format:?}");
+            let (_c, c, _) = write(&SampleSpec { seed: 43, ..s }, name);
+            assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&c).unwrap(), "{format:?}: another seed");
+        }
     }
 
     #[test]
-    fn good_rows_carry_valid_codes_and_ids() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.csv");
-        let mut s = spec(200, SampleFormat::Csv);
-        s.bad_share = 0.0;
-        write_sample(&s, &path).unwrap();
-        let mut reader = csv::Reader::from_path(&path).unwrap();
-        let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
-        assert_eq!(header, super::header(SampleItem::Penalties));
-        let col = |n: &str| header.iter().position(|h| h == n).unwrap();
-        for rec in reader.records() {
-            let rec = rec.unwrap();
-            let code = &rec[col("统一社会信用代码")];
-            if !code.is_empty() && code != CREDIT_CODE_PLACEHOLDER {
-                CreditCode::parse(code).unwrap();
+    fn a_longer_file_starts_with_the_rows_of_a_shorter_one() {
+        let s = spec(SampleItem::Licences, 120, SampleFormat::Csv);
+        let (_a, short, _) = write(&s, "short.csv");
+        let (_b, long, _) = write(&SampleSpec { rows: 250, ..s }, "long.csv");
+        let (short, long) = (std::fs::read(short).unwrap(), std::fs::read(long).unwrap());
+        assert!(long.starts_with(&short));
+    }
+
+    #[test]
+    fn every_bad_row_breaks_exactly_the_one_rule_the_summary_counts() {
+        for item in [SampleItem::Penalties, SampleItem::Licences] {
+            let (_dir, path, summary) = write(&spec(item, 600, SampleFormat::Csv), "rows.csv");
+            let (header, rows) = read_csv(&path);
+            let mut found = SampleSummary { rows: rows.len() as u64, ..SampleSummary::default() };
+            for row in &rows {
+                let row = named(&header, row);
+                match broken_rules(item, &row)[..] {
+                    [] if row.get("案件程序") == Some(&"简易程序") => found.skipped += 1,
+                    [] => found.good += 1,
+                    [rule] => {
+                        found.bad += 1;
+                        *found.bad_by_kind.entry(rule.to_string()).or_default() += 1;
+                    }
+                    ref rules => panic!("{} row breaks {rules:?}: {row:?}", item.code()),
+                }
             }
-            CreditCode::parse(&rec[col("处罚机关统一社会信用代码")]).unwrap();
-            let id = &rec[col("证件号码")];
-            if !id.is_empty() {
-                IdNumber::parse(id).unwrap();
+            assert_eq!(found, summary, "{}", item.code());
+            let expected: SampleSummary = {
+                let json: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(expected_path(&path)).unwrap()).unwrap();
+                let counts = json["bad_by_kind"].as_object().unwrap();
+                SampleSummary {
+                    rows: json["rows"].as_u64().unwrap(),
+                    good: json["good"].as_u64().unwrap(),
+                    bad: json["bad"].as_u64().unwrap(),
+                    skipped: json["skipped"].as_u64().unwrap(),
+                    bad_by_kind: counts.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap())).collect(),
+                }
+            };
+            assert_eq!(expected, summary, "{}: the file beside the sample", item.code());
+        }
+    }
+
+    #[test]
+    fn bad_rows_cycle_through_every_kind_in_turn() {
+        for (item, kinds) in [(SampleItem::Penalties, 12), (SampleItem::Licences, 10)] {
+            let s = SampleSpec { bad_share: 1.0, summary_share: 0.0, ..spec(item, 2 * kinds, SampleFormat::Csv) };
+            let (_dir, path, summary) = write(&s, "bad.csv");
+            assert_eq!((summary.bad, summary.bad_by_kind.len() as u64), (s.rows, kinds));
+            assert!(summary.bad_by_kind.values().all(|&n| n == 2), "{summary:?}");
+            let (header, rows) = read_csv(&path);
+            let names: Vec<_> = BadKind::ALL.iter().filter(|k| k.applies_to(item)).map(|k| k.name()).collect();
+            for (n, row) in rows.iter().enumerate() {
+                assert_eq!(broken_rules(item, &named(&header, row)), [names[n % names.len()]], "row {n}");
             }
         }
     }
 
     #[test]
-    fn gbk_and_workbooks_are_written() {
+    fn shares_give_exact_counts_and_licences_have_no_summary_procedure() {
+        let s =
+            SampleSpec { bad_share: 0.1, summary_share: 0.03, ..spec(SampleItem::Penalties, 1000, SampleFormat::Csv) };
+        let (_a, _, penalties) = write(&s, "cf.csv");
+        assert_eq!((penalties.rows, penalties.bad, penalties.skipped), (1000, 100, 30));
+        assert_eq!(penalties.bad_by_kind.values().sum::<u64>(), penalties.bad);
+        let (_b, _, licences) = write(&SampleSpec { item: SampleItem::Licences, ..s }, "xk.csv");
+        assert_eq!((licences.bad, licences.skipped, licences.good), (100, 0, 900));
+    }
+
+    #[test]
+    fn good_rows_carry_valid_check_characters_and_real_dates() {
+        for item in [SampleItem::Penalties, SampleItem::Licences] {
+            let (_dir, path, summary) =
+                write(&SampleSpec { bad_share: 0.0, ..spec(item, 500, SampleFormat::Csv) }, "g.csv");
+            assert_eq!(summary.bad, 0);
+            let (header, rows) = read_csv(&path);
+            let (mut persons, mut placeholders, mut forms) = (0, 0, std::collections::HashSet::new());
+            for row in &rows {
+                let row = named(&header, row);
+                let code = row["统一社会信用代码"];
+                match row["行政相对人类别"] {
+                    "法人及非法人组织" => assert!(code.starts_with("913406"), "{code}"),
+                    "个体工商户" if code == CREDIT_CODE_PLACEHOLDER => placeholders += 1,
+                    "个体工商户" => assert!(code.starts_with("923406"), "{code}"),
+                    _ => {
+                        assert!(code.is_empty() && id_number_ok(row["证件号码"]), "{row:?}");
+                        persons += 1;
+                    }
+                }
+                if !code.is_empty() && code != CREDIT_CODE_PLACEHOLDER {
+                    assert_eq!(credit_code_rule(code), None, "{code}");
+                }
+                for field in header.iter().filter(|h| h.ends_with("机关统一社会信用代码")) {
+                    assert!(
+                        row[field.as_str()].starts_with("113406") && credit_code_rule(row[field.as_str()]).is_none()
+                    );
+                }
+                let decided = row[header.iter().find(|h| h.ends_with("决定日期")).unwrap().as_str()];
+                forms.insert(decided.chars().filter(|c| !c.is_ascii_digit()).collect::<String>());
+            }
+            assert!(persons > 0 && placeholders > 0, "{} rows cover every subject kind", item.code());
+            assert_eq!(forms.len(), 4, "dates come in every form departments send: {forms:?}");
+        }
+    }
+
+    #[test]
+    fn gbk_is_the_utf8_file_re_encoded() {
+        let s = spec(SampleItem::Penalties, 200, SampleFormat::Csv);
+        let (_a, utf8, _) = write(&s, "u.csv");
+        let (_b, gbk, _) = write(&SampleSpec { format: SampleFormat::CsvGbk, ..s }, "g.csv");
+        let (utf8, gbk) = (std::fs::read(utf8).unwrap(), std::fs::read(gbk).unwrap());
+        assert!(std::str::from_utf8(&gbk).is_err(), "GBK is not UTF-8");
+        let (text, had_errors) = encoding_rs::GBK.decode_without_bom_handling(&gbk);
+        assert!(!had_errors);
+        assert_eq!(text.as_bytes(), utf8);
+    }
+
+    #[test]
+    fn the_bom_file_is_the_utf8_file_behind_a_bom() {
+        let s = spec(SampleItem::Licences, 50, SampleFormat::Csv);
+        let (_a, plain, _) = write(&s, "u.csv");
+        let (_b, bom, _) = write(&SampleSpec { format: SampleFormat::CsvBom, ..s }, "b.csv");
+        assert_eq!(std::fs::read(bom).unwrap(), [UTF8_BOM, &std::fs::read(plain).unwrap()].concat());
+    }
+
+    #[test]
+    fn a_workbook_holds_the_rows_of_the_csv_file() {
+        use calamine::{Reader, Xlsx, open_workbook};
+        for (item, sheet, title_row) in
+            [(SampleItem::Penalties, "行政处罚", true), (SampleItem::Licences, "行政许可", false)]
+        {
+            let s = spec(item, 150, SampleFormat::Csv);
+            let (_a, csv_path, _) = write(&s, "u.csv");
+            let (_b, xlsx, summary) = write(&SampleSpec { format: SampleFormat::Xlsx { title_row }, ..s }, "w.xlsx");
+            let mut book: Xlsx<_> = open_workbook(&xlsx).expect("a workbook");
+            let range = book.worksheet_range(sheet).expect("the item's sheet");
+            let mut cells: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+            if title_row {
+                assert!(cells.remove(0)[0].ends_with("报送表"), "the title comes first");
+            }
+            let (header, rows) = read_csv(&csv_path);
+            assert_eq!(cells.len() as u64, 1 + summary.rows);
+            assert_eq!(cells[0], header);
+            assert_eq!(cells[1..], rows[..]);
+        }
+    }
+
+    #[test]
+    fn gbk_writer_keeps_a_character_cut_between_writes() {
+        let text = "淮北市相山区，罚款0.2万元\r\n";
+        let mut out = GbkWriter::new(Vec::new());
+        for byte in text.as_bytes() {
+            out.write_all(std::slice::from_ref(byte)).unwrap();
+        }
+        out.flush().unwrap();
+        assert_eq!(out.inner, encoding_rs::GBK.encode(text).0.into_owned());
+        let mut cut = GbkWriter::new(Vec::new());
+        cut.write_all(&"淮".as_bytes()[..2]).unwrap();
+        assert!(cut.flush().is_err(), "a file must not end inside a character");
+    }
+
+    #[test]
+    fn amounts_are_written_in_wan() {
+        for (yuan, wan) in [(2_000, "0.2"), (500, "0.05"), (10_000, "1"), (12_345, "1.2345"), (250_050, "25.005")] {
+            let mut out = String::new();
+            push_wan(&mut out, yuan);
+            assert_eq!(out, wan);
+        }
+    }
+
+    #[test]
+    fn impossible_specs_are_refused_before_writing() {
+        let ok = spec(SampleItem::Penalties, 10, SampleFormat::Csv);
+        let bad = [
+            SampleSpec { bad_share: 1.5, ..ok.clone() },
+            SampleSpec { summary_share: -0.1, ..ok.clone() },
+            SampleSpec { bad_share: 0.8, summary_share: 0.3, ..ok.clone() },
+            SampleSpec { days: 0, ..ok.clone() },
+            SampleSpec { first_date: NaiveDate::from_ymd_opt(2095, 1, 1).unwrap(), ..ok.clone() },
+            SampleSpec { rows: XLSX_MAX_ROWS, format: SampleFormat::Xlsx { title_row: false }, ..ok.clone() },
+        ];
         let dir = tempfile::tempdir().unwrap();
-        let gbk = dir.path().join("g.csv");
-        write_sample(&spec(20, SampleFormat::CsvGbk), &gbk).unwrap();
-        let bytes = std::fs::read(&gbk).unwrap();
-        assert!(std::str::from_utf8(&bytes).is_err(), "GBK is not UTF-8");
-        let (text, _, bad) = encoding_rs::GBK.decode(&bytes);
-        assert!(!bad && text.starts_with("行政相对人名称,"));
-        let xlsx = dir.path().join("t.xlsx");
-        write_sample(&spec(20, SampleFormat::Xlsx { title_row: true }), &xlsx).unwrap();
-        assert!(std::fs::read(&xlsx).unwrap().starts_with(b"PK"));
+        for s in bad {
+            let path = dir.path().join("x");
+            assert!(matches!(write_sample(&s, &path), Err(SampleError::Spec(_))), "{s:?}");
+            assert!(!path.exists());
+        }
+        let licences_ignore_the_summary_share =
+            SampleSpec { item: SampleItem::Licences, bad_share: 0.8, summary_share: 0.3, ..ok };
+        assert!(write_sample(&licences_ignore_the_summary_share, &dir.path().join("xk.csv")).is_ok());
     }
 }

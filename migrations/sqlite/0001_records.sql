@@ -37,7 +37,6 @@ CREATE TABLE records (
     updated_at     TEXT    NOT NULL,
     UNIQUE (item, business_key)
 );
-CREATE INDEX records_department ON records (department, item, decision_date);
 
 -- Superseded versions: the row a new version replaced, with its provenance.
 CREATE TABLE record_versions (

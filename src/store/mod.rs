@@ -4,6 +4,7 @@
 //! `$n` parameters, which both SQLite and PostgreSQL understand; where a backend has a much
 //! faster path (PostgreSQL `COPY`), the writer uses it.
 
+mod deadlines;
 mod records;
 
 use std::path::Path;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use deadlines::{DeadlineFilter, DeadlineRow, Figures, LedgerEntry};
 pub use records::{ProblemRow, RecordRow, RecordWriter, WriteCounts};
 
 #[derive(Debug, thiserror::Error)]

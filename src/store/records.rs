@@ -58,7 +58,8 @@ enum Conn {
 macro_rules! upsert_head {
     () => {
         "INSERT INTO records (item, department, ingest_run_id, created_at, updated_at, version, \
-         business_key, content_hash, content, decision_date, region, source_line) "
+         business_key, content_hash, content, decision_date, region, source_line, \
+         deadline, due_soon_from, deadline_provisional) "
     };
 }
 /// A changed hash makes a new version (the trigger archives the old one); an equal hash
@@ -68,7 +69,8 @@ macro_rules! upsert_tail {
         " ON CONFLICT (item, business_key) DO UPDATE SET version = records.version + 1, \
          content_hash = excluded.content_hash, content = excluded.content, decision_date = excluded.decision_date, \
          region = excluded.region, department = excluded.department, ingest_run_id = excluded.ingest_run_id, \
-         source_line = excluded.source_line, updated_at = excluded.updated_at \
+         source_line = excluded.source_line, updated_at = excluded.updated_at, deadline = excluded.deadline, \
+         due_soon_from = excluded.due_soon_from, deadline_provisional = excluded.deadline_provisional \
          WHERE records.content_hash <> excluded.content_hash RETURNING version"
     };
 }
@@ -77,8 +79,9 @@ const UPSERT_TAIL: &str = upsert_tail!();
 /// PostgreSQL: the chunk's columns as arrays, turned back into rows by `unnest`.
 const PG_UPSERT: &str = concat!(
     upsert_head!(),
-    "SELECT $1, $2, $3, $4, $4, 1, k, h, c, d, r, l \
-     FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[]) AS t(k, h, c, d, r, l)",
+    "SELECT $1, $2, $3, $4, $4, 1, k, h, c, d, r, l, dl, ds, dp \
+     FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[], $11::text[], $12::text[], \
+     $13::int4[]) AS t(k, h, c, d, r, l, dl, ds, dp)",
     upsert_tail!()
 );
 
@@ -258,6 +261,7 @@ impl RecordWriter {
                 let sql = self.sql_cache.entry(chunk.len()).or_insert_with(|| values_upsert_sql(chunk.len()));
                 let mut q = sqlx::query_scalar::<_, i64>(sql.as_str());
                 for r in chunk {
+                    let (d, s, p) = deadline_columns(r);
                     q = q
                         .bind(&self.item)
                         .bind(&self.department)
@@ -269,7 +273,10 @@ impl RecordWriter {
                         .bind(&r.content)
                         .bind(&r.decision_date)
                         .bind(&r.region)
-                        .bind(r.line as i64);
+                        .bind(r.line as i64)
+                        .bind(d)
+                        .bind(s)
+                        .bind(p);
                 }
                 q.fetch_all(&mut **c).await?
             }
@@ -282,7 +289,14 @@ impl RecordWriter {
                 let mut dates = Vec::with_capacity(chunk.len());
                 let mut regions = Vec::with_capacity(chunk.len());
                 let mut lines = Vec::with_capacity(chunk.len());
+                let mut deadlines = Vec::with_capacity(chunk.len());
+                let mut soon = Vec::with_capacity(chunk.len());
+                let mut provisional = Vec::with_capacity(chunk.len());
                 for r in chunk {
+                    let (d, s, p) = deadline_columns(r);
+                    deadlines.push(d);
+                    soon.push(s);
+                    provisional.push(p);
                     keys.push(r.business_key.as_str());
                     hashes.push(r.content_hash.as_str());
                     contents.push(r.content.as_str());
@@ -301,6 +315,9 @@ impl RecordWriter {
                     .bind(dates)
                     .bind(regions)
                     .bind(lines)
+                    .bind(deadlines)
+                    .bind(soon)
+                    .bind(provisional)
                     .fetch_all(&mut **c)
                     .await?
             }
@@ -354,11 +371,19 @@ impl RecordWriter {
     }
 }
 
+/// The deadline columns of a record: deadline, due-soon day, provisional flag.
+fn deadline_columns(r: &PreparedRecord) -> (Option<String>, Option<String>, i32) {
+    match &r.deadline {
+        Some(d) => (Some(d.deadline.to_string()), Some(d.due_soon_from.to_string()), i32::from(d.provisional)),
+        None => (None, None, 0),
+    }
+}
+
 /// `INSERT … VALUES (…), (…) ON CONFLICT …` for `n` rows, with anonymous `?` parameters:
 /// sqlx looks every parameter's name up, and SQLite finds a name by a linear scan, so
 /// numbered parameters make a 500-row statement quadratic.
 fn values_upsert_sql(n: usize) -> String {
-    const ROW: &str = "(?,?,?,?,?,1,?,?,?,?,?,?)";
+    const ROW: &str = "(?,?,?,?,?,1,?,?,?,?,?,?,?,?,?)";
     let mut sql = String::with_capacity(UPSERT_HEAD.len() + UPSERT_TAIL.len() + n * (ROW.len() + 1) + 8);
     sql.push_str(UPSERT_HEAD);
     sql.push_str("VALUES ");

@@ -1,0 +1,125 @@
+//! The figures ops staff are measured on, rendered as a table, CSV or JSON.
+
+use std::fmt::Write as _;
+
+use crate::store::Figures;
+
+/// Column titles, as ops staff say them.
+const COLUMNS: [&str; 13] = [
+    "部门",
+    "信息类别",
+    "月份",
+    "记录数",
+    "按时报送",
+    "迟报",
+    "迟报率",
+    "合规率",
+    "逾期",
+    "即将到期",
+    "退回",
+    "台账数",
+    "漏报",
+];
+
+fn percent(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "-".to_string(), |r| format!("{:.1}%", r * 100.0))
+}
+
+fn cells(f: &Figures) -> [String; 13] {
+    [
+        f.department.clone(),
+        f.item.clone(),
+        f.month.clone(),
+        f.records.to_string(),
+        f.on_time.to_string(),
+        f.late.to_string(),
+        percent(f.late_rate),
+        percent(f.compliance_rate),
+        f.overdue.to_string(),
+        f.due_soon.to_string(),
+        f.returned.to_string(),
+        f.declared.map_or_else(|| "-".to_string(), |d| d.to_string()),
+        f.missing.map_or_else(|| "-".to_string(), |m| m.to_string()),
+    ]
+}
+
+/// An aligned text table (CJK characters count two columns wide).
+pub fn table(figures: &[Figures]) -> String {
+    let rows: Vec<[String; 13]> = figures.iter().map(cells).collect();
+    let width = |s: &str| s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum::<usize>();
+    let mut widths: Vec<usize> = COLUMNS.iter().map(|c| width(c)).collect();
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(width(c));
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cols: Vec<&str>| {
+        for (i, (c, w)) in cols.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                out.push_str("  ");
+            }
+            out.push_str(c);
+            out.push_str(&" ".repeat(w - width(c)));
+        }
+        let trimmed = out.trim_end().len();
+        out.truncate(trimmed);
+        out.push('\n');
+    };
+    line(COLUMNS.to_vec());
+    for r in &rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+/// CSV with a BOM, so Excel opens it in UTF-8.
+pub fn csv(figures: &[Figures]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(COLUMNS);
+    for f in figures {
+        let _ = w.write_record(cells(f));
+    }
+    let body = w.into_inner().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let mut out = String::from('\u{feff}');
+    let _ = write!(out, "{body}");
+    out
+}
+
+pub fn json(figures: &[Figures]) -> String {
+    serde_json::to_string_pretty(figures).unwrap_or_else(|_| "[]".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Figures {
+        Figures {
+            department: "market".into(),
+            item: "CF".into(),
+            month: "2026-03".into(),
+            records: 10,
+            on_time: 3,
+            late: 1,
+            late_rate: Some(0.25),
+            compliance_rate: Some(0.9),
+            overdue: 2,
+            declared: Some(12),
+            missing: Some(2),
+            ..Figures::default()
+        }
+    }
+
+    #[test]
+    fn renders_rates_as_percentages_in_every_format() {
+        let t = table(&[sample()]);
+        assert!(t.lines().next().unwrap().starts_with("部门"));
+        assert!(t.contains("25.0%") && t.contains("90.0%"));
+        let c = csv(&[sample()]);
+        assert!(c.starts_with('\u{feff}'));
+        assert!(c.contains("market,CF,2026-03,10,3,1,25.0%,90.0%,2,0,0,12,2"));
+        let j: serde_json::Value = serde_json::from_str(&json(&[sample()])).unwrap();
+        assert_eq!(j[0]["late_rate"], 0.25);
+    }
+}
