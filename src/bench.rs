@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Subcommand;
 
+use crate::calendar::{Calendar, CalendarYear};
 use crate::config::Settings;
 use crate::ingest::{IngestOptions, ingest_file};
 use crate::sample::{SampleFormat, SampleItem, SampleSpec, write_sample};
@@ -15,6 +16,17 @@ use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Fill SQLite with records, some with provisional deadlines; time a month's figures and
+    /// the recomputation when the missing year's calendar arrives.
+    Deadlines {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        /// How many of them are decided in the last days of 2026 (deadlines reach into 2027).
+        #[arg(long, default_value_t = 100_000)]
+        provisional: u64,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     /// Ingest a generated 行政处罚 CSV into a fresh database and report rows/s and peak RSS.
     Ingest {
         #[arg(long, default_value_t = 1_000_000)]
@@ -36,6 +48,9 @@ pub async fn run(config: &Path, command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ingest { rows, database, bad, workdir } => {
             bench_ingest(config, rows, &database, bad, workdir).await
         }
+        BenchCommand::Deadlines { rows, provisional, workdir } => {
+            bench_deadlines(config, rows, provisional, workdir).await
+        }
     }
 }
 
@@ -46,33 +61,11 @@ async fn bench_ingest(
     bad: f64,
     workdir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let tmp;
-    let dir = match workdir {
-        Some(d) => {
-            std::fs::create_dir_all(&d)?;
-            d
-        }
-        None => {
-            tmp = tempfile::Builder::new().prefix("cg-bench").tempdir()?;
-            tmp.path().to_path_buf()
-        }
-    };
+    let mut guard = None;
+    let dir = work_dir(workdir, &mut guard)?;
     let file = dir.join(format!("cf-{rows}-{bad}.csv"));
-    if !file.exists() {
-        let spec = SampleSpec {
-            item: SampleItem::Penalties,
-            rows,
-            seed: 7,
-            bad_share: bad,
-            summary_share: 0.01,
-            format: SampleFormat::Csv,
-            first_date: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("valid date"),
-            days: 700,
-        };
-        let t = Instant::now();
-        write_sample(&spec, &file).context("generating the sample file")?;
-        eprintln!("generated {} in {:.1} s", file.display(), t.elapsed().as_secs_f64());
-    }
+    let first = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("valid date");
+    penalties_file(&file, rows, bad, 0.01, first, 700)?;
     let mut settings = Settings::load(config)?;
     let (url, cleanup) = if database == "sqlite" {
         let db = dir.join(format!("bench-{}.db", std::process::id()));
@@ -149,4 +142,119 @@ pub fn peak_rss_mb() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024)
+}
+
+/// A folder for generated files: the given one, or a temporary one kept alive by `guard`.
+fn work_dir(workdir: Option<PathBuf>, guard: &mut Option<tempfile::TempDir>) -> anyhow::Result<PathBuf> {
+    Ok(match workdir {
+        Some(d) => {
+            std::fs::create_dir_all(&d)?;
+            d
+        }
+        None => {
+            let tmp = tempfile::Builder::new().prefix("cg-bench").tempdir()?;
+            let path = tmp.path().to_path_buf();
+            *guard = Some(tmp);
+            path
+        }
+    })
+}
+
+/// Writes a 行政处罚 sample file unless it is already there.
+fn penalties_file(
+    path: &Path,
+    rows: u64,
+    bad: f64,
+    summary: f64,
+    first_date: chrono::NaiveDate,
+    days: u32,
+) -> anyhow::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let spec = SampleSpec {
+        item: SampleItem::Penalties,
+        rows,
+        seed: 7,
+        bad_share: bad,
+        summary_share: summary,
+        format: SampleFormat::Csv,
+        first_date,
+        days,
+    };
+    let t = Instant::now();
+    write_sample(&spec, path).context("generating the sample file")?;
+    eprintln!("generated {} in {:.1} s", path.display(), t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Fills SQLite with `rows` records, `provisional` of them decided in the last days of 2026
+/// (their deadlines reach into 2027, which has no calendar file), then measures a month's
+/// figures and the recomputation when a 2027 calendar is loaded.
+async fn bench_deadlines(config: &Path, rows: u64, provisional: u64, workdir: Option<PathBuf>) -> anyhow::Result<()> {
+    let mut guard = None;
+    let dir = work_dir(workdir, &mut guard)?;
+    let date = |s: &str| s.parse::<chrono::NaiveDate>().expect("valid date");
+    let main_file = dir.join(format!("deadlines-{}.csv", rows - provisional));
+    let late_file = dir.join(format!("deadlines-late-{provisional}.csv"));
+    penalties_file(&main_file, rows - provisional, 0.0, 0.0, date("2025-01-01"), 715)?;
+    // Decided 2026-12-23 or later: the 7th working day is in 2027.
+    penalties_file(&late_file, provisional, 0.0, 0.0, date("2026-12-23"), 9)?;
+
+    let mut settings = Settings::load(config)?;
+    let db = dir.join(format!("bench-deadlines-{}.db", std::process::id()));
+    let url = format!("sqlite://{}", db.display());
+    settings.gateway.database_url = url.clone();
+    let store = Store::connect(&url).await?;
+    let now = chrono::Utc::now();
+    for file in [&main_file, &late_file] {
+        let opts = IngestOptions { report_path: Some(dir.join("bench.errors.csv")), progress: false, now };
+        let t = Instant::now();
+        let s = ingest_file(&settings, &store, "market-penalties", file, &opts).await?;
+        eprintln!("ingested {} rows in {:.1} s", s.rows, t.elapsed().as_secs_f64());
+    }
+    let records = store.count_records(None).await?;
+    let provisional_before = store.provisional_count().await?;
+
+    // A month's figures, warm: the dashboard asks this again and again.
+    let today = date("2026-04-10");
+    let mut times = Vec::new();
+    for _ in 0..25 {
+        let t = Instant::now();
+        let f = store.figures(today, Some("2026-03"), None).await?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(!f.is_empty(), "no figures for 2026-03");
+    }
+    times.sort_by(f64::total_cmp);
+
+    // The 2027 notice arrives (synthetic: New Year's Day off), and every provisional deadline moves.
+    let mut years: Vec<CalendarYear> =
+        settings.calendar.years().iter().filter_map(|y| settings.calendar.year(*y).cloned()).collect();
+    years.push(CalendarYear {
+        year: 2027,
+        notice: "bench".into(),
+        notice_url: String::new(),
+        holidays: vec![date("2027-01-01")],
+        workdays: Vec::new(),
+    });
+    let calendar = Calendar::from_years(years);
+    let t = Instant::now();
+    let recomputed = store.recompute_provisional(&calendar, &settings.deadlines).await?;
+    let recompute_secs = t.elapsed().as_secs_f64();
+    let provisional_after = store.provisional_count().await?;
+    store.close().await;
+    Cleanup::SqliteFile(db).run().await;
+    let figures = serde_json::json!({
+        "bench": "deadlines",
+        "records": records,
+        "provisional_before": provisional_before,
+        "recomputed": recomputed,
+        "provisional_after": provisional_after,
+        "recompute_seconds": (recompute_secs * 1000.0).round() / 1000.0,
+        "month_figures_ms_p50": (times[times.len() / 2] * 10.0).round() / 10.0,
+        "month_figures_ms_p95": (times[times.len() * 95 / 100] * 10.0).round() / 10.0,
+        "peak_rss_mb": peak_rss_mb(),
+    });
+    println!("{figures}");
+    Ok(())
 }

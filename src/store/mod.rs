@@ -11,6 +11,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
@@ -105,9 +106,10 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true)
-                // A large page cache and in-memory temp tables are what bulk ingest needs.
-                .pragma("cache_size", "-262144")
-                .pragma("temp_store", "memory");
+                // Readers share a modest page cache each; the bulk writer raises its own.
+                .pragma("cache_size", "-32768")
+                .pragma("temp_store", "memory")
+                .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(5));
             if let Some(parent) = opts.get_filename().parent()
                 && !parent.as_os_str().is_empty()
             {
@@ -118,7 +120,8 @@ impl Store {
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
             Db::Sqlite(pool)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(url)?;
+            let opts =
+                PgConnectOptions::from_str(url)?.log_slow_statements(log::LevelFilter::Info, Duration::from_secs(5));
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(30))

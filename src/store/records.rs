@@ -114,8 +114,10 @@ impl Store {
         let conn = match self.db() {
             Db::Sqlite(pool) => {
                 let mut c = pool.acquire().await?;
-                // Closed rather than reused if dropped mid-transaction.
+                // Closed rather than reused if dropped mid-transaction, and so its large page
+                // cache (what makes bulk upserts fast) goes with it.
                 c.close_on_drop();
+                sqlx::raw_sql("PRAGMA cache_size = -262144").execute(&mut *c).await?;
                 Conn::Sqlite(c)
             }
             Db::Postgres(pool) => {
@@ -258,16 +260,13 @@ impl RecordWriter {
         }
         let versions: Vec<i64> = match &mut self.conn {
             Conn::Sqlite(c) => {
-                let sql = self.sql_cache.entry(chunk.len()).or_insert_with(|| values_upsert_sql(chunk.len()));
+                let sql = self.sql_cache.entry(chunk.len()).or_insert_with(|| {
+                    values_upsert_sql(chunk.len(), &self.item, &self.department, self.run_id, &self.now)
+                });
                 let mut q = sqlx::query_scalar::<_, i64>(sql.as_str());
                 for r in chunk {
                     let (d, s, p) = deadline_columns(r);
                     q = q
-                        .bind(&self.item)
-                        .bind(&self.department)
-                        .bind(self.run_id)
-                        .bind(&self.now)
-                        .bind(&self.now)
                         .bind(&r.business_key)
                         .bind(&r.content_hash)
                         .bind(&r.content)
@@ -381,18 +380,29 @@ fn deadline_columns(r: &PreparedRecord) -> (Option<String>, Option<String>, i32)
 
 /// `INSERT … VALUES (…), (…) ON CONFLICT …` for `n` rows, with anonymous `?` parameters:
 /// sqlx looks every parameter's name up, and SQLite finds a name by a linear scan, so
-/// numbered parameters make a 500-row statement quadratic.
-fn values_upsert_sql(n: usize) -> String {
-    const ROW: &str = "(?,?,?,?,?,1,?,?,?,?,?,?,?,?,?)";
-    let mut sql = String::with_capacity(UPSERT_HEAD.len() + UPSERT_TAIL.len() + n * (ROW.len() + 1) + 8);
+/// numbered parameters make a 500-row statement quadratic. The run's constants (item,
+/// department, run, time) are SQL literals: binding them on every row costs an allocation each.
+fn values_upsert_sql(n: usize, item: &str, department: &str, run_id: i64, now: &str) -> String {
+    let row = format!(
+        "({},{},{run_id},{now},{now},1,?,?,?,?,?,?,?,?,?)",
+        literal(item),
+        literal(department),
+        now = literal(now)
+    );
+    let mut sql = String::with_capacity(UPSERT_HEAD.len() + UPSERT_TAIL.len() + n * (row.len() + 1) + 8);
     sql.push_str(UPSERT_HEAD);
     sql.push_str("VALUES ");
     for i in 0..n {
         if i > 0 {
             sql.push(',');
         }
-        sql.push_str(ROW);
+        sql.push_str(&row);
     }
     sql.push_str(UPSERT_TAIL);
     sql
+}
+
+/// A SQL string literal: quotes doubled, so any text is safe inside it.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
