@@ -141,6 +141,28 @@ struct GatewaySpec {
     ingest: IngestSpec,
     #[serde(default)]
     validation: ValidationSpec,
+    #[serde(default)]
+    daemon: DaemonSpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DaemonSpec {
+    /// How often the daemon looks for new or changed calendar files.
+    #[serde(default = "DaemonSpec::default_calendar_poll")]
+    calendar_poll_seconds: u64,
+}
+
+impl DaemonSpec {
+    fn default_calendar_poll() -> u64 {
+        30
+    }
+}
+
+impl Default for DaemonSpec {
+    fn default() -> Self {
+        DaemonSpec { calendar_poll_seconds: Self::default_calendar_poll() }
+    }
 }
 
 fn default_base_dir() -> PathBuf {
@@ -300,6 +322,7 @@ pub struct GatewayConfig {
     pub statement_rows: usize,
     pub commit_rows: usize,
     pub credit_code_exceptions: Vec<String>,
+    pub calendar_poll: std::time::Duration,
 }
 
 impl GatewayConfig {
@@ -353,6 +376,7 @@ impl GatewayConfig {
             statement_rows: spec.ingest.statement_rows,
             commit_rows: spec.ingest.commit_rows,
             credit_code_exceptions: spec.validation.credit_code_exceptions,
+            calendar_poll: std::time::Duration::from_secs(spec.daemon.calendar_poll_seconds.max(1)),
         }
     }
 }

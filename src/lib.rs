@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod catalogue;
 pub mod config;
 pub mod connector;
+pub mod daemon;
 pub mod deadline;
 pub mod department;
 pub mod error_report;

@@ -33,6 +33,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the gateway as a service until SIGTERM or Ctrl-C.
+    Run,
     /// Load and validate every configuration file; exit 0 when all are valid.
     CheckConfig,
     /// Identifier checks (统一社会信用代码, 组织机构代码, 身份证号).
@@ -161,7 +163,7 @@ enum IdCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(matches!(cli.command, Command::Run));
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -171,15 +173,26 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// A service logs what it does; a one-shot command only what went wrong.
+fn init_logging(service: bool) {
+    let default = if service { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let now = cli.now.unwrap_or_else(chrono::Utc::now);
     match cli.command {
+        Command::Run => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(credit_gateway::daemon::run(&cli.config, shutdown_signal()))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::CheckConfig => match Settings::load(&cli.config) {
             Ok(s) => {
                 println!(
@@ -389,6 +402,23 @@ async fn demo(settings: &Settings, dir: &std::path::Path) -> anyhow::Result<Exit
     println!("Store: {}", settings.gateway.database_url);
     println!("Open the error reports (*.errors.csv) in {} to see what departments are told.", dir.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what systemd sends).
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C only");
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
 }
 
 fn calendar_command(

@@ -1,0 +1,126 @@
+//! `credit-gateway run`: the long-running service.
+//!
+//! Today it keeps deadlines true while time passes: it watches the calendar folder and, when
+//! a year's file is added or changed, swaps in the new calendar and recomputes every
+//! provisional deadline. Connectors, delivery and the web side join it as they are built.
+//! Every task is owned and awaited on shutdown.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use chrono::{DateTime, Datelike, Utc};
+use tokio::sync::watch;
+
+use crate::calendar::{Calendar, shanghai_date};
+use crate::config::{ConfigError, Settings};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What identifies the calendar folder's state: each file's name, size and modification time.
+type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
+
+fn calendar_fingerprint(dir: &Path) -> Fingerprint {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "toml"))
+        .map(|e| {
+            let meta = e.metadata().ok();
+            (e.path(), meta.as_ref().map_or(0, |m| m.len()), meta.and_then(|m| m.modified().ok()))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn warn_missing_years(calendar: &Calendar, now: DateTime<Utc>) {
+    let year = shanghai_date(now).year();
+    for missing in calendar.missing_years(year, year + 1) {
+        tracing::warn!(year = missing, "no calendar file for this year: deadlines reaching into it are provisional");
+    }
+}
+
+/// Runs until `shutdown` resolves.
+pub async fn run(config_file: &Path, shutdown: impl std::future::Future<Output = ()>) -> Result<(), DaemonError> {
+    let settings = Settings::load(config_file)?;
+    // Taken before the calendar is used, so a file written since loading counts as a change.
+    let calendar_seen = calendar_fingerprint(&settings.gateway.calendar_dir);
+    let settings = match Calendar::load_dir(&settings.gateway.calendar_dir) {
+        Ok(calendar) => Settings { calendar: Arc::new(calendar), ..settings },
+        Err(_) => settings,
+    };
+    let store = Store::connect(&settings.gateway.database_url).await?;
+    tracing::info!(
+        database = %store_kind(&settings.gateway.database_url),
+        years = ?settings.calendar.years(),
+        "credit-gateway running"
+    );
+    warn_missing_years(&settings.calendar, Utc::now());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // The tasks run side by side on this task and are awaited: on shutdown each finishes the
+    // step it is in, then returns.
+    let stop = async {
+        shutdown.await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+    };
+    tokio::join!(watch_calendar(settings.clone(), store.clone(), calendar_seen, stop_rx), stop);
+    store.close().await;
+    Ok(())
+}
+
+fn store_kind(url: &str) -> &'static str {
+    if url.starts_with("sqlite:") { "sqlite" } else { "postgres" }
+}
+
+/// Polls the calendar folder (cheap, and works on network shares where file events do not);
+/// a valid change is swapped in and provisional deadlines are recomputed, an invalid one is
+/// refused with its mistakes and the old calendar stays.
+async fn watch_calendar(settings: Settings, store: Store, mut seen: Fingerprint, mut stop: watch::Receiver<bool>) {
+    let dir = settings.gateway.calendar_dir.clone();
+    let mut calendar: Arc<Calendar> = settings.calendar.clone();
+    // Deadlines computed while a year was missing may already be answerable.
+    recompute(&store, &calendar, &settings).await;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(settings.gateway.calendar_poll) => {}
+            _ = stop.changed() => return,
+        }
+        let now = calendar_fingerprint(&dir);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match Calendar::load_dir(&dir) {
+            Ok(new) => {
+                calendar = Arc::new(new);
+                tracing::info!(years = ?calendar.years(), "calendar reloaded");
+                recompute(&store, &calendar, &settings).await;
+                warn_missing_years(&calendar, Utc::now());
+            }
+            Err(e) => {
+                tracing::error!(problems = %e.issues().join("; "), "calendar change refused; the previous calendar stays");
+            }
+        }
+    }
+}
+
+async fn recompute(store: &Store, calendar: &Calendar, settings: &Settings) {
+    match store.recompute_provisional(calendar, &settings.deadlines).await {
+        Ok(0) => {}
+        Ok(n) => match store.provisional_count().await {
+            Ok(left) => tracing::info!(recomputed = n, still_provisional = left, "provisional deadlines recomputed"),
+            Err(e) => tracing::warn!(error = %e, "cannot count provisional deadlines"),
+        },
+        Err(e) => tracing::error!(error = %e, "recomputing provisional deadlines failed"),
+    }
+}
