@@ -398,6 +398,14 @@ async fn demo(settings: &Settings, dir: &std::path::Path) -> anyhow::Result<Exit
         println!("wrote {}", path.display());
         ingest_command(settings, connector, false, &[path], chrono::Utc::now()).await?;
     }
+    let store = Store::connect(&settings.gateway.database_url).await?;
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now());
+    let figures = store.figures(today, None, None).await?;
+    store.close().await;
+    println!();
+    println!("Deadlines as of {today} (nothing has been pushed to a platform yet, so decisions past");
+    println!("their 7th working day are overdue):");
+    print!("{}", credit_gateway::report::table(&figures));
     println!();
     println!("Store: {}", settings.gateway.database_url);
     println!("Open the error reports (*.errors.csv) in {} to see what departments are told.", dir.display());
