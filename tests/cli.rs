@@ -79,15 +79,7 @@ fn the_shipped_configuration_is_valid() {
 /// A copy of the shipped configuration to break.
 fn config_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for sub in ["config", "config/catalogue", "mappings", "connectors"] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-        for entry in std::fs::read_dir(repo().join(sub)).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_file() {
-                std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
-            }
-        }
-    }
+    copy_config(dir.path());
     dir
 }
 
@@ -101,6 +93,12 @@ fn edit(path: &Path, from: &str, to: &str) {
 fn every_configuration_mistake_is_reported_with_file_and_key() {
     let dir = config_copy();
     let root = dir.path();
+    // The copy itself is valid: what fails below comes from the edits.
+    let ok = Command::new(env!("CARGO_BIN_EXE_credit-gateway"))
+        .args(["--config", root.join("config/gateway.toml").to_str().unwrap(), "check-config"])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", stderr(&ok));
     edit(&root.join("mappings/market-penalties.toml"), "[fields.CF_NR_FK]", "[fields.CF_NO_SUCH]");
     edit(&root.join("connectors/market-licences.toml"), "department = \"market\"", "department = \"markets\"");
     edit(&root.join("config/catalogue/cf.toml"), "table = \"penalty_kind\"", "table = \"penalty_kinds\"");

@@ -11,16 +11,9 @@ use std::time::Duration;
 
 use common::*;
 
-fn copy_config(root: &Path) {
-    for sub in ["config", "config/catalogue", "config/calendar", "mappings", "connectors"] {
-        std::fs::create_dir_all(root.join(sub)).unwrap();
-        for entry in std::fs::read_dir(repo().join(sub)).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_file() {
-                std::fs::copy(&p, root.join(sub).join(p.file_name().unwrap())).unwrap();
-            }
-        }
-    }
+/// The shipped configuration, polling the calendar folder every second.
+fn config_polling_fast(root: &Path) {
+    copy_config(root);
     let gateway = root.join("config/gateway.toml");
     let text = std::fs::read_to_string(&gateway).unwrap();
     std::fs::write(&gateway, text.replace("calendar_poll_seconds = 30", "calendar_poll_seconds = 1")).unwrap();
@@ -41,7 +34,7 @@ fn wait_for(lines: &mpsc::Receiver<String>, needle: &str) -> String {
 fn a_new_calendar_year_is_picked_up_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    copy_config(root);
+    config_polling_fast(root);
     let config = root.join("config/gateway.toml");
     let db = sqlite_url(root);
     let bin = env!("CARGO_BIN_EXE_credit-gateway");

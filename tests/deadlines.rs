@@ -180,15 +180,7 @@ fn statuses_and_recomputation_on_postgres() {
 fn clock_scenario(dir: &Path, db: &str) {
     // A copy of the configuration, so a 2027 calendar can be added later.
     let root = dir;
-    for sub in ["config", "config/catalogue", "config/calendar", "mappings", "connectors"] {
-        std::fs::create_dir_all(root.join(sub)).unwrap();
-        for entry in std::fs::read_dir(repo().join(sub)).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_file() {
-                std::fs::copy(&p, root.join(sub).join(p.file_name().unwrap())).unwrap();
-            }
-        }
-    }
+    copy_config(root);
     let config = root.join("config/gateway.toml");
     let file = root.join("p.csv");
     penalties_csv(&file, &[("春节前", "2026-02-12"), ("年末", "2026-12-24")]);

@@ -80,3 +80,17 @@ pub fn json(out: &Output) -> serde_json::Value {
     serde_json::from_str(stdout(out).trim())
         .unwrap_or_else(|e| panic!("json output ({e}): {}{}", stdout(out), stderr(out)))
 }
+
+/// Copies the shipped configuration into `root` (config/, mappings/, connectors/), so a test
+/// can change it; its paths resolve inside `root`.
+pub fn copy_config(root: &Path) {
+    for sub in ["config", "config/catalogue", "config/calendar", "mappings", "connectors"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+        for entry in std::fs::read_dir(repo().join(sub)).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_file() {
+                std::fs::copy(&p, root.join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+}
