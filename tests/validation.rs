@@ -135,6 +135,9 @@ fn every_rule_of_the_penalty_item_raises_its_problem() {
         (vec![("罚款金额（万元）", "0.0000001")], vec!["CF_NR_FK:too_many_decimals"]),
         (vec![("罚款金额（万元）", "很多")], vec!["CF_NR_FK:bad_amount"]),
         (vec![("处罚决定日期", "2023-02-30")], vec!["CF_JDRQ:bad_date"]),
+        // A year or a month typed as a number is not an Excel serial from 1905.
+        (vec![("处罚决定日期", "2024")], vec!["CF_JDRQ:bad_date"]),
+        (vec![("处罚决定日期", "2024.03")], vec!["CF_JDRQ:bad_date"]),
         (vec![("处罚决定日期", "")], vec!["CF_JDRQ:required"]),
         (vec![("处罚有效期", "2024-02-29")], vec!["CF_YXQ:date_order"]),
         (vec![("公示截止期", "2024-02-01")], vec!["CF_GSJZQ:date_order"]),

@@ -118,6 +118,11 @@ impl Transform {
                     }
                     return Err(format!("本字段不能填写“{value}”，请填写具体日期"));
                 }
+                if is_short_number(&value) {
+                    // `2023` or `2023.06` would read as an Excel serial in 1905: a year or a month
+                    // typed where a date belongs. Real serials of decisions have five digits.
+                    return Err(format!("“{value}”不是完整日期，请填写年月日"));
+                }
                 let date = parse_date(&value).map_err(|e| e.zh())?;
                 Cow::Owned(date.format("%Y-%m-%d").to_string())
             }
@@ -161,6 +166,15 @@ impl Transform {
             }
         })
     }
+}
+
+/// A number whose whole part has at most four digits (`2023`, `2023.06`).
+fn is_short_number(value: &str) -> bool {
+    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+    !whole.is_empty()
+        && whole.len() <= 4
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn unknown(value: &str, table: &crate::catalogue::CodeTable) -> String {
