@@ -27,6 +27,16 @@ pub enum BenchCommand {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Ingest generated records into a fresh SQLite store, then push them all through HTTP JSON
+    /// to the sandbox platform on loopback; report records/s and the resident memory.
+    Deliver {
+        #[arg(long, default_value_t = 200_000)]
+        rows: u64,
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     /// Ingest a generated 行政处罚 CSV into a fresh database and report rows/s and peak RSS.
     Ingest {
         #[arg(long, default_value_t = 1_000_000)]
@@ -51,6 +61,7 @@ pub async fn run(config: &Path, command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Deadlines { rows, provisional, workdir } => {
             bench_deadlines(config, rows, provisional, workdir).await
         }
+        BenchCommand::Deliver { rows, batch, workdir } => bench_deliver(config, rows, batch, workdir).await,
     }
 }
 
@@ -77,8 +88,12 @@ async fn bench_ingest(
     settings.gateway.database_url = url.clone();
     let store = Store::connect(&url).await?;
     let connector = "market-penalties";
-    let opts =
-        IngestOptions { report_path: Some(dir.join("bench.errors.csv")), progress: false, now: chrono::Utc::now() };
+    let opts = IngestOptions {
+        report_path: Some(dir.join("bench.errors.csv")),
+        progress: false,
+        now: chrono::Utc::now(),
+        source: None,
+    };
     let t = Instant::now();
     let summary = ingest_file(&settings, &store, connector, &file, &opts).await?;
     let secs = t.elapsed().as_secs_f64();
@@ -134,6 +149,86 @@ pub async fn fresh_postgres_database(admin_url: &str) -> anyhow::Result<(String,
         _ => admin_url,
     };
     Ok((format!("{base}/{name}"), name))
+}
+
+async fn bench_deliver(config: &Path, rows: u64, batch: usize, workdir: Option<PathBuf>) -> anyhow::Result<()> {
+    use crate::delivery::worker::Pusher;
+    let mut guard = None;
+    let dir = work_dir(workdir, &mut guard)?;
+    let file = dir.join(format!("cf-{rows}-deliver.csv"));
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).expect("valid date");
+    penalties_file(&file, rows, 0.0, 0.0, first, 300)?;
+    let mut settings = Settings::load(config)?;
+    let db = dir.join(format!("deliver-{}.db", std::process::id()));
+    settings.gateway.database_url = format!("sqlite://{}", db.display());
+    // The platform runs in its own process, so this process's memory is the gateway's alone.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut sandbox = std::process::Command::new(std::env::current_exe()?)
+        .arg("--config")
+        .arg(config)
+        .args(["sandbox", "--platforms-only", "--platforms", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("starting the sandbox platform")?;
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        anyhow::ensure!(started.elapsed().as_secs() < 30, "the sandbox platform did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut destination = settings.destination("provincial").context("a provincial destination")?.clone();
+    destination.url = Some(format!("http://127.0.0.1:{port}/platforms/provincial/json").parse()?);
+    destination.batch_size = batch;
+    destination.rate_per_second = 10_000.0;
+    settings.destinations = vec![destination.clone()];
+    let store = Store::connect(&settings.gateway.database_url).await?;
+    let opts = IngestOptions {
+        report_path: Some(dir.join("deliver.errors.csv")),
+        progress: false,
+        now: chrono::Utc::now(),
+        source: None,
+    };
+    let t = Instant::now();
+    let summary = ingest_file(&settings, &store, "market-penalties", &file, &opts).await?;
+    eprintln!("ingested {} records in {:.1} s", summary.accepted, t.elapsed().as_secs_f64());
+
+    let pusher = Pusher::new(&settings, destination, "bench");
+    let (mut accepted, mut pushes) = (0u64, 0u64);
+    let mut rss = Vec::new();
+    let t = Instant::now();
+    while let Some(counts) = pusher.push_batch(&store).await? {
+        accepted += counts.accepted;
+        pushes += counts.pushes;
+        if pushes % 20 == 0 {
+            rss.extend(current_rss_mb());
+        }
+    }
+    let seconds = t.elapsed().as_secs_f64();
+    let figures = serde_json::json!({
+        "bench": "deliver",
+        "adapter": "http_json",
+        "records": accepted,
+        "batch": batch,
+        "pushes": pushes,
+        "seconds": (seconds * 100.0).round() / 100.0,
+        "records_per_sec": (accepted as f64 / seconds).round(),
+        "rss_mb_min": rss.iter().min(),
+        "rss_mb_max": rss.iter().max(),
+        "rss": "this process (the gateway); the sandbox platform runs in its own process",
+    });
+    println!("{figures}");
+    store.close().await;
+    let _ = sandbox.kill();
+    let _ = sandbox.wait();
+    Cleanup::SqliteFile(db).run().await;
+    Ok(())
+}
+
+/// Resident memory of this process now (VmRSS), in MB.
+pub fn current_rss_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
 }
 
 /// Peak resident memory of this process (VmHWM), in MB.
@@ -208,7 +303,8 @@ async fn bench_deadlines(config: &Path, rows: u64, provisional: u64, workdir: Op
     let store = Store::connect(&url).await?;
     let now = chrono::Utc::now();
     for file in [&main_file, &late_file] {
-        let opts = IngestOptions { report_path: Some(dir.join("bench.errors.csv")), progress: false, now };
+        let opts =
+            IngestOptions { report_path: Some(dir.join("bench.errors.csv")), progress: false, now, source: None };
         let t = Instant::now();
         let s = ingest_file(&settings, &store, "market-penalties", file, &opts).await?;
         eprintln!("ingested {} rows in {:.1} s", s.rows, t.elapsed().as_secs_f64());

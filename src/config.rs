@@ -16,6 +16,7 @@ use crate::calendar::Calendar;
 use crate::catalogue::Catalogue;
 use crate::connector::Connector;
 use crate::deadline::DeadlineRules;
+use crate::delivery::Destination;
 use crate::department::Departments;
 use crate::mapping::Mapping;
 
@@ -143,6 +144,33 @@ struct GatewaySpec {
     validation: ValidationSpec,
     #[serde(default)]
     daemon: DaemonSpec,
+    #[serde(default)]
+    sender: SenderSpec,
+}
+
+/// Who this gateway reports as: the credit office's code and name in every data package.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SenderSpec {
+    #[serde(default = "SenderSpec::default_code")]
+    pub code: String,
+    #[serde(default = "SenderSpec::default_name")]
+    pub name: String,
+}
+
+impl SenderSpec {
+    fn default_code() -> String {
+        "11330100000000000X".into()
+    }
+    fn default_name() -> String {
+        "示范市社会信用体系建设领导小组办公室".into()
+    }
+}
+
+impl Default for SenderSpec {
+    fn default() -> Self {
+        SenderSpec { code: Self::default_code(), name: Self::default_name() }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,17 +179,27 @@ struct DaemonSpec {
     /// How often the daemon looks for new or changed calendar files.
     #[serde(default = "DaemonSpec::default_calendar_poll")]
     calendar_poll_seconds: u64,
+    /// A returned record not corrected within this many working days is listed as overdue
+    /// in the department's outbox report.
+    #[serde(default = "DaemonSpec::default_correction_days")]
+    correction_working_days: u32,
 }
 
 impl DaemonSpec {
     fn default_calendar_poll() -> u64 {
         30
     }
+    fn default_correction_days() -> u32 {
+        5
+    }
 }
 
 impl Default for DaemonSpec {
     fn default() -> Self {
-        DaemonSpec { calendar_poll_seconds: Self::default_calendar_poll() }
+        DaemonSpec {
+            calendar_poll_seconds: Self::default_calendar_poll(),
+            correction_working_days: Self::default_correction_days(),
+        }
     }
 }
 
@@ -209,6 +247,8 @@ struct PathsSpec {
     connectors: PathBuf,
     #[serde(default = "PathsSpec::default_data")]
     data: PathBuf,
+    #[serde(default = "PathsSpec::default_destinations")]
+    destinations: PathBuf,
 }
 
 impl PathsSpec {
@@ -236,6 +276,9 @@ impl PathsSpec {
     fn default_data() -> PathBuf {
         "data".into()
     }
+    fn default_destinations() -> PathBuf {
+        "config/destinations".into()
+    }
 }
 
 impl Default for PathsSpec {
@@ -249,6 +292,7 @@ impl Default for PathsSpec {
             mappings: Self::default_mappings(),
             connectors: Self::default_connectors(),
             data: Self::default_data(),
+            destinations: Self::default_destinations(),
         }
     }
 }
@@ -323,6 +367,9 @@ pub struct GatewayConfig {
     pub commit_rows: usize,
     pub credit_code_exceptions: Vec<String>,
     pub calendar_poll: std::time::Duration,
+    pub destinations_dir: PathBuf,
+    pub sender: SenderSpec,
+    pub correction_working_days: u32,
 }
 
 impl GatewayConfig {
@@ -370,6 +417,9 @@ impl GatewayConfig {
             mappings_dir: at(&spec.paths.mappings),
             connectors_dir: at(&spec.paths.connectors),
             data_dir: at(&spec.paths.data),
+            destinations_dir: at(&spec.paths.destinations),
+            sender: spec.sender,
+            correction_working_days: spec.daemon.correction_working_days,
             base_dir,
             database_url,
             listen,
@@ -382,7 +432,7 @@ impl GatewayConfig {
 }
 
 /// `sqlite://data/x.db` is taken relative to base_dir, not to whatever folder the daemon runs in.
-fn absolute_sqlite_url(url: &str, base_dir: &Path) -> String {
+pub(crate) fn absolute_sqlite_url(url: &str, base_dir: &Path) -> String {
     let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
         return url.to_string();
     };
@@ -421,6 +471,7 @@ pub struct Settings {
     /// Working days; swapped whole when a year's file is added (never edited in place).
     pub calendar: Arc<Calendar>,
     pub deadlines: DeadlineRules,
+    pub destinations: Vec<Destination>,
 }
 
 impl Settings {
@@ -437,7 +488,9 @@ impl Settings {
         let deadlines = DeadlineRules::load(&gateway.deadlines_file, &catalogue, &mut issues);
         let mappings = Mapping::load_dir(&gateway, &catalogue, &mut issues);
         let connectors = Connector::load_dir(&gateway, &catalogue, &departments, &mappings, &mut issues);
+        let destinations = Destination::load_dir(&gateway, &catalogue, &mut issues);
         issues.into_result(Settings {
+            destinations,
             gateway,
             catalogue,
             departments,
@@ -450,6 +503,19 @@ impl Settings {
 
     pub fn connector(&self, name: &str) -> Option<&Connector> {
         self.connectors.iter().find(|c| c.name == name)
+    }
+
+    /// (destination, item) for every enabled destination: what the outbox triggers read.
+    pub fn destination_items(&self) -> Vec<(String, String)> {
+        self.destinations
+            .iter()
+            .filter(|d| d.enabled)
+            .flat_map(|d| d.items.iter().map(|i| (d.name.clone(), i.clone())))
+            .collect()
+    }
+
+    pub fn destination(&self, name: &str) -> Option<&Destination> {
+        self.destinations.iter().find(|d| d.name == name)
     }
 
     pub fn mapping(&self, name: &str) -> Option<&Mapping> {

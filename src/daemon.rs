@@ -2,7 +2,8 @@
 //!
 //! Today it keeps deadlines true while time passes: it watches the calendar folder and, when
 //! a year's file is added or changed, swaps in the new calendar and recomputes every
-//! provisional deadline. Connectors, delivery and the web side join it as they are built.
+//! provisional deadline; and it runs every enabled connector, on its cron schedule or
+//! watching its folder. Delivery and the web side join it as they are built.
 //! Every task is owned and awaited on shutdown.
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,9 @@ use tokio::sync::watch;
 
 use crate::calendar::{Calendar, shanghai_date};
 use crate::config::{ConfigError, Settings};
+use crate::connector::runner::run_connector;
+use crate::delivery::reminder;
+use crate::delivery::worker::run_destination;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +77,31 @@ pub async fn run(config_file: &Path, shutdown: impl std::future::Future<Output =
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
     };
-    tokio::join!(watch_calendar(settings.clone(), store.clone(), calendar_seen, stop_rx), stop);
+    let shared = Arc::new(settings.clone());
+    let connectors = futures_util::future::join_all(
+        settings
+            .connectors
+            .iter()
+            .filter(|c| c.enabled)
+            .map(|c| run_connector(shared.clone(), store.clone(), c.clone(), stop_rx.clone())),
+    );
+    tracing::info!(connectors = settings.connectors.iter().filter(|c| c.enabled).count(), "connectors started");
+    store.sync_destination_items(&settings.destination_items()).await?;
+    let outbox = futures_util::future::join_all(
+        settings
+            .destinations
+            .iter()
+            .filter(|d| d.enabled)
+            .map(|d| run_destination(shared.clone(), store.clone(), d.clone(), stop_rx.clone())),
+    );
+    let withdrawals = upkeep(settings.clone(), store.clone(), stop_rx.clone());
+    tokio::join!(
+        watch_calendar(settings.clone(), store.clone(), calendar_seen, stop_rx),
+        connectors,
+        outbox,
+        withdrawals,
+        stop
+    );
     store.close().await;
     Ok(())
 }
@@ -122,5 +150,38 @@ async fn recompute(store: &Store, calendar: &Calendar, settings: &Settings) {
             Err(e) => tracing::warn!(error = %e, "cannot count provisional deadlines"),
         },
         Err(e) => tracing::error!(error = %e, "recomputing provisional deadlines failed"),
+    }
+}
+
+/// Hourly: penalties whose publicity ended are withdrawn (撤销) wherever they were accepted,
+/// and each department's list of returned records awaiting correction is brought up to date.
+async fn upkeep(settings: Settings, store: Store, mut stop: watch::Receiver<bool>) {
+    loop {
+        let now = Utc::now();
+        let today = shanghai_date(now);
+        match store.open_returns(None).await {
+            Ok(returns) => {
+                let departments: Vec<String> = settings.departments.iter().map(|d| d.id.clone()).collect();
+                let outbox = settings.gateway.data_dir.join("outbox");
+                let days = settings.gateway.correction_working_days;
+                if let Err(e) = reminder::write_lists(&outbox, &departments, &returns, &settings.calendar, today, days)
+                {
+                    tracing::error!(error = %e, "cannot write the correction lists");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read returned records"),
+        }
+        for item in settings.catalogue.items() {
+            let Some(field) = item.publicity_end else { continue };
+            match store.queue_withdrawals(&item.code, &item.fields[field].key, today, now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(item = %item.code, withdrawals = n, "publicity ended: withdrawals queued"),
+                Err(e) => tracing::error!(item = %item.code, error = %e, "queueing withdrawals failed"),
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
     }
 }

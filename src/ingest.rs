@@ -56,6 +56,9 @@ pub struct IngestOptions {
     /// Show a progress bar on the terminal.
     pub progress: bool,
     pub now: DateTime<Utc>,
+    /// Where the rows came from, for lineage (default: the file's path); a pulled page
+    /// names its URL.
+    pub source: Option<String>,
 }
 
 /// One listed row problem.
@@ -146,8 +149,11 @@ pub async fn ingest_file(
         .ok_or_else(|| IngestError::UnknownConnector(connector_name.to_string()))?;
     let mapping =
         settings.mapping(&connector.mapping).cloned().expect("connectors are checked against mappings when loaded");
+    // New versions create their deliveries in the store: it must know the destinations.
+    store.sync_destination_items(&settings.destination_items()).await?;
     let report_path = opts.report_path.clone().unwrap_or_else(|| ErrorReport::path_beside(path));
     let now = opts.now.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let source = opts.source.clone().unwrap_or_else(|| path.display().to_string());
 
     let (tx, mut rx) = mpsc::channel::<Message>(CHANNEL_BATCHES);
     let reader = {
@@ -173,7 +179,7 @@ pub async fn ingest_file(
                     connector: &connector.name,
                     department: &connector.department,
                     item: &connector.item,
-                    source: &path.display().to_string(),
+                    source: &source,
                     fingerprint: failure.fingerprint.as_deref(),
                     started_at: &now,
                 })
@@ -196,7 +202,7 @@ pub async fn ingest_file(
             connector: &connector.name,
             department: &connector.department,
             item: &connector.item,
-            source: &path.display().to_string(),
+            source: &source,
             fingerprint: Some(&start.fingerprint),
             started_at: &now,
         })
@@ -320,7 +326,12 @@ fn read_file(
     };
     let fingerprint = fingerprint(path)
         .map_err(|e| refuse(None, format!("cannot read the file: {e}"), format!("无法读取文件：{e}")))?;
-    let opts = ReadOptions { encoding: mapping.encoding, sheet: mapping.sheet.clone(), ..ReadOptions::default() };
+    let opts = ReadOptions {
+        encoding: mapping.encoding,
+        sheet: mapping.sheet.clone(),
+        records: mapping.records.clone(),
+        ..ReadOptions::default()
+    };
     let mut rows = match format::open(path, &opts) {
         Ok(r) => r,
         Err(e) => return Err(refuse(Some(fingerprint), e.to_string(), e.zh())),

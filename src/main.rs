@@ -109,6 +109,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Connectors: their health, or one pass of one now.
+    Connectors {
+        #[command(subcommand)]
+        command: Option<ConnectorsCommand>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The outbox: pending, failed and dead-lettered deliveries; retry them; push what is due.
+    Deliveries {
+        #[command(subcommand)]
+        command: Option<DeliveriesCommand>,
+        /// Only this status: pending, in_flight, accepted, returned, dead, superseded.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Department ledgers (台账): declared decisions per item and month, for missing reports.
     Ledger {
         #[command(subcommand)]
@@ -121,11 +141,46 @@ enum Command {
         #[arg(long, default_value = "data/demo")]
         dir: PathBuf,
     },
+    /// Simulated upper platforms and department sources on 127.0.0.1, for demos and tests.
+    Sandbox {
+        /// The platforms: /platforms/{name}/json|xml, /sandbox/stats, /sandbox/faults.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        platforms: std::net::SocketAddr,
+        /// The department APIs the shipped tax and court connectors pull.
+        #[arg(long, default_value = "127.0.0.1:8091")]
+        departments: std::net::SocketAddr,
+        /// Run only the platforms (benchmarks).
+        #[arg(long)]
+        platforms_only: bool,
+        /// Subject base library (CSV name,credit_code): a known code under another name is returned (1001).
+        #[arg(long)]
+        subjects: Option<PathBuf>,
+    },
     /// Benchmarks of the hot paths.
     Bench {
         #[command(subcommand)]
         command: credit_gateway::bench::BenchCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum DeliveriesCommand {
+    /// Put deliveries back in the queue now: by id, or every dead letter with --dead.
+    Retry {
+        ids: Vec<i64>,
+        #[arg(long, conflicts_with = "ids")]
+        dead: bool,
+    },
+    /// Push everything due now to one destination (the daemon does this continuously).
+    Push { destination: String },
+}
+
+#[derive(Subcommand)]
+enum ConnectorsCommand {
+    /// Each connector: kind, department, item, schedule, last run, status, rows, errors, next run.
+    List,
+    /// Run one pass of a connector now and print what it took (JSON).
+    Run { name: String },
 }
 
 #[derive(Subcommand)]
@@ -250,6 +305,38 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(&summary)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Sandbox { platforms, departments, platforms_only, subjects } => {
+            let settings = Settings::load(&cli.config)?;
+            let mut plan = credit_gateway::sandbox::serve::SandboxPlan::for_settings(&settings);
+            plan.platforms = platforms;
+            plan.departments = (!platforms_only).then_some(departments);
+            plan.subjects = subjects;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(credit_gateway::sandbox::serve::run(
+                &settings,
+                plan,
+                |p, d| {
+                    println!("沙箱平台 sandbox platforms: http://{p}/platforms/{{provincial|national}}/{{json|xml}}  (stats: http://{p}/sandbox/stats)");
+                    if let Some(d) = d {
+                        println!("沙箱部门 sandbox departments: http://{d}/tax/api/arrears  http://{d}/court/api/dishonest");
+                    }
+                },
+                async {
+                    let _ = tokio::signal::ctrl_c().await;
+                },
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Deliveries { command, status, limit, json } => {
+            let settings = Settings::load(&cli.config)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(deliveries_command(&settings, command, status, limit, json, now))
+        }
+        Command::Connectors { command, json } => {
+            let settings = Settings::load(&cli.config)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(connectors_command(&settings, command.unwrap_or(ConnectorsCommand::List), json))
+        }
         Command::Calendar { command } => {
             let settings = Settings::load(&cli.config)?;
             calendar_command(&settings, command, now)
@@ -335,6 +422,103 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+async fn deliveries_command(
+    settings: &Settings,
+    command: Option<DeliveriesCommand>,
+    status: Option<String>,
+    limit: i64,
+    json: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<ExitCode> {
+    let store = Store::connect(&settings.gateway.database_url).await?;
+    store.sync_destination_items(&settings.destination_items()).await?;
+    match command {
+        None => {
+            let rows = store.deliveries(status.as_deref(), limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for (destination, status, n) in store.delivery_counts().await? {
+                    println!("{destination}\t{status}\t{n}");
+                }
+                println!();
+                println!("编号\t记录\t版本\t目的地\t操作\t状态\t尝试次数\t下次尝试\t最近错误/退回原因");
+                for r in rows {
+                    let why = r.reason.or(r.last_error).unwrap_or_default();
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        r.id,
+                        r.record_id,
+                        r.version,
+                        r.destination,
+                        r.operation,
+                        r.status,
+                        r.attempts,
+                        r.next_attempt_at,
+                        why
+                    );
+                }
+            }
+        }
+        Some(DeliveriesCommand::Retry { ids, dead }) => {
+            let n = if dead {
+                store.retry_deliveries(None, now).await?
+            } else {
+                store.retry_deliveries(Some(&ids), now).await?
+            };
+            println!("{n} deliveries queued again");
+        }
+        Some(DeliveriesCommand::Push { destination }) => {
+            let counts = credit_gateway::delivery::worker::push_due(settings, &store, &destination).await?;
+            println!("{}", serde_json::to_string(&counts)?);
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn connectors_command(settings: &Settings, command: ConnectorsCommand, json: bool) -> anyhow::Result<ExitCode> {
+    use credit_gateway::connector::runner;
+    let store = Store::connect(&settings.gateway.database_url).await?;
+    let code = match command {
+        ConnectorsCommand::List => {
+            let list = runner::statuses(settings, &store).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!("连接器\t类型\t部门\t目录\t计划\t上次运行\t状态\t累计行数\t错误次数\t下次运行\t最近错误");
+                for c in list {
+                    let h = &c.health;
+                    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                    println!(
+                        "{}{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        c.name,
+                        if c.enabled { "" } else { " (停用)" },
+                        c.kind.as_str(),
+                        c.department,
+                        c.item,
+                        dash(&c.schedule),
+                        dash(&h.last_run_at),
+                        dash(&h.last_status),
+                        h.rows_total,
+                        h.errors_total,
+                        dash(&h.next_run_at),
+                        dash(&h.last_error),
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        ConnectorsCommand::Run { name } => {
+            let report = runner::run_once(settings, &store, &name).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if report.error.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+        }
+    };
+    store.close().await;
+    Ok(code)
+}
+
 async fn ingest_command(
     settings: &Settings,
     connector: &str,
@@ -349,7 +533,8 @@ async fn ingest_command(
     let store = Store::connect(&settings.gateway.database_url).await.context("opening the store")?;
     let mut code = ExitCode::SUCCESS;
     for file in files {
-        let opts = IngestOptions { report_path: None, progress: !json && std::io::stderr().is_terminal(), now };
+        let opts =
+            IngestOptions { report_path: None, progress: !json && std::io::stderr().is_terminal(), now, source: None };
         match ingest_file(settings, &store, connector, file, &opts).await {
             Ok(summary) if json => println!("{}", serde_json::to_string(&summary)?),
             Ok(summary) => print_summary(&summary),

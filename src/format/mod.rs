@@ -1,8 +1,29 @@
-//! Streaming readers for department files: CSV (and TSV/TXT) and XLSX.
+//! Streaming readers for department files: CSV (and TSV/TXT), XLSX, JSON (and JSON lines) and
+//! XML.
 //!
 //! [`open`] sniffs the file, picks a reader and yields every non-blank row as text, the way a
 //! person sees it in Excel or a text editor: title rows and the header row included, cells
 //! untouched. Finding the header and mapping columns is the caller's job.
+//!
+//! JSON and XML hold records rather than rows; they are laid out as a sheet would be (see
+//! [`ReadOptions::records`] for where the records are found):
+//! - The first row is a header made of the keys of the first readable record with any, in
+//!   document order: the member names of a JSON object; for XML the local names of the record
+//!   element's attributes as `@name`, then those of its child elements. Keys a later record
+//!   has and that one lacked are ignored; keys a record lacks give empty cells. A repeated key
+//!   keeps its last value.
+//! - Then one row per record, numbered as the record's ordinal plus one (see [`RawRow::line`]);
+//!   a record with no keys or only empty values is skipped like a blank row.
+//! - JSON values: strings as they are, numbers as written in the file (`1.50` stays `1.50`),
+//!   `true`/`false`, `null` as an empty cell, objects and arrays as compact JSON text.
+//! - XML values: the text of the child element and of all its descendants, entities and
+//!   character references resolved, CDATA included, XML whitespace trimmed at both ends.
+//! - A record that is not a JSON object, is not valid JSON, is nested more than 64 levels
+//!   deep, uses an XML entity other than the five predefined ones, or has none of the header's
+//!   keys is a [`RowErrorKind::Malformed`] row; reading goes on. The limits apply to records as
+//!   to rows. What breaks the structure (a truncated file, brackets or tags that do not match,
+//!   XML nested more than 64 levels, one XML tag or text longer than
+//!   [`Limits::max_row_bytes`]) is [`RowErrorKind::Unreadable`].
 //!
 //! Invariants:
 //! - Memory is bounded whatever the input ([`Limits`]): a hostile file costs a [`RowError`] or
@@ -12,8 +33,12 @@
 //! - This module uses nothing else from the crate.
 
 mod csv;
+mod json;
 mod xlsx;
+mod xml;
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -22,6 +47,10 @@ use std::path::Path;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RawRow {
     /// 1-based: for CSV the line where the record starts, for XLSX the Excel row number.
+    ///
+    /// For JSON and XML the header row is line 1 and record N (counted from 1 in document
+    /// order, bad records included) is line N + 1, whatever the text's layout: the row number
+    /// the records would have in a sheet, so record N is "第 N 条".
     pub line: u64,
     pub cells: Vec<String>,
 }
@@ -73,18 +102,40 @@ impl Default for Limits {
 /// How to read one file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReadOptions {
-    /// CSV only; XLSX cells carry their own text.
+    /// CSV; for XML only when the file has neither a BOM nor an encoding declaration. XLSX
+    /// cells carry their own text; JSON is UTF-8.
     pub encoding: Encoding,
     /// XLSX sheet to read; `None` reads the first visible worksheet.
     pub sheet: Option<String>,
     /// CSV field delimiter. Default `b','`; a `.tsv` file always uses a tab.
     pub delimiter: u8,
+    /// JSON and XML: where the records are. `None` (or empty) finds them as described below.
+    ///
+    /// JSON: a dotted path of object keys from the top-level object to the array of records,
+    /// e.g. `"data.items"` (keys containing a dot cannot be named). Without a path:
+    /// - a top-level array is the array of records;
+    /// - a `.jsonl` or `.ndjson` file has one record per line (the path is ignored there), and
+    ///   so has a `.json` file whose first line holds a whole object followed by another value;
+    /// - a top-level object is an envelope such as `{"code":0,"data":[...]}`: the records are
+    ///   the first member (of the top-level object only) whose value is an array starting with
+    ///   an object. Failing that, an empty array member means there are no records; an object
+    ///   with no array member at all is itself the one record (or the first of several objects
+    ///   written one after another).
+    ///
+    /// XML: the name of the record element, e.g. `"record"`; a namespace prefix, in the
+    /// option or in the file, is ignored. Every element of that name not inside another record
+    /// is a record; its child elements are its fields. Without a name the record element is
+    /// found as the first "flat" element, one with child elements none of which has child
+    /// elements, whose name repeats at the same depth (so a flat `<head>` block before the
+    /// records is passed over); failing any repeat, the first flat element is the one record.
+    /// Records with nested fields or only attributes (`<row a="1"/>`) need the name.
+    pub records: Option<String>,
     pub limits: Limits,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        Self { encoding: Encoding::Auto, sheet: None, delimiter: b',', limits: Limits::default() }
+        Self { encoding: Encoding::Auto, sheet: None, delimiter: b',', records: None, limits: Limits::default() }
     }
 }
 
@@ -93,14 +144,18 @@ impl Default for ReadOptions {
 pub enum FileKind {
     Csv,
     Xlsx,
+    /// A JSON document or JSON lines.
+    Json,
+    Xml,
 }
 
 /// How far a reader has got, for a progress bar.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Progress {
-    /// CSV: bytes of the file read; XLSX: Excel row number of the last row read.
+    /// CSV, JSON, XML: bytes of the file read; XLSX: Excel row number of the last row read.
     pub done: u64,
-    /// CSV: file size in bytes; XLSX: last row of the sheet's declared dimension, 0 if unknown.
+    /// CSV, JSON, XML: file size in bytes; XLSX: last row of the sheet's declared dimension,
+    /// 0 if unknown.
     pub total: u64,
 }
 
@@ -182,6 +237,15 @@ pub enum FormatError {
     TooLarge { reason: Oversize },
     #[error("unsupported file kind: {0}")]
     UnsupportedKind(String),
+    /// The file is not JSON, or is broken before its records start.
+    #[error("not a valid JSON file: {0}")]
+    InvalidJson(String),
+    /// The file is not XML.
+    #[error("not a valid XML file: {0}")]
+    InvalidXml(String),
+    /// [`ReadOptions::records`] names something the file does not have.
+    #[error("records not found: {0}")]
+    RecordsNotFound(String),
 }
 
 impl FormatError {
@@ -201,6 +265,11 @@ impl FormatError {
             Self::TooLarge { reason } => format!("工作簿过大或已损坏（{}）", reason.zh()),
             Self::UnsupportedKind(kind) => {
                 format!("不支持的文件类型（{kind}），请在 Excel 或 WPS 中另存为 .xlsx 或 .csv 后重新提交")
+            }
+            Self::InvalidJson(detail) => format!("文件不是有效的 JSON 文件（{detail}），请重新导出完整的文件"),
+            Self::InvalidXml(detail) => format!("文件不是有效的 XML 文件（{detail}），请重新导出完整的文件"),
+            Self::RecordsNotFound(detail) => {
+                format!("文件中找不到数据记录（{detail}），请检查文件内容是否与接入配置中的记录位置一致")
             }
         }
     }
@@ -234,8 +303,9 @@ impl Oversize {
 
 /// Opens a department file and checks what can be checked before the first row.
 ///
-/// The kind comes from the extension (`.csv`, `.txt`, `.tsv`, `.xlsx`, `.xlsm`), except that a
-/// zip is always read as a workbook: departments rename files more often than they convert them.
+/// The kind comes from the extension (`.csv`, `.txt`, `.tsv`, `.xlsx`, `.xlsm`, `.json`,
+/// `.jsonl`, `.ndjson`, `.xml`), except that a zip is always read as a workbook: departments
+/// rename files more often than they convert them.
 pub fn open(path: &Path, opts: &ReadOptions) -> Result<RowReader, FormatError> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
     let named = match ext.as_str() {
@@ -244,6 +314,9 @@ pub fn open(path: &Path, opts: &ReadOptions) -> Result<RowReader, FormatError> {
         "xlsx" | "xlsm" => Named::Xlsx,
         // Refused below unless it is really an .xlsx: calamine reads .xls sheets whole.
         "xls" => Named::Xls,
+        "json" => Named::Json { lines: false },
+        "jsonl" | "ndjson" => Named::Json { lines: true },
+        "xml" => Named::Xml,
         "" => return Err(FormatError::UnsupportedKind("no file extension".into())),
         other => return Err(FormatError::UnsupportedKind(format!(".{other}"))),
     };
@@ -268,6 +341,8 @@ pub fn open(path: &Path, opts: &ReadOptions) -> Result<RowReader, FormatError> {
         (None, Named::Csv(delimiter)) => {
             Inner::Csv(Box::new(csv::CsvReader::open(file, delimiter, opts.encoding, &opts.limits)?))
         }
+        (None, Named::Json { lines }) => Inner::Json(Box::new(json::JsonReader::open(file, lines, opts)?)),
+        (None, Named::Xml) => Inner::Xml(Box::new(xml::XmlReader::open(file, opts)?)),
     };
     Ok(RowReader { inner })
 }
@@ -281,6 +356,8 @@ enum Inner {
     /// Boxed: `csv_core`'s parser carries its transition table inline.
     Csv(Box<csv::CsvReader>),
     Xlsx(xlsx::XlsxReader),
+    Json(Box<json::JsonReader>),
+    Xml(Box<xml::XmlReader>),
 }
 
 impl RowReader {
@@ -288,21 +365,26 @@ impl RowReader {
         match self.inner {
             Inner::Csv(_) => FileKind::Csv,
             Inner::Xlsx(_) => FileKind::Xlsx,
+            Inner::Json(_) => FileKind::Json,
+            Inner::Xml(_) => FileKind::Xml,
         }
     }
 
-    /// The text encoding a CSV file is decoded from, e.g. `"UTF-8"`, `"GB18030"`, `"UTF-16LE"`.
+    /// The text encoding a CSV or XML file is decoded from, e.g. `"UTF-8"`, `"GB18030"`,
+    /// `"UTF-16LE"`; always `"UTF-8"` for JSON.
     pub fn encoding(&self) -> Option<&'static str> {
         match &self.inner {
             Inner::Csv(r) => Some(r.encoding()),
             Inner::Xlsx(_) => None,
+            Inner::Json(_) => Some("UTF-8"),
+            Inner::Xml(r) => Some(r.encoding()),
         }
     }
 
     /// The name of the sheet a workbook is read from.
     pub fn sheet(&self) -> Option<&str> {
         match &self.inner {
-            Inner::Csv(_) => None,
+            Inner::Csv(_) | Inner::Json(_) | Inner::Xml(_) => None,
             Inner::Xlsx(r) => Some(r.sheet()),
         }
     }
@@ -316,6 +398,8 @@ impl RowReader {
         match &mut self.inner {
             Inner::Csv(r) => r.read_into(row),
             Inner::Xlsx(r) => r.next().map(|item| item.map(|new| *row = new)),
+            Inner::Json(r) => r.next().map(|item| item.map(|new| *row = new)),
+            Inner::Xml(r) => r.next().map(|item| item.map(|new| *row = new)),
         }
     }
 
@@ -323,6 +407,8 @@ impl RowReader {
         match &self.inner {
             Inner::Csv(r) => r.progress(),
             Inner::Xlsx(r) => r.progress(),
+            Inner::Json(r) => r.progress(),
+            Inner::Xml(r) => r.progress(),
         }
     }
 }
@@ -334,6 +420,8 @@ impl Iterator for RowReader {
         match &mut self.inner {
             Inner::Csv(r) => r.next(),
             Inner::Xlsx(r) => r.next(),
+            Inner::Json(r) => r.next(),
+            Inner::Xml(r) => r.next(),
         }
     }
 }
@@ -357,6 +445,11 @@ enum Named {
     Csv(u8),
     Xlsx,
     Xls,
+    /// `lines` for `.jsonl` and `.ndjson`.
+    Json {
+        lines: bool,
+    },
+    Xml,
 }
 
 enum Magic {
@@ -372,6 +465,71 @@ fn sniff(head: &[u8]) -> Option<Magic> {
         Some(Magic::Ole2)
     } else {
         None
+    }
+}
+
+/// Deepest nesting of a JSON record or an XML document; deeper is refused, not recursed into.
+const MAX_NESTING: usize = 64;
+
+/// A record's keys and cell values, in document order.
+type Fields<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+/// Lays records of key/value pairs out as rows: a header row of the first record's keys, then
+/// one row per record with each value under its key.
+#[derive(Debug, Default)]
+struct Table {
+    /// Column of each header key; empty until a record with a key has been seen.
+    columns: HashMap<String, usize>,
+    width: usize,
+}
+
+/// Keys named in the message about a record with none of the header's keys.
+const KEYS_NAMED: usize = 5;
+
+impl Table {
+    /// The rows for one record: the header row first when this is the first record with a key,
+    /// then the record's row; `None` for a blank record (one with no key at all, or only empty
+    /// values), skipped like a blank row.
+    fn rows(&mut self, line: u64, fields: Fields<'_>) -> (Option<RawRow>, Option<Result<RawRow, RowError>>) {
+        if fields.is_empty() {
+            return (None, None);
+        }
+        let header = (self.width == 0).then(|| {
+            let mut names = Vec::new();
+            for (key, _) in &fields {
+                if !self.columns.contains_key(key.as_ref()) {
+                    self.columns.insert(key.to_string(), names.len());
+                    names.push(key.to_string());
+                }
+            }
+            self.width = names.len();
+            RawRow { line: 1, cells: names }
+        });
+        let mut cells = vec![String::new(); self.width];
+        let mut known = false;
+        let mut unknown = Vec::new();
+        for (key, value) in fields {
+            match self.columns.get(key.as_ref()).and_then(|&i| cells.get_mut(i)) {
+                Some(cell) => {
+                    *cell = value.into_owned();
+                    known = true;
+                }
+                None if unknown.len() < KEYS_NAMED => unknown.push(key.into_owned()),
+                None => {}
+            }
+        }
+        let item = if !known {
+            let kind = RowErrorKind::Malformed(format!(
+                "none of the record's keys ({}) is in the header, which comes from the first record",
+                unknown.join(", ")
+            ));
+            Some(Err(RowError { line, kind }))
+        } else if is_blank(&cells) {
+            None
+        } else {
+            Some(Ok(RawRow { line, cells }))
+        };
+        (header, item)
     }
 }
 
@@ -433,12 +591,23 @@ mod tests {
         assert!(matches!(open(&xls, &opts), Err(FormatError::UnsupportedKind(_))));
         let ole = write(&dir, "renamed.csv", &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0]);
         assert!(matches!(open(&ole, &opts), Err(FormatError::NotAWorkbook(_))));
+        for (name, kind) in [
+            ("a.json", FileKind::Json),
+            ("a.JSONL", FileKind::Json),
+            ("a.ndjson", FileKind::Json),
+            ("a.xml", FileKind::Xml),
+        ] {
+            let bytes: &[u8] = if kind == FileKind::Xml { b"<r/>" } else { b"[]" };
+            let reader = open(&write(&dir, name, bytes), &opts).expect(name);
+            assert_eq!(reader.kind(), kind, "{name}");
+            assert_eq!(reader.sheet(), None);
+        }
     }
 
     #[test]
     fn empty_file_is_empty_whatever_the_extension() {
         let dir = tempfile::tempdir().expect("tempdir");
-        for name in ["e.csv", "e.xlsx"] {
+        for name in ["e.csv", "e.xlsx", "e.json", "e.jsonl", "e.ndjson", "e.xml"] {
             let path = write(&dir, name, b"");
             let err = open(&path, &ReadOptions::default()).expect_err("empty");
             assert!(matches!(err, FormatError::Empty), "{name}: {err}");

@@ -48,6 +48,8 @@ pub struct Mapping {
     pub item: Arc<Item>,
     pub encoding: Encoding,
     pub sheet: Option<String>,
+    /// JSON path or XML element of the records (see the mapping file).
+    pub records: Option<String>,
     header_row: Option<u64>,
     pub header_scan_rows: usize,
     fields: Vec<FieldMap>,
@@ -212,6 +214,7 @@ impl Mapping {
             item,
             encoding: spec.encoding,
             sheet: spec.sheet,
+            records: spec.records,
             header_row: spec.header_row,
             header_scan_rows: spec.header_scan_rows.max(1),
             fields,

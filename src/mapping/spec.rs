@@ -19,6 +19,10 @@ pub struct MappingSpec {
     pub columns: ColumnsDefault,
     #[serde(default)]
     pub encoding: Encoding,
+    /// Where the records are in a JSON file or answer (dotted path, `data.items`) or the
+    /// record element of an XML one (`record`).
+    #[serde(default)]
+    pub records: Option<String>,
     /// Sheet of a workbook (default: the first).
     #[serde(default)]
     pub sheet: Option<String>,

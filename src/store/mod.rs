@@ -4,7 +4,9 @@
 //! `$n` parameters, which both SQLite and PostgreSQL understand; where a backend has a much
 //! faster path (PostgreSQL `COPY`), the writer uses it.
 
+mod connectors;
 mod deadlines;
+mod deliveries;
 mod records;
 
 use std::path::Path;
@@ -15,7 +17,9 @@ use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use connectors::{ConnectorHealth, IngestedFile, PassOutcome};
 pub use deadlines::{DeadlineFilter, DeadlineRow, Figures, LedgerEntry};
+pub use deliveries::{Claimed, DeliveryRow, Outcome, ReturnRow};
 pub use records::{ProblemRow, RecordRow, RecordWriter, WriteCounts};
 
 #[derive(Debug, thiserror::Error)]

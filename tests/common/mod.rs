@@ -84,7 +84,7 @@ pub fn json(out: &Output) -> serde_json::Value {
 /// Copies the shipped configuration into `root` (config/, mappings/, connectors/), so a test
 /// can change it; its paths resolve inside `root`.
 pub fn copy_config(root: &Path) {
-    for sub in ["config", "config/catalogue", "config/calendar", "mappings", "connectors"] {
+    for sub in ["config", "config/catalogue", "config/calendar", "config/destinations", "mappings", "connectors"] {
         std::fs::create_dir_all(root.join(sub)).unwrap();
         for entry in std::fs::read_dir(repo().join(sub)).unwrap() {
             let p = entry.unwrap().path();

@@ -1,0 +1,411 @@
+//! Runs connectors: each on its schedule (or watching its folder), one pass at a time.
+//!
+//! A pass asks the source for files until it has none, and for each file: skips it if a file
+//! with the same content was already ingested completely, else ingests it; then moves it to
+//! `processed/` (or an unreadable one to `failed/` with a reason), and only then saves the
+//! checkpoint that came with it. Health goes to `connector_state` after every pass.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+use super::{Connector, SourceError, SourceSettings};
+use crate::calendar::shanghai_date;
+use crate::config::Settings;
+use crate::ingest::{IngestError, IngestOptions, fingerprint, ingest_file};
+use crate::store::{PassOutcome, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("unknown connector {0:?}")]
+    UnknownConnector(String),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Ingest(IngestError),
+    #[error("moving {from} to {to}: {source}")]
+    Move { from: PathBuf, to: PathBuf, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileResult {
+    pub source: String,
+    pub outcome: FileOutcome,
+    pub rows: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    /// Where the file is now.
+    pub moved_to: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileOutcome {
+    Ingested,
+    /// Same content as a file already ingested: not ingested again.
+    Duplicate {
+        ingest_run: i64,
+    },
+    /// Unreadable as a whole: moved to `failed/` with its reason.
+    Failed {
+        reason: String,
+    },
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Serialize)]
+pub struct PassReport {
+    pub connector: String,
+    pub files: Vec<FileResult>,
+    pub error: Option<String>,
+}
+
+impl PassReport {
+    pub fn rows(&self) -> u64 {
+        self.files.iter().map(|f| f.rows).sum()
+    }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// One pass of one connector, now: used by the daemon and by `connectors run`.
+pub async fn run_pass(
+    settings: &Settings,
+    store: &Store,
+    connector: &Connector,
+    source: &mut dyn super::Source,
+    stop: &watch::Receiver<bool>,
+) -> PassReport {
+    let mut report = PassReport { connector: connector.name.clone(), ..PassReport::default() };
+    source.start_pass();
+    let result: Result<(), RunError> = async {
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let checkpoint = store.checkpoint(&connector.name).await?;
+            let mut stop = stop.clone();
+            let pulled = tokio::select! {
+                pulled = source.next_file(checkpoint.as_deref()) => pulled?,
+                // An unfinished pull is dropped: nothing of it was committed.
+                _ = stop.wait_for(|s| *s) => return Ok(()),
+            };
+            let Some(pulled) = pulled else { return Ok(()) };
+            if let Some(path) = &pulled.path {
+                report.files.push(take_file(settings, store, connector, path, &pulled.source).await?);
+            }
+            if let Some(checkpoint) = &pulled.checkpoint {
+                store.save_checkpoint(&connector.name, checkpoint, &rfc3339(Utc::now())).await?;
+            }
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(connector = %connector.name, error = %e, "connector pass failed");
+        report.error = Some(e.to_string());
+    }
+    report
+}
+
+/// Ingests one file and moves it out of the way once its rows are committed.
+async fn take_file(
+    settings: &Settings,
+    store: &Store,
+    connector: &Connector,
+    path: &Path,
+    source: &str,
+) -> Result<FileResult, RunError> {
+    let now = Utc::now();
+    let fp = {
+        let owned = path.to_path_buf();
+        let joined = tokio::task::spawn_blocking(move || fingerprint(&owned)).await;
+        let io = |source| RunError::Io { path: path.to_path_buf(), source };
+        joined.map_err(|e| io(std::io::Error::other(e.to_string())))?.map_err(io)?
+    };
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let day = shanghai_date(now).to_string();
+    if let Some(earlier) = store.ingested_file(&connector.name, &fp).await? {
+        let note = format!(
+            "文件《{file_name}》与 {} 已导入的文件（{}）内容完全相同，未重复导入。\n\
+             The file has the same content as {} ingested at {} (run {}); not ingested again.\n",
+            earlier.finished_at.as_deref().unwrap_or(""),
+            earlier.source,
+            earlier.source,
+            earlier.finished_at.as_deref().unwrap_or(""),
+            earlier.ingest_run,
+        );
+        let moved = move_out(path, &connector.processed_dir().join(&day))?;
+        if connector.kind() == super::ConnectorKind::Folder {
+            write_note(&connector.outbox, &format!("{file_name}.duplicate.txt"), &note)?;
+        }
+        tracing::info!(connector = %connector.name, file = %source, earlier = earlier.ingest_run, "same file again: not ingested");
+        return Ok(FileResult {
+            source: source.to_string(),
+            outcome: FileOutcome::Duplicate { ingest_run: earlier.ingest_run },
+            rows: 0,
+            accepted: 0,
+            rejected: 0,
+            moved_to: Some(moved),
+        });
+    }
+    std::fs::create_dir_all(&connector.outbox)
+        .map_err(|source| RunError::Io { path: connector.outbox.clone(), source })?;
+    let opts = IngestOptions {
+        report_path: Some(connector.outbox.join(format!("{file_name}.errors.csv"))),
+        progress: false,
+        now,
+        source: Some(source.to_string()),
+    };
+    match ingest_file(settings, store, &connector.name, path, &opts).await {
+        Ok(summary) => {
+            let moved = move_out(path, &connector.processed_dir().join(&day))?;
+            Ok(FileResult {
+                source: source.to_string(),
+                outcome: FileOutcome::Ingested,
+                rows: summary.rows,
+                accepted: summary.accepted,
+                rejected: summary.rejected,
+                moved_to: Some(moved),
+            })
+        }
+        Err(IngestError::Unreadable { reason, reason_zh, .. }) => {
+            let failed = connector.failed_dir().join(&day);
+            let moved = move_out(path, &failed)?;
+            let moved_name = moved.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let note = format!("文件《{file_name}》无法读取，未导入：{reason_zh}\nThe file cannot be read: {reason}\n");
+            write_note(&failed, &format!("{moved_name}.reason.txt"), &note)?;
+            tracing::warn!(connector = %connector.name, file = %source, reason = %reason, "unreadable file moved to failed/");
+            Ok(FileResult {
+                source: source.to_string(),
+                outcome: FileOutcome::Failed { reason },
+                rows: 0,
+                accepted: 0,
+                rejected: 0,
+                moved_to: Some(moved),
+            })
+        }
+        // The file stays where it is; the next pass tries it again.
+        Err(e) => Err(RunError::Ingest(e)),
+    }
+}
+
+/// Moves `file` into `dir` (made if missing) under a name not yet taken there, and removes
+/// its `.done` marker. Works across file systems (copy, sync, remove).
+fn move_out(file: &Path, dir: &Path) -> Result<PathBuf, RunError> {
+    std::fs::create_dir_all(dir).map_err(|source| RunError::Io { path: dir.to_path_buf(), source })?;
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut to = dir.join(&name);
+    let mut n = 1;
+    while to.exists() {
+        let (stem, ext) = match name.rsplit_once('.') {
+            Some((stem, ext)) => (stem.to_string(), format!(".{ext}")),
+            None => (name.clone(), String::new()),
+        };
+        to = dir.join(format!("{stem}-{n}{ext}"));
+        n += 1;
+    }
+    let moved = std::fs::rename(file, &to).or_else(|_| {
+        std::fs::copy(file, &to)?;
+        std::fs::File::open(&to)?.sync_all()?;
+        std::fs::remove_file(file)
+    });
+    moved.map_err(|source| RunError::Move { from: file.to_path_buf(), to: to.clone(), source })?;
+    let _ = std::fs::remove_file(super::folder::done_marker_path(file));
+    Ok(to)
+}
+
+fn write_note(dir: &Path, name: &str, text: &str) -> Result<(), RunError> {
+    std::fs::create_dir_all(dir).map_err(|source| RunError::Io { path: dir.to_path_buf(), source })?;
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    // With a BOM so Notepad on an old office PC shows the Chinese right.
+    std::fs::write(&tmp, format!("\u{feff}{text}"))
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|source| RunError::Io { path, source })
+}
+
+/// Runs one connector until `stop`: passes on its schedule, or a watched folder whenever it
+/// may have something new.
+pub async fn run_connector(settings: Arc<Settings>, store: Store, connector: Connector, stop: watch::Receiver<bool>) {
+    let name = connector.name.clone();
+    let Some(mapping) = settings.mapping(&connector.mapping) else { return };
+    let mut source = match connector.open_source(mapping) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(connector = %name, error = %e, "connector cannot start");
+            let at = rfc3339(Utc::now());
+            let pass = PassOutcome { at: &at, status: "error", error: Some(&e.to_string()), ..PassOutcome::default() };
+            let _ = store.record_pass(&name, &pass).await;
+            return;
+        }
+    };
+    let mut wake = Wake::new(&connector);
+    let mut first = true;
+    loop {
+        let next_tick = connector.schedule.as_ref().map(|s| s.next_after(Utc::now()));
+        match next_tick {
+            Some(None) => return,
+            Some(Some(at)) => {
+                let _ = store.set_next_run(&name, Some(&rfc3339(at)), &rfc3339(Utc::now())).await;
+                let wait = (at - Utc::now()).to_std().unwrap_or_default();
+                if !sleep_or_stop(wait, &stop).await {
+                    return;
+                }
+            }
+            None if first => {}
+            None => {
+                if !wake.wait(&stop).await {
+                    return;
+                }
+            }
+        }
+        first = false;
+        let report = run_pass(&settings, &store, &connector, source.as_mut(), &stop).await;
+        record(&store, &connector, &report).await;
+        wake.settling = source.settling();
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
+/// Sleeps, unless `stop` comes first; true when the sleep ran out.
+async fn sleep_or_stop(wait: Duration, stop: &watch::Receiver<bool>) -> bool {
+    let mut watching = stop.clone();
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => !*stop.borrow(),
+        _ = watching.wait_for(|s| *s) => false,
+    }
+}
+
+/// What wakes a watched folder: a file event, or the poll interval (network shares send no
+/// events), or sooner while a file is settling.
+struct Wake {
+    events: Option<(notify::RecommendedWatcher, mpsc::Receiver<()>)>,
+    poll: Duration,
+    settle: Duration,
+    settling: bool,
+}
+
+impl Wake {
+    fn new(connector: &Connector) -> Wake {
+        let SourceSettings::Folder(f) = &connector.source else {
+            return Wake { events: None, poll: Duration::from_secs(60), settle: Duration::ZERO, settling: false };
+        };
+        let events = if f.watch { watch_folder(&f.inbox, &connector.name) } else { None };
+        Wake { events, poll: f.poll, settle: f.settle, settling: false }
+    }
+
+    async fn wait(&mut self, stop: &watch::Receiver<bool>) -> bool {
+        let wait = if self.settling { self.poll.min(self.settle.max(Duration::from_millis(100))) } else { self.poll };
+        let mut stop = stop.clone();
+        match &mut self.events {
+            Some((_, rx)) => tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = rx.recv() => {
+                    // A burst of events (a file written in chunks) is one wake-up.
+                    while rx.try_recv().is_ok() {}
+                }
+                _ = stop.wait_for(|s| *s) => return false,
+            },
+            None => tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|s| *s) => return false,
+            },
+        }
+        !*stop.borrow()
+    }
+}
+
+fn watch_folder(dir: &Path, name: &str) -> Option<(notify::RecommendedWatcher, mpsc::Receiver<()>)> {
+    use notify::Watcher;
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        tracing::warn!(connector = %name, folder = %dir.display(), error = %e, "cannot create the inbox");
+        return None;
+    }
+    let (tx, rx) = mpsc::channel(1);
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok() {
+            let _ = tx.try_send(());
+        }
+    });
+    match watcher.and_then(|mut w| w.watch(dir, notify::RecursiveMode::NonRecursive).map(|_| w)) {
+        Ok(w) => Some((w, rx)),
+        Err(e) => {
+            tracing::warn!(connector = %name, folder = %dir.display(), error = %e, "no file events: polling only");
+            None
+        }
+    }
+}
+
+/// A declared connector with its health, as `credit-gateway connectors` lists it.
+#[derive(Debug, Serialize)]
+pub struct ConnectorStatus {
+    pub name: String,
+    pub kind: super::ConnectorKind,
+    pub department: String,
+    pub item: String,
+    pub enabled: bool,
+    pub schedule: Option<String>,
+    pub health: crate::store::ConnectorHealth,
+}
+
+pub async fn statuses(settings: &Settings, store: &Store) -> Result<Vec<ConnectorStatus>, StoreError> {
+    let health = store.connector_health().await?;
+    Ok(settings
+        .connectors
+        .iter()
+        .map(|c| ConnectorStatus {
+            name: c.name.clone(),
+            kind: c.kind(),
+            department: c.department.clone(),
+            item: c.item.clone(),
+            enabled: c.enabled,
+            schedule: c.schedule.as_ref().map(|s| s.as_str().to_string()),
+            health: health.iter().find(|h| h.connector == c.name).cloned().unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// One pass of the named connector now, recorded in its health like a scheduled one.
+pub async fn run_once(settings: &Settings, store: &Store, name: &str) -> Result<PassReport, RunError> {
+    let connector = settings.connector(name).ok_or_else(|| RunError::UnknownConnector(name.to_string()))?;
+    let mapping = settings.mapping(&connector.mapping).expect("connectors are checked against mappings");
+    let mut source = connector.open_source(mapping)?;
+    let (_tx, stop) = watch::channel(false);
+    let report = run_pass(settings, store, connector, source.as_mut(), &stop).await;
+    record(store, connector, &report).await;
+    Ok(report)
+}
+
+async fn record(store: &Store, connector: &Connector, report: &PassReport) {
+    let at = rfc3339(Utc::now());
+    let status = match (&report.error, report.files.is_empty()) {
+        (Some(_), _) => "error",
+        (None, true) => "idle",
+        (None, false) => "ok",
+    };
+    let next = connector.schedule.as_ref().and_then(|s| s.next_after(Utc::now())).map(rfc3339);
+    let pass = PassOutcome {
+        at: &at,
+        status,
+        error: report.error.as_deref(),
+        rows: report.rows(),
+        files: report.files.len() as u64,
+        next_run_at: next.as_deref(),
+    };
+    if let Err(e) = store.record_pass(&connector.name, &pass).await {
+        tracing::warn!(connector = %connector.name, error = %e, "cannot record connector health");
+    }
+}

@@ -1,0 +1,214 @@
+//! Delivery to the upper platforms: destinations (`config/destinations/*.toml`), the wire
+//! formats ([`package`]) and the outbox worker ([`worker`]).
+//!
+//! The outbox lives in the store: storing a record version creates one delivery per
+//! destination that carries its item, in the same transaction (a trigger). Workers claim
+//! batches, push them, and record one outcome per record; every push carries an idempotency
+//! key per record version, so a batch pushed again after a crash is never counted twice.
+
+pub mod package;
+pub mod reminder;
+pub mod worker;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::catalogue::Catalogue;
+use crate::config::{GatewayConfig, Issues, check_version, read_toml, toml_files};
+use crate::secret::SecretSource;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DestinationSpec {
+    version: u32,
+    /// 中文 name for the dashboard: 省公共信用信息平台.
+    title: String,
+    items: Vec<String>,
+    adapter: Adapter,
+    #[serde(default = "yes")]
+    enabled: bool,
+    /// Acceptance here is what the reporting deadline measures (the provincial platform).
+    #[serde(default)]
+    deadline: bool,
+    #[serde(default)]
+    url: Option<String>,
+    /// File adapter: where packages are written, and where receipts come back.
+    #[serde(default)]
+    outbound: Option<PathBuf>,
+    #[serde(default)]
+    receipts: Option<PathBuf>,
+    #[serde(default = "default_batch")]
+    batch_size: usize,
+    /// Pushes (batches) per second at most.
+    #[serde(default = "default_rate")]
+    rate_per_second: f64,
+    #[serde(default = "default_timeout")]
+    timeout_seconds: f64,
+    #[serde(default = "default_attempts")]
+    max_attempts: u32,
+    #[serde(default = "default_backoff_initial")]
+    backoff_initial_ms: u64,
+    #[serde(default = "default_backoff_max")]
+    backoff_max_ms: u64,
+    /// A claimed batch not finished in this time is claimed again (its instance died).
+    #[serde(default = "default_lease")]
+    lease_seconds: u64,
+    #[serde(default)]
+    token_env: Option<String>,
+    #[serde(default)]
+    token_file: Option<PathBuf>,
+    /// Sign each package (`X-Signature`) with this secret.
+    #[serde(default)]
+    signing_secret_env: Option<String>,
+    #[serde(default)]
+    signing_secret_file: Option<PathBuf>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_batch() -> usize {
+    500
+}
+fn default_rate() -> f64 {
+    50.0
+}
+fn default_timeout() -> f64 {
+    30.0
+}
+fn default_attempts() -> u32 {
+    10
+}
+fn default_backoff_initial() -> u64 {
+    1_000
+}
+fn default_backoff_max() -> u64 {
+    600_000
+}
+fn default_lease() -> u64 {
+    300
+}
+
+/// How a destination is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Adapter {
+    /// `POST` a JSON package; per-record receipts in the answer.
+    HttpJson,
+    /// `POST` a GB/T 39443-style XML data package; per-record receipts in the answer.
+    HttpXml,
+    /// The XML package written atomically into an outbound folder; receipts come back as files.
+    File,
+}
+
+/// An upper (or lower) platform records are pushed to.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// File stem: `provincial`.
+    pub name: String,
+    pub title: String,
+    pub items: Vec<String>,
+    pub adapter: Adapter,
+    pub enabled: bool,
+    pub deadline: bool,
+    pub url: Option<reqwest::Url>,
+    pub outbound: Option<PathBuf>,
+    pub receipts: Option<PathBuf>,
+    pub batch_size: usize,
+    pub rate_per_second: f64,
+    pub timeout: Duration,
+    pub max_attempts: u32,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    pub lease: Duration,
+    pub token: Option<SecretSource>,
+    pub signing_secret: Option<SecretSource>,
+}
+
+impl Destination {
+    pub fn load_dir(gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> Vec<Destination> {
+        if !gateway.destinations_dir.exists() {
+            return Vec::new();
+        }
+        toml_files(&gateway.destinations_dir, issues, &gateway.file, "paths.destinations")
+            .iter()
+            .filter_map(|file| Destination::load(file, gateway, catalogue, issues))
+            .collect()
+    }
+
+    fn load(file: &Path, gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> Option<Destination> {
+        let spec = read_toml::<DestinationSpec>(file, issues)?;
+        check_version(file, spec.version, issues);
+        let name = file.file_stem()?.to_string_lossy().into_owned();
+        let before = issues.len();
+        for item in &spec.items {
+            if catalogue.item(item).is_none() {
+                issues.push(file, "items", format!("unknown catalogue item {item:?}"));
+            }
+        }
+        let base = &gateway.base_dir;
+        let url = match (spec.adapter, &spec.url) {
+            (Adapter::File, _) => None,
+            (_, None) => {
+                issues.push(file, "url", "an http adapter needs a url");
+                None
+            }
+            (_, Some(u)) => match reqwest::Url::parse(u) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+                _ => {
+                    issues.push(file, "url", format!("expected an http:// or https:// URL, found {u:?}"));
+                    None
+                }
+            },
+        };
+        if spec.adapter == Adapter::File && (spec.outbound.is_none() || spec.receipts.is_none()) {
+            issues.push(file, "outbound", "a file adapter needs `outbound` and `receipts` folders");
+        }
+        if spec.batch_size == 0 || spec.batch_size > 10_000 {
+            issues.push(file, "batch_size", "expected 1 to 10000");
+        }
+        if spec.rate_per_second.is_nan() || spec.rate_per_second <= 0.0 {
+            issues.push(file, "rate_per_second", "expected a rate above 0");
+        }
+        if !(spec.timeout_seconds > 0.0 && spec.timeout_seconds <= 3600.0) {
+            issues.push(file, "timeout_seconds", "expected seconds between 0 and 3600");
+        }
+        if spec.max_attempts == 0 {
+            issues.push(file, "max_attempts", "expected at least 1");
+        }
+        if issues.len() > before {
+            return None;
+        }
+        Some(Destination {
+            name,
+            title: spec.title,
+            items: spec.items,
+            adapter: spec.adapter,
+            enabled: spec.enabled,
+            deadline: spec.deadline,
+            url,
+            outbound: spec.outbound.map(|p| base.join(p)),
+            receipts: spec.receipts.map(|p| base.join(p)),
+            batch_size: spec.batch_size,
+            rate_per_second: spec.rate_per_second,
+            timeout: Duration::from_secs_f64(spec.timeout_seconds),
+            max_attempts: spec.max_attempts,
+            backoff_initial: Duration::from_millis(spec.backoff_initial_ms),
+            backoff_max: Duration::from_millis(spec.backoff_max_ms.max(spec.backoff_initial_ms)),
+            lease: Duration::from_secs(spec.lease_seconds.max(1)),
+            token: SecretSource::from_keys(spec.token_env, spec.token_file.map(|f| base.join(f))),
+            signing_secret: SecretSource::from_keys(
+                spec.signing_secret_env,
+                spec.signing_secret_file.map(|f| base.join(f)),
+            ),
+        })
+    }
+
+    /// The wait before attempt `attempt + 1`: exponential with jitter in [50 %, 100 %].
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self.backoff_initial.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+        exp.min(self.backoff_max).mul_f64(0.5 + fastrand::f64() / 2.0)
+    }
+}

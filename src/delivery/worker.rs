@@ -1,0 +1,367 @@
+//! The outbox worker of one destination: claim a batch, push it, record one outcome per
+//! record; repeat while there is work, otherwise wait a little.
+//!
+//! Safe against crashes and faults: the claim is a lease (a dead instance's batch is claimed
+//! again when it runs out), every record carries its idempotency key (a batch pushed twice
+//! is accepted once), receipts for keys not in the batch are ignored (a stale or duplicated
+//! answer changes nothing), and records missing from the receipts are retried.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use super::package::{self, Header, PackageRecord, Receipt, ReceiptStatus};
+use super::{Adapter, Destination};
+use crate::config::Settings;
+use crate::store::{Claimed, Outcome, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("unknown destination {0:?}")]
+    UnknownDestination(String),
+}
+
+/// What pushing did, for `deliveries push` and tests.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct PushCounts {
+    pub pushes: u64,
+    pub accepted: u64,
+    pub returned: u64,
+    pub retried: u64,
+    pub dead: u64,
+}
+
+impl PushCounts {
+    fn add(&mut self, o: &PushCounts) {
+        self.pushes += o.pushes;
+        self.accepted += o.accepted;
+        self.returned += o.returned;
+        self.retried += o.retried;
+        self.dead += o.dead;
+    }
+}
+
+/// Packages claimed together and pushed side by side: the store's per-claim work is shared
+/// by all of them, and the platform's answer time overlaps.
+const PACKAGES_PER_CLAIM: usize = 4;
+
+/// One destination's pushing machinery.
+pub struct Pusher {
+    destination: Destination,
+    client: reqwest::Client,
+    limiter: DefaultDirectRateLimiter,
+    sender_code: String,
+    sender_name: String,
+    worker: String,
+}
+
+impl Pusher {
+    pub fn new(settings: &Settings, destination: Destination, worker: &str) -> Pusher {
+        crate::connector::http::install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .timeout(destination.timeout)
+            .connect_timeout(destination.timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(4)
+            .user_agent(concat!("credit-gateway/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a TLS client with the ring provider builds");
+        let period = Duration::from_secs_f64(1.0 / destination.rate_per_second);
+        let quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX));
+        Pusher {
+            limiter: RateLimiter::direct(quota.allow_burst(NonZeroU32::MIN)),
+            client,
+            sender_code: settings.gateway.sender.code.clone(),
+            sender_name: settings.gateway.sender.name.clone(),
+            worker: worker.to_string(),
+            destination,
+        }
+    }
+
+    /// Claims and pushes one batch; `None` when nothing is due.
+    pub async fn push_batch(&self, store: &Store) -> Result<Option<PushCounts>, DeliveryError> {
+        let d = &self.destination;
+        let mut from_files = None;
+        if d.adapter == Adapter::File {
+            from_files = self.collect_file_receipts(store).await?;
+        }
+        let claimed = store
+            .claim_deliveries(&d.name, &self.worker, d.batch_size * PACKAGES_PER_CLAIM, Utc::now(), d.lease)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(from_files);
+        }
+        let mut counts = from_files.unwrap_or_default();
+        // One package per catalogue item (the package type) and `batch_size` records, pushed
+        // side by side; the outcomes of all of them are written in one transaction.
+        let mut by_item: Vec<(&str, Vec<&Claimed>)> = Vec::new();
+        for c in &claimed {
+            match by_item.iter_mut().find(|(item, _)| *item == c.item) {
+                Some((_, list)) => list.push(c),
+                None => by_item.push((&c.item, vec![c])),
+            }
+        }
+        let packages: Vec<(&str, &[&Claimed])> = by_item
+            .iter()
+            .flat_map(|(item, list)| list.chunks(d.batch_size).map(move |chunk| (*item, chunk)))
+            .collect();
+        let pushed_at = Utc::now();
+        let answers = futures_util::future::join_all(packages.iter().map(|(item, batch)| async move {
+            self.limiter.until_ready().await;
+            self.push(item, batch, Utc::now()).await
+        }))
+        .await;
+        let mut outcomes = Vec::with_capacity(claimed.len());
+        for ((_, batch), answer) in packages.iter().zip(answers) {
+            outcomes.extend(self.outcomes(batch, answer));
+            counts.pushes += 1;
+        }
+        for (_, o) in &outcomes {
+            match o {
+                Outcome::Accepted => counts.accepted += 1,
+                Outcome::Returned { .. } => counts.returned += 1,
+                Outcome::Retry { dead: true, .. } => counts.dead += 1,
+                Outcome::Retry { .. } => counts.retried += 1,
+            }
+        }
+        store.record_outcomes(&d.name, d.deadline, &outcomes, pushed_at, Utc::now()).await?;
+        Ok(Some(counts))
+    }
+
+    /// Sends one package; the receipts, or why there are none (and a `Retry-After`).
+    async fn push(&self, item: &str, batch: &[&Claimed], at: DateTime<Utc>) -> Result<Vec<Receipt>, PushFailure> {
+        let d = &self.destination;
+        let package_id = format!("{}-{}-{:08x}", d.name, at.format("%Y%m%d%H%M%S%3f"), fastrand::u32(..));
+        let created_at = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let header = Header {
+            package_id: &package_id,
+            item,
+            sender_code: &self.sender_code,
+            sender_name: &self.sender_name,
+            created_at: &created_at,
+        };
+        let records: Vec<PackageRecord<'_>> = batch
+            .iter()
+            .map(|c| PackageRecord {
+                key: &c.idempotency_key,
+                operation: &c.operation,
+                business_key: &c.business_key,
+                content: &c.content,
+            })
+            .collect();
+        let (body, content_type) = match d.adapter {
+            Adapter::HttpJson => (package::json_package(&header, &records), "application/json"),
+            Adapter::HttpXml => (package::xml_package(&header, &records), "application/xml; charset=utf-8"),
+            Adapter::File => {
+                return self.write_file_package(&package_id, &package::xml_package(&header, &records));
+            }
+        };
+        let url = d.url.clone().expect("http adapters have a url (checked at load)");
+        let mut request = self.client.post(url).header(reqwest::header::CONTENT_TYPE, content_type);
+        if let Some(token) = &d.token {
+            let token = token.read().map_err(|e| PushFailure::new(e.to_string()))?;
+            request = request.bearer_auth(token.expose());
+        }
+        if let Some(secret) = &d.signing_secret {
+            let secret = secret.read().map_err(|e| PushFailure::new(e.to_string()))?;
+            request = request.header("X-Signature", package::signature(secret.expose(), &body));
+        }
+        let response = request.body(body).send().await.map_err(|e| {
+            PushFailure::new(if e.is_timeout() { "timed out".to_string() } else { format!("request failed: {e}") })
+        })?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| Duration::from_secs(s.min(3600)));
+        let bytes = response.bytes().await.map_err(|e| PushFailure::new(format!("reading the answer: {e}")))?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
+            return Err(PushFailure { error: format!("HTTP {status}: {text}"), retry_after, awaiting: false });
+        }
+        let parsed = match d.adapter {
+            Adapter::HttpXml => package::xml_receipts(&bytes),
+            _ => package::json_receipts(&bytes),
+        };
+        parsed.map(|(_, receipts)| receipts).map_err(PushFailure::new)
+    }
+
+    /// File exchange: the package is written whole (temp file, then rename); its receipts
+    /// come back later, so the deliveries stay in flight until then (or until the lease
+    /// runs out and the package is written again).
+    fn write_file_package(&self, package_id: &str, body: &[u8]) -> Result<Vec<Receipt>, PushFailure> {
+        let dir = self.destination.outbound.as_ref().expect("file adapters have an outbound folder");
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(dir)?;
+            let mut tmp = tempfile::Builder::new().prefix(".").suffix(".tmp").tempfile_in(dir)?;
+            std::io::Write::write_all(&mut tmp, body)?;
+            tmp.as_file().sync_all()?;
+            tmp.persist(dir.join(format!("{package_id}.xml"))).map_err(|e| e.error)?;
+            Ok(())
+        };
+        write().map_err(|e| PushFailure::new(format!("writing the package: {e}")))?;
+        Err(PushFailure::new("").awaiting_receipt())
+    }
+
+    /// Reads the receipts a file-exchange platform has put back, records their outcomes, and
+    /// moves each receipt to `processed/` once recorded.
+    async fn collect_file_receipts(&self, store: &Store) -> Result<Option<PushCounts>, DeliveryError> {
+        let Some(dir) = &self.destination.receipts else { return Ok(None) };
+        let Ok(entries) = std::fs::read_dir(dir) else { return Ok(None) };
+        let mut counts: Option<PushCounts> = None;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !path.is_file() || !name.ends_with(".receipt.xml") || name.starts_with('.') {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(&path) else { continue };
+            let receipts = match package::xml_receipts(&bytes) {
+                Ok((_, receipts)) => receipts,
+                Err(e) => {
+                    // The package comes back to the queue when its lease runs out.
+                    tracing::warn!(destination = %self.destination.name, file = %name, error = %e, "receipt refused the package");
+                    Vec::new()
+                }
+            };
+            let keys: Vec<String> = receipts.iter().map(|r| r.key.clone()).collect();
+            let claimed = store.in_flight_by_keys(&self.destination.name, &keys).await?;
+            let batch: Vec<&Claimed> = claimed.iter().collect();
+            // Only the keys present: the rest of the package stays in flight until its lease ends.
+            let outcomes: Vec<(&Claimed, Outcome)> = self
+                .outcomes(&batch, Ok(receipts))
+                .into_iter()
+                .filter(|(_, o)| !matches!(o, Outcome::Retry { .. }))
+                .collect();
+            let c = counts.get_or_insert_with(PushCounts::default);
+            for (_, o) in &outcomes {
+                match o {
+                    Outcome::Accepted => c.accepted += 1,
+                    _ => c.returned += 1,
+                }
+            }
+            let now = Utc::now();
+            store.record_outcomes(&self.destination.name, self.destination.deadline, &outcomes, now, now).await?;
+            let done = dir.join("processed");
+            let _ = std::fs::create_dir_all(&done).and_then(|_| std::fs::rename(&path, done.join(&name)));
+        }
+        Ok(counts)
+    }
+
+    /// One outcome per claimed record.
+    fn outcomes<'c>(
+        &self,
+        batch: &[&'c Claimed],
+        answer: Result<Vec<Receipt>, PushFailure>,
+    ) -> Vec<(&'c Claimed, Outcome)> {
+        let d = &self.destination;
+        let retry = |c: &Claimed, error: &str, after: Option<Duration>| {
+            let wait = after.unwrap_or_else(|| d.backoff(c.attempts as u32));
+            Outcome::Retry {
+                error: error.to_string(),
+                at: Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default(),
+                dead: c.attempts as u32 >= d.max_attempts,
+            }
+        };
+        match answer {
+            Err(f) if f.awaiting => Vec::new(),
+            Err(f) => {
+                tracing::warn!(destination = %d.name, records = batch.len(), error = %f.error, "push failed; will retry");
+                batch.iter().map(|c| (*c, retry(c, &f.error, f.retry_after))).collect()
+            }
+            Ok(receipts) => {
+                let by_key: HashMap<&str, &Receipt> = receipts.iter().map(|r| (r.key.as_str(), r)).collect();
+                batch
+                    .iter()
+                    .map(|c| {
+                        let outcome = match by_key.get(c.idempotency_key.as_str()) {
+                            Some(r) if r.status == ReceiptStatus::Accepted => Outcome::Accepted,
+                            Some(r) => Outcome::Returned {
+                                rule: r.rule.clone(),
+                                reason: r.reason.clone().unwrap_or_else(|| "平台退回，未说明原因".to_string()),
+                            },
+                            None => retry(c, "not in the platform's receipts", None),
+                        };
+                        (*c, outcome)
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// Why a push has no receipts.
+#[derive(Debug)]
+struct PushFailure {
+    error: String,
+    retry_after: Option<Duration>,
+    /// A file package was written: its receipts come later.
+    awaiting: bool,
+}
+
+impl PushFailure {
+    fn new(error: impl Into<String>) -> PushFailure {
+        PushFailure { error: error.into(), retry_after: None, awaiting: false }
+    }
+
+    fn awaiting_receipt(self) -> PushFailure {
+        PushFailure { awaiting: true, ..self }
+    }
+}
+
+/// Pushes everything due now for one destination, until nothing is due: for the CLI and tests.
+pub async fn push_due(settings: &Settings, store: &Store, destination: &str) -> Result<PushCounts, DeliveryError> {
+    let d = settings.destination(destination).ok_or_else(|| DeliveryError::UnknownDestination(destination.into()))?;
+    let pusher = Pusher::new(settings, d.clone(), &worker_id());
+    let mut total = PushCounts::default();
+    while let Some(counts) = pusher.push_batch(store).await? {
+        total.add(&counts);
+    }
+    Ok(total)
+}
+
+/// This instance's name in claims: host and process.
+pub fn worker_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "host".into());
+    format!("{host}:{}", std::process::id())
+}
+
+/// The outbox loop of one destination, until `stop`.
+pub async fn run_destination(
+    settings: Arc<Settings>,
+    store: Store,
+    destination: Destination,
+    stop: watch::Receiver<bool>,
+) {
+    let name = destination.name.clone();
+    let pusher = Pusher::new(&settings, destination, &worker_id());
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let idle = match pusher.push_batch(&store).await {
+            Ok(Some(_)) => false,
+            Ok(None) => true,
+            Err(e) => {
+                tracing::error!(destination = %name, error = %e, "outbox worker: store error");
+                true
+            }
+        };
+        if idle {
+            let mut watching = stop.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = watching.wait_for(|s| *s) => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,449 @@
+//! Connectors end to end: a watched folder on real files, an HTTP API on 127.0.0.1, and
+//! databases (MariaDB on this machine, SQLite), through the real store.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use credit_gateway::config::Settings;
+use credit_gateway::connector::runner::{self, FileOutcome};
+use credit_gateway::sample::{SampleFormat, SampleItem};
+use credit_gateway::store::Store;
+
+use common::*;
+
+/// The shipped configuration in `root` with only the given connectors (name, file text) and
+/// extra mappings.
+fn config(root: &Path, connectors: &[(&str, String)], mappings: &[(&str, String)]) -> PathBuf {
+    copy_config(root);
+    for entry in std::fs::read_dir(root.join("connectors")).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    for (name, text) in connectors {
+        std::fs::write(root.join("connectors").join(format!("{name}.toml")), text).unwrap();
+    }
+    for (name, text) in mappings {
+        std::fs::write(root.join("mappings").join(format!("{name}.toml")), text).unwrap();
+    }
+    let gateway = root.join("config/gateway.toml");
+    let text = std::fs::read_to_string(&gateway).unwrap();
+    let db = root.join("gateway.db");
+    std::fs::write(&gateway, text.replace("sqlite://data/gateway.db", &format!("sqlite://{}", db.display()))).unwrap();
+    gateway
+}
+
+async fn load(config: &Path) -> (Settings, Store) {
+    let settings = Settings::load(config).unwrap_or_else(|e| panic!("{e}"));
+    assert!(std::env::var("CREDIT_GATEWAY_DATABASE_URL").is_err(), "tests set the database in the copied gateway.toml");
+    let store = Store::connect(&settings.gateway.database_url).await.unwrap();
+    (settings, store)
+}
+
+/// Header and rows of a generated 行政处罚 file, as a department's system would hold them.
+fn penalty_rows(rows: u64, seed_dir: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let path = seed_dir.join(format!("rows-{rows}.csv"));
+    sample(&path, SampleItem::Penalties, rows, 0.0, SampleFormat::Csv);
+    let mut reader = csv::Reader::from_path(&path).unwrap();
+    let header = reader.headers().unwrap().iter().map(str::to_string).collect();
+    let rows = reader.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect();
+    (header, rows)
+}
+
+async fn scalar(store_url: &str, sql: &str) -> i64 {
+    let pool = sqlx::SqlitePool::connect(store_url).await.unwrap();
+    let v: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    v
+}
+
+/// Waits until `check` holds, failing after a generous bound.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten().filter(|e| e.path().is_file()).map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_folder_takes_complete_files_once_and_refuses_unreadable_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let connector = r#"
+version = 1
+department = "market"
+item = "CF"
+mapping = "market-penalties"
+kind = "folder"
+[folder]
+inbox = "inbox/penalties"
+settle_seconds = 0.8
+poll_seconds = 0.1
+"#;
+    let config = config(root, &[("market-penalties", connector.to_string())], &[]);
+    let (settings, store) = load(&config).await;
+    let inbox = root.join("inbox/penalties");
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now()).to_string();
+    let processed = inbox.join("processed").join(&today);
+    let failed = inbox.join("failed").join(&today);
+    let outbox = inbox.join("outbox");
+
+    let source = root.join("source.csv");
+    let expected = sample(&source, SampleItem::Penalties, 300, 0.02, SampleFormat::Csv);
+    let bytes = std::fs::read(&source).unwrap();
+
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let settings = Arc::new(settings);
+    let daemon = runner::run_connector(
+        settings.clone(),
+        store.clone(),
+        settings.connector("market-penalties").unwrap().clone(),
+        stop,
+    );
+    let url = settings.gateway.database_url.clone();
+    let drive = async {
+        // Written in four chunks, each well inside the settle time of the one before.
+        std::fs::create_dir_all(&inbox).unwrap();
+        let target = inbox.join("处罚2024.csv");
+        let quarter = bytes.len() / 4;
+        for (i, chunk) in bytes.chunks(quarter + 1).enumerate() {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&target).unwrap();
+            f.write_all(chunk).unwrap();
+            drop(f);
+            if i < 3 {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                assert!(target.exists(), "taken while still being written (chunk {i})");
+            }
+        }
+        eventually("the file is processed", || processed.join("处罚2024.csv").exists()).await;
+        assert!(!target.exists());
+        assert_eq!(scalar(&url, "SELECT count(*) FROM ingest_runs").await, 1, "one run, of the whole file");
+        assert_eq!(scalar(&url, "SELECT rows_read FROM ingest_runs").await, expected.rows as i64);
+        assert_eq!(
+            scalar(&url, "SELECT count(*) FROM records").await,
+            (expected.good) as i64,
+            "every good row, and only those, is stored"
+        );
+        assert_eq!(files_in(&outbox), ["处罚2024.csv.errors.csv"], "the bad rows are reported to the department");
+
+        // The same content dropped again under another name is recognised.
+        std::fs::write(inbox.join("again.csv"), &bytes).unwrap();
+        eventually("the duplicate is moved", || processed.join("again.csv").exists()).await;
+        assert_eq!(scalar(&url, "SELECT count(*) FROM ingest_runs").await, 1, "not ingested twice");
+        let note = std::fs::read_to_string(outbox.join("again.csv.duplicate.txt")).unwrap();
+        assert!(note.contains("未重复导入"), "{note}");
+
+        // A file that cannot be read at all goes to failed/ with its reason.
+        std::fs::write(inbox.join("broken.xlsx"), b"this is not a workbook").unwrap();
+        eventually("the unreadable file is moved", || failed.join("broken.xlsx").exists()).await;
+        let reason = std::fs::read_to_string(failed.join("broken.xlsx.reason.txt")).unwrap();
+        assert!(reason.contains("无法读取") && reason.contains("broken.xlsx"), "{reason}");
+        assert!(files_in(&inbox).is_empty(), "{:?}", files_in(&inbox));
+        stop_tx.send(true).unwrap();
+    };
+    // The connector returns once told to stop: a clean shutdown.
+    tokio::time::timeout(Duration::from_secs(60), async { tokio::join!(daemon, drive) }).await.expect("stops");
+
+    let health = store.connector_health().await.unwrap();
+    assert_eq!(health[0].connector, "market-penalties");
+    assert_eq!(health[0].files_total, 3);
+    assert_eq!(health[0].rows_total, expected.rows as i64);
+    store.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+/// A department API: JSON pages of `{"data":{"items":[…]}}` with `page`, `size` and `since`
+/// (strictly after), a bearer token, and faults on request.
+#[derive(Default)]
+struct Api {
+    records: Mutex<Vec<serde_json::Value>>,
+    /// Answer 503 to this many requests first.
+    unavailable: AtomicU32,
+    /// Answer 500 for this page (until cleared).
+    broken_page: Mutex<Option<u64>>,
+    /// Each request: when, and its query.
+    log: Mutex<Vec<(Instant, std::collections::HashMap<String, String>)>>,
+}
+
+async fn api_items(
+    axum::extract::State(api): axum::extract::State<Arc<Api>>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    api.log.lock().unwrap().push((Instant::now(), q.clone()));
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer s3cret") {
+        return (axum::http::StatusCode::UNAUTHORIZED, "no").into_response();
+    }
+    if api.unavailable.load(Ordering::SeqCst) > 0 {
+        api.unavailable.fetch_sub(1, Ordering::SeqCst);
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "busy").into_response();
+    }
+    let page: u64 = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let size: u64 = q.get("size").and_then(|p| p.parse().ok()).unwrap_or(10);
+    if *api.broken_page.lock().unwrap() == Some(page) {
+        return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "broken").into_response();
+    }
+    let records = api.records.lock().unwrap();
+    let since = q.get("since").cloned().unwrap_or_default();
+    let items: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["updated_at"].as_str().unwrap() > since.as_str())
+        .skip(((page - 1) * size) as usize)
+        .take(size as usize)
+        .collect();
+    axum::Json(serde_json::json!({"code": 0, "data": {"items": items}})).into_response()
+}
+
+async fn serve_api(api: Arc<Api>) -> String {
+    let app = axum::Router::new().route("/penalties", axum::routing::get(api_items)).with_state(api);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/penalties")
+}
+
+fn api_records(header: &[String], rows: &[Vec<String>], first: usize) -> Vec<serde_json::Value> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let mut obj: serde_json::Map<String, serde_json::Value> =
+                header.iter().cloned().zip(row.iter().cloned().map(serde_json::Value::String)).collect();
+            obj.insert(
+                "updated_at".into(),
+                format!("2024-05-01T08:{:02}:{:02}", (first + i) / 60, (first + i) % 60).into(),
+            );
+            serde_json::Value::Object(obj)
+        })
+        .collect()
+}
+
+fn http_connector(url: &str, rate: f64) -> String {
+    format!(
+        r#"
+version = 1
+department = "market"
+item = "CF"
+mapping = "api-penalties"
+kind = "http"
+schedule = "0 0 3 * * *"
+[http]
+url = "{url}"
+format = "json"
+timeout_seconds = 5
+max_attempts = 3
+backoff_initial_ms = 200
+backoff_max_ms = 1000
+rate_per_second = {rate}
+[http.pagination]
+style = "page"
+size = 20
+[http.incremental]
+param = "since"
+field = "updated_at"
+[http.auth]
+kind = "bearer"
+token_file = "secrets/api.token"
+"#
+    )
+}
+
+fn api_mapping() -> String {
+    let shipped = std::fs::read_to_string(repo().join("mappings/market-penalties.toml")).unwrap();
+    shipped.replacen("columns = \"catalogue\"", "columns = \"catalogue\"\nrecords = \"data.items\"", 1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_api_is_paged_resumed_after_a_failure_retried_on_503_and_rate_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (header, rows) = penalty_rows(130, root);
+    let api = Arc::new(Api::default());
+    *api.records.lock().unwrap() = api_records(&header, &rows[..100], 0);
+    let url = serve_api(api.clone()).await;
+    std::fs::create_dir_all(root.join("secrets")).unwrap();
+    std::fs::write(root.join("secrets/api.token"), "s3cret\n").unwrap();
+    let config = config(root, &[("api-penalties", http_connector(&url, 20.0))], &[("api-penalties", api_mapping())]);
+    let (settings, store) = load(&config).await;
+    let good = |n: usize| rows[..n].iter().filter(|r| !r.iter().any(|c| c == "简易程序")).count() as i64;
+
+    // Page 3 is broken: the pass stops there with pages 1–2 committed.
+    *api.broken_page.lock().unwrap() = Some(3);
+    let report = runner::run_once(&settings, &store, "api-penalties").await.unwrap();
+    assert!(report.error.as_deref().unwrap().contains("HTTP 500"), "{:?}", report.error);
+    assert_eq!(report.files.len(), 2);
+    assert_eq!(store.count_records(Some("CF")).await.unwrap(), good(40));
+    let checkpoint = store.checkpoint("api-penalties").await.unwrap().unwrap();
+    assert!(checkpoint.contains(r#""next":"3""#), "{checkpoint}");
+
+    // A new process (a fresh source) continues at page 3, not at page 1.
+    *api.broken_page.lock().unwrap() = None;
+    api.log.lock().unwrap().clear();
+    let report = runner::run_once(&settings, &store, "api-penalties").await.unwrap();
+    assert_eq!(report.error, None);
+    let pages: Vec<String> = api.log.lock().unwrap().iter().map(|(_, q)| q["page"].clone()).collect();
+    assert_eq!(pages, ["3", "4", "5", "6"], "resumed from the checkpoint; page 6 is empty and ends the sweep");
+    assert_eq!(store.count_records(Some("CF")).await.unwrap(), good(100));
+    assert!(report.files.iter().all(|f| f.outcome == FileOutcome::Ingested));
+
+    // New records: the next sweep asks only for what changed since the last one.
+    api.records.lock().unwrap().extend(api_records(&header, &rows[100..], 100));
+    api.log.lock().unwrap().clear();
+    // Two 503s first: retried with backoff, then delivered.
+    api.unavailable.store(2, Ordering::SeqCst);
+    let report = runner::run_once(&settings, &store, "api-penalties").await.unwrap();
+    assert_eq!(report.error, None);
+    let log = api.log.lock().unwrap().clone();
+    assert_eq!(log[0].1.get("since").map(String::as_str), Some("2024-05-01T08:01:39"), "since = last record seen");
+    assert_eq!(log.len(), 4, "two 503s, then pages 1 (20 records) and 2 (10: the last)");
+    let gap = |i: usize| log[i + 1].0 - log[i].0;
+    assert!(gap(0) >= Duration::from_millis(100), "backed off after the first 503: {:?}", gap(0));
+    assert!(gap(1) >= Duration::from_millis(200), "backed off longer after the second: {:?}", gap(1));
+    // 20 requests a second at most, whatever the answers.
+    assert!((0..log.len() - 1).all(|i| gap(i) >= Duration::from_millis(45)), "rate limit: {log:?}");
+    assert_eq!(report.rows(), 30);
+    assert_eq!(store.count_records(Some("CF")).await.unwrap(), good(130));
+
+    // Nothing new: one request, nothing ingested.
+    let report = runner::run_once(&settings, &store, "api-penalties").await.unwrap();
+    assert_eq!((report.error, report.files.len()), (None, 0));
+
+    // Lineage: each run names the URL and page it came from; no secret anywhere.
+    let sources = {
+        let pool = sqlx::SqlitePool::connect(&settings.gateway.database_url).await.unwrap();
+        let s: Vec<String> = sqlx::query_scalar("SELECT source FROM ingest_runs").fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        s
+    };
+    assert!(sources.iter().all(|s| s.starts_with("GET http://127.0.0.1") && s.contains("page=")), "{sources:?}");
+    assert!(!sources.iter().any(|s| s.contains("s3cret")));
+    store.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQL
+
+fn sql_connector(url: &str, table: &str) -> String {
+    format!(
+        r#"
+version = 1
+department = "market"
+item = "CF"
+mapping = "market-penalties"
+kind = "sql"
+schedule = "0 0 3 * * *"
+[sql]
+url = "{url}"
+query = "SELECT * FROM {table}"
+cursor = "updated_at"
+key = "id"
+batch_rows = 50
+"#
+    )
+}
+
+/// Creates the department table (when `range` starts at 0) and inserts rows `range`, id = row
+/// number, ten rows per `updated_at` value.
+async fn insert_rows<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    table: &str,
+    header: &[String],
+    rows: &[Vec<String>],
+    range: std::ops::Range<usize>,
+    quote: char,
+) where
+    for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let cols: Vec<String> = header.iter().map(|h| format!("{quote}{h}{quote}")).collect();
+    if range.start == 0 {
+        let defs: Vec<String> = cols.iter().map(|c| format!("{c} TEXT")).collect();
+        sqlx::raw_sql(&format!("DROP TABLE IF EXISTS {table}")).execute(pool).await.unwrap();
+        sqlx::raw_sql(&format!(
+            "CREATE TABLE {table} (id BIGINT PRIMARY KEY, updated_at DATETIME NOT NULL, {})",
+            defs.join(", ")
+        ))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    for i in range {
+        // Ten rows share each timestamp: the key orders them.
+        let updated = format!("2024-05-01 09:{:02}:00", i / 10);
+        let marks = vec!["?"; header.len()].join(", ");
+        let sql = format!("INSERT INTO {table} (id, updated_at, {}) VALUES (?, ?, {marks})", cols.join(", "));
+        let mut q = sqlx::query(&sql).bind(i as i64).bind(updated);
+        for cell in &rows[i] {
+            q = q.bind(cell.clone());
+        }
+        q.execute(pool).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_table_is_pulled_incrementally_from_mariadb_and_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (header, rows) = penalty_rows(160, root);
+    let good = |n: usize| rows[..n].iter().filter(|r| !r.iter().any(|c| c == "简易程序")).count() as i64;
+    let mysql_url = std::env::var("MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+    let mysql = sqlx::MySqlPool::connect(&mysql_url).await.expect("MariaDB is running (MYSQL_URL)");
+    let source_db = root.join("department.db");
+    let sqlite_url = format!("sqlite://{}?mode=rwc", source_db.display());
+    let sqlite = sqlx::SqlitePool::connect(&sqlite_url).await.unwrap();
+    let table = format!("cg_penalties_{}", std::process::id());
+    let sqlite_source = format!("sqlite://{}", source_db.display());
+    let config = config(
+        root,
+        &[("db-mariadb", sql_connector(&mysql_url, &table)), ("db-sqlite", sql_connector(&sqlite_source, &table))],
+        &[],
+    );
+    insert_rows(&mysql, &table, &header, &rows, 0..120, '`').await;
+    insert_rows(&sqlite, &table, &header, &rows, 0..120, '"').await;
+    let (settings, store) = load(&config).await;
+
+    for name in ["db-mariadb", "db-sqlite"] {
+        let report = runner::run_once(&settings, &store, name).await.unwrap();
+        assert_eq!(report.error, None, "{name}");
+        assert_eq!(report.files.len(), 3, "{name}: 120 rows in batches of 50");
+        assert_eq!(report.rows(), 120, "{name}");
+    }
+    // Both connectors store the same records: 120 rows, once.
+    assert_eq!(store.count_records(Some("CF")).await.unwrap(), good(120));
+
+    insert_rows(&mysql, &table, &header, &rows, 120..160, '`').await;
+    insert_rows(&sqlite, &table, &header, &rows, 120..160, '"').await;
+    for name in ["db-mariadb", "db-sqlite"] {
+        let report = runner::run_once(&settings, &store, name).await.unwrap();
+        assert_eq!(report.error, None, "{name}");
+        assert_eq!(report.rows(), 40, "{name}: only the new rows");
+        let checkpoint = store.checkpoint(name).await.unwrap().unwrap();
+        assert!(checkpoint.contains(r#""key":"159""#), "{name}: {checkpoint}");
+        let again = runner::run_once(&settings, &store, name).await.unwrap();
+        assert_eq!((again.error, again.files.len()), (None, 0), "{name}: nothing new");
+    }
+    assert_eq!(store.count_records(Some("CF")).await.unwrap(), good(160));
+
+    sqlx::raw_sql(&format!("DROP TABLE {table}")).execute(&mysql).await.unwrap();
+    mysql.close().await;
+    sqlite.close().await;
+    store.close().await;
+}
