@@ -37,6 +37,15 @@ pub enum BenchCommand {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// The same generated 行政处罚 CSV, once through one-shot `ingest` and once dropped into the
+    /// market-penalties inbox and taken by the folder connector, each into a fresh SQLite
+    /// store; report both rates, their ratio and the connector's resident memory over time.
+    Folder {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     /// Ingest a generated 行政处罚 CSV into a fresh database and report rows/s and peak RSS.
     Ingest {
         #[arg(long, default_value_t = 1_000_000)]
@@ -62,6 +71,7 @@ pub async fn run(config: &Path, command: BenchCommand) -> anyhow::Result<()> {
             bench_deadlines(config, rows, provisional, workdir).await
         }
         BenchCommand::Deliver { rows, batch, workdir } => bench_deliver(config, rows, batch, workdir).await,
+        BenchCommand::Folder { rows, workdir } => bench_folder(config, rows, workdir).await,
     }
 }
 
@@ -111,6 +121,93 @@ async fn bench_ingest(
     });
     println!("{figures}");
     cleanup.run().await;
+    Ok(())
+}
+
+async fn bench_folder(config: &Path, rows: u64, workdir: Option<PathBuf>) -> anyhow::Result<()> {
+    use crate::connector::{SourceSettings, runner::run_pass};
+    let mut guard = None;
+    let dir = work_dir(workdir, &mut guard)?;
+    let file = dir.join(format!("cf-{rows}-0.02.csv"));
+    let first = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("valid date");
+    penalties_file(&file, rows, 0.02, 0.01, first, 700)?;
+    let settings = Settings::load(config)?;
+    let fresh_store = |name: &str| {
+        let mut settings = Settings::load(config)?;
+        let db = dir.join(format!("{name}-{}.db", std::process::id()));
+        settings.gateway.database_url = format!("sqlite://{}", db.display());
+        anyhow::Ok((settings, db))
+    };
+
+    // The folder connector first, so the peak memory it reports is its own.
+    let (folder_settings, folder_db) = fresh_store("folder")?;
+    let mut connector = settings.connector("market-penalties").context("the market-penalties connector")?.clone();
+    let SourceSettings::Folder(folder) = &mut connector.source else { anyhow::bail!("market-penalties is no folder") };
+    let inbox = dir.join("inbox");
+    folder.inbox = inbox.clone();
+    folder.processed = dir.join("processed");
+    folder.failed = dir.join("failed");
+    folder.outbox = dir.join("outbox");
+    folder.settle = std::time::Duration::ZERO;
+    connector.outbox = folder.outbox.clone();
+    std::fs::create_dir_all(&inbox)?;
+    std::fs::copy(&file, inbox.join("cf.csv"))?;
+    let store = Store::connect(&folder_settings.gateway.database_url).await?;
+    let mapping = folder_settings.mapping(&connector.mapping).context("the connector's mapping")?;
+    let mut source = connector.open_source(mapping)?;
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        std::thread::spawn(move || {
+            let mut rss = Vec::new();
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                rss.extend(current_rss_mb());
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+            rss
+        })
+    };
+    let t = Instant::now();
+    let report = run_pass(&folder_settings, &store, &connector, source.as_mut(), &stop).await;
+    let folder_secs = t.elapsed().as_secs_f64();
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let rss = sampler.join().unwrap_or_default();
+    anyhow::ensure!(report.error.is_none(), "connector pass failed: {:?}", report.error);
+    let folder_rows = report.rows();
+    anyhow::ensure!(folder_rows == rows, "the connector took {folder_rows} rows of {rows}");
+    store.close().await;
+    Cleanup::SqliteFile(folder_db).run().await;
+
+    let (ingest_settings, ingest_db) = fresh_store("oneshot")?;
+    let store = Store::connect(&ingest_settings.gateway.database_url).await?;
+    let opts = IngestOptions {
+        report_path: Some(dir.join("oneshot.errors.csv")),
+        progress: false,
+        now: chrono::Utc::now(),
+        source: None,
+    };
+    let t = Instant::now();
+    let summary = ingest_file(&ingest_settings, &store, "market-penalties", &file, &opts).await?;
+    let ingest_secs = t.elapsed().as_secs_f64();
+    store.close().await;
+    Cleanup::SqliteFile(ingest_db).run().await;
+
+    let folder_rate = folder_rows as f64 / folder_secs;
+    let ingest_rate = summary.rows as f64 / ingest_secs;
+    // Memory after the first fifth of the run, when the pipeline's buffers are all allocated.
+    let steady = &rss[rss.len() / 5..];
+    let figures = serde_json::json!({
+        "bench": "folder",
+        "rows": rows,
+        "folder_rows_per_sec": folder_rate.round(),
+        "ingest_rows_per_sec": ingest_rate.round(),
+        "folder_vs_ingest": (folder_rate / ingest_rate * 1000.0).round() / 1000.0,
+        "folder_rss_mb_steady_min": steady.iter().min(),
+        "folder_rss_mb_steady_max": steady.iter().max(),
+        "folder_rss_mb_samples": rss.len(),
+    });
+    println!("{figures}");
     Ok(())
 }
 

@@ -447,3 +447,182 @@ async fn a_database_table_is_pulled_incrementally_from_mariadb_and_sqlite() {
     sqlite.close().await;
     store.close().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Crashes and hostile files
+
+/// The daemon (`run`) on `config`, quiet.
+fn daemon(config: &Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_credit-gateway"))
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+const FAST_FOLDER: &str = r#"
+version = 1
+department = "market"
+item = "CF"
+mapping = "market-penalties"
+kind = "folder"
+[folder]
+inbox = "inbox/penalties"
+settle_seconds = 0.2
+poll_seconds = 0.1
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_killed_in_the_middle_of_a_large_file_stores_every_row_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let config = config(root, &[("market-penalties", FAST_FOLDER.to_string())], &[]);
+    let url = Settings::load(&config).unwrap().gateway.database_url;
+    let source = root.join("source.csv");
+    const N: u64 = 200_000;
+    let expected = sample(&source, SampleItem::Penalties, N, 0.0, SampleFormat::Csv);
+    let inbox = root.join("inbox/penalties");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::copy(&source, inbox.join("large.csv")).unwrap();
+
+    let mut first = daemon(&config);
+    let start = Instant::now();
+    let db = root.join("gateway.db");
+    loop {
+        // Some rows committed, far from all of them: kill it there.
+        if db.exists() {
+            let stored = sqlx::SqlitePool::connect(&url).await.unwrap();
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM records").fetch_one(&stored).await.unwrap_or(0);
+            stored.close().await;
+            if n > 0 {
+                break;
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "the daemon does not ingest");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let at_kill = scalar(&url, "SELECT count(*) FROM records").await;
+    assert!(at_kill < expected.good as i64, "killed mid-file ({at_kill} rows stored)");
+    assert!(inbox.join("large.csv").exists(), "the file stays in the inbox until its rows are committed");
+
+    let mut second = daemon(&config);
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now()).to_string();
+    let processed = inbox.join("processed").join(&today).join("large.csv");
+    let start = Instant::now();
+    while !processed.exists() {
+        assert!(start.elapsed() < Duration::from_secs(120), "the file is never finished");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert!(!inbox.join("large.csv").exists());
+    assert_eq!(scalar(&url, "SELECT count(*) FROM records").await, expected.good as i64, "every row stored");
+    assert_eq!(scalar(&url, "SELECT count(*) FROM records WHERE version = 1").await, expected.good as i64);
+    assert_eq!(scalar(&url, "SELECT count(*) FROM record_versions").await, 0, "no row stored twice as a new version");
+    let doubled =
+        "SELECT count(*) FROM (SELECT 1 FROM deliveries GROUP BY record_id, version, destination HAVING count(*) > 1)";
+    assert_eq!(scalar(&url, doubled).await, 0, "no record queued twice for a platform");
+    assert!(
+        scalar(&url, "SELECT count(*) FROM deliveries").await >= expected.good as i64,
+        "every row queued for delivery"
+    );
+    assert_eq!(scalar(&url, "SELECT count(*) FROM ingest_runs WHERE status = 'done'").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_files_are_refused_with_reasons_and_nothing_is_written_outside_the_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // The shipped tax (JSON) and court (XML) mappings, read from folders instead of their APIs.
+    let folder_of = |department: &str, item: &str, mapping: &str, inbox: &str| {
+        FAST_FOLDER
+            .replace("\"market\"", &format!("\"{department}\""))
+            .replace("\"CF\"", &format!("\"{item}\""))
+            .replace("\"market-penalties\"", &format!("\"{mapping}\""))
+            .replace("inbox/penalties", inbox)
+    };
+    let config = config(
+        root,
+        &[
+            ("market-penalties", FAST_FOLDER.to_string()),
+            ("feed-json", folder_of("tax", "TAX_QS", "tax-arrears", "inbox/json")),
+            ("feed-xml", folder_of("court", "COURT_SX", "court-dishonest", "inbox/xml")),
+        ],
+        &[],
+    );
+    let (settings, store) = load(&config).await;
+    let settings = Arc::new(settings);
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now()).to_string();
+    let inbox = |name: &str| root.join("inbox").join(name);
+    for name in ["penalties", "json", "xml"] {
+        std::fs::create_dir_all(inbox(name)).unwrap();
+    }
+    // A zip bomb: one entry claiming a huge inflated size.
+    let bomb = {
+        let mut buf = std::io::Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut buf);
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("xl/worksheets/sheet1.xml", opts).unwrap();
+        let zeros = vec![b' '; 1 << 20];
+        for _ in 0..300 {
+            use std::io::Write;
+            zip.write_all(&zeros).unwrap();
+        }
+        zip.finish().unwrap();
+        buf.into_inner()
+    };
+    std::fs::write(inbox("penalties").join("%2e%2e%2f%2e%2e%2fevil.xlsx"), &bomb).unwrap();
+    std::fs::write(inbox("penalties").join("a\\..\\..\\evil.csv"), b"\xff\xfe\x00garbage").unwrap();
+    std::fs::write(inbox("json").join("broken.json"), br#"{"records": [{"name": "x", "code": "#).unwrap();
+    let lol = "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">\
+               <!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\"><!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\">]>\
+               <records><record><name>&d;&d;&d;&d;&d;&d;&d;&d;</name><code>x</code></record></records>";
+    std::fs::write(inbox("xml").join("bomb.xml"), lol).unwrap();
+    std::fs::write(inbox("xml").join("broken.xml"), "<records><record><name>a</nam").unwrap();
+
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let connectors = ["market-penalties", "feed-json", "feed-xml"].map(|name| {
+        runner::run_connector(settings.clone(), store.clone(), settings.connector(name).unwrap().clone(), stop.clone())
+    });
+    let drive = async {
+        let left = || ["penalties", "json", "xml"].map(|name| files_in(&inbox(name))).concat();
+        let start = Instant::now();
+        while !left().is_empty() {
+            assert!(start.elapsed() < Duration::from_secs(30), "files left in the inboxes: {:?}", left());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        stop_tx.send(true).unwrap();
+    };
+    let all = async { tokio::join!(futures_util::future::join_all(connectors), drive) };
+    tokio::time::timeout(Duration::from_secs(60), all).await.expect("stops");
+    // Nothing of the hostile names escaped: the tree holds only what the gateway should write.
+    for escaped in [root.join("evil.xlsx"), root.join("evil.csv"), root.join("inbox/evil.xlsx")] {
+        assert!(!escaped.exists(), "{}", escaped.display());
+    }
+    let failed = inbox("penalties").join("failed").join(&today);
+    let reason = std::fs::read_to_string(failed.join("%2e%2e%2f%2e%2e%2fevil.xlsx.reason.txt")).unwrap();
+    assert!(reason.contains("无法读取"), "{reason}");
+    assert!(
+        failed.join("a\\..\\..\\evil.csv").exists()
+            || inbox("penalties").join("processed").join(&today).join("a\\..\\..\\evil.csv").exists()
+    );
+    let failed_json = inbox("json").join("failed").join(&today);
+    let reason = std::fs::read_to_string(failed_json.join("broken.json.reason.txt")).unwrap();
+    assert!(reason.contains("无法读取"), "{reason}");
+    // The entity bomb stays small: its record is refused, the file is not a crash.
+    let xml_out = inbox("xml");
+    let all: Vec<String> =
+        ["failed", "processed"].iter().flat_map(|d| files_in(&xml_out.join(d).join(&today))).collect();
+    assert!(
+        all.iter().any(|f| f.starts_with("bomb.xml")) && all.iter().any(|f| f.starts_with("broken.xml")),
+        "{all:?}"
+    );
+    assert_eq!(scalar(&settings.gateway.database_url, "SELECT count(*) FROM records").await, 0);
+    store.close().await;
+}
