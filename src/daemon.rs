@@ -2,8 +2,8 @@
 //!
 //! Today it keeps deadlines true while time passes: it watches the calendar folder and, when
 //! a year's file is added or changed, swaps in the new calendar and recomputes every
-//! provisional deadline; and it runs every enabled connector, on its cron schedule or
-//! watching its folder. Delivery and the web side join it as they are built.
+//! provisional deadline; it runs every enabled connector, on its cron schedule or watching
+//! its folder, a delivery worker per destination, and the dashboard and API ([`web`](crate::web)).
 //! Every task is owned and awaited on shutdown.
 
 use std::path::{Path, PathBuf};
@@ -26,6 +26,8 @@ pub enum DaemonError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Web(#[from] crate::web::WebError),
 }
 
 /// What identifies the calendar folder's state: each file's name, size and modification time.
@@ -55,6 +57,15 @@ fn warn_missing_years(calendar: &Calendar, now: DateTime<Utc>) {
 
 /// Runs until `shutdown` resolves.
 pub async fn run(config_file: &Path, shutdown: impl std::future::Future<Output = ()>) -> Result<(), DaemonError> {
+    run_with(config_file, shutdown, |_| {}).await
+}
+
+/// [`run`], telling `listening` the dashboard's address once it is bound.
+pub async fn run_with(
+    config_file: &Path,
+    shutdown: impl std::future::Future<Output = ()>,
+    listening: impl FnOnce(std::net::SocketAddr),
+) -> Result<(), DaemonError> {
     let settings = Settings::load(config_file)?;
     // Taken before the calendar is used, so a file written since loading counts as a change.
     let calendar_seen = calendar_fingerprint(&settings.gateway.calendar_dir);
@@ -78,6 +89,16 @@ pub async fn run(config_file: &Path, shutdown: impl std::future::Future<Output =
         let _ = stop_tx.send(true);
     };
     let shared = Arc::new(settings.clone());
+    let (calendar_tx, calendar_rx) = watch::channel(settings.calendar.clone());
+    let state = crate::web::AppState::new(shared.clone(), store.clone(), calendar_rx);
+    let (addr, web) = crate::web::bind(settings.gateway.listen, state, stop_rx.clone()).await?;
+    tracing::info!(url = %format!("http://{addr}/"), "dashboard listening");
+    listening(addr);
+    let web = async {
+        if let Err(e) = web.await {
+            tracing::error!(error = %e, "the dashboard stopped");
+        }
+    };
     let connectors = futures_util::future::join_all(
         settings
             .connectors
@@ -96,7 +117,8 @@ pub async fn run(config_file: &Path, shutdown: impl std::future::Future<Output =
     );
     let withdrawals = upkeep(settings.clone(), store.clone(), stop_rx.clone());
     tokio::join!(
-        watch_calendar(settings.clone(), store.clone(), calendar_seen, stop_rx),
+        watch_calendar(settings.clone(), store.clone(), calendar_seen, calendar_tx, stop_rx),
+        web,
         connectors,
         outbox,
         withdrawals,
@@ -113,7 +135,13 @@ fn store_kind(url: &str) -> &'static str {
 /// Polls the calendar folder (cheap, and works on network shares where file events do not);
 /// a valid change is swapped in and provisional deadlines are recomputed, an invalid one is
 /// refused with its mistakes and the old calendar stays.
-async fn watch_calendar(settings: Settings, store: Store, mut seen: Fingerprint, mut stop: watch::Receiver<bool>) {
+async fn watch_calendar(
+    settings: Settings,
+    store: Store,
+    mut seen: Fingerprint,
+    publish: watch::Sender<Arc<Calendar>>,
+    mut stop: watch::Receiver<bool>,
+) {
     let dir = settings.gateway.calendar_dir.clone();
     let mut calendar: Arc<Calendar> = settings.calendar.clone();
     // Deadlines computed while a year was missing may already be answerable.
@@ -132,6 +160,7 @@ async fn watch_calendar(settings: Settings, store: Store, mut seen: Fingerprint,
             Ok(new) => {
                 calendar = Arc::new(new);
                 tracing::info!(years = ?calendar.years(), "calendar reloaded");
+                let _ = publish.send(calendar.clone());
                 recompute(&store, &calendar, &settings).await;
                 warn_missing_years(&calendar, Utc::now());
             }

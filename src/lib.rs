@@ -24,3 +24,4 @@ pub mod sandbox;
 pub mod secret;
 pub mod store;
 pub mod transform;
+pub mod web;

@@ -156,6 +156,11 @@ enum Command {
         #[arg(long)]
         subjects: Option<PathBuf>,
     },
+    /// Dashboard and API users: add one (prints its password and API token once), or list them.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Benchmarks of the hot paths.
     Bench {
         #[command(subcommand)]
@@ -173,6 +178,23 @@ enum DeliveriesCommand {
     },
     /// Push everything due now to one destination (the daemon does this continuously).
     Push { destination: String },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Add a user (or reset one): role admin, ops or department (with --department).
+    Add {
+        name: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        department: Option<String>,
+        /// The password; default: a random one, printed once.
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Name, role and department of every user.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -246,6 +268,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run => {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(credit_gateway::daemon::run(&cli.config, shutdown_signal()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Users { command } => {
+            let settings = Settings::load(&cli.config)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(users_command(&settings, command, now))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig => match Settings::load(&cli.config) {
@@ -420,6 +448,38 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn users_command(
+    settings: &Settings,
+    command: UsersCommand,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let store = Store::connect(&settings.gateway.database_url).await?;
+    match command {
+        UsersCommand::Add { name, role, department, password } => {
+            let departments = &settings.departments;
+            let user = credit_gateway::web::auth::add_user(
+                &store,
+                departments,
+                &name,
+                &role,
+                department.as_deref(),
+                password.as_deref(),
+                now,
+            )
+            .await?;
+            // Shown once, on the operator's terminal; the store keeps only hashes.
+            println!("user {name} ({role})\npassword: {}\napi token: {}", user.password, user.api_token);
+        }
+        UsersCommand::List => {
+            for u in store.users().await? {
+                println!("{}\t{}\t{}", u.name, u.role, u.department.as_deref().unwrap_or("-"));
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
 }
 
 async fn deliveries_command(

@@ -102,7 +102,7 @@ fn every_configuration_mistake_is_reported_with_file_and_key() {
     edit(&root.join("mappings/market-penalties.toml"), "[fields.CF_NR_FK]", "[fields.CF_NO_SUCH]");
     edit(&root.join("connectors/market-licences.toml"), "department = \"market\"", "department = \"markets\"");
     edit(&root.join("config/catalogue/cf.toml"), "table = \"penalty_kind\"", "table = \"penalty_kinds\"");
-    edit(&root.join("config/gateway.toml"), "listen = \"127.0.0.1:8080\"", "listen = \"everywhere\"");
+    edit(&root.join("config/gateway.toml"), "listen = \"127.0.0.1:0\"", "listen = \"everywhere\"");
     edit(
         &root.join("config/catalogue/xk.toml"),
         "max_len = 200\nrequired = true",

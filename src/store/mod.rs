@@ -8,6 +8,7 @@ mod connectors;
 mod deadlines;
 mod deliveries;
 mod records;
+mod web;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -21,6 +22,7 @@ pub use connectors::{ConnectorHealth, IngestedFile, PassOutcome};
 pub use deadlines::{DeadlineFilter, DeadlineRow, Figures, LedgerEntry};
 pub use deliveries::{Claimed, DeliveryRow, Outcome, ReturnRow};
 pub use records::{ProblemRow, RecordRow, RecordWriter, WriteCounts};
+pub use web::{AuditRow, DepartmentCounts, OverviewCounts, UserRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -82,7 +82,8 @@ pub fn json(out: &Output) -> serde_json::Value {
 }
 
 /// Copies the shipped configuration into `root` (config/, mappings/, connectors/), so a test
-/// can change it; its paths resolve inside `root`.
+/// can change it; its paths resolve inside `root`. The dashboard listens on a free port, so
+/// daemons of tests running side by side do not collide.
 pub fn copy_config(root: &Path) {
     for sub in ["config", "config/catalogue", "config/calendar", "config/destinations", "mappings", "connectors"] {
         std::fs::create_dir_all(root.join(sub)).unwrap();
@@ -93,4 +94,8 @@ pub fn copy_config(root: &Path) {
             }
         }
     }
+    let gateway = root.join("config/gateway.toml");
+    let text = std::fs::read_to_string(&gateway).unwrap();
+    assert!(text.contains("listen = \"127.0.0.1:8080\""), "the shipped listen address moved");
+    std::fs::write(&gateway, text.replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"")).unwrap();
 }

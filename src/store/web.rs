@@ -1,0 +1,186 @@
+//! What the web side reads and keeps: users, their sessions and API tokens, the audit log,
+//! and the overview's counts.
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::Serialize;
+
+use super::{Store, StoreError, on_pool};
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A dashboard or API user, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UserRow {
+    pub name: String,
+    pub role: String,
+    pub department: Option<String>,
+    pub password_hash: String,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct AuditRow {
+    pub at: String,
+    pub user_name: String,
+    pub action: String,
+    pub target: String,
+}
+
+/// The counts of the overview, for one department or all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OverviewCounts {
+    pub records: i64,
+    pub overdue: i64,
+    pub due_soon: i64,
+    /// Accepted late in the current month.
+    pub late: i64,
+    /// Returned by a platform and not yet corrected.
+    pub returned: i64,
+    pub dead_letters: i64,
+}
+
+/// Per department: all-time records, 迟报 and open counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct DepartmentCounts {
+    pub department: String,
+    pub records: i64,
+    pub on_time: i64,
+    pub late: i64,
+    pub overdue: i64,
+    pub returned: i64,
+}
+
+impl Store {
+    /// Adds a user, or replaces the role, department and password of an existing one.
+    pub async fn upsert_user(&self, user: &UserRow, now: DateTime<Utc>) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO web_users (name, role, department, password_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET role = excluded.role, \
+             department = excluded.department, password_hash = excluded.password_hash";
+        on_pool!(self.db(), pool => sqlx::query(SQL)
+            .bind(&user.name).bind(&user.role).bind(&user.department).bind(&user.password_hash).bind(stamp(now))
+            .execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    pub async fn user(&self, name: &str) -> Result<Option<UserRow>, StoreError> {
+        const SQL: &str = "SELECT name, role, department, password_hash FROM web_users WHERE name = $1";
+        Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(name).fetch_optional(pool).await?))
+    }
+
+    pub async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
+        const SQL: &str = "SELECT name, role, department, password_hash FROM web_users ORDER BY name";
+        Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).fetch_all(pool).await?))
+    }
+
+    /// Keeps the hash of a new session or API token.
+    pub async fn add_token(
+        &self,
+        token_hash: &str,
+        user: &str,
+        kind: &str,
+        expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        const SQL: &str =
+            "INSERT INTO web_tokens (token_hash, user_name, kind, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)";
+        on_pool!(self.db(), pool => sqlx::query(SQL)
+            .bind(token_hash).bind(user).bind(kind).bind(expires_at.map(stamp)).bind(stamp(now))
+            .execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// The user a token hash belongs to, unless it has expired.
+    pub async fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<UserRow>, StoreError> {
+        const SQL: &str = "SELECT u.name, u.role, u.department, u.password_hash FROM web_tokens t \
+             JOIN web_users u ON u.name = t.user_name \
+             WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)";
+        Ok(
+            on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(token_hash).bind(stamp(now)).fetch_optional(pool).await?),
+        )
+    }
+
+    pub async fn remove_token(&self, token_hash: &str) -> Result<(), StoreError> {
+        on_pool!(self.db(), pool => sqlx::query("DELETE FROM web_tokens WHERE token_hash = $1")
+            .bind(token_hash).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    pub async fn audit(&self, user: &str, action: &str, target: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO audit_log (at, user_name, action, target) VALUES ($1, $2, $3, $4)";
+        on_pool!(self.db(), pool => sqlx::query(SQL)
+            .bind(stamp(now)).bind(user).bind(action).bind(target).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// The newest audit lines first.
+    pub async fn audit_log(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+        const SQL: &str = "SELECT at, user_name, action, target FROM audit_log ORDER BY id DESC LIMIT $1";
+        Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(limit).fetch_all(pool).await?))
+    }
+
+    /// Today's open counts and this month's lateness, for one department or all.
+    pub async fn overview_counts(
+        &self,
+        today: NaiveDate,
+        department: Option<&str>,
+    ) -> Result<OverviewCounts, StoreError> {
+        let today_s = today.to_string();
+        let month = &today_s[..7];
+        let next_month = today
+            .with_day(1)
+            .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "9999".into());
+        const OPEN: &str = "SELECT \
+             COALESCE(SUM(CASE WHEN deadline < $1 THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN deadline >= $1 AND due_soon_from <= $1 THEN 1 ELSE 0 END), 0) \
+             FROM records WHERE reported_on IS NULL AND deadline IS NOT NULL AND ($2 IS NULL OR department = $2)";
+        const LATE: &str = "SELECT COUNT(*) FROM records WHERE reported_on IS NOT NULL AND reported_on >= $1 \
+             AND reported_on < $2 AND reported_on > deadline AND ($3 IS NULL OR department = $3)";
+        const TOTALS: &str =
+            "SELECT COUNT(*), COALESCE(SUM(returned), 0) FROM records WHERE ($1 IS NULL OR department = $1)";
+        const DEAD: &str = "SELECT COUNT(*) FROM deliveries d JOIN records r ON r.id = d.record_id \
+             WHERE d.status = 'dead' AND ($1 IS NULL OR r.department = $1)";
+        let (overdue, due_soon): (i64, i64) = on_pool!(self.db(), pool =>
+            sqlx::query_as(OPEN).bind(&today_s).bind(department).fetch_one(pool).await?);
+        let late: i64 = on_pool!(self.db(), pool =>
+            sqlx::query_scalar(LATE).bind(format!("{month}-01")).bind(&next_month).bind(department).fetch_one(pool).await?);
+        let (records, returned): (i64, i64) = on_pool!(self.db(), pool =>
+            sqlx::query_as(TOTALS).bind(department).fetch_one(pool).await?);
+        let dead_letters: i64 = on_pool!(self.db(), pool =>
+            sqlx::query_scalar(DEAD).bind(department).fetch_one(pool).await?);
+        Ok(OverviewCounts { records, overdue, due_soon, late, returned, dead_letters })
+    }
+
+    /// Per department, as of `today`.
+    pub async fn department_counts(
+        &self,
+        today: NaiveDate,
+        department: Option<&str>,
+    ) -> Result<Vec<DepartmentCounts>, StoreError> {
+        const SQL: &str = "SELECT department, COUNT(*) AS records, \
+             COALESCE(SUM(CASE WHEN reported_on IS NOT NULL AND reported_on <= deadline THEN 1 ELSE 0 END), 0) AS on_time, \
+             COALESCE(SUM(CASE WHEN reported_on IS NOT NULL AND reported_on > deadline THEN 1 ELSE 0 END), 0) AS late, \
+             COALESCE(SUM(CASE WHEN reported_on IS NULL AND deadline < $1 THEN 1 ELSE 0 END), 0) AS overdue, \
+             COALESCE(SUM(returned), 0) AS returned \
+             FROM records WHERE ($2 IS NULL OR department = $2) GROUP BY department ORDER BY department";
+        Ok(on_pool!(self.db(), pool =>
+            sqlx::query_as(SQL).bind(today.to_string()).bind(department).fetch_all(pool).await?))
+    }
+
+    /// Deliveries per status, for the queue gauge.
+    pub async fn delivery_status_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        const SQL: &str = "SELECT status, COUNT(*) FROM deliveries GROUP BY status ORDER BY status";
+        Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).fetch_all(pool).await?))
+    }
+
+    /// Answers when the database does.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self.db(), pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+}
+
+use chrono::Datelike as _;

@@ -1,0 +1,192 @@
+//! The JSON API under `/api/v1`: what the pages show, for scripts and other systems.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::AppState;
+use super::auth::Caller;
+use crate::store::{ConnectorHealth, OverviewCounts, StoreError};
+
+/// A failure answering a request: logged in full, answered briefly.
+pub struct ApiError(StoreError);
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self.0, "answering a request");
+        let body = serde_json::json!({"error": "internal", "message": "服务器内部错误，请稍后重试"});
+        (axum::http::StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Overview {
+    pub today: String,
+    #[serde(flatten)]
+    pub counts: OverviewCounts,
+    pub departments: Vec<DepartmentLine>,
+    pub connectors: Vec<ConnectorLine>,
+    /// Deliveries per status (the queue).
+    pub deliveries: Vec<StatusCount>,
+    /// Years without a calendar file that this year's deadlines reach into.
+    pub calendar_missing_years: Vec<i32>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DepartmentLine {
+    pub id: String,
+    pub name: String,
+    pub records: i64,
+    /// 迟报率 of all accepted records: late / (on time + late); null before any acceptance.
+    pub late_rate: Option<f64>,
+    pub overdue: i64,
+    pub returned: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectorLine {
+    pub name: String,
+    pub department: String,
+    /// `ok`, `idle`, `error`, or `never` before its first run.
+    pub status: String,
+    pub last_run: Option<String>,
+    pub next_run: Option<String>,
+    pub rows_total: i64,
+    pub errors_total: i64,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusCount {
+    pub status: String,
+    pub count: i64,
+}
+
+/// Everything the 总览 page shows, limited to the caller's department for department users.
+pub async fn overview_for(state: &AppState, caller: &Caller) -> Result<Overview, StoreError> {
+    let today = state.today();
+    let scope = caller.scope();
+    let counts = state.store.overview_counts(today, scope).await?;
+    let by_department = state.store.department_counts(today, scope).await?;
+    let departments = state
+        .settings
+        .departments
+        .iter()
+        .filter(|d| caller.sees(&d.id))
+        .map(|d| {
+            let c = by_department.iter().find(|c| c.department == d.id);
+            let (on_time, late) = c.map_or((0, 0), |c| (c.on_time, c.late));
+            DepartmentLine {
+                id: d.id.clone(),
+                name: d.name.clone(),
+                records: c.map_or(0, |c| c.records),
+                late_rate: (on_time + late > 0).then(|| late as f64 / (on_time + late) as f64),
+                overdue: c.map_or(0, |c| c.overdue),
+                returned: c.map_or(0, |c| c.returned),
+            }
+        })
+        .collect();
+    let health = state.store.connector_health().await?;
+    let connectors = state
+        .settings
+        .connectors
+        .iter()
+        .filter(|c| caller.sees(&c.department))
+        .map(|c| {
+            let h = health
+                .iter()
+                .find(|h| h.connector == c.name)
+                .cloned()
+                .unwrap_or_else(|| ConnectorHealth { connector: c.name.clone(), ..ConnectorHealth::default() });
+            ConnectorLine {
+                name: c.name.clone(),
+                department: c.department.clone(),
+                status: if c.enabled { h.last_status.unwrap_or_else(|| "never".into()) } else { "disabled".into() },
+                last_run: h.last_run_at,
+                next_run: h.next_run_at,
+                rows_total: h.rows_total,
+                errors_total: h.errors_total,
+                last_error: h.last_error,
+            }
+        })
+        .collect();
+    // The queue is shared by every department: only ops and admins see it whole.
+    let deliveries = if scope.is_none() {
+        state
+            .store
+            .delivery_status_counts()
+            .await?
+            .into_iter()
+            .map(|(status, count)| StatusCount { status, count })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Overview {
+        today: today.to_string(),
+        counts,
+        departments,
+        connectors,
+        deliveries,
+        calendar_missing_years: state.missing_years(),
+    })
+}
+
+pub async fn overview(State(state): State<AppState>, caller: Caller) -> Result<Json<Overview>, ApiError> {
+    let overview = overview_for(&state, &caller).await?;
+    let _ = state.store.audit(&caller.name, "view", "api:overview", state.now()).await;
+    Ok(Json(overview))
+}
+
+/// The OpenAPI description of this API.
+pub async fn openapi(_caller: Caller) -> Json<serde_json::Value> {
+    Json(openapi_document())
+}
+
+pub fn openapi_document() -> serde_json::Value {
+    let counts = |names: &[&str]| {
+        let props: serde_json::Map<String, serde_json::Value> =
+            names.iter().map(|n| (n.to_string(), serde_json::json!({"type": "integer"}))).collect();
+        serde_json::Value::Object(props)
+    };
+    let mut overview_props = counts(&["records", "overdue", "due_soon", "late", "returned", "dead_letters"]);
+    let extra = serde_json::json!({
+        "today": {"type": "string", "format": "date"},
+        "departments": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "string"}, "name": {"type": "string"}, "records": {"type": "integer"},
+            "late_rate": {"type": ["number", "null"]}, "overdue": {"type": "integer"}, "returned": {"type": "integer"}}}},
+        "connectors": {"type": "array", "items": {"type": "object", "properties": {
+            "name": {"type": "string"}, "department": {"type": "string"}, "status": {"type": "string"},
+            "last_run": {"type": ["string", "null"]}, "next_run": {"type": ["string", "null"]},
+            "rows_total": {"type": "integer"}, "errors_total": {"type": "integer"}, "last_error": {"type": ["string", "null"]}}}},
+        "deliveries": {"type": "array", "items": {"type": "object", "properties": {
+            "status": {"type": "string"}, "count": {"type": "integer"}}}},
+        "calendar_missing_years": {"type": "array", "items": {"type": "integer"}}
+    });
+    if let (Some(props), serde_json::Value::Object(extra)) = (overview_props.as_object_mut(), extra) {
+        props.extend(extra);
+    }
+    serde_json::json!({
+        "openapi": "3.1.0",
+        "info": {"title": "credit-gateway", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "公共信用信息网关：总览、到期、问题数据、记录、连接器与投递"},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/overview": {"get": {
+                "summary": "今日总览：逾期、即将到期、本月迟报、退回待补正、死信、部门与连接器",
+                "responses": {
+                    "200": {"description": "overview", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": overview_props}}}},
+                    "401": {"description": "no or unknown token"}}}},
+            "/api/v1/openapi.json": {"get": {"summary": "this document", "responses": {"200": {"description": "OpenAPI"}}}}
+        }
+    })
+}

@@ -1,0 +1,113 @@
+//! `/metrics` in the Prometheus text format, computed from the store at scrape time (one
+//! source of truth, right on every instance sharing a database).
+
+use std::fmt::Write as _;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use super::AppState;
+use super::api::ApiError;
+use super::auth::{Caller, Denied, Role};
+
+pub async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, Response> {
+    caller.require(&[Role::Admin, Role::Ops]).map_err(Response::Denied)?;
+    let text = render(&state).await.map_err(Response::Api)?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text))
+}
+
+pub enum Response {
+    Denied(Denied),
+    Api(ApiError),
+}
+
+impl IntoResponse for Response {
+    fn into_response(self) -> axum::response::Response {
+        match self {
+            Response::Denied(d) => d.into_response(),
+            Response::Api(e) => e.into_response(),
+        }
+    }
+}
+
+async fn render(state: &AppState) -> Result<String, ApiError> {
+    let today = state.today();
+    let counts = state.store.overview_counts(today, None).await?;
+    let mut out = String::new();
+    header_line(&mut out, "credit_gateway_records", "gauge", "Records in the store.");
+    write_sample(&mut out, "credit_gateway_records", "", counts.records);
+    header_line(
+        &mut out,
+        "credit_gateway_records_by_status",
+        "gauge",
+        "Records open against their deadline, returned, or late this month.",
+    );
+    for (status, n) in [
+        ("overdue", counts.overdue),
+        ("due_soon", counts.due_soon),
+        ("returned", counts.returned),
+        ("late_this_month", counts.late),
+    ] {
+        write_sample(&mut out, "credit_gateway_records_by_status", &format!("status=\"{status}\""), n);
+    }
+    let deliveries = state.store.delivery_status_counts().await?;
+    let mut queue = 0;
+    for (status, n) in &deliveries {
+        if status == "pending" || status == "in_flight" {
+            queue += n;
+        }
+    }
+    let delivery_lines: Vec<(String, i64)> =
+        deliveries.into_iter().map(|(status, n)| (format!("status=\"{}\"", label(&status)), n)).collect();
+    let health = state.store.connector_health().await?;
+    header_line(&mut out, "credit_gateway_deliveries", "gauge", "Deliveries to the platforms by outcome.");
+    for (labels, n) in &delivery_lines {
+        write_sample(&mut out, "credit_gateway_deliveries", labels, *n);
+    }
+    header_line(&mut out, "credit_gateway_delivery_queue_depth", "gauge", "Deliveries pending or in flight.");
+    write_sample(&mut out, "credit_gateway_delivery_queue_depth", "", queue);
+    header_line(&mut out, "credit_gateway_connector_errors_total", "counter", "Failed connector passes.");
+    for h in &health {
+        write_sample(
+            &mut out,
+            "credit_gateway_connector_errors_total",
+            &format!("connector=\"{}\"", label(&h.connector)),
+            h.errors_total,
+        );
+    }
+    header_line(&mut out, "credit_gateway_connector_rows_total", "counter", "Rows pulled by each connector.");
+    for h in &health {
+        write_sample(
+            &mut out,
+            "credit_gateway_connector_rows_total",
+            &format!("connector=\"{}\"", label(&h.connector)),
+            h.rows_total,
+        );
+    }
+    header_line(
+        &mut out,
+        "credit_gateway_calendar_missing_years",
+        "gauge",
+        "Years without a calendar file that deadlines reach into.",
+    );
+    write_sample(&mut out, "credit_gateway_calendar_missing_years", "", state.missing_years().len() as i64);
+    Ok(out)
+}
+
+fn header_line(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn write_sample(out: &mut String, name: &str, labels: &str, value: i64) {
+    if labels.is_empty() {
+        let _ = writeln!(out, "{name} {value}");
+    } else {
+        let _ = writeln!(out, "{name}{{{labels}}} {value}");
+    }
+}
+
+/// A label value with `\`, `"` and newlines escaped as the text format wants.
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}

@@ -1,0 +1,111 @@
+//! The web side of the daemon (axum): the ops dashboard (server-rendered pages in Chinese),
+//! the JSON API under `/api/v1`, `/metrics` for Prometheus, `/healthz` and `/readyz`.
+//!
+//! Every route but the health checks and the login asks for a [`auth::Caller`] and checks
+//! its role; department users see their own department only.
+
+pub mod api;
+pub mod auth;
+pub mod metrics;
+pub mod pages;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use crate::calendar::Calendar;
+use crate::config::Settings;
+use crate::store::Store;
+
+/// The instant "now" for the web side: the real clock, or a fixed one in tests and replays.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    /// The calendar in force (the daemon swaps in new years without a restart).
+    pub calendar: watch::Receiver<Arc<Calendar>>,
+    pub clock: Clock,
+}
+
+impl AppState {
+    pub fn new(settings: Arc<Settings>, store: Store, calendar: watch::Receiver<Arc<Calendar>>) -> AppState {
+        AppState { settings, store, calendar, clock: Arc::new(Utc::now) }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    pub fn today(&self) -> chrono::NaiveDate {
+        crate::calendar::shanghai_date(self.now())
+    }
+
+    /// Years without a calendar file that deadlines of this year and the next reach into.
+    pub fn missing_years(&self) -> Vec<i32> {
+        use chrono::Datelike;
+        let year = self.today().year();
+        self.calendar.borrow().missing_years(year, year + 1)
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(pages::overview))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::metrics))
+        .route("/api/v1/overview", get(api::overview))
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when the database answers.
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match state.store.ping().await {
+        Ok(()) => "ready\n".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: the database does not answer");
+            (axum::http::StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("listening on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Binds `addr`; the returned future serves until `stop` turns true.
+pub async fn bind(
+    addr: SocketAddr,
+    state: AppState,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(SocketAddr, impl Future<Output = Result<(), WebError>>), WebError> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| WebError::Bind { addr, source })?;
+    let local = listener.local_addr().map_err(|source| WebError::Bind { addr, source })?;
+    let serve = async move {
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+            .map_err(WebError::Serve)
+    };
+    Ok((local, serve))
+}
