@@ -60,6 +60,24 @@ pub enum BenchCommand {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Fill SQLite with records, add an ops user and serve the dashboard in this process on
+    /// loopback; time GET /api/v1/overview one request after another, then load the 总览 page
+    /// from concurrent clients (reqwest in tokio, in this same process) and report requests/s.
+    Web {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        /// Sequential GET /api/v1/overview requests to time.
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        /// Concurrent clients loading the 总览 page.
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// How long the clients load the page.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
 }
 
 pub async fn run(config: &Path, command: BenchCommand) -> anyhow::Result<()> {
@@ -72,6 +90,9 @@ pub async fn run(config: &Path, command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Deliver { rows, batch, workdir } => bench_deliver(config, rows, batch, workdir).await,
         BenchCommand::Folder { rows, workdir } => bench_folder(config, rows, workdir).await,
+        BenchCommand::Web { rows, requests, clients, seconds, workdir } => {
+            bench_web(config, rows, requests, clients, seconds, workdir).await
+        }
     }
 }
 
@@ -392,20 +413,7 @@ async fn bench_deadlines(config: &Path, rows: u64, provisional: u64, workdir: Op
     penalties_file(&main_file, rows - provisional, 0.0, 0.0, date("2025-01-01"), 715)?;
     // Decided 2026-12-23 or later: the 7th working day is in 2027.
     penalties_file(&late_file, provisional, 0.0, 0.0, date("2026-12-23"), 9)?;
-
-    let mut settings = Settings::load(config)?;
-    let db = dir.join(format!("bench-deadlines-{}.db", std::process::id()));
-    let url = format!("sqlite://{}", db.display());
-    settings.gateway.database_url = url.clone();
-    let store = Store::connect(&url).await?;
-    let now = chrono::Utc::now();
-    for file in [&main_file, &late_file] {
-        let opts =
-            IngestOptions { report_path: Some(dir.join("bench.errors.csv")), progress: false, now, source: None };
-        let t = Instant::now();
-        let s = ingest_file(&settings, &store, "market-penalties", file, &opts).await?;
-        eprintln!("ingested {} rows in {:.1} s", s.rows, t.elapsed().as_secs_f64());
-    }
+    let (settings, store, db) = fill_sqlite(config, &dir, "bench-deadlines", &[&main_file, &late_file]).await?;
     let records = store.count_records(None).await?;
     let provisional_before = store.provisional_count().await?;
 
@@ -446,6 +454,202 @@ async fn bench_deadlines(config: &Path, rows: u64, provisional: u64, workdir: Op
         "recompute_seconds": (recompute_secs * 1000.0).round() / 1000.0,
         "month_figures_ms_p50": (times[times.len() / 2] * 10.0).round() / 10.0,
         "month_figures_ms_p95": (times[times.len() * 95 / 100] * 10.0).round() / 10.0,
+        "peak_rss_mb": peak_rss_mb(),
+    });
+    println!("{figures}");
+    Ok(())
+}
+
+/// A fresh SQLite store in `dir` with `files` (行政处罚 CSV) ingested through market-penalties.
+async fn fill_sqlite(
+    config: &Path,
+    dir: &Path,
+    name: &str,
+    files: &[&Path],
+) -> anyhow::Result<(Settings, Store, PathBuf)> {
+    let mut settings = Settings::load(config)?;
+    let db = dir.join(format!("{name}-{}.db", std::process::id()));
+    let url = format!("sqlite://{}", db.display());
+    settings.gateway.database_url = url.clone();
+    let store = Store::connect(&url).await?;
+    let now = chrono::Utc::now();
+    for file in files {
+        let opts =
+            IngestOptions { report_path: Some(dir.join("bench.errors.csv")), progress: false, now, source: None };
+        let t = Instant::now();
+        let s = ingest_file(&settings, &store, "market-penalties", file, &opts).await?;
+        eprintln!("ingested {} rows in {:.1} s", s.rows, t.elapsed().as_secs_f64());
+    }
+    Ok((settings, store, db))
+}
+
+/// The `p`th percentile of sorted milliseconds, to a tenth.
+fn percentile(sorted: &[f64], p: usize) -> f64 {
+    let i = (sorted.len() * p / 100).min(sorted.len().saturating_sub(1));
+    sorted.get(i).map_or(0.0, |v| (v * 10.0).round() / 10.0)
+}
+
+/// Milliseconds to a tenth.
+fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+/// The dashboard with `rows` records: GET /api/v1/overview one after another (p50/p95/max),
+/// then GET / with a session cookie from `clients` concurrent clients for `seconds`.
+async fn bench_web(
+    config: &Path,
+    rows: u64,
+    requests: usize,
+    clients: usize,
+    seconds: u64,
+    workdir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use crate::web::{AppState, auth};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    anyhow::ensure!(requests > 0 && clients > 0 && seconds > 0, "--requests, --clients and --seconds must be above 0");
+    let mut guard = None;
+    let dir = work_dir(workdir, &mut guard)?;
+    // The same file as `bench deadlines` with no provisional records, so a workdir serves both.
+    let file = dir.join(format!("deadlines-{rows}.csv"));
+    let first = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("valid date");
+    penalties_file(&file, rows, 0.0, 0.0, first, 715)?;
+    let (settings, store, db) = fill_sqlite(config, &dir, "bench-web", &[&file]).await?;
+    let records = store.count_records(None).await?;
+    let now = chrono::Utc::now();
+    let password = "bench-口令-123";
+    let ops = auth::add_user(&store, &settings.departments, "bench-ops", "ops", None, Some(password), now).await?;
+
+    // Each part of the overview alone, once, cold then warm, to show which query costs what.
+    let today = crate::calendar::shanghai_date(now);
+    let mut parts = serde_json::Map::new();
+    for round in ["cold", "warm"] {
+        let t = Instant::now();
+        store.overview_counts(today, None).await?;
+        parts.insert(format!("overview_counts_{round}"), ms(t.elapsed()).into());
+        let t = Instant::now();
+        store.department_counts(today, None).await?;
+        parts.insert(format!("department_counts_{round}"), ms(t.elapsed()).into());
+        let t = Instant::now();
+        store.connector_health().await?;
+        parts.insert(format!("connector_health_{round}"), ms(t.elapsed()).into());
+        let t = Instant::now();
+        store.delivery_status_counts().await?;
+        parts.insert(format!("delivery_status_counts_{round}"), ms(t.elapsed()).into());
+    }
+
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let (_calendar_tx, calendar) = tokio::sync::watch::channel(settings.calendar.clone());
+    let state = AppState::new(Arc::new(settings.clone()), store.clone(), calendar);
+    let (addr, serve) = crate::web::bind("127.0.0.1:0".parse()?, state, stop).await?;
+    let server = tokio::spawn(serve);
+    let base = format!("http://{addr}");
+    crate::connector::http::install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(60))
+        .build()?;
+
+    // The overview API, one request after another.
+    let overview = format!("{base}/api/v1/overview");
+    let mut times = Vec::with_capacity(requests);
+    let mut first_ms = None;
+    for _ in 0..=requests {
+        let t = Instant::now();
+        let r = client.get(&overview).bearer_auth(&ops.api_token).send().await?;
+        let status = r.status();
+        let body = r.bytes().await?;
+        let elapsed = t.elapsed();
+        anyhow::ensure!(status.is_success(), "GET /api/v1/overview: {status} {}", String::from_utf8_lossy(&body));
+        // The first request warms the page cache; it is reported apart.
+        if first_ms.is_none() {
+            first_ms = Some(ms(elapsed));
+        } else {
+            times.push(elapsed.as_secs_f64() * 1000.0);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+
+    // Log in through the form, as the browser does, for the session cookie.
+    let body = format!("name=bench-ops&password={}", password.bytes().map(|b| format!("%{b:02X}")).collect::<String>());
+    let r = client
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == reqwest::StatusCode::SEE_OTHER, "login: {}", r.status());
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("login set no cookie")?
+        .to_string();
+
+    // The 总览 page from concurrent clients, each with its own connection.
+    let errors = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + std::time::Duration::from_secs(seconds);
+    let t = Instant::now();
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let (cookie, url, errors) = (cookie.clone(), format!("{base}/"), errors.clone());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(60))
+            .build()?;
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let ok = match client.get(&url).header("cookie", &cookie).send().await {
+                    Ok(r) if r.status() == reqwest::StatusCode::OK => r.bytes().await.is_ok_and(|b| !b.is_empty()),
+                    _ => false,
+                };
+                if ok {
+                    times.push(t.elapsed().as_secs_f64() * 1000.0);
+                } else {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            times
+        }));
+    }
+    let mut page_times = Vec::new();
+    for task in tasks {
+        page_times.extend(task.await?);
+    }
+    let load_secs = t.elapsed().as_secs_f64();
+    page_times.sort_by(f64::total_cmp);
+    let errors = errors.load(Ordering::Relaxed);
+    let done = page_times.len() as u64 + errors;
+
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    store.close().await;
+    Cleanup::SqliteFile(db).run().await;
+    let overview_p95 = percentile(&times, 95);
+    let dashboard_rps = (page_times.len() as f64 / load_secs).round();
+    let figures = serde_json::json!({
+        "bench": "web",
+        "records": records,
+        "overview_requests": times.len(),
+        "overview_first_ms": first_ms,
+        "overview_ms_p50": percentile(&times, 50),
+        "overview_ms_p95": overview_p95,
+        "overview_ms_max": percentile(&times, 100),
+        "overview_parts_ms": parts,
+        "dashboard_clients": clients,
+        "dashboard_seconds": (load_secs * 100.0).round() / 100.0,
+        "dashboard_requests": done,
+        "dashboard_errors": errors,
+        "dashboard_rps": dashboard_rps,
+        "dashboard_ms_p50": percentile(&page_times, 50),
+        "dashboard_ms_p95": percentile(&page_times, 95),
+        "overview_p95_under_200ms": overview_p95 < 200.0,
+        "dashboard_at_least_200rps": dashboard_rps >= 200.0,
+        "load": format!("reqwest in tokio in this process, {clients} clients, keep-alive, GET / with a session cookie"),
         "peak_rss_mb": peak_rss_mb(),
     });
     println!("{figures}");

@@ -272,6 +272,36 @@ pub fn mask_id_number(s: &str) -> String {
     s.chars().enumerate().map(|(i, c)| if i < 6 || i >= n - 4 { c } else { '*' }).collect()
 }
 
+/// `text` with every resident ID number in it masked: each run of 15 digits, or of 17 digits
+/// and a check character, standing alone. Used where free text (record content, reasons)
+/// reaches a screen; a wrong check character is masked too, since it is still someone's.
+pub fn mask_ids_in_text(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut last = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() || (i > 0 && bytes[i - 1].is_ascii_alphanumeric()) {
+            i += 1;
+            continue;
+        }
+        let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let mut len = digits;
+        if digits == 17 && matches!(bytes.get(i + 17), Some(b'X' | b'x')) {
+            len = 18;
+        }
+        let alone = !bytes.get(i + len).is_some_and(|b| b.is_ascii_alphanumeric());
+        if alone && (len == 15 || len == 18) {
+            out.push_str(&text[last..i]);
+            out.push_str(&mask_id_number(&text[i..i + len]));
+            last = i + len;
+        }
+        i += len.max(1);
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
 /// The identifier kinds `check_any` can recognise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IdKind {
@@ -387,6 +417,17 @@ fn check(expected: char, found: char) -> Result<(), IdError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_numbers_in_free_text_are_masked() {
+        let text = r#"{"SX_ZJHM":"11010519491231002X","n":"110105491231002","code":"91340600MA2PBM9HXD","amount":"123456789012345678901"}"#;
+        let masked = mask_ids_in_text(text);
+        assert!(masked.contains("110105********002X"), "{masked}");
+        assert!(masked.contains("110105*****1002"), "{masked}");
+        assert!(!masked.contains("19491231"), "{masked}");
+        assert!(masked.contains("91340600MA2PBM9HXD") && masked.contains("123456789012345678901"), "{masked}");
+        assert_eq!(mask_ids_in_text("行政处罚 2024"), "行政处罚 2024");
+    }
 
     /// Deterministic pseudo-random numbers (64-bit LCG): repeatable property tests without
     /// a dependency.

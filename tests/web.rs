@@ -182,3 +182,148 @@ async fn roles_decide_what_each_caller_sees() {
     assert!(audit.iter().any(|a| a.user_name == "ops" && a.action == "login"));
     store.close().await;
 }
+
+/// Every page and its API: deadlines filtered and exported (formulas neutralised), problems,
+/// one record's lineage, connectors and deliveries, each held to what the caller may see.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_view_filters_exports_and_keeps_departments_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let settings = Settings::load(&config(root)).unwrap_or_else(|e| panic!("{e}"));
+    let store = Store::connect(&settings.gateway.database_url).await.unwrap();
+    // A market file with a decision number a spreadsheet would run as a formula, and bad rows.
+    let file = root.join("penalties.csv");
+    sample(&file, SampleItem::Penalties, 60, 0.2, SampleFormat::Csv);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let number_at = text.find("处罚〔2024〕1号").unwrap();
+    let field_at = text[..number_at].rfind(',').unwrap() + 1;
+    let hostile = format!("{}={}", &text[..field_at], &text[field_at..]);
+    std::fs::write(&file, hostile).unwrap();
+    let opts = IngestOptions { report_path: None, progress: false, now: chrono::Utc::now(), source: None };
+    let summary = ingest_file(&settings, &store, "market-penalties", &file, &opts).await.unwrap();
+    assert!(summary.accepted > 0 && summary.rejected > 0, "{summary:?}");
+    let tax = ingest(&settings, &store, root, "tax-licences", SampleItem::Licences, 20).await;
+    let now = chrono::Utc::now();
+    let mut tokens = std::collections::HashMap::new();
+    for (name, role, department) in
+        [("ops", "ops", None), ("admin", "admin", None), ("clerk", "department", Some("tax"))]
+    {
+        let user = auth::add_user(&store, &settings.departments, name, role, department, Some("口令-123"), now);
+        tokens.insert(name, user.await.unwrap().api_token);
+    }
+    let (ops, admin, clerk) = (&tokens["ops"], &tokens["admin"], &tokens["clerk"]);
+
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    let (_cal_tx, calendar) = tokio::sync::watch::channel(settings.calendar.clone());
+    let state = AppState::new(Arc::new(settings.clone()), store.clone(), calendar);
+    let (addr, serve) = credit_gateway::web::bind("127.0.0.1:0".parse().unwrap(), state, stop).await.unwrap();
+    tokio::spawn(serve);
+    credit_gateway::connector::http::install_crypto_provider();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let web = Web { base: format!("http://{addr}"), client };
+
+    // 到期: filters by department and status; a clerk asking for another department gets its own.
+    let all = web.json("/api/v1/deadlines", ops).await;
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len() as u64, summary.accepted + tax);
+    let market = web.json("/api/v1/deadlines?department=market&status=overdue", ops).await;
+    let market = market.as_array().unwrap();
+    assert!(!market.is_empty() && market.iter().all(|r| r["department"] == "market" && r["status"] == "overdue"));
+    let asked = web.json("/api/v1/deadlines?department=market", clerk).await;
+    let asked = asked.as_array().unwrap();
+    assert_eq!(asked.len() as u64, tax);
+    assert!(asked.iter().all(|r| r["department"] == "tax"), "a clerk reads another department's deadlines");
+    let html = web.get("/deadlines?department=market", Some(clerk)).await.text().await.unwrap();
+    assert!(!html.contains("市监处罚"), "the page shows a clerk the market regulator's records");
+
+    // Exported as CSV and XLSX, with the formula neutralised and the export audited.
+    let r = web.get("/deadlines?department=market&format=csv", Some(ops)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
+    let csv = r.text().await.unwrap();
+    let csv = csv.trim_start_matches('\u{feff}');
+    assert!(csv.starts_with("记录编号,部门,信息类别,业务主键"), "{csv}");
+    assert_eq!(csv.lines().count() as u64, summary.accepted + 1);
+    assert!(csv.contains(",'=") && csv.contains("处罚〔2024〕1号"), "the formula reaches the spreadsheet:\n{csv}");
+    assert!(!csv.contains(",="), "the formula reaches the spreadsheet:\n{csv}");
+    let r = web.get("/deadlines?format=xlsx", Some(ops)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().await.unwrap().starts_with(b"PK"), "an XLSX is a zip file");
+    let audit = store.audit_log(100).await.unwrap();
+    assert!(
+        audit.iter().any(|a| a.user_name == "ops" && a.action == "export" && a.target.contains("csv")),
+        "{audit:?}"
+    );
+
+    // 问题数据: invalid rows with their reasons, only for the department they belong to.
+    let problems = web.json("/api/v1/problems", ops).await;
+    let invalid = problems["invalid"].as_array().unwrap();
+    assert_eq!(invalid.len() as u64, summary.rejected);
+    assert!(invalid.iter().all(|r| r["department"] == "market" && r["reason"].as_str().is_some_and(|s| !s.is_empty())));
+    let own = web.json("/api/v1/problems", clerk).await;
+    assert_eq!(own["invalid"].as_array().unwrap().len(), 0, "a clerk sees the market regulator's bad rows");
+    let html = web.get("/problems", Some(ops)).await.text().await.unwrap();
+    assert!(html.contains("校验未通过的数据行") && html.contains("penalties.csv"), "{html}");
+
+    // 记录: lineage for those who may see it; another department's record is "not found".
+    let market_id = market[0]["id"].as_i64().unwrap();
+    let tax_id = asked[0]["id"].as_i64().unwrap();
+    let lineage = web.json(&format!("/api/v1/records/{market_id}"), ops).await;
+    assert_eq!(lineage["record"]["department"], "market");
+    assert!(lineage["record"]["source"].as_str().is_some_and(|s| s.contains("penalties.csv")), "{lineage}");
+    // Admins read personal ID numbers in full; ops only masked.
+    let mut person_ids = Vec::new();
+    for row in all.iter().filter(|r| r["department"] == "market") {
+        let raw = web.json(&format!("/api/v1/records/{}", row["id"]), admin).await;
+        let content: Value = serde_json::from_str(raw["record"]["content"].as_str().unwrap()).unwrap();
+        let ids = content.as_object().unwrap().values().filter_map(Value::as_str);
+        let ids: Vec<String> =
+            ids.filter(|v| credit_gateway::ids::IdNumber::parse(v).is_ok()).map(str::to_string).collect();
+        if !ids.is_empty() {
+            person_ids.push((row["id"].as_i64().unwrap(), ids));
+        }
+    }
+    assert!(!person_ids.is_empty(), "the sample has people with ID numbers");
+    for (id, numbers) in &person_ids {
+        let seen = web.get(&format!("/api/v1/records/{id}"), Some(ops)).await.text().await.unwrap();
+        let page = web.get(&format!("/records/{id}"), Some(ops)).await.text().await.unwrap();
+        for n in numbers {
+            assert!(!seen.contains(n.as_str()) && !page.contains(n.as_str()), "ops see {n} unmasked");
+        }
+    }
+    assert_eq!(web.get(&format!("/api/v1/records/{market_id}"), Some(clerk)).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(web.get(&format!("/records/{market_id}"), Some(clerk)).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(web.get(&format!("/api/v1/records/{tax_id}"), Some(clerk)).await.status(), StatusCode::OK);
+    let html = web.get(&format!("/records/{market_id}"), Some(ops)).await.text().await.unwrap();
+    assert!(html.contains("推送与回执") && html.contains("当前内容"), "{html}");
+
+    // 连接器 for everyone (their own), 投递 for ops and admins; retries for admins only.
+    let connectors = web.json("/api/v1/connectors", clerk).await;
+    assert!(connectors["connectors"].as_array().unwrap().iter().all(|c| c["department"] == "tax"));
+    assert_eq!(web.get("/api/v1/deliveries", Some(clerk)).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(web.get("/deliveries", Some(clerk)).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(web.get("/deliveries", Some(ops)).await.status(), StatusCode::OK);
+    let retry = |token: &str| {
+        web.client
+            .post(format!("{}/deliveries/retry", web.base))
+            .bearer_auth(token)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("dead=1")
+            .send()
+    };
+    assert_eq!(retry(ops).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(retry(admin).await.unwrap().status(), StatusCode::SEE_OTHER);
+
+    // 部门: twelve months per department with a chart.
+    let departments = web.json("/api/v1/departments", ops).await;
+    assert!(departments.to_string().contains("market"), "{departments}");
+    let html = web.get("/departments", Some(ops)).await.text().await.unwrap();
+    assert!(html.contains("<svg") && html.contains("迟报率"), "{html}");
+
+    // The OpenAPI description names every API route.
+    let openapi = web.json("/api/v1/openapi.json", ops).await;
+    for path in ["overview", "departments", "deadlines", "problems", "records/{id}", "connectors", "deliveries"] {
+        assert!(openapi["paths"][format!("/api/v1/{path}")]["get"].is_object(), "{path} missing from OpenAPI");
+    }
+    store.close().await;
+}

@@ -22,7 +22,7 @@ pub use connectors::{ConnectorHealth, IngestedFile, PassOutcome};
 pub use deadlines::{DeadlineFilter, DeadlineRow, Figures, LedgerEntry};
 pub use deliveries::{Claimed, DeliveryRow, Outcome, ReturnRow};
 pub use records::{ProblemRow, RecordRow, RecordWriter, WriteCounts};
-pub use web::{AuditRow, DepartmentCounts, OverviewCounts, UserRow};
+pub use web::{AuditRow, DepartmentCounts, InvalidRow, OverviewCounts, PushRow, RecordDetail, RunRow, UserRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -52,7 +52,106 @@ pub struct DepartmentCounts {
     pub returned: i64,
 }
 
+/// One record with everything its lineage page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct RecordDetail {
+    pub id: i64,
+    pub item: String,
+    pub business_key: String,
+    pub department: String,
+    pub version: i64,
+    pub content: String,
+    pub decision_date: Option<String>,
+    pub deadline: Option<String>,
+    pub deadline_provisional: bool,
+    pub reported_at: Option<String>,
+    pub reported_on: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub source_line: i64,
+    /// The file, URL and page, or table the current version came from.
+    pub source: String,
+    pub connector: String,
+    pub ingest_run_id: i64,
+}
+
+/// An invalid row of a department's file, with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct InvalidRow {
+    pub ingest_run_id: i64,
+    pub department: String,
+    pub item: String,
+    pub source: String,
+    pub line: i64,
+    pub field: Option<String>,
+    pub code: String,
+    pub reason: String,
+    pub value: Option<String>,
+    pub at: String,
+}
+
+/// One ingest run, for the connectors page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct RunRow {
+    pub id: i64,
+    pub connector: String,
+    pub department: String,
+    pub source: String,
+    pub status: String,
+    pub rows_read: i64,
+    pub accepted: i64,
+    pub rejected: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+}
+
+/// A delivery of one record, for its lineage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct PushRow {
+    pub destination: String,
+    pub version: i64,
+    pub operation: String,
+    pub status: String,
+    pub attempts: i64,
+    pub pushed_at: Option<String>,
+    pub package_id: Option<String>,
+    pub rule: Option<String>,
+    pub reason: Option<String>,
+    pub last_error: Option<String>,
+    pub updated_at: String,
+}
+
 impl Store {
+    pub async fn record_detail(&self, id: i64) -> Result<Option<RecordDetail>, StoreError> {
+        const SQL: &str = "SELECT r.id, r.item, r.business_key, r.department, r.version, r.content, r.decision_date, \
+             r.deadline, r.deadline_provisional <> 0 AS deadline_provisional, r.reported_at, r.reported_on, \
+             r.created_at, r.updated_at, r.source_line, i.source, i.connector, r.ingest_run_id \
+             FROM records r JOIN ingest_runs i ON i.id = r.ingest_run_id WHERE r.id = $1";
+        Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?))
+    }
+
+    /// Every delivery of a record, newest first.
+    pub async fn record_pushes(&self, record_id: i64) -> Result<Vec<PushRow>, StoreError> {
+        const SQL: &str = "SELECT destination, version, operation, status, attempts, pushed_at, package_id, rule, \
+             reason, last_error, updated_at FROM deliveries WHERE record_id = $1 ORDER BY id DESC";
+        Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(record_id).fetch_all(pool).await?))
+    }
+
+    /// The newest invalid rows (errors, not warnings), for one department or all.
+    pub async fn invalid_rows(&self, department: Option<&str>, limit: i64) -> Result<Vec<InvalidRow>, StoreError> {
+        const SQL: &str = "SELECT p.ingest_run_id, i.department, i.item, i.source, p.line, p.field, p.code, p.reason, \
+             p.value, i.started_at AS at FROM row_problems p JOIN ingest_runs i ON i.id = p.ingest_run_id \
+             WHERE p.severity = 'error' AND ($1 IS NULL OR i.department = $1) ORDER BY p.id DESC LIMIT $2";
+        Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(department).bind(limit).fetch_all(pool).await?))
+    }
+
+    /// The newest ingest runs, for one department or all.
+    pub async fn recent_runs(&self, department: Option<&str>, limit: i64) -> Result<Vec<RunRow>, StoreError> {
+        const SQL: &str = "SELECT id, connector, department, source, status, rows_read, accepted, rejected, \
+             started_at, finished_at FROM ingest_runs WHERE ($1 IS NULL OR department = $1) ORDER BY id DESC LIMIT $2";
+        Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(department).bind(limit).fetch_all(pool).await?))
+    }
+
     /// Adds a user, or replaces the role, department and password of an existing one.
     pub async fn upsert_user(&self, user: &UserRow, now: DateTime<Utc>) -> Result<(), StoreError> {
         const SQL: &str = "INSERT INTO web_users (name, role, department, password_hash, created_at) \

@@ -186,7 +186,36 @@ pub fn openapi_document() -> serde_json::Value {
                     "200": {"description": "overview", "content": {"application/json": {"schema": {
                         "type": "object", "properties": overview_props}}}},
                     "401": {"description": "no or unknown token"}}}},
-            "/api/v1/openapi.json": {"get": {"summary": "this document", "responses": {"200": {"description": "OpenAPI"}}}}
+            "/api/v1/openapi.json": {"get": {"summary": "this document", "responses": {"200": {"description": "OpenAPI"}}}},
+            "/api/v1/departments": read("部门：每月迟报率、合规率、逾期、漏报、退回（近 12 个月）",
+                &[("department", "部门编号；部门用户只能查看本部门")]),
+            "/api/v1/deadlines": read("到期：按截止日期排列的记录（最多 500 条）",
+                &[("department", "部门编号"), ("item", "信息类别代码，如 CF、XK"),
+                  ("status", "overdue、due_soon、pending、reported_late、reported_on_time")]),
+            "/api/v1/problems": read("问题数据：平台退回待补正的记录与校验未通过的数据行", &[]),
+            "/api/v1/records/{id}": read("记录：来源、版本、推送、回执与截止日期；他部门的记录答 404", &[]),
+            "/api/v1/connectors": read("连接器：状态与最近导入批次", &[]),
+            "/api/v1/deliveries": read("投递：待处理、死信、退回或已接收的投递（运维与管理员）",
+                &[("status", "dead、returned、accepted；缺省为待推送、推送中与死信")])
         }
     })
+}
+
+/// A GET route's description: its summary and query parameters, JSON answers, the usual errors.
+fn read(summary: &str, params: &[(&str, &str)]) -> serde_json::Value {
+    let parameters: Vec<serde_json::Value> = params
+        .iter()
+        .map(|(name, about)| {
+            serde_json::json!({"name": name, "in": "query", "required": false, "description": about,
+                               "schema": {"type": "string"}})
+        })
+        .collect();
+    serde_json::json!({"get": {
+        "summary": summary,
+        "parameters": parameters,
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {}}},
+            "401": {"description": "no or unknown token"},
+            "403": {"description": "this role may not read it"},
+            "404": {"description": "not found, or another department's"}}}})
 }

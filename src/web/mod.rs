@@ -6,8 +6,12 @@
 
 pub mod api;
 pub mod auth;
+pub mod deadlines;
+pub mod departments;
 pub mod metrics;
+pub mod operations;
 pub mod pages;
+pub mod records;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -62,7 +66,20 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::metrics))
+        .route("/departments", get(departments::page_html))
+        .route("/deadlines", get(deadlines::page_or_export))
+        .route("/problems", get(records::problems_page))
+        .route("/records/{id}", get(records::record_page))
+        .route("/connectors", get(operations::connectors_page))
+        .route("/deliveries", get(operations::deliveries_page))
+        .route("/deliveries/retry", post(operations::retry))
         .route("/api/v1/overview", get(api::overview))
+        .route("/api/v1/departments", get(departments::api))
+        .route("/api/v1/deadlines", get(deadlines::api))
+        .route("/api/v1/problems", get(records::problems_api))
+        .route("/api/v1/records/{id}", get(records::record_api))
+        .route("/api/v1/connectors", get(operations::connectors_api))
+        .route("/api/v1/deliveries", get(operations::deliveries_api))
         .route("/api/v1/openapi.json", get(api::openapi))
         .with_state(state)
 }

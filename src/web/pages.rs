@@ -39,11 +39,25 @@ th,td{border:1px solid #ccd;padding:4px 8px;text-align:left}th{background:#e8eef
 form.login{background:#fff;border:1px solid #ccd;padding:16px;width:280px;margin:60px auto}\
 form.login input{display:block;width:100%;margin:6px 0 12px;padding:4px}.err{color:#b00}";
 
+const NAV: &[(&str, &str)] = &[
+    ("/", "总览"),
+    ("/departments", "部门"),
+    ("/deadlines", "到期"),
+    ("/problems", "问题数据"),
+    ("/connectors", "连接器"),
+    ("/deliveries", "投递"),
+];
+
 /// A whole page with the navigation bar.
-fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
+pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
     let mut nav = String::new();
     if let Some(c) = caller {
-        nav.push_str("<a href=\"/\">总览</a>");
+        for (href, label) in NAV {
+            if *href == "/deliveries" && c.scope().is_some() {
+                continue;
+            }
+            let _ = write!(nav, "<a href=\"{href}\">{label}</a>");
+        }
         let who = match &c.department {
             Some(d) => format!("{}（{}：{}）", esc(&c.name), c.role.zh(), esc(d)),
             None => format!("{}（{}）", esc(&c.name), c.role.zh()),

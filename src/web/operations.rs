@@ -1,0 +1,192 @@
+//! 连接器 and 投递: connector runs and delivery attempts, with retry buttons for admins.
+
+use std::fmt::Write as _;
+
+use axum::extract::{Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::api::{ApiError, ConnectorLine, overview_for};
+use super::auth::{Caller, Role};
+use super::pages::{esc, page};
+use crate::store::{DeliveryRow, RunRow};
+
+const RUNS: i64 = 100;
+const DELIVERIES: i64 = 500;
+
+#[derive(Debug, Serialize)]
+pub struct Connectors {
+    pub connectors: Vec<ConnectorLine>,
+    pub runs: Vec<RunRow>,
+}
+
+async fn connectors(state: &AppState, caller: &Caller) -> Result<Connectors, ApiError> {
+    let connectors = overview_for(state, caller).await?.connectors;
+    let runs = state.store.recent_runs(caller.scope(), RUNS).await?;
+    Ok(Connectors { connectors, runs })
+}
+
+pub async fn connectors_api(State(state): State<AppState>, caller: Caller) -> Result<Json<Connectors>, ApiError> {
+    let c = connectors(&state, &caller).await?;
+    let _ = state.store.audit(&caller.name, "view", "api:connectors", state.now()).await;
+    Ok(Json(c))
+}
+
+pub async fn connectors_page(State(state): State<AppState>, caller: Caller) -> Result<Html<String>, ApiError> {
+    let c = connectors(&state, &caller).await?;
+    let _ = state.store.audit(&caller.name, "view", "page:connectors", state.now()).await;
+    let mut body = String::from(
+        "<table id=\"connector-list\"><tr><th>连接器</th><th>部门</th><th>状态</th><th>上次运行</th><th>下次运行</th>\
+         <th>累计行数</th><th>错误次数</th><th>最近错误</th></tr>",
+    );
+    for k in &c.connectors {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&k.name),
+            esc(&k.department),
+            esc(&k.status),
+            esc(k.last_run.as_deref().unwrap_or("—")),
+            esc(k.next_run.as_deref().unwrap_or("—")),
+            k.rows_total,
+            k.errors_total,
+            esc(k.last_error.as_deref().unwrap_or(""))
+        );
+    }
+    body.push_str(
+        "</table><h2>最近导入</h2><table id=\"runs\"><tr><th>批次</th><th>连接器</th><th>来源</th><th>状态</th>\
+         <th>读取行数</th><th>通过</th><th>未通过</th><th>开始</th><th>结束</th></tr>",
+    );
+    for r in &c.runs {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            r.id,
+            esc(&r.connector),
+            esc(&r.source),
+            esc(&r.status),
+            r.rows_read,
+            r.accepted,
+            r.rejected,
+            esc(&r.started_at),
+            esc(r.finished_at.as_deref().unwrap_or(""))
+        );
+    }
+    body.push_str("</table>");
+    Ok(page("连接器", Some(&caller), &body))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DeliveryQuery {
+    #[serde(default)]
+    status: Option<String>,
+}
+
+async fn deliveries(state: &AppState, q: &DeliveryQuery) -> Result<Vec<DeliveryRow>, ApiError> {
+    let status = q.status.as_deref().filter(|s| !s.is_empty());
+    Ok(state.store.deliveries(status, DELIVERIES).await?)
+}
+
+/// The outbox spans departments: ops and admins only.
+pub async fn deliveries_api(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<DeliveryQuery>,
+) -> Result<Response, ApiError> {
+    if let Err(denied) = caller.require(&[Role::Admin, Role::Ops]) {
+        return Ok(denied.into_response());
+    }
+    let rows = deliveries(&state, &q).await?;
+    let _ = state.store.audit(&caller.name, "view", "api:deliveries", state.now()).await;
+    Ok(Json(rows).into_response())
+}
+
+pub async fn deliveries_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<DeliveryQuery>,
+) -> Result<Response, ApiError> {
+    if let Err(denied) = caller.require(&[Role::Admin, Role::Ops]) {
+        return Ok(denied.into_response());
+    }
+    let rows = deliveries(&state, &q).await?;
+    let counts = state.store.delivery_counts().await?;
+    let _ = state.store.audit(&caller.name, "view", "page:deliveries", state.now()).await;
+    let mut body = String::from("<table id=\"delivery-counts\"><tr><th>平台</th><th>状态</th><th>数量</th></tr>");
+    for (destination, status, n) in &counts {
+        let _ = write!(body, "<tr><td>{}</td><td>{}</td><td>{n}</td></tr>", esc(destination), esc(status));
+    }
+    body.push_str("</table>");
+    if caller.is_admin() {
+        body.push_str(
+            "<form method=\"post\" action=\"/deliveries/retry\"><input type=\"hidden\" name=\"dead\" value=\"1\">\
+             <button type=\"submit\" id=\"retry-dead\">全部死信重新投递</button></form>",
+        );
+    }
+    let _ = write!(
+        body,
+        "<h2>待处理投递（{}）</h2><form method=\"get\" action=\"/deliveries\">状态 <select name=\"status\">\
+         <option value=\"\">待推送 / 推送中 / 死信</option><option value=\"dead\">死信</option>\
+         <option value=\"returned\">已退回</option><option value=\"accepted\">已接收</option></select> \
+         <button type=\"submit\">筛选</button></form><table id=\"delivery-list\"><tr><th>编号</th><th>记录</th><th>平台</th>\
+         <th>操作</th><th>状态</th><th>尝试</th><th>下次尝试</th><th>错误 / 原因</th><th></th></tr>",
+        rows.len()
+    );
+    for d in &rows {
+        let retry = if caller.is_admin() && (d.status == "dead" || d.status == "pending") {
+            format!(
+                "<form method=\"post\" action=\"/deliveries/retry\" style=\"margin:0\"><input type=\"hidden\" name=\"id\" \
+                 value=\"{}\"><button type=\"submit\">重试</button></form>",
+                d.id
+            )
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td><a href=\"/records/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{retry}</td></tr>",
+            d.id,
+            d.record_id,
+            d.record_id,
+            esc(&d.destination),
+            esc(&d.operation),
+            esc(&d.status),
+            d.attempts,
+            esc(&d.next_attempt_at),
+            esc(d.reason.as_deref().or(d.last_error.as_deref()).unwrap_or(""))
+        );
+    }
+    body.push_str("</table>");
+    Ok(page("投递", Some(&caller), &body).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RetryForm {
+    #[serde(default)]
+    id: Option<i64>,
+    #[serde(default)]
+    dead: Option<String>,
+}
+
+/// Admins put a delivery (or every dead letter) back in the queue.
+pub async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Form(form): Form<RetryForm>,
+) -> Result<Response, ApiError> {
+    if let Err(denied) = caller.require(&[Role::Admin]) {
+        return Ok(denied.into_response());
+    }
+    let now = state.now();
+    let (n, target) = match (form.id, form.dead.is_some()) {
+        (Some(id), _) => (state.store.retry_deliveries(Some(&[id]), now).await?, format!("delivery:{id}")),
+        (None, true) => (state.store.retry_deliveries(None, now).await?, "deliveries:dead".to_string()),
+        (None, false) => return Ok((axum::http::StatusCode::BAD_REQUEST, "缺少 id 或 dead").into_response()),
+    };
+    let _ = state.store.audit(&caller.name, "retry", &format!("{target} ({n})"), now).await;
+    tracing::info!(user = %caller.name, target = %target, requeued = n, "deliveries retried from the dashboard");
+    Ok(Redirect::to("/deliveries").into_response())
+}

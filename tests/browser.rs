@@ -1,0 +1,443 @@
+//! The dashboard in a real headless Chromium, driven over WebDriver (chromedriver, W3C JSON
+//! protocol spoken with reqwest): log in through the form, open every page, read the text the
+//! browser shows, save screenshots to `target/screenshots/`, and check a department user does
+//! not see the other department.
+//!
+//! Needs the Debian packages `chromium` and `chromium-driver` (`.ci/run` installs them); without
+//! them the test fails, it does not skip.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use credit_gateway::config::Settings;
+use credit_gateway::ingest::{IngestOptions, ingest_file};
+use credit_gateway::sample::{SampleFormat, SampleItem};
+use credit_gateway::store::Store;
+use credit_gateway::web::{AppState, auth};
+use serde_json::{Value, json};
+
+use common::*;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const PASSWORD: &str = "口令-123";
+/// The W3C name of an element reference in WebDriver answers.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A dashboard page: its screenshot name, its path (`{record}` becomes a market record's id)
+/// and text the browser must show on it when ops look.
+struct Page {
+    name: &'static str,
+    path: &'static str,
+    shows: &'static [&'static str],
+}
+
+/// Every page of the dashboard; add new ones here.
+const PAGES: &[Page] = &[
+    Page {
+        name: "overview",
+        path: "/",
+        shows: &["总览", "记录总数", "已逾期", "税务局", "市场监督管理局", "投递队列"],
+    },
+    Page {
+        name: "departments",
+        path: "/departments",
+        shows: &["部门", "迟报率", "合规率", "税务局", "市场监督管理局"],
+    },
+    Page {
+        name: "deadlines", path: "/deadlines", shows: &["到期", "截止日期", "已逾期", "导出 CSV", "导出 Excel"]
+    },
+    Page {
+        name: "problems", path: "/problems", shows: &["问题数据", "平台退回、待部门补正", "校验未通过的数据行"]
+    },
+    Page {
+        name: "record", path: "/records/{record}", shows: &["记录", "当前内容", "推送与回执", "市场监督管理局"]
+    },
+    Page { name: "connectors", path: "/connectors", shows: &["连接器", "market-penalties", "最近导入"] },
+    Page { name: "deliveries", path: "/deliveries", shows: &["投递", "待处理投递"] },
+];
+
+/// The shipped configuration plus a tax-department connector for 行政许可, so two departments
+/// hold records.
+fn config(root: &Path) -> PathBuf {
+    copy_config(root);
+    let licences = std::fs::read_to_string(root.join("connectors/market-licences.toml")).unwrap();
+    let tax = licences.replace("department = \"market\"", "department = \"tax\"");
+    assert_ne!(tax, licences);
+    std::fs::write(root.join("connectors/tax-licences.toml"), tax).unwrap();
+    let gateway = root.join("config/gateway.toml");
+    let text = std::fs::read_to_string(&gateway).unwrap();
+    let db = root.join("gateway.db");
+    std::fs::write(&gateway, text.replace("sqlite://data/gateway.db", &format!("sqlite://{}", db.display()))).unwrap();
+    gateway
+}
+
+async fn ingest(settings: &Settings, store: &Store, root: &Path, connector: &str, item: SampleItem, rows: u64) -> u64 {
+    let file = root.join(format!("{connector}.csv"));
+    sample(&file, item, rows, 0.0, SampleFormat::Csv);
+    let opts = IngestOptions { report_path: None, progress: false, now: chrono::Utc::now(), source: None };
+    ingest_file(settings, store, connector, &file, &opts).await.unwrap().accepted
+}
+
+/// chromedriver, killed when dropped (it ends its browsers with their sessions).
+struct Driver {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        for (path, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
+            assert!(
+                Path::new(path).exists(),
+                "{path} is missing: the browser test needs Chromium and its WebDriver; install them with \
+                 `apt-get install -y --no-install-recommends chromium chromium-driver` (package {package}), \
+                 as .ci/run does"
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {CHROMEDRIVER}: {e}"));
+        credit_gateway::connector::http::install_crypto_provider();
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        let driver = Driver { child, base: format!("http://127.0.0.1:{port}"), http };
+        let started = Instant::now();
+        loop {
+            if let Ok(r) = driver.http.get(format!("{}/status", driver.base)).send().await
+                && let Ok(status) = r.json::<Value>().await
+                && status["value"]["ready"] == true
+            {
+                return driver;
+            }
+            assert!(started.elapsed() < Duration::from_secs(15), "{CHROMEDRIVER} did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A new headless browser with its own profile in `profile`.
+    async fn session(&self, profile: &Path) -> Browser {
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "pageLoadStrategy": "normal",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "prefs": {"download.default_directory": profile.join("downloads").display().to_string(),
+                          "download.prompt_for_download": false},
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=1280,1000", "--lang=zh-CN", "--no-first-run",
+                         format!("--user-data-dir={}", profile.display())],
+            },
+        }}});
+        let r = self.http.post(format!("{}/session", self.base)).json(&caps).send().await.unwrap();
+        let answer: Value = r.json().await.unwrap();
+        let id = answer["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("chromedriver opened no browser: {answer}"))
+            .to_string();
+        Browser { base: format!("{}/session/{id}", self.base), http: self.http.clone() }
+    }
+}
+
+/// One WebDriver session: a browser window.
+#[derive(Clone)]
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Browser {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
+        let status = r.status();
+        let answer: Value = r.json().await.unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
+        assert!(status.is_success(), "WebDriver {method} {path}: {status} {answer}");
+        answer["value"].clone()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    async fn open(&self, url: &str) {
+        self.post("/url", json!({ "url": url })).await;
+    }
+
+    async fn url(&self) -> String {
+        self.get("/url").await.as_str().unwrap().to_string()
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let e = self.post("/element", json!({"using": "css selector", "value": css})).await;
+        e[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {e}")).to_string()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let e = self.find(css).await;
+        self.post(&format!("/element/{e}/clear"), json!({})).await;
+        self.post(&format!("/element/{e}/value"), json!({ "text": text })).await;
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.find(css).await;
+        self.post(&format!("/element/{e}/click"), json!({})).await;
+    }
+
+    /// The text the browser renders on the page (hidden elements excluded).
+    async fn visible_text(&self) -> String {
+        let body = self.find("body").await;
+        self.get(&format!("/element/{body}/text")).await.as_str().unwrap().to_string()
+    }
+
+    /// The rendered text of the first element matching `css`.
+    async fn visible_text_of(&self, css: &str) -> String {
+        let e = self.find(css).await;
+        self.get(&format!("/element/{e}/text")).await.as_str().unwrap().to_string()
+    }
+
+    async fn title(&self) -> String {
+        self.get("/title").await.as_str().unwrap().to_string()
+    }
+
+    /// Waits until the address bar shows `path` on `base`.
+    async fn wait_for_path(&self, base: &str, path: &str) {
+        let started = Instant::now();
+        loop {
+            let url = self.url().await;
+            if url.strip_prefix(base) == Some(path) {
+                return;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "still at {url}, expected {base}{path}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Logs in through the form, as a person would.
+    async fn log_in(&self, base: &str, name: &str) {
+        self.open(&format!("{base}/login")).await;
+        self.type_into("input[name=name]", name).await;
+        self.type_into("input[name=password]", PASSWORD).await;
+        self.click("form.login button[type=submit]").await;
+        self.wait_for_path(base, "/").await;
+    }
+
+    async fn log_out(&self, base: &str) {
+        self.click("form[action=\"/logout\"] button[type=submit]").await;
+        self.wait_for_path(base, "/login").await;
+    }
+
+    async fn screenshot(&self, file: &Path) {
+        let png = self.get("/screenshot").await;
+        let bytes = base64_decode(png.as_str().unwrap());
+        assert!(bytes.starts_with(b"\x89PNG"), "the screenshot of {} is no PNG", file.display());
+        std::fs::write(file, bytes).unwrap();
+    }
+
+    async fn close(&self) {
+        let _ = self.http.delete(&self.base).send().await;
+    }
+}
+
+/// Standard base64 (the screenshots), padding allowed.
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {:?}", c as char),
+    };
+    let digits: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=').map(value).collect();
+    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let mut n = 0u32;
+        for (i, d) in chunk.iter().enumerate() {
+            n |= u32::from(*d) << (18 - 6 * i);
+        }
+        out.extend(n.to_be_bytes()[1..chunk.len()].iter());
+    }
+    out
+}
+
+fn screenshots() -> PathBuf {
+    let dir = repo().join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_works_in_a_real_browser() {
+    let started = Instant::now();
+    let driver = Driver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let settings = Settings::load(&config(root)).unwrap_or_else(|e| panic!("{e}"));
+    let store = Store::connect(&settings.gateway.database_url).await.unwrap();
+    let market = ingest(&settings, &store, root, "market-penalties", SampleItem::Penalties, 40).await;
+    let tax = ingest(&settings, &store, root, "tax-licences", SampleItem::Licences, 25).await;
+    assert!(market > 0 && tax > 0);
+    let now = chrono::Utc::now();
+    for (name, role, department) in [("ops", "ops", None), ("clerk", "department", Some("tax"))] {
+        auth::add_user(&store, &settings.departments, name, role, department, Some(PASSWORD), now).await.unwrap();
+    }
+    let record: i64 = {
+        let pool = sqlx::SqlitePool::connect(&settings.gateway.database_url).await.unwrap();
+        let sql = "SELECT MIN(id) FROM records WHERE department = 'market'";
+        let id = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        id
+    };
+
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let (_cal_tx, calendar) = tokio::sync::watch::channel(settings.calendar.clone());
+    let state = AppState::new(Arc::new(settings.clone()), store.clone(), calendar);
+    let (addr, serve) = credit_gateway::web::bind("127.0.0.1:0".parse().unwrap(), state, stop).await.unwrap();
+    let server = tokio::spawn(serve);
+    let base = format!("http://{addr}");
+
+    let browser = driver.session(&root.join("profile")).await;
+    // The checks run in a task of their own, so the browser is closed whichever way they end.
+    let checks = {
+        let (browser, base) = (browser.clone(), base.clone());
+        let downloads = root.join("profile/downloads");
+        tokio::spawn(async move { browse(&browser, &base, record, downloads).await })
+    };
+    let outcome = checks.await;
+    browser.close().await;
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    store.close().await;
+    drop(driver);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+    assert!(started.elapsed() < Duration::from_secs(60), "the browser test took {:?}", started.elapsed());
+}
+
+async fn browse(browser: &Browser, base: &str, record: i64, downloads: PathBuf) {
+    let shots = screenshots();
+
+    // Without a session every page leads to the login form.
+    browser.open(&format!("{base}/")).await;
+    browser.wait_for_path(base, "/login").await;
+    let text = browser.visible_text().await;
+    assert!(text.contains("登录") && text.contains("用户名") && text.contains("密码"), "{text}");
+    browser.screenshot(&shots.join("login.png")).await;
+
+    // A wrong password is refused with a message in Chinese.
+    browser.type_into("input[name=name]", "ops").await;
+    browser.type_into("input[name=password]", "wrong").await;
+    browser.click("form.login button[type=submit]").await;
+    let text = browser.visible_text().await;
+    assert!(text.contains("用户名或密码错误"), "{text}");
+    browser.screenshot(&shots.join("login-refused.png")).await;
+
+    // Ops see every page and both departments.
+    browser.log_in(base, "ops").await;
+    for page in PAGES {
+        let path = page.path.replace("{record}", &record.to_string());
+        browser.open(&format!("{base}{path}")).await;
+        assert_eq!(browser.url().await, format!("{base}{path}"), "{}: sent elsewhere", page.name);
+        let title = browser.title().await;
+        assert!(title.contains("信用信息网关"), "{}: title {title:?}", page.name);
+        let text = browser.visible_text().await;
+        for shows in page.shows {
+            assert!(text.contains(shows), "{} ({path}) does not show {shows:?}:\n{text}", page.name);
+        }
+        assert!(text.contains("ops（运维）"), "{}: who is logged in is not shown:\n{text}", page.name);
+        browser.screenshot(&shots.join(format!("{}.png", page.name))).await;
+    }
+
+    // 到期: filter by department and status, then export what the filter shows.
+    browser.open(&format!("{base}/deadlines")).await;
+    browser.click("select[name=department] option[value=market]").await;
+    browser.click("select[name=status] option[value=overdue]").await;
+    browser.click("#filter button[type=submit]:not([name])").await;
+    browser.wait_for_path(base, "/deadlines?department=market&item=&status=overdue").await;
+    let rows = browser.visible_text_of("#deadline-list").await;
+    assert!(rows.contains("已逾期") && !rows.contains("已按时上报"), "{rows}");
+    assert!(!rows.contains("税务局"), "the filter let the tax office's records through:\n{rows}");
+    browser.screenshot(&shots.join("deadlines-filtered.png")).await;
+    browser.click("#filter button[value=csv]").await;
+    let csv = downloaded(&downloads, ".csv").await;
+    let text = String::from_utf8(std::fs::read(&csv).unwrap()).unwrap();
+    assert!(text.trim_start_matches('\u{feff}').starts_with("记录编号,部门"), "{text}");
+    assert!(text.lines().skip(1).all(|l| l.contains(",market,") && l.ends_with("已逾期")), "{text}");
+    browser.click("#filter button[value=xlsx]").await;
+    let xlsx = downloaded(&downloads, ".xlsx").await;
+    assert!(std::fs::read(&xlsx).unwrap().starts_with(b"PK"));
+
+    browser.log_out(base).await;
+    browser.open(&format!("{base}/")).await;
+    browser.wait_for_path(base, "/login").await;
+
+    // A tax clerk sees the tax department and not the market regulator.
+    browser.log_in(base, "clerk").await;
+    let text = browser.visible_text().await;
+    assert!(text.contains("总览") && text.contains("税务局"), "{text}");
+    assert!(!text.contains("市场监督管理局"), "a tax clerk sees the market regulator:\n{text}");
+    assert!(!text.contains("投递队列"), "a department user sees the shared delivery queue:\n{text}");
+    browser.screenshot(&shots.join("overview-department.png")).await;
+    // Nor the market regulator's record, its deadlines or the delivery queue.
+    browser.open(&format!("{base}/records/{record}")).await;
+    let text = browser.visible_text().await;
+    assert!(text.contains("记录不存在或无权查看") && !text.contains("当前内容"), "{text}");
+    browser.open(&format!("{base}/deadlines?department=market")).await;
+    let rows = browser.visible_text_of("#deadline-list").await;
+    assert!(!rows.contains("市场监督管理局") && rows.contains("税务局"), "{rows}");
+    browser.open(&format!("{base}/deliveries")).await;
+    let text = browser.visible_text().await;
+    assert!(!text.contains("待处理投递"), "{text}");
+    browser.screenshot(&shots.join("deliveries-department.png")).await;
+    browser.open(&format!("{base}/")).await;
+    browser.log_out(base).await;
+}
+
+/// Waits for a finished download ending in `ext` in `dir` (Chromium writes `.crdownload` first).
+async fn downloaded(dir: &Path, ext: &str) -> PathBuf {
+    let started = Instant::now();
+    loop {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if name.ends_with(ext) && e.metadata().is_ok_and(|m| m.len() > 0) {
+                    return e.path();
+                }
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "no {ext} download in {}", dir.display());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn base64_decodes() {
+    assert_eq!(base64_decode("aGVsbG8="), b"hello");
+    assert_eq!(base64_decode("aGVsbG8h"), b"hello!");
+    assert_eq!(base64_decode("aGk="), b"hi");
+    assert_eq!(base64_decode(""), b"");
+}
