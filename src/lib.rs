@@ -9,6 +9,7 @@ pub mod connector;
 pub mod daemon;
 pub mod deadline;
 pub mod delivery;
+pub mod demo;
 pub mod department;
 pub mod error_report;
 pub mod format;

@@ -137,9 +137,25 @@ enum Command {
     /// Try it out: write realistic department files into a demo folder and ingest them into
     /// the embedded SQLite store, with the departments' error reports.
     Demo {
-        /// Working folder for the demo's files.
+        /// Working folder: a copy of the configuration, the SQLite store, inboxes. Emptied on
+        /// start if an earlier demo made it.
         #[arg(long, default_value = "data/demo")]
         dir: PathBuf,
+        /// The dashboard (a free port if this one is taken).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The sandbox platforms (a free port if taken).
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        platforms: std::net::SocketAddr,
+        /// The sandbox department APIs (a free port if taken).
+        #[arg(long, default_value = "127.0.0.1:8091")]
+        departments: std::net::SocketAddr,
+        /// Seconds between the market regulator's files.
+        #[arg(long, default_value_t = 20)]
+        every: u64,
+        /// Rows per 行政处罚 file.
+        #[arg(long, default_value_t = 300)]
+        rows: u64,
     },
     /// Simulated upper platforms and department sources on 127.0.0.1, for demos and tests.
     Sandbox {
@@ -437,10 +453,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             })
         }
-        Command::Demo { dir } => {
-            let settings = Settings::load(&cli.config)?;
+        Command::Demo { dir, listen, platforms, departments, every, rows } => {
+            let opts = credit_gateway::demo::DemoOptions {
+                dir: dir.clone(),
+                listen,
+                platforms,
+                departments,
+                every: std::time::Duration::from_secs(every.max(1)),
+                rows,
+            };
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(demo(&settings, &dir))
+            runtime.block_on(credit_gateway::demo::run(
+                &cli.config,
+                opts,
+                |login| {
+                    print!("{}", credit_gateway::demo::banner(login, &dir));
+                    let _ = std::io::Write::flush(&mut std::io::stdout());
+                },
+                shutdown_signal(),
+            ))?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Bench { command } => {
             let runtime = tokio::runtime::Runtime::new()?;
@@ -620,43 +652,6 @@ async fn ingest_command(
 
 /// Generates one file per market-regulation connector (GBK CSV and a workbook with a title
 /// row, as departments send them) and ingests them.
-async fn demo(settings: &Settings, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let today = chrono::Utc::now().date_naive();
-    let files = [
-        ("market-penalties", SampleItem::Penalties, SampleFormat::CsvGbk, "行政处罚.csv"),
-        ("market-licences", SampleItem::Licences, SampleFormat::Xlsx { title_row: true }, "行政许可.xlsx"),
-    ];
-    for (connector, item, format, name) in files {
-        let path = dir.join(name);
-        let spec = SampleSpec {
-            item,
-            rows: 2_000,
-            seed: today.to_string().len() as u64,
-            bad_share: 0.03,
-            summary_share: 0.02,
-            format,
-            first_date: today - chrono::Days::new(60),
-            days: 60,
-        };
-        write_sample(&spec, &path).with_context(|| format!("writing {}", path.display()))?;
-        println!("wrote {}", path.display());
-        ingest_command(settings, connector, false, &[path], chrono::Utc::now()).await?;
-    }
-    let store = Store::connect(&settings.gateway.database_url).await?;
-    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now());
-    let figures = store.figures(today, None, None).await?;
-    store.close().await;
-    println!();
-    println!("Deadlines as of {today} (nothing has been pushed to a platform yet, so decisions past");
-    println!("their 7th working day are overdue):");
-    print!("{}", credit_gateway::report::table(&figures));
-    println!();
-    println!("Store: {}", settings.gateway.database_url);
-    println!("Open the error reports (*.errors.csv) in {} to see what departments are told.", dir.display());
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Resolves on Ctrl-C or SIGTERM (what systemd sends).
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
