@@ -82,6 +82,16 @@ async fn the_demo_shows_every_department_deliveries_returns_and_overdue_within_a
     assert!(!deliveries.as_array().unwrap().is_empty(), "no delivery accepted: {deliveries}");
     assert!(overview["late"].as_i64() > Some(0), "the demo has late decisions: {overview:#}");
 
+    // Prometheus sees the pushes and how long they took.
+    let metrics = http.get(format!("{url}metrics")).bearer_auth(&token).send().await.unwrap().text().await.unwrap();
+    let pushes = metrics
+        .lines()
+        .find(|l| l.starts_with("credit_gateway_push_seconds_count{destination=\"provincial\",result=\"ok\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(pushes > Some(0), "no push latency in /metrics:\n{metrics}");
+    assert!(metrics.contains("credit_gateway_deliveries{status=\"accepted\"}"), "{metrics}");
+
     // The departments are told about their bad rows.
     let reports = folder.join("data/inbox/market-penalties/outbox");
     let report = std::fs::read_dir(&reports)

@@ -6,6 +6,7 @@
 //! batches, push them, and record one outcome per record; every push carries an idempotency
 //! key per record version, so a batch pushed again after a crash is never counted twice.
 
+pub mod latency;
 pub mod package;
 pub mod reminder;
 pub mod worker;

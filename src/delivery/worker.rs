@@ -115,7 +115,12 @@ impl Pusher {
         let pushed_at = Utc::now();
         let answers = futures_util::future::join_all(packages.iter().map(|(item, batch)| async move {
             self.limiter.until_ready().await;
-            self.push(item, batch, Utc::now()).await
+            let started = std::time::Instant::now();
+            let answer = self.push(item, batch, Utc::now()).await;
+            if d.adapter != Adapter::File {
+                super::latency::observe(&d.name, answer.is_ok(), started.elapsed());
+            }
+            answer
         }))
         .await;
         let mut outcomes = Vec::with_capacity(claimed.len());

@@ -92,7 +92,24 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
         "Years without a calendar file that deadlines reach into.",
     );
     write_sample(&mut out, "credit_gateway_calendar_missing_years", "", state.missing_years().len() as i64);
+    push_latency(&mut out);
     Ok(out)
+}
+
+/// The push-time histograms of this instance.
+fn push_latency(out: &mut String) {
+    use crate::delivery::latency::{BUCKETS, snapshot};
+    let name = "credit_gateway_push_seconds";
+    header_line(out, name, "histogram", "Time to push one package to a platform and read its receipts.");
+    for (destination, result, h) in snapshot() {
+        let labels = format!("destination=\"{}\",result=\"{result}\"", label(&destination));
+        for (bound, n) in BUCKETS.iter().zip(h.buckets) {
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum_seconds);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
+    }
 }
 
 fn header_line(out: &mut String, name: &str, kind: &str, help: &str) {
