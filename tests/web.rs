@@ -54,8 +54,10 @@ impl Web {
 
     async fn json(&self, path: &str, token: &str) -> Value {
         let r = self.get(path, Some(token)).await;
-        assert_eq!(r.status(), StatusCode::OK, "{path}");
-        r.json().await.unwrap()
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{path}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
     }
 
     /// POSTs `fields` as a browser's form would.
@@ -76,11 +78,32 @@ impl Web {
     }
 }
 
+/// The settings of a test: SQLite in `root`, or a fresh PostgreSQL database (its name returned
+/// for dropping).
+async fn settings_on(root: &Path, postgres: bool) -> (Settings, Option<String>) {
+    let mut settings = Settings::load(&config(root)).unwrap_or_else(|e| panic!("{e}"));
+    if !postgres {
+        return (settings, None);
+    }
+    let (url, name) = fresh_postgres().await;
+    settings.gateway.database_url = url;
+    (settings, Some(name))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn roles_decide_what_each_caller_sees() {
+async fn roles_decide_what_each_caller_sees_on_sqlite() {
+    roles_decide_what_each_caller_sees(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_decide_what_each_caller_sees_on_postgres() {
+    roles_decide_what_each_caller_sees(true).await;
+}
+
+async fn roles_decide_what_each_caller_sees(postgres: bool) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let settings = Settings::load(&config(root)).unwrap_or_else(|e| panic!("{e}"));
+    let (settings, database) = settings_on(root, postgres).await;
     let store = Store::connect(&settings.gateway.database_url).await.unwrap();
     let market = ingest(&settings, &store, root, "market-penalties", SampleItem::Penalties, 50).await;
     let tax = ingest(&settings, &store, root, "tax-licences", SampleItem::Licences, 30).await;
@@ -181,15 +204,27 @@ async fn roles_decide_what_each_caller_sees() {
     assert!(audit.iter().any(|a| a.user_name == "clerk" && a.target == "api:overview"));
     assert!(audit.iter().any(|a| a.user_name == "ops" && a.action == "login"));
     store.close().await;
+    if let Some(name) = database {
+        drop_postgres(&name).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_view_filters_exports_and_keeps_departments_apart_on_sqlite() {
+    each_view_filters_exports_and_keeps_departments_apart(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_view_filters_exports_and_keeps_departments_apart_on_postgres() {
+    each_view_filters_exports_and_keeps_departments_apart(true).await;
 }
 
 /// Every page and its API: deadlines filtered and exported (formulas neutralised), problems,
 /// one record's lineage, connectors and deliveries, each held to what the caller may see.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_view_filters_exports_and_keeps_departments_apart() {
+async fn each_view_filters_exports_and_keeps_departments_apart(postgres: bool) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let settings = Settings::load(&config(root)).unwrap_or_else(|e| panic!("{e}"));
+    let (settings, database) = settings_on(root, postgres).await;
     let store = Store::connect(&settings.gateway.database_url).await.unwrap();
     // A market file with a decision number a spreadsheet would run as a formula, and bad rows.
     let file = root.join("penalties.csv");
@@ -326,4 +361,7 @@ async fn each_view_filters_exports_and_keeps_departments_apart() {
         assert!(openapi["paths"][format!("/api/v1/{path}")]["get"].is_object(), "{path} missing from OpenAPI");
     }
     store.close().await;
+    if let Some(name) = database {
+        drop_postgres(&name).await;
+    }
 }

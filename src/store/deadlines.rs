@@ -316,7 +316,7 @@ impl Store {
         }
 
         const INGESTED: &str = "SELECT department, item, substr(started_at, 1, 7), \
-             SUM(rows_read - skipped), SUM(rows_read - skipped - rejected) \
+             CAST(SUM(rows_read - skipped) AS BIGINT), CAST(SUM(rows_read - skipped - rejected) AS BIGINT) \
              FROM ingest_runs WHERE status = 'done' AND started_at >= $1 AND started_at < $2 \
              AND ($3 IS NULL OR department = $3) GROUP BY department, item, substr(started_at, 1, 7)";
         let rows: Vec<(String, String, String, i64, i64)> = on_pool!(self.db(), pool =>
