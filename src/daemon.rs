@@ -61,18 +61,18 @@ pub async fn run(config_file: &Path, shutdown: impl std::future::Future<Output =
 }
 
 /// [`run`], telling `listening` the dashboard's address once it is bound.
+///
+/// The dashboard and the store live as long as the process. The work (connectors, delivery
+/// workers, upkeep, the calendar watch) runs as one generation of tasks under the settings in
+/// force; `SIGHUP` loads the configuration again and, if it is valid, stops the generation
+/// (each task finishes the step it is in: the file in hand, the batch in flight) and starts
+/// the next under the new settings. An invalid configuration is refused and the old one runs on.
 pub async fn run_with(
     config_file: &Path,
     shutdown: impl std::future::Future<Output = ()>,
     listening: impl FnOnce(std::net::SocketAddr),
 ) -> Result<(), DaemonError> {
-    let settings = Settings::load(config_file)?;
-    // Taken before the calendar is used, so a file written since loading counts as a change.
-    let calendar_seen = calendar_fingerprint(&settings.gateway.calendar_dir);
-    let settings = match Calendar::load_dir(&settings.gateway.calendar_dir) {
-        Ok(calendar) => Settings { calendar: Arc::new(calendar), ..settings },
-        Err(_) => settings,
-    };
+    let (mut settings, mut calendar_seen) = load(config_file)?;
     let store = Store::connect(&settings.gateway.database_url).await?;
     tracing::info!(
         database = %store_kind(&settings.gateway.database_url),
@@ -80,18 +80,11 @@ pub async fn run_with(
         "credit-gateway running"
     );
     warn_missing_years(&settings.calendar, Utc::now());
-    let (stop_tx, stop_rx) = watch::channel(false);
-    // The tasks run side by side on this task and are awaited: on shutdown each finishes the
-    // step it is in, then returns.
-    let stop = async {
-        shutdown.await;
-        tracing::info!("shutting down");
-        let _ = stop_tx.send(true);
-    };
-    let shared = Arc::new(settings.clone());
+    let (settings_tx, settings_rx) = watch::channel(Arc::new(settings.clone()));
     let (calendar_tx, calendar_rx) = watch::channel(settings.calendar.clone());
-    let state = crate::web::AppState::new(shared.clone(), store.clone(), calendar_rx);
-    let (addr, web) = crate::web::bind(settings.gateway.listen, state, stop_rx.clone()).await?;
+    let (web_stop_tx, web_stop) = watch::channel(false);
+    let state = crate::web::AppState::live(settings_rx, store.clone(), calendar_rx);
+    let (addr, web) = crate::web::bind(settings.gateway.listen, state, web_stop.clone()).await?;
     tracing::info!(url = %format!("http://{addr}/"), "dashboard listening");
     listening(addr);
     let web = async {
@@ -99,6 +92,124 @@ pub async fn run_with(
             tracing::error!(error = %e, "the dashboard stopped");
         }
     };
+    let watchdog = crate::service::feed_watchdog(web_stop.clone());
+
+    let work = async {
+        let mut hangups = hangup_signal();
+        tokio::pin!(shutdown);
+        let result = loop {
+            let (stop_tx, stop_rx) = watch::channel(false);
+            let generation = run_tasks(settings.clone(), store.clone(), calendar_seen.clone(), &calendar_tx, stop_rx);
+            tokio::pin!(generation);
+            crate::service::ready(&format!("running: {addr}"));
+            let next = loop {
+                tokio::select! {
+                    result = &mut generation => break Next::Ended(result),
+                    _ = &mut shutdown => break Next::Stop,
+                    _ = next_hangup(&mut hangups) => match reload(config_file, &settings) {
+                        Ok(new) => break Next::Reload(Box::new(new)),
+                        Err(reason) => {
+                            tracing::error!(%reason, "new configuration refused; the running one stays");
+                            crate::service::status(&format!("running: {addr}; last reload refused: {reason}"));
+                        }
+                    },
+                }
+            };
+            match next {
+                Next::Ended(result) => break result,
+                Next::Stop => {
+                    crate::service::stopping();
+                    tracing::info!("shutting down: finishing the work in hand");
+                    let _ = stop_tx.send(true);
+                    break generation.await;
+                }
+                Next::Reload(new) => {
+                    crate::service::reloading();
+                    tracing::info!("reloading: finishing the work in hand under the old configuration");
+                    let _ = stop_tx.send(true);
+                    if let Err(e) = generation.await {
+                        tracing::error!(error = %e, "the old configuration's tasks ended with an error");
+                    }
+                    (settings, calendar_seen) = *new;
+                    let _ = settings_tx.send(Arc::new(settings.clone()));
+                    let _ = calendar_tx.send(settings.calendar.clone());
+                    tracing::info!(
+                        connectors = settings.connectors.iter().filter(|c| c.enabled).count(),
+                        destinations = settings.destinations.iter().filter(|d| d.enabled).count(),
+                        "configuration reloaded"
+                    );
+                }
+            }
+        };
+        let _ = web_stop_tx.send(true);
+        result
+    };
+    let (result, (), ()) = tokio::join!(work, web, watchdog);
+    store.close().await;
+    result
+}
+
+enum Next {
+    /// The tasks ended by themselves (only on an error).
+    Ended(Result<(), DaemonError>),
+    Stop,
+    Reload(Box<(Settings, Fingerprint)>),
+}
+
+/// The settings with the calendar read now; its folder's fingerprint is taken first, so a
+/// file written meanwhile counts as a change.
+fn load(config_file: &Path) -> Result<(Settings, Fingerprint), ConfigError> {
+    let settings = Settings::load(config_file)?;
+    let seen = calendar_fingerprint(&settings.gateway.calendar_dir);
+    let settings = match Calendar::load_dir(&settings.gateway.calendar_dir) {
+        Ok(calendar) => Settings { calendar: Arc::new(calendar), ..settings },
+        Err(_) => settings,
+    };
+    Ok((settings, seen))
+}
+
+/// The configuration on disk, if it may replace `running`: valid, and on the same database.
+fn reload(config_file: &Path, running: &Settings) -> Result<(Settings, Fingerprint), String> {
+    let (new, seen) = load(config_file).map_err(|e| e.to_string().replace('\n', "; "))?;
+    if new.gateway.database_url != running.gateway.database_url {
+        return Err("the database URL changed: restart the service to move to another database".to_string());
+    }
+    if new.gateway.listen != running.gateway.listen {
+        tracing::warn!(listen = %new.gateway.listen, "the dashboard's address changes at the next restart");
+    }
+    Ok((new, seen))
+}
+
+#[cfg(unix)]
+fn hangup_signal() -> Option<tokio::signal::unix::Signal> {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP: reloading needs a restart");
+            None
+        }
+    }
+}
+
+async fn next_hangup(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// One generation of the daemon's work under `settings`, until `stop`.
+async fn run_tasks(
+    settings: Settings,
+    store: Store,
+    calendar_seen: Fingerprint,
+    calendar_tx: &watch::Sender<Arc<Calendar>>,
+    stop_rx: watch::Receiver<bool>,
+) -> Result<(), DaemonError> {
+    let shared = Arc::new(settings.clone());
+    store.sync_destination_items(&settings.destination_items()).await?;
     let connectors = futures_util::future::join_all(
         settings
             .connectors
@@ -107,7 +218,6 @@ pub async fn run_with(
             .map(|c| run_connector(shared.clone(), store.clone(), c.clone(), stop_rx.clone())),
     );
     tracing::info!(connectors = settings.connectors.iter().filter(|c| c.enabled).count(), "connectors started");
-    store.sync_destination_items(&settings.destination_items()).await?;
     let outbox = futures_util::future::join_all(
         settings
             .destinations
@@ -118,13 +228,10 @@ pub async fn run_with(
     let withdrawals = upkeep(settings.clone(), store.clone(), stop_rx.clone());
     tokio::join!(
         watch_calendar(settings.clone(), store.clone(), calendar_seen, calendar_tx, stop_rx),
-        web,
         connectors,
         outbox,
         withdrawals,
-        stop
     );
-    store.close().await;
     Ok(())
 }
 
@@ -139,7 +246,7 @@ async fn watch_calendar(
     settings: Settings,
     store: Store,
     mut seen: Fingerprint,
-    publish: watch::Sender<Arc<Calendar>>,
+    publish: &watch::Sender<Arc<Calendar>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let dir = settings.gateway.calendar_dir.clone();

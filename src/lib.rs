@@ -23,6 +23,7 @@ pub mod report;
 pub mod sample;
 pub mod sandbox;
 pub mod secret;
+pub mod service;
 pub mod store;
 pub mod transform;
 pub mod web;

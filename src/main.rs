@@ -27,6 +27,10 @@ struct Cli {
     /// Pretend it is this instant (RFC 3339), for replays and tests; default: the real clock.
     #[arg(long, global = true)]
     now: Option<chrono::DateTime<chrono::Utc>>,
+    /// Log lines for people (`human`) or one JSON object per line for the journal and log
+    /// files (`json`); `auto`: human on a terminal, JSON otherwise.
+    #[arg(long, global = true, default_value = "auto", value_parser = ["auto", "human", "json"])]
+    log_format: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -256,7 +260,7 @@ enum IdCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Run));
+    init_logging(matches!(cli.command, Command::Run), &cli.log_format);
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -266,16 +270,19 @@ fn main() -> ExitCode {
     }
 }
 
-/// A service logs what it does; a one-shot command only what went wrong.
-fn init_logging(service: bool) {
+/// A service logs what it does; a one-shot command only what went wrong. Under systemd the
+/// journal takes stderr, which is no terminal: JSON there, one object per line.
+fn init_logging(service: bool, format: &str) {
     let default = if service { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let terminal = std::io::stderr().is_terminal();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" || (format == "auto" && !terminal) {
+        builder.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        builder.with_ansi(terminal).init();
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

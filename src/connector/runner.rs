@@ -87,8 +87,10 @@ pub async fn run_pass(
     source: &mut dyn super::Source,
     stop: &watch::Receiver<bool>,
 ) -> PassReport {
+    use tracing::Instrument as _;
     let mut report = PassReport { connector: connector.name.clone(), ..PassReport::default() };
     source.start_pass();
+    let span = tracing::info_span!("connector_run", connector = %connector.name, department = %connector.department);
     let result: Result<(), RunError> = async {
         loop {
             if *stop.borrow() {
@@ -110,9 +112,11 @@ pub async fn run_pass(
             }
         }
     }
+    .instrument(span.clone())
     .await;
     if let Err(e) = result {
-        tracing::warn!(connector = %connector.name, error = %e, "connector pass failed");
+        let _in_span = span.enter();
+        tracing::warn!(error = %e, "connector pass failed");
         report.error = Some(e.to_string());
     }
     report

@@ -87,6 +87,12 @@ impl Pusher {
 
     /// Claims and pushes one batch; `None` when nothing is due.
     pub async fn push_batch(&self, store: &Store) -> Result<Option<PushCounts>, DeliveryError> {
+        use tracing::Instrument as _;
+        let span = tracing::info_span!("delivery_batch", destination = %self.destination.name, worker = %self.worker);
+        self.push_batch_inner(store).instrument(span).await
+    }
+
+    async fn push_batch_inner(&self, store: &Store) -> Result<Option<PushCounts>, DeliveryError> {
         let d = &self.destination;
         let mut from_files = None;
         if d.adapter == Adapter::File {

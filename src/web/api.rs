@@ -76,7 +76,7 @@ pub async fn overview_for(state: &AppState, caller: &Caller) -> Result<Overview,
     let counts = state.store.overview_counts(today, scope).await?;
     let by_department = state.store.department_counts(today, scope).await?;
     let departments = state
-        .settings
+        .settings()
         .departments
         .iter()
         .filter(|d| caller.sees(&d.id))
@@ -95,7 +95,7 @@ pub async fn overview_for(state: &AppState, caller: &Caller) -> Result<Overview,
         .collect();
     let health = state.store.connector_health().await?;
     let connectors = state
-        .settings
+        .settings()
         .connectors
         .iter()
         .filter(|c| caller.sees(&c.department))

@@ -82,14 +82,14 @@ pub async fn page_or_export(
     let rows = state.store.deadlines(state.today(), &filter).await?;
     let _ = state.store.audit(&caller.name, "view", "page:deadlines", state.now()).await;
     let departments: Vec<(String, String)> = state
-        .settings
+        .settings()
         .departments
         .iter()
         .filter(|d| caller.sees(&d.id))
         .map(|d| (d.id.clone(), d.name.clone()))
         .collect();
     let items: Vec<(String, String)> =
-        state.settings.catalogue.items().iter().map(|i| (i.code.clone(), format!("{} {}", i.code, i.name))).collect();
+        state.settings().catalogue.items().iter().map(|i| (i.code.clone(), format!("{} {}", i.code, i.name))).collect();
     let statuses: Vec<(String, String)> =
         STATUSES.iter().map(|s| (s.as_str().to_string(), s.zh().to_string())).collect();
     let mut body = format!(
@@ -109,8 +109,9 @@ pub async fn page_or_export(
         rows.len(),
         if rows.len() as i64 >= PAGE_LIMIT { "（仅显示前 500 条，完整列表请导出）" } else { "" }
     );
+    let settings = state.settings();
     for r in &rows {
-        let department = state.settings.departments.get(&r.department).map_or(r.department.as_str(), |d| &d.name);
+        let department = settings.departments.get(&r.department).map_or(r.department.as_str(), |d| &d.name);
         let _ = write!(
             body,
             "<tr class=\"{}\"><td>{}</td><td>{}</td><td><a href=\"/records/{}\">{}</a></td><td>{}</td><td>{}{}</td>\

@@ -82,7 +82,7 @@ async fn trends(state: &AppState, caller: &Caller, only: Option<&str>) -> Result
     let figures = state.store.figures(today, None, scope).await?;
     let window: Vec<&Figures> = figures.iter().filter(|f| months.contains(&f.month)).collect();
     Ok(state
-        .settings
+        .settings()
         .departments
         .iter()
         .filter(|d| caller.sees(&d.id) && scope.is_none_or(|s| s == d.id))

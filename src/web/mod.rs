@@ -30,7 +30,8 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub settings: Arc<Settings>,
+    /// The settings in force (the daemon swaps in a new configuration on SIGHUP).
+    settings: watch::Receiver<Arc<Settings>>,
     pub store: Store,
     /// The calendar in force (the daemon swaps in new years without a restart).
     pub calendar: watch::Receiver<Arc<Calendar>>,
@@ -38,8 +39,22 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Fixed settings (tests, benchmarks).
     pub fn new(settings: Arc<Settings>, store: Store, calendar: watch::Receiver<Arc<Calendar>>) -> AppState {
+        AppState::live(watch::channel(settings).1, store, calendar)
+    }
+
+    /// Settings that follow the daemon's reloads.
+    pub fn live(
+        settings: watch::Receiver<Arc<Settings>>,
+        store: Store,
+        calendar: watch::Receiver<Arc<Calendar>>,
+    ) -> AppState {
         AppState { settings, store, calendar, clock: Arc::new(Utc::now) }
+    }
+
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.borrow().clone()
     }
 
     pub fn now(&self) -> DateTime<Utc> {

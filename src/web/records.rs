@@ -47,7 +47,7 @@ pub async fn problems_api(State(state): State<AppState>, caller: Caller) -> Resu
 pub async fn problems_page(State(state): State<AppState>, caller: Caller) -> Result<Html<String>, ApiError> {
     let p = problems(&state, &caller).await?;
     let _ = state.store.audit(&caller.name, "view", "page:problems", state.now()).await;
-    let name = |id: &str| state.settings.departments.get(id).map_or(id.to_string(), |d| d.name.clone());
+    let name = |id: &str| state.settings().departments.get(id).map_or(id.to_string(), |d| d.name.clone());
     let mut body = format!(
         "<h2>平台退回、待部门补正（{}）</h2><p>请按退回原因修改后，以相同业务主键重新提交；新版本推送并被接收后自动关闭。</p>\
          <table id=\"returned\"><tr><th>部门</th><th>信息类别</th><th>业务主键</th><th>平台</th><th>规则</th><th>退回原因</th>\
@@ -137,7 +137,8 @@ pub async fn record_api(
 
 /// The content JSON as a two-column table of catalogue field names and values.
 fn content_table(state: &AppState, item: &str, content: &str) -> String {
-    let fields = state.settings.catalogue.item(item);
+    let settings = state.settings();
+    let fields = settings.catalogue.item(item);
     let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(content) else {
         return format!("<pre>{}</pre>", esc(content));
     };
@@ -164,7 +165,7 @@ pub async fn record_page(
         return Ok((axum::http::StatusCode::NOT_FOUND, page("记录", Some(&caller), body)).into_response());
     };
     let r = &l.record;
-    let department = state.settings.departments.get(&r.department).map_or(r.department.clone(), |d| d.name.clone());
+    let department = state.settings().departments.get(&r.department).map_or(r.department.clone(), |d| d.name.clone());
     let mut body = format!(
         "<table id=\"lineage\"><tr><th>信息类别</th><td>{}</td></tr><tr><th>部门</th><td>{}</td></tr>\
          <tr><th>业务主键</th><td>{}</td></tr><tr><th>当前版本</th><td>{}</td></tr>\

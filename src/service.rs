@@ -1,0 +1,53 @@
+//! Telling systemd how the service is doing (`Type=notify`): ready once the dashboard listens
+//! and every task runs, reloading while a new configuration is swapped in, stopping on the
+//! way out, and the watchdog's keep-alive. Outside systemd (`NOTIFY_SOCKET` unset) every call
+//! does nothing.
+
+use std::time::Duration;
+
+use sd_notify::NotifyState;
+
+fn send(states: &[NotifyState]) {
+    if let Err(e) = sd_notify::notify(false, states) {
+        tracing::warn!(error = %e, "cannot notify systemd");
+    }
+}
+
+pub fn ready(status: &str) {
+    send(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// Before a reload; systemd wants the monotonic clock with it (`Type=notify-reload`).
+pub fn reloading() {
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => send(&[NotifyState::Reloading, now]),
+        Err(_) => send(&[NotifyState::Reloading]),
+    }
+}
+
+pub fn stopping() {
+    send(&[NotifyState::Stopping, NotifyState::Status("stopping: finishing the work in hand")]);
+}
+
+pub fn status(text: &str) {
+    send(&[NotifyState::Status(text)]);
+}
+
+/// How often to tell the watchdog we are alive: half its interval, if systemd set one.
+pub fn watchdog_interval() -> Option<Duration> {
+    let mut usec = 0;
+    sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2))
+}
+
+/// Keeps the watchdog fed until `stop`. The pings come from the runtime that runs the
+/// daemon's tasks, so a runtime that stops scheduling them gets the service restarted.
+pub async fn feed_watchdog(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let Some(every) = watchdog_interval() else { return };
+    loop {
+        send(&[NotifyState::Watchdog]);
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
