@@ -183,6 +183,10 @@ struct DaemonSpec {
     /// in the department's outbox report.
     #[serde(default = "DaemonSpec::default_correction_days")]
     correction_working_days: u32,
+    /// How long an instance's hold on a connector lasts unless renewed (several instances on
+    /// one database): a dead instance's connectors are taken over after this.
+    #[serde(default = "DaemonSpec::default_lease")]
+    connector_lease_seconds: u64,
 }
 
 impl DaemonSpec {
@@ -192,6 +196,9 @@ impl DaemonSpec {
     fn default_correction_days() -> u32 {
         5
     }
+    fn default_lease() -> u64 {
+        30
+    }
 }
 
 impl Default for DaemonSpec {
@@ -199,6 +206,7 @@ impl Default for DaemonSpec {
         DaemonSpec {
             calendar_poll_seconds: Self::default_calendar_poll(),
             correction_working_days: Self::default_correction_days(),
+            connector_lease_seconds: Self::default_lease(),
         }
     }
 }
@@ -370,6 +378,7 @@ pub struct GatewayConfig {
     pub destinations_dir: PathBuf,
     pub sender: SenderSpec,
     pub correction_working_days: u32,
+    pub connector_lease: std::time::Duration,
 }
 
 impl GatewayConfig {
@@ -420,6 +429,7 @@ impl GatewayConfig {
             destinations_dir: at(&spec.paths.destinations),
             sender: spec.sender,
             correction_working_days: spec.daemon.correction_working_days,
+            connector_lease: std::time::Duration::from_secs(spec.daemon.connector_lease_seconds.max(1)),
             base_dir,
             database_url,
             listen,

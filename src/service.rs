@@ -3,6 +3,7 @@
 //! way out, and the watchdog's keep-alive. Outside systemd (`NOTIFY_SOCKET` unset) every call
 //! does nothing.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use sd_notify::NotifyState;
@@ -50,4 +51,16 @@ pub async fn feed_watchdog(mut stop: tokio::sync::watch::Receiver<bool>) {
             _ = stop.wait_for(|s| *s) => return,
         }
     }
+}
+
+/// This instance's name in leases and claims: host, process and a random part (a PID comes
+/// back after a reboot; a lease must not).
+pub fn instance_id() -> String {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let host =
+            std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "host".into());
+        format!("{host}:{}:{:04x}", std::process::id(), fastrand::u16(..))
+    })
+    .clone()
 }

@@ -82,7 +82,7 @@ fn a_new_calendar_year_is_picked_up_without_a_restart() {
     let mut daemon = Command::new(bin)
         .arg("--config")
         .arg(&config)
-        .arg("run")
+        .args(["--log-format", "human", "run"])
         .env("CREDIT_GATEWAY_DATABASE_URL", &db)
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())

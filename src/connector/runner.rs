@@ -23,6 +23,8 @@ use crate::store::{PassOutcome, Store, StoreError};
 pub enum RunError {
     #[error("unknown connector {0:?}")]
     UnknownConnector(String),
+    #[error("connector {0:?} is running on another instance now; try again when it is done")]
+    Busy(String),
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error(transparent)]
@@ -275,13 +277,95 @@ pub async fn run_connector(settings: Arc<Settings>, store: Store, connector: Con
             }
         }
         first = false;
-        let report = run_pass(&settings, &store, &connector, source.as_mut(), &stop).await;
+        let tick = next_tick.flatten();
+        let Some(report) = leased_pass(&settings, &store, &connector, source.as_mut(), &stop, tick).await else {
+            continue;
+        };
         record(&store, &connector, &report).await;
         wake.settling = source.settling();
         if *stop.borrow() {
             return;
         }
     }
+}
+
+/// Why a pass did not run here.
+#[derive(Debug, PartialEq, Eq)]
+enum NotHere {
+    /// Another instance runs this connector now.
+    Leased,
+    /// Another instance already pulled this schedule tick.
+    TickTaken,
+}
+
+/// Takes the connector's lease (and the schedule tick, if any) for this instance.
+async fn take_lease(
+    store: &Store,
+    connector: &str,
+    holder: &str,
+    lease: Duration,
+    tick: Option<DateTime<Utc>>,
+) -> Result<Result<(), NotHere>, StoreError> {
+    let now = Utc::now();
+    let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+    if !store.take_connector_lease(connector, holder, &rfc3339(now), &rfc3339(until)).await? {
+        return Ok(Err(NotHere::Leased));
+    }
+    if let Some(tick) = tick
+        && !store.take_tick(connector, holder, &rfc3339(tick)).await?
+    {
+        store.release_connector_lease(connector, holder).await?;
+        return Ok(Err(NotHere::TickTaken));
+    }
+    Ok(Ok(()))
+}
+
+/// A pass under the connector's lease, renewed while it runs and given back after, so that
+/// instances sharing a database run each connector on one instance at a time (a watched
+/// folder on shared storage is taken once per file) and each schedule tick once. `None` when
+/// the pass belongs to another instance. A dead instance's lease runs out and another takes
+/// over from the last checkpoint; a file it was taking is taken again, its committed rows
+/// unchanged.
+async fn leased_pass(
+    settings: &Settings,
+    store: &Store,
+    connector: &Connector,
+    source: &mut dyn super::Source,
+    stop: &watch::Receiver<bool>,
+    tick: Option<DateTime<Utc>>,
+) -> Option<PassReport> {
+    let holder = crate::service::instance_id();
+    let lease = settings.gateway.connector_lease;
+    match take_lease(store, &connector.name, &holder, lease, tick).await {
+        Ok(Ok(())) => {}
+        Ok(Err(why)) => {
+            tracing::debug!(connector = %connector.name, ?why, "the pass belongs to another instance");
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!(connector = %connector.name, error = %e, "cannot take the connector's lease");
+            return None;
+        }
+    }
+    // Renewed beside the pass, never in its way: on SQLite a renewal waits for the pass's
+    // write transaction, which must go on being driven meanwhile.
+    let renew = async {
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            let renewed = take_lease(store, &connector.name, &holder, lease, None).await;
+            if !matches!(renewed, Ok(Ok(()))) {
+                tracing::warn!(connector = %connector.name, "the connector's lease could not be renewed; another instance may take over");
+            }
+        }
+    };
+    let report = tokio::select! {
+        report = run_pass(settings, store, connector, source, stop) => report,
+        never = renew => never,
+    };
+    if let Err(e) = store.release_connector_lease(&connector.name, &holder).await {
+        tracing::warn!(connector = %connector.name, error = %e, "cannot give the connector's lease back; it runs out by itself");
+    }
+    Some(report)
 }
 
 /// Sleeps, unless `stop` comes first; true when the sleep ran out.
@@ -388,7 +472,9 @@ pub async fn run_once(settings: &Settings, store: &Store, name: &str) -> Result<
     let mapping = settings.mapping(&connector.mapping).expect("connectors are checked against mappings");
     let mut source = connector.open_source(mapping)?;
     let (_tx, stop) = watch::channel(false);
-    let report = run_pass(settings, store, connector, source.as_mut(), &stop).await;
+    let Some(report) = leased_pass(settings, store, connector, source.as_mut(), &stop, None).await else {
+        return Err(RunError::Busy(name.to_string()));
+    };
     record(store, connector, &report).await;
     Ok(report)
 }

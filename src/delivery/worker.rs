@@ -342,8 +342,7 @@ pub async fn push_due(settings: &Settings, store: &Store, destination: &str) -> 
 
 /// This instance's name in claims: host and process.
 pub fn worker_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "host".into());
-    format!("{host}:{}", std::process::id())
+    crate::service::instance_id()
 }
 
 /// The outbox loop of one destination, until `stop`.

@@ -89,6 +89,51 @@ impl Store {
         Ok(())
     }
 
+    /// Takes (or renews) the lease on running `connector` for `holder` until `expires_at`;
+    /// true when `holder` has it: it was free, had run out, or was already its own.
+    pub async fn take_connector_lease(
+        &self,
+        connector: &str,
+        holder: &str,
+        now: &str,
+        expires_at: &str,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "INSERT INTO connector_leases (connector, holder, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (connector) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE connector_leases.holder = excluded.holder OR connector_leases.expires_at < $4";
+        let done = on_pool!(self.db(), pool => sqlx::query(SQL)
+            .bind(connector)
+            .bind(holder)
+            .bind(expires_at)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())?);
+        Ok(done == 1)
+    }
+
+    /// Gives the lease back, so another instance need not wait for it to run out.
+    pub async fn release_connector_lease(&self, connector: &str, holder: &str) -> Result<(), StoreError> {
+        const SQL: &str = "UPDATE connector_leases SET expires_at = '0000' WHERE connector = $1 AND holder = $2";
+        on_pool!(self.db(), pool => sqlx::query(SQL).bind(connector).bind(holder).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// Takes the schedule tick `tick` of `connector` for the lease holder; false when some
+    /// instance already took it (or a later one), so each tick's pull runs once.
+    pub async fn take_tick(&self, connector: &str, holder: &str, tick: &str) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE connector_leases SET last_tick = $2 \
+             WHERE connector = $1 AND holder = $3 AND (last_tick IS NULL OR last_tick < $2)";
+        let done = on_pool!(self.db(), pool => sqlx::query(SQL)
+            .bind(connector)
+            .bind(tick)
+            .bind(holder)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())?);
+        Ok(done == 1)
+    }
+
     pub async fn connector_health(&self) -> Result<Vec<ConnectorHealth>, StoreError> {
         const SQL: &str = "SELECT connector, checkpoint, last_run_at, last_status, last_error, last_rows, rows_total, \
                            files_total, errors_total, next_run_at FROM connector_state ORDER BY connector";
