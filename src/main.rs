@@ -41,6 +41,9 @@ enum Command {
     Run,
     /// Load and validate every configuration file; exit 0 when all are valid.
     CheckConfig,
+    /// Bring the database's schema up to this version's (run after installing a new version,
+    /// before starting it; `run` does it too) and list the migrations applied.
+    Migrate,
     /// Identifier checks (统一社会信用代码, 组织机构代码, 身份证号).
     Id {
         #[command(subcommand)]
@@ -291,6 +294,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run => {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(credit_gateway::daemon::run(&cli.config, shutdown_signal()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let settings = Settings::load(&cli.config)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let store = Store::connect(&settings.gateway.database_url).await?;
+                let applied = store.applied_migrations().await?;
+                store.close().await;
+                for (version, description, at) in &applied {
+                    println!("{version:04} {description}  (applied {at})");
+                }
+                println!("schema up to date: {} migrations, version {}", applied.len(), env!("CARGO_PKG_VERSION"));
+                Ok::<_, anyhow::Error>(())
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Users { command } => {

@@ -291,3 +291,19 @@ fn regex_free_id_number(lines: &[String]) -> Option<String> {
     }
     None
 }
+
+#[test]
+fn migrate_brings_a_new_database_up_to_date_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_url(dir.path());
+    let out = gateway(&db, &["migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("0001 records") && text.contains("0008 leases") && text.contains("schema up to date"),
+        "{text}"
+    );
+    // Again: nothing to do, same answer.
+    let again = gateway(&db, &["migrate"]);
+    assert_eq!(stdout(&again).lines().count(), text.lines().count());
+}

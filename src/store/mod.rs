@@ -141,6 +141,24 @@ impl Store {
         Ok(Store { db })
     }
 
+    /// The schema migrations applied to this database, oldest first: (version, description,
+    /// when applied).
+    pub async fn applied_migrations(&self) -> Result<Vec<(i64, String, String)>, StoreError> {
+        let rows = match &self.db {
+            Db::Sqlite(pool) => {
+                const SQL: &str =
+                    "SELECT version, description, CAST(installed_on AS TEXT) FROM _sqlx_migrations ORDER BY version";
+                sqlx::query_as(SQL).fetch_all(pool).await?
+            }
+            Db::Postgres(pool) => {
+                const SQL: &str = "SELECT version, description, to_char(installed_on AT TIME ZONE 'UTC', \
+                                   'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM _sqlx_migrations ORDER BY version";
+                sqlx::query_as(SQL).fetch_all(pool).await?
+            }
+        };
+        Ok(rows)
+    }
+
     /// Opens (and creates) the SQLite database in a file: for tools and tests.
     pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
         Store::connect(&format!("sqlite://{}", path.display())).await
