@@ -118,9 +118,9 @@ async fn three_instances_deliver_every_record_once_though_one_is_killed() {
     let at_kill = accepted().await;
     assert!(at_kill < expected, "killed mid-way ({at_kill} of {expected} accepted)");
 
-    let done = format!("SELECT count(*) FROM deliveries WHERE status = 'accepted'");
+    let done = "SELECT count(*) FROM deliveries WHERE status = 'accepted'";
     loop {
-        if pg_scalar(&url, &done).await == expected as i64 {
+        if pg_scalar(&url, done).await == expected as i64 {
             break;
         }
         let left = pg_scalar(&url, "SELECT count(*) FROM deliveries WHERE status <> 'accepted'").await;
