@@ -60,6 +60,23 @@ pub enum BenchCommand {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Deliver records already stored in PostgreSQL with 1, 2 or 3 gateway instances (real
+    /// `run` processes sharing the database) to the sandbox platform in its own process;
+    /// records/s from the instances' start until the last delivery is accepted.
+    Scale {
+        #[arg(long, default_value_t = 200_000)]
+        rows: u64,
+        /// Instance counts to measure, each on a fresh database.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+        instances: Vec<usize>,
+        /// The PostgreSQL server (a fresh database is made and dropped on it).
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+        database: String,
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     /// Fill SQLite with records, add an ops user and serve the dashboard in this process on
     /// loopback; time GET /api/v1/overview one request after another, then load the 总览 page
     /// from concurrent clients (reqwest in tokio, in this same process) and report requests/s.
@@ -90,6 +107,9 @@ pub async fn run(config: &Path, command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Deliver { rows, batch, workdir } => bench_deliver(config, rows, batch, workdir).await,
         BenchCommand::Folder { rows, workdir } => bench_folder(config, rows, workdir).await,
+        BenchCommand::Scale { rows, instances, database, batch, workdir } => {
+            bench_scale(config, rows, &instances, &database, batch, workdir).await
+        }
         BenchCommand::Web { rows, requests, clients, seconds, workdir } => {
             bench_web(config, rows, requests, clients, seconds, workdir).await
         }
@@ -280,19 +300,7 @@ async fn bench_deliver(config: &Path, rows: u64, batch: usize, workdir: Option<P
     let db = dir.join(format!("deliver-{}.db", std::process::id()));
     settings.gateway.database_url = format!("sqlite://{}", db.display());
     // The platform runs in its own process, so this process's memory is the gateway's alone.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let mut sandbox = std::process::Command::new(std::env::current_exe()?)
-        .arg("--config")
-        .arg(config)
-        .args(["sandbox", "--platforms-only", "--platforms", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .context("starting the sandbox platform")?;
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        anyhow::ensure!(started.elapsed().as_secs() < 30, "the sandbox platform did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let (mut sandbox, port) = sandbox_platform(config)?;
     let mut destination = settings.destination("provincial").context("a provincial destination")?.clone();
     destination.url = Some(format!("http://127.0.0.1:{port}/platforms/provincial/json").parse()?);
     destination.batch_size = batch;
@@ -338,6 +346,130 @@ async fn bench_deliver(config: &Path, rows: u64, batch: usize, workdir: Option<P
     let _ = sandbox.kill();
     let _ = sandbox.wait();
     Cleanup::SqliteFile(db).run().await;
+    Ok(())
+}
+
+/// The sandbox platform in a process of its own on a free port: (process, port).
+fn sandbox_platform(config: &Path) -> anyhow::Result<(std::process::Child, u16)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let sandbox = std::process::Command::new(std::env::current_exe()?)
+        .arg("--config")
+        .arg(config)
+        .args(["sandbox", "--platforms-only", "--platforms", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("starting the sandbox platform")?;
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        anyhow::ensure!(started.elapsed().as_secs() < 30, "the sandbox platform did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok((sandbox, port))
+}
+
+/// A gateway installation in `dir` for `bench scale`: the shipped configuration on
+/// `database_url`, no connectors, one destination (the sandbox's provincial platform).
+fn scale_config(config: &Path, dir: &Path, database_url: &str, port: u16, batch: usize) -> anyhow::Result<PathBuf> {
+    let shipped = Settings::load(config)?;
+    for sub in ["config", "mappings"] {
+        crate::demo::copy_tree(&shipped.gateway.base_dir.join(sub), &dir.join(sub))?;
+    }
+    std::fs::create_dir_all(dir.join("connectors"))?;
+    let destinations = dir.join("config/destinations");
+    for entry in std::fs::read_dir(&destinations)? {
+        std::fs::remove_file(entry?.path())?;
+    }
+    let destination = format!(
+        "version = 1\ntitle = \"省公共信用信息平台\"\nitems = [\"CF\"]\nadapter = \"http_json\"\n\
+         url = \"http://127.0.0.1:{port}/platforms/provincial/json\"\ndeadline = true\nbatch_size = {batch}\n\
+         rate_per_second = 10000\ntimeout_seconds = 30\nlease_seconds = 30\n"
+    );
+    std::fs::write(destinations.join("provincial.toml"), destination)?;
+    let gateway = dir.join("config/gateway.toml");
+    let text: String = std::fs::read_to_string(&gateway)?
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("url_env"))
+        .map(|l| match l.trim_start() {
+            t if t.starts_with("url =") => format!("url = \"{database_url}\""),
+            t if t.starts_with("listen =") => "listen = \"127.0.0.1:0\"".to_string(),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&gateway, text + "\n")?;
+    Ok(gateway)
+}
+
+async fn bench_scale(
+    config: &Path,
+    rows: u64,
+    instances: &[usize],
+    admin: &str,
+    batch: usize,
+    workdir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let mut guard = None;
+    let dir = work_dir(workdir, &mut guard)?;
+    let file = dir.join(format!("cf-{rows}-deliver.csv"));
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).expect("valid date");
+    penalties_file(&file, rows, 0.0, 0.0, first, 300)?;
+    let (mut sandbox, port) = sandbox_platform(config)?;
+    for &n in instances {
+        anyhow::ensure!((1..=16).contains(&n), "--instances takes 1 to 16");
+        let (url, name) = fresh_postgres_database(admin).await?;
+        let install = dir.join(format!("scale-{n}"));
+        let _ = std::fs::remove_dir_all(&install);
+        let gateway = scale_config(config, &install, &url, port, batch)?;
+        let settings = Settings::load(&gateway)?;
+        let store = Store::connect(&url).await?;
+        let opts = IngestOptions { report_path: None, progress: false, now: chrono::Utc::now(), source: None };
+        let summary = ingest_file(&settings, &store, "market-penalties", &file, &opts).await?;
+        let expected = i64::try_from(summary.accepted)?;
+
+        let t = Instant::now();
+        let mut children = Vec::new();
+        for _ in 0..n {
+            let child = std::process::Command::new(std::env::current_exe()?)
+                .arg("--config")
+                .arg(&gateway)
+                .arg("run")
+                .env("RUST_LOG", "error")
+                .env_remove("CREDIT_GATEWAY_DATABASE_URL")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()?;
+            children.push(child);
+        }
+        let outcome = loop {
+            let accepted = store.delivery_counts().await?.iter().filter(|c| c.1 == "accepted").map(|c| c.2).sum::<i64>();
+            if accepted >= expected {
+                break Ok(t.elapsed().as_secs_f64());
+            }
+            if t.elapsed().as_secs() > 1800 {
+                break Err(anyhow::anyhow!("{accepted} of {expected} delivered after 30 minutes"));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        };
+        for mut c in children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        store.close().await;
+        Cleanup::Postgres { admin: admin.to_string(), name }.run().await;
+        let seconds = outcome?;
+        let figures = serde_json::json!({
+            "bench": "scale",
+            "instances": n,
+            "records": expected,
+            "batch": batch,
+            "seconds": (seconds * 100.0).round() / 100.0,
+            "records_per_sec": (expected as f64 / seconds).round(),
+            "timing": "from starting the instances until the last delivery is accepted (startup included)",
+        });
+        println!("{figures}");
+    }
+    let _ = sandbox.kill();
+    let _ = sandbox.wait();
     Ok(())
 }
 

@@ -193,7 +193,7 @@ fn prepare_folder(base: &Path, dir: &Path) -> Result<PathBuf, DemoError> {
     Ok(gateway)
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<(), DemoError> {
+pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), DemoError> {
     std::fs::create_dir_all(to).map_err(io(to))?;
     for entry in std::fs::read_dir(from).map_err(io(from))? {
         let entry = entry.map_err(io(from))?;
