@@ -11,6 +11,7 @@ pub mod deadline;
 pub mod delivery;
 pub mod department;
 pub mod error_report;
+pub mod feed;
 pub mod format;
 pub mod ids;
 pub mod ingest;
