@@ -133,7 +133,7 @@ enum Command {
     Feeds {
         #[command(subcommand)]
         command: Option<FeedsCommand>,
-        #[arg(long)]
+        #[arg(long, global = true)]
         json: bool,
     },
     /// Department ledgers (台账): declared decisions per item and month, for missing reports.
