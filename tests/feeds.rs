@@ -337,6 +337,11 @@ async fn a_repair_result_withdraws_the_published_penalty_within_its_deadline() {
     assert_eq!(json(&out).as_array().unwrap().len(), 1);
     let out = gateway(&db, &["feeds", "repairs"]);
     assert!(stdout(&out).contains("on_time"), "{}", stdout(&out));
+    // The shipped feed has the same name: its cursor and health are this database's.
+    let out = gateway(&db, &["feeds", "--json"]);
+    let list = json(&out);
+    assert_eq!((list[0]["feed"].as_str(), list[0]["cursor"].as_str()), (Some("provincial"), Some("3")));
+    assert_eq!(list[0]["healthy"], true);
     h.sandbox.shutdown().await;
 }
 
@@ -456,4 +461,73 @@ async fn feed_routing_deletes_and_missing_reports_behave_the_same_on_postgres() 
         h.sandbox.shutdown().await;
         drop_postgres(&name).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_feed_takes_each_package_once_and_sets_a_broken_one_aside() {
+    let h = harness(None, "json", 10).await;
+    std::fs::write(
+        h.root.join("config/feeds/inbound.toml"),
+        "version = 1\ntitle = \"国家平台数据包\"\nitems = [\"CF\"]\nkind = \"folder\"\n\
+         inbound = \"inbound/national\"\nschedule = \"0 */5 * * * *\"\n",
+    )
+    .unwrap();
+    let settings = Arc::new(Settings::load(&h.config).unwrap());
+    let inbound = h.root.join("inbound/national");
+    std::fs::create_dir_all(&inbound).unwrap();
+    let page = |records: Value| serde_json::to_vec(&json!({ "records": records })).unwrap();
+    std::fs::write(inbound.join("001.json"), page(json!([record(1, "新增", None, penalty_data(1, "330102"))])))
+        .unwrap();
+    std::fs::write(inbound.join("002.json"), page(json!([record(2, "新增", None, penalty_data(2, "330106"))])))
+        .unwrap();
+    std::fs::write(inbound.join("003.json"), b"{not json").unwrap();
+    let counts = pull_now(settings.clone(), &h.store, "inbound").await.unwrap();
+    assert_eq!((counts.new_versions, counts.routed), (2, 2 + 1 + 2), "{counts:?}");
+    assert!(inbound.join("processed/001.json").exists() && inbound.join("processed/002.json").exists());
+    assert!(inbound.join("failed/003.json").exists());
+    let state = h.store.feed_states().await.unwrap().into_iter().find(|s| s.feed == "inbound").unwrap();
+    assert_eq!(state.cursor.as_deref(), Some("002.json"));
+    assert!(state.last_error.unwrap().contains("003.json"));
+    // A package delivered again after it was taken changes nothing.
+    std::fs::write(inbound.join("001.json"), page(json!([record(1, "新增", None, penalty_data(1, "330102"))])))
+        .unwrap();
+    let again = pull_now(settings, &h.store, "inbound").await.unwrap();
+    assert_eq!(again.new_versions, 0);
+    assert!(!inbound.join("001.json").exists());
+    h.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_pulls_the_feed_on_its_schedule_and_routes_it_down() {
+    let h = harness(None, "json", 10).await;
+    h.post_feed(json!([
+        record(1, "新增", None, penalty_data(1, "330102")),
+        record(2, "新增", None, penalty_data(2, "330106")),
+    ]))
+    .await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let daemon = credit_gateway::daemon::run_with(
+        &h.config,
+        async {
+            let _ = stopped.await;
+        },
+        |_| {},
+    );
+    let watch = async {
+        let start = std::time::Instant::now();
+        loop {
+            let stats = h.stats().await;
+            if (distinct(&stats, "county-a"), distinct(&stats, "county-b"), distinct(&stats, "city")) == (1, 1, 2) {
+                break;
+            }
+            assert!(start.elapsed() < std::time::Duration::from_secs(60), "not routed: {stats}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let _ = stop.send(());
+    };
+    let (result, ()) = tokio::join!(daemon, watch);
+    result.unwrap();
+    let state = &h.store.feed_states().await.unwrap()[0];
+    assert_eq!((state.feed.as_str(), state.cursor.as_deref()), ("provincial", Some("2")));
+    h.sandbox.shutdown().await;
 }
