@@ -531,3 +531,35 @@ async fn the_daemon_pulls_the_feed_on_its_schedule_and_routes_it_down() {
     assert_eq!((state.feed.as_str(), state.cursor.as_deref()), ("provincial", Some("2")));
     h.sandbox.shutdown().await;
 }
+
+#[test]
+fn feed_and_division_mistakes_are_reported_with_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    copy_config(root);
+    std::fs::create_dir_all(root.join("config/feeds")).unwrap();
+    std::fs::write(
+        root.join("config/feeds/broken.toml"),
+        "version = 1\ntitle = \"坏\"\nitems = [\"QQ\"]\nkind = \"http\"\nschedule = \"every minute\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("config/destinations/old-district.toml"),
+        "version = 1\ntitle = \"江干区\"\nitems = [\"CF\"]\nadapter = \"folder\"\noutbound = \"x\"\nregions = [\"330104\"]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_credit-gateway"))
+        .args(["--config", root.join("config/gateway.toml").to_str().unwrap(), "check-config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    for expected in [
+        "broken.toml: items: unknown catalogue item \"QQ\"",
+        "broken.toml: schedule: invalid cron expression",
+        "broken.toml: url: an http feed needs a url",
+        "old-district.toml: regions: division 330104 was renamed or merged into 330102",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}

@@ -355,3 +355,106 @@ fn no_region(item: &Item) -> String {
         None => "无法确定管辖区域：缺少区域代码（region）".to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn settings() -> Settings {
+        Settings::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/gateway.toml"))
+            .expect("the shipped configuration loads")
+    }
+
+    /// 上城区 authority and subject (valid check characters).
+    fn data() -> Value {
+        serde_json::json!({
+            "CF_XDR_MC": "杭州测试有限公司", "CF_XDR_LB": "法人及非法人组织", "CF_XDR_SHXYM": code("91", 5001),
+            "CF_FRDB": "张三", "CF_WSH": "杭市监罚〔2026〕1号", "CF_WFXW": "未按规定公示年度报告",
+            "CF_SY": "违反规定", "CF_YJ": "第十八条", "CF_CFLB": "01", "CF_NR": "警告", "CF_JDRQ": "2026-11-02",
+            "CF_YXQ": "2027-11-02", "CF_GSJZQ": "2027-11-02", "CF_CFJG": "杭州市上城区市场监督管理局",
+            "CF_CFJGDM": code("11", 101), "CF_SJLY": "杭州市上城区市场监督管理局", "CF_SJLYDM": code("11", 101),
+        })
+    }
+
+    fn code(kind: &str, n: u32) -> String {
+        let org8 = format!("{:08}", 10_000_000 + n);
+        let org = format!("{org8}{}", crate::ids::org_code_check_char(&org8).unwrap());
+        let first17 = format!("{kind}330104{org}");
+        format!("{first17}{}", crate::ids::credit_code_check_char(&first17).unwrap())
+    }
+
+    fn check(record: Value) -> Result<FeedRecord, String> {
+        let s = settings();
+        let items = vec!["CF".to_string()];
+        check_record(&record, &Checker { catalogue: &s.catalogue, divisions: &s.divisions, items: &items })
+    }
+
+    #[test]
+    fn operations_imply_their_publicity_status() {
+        for (op, publicity) in [("新增", 0), ("变更", 0), ("撤销", 1), ("删除", 2), ("delete", 2)] {
+            let r = check(serde_json::json!({"item": "CF", "operation": op, "data": data()})).unwrap();
+            assert_eq!(r.publicity, publicity, "{op}");
+        }
+    }
+
+    #[test]
+    fn the_region_comes_from_the_authority_code_after_renames() {
+        // The authority's code says 330104 (江干区), merged into 上城区 (330102).
+        let r = check(serde_json::json!({"item": "CF", "operation": "新增", "data": data()})).unwrap();
+        assert_eq!(r.region, "330102");
+        let r =
+            check(serde_json::json!({"item": "CF", "operation": "新增", "region": "330106", "data": data()})).unwrap();
+        assert_eq!(r.region, "330106", "an explicit region wins");
+        assert_eq!(r.document_number.as_deref(), Some("杭市监罚〔2026〕1号"));
+        assert_eq!(r.document_field.as_deref(), Some("CF_WSH"));
+    }
+
+    #[test]
+    fn bad_records_are_refused_with_a_reason_in_chinese() {
+        let mut no_authority = data();
+        no_authority["CF_CFJGDM"] = "not a code".into();
+        let mut extra = data();
+        extra["CF_COLOUR"] = "red".into();
+        let cases = [
+            (serde_json::json!({"operation": "新增", "data": data()}), "缺少信息类别（item）"),
+            (serde_json::json!({"item": "XK", "operation": "新增", "data": data()}), "本订阅不含信息类别 XK"),
+            (
+                serde_json::json!({"item": "CF", "operation": "新增", "status": 7, "data": data()}),
+                "公示状态「7」无法识别",
+            ),
+            (
+                serde_json::json!({"item": "CF", "operation": "新增", "repair": true, "data": data()}),
+                "信用修复结果的操作类型应为「撤销」",
+            ),
+            (serde_json::json!({"item": "CF", "operation": "新增"}), "缺少记录内容（data）"),
+            (serde_json::json!({"item": "CF", "operation": "新增", "data": extra}), "没有字段 CF_COLOUR"),
+            (serde_json::json!({"item": "CF", "operation": "删除", "data": {"CF_WSH": "1号"}}), "删除须带业务主键字段"),
+            (serde_json::json!({"item": "CF", "operation": "新增", "data": no_authority}), "处罚机关统一社会信用代码"),
+        ];
+        for (record, expected) in cases {
+            let reason = check(record.clone()).expect_err(&record.to_string());
+            assert!(reason.contains(expected), "{record}: {reason}");
+        }
+    }
+
+    #[test]
+    fn json_and_xml_pages_give_the_same_records() {
+        let s = settings();
+        let items = vec!["CF".to_string()];
+        let checker = Checker { catalogue: &s.catalogue, divisions: &s.divisions, items: &items };
+        let json = serde_json::json!({"records": [{"id": "P1", "item": "CF", "operation": "新增", "data": data()}],
+            "next_cursor": "1", "more": false});
+        let from_json = json_page(json.to_string().as_bytes(), &checker).unwrap();
+        let mut xml = String::from("<Feed next=\"1\" more=\"false\"><Record id=\"P1\" item=\"CF\" operation=\"新增\">");
+        for (k, v) in data().as_object().unwrap() {
+            xml.push_str(&format!("<{k}>{}</{k}>", quick_xml::escape::escape(v.as_str().unwrap())));
+        }
+        xml.push_str("</Record></Feed>");
+        let from_xml = xml_page(xml.as_bytes(), &checker).unwrap();
+        assert_eq!(from_json.records, from_xml.records);
+        assert_eq!((from_xml.next_cursor.as_deref(), from_xml.more), (Some("1"), false));
+        assert!(json_page(b"[1, 2]", &checker).is_err(), "not a page");
+        assert!(xml_page(b"<Other/>", &checker).is_err(), "not a feed");
+    }
+}
