@@ -106,8 +106,10 @@ impl Divisions {
             if !by_code.contains_key(&r.new) {
                 issues.push(file, format!("renamed[{i}].new"), format!("{} is not in the table", r.new));
             }
-            let _ = r.note;
-            renamed.insert(r.old, r.new);
+            // `note` (the approval) is for whoever reads the file; routing needs old → new.
+            let RenamedSpec { old, new, note } = r;
+            drop(note);
+            renamed.insert(old, new);
         }
         // A chain that comes back to itself would never end.
         for start in renamed.keys() {
