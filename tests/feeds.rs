@@ -563,3 +563,38 @@ fn feed_and_division_mistakes_are_reported_with_file_and_key() {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
 }
+
+/// Feed deliveries name `feed_records` ids, which can equal a department record's id: a new
+/// version of that record must not supersede them (nor take them for its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_department_record_sharing_an_id_does_not_supersede_a_feed_delivery() {
+    let h = harness(None, "json", 10).await;
+    reported_penalties(&h, 1).await;
+    h.post_feed(json!([record(1, "新增", Some("330102"), penalty_data(1, "330102"))])).await;
+    pull_now(h.settings.clone(), &h.store, "provincial").await.unwrap();
+    // The department corrects its record 1: version 2, in the same ids as feed record 1.
+    let text = std::fs::read_to_string(h.root.join("cf.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let column = header.iter().position(|h| h == "处罚内容").unwrap();
+    let mut writer = csv::Writer::from_path(h.root.join("cf-corrected.csv")).unwrap();
+    writer.write_record(&header).unwrap();
+    for row in reader.records() {
+        let mut row: Vec<String> = row.unwrap().iter().map(str::to_string).collect();
+        row[column] = format!("{}（更正）", row[column]);
+        writer.write_record(&row).unwrap();
+    }
+    writer.flush().unwrap();
+    let opts = IngestOptions { report_path: None, progress: false, now: chrono::Utc::now(), source: None };
+    let s =
+        ingest_file(&h.settings, &h.store, "market-penalties", &h.root.join("cf-corrected.csv"), &opts).await.unwrap();
+    assert_eq!(s.new_versions, 1);
+    let superseded = h.store.deliveries(Some("superseded"), 100).await.unwrap();
+    assert!(superseded.is_empty(), "{superseded:?}");
+    h.push_all().await;
+    let stats = h.stats().await;
+    assert_eq!((distinct(&stats, "county-a"), distinct(&stats, "city")), (1, 1), "{stats}");
+    // The correction goes up as a change, the feed record never does.
+    assert_eq!(stats["platforms"]["provincial"]["CF"]["operations"], json!({"add": 1, "update": 1}), "{stats}");
+    h.sandbox.shutdown().await;
+}
