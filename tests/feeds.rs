@@ -183,7 +183,7 @@ async fn mixed_feed_is_routed_by_jurisdiction(h: &Harness) {
         record(7, "新增", None, penalty_data(7, "330200")),
     ]))
     .await;
-    let counts = pull_now(h.settings.clone(), &h.store, "provincial").await.unwrap();
+    let counts = pull_now(h.settings.clone(), &h.store, "provincial", chrono::Utc::now()).await.unwrap();
     assert_eq!((counts.new_versions, counts.rejected), (7, 0), "{counts:?}");
     assert_eq!(counts.routed, 3 + 2 + 2 + 6, "county-a 3, county-b 2, 西湖 folder 2, city 6");
     h.push_all().await;
@@ -230,7 +230,7 @@ async fn a_mixed_feed_reaches_each_county_and_the_city_with_only_their_records()
 
 async fn delete_supersedes(h: &Harness) {
     h.post_feed(json!([record(1, "新增", Some("330102"), penalty_data(1, "330102"))])).await;
-    pull_now(h.settings.clone(), &h.store, "provincial").await.unwrap();
+    pull_now(h.settings.clone(), &h.store, "provincial", chrono::Utc::now()).await.unwrap();
     push_due(&h.settings, &h.store, "county-a").await.unwrap();
     // A change and then a deletion arrive before the change went out: only the deletion goes.
     let mut changed = penalty_data(1, "330102");
@@ -241,7 +241,7 @@ async fn delete_supersedes(h: &Harness) {
     }
     deleted["status"] = 2.into();
     h.post_feed(json!([record(1, "变更", Some("330102"), changed), deleted])).await;
-    let counts = pull_now(h.settings.clone(), &h.store, "provincial").await.unwrap();
+    let counts = pull_now(h.settings.clone(), &h.store, "provincial", chrono::Utc::now()).await.unwrap();
     assert_eq!(counts.new_versions, 2);
     let stats_before = h.stats().await;
     assert_eq!(stats_before["platforms"]["county-a"]["CF"]["operations"], json!({"add": 1}));
@@ -309,7 +309,7 @@ async fn a_repair_result_withdraws_the_published_penalty_within_its_deadline() {
     ]))
     .await;
     let now = chrono::Utc::now();
-    let counts = pull_now(h.settings.clone(), &h.store, "provincial").await.unwrap();
+    let counts = pull_now(h.settings.clone(), &h.store, "provincial", chrono::Utc::now()).await.unwrap();
     assert_eq!((counts.new_versions, counts.withdrawals), (3, 1), "{counts:?}");
     let repairs = h.store.repairs().await.unwrap();
     assert_eq!(repairs.len(), 1);
@@ -360,9 +360,9 @@ async fn a_restart_resumes_from_the_cursor_and_routes_every_record_once() {
     {
         let feed = h.settings.feed("provincial").unwrap().clone();
         let puller = Puller::new(h.settings.clone(), feed);
-        let step = puller.step(&h.store).await.unwrap();
+        let step = puller.step(&h.store, chrono::Utc::now()).await.unwrap();
         assert!(step.more);
-        puller.step(&h.store).await.unwrap();
+        puller.step(&h.store, chrono::Utc::now()).await.unwrap();
         push_due(&h.settings, &h.store, "county-a").await.unwrap();
         h.store.close().await;
     }
@@ -371,7 +371,7 @@ async fn a_restart_resumes_from_the_cursor_and_routes_every_record_once() {
     let settings = Arc::new(Settings::load(&h.config).unwrap());
     let store = Store::connect(&format!("sqlite://{}", h.root.join("gateway.db").display())).await.unwrap();
     assert_eq!(store.feed_cursor("provincial").await.unwrap().as_deref(), Some("4"));
-    let counts = pull_now(settings.clone(), &store, "provincial").await.unwrap();
+    let counts = pull_now(settings.clone(), &store, "provincial", chrono::Utc::now()).await.unwrap();
     assert_eq!((counts.new_versions, counts.unchanged), (3, 0), "only the rest: {counts:?}");
     for name in LOWER {
         push_due(&settings, &store, name).await.unwrap();
@@ -382,7 +382,7 @@ async fn a_restart_resumes_from_the_cursor_and_routes_every_record_once() {
         assert_eq!((s["distinct_keys"].as_u64(), s["received"].as_u64()), (Some(n), Some(n)), "{platform}: {stats}");
     }
     // A pass with nothing new changes nothing; the same page again changes nothing either.
-    let again = pull_now(settings.clone(), &store, "provincial").await.unwrap();
+    let again = pull_now(settings.clone(), &store, "provincial", chrono::Utc::now()).await.unwrap();
     assert_eq!(again.new_versions + again.routed, 0);
     h.sandbox.shutdown().await;
 }
@@ -404,7 +404,7 @@ async fn a_malformed_feed_record_is_refused_in_chinese_and_the_feed_goes_on() {
         record(7, "新增", Some("330106"), penalty_data(7, "330106")),
     ]))
     .await;
-    let counts = pull_now(h.settings.clone(), &h.store, "provincial").await.unwrap();
+    let counts = pull_now(h.settings.clone(), &h.store, "provincial", chrono::Utc::now()).await.unwrap();
     assert_eq!((counts.new_versions, counts.rejected), (2, 5), "{counts:?}");
     let rejects = h.store.feed_rejects(Some("provincial")).await.unwrap();
     let reasons: Vec<&str> = rejects.iter().map(|r| r.reason.as_str()).collect();
@@ -438,11 +438,11 @@ async fn a_failing_feed_keeps_its_cursor_and_says_why() {
         .send()
         .await
         .unwrap();
-    assert!(pull_now(h.settings.clone(), &h.store, "provincial").await.is_err());
+    assert!(pull_now(h.settings.clone(), &h.store, "provincial", chrono::Utc::now()).await.is_err());
     let state = &h.store.feed_states().await.unwrap()[0];
     assert_eq!(state.cursor, None);
     assert!(state.last_error.as_deref().unwrap().contains("503"), "{state:?}");
-    let counts = pull_now(h.settings.clone(), &h.store, "provincial").await.unwrap();
+    let counts = pull_now(h.settings.clone(), &h.store, "provincial", chrono::Utc::now()).await.unwrap();
     assert_eq!(counts.new_versions, 1);
     assert_eq!(h.store.feed_states().await.unwrap()[0].last_error, None);
     h.sandbox.shutdown().await;
@@ -481,7 +481,7 @@ async fn a_folder_feed_takes_each_package_once_and_sets_a_broken_one_aside() {
     std::fs::write(inbound.join("002.json"), page(json!([record(2, "新增", None, penalty_data(2, "330106"))])))
         .unwrap();
     std::fs::write(inbound.join("003.json"), b"{not json").unwrap();
-    let counts = pull_now(settings.clone(), &h.store, "inbound").await.unwrap();
+    let counts = pull_now(settings.clone(), &h.store, "inbound", chrono::Utc::now()).await.unwrap();
     assert_eq!((counts.new_versions, counts.routed), (2, 2 + 1 + 2), "{counts:?}");
     assert!(inbound.join("processed/001.json").exists() && inbound.join("processed/002.json").exists());
     assert!(inbound.join("failed/003.json").exists());
@@ -491,7 +491,7 @@ async fn a_folder_feed_takes_each_package_once_and_sets_a_broken_one_aside() {
     // A package delivered again after it was taken changes nothing.
     std::fs::write(inbound.join("001.json"), page(json!([record(1, "新增", None, penalty_data(1, "330102"))])))
         .unwrap();
-    let again = pull_now(settings, &h.store, "inbound").await.unwrap();
+    let again = pull_now(settings, &h.store, "inbound", chrono::Utc::now()).await.unwrap();
     assert_eq!(again.new_versions, 0);
     assert!(!inbound.join("001.json").exists());
     h.sandbox.shutdown().await;
@@ -571,7 +571,7 @@ async fn a_department_record_sharing_an_id_does_not_supersede_a_feed_delivery() 
     let h = harness(None, "json", 10).await;
     reported_penalties(&h, 1).await;
     h.post_feed(json!([record(1, "新增", Some("330102"), penalty_data(1, "330102"))])).await;
-    pull_now(h.settings.clone(), &h.store, "provincial").await.unwrap();
+    pull_now(h.settings.clone(), &h.store, "provincial", chrono::Utc::now()).await.unwrap();
     // The department corrects its record 1: version 2, in the same ids as feed record 1.
     let text = std::fs::read_to_string(h.root.join("cf.csv")).unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
@@ -596,5 +596,28 @@ async fn a_department_record_sharing_an_id_does_not_supersede_a_feed_delivery() 
     assert_eq!((distinct(&stats, "county-a"), distinct(&stats, "city")), (1, 1), "{stats}");
     // The correction goes up as a change, the feed record never does.
     assert_eq!(stats["platforms"]["provincial"]["CF"]["operations"], json!({"add": 1, "update": 1}), "{stats}");
+    h.sandbox.shutdown().await;
+}
+
+/// The repair SLA counts working days with the calendar: received on 2026-09-30, the National
+/// Day holiday (10-01 to 10-07) does not count and Saturday 10-10 is a make-up working day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repair_received_before_national_day_is_due_on_the_make_up_saturday() {
+    let h = harness(None, "json", 10).await;
+    reported_penalties(&h, 1).await;
+    let ours = h.store.record_detail(1).await.unwrap().unwrap();
+    let mut repair = record(100, "撤销", Some("330102"), serde_json::from_str(&ours.content).unwrap());
+    repair["repair"] = true.into();
+    h.post_feed(json!([repair])).await;
+    let received: chrono::DateTime<chrono::Utc> = "2026-09-30T10:00:00+08:00".parse().unwrap();
+    pull_now(h.settings.clone(), &h.store, "provincial", received).await.unwrap();
+    let r = &h.store.repairs().await.unwrap()[0];
+    assert_eq!((r.received_on.as_str(), r.due_on.as_str(), r.provisional), ("2026-09-30", "2026-10-10", 0));
+    assert_eq!(r.status("2026-10-10T23:59:00+08:00".parse().unwrap()), "open");
+    assert_eq!(r.status("2026-10-11T00:00:01+08:00".parse().unwrap()), "overdue");
+    // Withdrawn only now (November): done, but late.
+    h.push_all().await;
+    let r = &h.store.repairs().await.unwrap()[0];
+    assert_eq!((r.accepted, r.status(chrono::Utc::now())), (1, "late"));
     h.sandbox.shutdown().await;
 }

@@ -48,11 +48,12 @@ impl Puller {
         Puller { settings, feed, client }
     }
 
-    /// Pulls pages until the platform has no more; the counts of all of them.
-    pub async fn pass(&self, store: &Store) -> Result<FeedCounts, FeedError> {
+    /// Pulls pages until the platform has no more; the counts of all of them. `now` stamps
+    /// what is received and starts the repair SLA.
+    pub async fn pass(&self, store: &Store, now: DateTime<Utc>) -> Result<FeedCounts, FeedError> {
         let mut total = FeedCounts::default();
         loop {
-            let step = self.step(store).await?;
+            let step = self.step(store, now).await?;
             total.add(&step.counts);
             if !step.more {
                 return Ok(total);
@@ -61,16 +62,16 @@ impl Puller {
     }
 
     /// One page: fetched from where the stored cursor points, applied with its new cursor.
-    pub async fn step(&self, store: &Store) -> Result<StepOutcome, FeedError> {
+    pub async fn step(&self, store: &Store, now: DateTime<Utc>) -> Result<StepOutcome, FeedError> {
         let result = match &self.feed.source {
-            FeedSource::Http { .. } => self.http_step(store).await,
-            FeedSource::Folder { inbound } => self.folder_step(store, inbound).await,
+            FeedSource::Http { .. } => self.http_step(store, now).await,
+            FeedSource::Folder { inbound } => self.folder_step(store, inbound, now).await,
         };
         if let Err(e) = &result
             && !matches!(e, FeedError::Store(_))
         {
             tracing::warn!(feed = %self.feed.name, error = %e, "feed pull failed; the cursor stays");
-            store.feed_failed(&self.feed.name, &e.to_string(), Utc::now()).await?;
+            store.feed_failed(&self.feed.name, &e.to_string(), now).await?;
         }
         result
     }
@@ -79,7 +80,7 @@ impl Puller {
         Checker { catalogue: &self.settings.catalogue, divisions: &self.settings.divisions, items: &self.feed.items }
     }
 
-    async fn http_step(&self, store: &Store) -> Result<StepOutcome, FeedError> {
+    async fn http_step(&self, store: &Store, now: DateTime<Utc>) -> Result<StepOutcome, FeedError> {
         let FeedSource::Http { url, format, cursor_param, limit_param, page_size, token, .. } = &self.feed.source
         else {
             unreachable!("called for http feeds only")
@@ -113,12 +114,12 @@ impl Puller {
         // No next cursor, or the same one, means the end of the feed for now.
         let next = page.next_cursor.clone().or_else(|| cursor.clone());
         let more = page.more && next != cursor && !(page.records.is_empty() && page.rejected.is_empty());
-        let counts = self.apply(store, &page, next.as_deref()).await?;
+        let counts = self.apply(store, &page, next.as_deref(), now).await?;
         Ok(StepOutcome { counts, more })
     }
 
     /// Folder feeds: the first inbound file after the cursor (file names sort in order).
-    async fn folder_step(&self, store: &Store, inbound: &Path) -> Result<StepOutcome, FeedError> {
+    async fn folder_step(&self, store: &Store, inbound: &Path, now: DateTime<Utc>) -> Result<StepOutcome, FeedError> {
         let cursor = store.feed_cursor(&self.feed.name).await?;
         let folder = |source| FeedError::Folder { path: inbound.to_path_buf(), source };
         let mut names: Vec<String> = match std::fs::read_dir(inbound) {
@@ -145,11 +146,11 @@ impl Puller {
                 Err(e) => {
                     move_into(&path, &inbound.join("failed")).map_err(folder)?;
                     tracing::warn!(feed = %self.feed.name, file = %name, error = %e, "feed package refused");
-                    store.feed_failed(&self.feed.name, &format!("{name}: {e}"), Utc::now()).await?;
+                    store.feed_failed(&self.feed.name, &format!("{name}: {e}"), now).await?;
                     return Ok(StepOutcome { counts: FeedCounts::default(), more: true });
                 }
             };
-            let counts = self.apply(store, &page, Some(name)).await?;
+            let counts = self.apply(store, &page, Some(name), now).await?;
             move_into(&path, &inbound.join("processed")).map_err(folder)?;
             return Ok(StepOutcome { counts, more: true });
         }
@@ -157,7 +158,13 @@ impl Puller {
     }
 
     /// Routes a page's records and stores them with the cursor.
-    async fn apply(&self, store: &Store, page: &Page, cursor: Option<&str>) -> Result<FeedCounts, FeedError> {
+    async fn apply(
+        &self,
+        store: &Store,
+        page: &Page,
+        cursor: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<FeedCounts, FeedError> {
         let s = &self.settings;
         let routed: Vec<RoutedRecord<'_>> = page
             .records
@@ -173,7 +180,6 @@ impl Puller {
         for x in &page.rejected {
             tracing::warn!(feed = %self.feed.name, position = x.position, id = ?x.source_id, reason = %x.reason, "feed record refused");
         }
-        let now = Utc::now();
         let counts = store
             .apply_feed_page(&self.feed.name, cursor, &routed, &page.rejected, self.repair_clock(now), now)
             .await?;
@@ -200,9 +206,14 @@ fn move_into(file: &Path, dir: &Path) -> std::io::Result<()> {
 }
 
 /// One pass of a feed now: for the CLI and tests.
-pub async fn pull_now(settings: Arc<Settings>, store: &Store, feed: &str) -> Result<FeedCounts, FeedError> {
+pub async fn pull_now(
+    settings: Arc<Settings>,
+    store: &Store,
+    feed: &str,
+    now: DateTime<Utc>,
+) -> Result<FeedCounts, FeedError> {
     let f = settings.feed(feed).cloned().ok_or_else(|| FeedError::UnknownFeed(feed.to_string()))?;
-    Puller::new(settings, f).pass(store).await
+    Puller::new(settings, f).pass(store, now).await
 }
 
 /// Every enabled feed's loop, side by side, until `stop`: the daemon's entry.
@@ -225,7 +236,7 @@ async fn run_feed(puller: Puller, store: Store, mut stop: watch::Receiver<bool>)
             _ = tokio::time::sleep(wait) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        match puller.pass(&store).await {
+        match puller.pass(&store, Utc::now()).await {
             Ok(c) if c.new_versions + c.rejected > 0 => tracing::info!(
                 feed = %puller.feed.name,
                 new_versions = c.new_versions,

@@ -140,7 +140,7 @@ pub async fn feeds_command(
         }
         FeedsAction::Pull(name) => {
             store.sync_destination_items(&settings.destination_items()).await?;
-            let counts = super::pull::pull_now(settings, store, &name).await?;
+            let counts = super::pull::pull_now(settings, store, &name, now).await?;
             return Ok(serde_json::to_string(&counts).expect("counts serialise"));
         }
     }
