@@ -3,7 +3,7 @@
 //! Today it keeps deadlines true while time passes: it watches the calendar folder and, when
 //! a year's file is added or changed, swaps in the new calendar and recomputes every
 //! provisional deadline; it runs every enabled connector, on its cron schedule or watching
-//! its folder, a delivery worker per destination, each reverse feed on its schedule, and the dashboard and API ([`web`](crate::web)).
+//! its folder, a delivery worker per destination, and the dashboard and API ([`web`](crate::web)).
 //! Every task is owned and awaited on shutdown.
 
 use std::path::{Path, PathBuf};
