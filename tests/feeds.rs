@@ -290,10 +290,10 @@ async fn reported_penalties(h: &Harness, rows: u64) {
     push_due(&h.settings, &h.store, "provincial").await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_repair_result_withdraws_the_published_penalty_within_its_deadline() {
-    let h = harness(None, "json", 10).await;
-    reported_penalties(&h, 3).await;
+/// Our reported penalty 1 is repaired: withdrawn upward and downward on the SLA; of two
+/// records sent down, the one no department reported is a missing-report candidate.
+async fn repair_withdraws_downstream(h: &Harness) {
+    reported_penalties(h, 3).await;
     let ours = h.store.record_detail(1).await.unwrap().unwrap();
     let also_ours = h.store.record_detail(2).await.unwrap().unwrap();
     let content: Value = serde_json::from_str(&ours.content).unwrap();
@@ -309,7 +309,7 @@ async fn a_repair_result_withdraws_the_published_penalty_within_its_deadline() {
     ]))
     .await;
     let now = chrono::Utc::now();
-    let counts = pull_now(h.settings.clone(), &h.store, "provincial", chrono::Utc::now()).await.unwrap();
+    let counts = pull_now(h.settings.clone(), &h.store, "provincial", now).await.unwrap();
     assert_eq!((counts.new_versions, counts.withdrawals), (3, 1), "{counts:?}");
     let repairs = h.store.repairs().await.unwrap();
     assert_eq!(repairs.len(), 1);
@@ -327,10 +327,16 @@ async fn a_repair_result_withdraws_the_published_penalty_within_its_deadline() {
     assert_eq!(stats["platforms"]["provincial"]["CF"]["operations"]["add"], 3, "{stats}");
     // The repair is passed down too, to the county and the city.
     assert_eq!(stats["platforms"]["county-a"]["CF"]["operations"]["withdraw"], 1, "{stats}");
-    // Only the unreported record is a missing-report candidate, and the CLI lists it.
+    // Only the unreported record is a missing-report candidate.
     let missing = h.store.feed_missing("330100").await.unwrap();
     assert_eq!(missing.len(), 1, "{missing:?}");
     assert!(missing[0].business_key.starts_with("杭市监罚〔2026〕102号"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repair_result_withdraws_the_published_penalty_within_its_deadline() {
+    let h = harness(None, "json", 10).await;
+    repair_withdraws_downstream(&h).await;
     let db = format!("sqlite://{}", h.root.join("gateway.db").display());
     let out = gateway(&db, &["feeds", "missing", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -449,12 +455,13 @@ async fn a_failing_feed_keeps_its_cursor_and_says_why() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn feed_routing_deletes_and_missing_reports_behave_the_same_on_postgres() {
-    for step in ["mixed", "delete"] {
+async fn feed_routing_deletes_repairs_and_missing_reports_behave_the_same_on_postgres() {
+    for step in ["mixed", "delete", "repair"] {
         let (url, name) = fresh_postgres().await;
         let h = harness(Some(&url), "json", 3).await;
         match step {
             "mixed" => mixed_feed_is_routed_by_jurisdiction(&h).await,
+            "repair" => repair_withdraws_downstream(&h).await,
             _ => delete_supersedes(&h).await,
         }
         h.store.close().await;
