@@ -613,11 +613,16 @@ async fn a_repair_received_before_national_day_is_due_on_the_make_up_saturday() 
     let h = harness(None, "json", 10).await;
     reported_penalties(&h, 1).await;
     let ours = h.store.record_detail(1).await.unwrap().unwrap();
-    let mut repair = record(100, "撤销", Some("330102"), serde_json::from_str(&ours.content).unwrap());
+    // The platform names the penalty by decision number and subject name, without the
+    // subject's credit code: another business key, the same decision number (CF_WSH).
+    let mut content: Value = serde_json::from_str(&ours.content).unwrap();
+    content.as_object_mut().unwrap().remove("CF_XDR_SHXYM");
+    let mut repair = record(100, "撤销", Some("330102"), content);
     repair["repair"] = true.into();
     h.post_feed(json!([repair])).await;
     let received: chrono::DateTime<chrono::Utc> = "2026-09-30T10:00:00+08:00".parse().unwrap();
-    pull_now(h.settings.clone(), &h.store, "provincial", received).await.unwrap();
+    let counts = pull_now(h.settings.clone(), &h.store, "provincial", received).await.unwrap();
+    assert_eq!(counts.withdrawals, 1, "matched by its decision number");
     let r = &h.store.repairs().await.unwrap()[0];
     assert_eq!((r.received_on.as_str(), r.due_on.as_str(), r.provisional), ("2026-09-30", "2026-10-10", 0));
     assert_eq!(r.status("2026-10-10T23:59:00+08:00".parse().unwrap()), "open");
