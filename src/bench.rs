@@ -374,7 +374,10 @@ fn scale_config(config: &Path, dir: &Path, database_url: &str, port: u16, batch:
     for sub in ["config", "mappings"] {
         crate::demo::copy_tree(&shipped.gateway.base_dir.join(sub), &dir.join(sub))?;
     }
+    // The connector whose mapping the bench ingests through; its inbox stays empty.
     std::fs::create_dir_all(dir.join("connectors"))?;
+    let penalties = "market-penalties.toml";
+    std::fs::copy(shipped.gateway.connectors_dir.join(penalties), dir.join("connectors").join(penalties))?;
     let destinations = dir.join("config/destinations");
     for entry in std::fs::read_dir(&destinations)? {
         std::fs::remove_file(entry?.path())?;
@@ -414,6 +417,22 @@ async fn bench_scale(
     let first = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).expect("valid date");
     penalties_file(&file, rows, 0.0, 0.0, first, 300)?;
     let (mut sandbox, port) = sandbox_platform(config)?;
+    let measured = scale_runs(config, &dir, &file, port, instances, admin, batch).await;
+    let _ = sandbox.kill();
+    let _ = sandbox.wait();
+    measured
+}
+
+/// One measurement per instance count, each on a fresh database.
+async fn scale_runs(
+    config: &Path,
+    dir: &Path,
+    file: &Path,
+    port: u16,
+    instances: &[usize],
+    admin: &str,
+    batch: usize,
+) -> anyhow::Result<()> {
     for &n in instances {
         anyhow::ensure!((1..=16).contains(&n), "--instances takes 1 to 16");
         let (url, name) = fresh_postgres_database(admin).await?;
@@ -423,7 +442,7 @@ async fn bench_scale(
         let settings = Settings::load(&gateway)?;
         let store = Store::connect(&url).await?;
         let opts = IngestOptions { report_path: None, progress: false, now: chrono::Utc::now(), source: None };
-        let summary = ingest_file(&settings, &store, "market-penalties", &file, &opts).await?;
+        let summary = ingest_file(&settings, &store, "market-penalties", file, &opts).await?;
         let expected = i64::try_from(summary.accepted)?;
 
         let t = Instant::now();
@@ -441,7 +460,8 @@ async fn bench_scale(
             children.push(child);
         }
         let outcome = loop {
-            let accepted = store.delivery_counts().await?.iter().filter(|c| c.1 == "accepted").map(|c| c.2).sum::<i64>();
+            let accepted =
+                store.delivery_counts().await?.iter().filter(|c| c.1 == "accepted").map(|c| c.2).sum::<i64>();
             if accepted >= expected {
                 break Ok(t.elapsed().as_secs_f64());
             }
@@ -468,8 +488,6 @@ async fn bench_scale(
         });
         println!("{figures}");
     }
-    let _ = sandbox.kill();
-    let _ = sandbox.wait();
     Ok(())
 }
 

@@ -18,6 +18,8 @@ use crate::connector::Connector;
 use crate::deadline::DeadlineRules;
 use crate::delivery::Destination;
 use crate::department::Departments;
+use crate::feed::Feed;
+use crate::feed::route::Divisions;
 use crate::mapping::Mapping;
 
 /// One mistake in one declarative file.
@@ -257,6 +259,10 @@ struct PathsSpec {
     data: PathBuf,
     #[serde(default = "PathsSpec::default_destinations")]
     destinations: PathBuf,
+    #[serde(default = "PathsSpec::default_feeds")]
+    feeds: PathBuf,
+    #[serde(default = "PathsSpec::default_divisions")]
+    divisions: PathBuf,
 }
 
 impl PathsSpec {
@@ -287,6 +293,12 @@ impl PathsSpec {
     fn default_destinations() -> PathBuf {
         "config/destinations".into()
     }
+    fn default_feeds() -> PathBuf {
+        "config/feeds".into()
+    }
+    fn default_divisions() -> PathBuf {
+        "config/divisions.toml".into()
+    }
 }
 
 impl Default for PathsSpec {
@@ -301,6 +313,8 @@ impl Default for PathsSpec {
             connectors: Self::default_connectors(),
             data: Self::default_data(),
             destinations: Self::default_destinations(),
+            feeds: Self::default_feeds(),
+            divisions: Self::default_divisions(),
         }
     }
 }
@@ -376,6 +390,9 @@ pub struct GatewayConfig {
     pub credit_code_exceptions: Vec<String>,
     pub calendar_poll: std::time::Duration,
     pub destinations_dir: PathBuf,
+    /// Reverse feeds (`config/feeds/*.toml`) and the division-code table they route by.
+    pub feeds_dir: PathBuf,
+    pub divisions_file: PathBuf,
     pub sender: SenderSpec,
     pub correction_working_days: u32,
     pub connector_lease: std::time::Duration,
@@ -427,6 +444,8 @@ impl GatewayConfig {
             connectors_dir: at(&spec.paths.connectors),
             data_dir: at(&spec.paths.data),
             destinations_dir: at(&spec.paths.destinations),
+            feeds_dir: at(&spec.paths.feeds),
+            divisions_file: at(&spec.paths.divisions),
             sender: spec.sender,
             correction_working_days: spec.daemon.correction_working_days,
             connector_lease: std::time::Duration::from_secs(spec.daemon.connector_lease_seconds.max(1)),
@@ -482,6 +501,8 @@ pub struct Settings {
     pub calendar: Arc<Calendar>,
     pub deadlines: DeadlineRules,
     pub destinations: Vec<Destination>,
+    pub feeds: Vec<Feed>,
+    pub divisions: Divisions,
 }
 
 impl Settings {
@@ -499,8 +520,13 @@ impl Settings {
         let mappings = Mapping::load_dir(&gateway, &catalogue, &mut issues);
         let connectors = Connector::load_dir(&gateway, &catalogue, &departments, &mappings, &mut issues);
         let destinations = Destination::load_dir(&gateway, &catalogue, &mut issues);
+        let divisions = Divisions::load(&gateway.divisions_file, &mut issues);
+        crate::feed::route::check_destinations(&destinations, &divisions, &gateway.destinations_dir, &mut issues);
+        let feeds = Feed::load_dir(&gateway, &catalogue, &mut issues);
         issues.into_result(Settings {
             destinations,
+            feeds,
+            divisions,
             gateway,
             catalogue,
             departments,
@@ -519,13 +545,17 @@ impl Settings {
     pub fn destination_items(&self) -> Vec<(String, String)> {
         self.destinations
             .iter()
-            .filter(|d| d.enabled)
+            .filter(|d| d.enabled && !d.is_lower())
             .flat_map(|d| d.items.iter().map(|i| (d.name.clone(), i.clone())))
             .collect()
     }
 
     pub fn destination(&self, name: &str) -> Option<&Destination> {
         self.destinations.iter().find(|d| d.name == name)
+    }
+
+    pub fn feed(&self, name: &str) -> Option<&Feed> {
+        self.feeds.iter().find(|f| f.name == name)
     }
 
     pub fn mapping(&self, name: &str) -> Option<&Mapping> {

@@ -226,11 +226,13 @@ async fn run_tasks(
             .map(|d| run_destination(shared.clone(), store.clone(), d.clone(), stop_rx.clone())),
     );
     let withdrawals = upkeep(settings.clone(), store.clone(), stop_rx.clone());
+    let feeds = crate::feed::pull::run_feeds(shared.clone(), store.clone(), stop_rx.clone());
     tokio::join!(
         watch_calendar(settings.clone(), store.clone(), calendar_seen, calendar_tx, stop_rx),
         connectors,
         outbox,
         withdrawals,
+        feeds,
     );
     Ok(())
 }

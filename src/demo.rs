@@ -211,8 +211,11 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), DemoError> {
 /// dashboard at `listen`.
 fn point_at(dir: &Path, platforms: SocketAddr, departments: SocketAddr, listen: SocketAddr) -> Result<(), DemoError> {
     let mut files = Vec::new();
-    for sub in ["connectors", "config/destinations"] {
+    for sub in ["connectors", "config/destinations", "config/feeds"] {
         let folder = dir.join(sub);
+        if !folder.exists() {
+            continue;
+        }
         for entry in std::fs::read_dir(&folder).map_err(io(&folder))? {
             files.push(entry.map_err(io(&folder))?.path());
         }

@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod demo;
 pub mod department;
 pub mod error_report;
+pub mod feed;
 pub mod format;
 pub mod ids;
 pub mod ingest;

@@ -136,6 +136,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Reverse feeds: each feed's cursor and health; `missing`, `repairs`, `rejects`, `pull`.
+    Feeds {
+        #[command(subcommand)]
+        command: Option<FeedsCommand>,
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Department ledgers (台账): declared decisions per item and month, for missing reports.
     Ledger {
         #[command(subcommand)]
@@ -189,6 +196,18 @@ enum Command {
         #[command(subcommand)]
         command: credit_gateway::bench::BenchCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum FeedsCommand {
+    /// Records of our jurisdiction sent down that no department reported (漏报/瞒报 candidates).
+    Missing,
+    /// Repair results (信用修复) and their withdrawals against the 3-working-day SLA.
+    Repairs,
+    /// Feed records refused, with the reason.
+    Rejects,
+    /// Pull one feed now, until the platform has no more.
+    Pull { feed: String },
 }
 
 #[derive(Subcommand)]
@@ -400,6 +419,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = Settings::load(&cli.config)?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(deliveries_command(&settings, command, status, limit, json, now))
+        }
+        Command::Feeds { command, json } => {
+            use credit_gateway::feed::report::{FeedsAction, feeds_command};
+            let action = match command {
+                None => FeedsAction::List,
+                Some(FeedsCommand::Missing) => FeedsAction::Missing,
+                Some(FeedsCommand::Repairs) => FeedsAction::Repairs,
+                Some(FeedsCommand::Rejects) => FeedsAction::Rejects,
+                Some(FeedsCommand::Pull { feed }) => FeedsAction::Pull(feed),
+            };
+            let settings = std::sync::Arc::new(Settings::load(&cli.config)?);
+            let runtime = tokio::runtime::Runtime::new()?;
+            let text = runtime.block_on(async {
+                let store = Store::connect(&settings.gateway.database_url).await?;
+                let text = feeds_command(settings, &store, action, json, now).await;
+                store.close().await;
+                anyhow::Ok(text?)
+            })?;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
         }
         Command::Connectors { command, json } => {
             let settings = Settings::load(&cli.config)?;

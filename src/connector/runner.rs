@@ -291,7 +291,7 @@ pub async fn run_connector(settings: Arc<Settings>, store: Store, connector: Con
 
 /// Why a pass did not run here.
 #[derive(Debug, PartialEq, Eq)]
-enum NotHere {
+pub(crate) enum NotHere {
     /// Another instance runs this connector now.
     Leased,
     /// Another instance already pulled this schedule tick.
@@ -299,7 +299,7 @@ enum NotHere {
 }
 
 /// Takes the connector's lease (and the schedule tick, if any) for this instance.
-async fn take_lease(
+pub(crate) async fn take_lease(
     store: &Store,
     connector: &str,
     holder: &str,

@@ -60,6 +60,10 @@ struct DestinationSpec {
     token_env: Option<String>,
     #[serde(default)]
     token_file: Option<PathBuf>,
+    /// A lower destination (下级平台, department folder): it receives the reverse feeds'
+    /// records whose region lies within one of these division codes, and nothing from below.
+    #[serde(default)]
+    regions: Vec<String>,
     /// Sign each package (`X-Signature`) with this secret.
     #[serde(default)]
     signing_secret_env: Option<String>,
@@ -102,6 +106,9 @@ pub enum Adapter {
     HttpXml,
     /// The XML package written atomically into an outbound folder; receipts come back as files.
     File,
+    /// A department folder: the JSON package written atomically into `outbound`; accepted
+    /// once written (a department sends no receipts).
+    Folder,
 }
 
 /// An upper (or lower) platform records are pushed to.
@@ -126,6 +133,8 @@ pub struct Destination {
     pub lease: Duration,
     pub token: Option<SecretSource>,
     pub signing_secret: Option<SecretSource>,
+    /// Division codes of a lower destination (reverse feeds); empty for an upper platform.
+    pub regions: Vec<String>,
 }
 
 impl Destination {
@@ -151,7 +160,7 @@ impl Destination {
         }
         let base = &gateway.base_dir;
         let url = match (spec.adapter, &spec.url) {
-            (Adapter::File, _) => None,
+            (Adapter::File | Adapter::Folder, _) => None,
             (_, None) => {
                 issues.push(file, "url", "an http adapter needs a url");
                 None
@@ -166,6 +175,17 @@ impl Destination {
         };
         if spec.adapter == Adapter::File && (spec.outbound.is_none() || spec.receipts.is_none()) {
             issues.push(file, "outbound", "a file adapter needs `outbound` and `receipts` folders");
+        }
+        if spec.adapter == Adapter::Folder && spec.outbound.is_none() {
+            issues.push(file, "outbound", "a folder adapter needs an `outbound` folder");
+        }
+        if spec.adapter == Adapter::Folder && spec.regions.is_empty() {
+            issues.push(file, "regions", "a folder adapter serves a lower destination: list its `regions`");
+        }
+        for region in &spec.regions {
+            if region.len() != 6 || !region.bytes().all(|b| b.is_ascii_digit()) {
+                issues.push(file, "regions", format!("expected 6-digit division codes, found {region:?}"));
+            }
         }
         if spec.batch_size == 0 || spec.batch_size > 10_000 {
             issues.push(file, "batch_size", "expected 1 to 10000");
@@ -204,7 +224,13 @@ impl Destination {
                 spec.signing_secret_env,
                 spec.signing_secret_file.map(|f| base.join(f)),
             ),
+            regions: spec.regions,
         })
+    }
+
+    /// A lower destination takes reverse-feed records by region, never records from below.
+    pub fn is_lower(&self) -> bool {
+        !self.regions.is_empty()
     }
 
     /// The wait before attempt `attempt + 1`: exponential with jitter in [50 %, 100 %].

@@ -173,6 +173,19 @@ impl Pusher {
             Adapter::File => {
                 return self.write_file_package(&package_id, &package::xml_package(&header, &records));
             }
+            Adapter::Folder => {
+                // A department folder answers nothing: written whole is delivered.
+                self.write_package(&package_id, "json", &package::json_package(&header, &records))?;
+                return Ok(batch
+                    .iter()
+                    .map(|c| Receipt {
+                        key: c.idempotency_key.clone(),
+                        status: ReceiptStatus::Accepted,
+                        rule: None,
+                        reason: None,
+                    })
+                    .collect());
+            }
         };
         let url = d.url.clone().expect("http adapters have a url (checked at load)");
         let mut request = self.client.post(url).header(reqwest::header::CONTENT_TYPE, content_type);
@@ -210,17 +223,22 @@ impl Pusher {
     /// come back later, so the deliveries stay in flight until then (or until the lease
     /// runs out and the package is written again).
     fn write_file_package(&self, package_id: &str, body: &[u8]) -> Result<Vec<Receipt>, PushFailure> {
-        let dir = self.destination.outbound.as_ref().expect("file adapters have an outbound folder");
+        self.write_package(package_id, "xml", body)?;
+        Err(PushFailure::new("").awaiting_receipt())
+    }
+
+    /// Writes a package whole into the outbound folder: temp file, sync, then rename.
+    fn write_package(&self, package_id: &str, extension: &str, body: &[u8]) -> Result<(), PushFailure> {
+        let dir = self.destination.outbound.as_ref().expect("file and folder adapters have an outbound folder");
         let write = || -> std::io::Result<()> {
             std::fs::create_dir_all(dir)?;
             let mut tmp = tempfile::Builder::new().prefix(".").suffix(".tmp").tempfile_in(dir)?;
             std::io::Write::write_all(&mut tmp, body)?;
             tmp.as_file().sync_all()?;
-            tmp.persist(dir.join(format!("{package_id}.xml"))).map_err(|e| e.error)?;
+            tmp.persist(dir.join(format!("{package_id}.{extension}"))).map_err(|e| e.error)?;
             Ok(())
         };
-        write().map_err(|e| PushFailure::new(format!("writing the package: {e}")))?;
-        Err(PushFailure::new("").awaiting_receipt())
+        write().map_err(|e| PushFailure::new(format!("writing the package: {e}")))
     }
 
     /// Reads the receipts a file-exchange platform has put back, records their outcomes, and

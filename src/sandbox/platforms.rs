@@ -7,6 +7,12 @@
 //! Endpoints: `POST /platforms/{name}/json`, `POST /platforms/{name}/xml`; file exchange in
 //! `<exchange>/<name>/outbound/` → `receipts/`; `GET /sandbox/stats`, `GET /sandbox/received`,
 //! `POST /sandbox/subjects`, `POST|GET /sandbox/faults`, `POST /sandbox/reset`.
+//!
+//! Reverse feeds: `POST /sandbox/feed/{name}` appends records (a JSON array, served as
+//! given, malformed ones included) to the platform's feed, served by `GET
+//! /platforms/{name}/feed?cursor=&limit=` (JSON) and `GET /platforms/{name}/feed.xml` (XML); the
+//! cursor is the position in the feed. Lower platforms are the same endpoints under other
+//! names (`/platforms/county-a/json`), each counted in `/sandbox/stats`.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -74,6 +80,8 @@ pub struct ItemStats {
     pub accepted: u64,
     pub returned: u64,
     pub duplicates: u64,
+    /// Distinct keys received per operation (add, update, withdraw, delete).
+    pub operations: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Default)]
@@ -82,6 +90,7 @@ struct ItemState {
     duplicates: u64,
     /// Key → (accepted, business key).
     keys: HashMap<String, (bool, String)>,
+    operations: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Default)]
@@ -97,6 +106,8 @@ pub struct Platforms {
     subjects: RwLock<HashMap<String, String>>,
     secrets: HashMap<String, String>,
     state: Mutex<HashMap<String, PlatformState>>,
+    /// Platform → the records its feed serves, in order.
+    feeds: Mutex<HashMap<String, Vec<serde_json::Value>>>,
 }
 
 /// One record of a package, whatever its format.
@@ -132,6 +143,7 @@ impl Platforms {
             subjects: RwLock::new(subjects),
             secrets: opts.secrets.clone(),
             state: Mutex::new(HashMap::new()),
+            feeds: Mutex::new(HashMap::new()),
         })
     }
 
@@ -179,6 +191,7 @@ impl Platforms {
                 Some(entry) => entry.0 = v.accepted,
                 None => {
                     stats.keys.insert(r.key.clone(), (v.accepted, r.business_key.clone()));
+                    *stats.operations.entry(r.operation.clone()).or_default() += 1;
                 }
             }
             answered.push(v);
@@ -215,6 +228,7 @@ impl Platforms {
                     accepted,
                     returned: s.keys.len() as u64 - accepted,
                     duplicates: s.duplicates,
+                    operations: s.operations.clone(),
                 };
                 items.insert(item.clone(), serde_json::to_value(stats).expect("stats serialise"));
             }
@@ -519,8 +533,86 @@ async fn received(State(p): State<AppState>, Query(q): Query<ReceivedQuery>) -> 
     axum::Json(list).into_response()
 }
 
+async fn add_feed_records(
+    State(p): State<AppState>,
+    UrlPath(name): UrlPath<String>,
+    axum::Json(list): axum::Json<Vec<serde_json::Value>>,
+) -> Response {
+    let mut feeds = p.feeds.lock().expect("feeds lock");
+    let feed = feeds.entry(name).or_default();
+    feed.extend(list);
+    axum::Json(serde_json::json!({"records": feed.len()})).into_response()
+}
+
+#[derive(Deserialize)]
+struct FeedQuery {
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// The page after `cursor` (a position), and the next cursor.
+type FeedPage = (Vec<serde_json::Value>, usize, bool);
+
+fn feed_page(p: &Platforms, name: &str, q: &FeedQuery) -> Result<FeedPage, (StatusCode, &'static str)> {
+    if let Some(f) = p.take_fault(name).filter(|f| f.fault == "status") {
+        let status = StatusCode::from_u16(f.status.unwrap_or(503)).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        return Err((status, "{\"error\":\"injected\"}"));
+    }
+    let start = match q.cursor.as_deref().filter(|c| !c.is_empty()).map(str::parse::<usize>) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return Err((StatusCode::BAD_REQUEST, "{\"error\":\"bad cursor\"}")),
+    };
+    let feeds = p.feeds.lock().expect("feeds lock");
+    let all = feeds.get(name).map(Vec::as_slice).unwrap_or_default();
+    let start = start.min(all.len());
+    let end = (start + q.limit.unwrap_or(100).clamp(1, 10_000)).min(all.len());
+    Ok((all[start..end].to_vec(), end, end < all.len()))
+}
+
+async fn feed_json(State(p): State<AppState>, UrlPath(name): UrlPath<String>, Query(q): Query<FeedQuery>) -> Response {
+    match feed_page(&p, &name, &q) {
+        Ok((records, next, more)) => {
+            axum::Json(serde_json::json!({"records": records, "next_cursor": next.to_string(), "more": more}))
+                .into_response()
+        }
+        Err(r) => r.into_response(),
+    }
+}
+
+async fn feed_xml(State(p): State<AppState>, UrlPath(name): UrlPath<String>, Query(q): Query<FeedQuery>) -> Response {
+    let (records, next, more) = match feed_page(&p, &name, &q) {
+        Ok(page) => page,
+        Err(r) => return r.into_response(),
+    };
+    let mut out = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Feed next=\"{next}\" more=\"{more}\">");
+    let text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    for r in &records {
+        out.push_str("<Record");
+        if let Some(obj) = r.as_object() {
+            for (k, v) in obj.iter().filter(|(k, _)| *k != "data") {
+                out.push_str(&format!(" {k}=\"{}\"", xml_escape(&text(v))));
+            }
+            out.push('>');
+            for (k, v) in obj.get("data").and_then(|d| d.as_object()).into_iter().flatten() {
+                out.push_str(&format!("<{k}>{}</{k}>", xml_escape(&text(v))));
+            }
+        } else {
+            out.push('>');
+        }
+        out.push_str("</Record>");
+    }
+    out.push_str("</Feed>");
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/xml; charset=utf-8")], out).into_response()
+}
+
 pub fn router(platforms: Arc<Platforms>) -> axum::Router {
     axum::Router::new()
+        .route("/platforms/{name}/feed", get(feed_json))
+        .route("/platforms/{name}/feed.xml", get(feed_xml))
+        .route("/sandbox/feed/{name}", post(add_feed_records))
         .route("/platforms/{name}/json", post(push_json))
         .route("/platforms/{name}/xml", post(push_xml))
         .route("/sandbox/stats", get(stats))

@@ -32,6 +32,23 @@ pub struct Claimed {
     pub department: String,
     pub business_key: String,
     pub content: String,
+    /// `record` (from a department, in `records`) or `feed` (sent down, in `feed_records`).
+    pub source: String,
+}
+
+/// Claimed deliveries matching `filter` (over `d`): records from below with their current
+/// content, feed records with the content of the version the delivery pushes.
+fn claimed_select(filter: &str) -> String {
+    format!(
+        "SELECT d.id, d.record_id, d.version, d.operation, d.idempotency_key, d.attempts, r.item, r.department, \
+         r.business_key, r.content, d.source FROM deliveries d JOIN records r ON r.id = d.record_id \
+         WHERE d.source = 'record' AND {filter} \
+         UNION ALL \
+         SELECT d.id, d.record_id, d.version, d.operation, d.idempotency_key, d.attempts, f.item, f.feed, \
+         f.business_key, v.content, d.source FROM deliveries d JOIN feed_records f ON f.id = d.record_id \
+         JOIN feed_record_versions v ON v.feed_record_id = d.record_id AND v.version = d.version \
+         WHERE d.source = 'feed' AND {filter} ORDER BY 1"
+    )
 }
 
 /// What became of one pushed delivery.
@@ -142,14 +159,12 @@ impl Store {
         // A version the record has moved past is not pushed: the newer one has its own delivery.
         let stale = format!(
             "UPDATE deliveries SET status = 'superseded', claimed_by = NULL, claim_expires_at = NULL, updated_at = $1 \
-             WHERE id IN ({list}) AND version < (SELECT r.version FROM records r WHERE r.id = deliveries.record_id)"
+             WHERE id IN ({list}) AND version < CASE WHEN source = 'feed' \
+               THEN (SELECT f.version FROM feed_records f WHERE f.id = deliveries.record_id) \
+               ELSE (SELECT r.version FROM records r WHERE r.id = deliveries.record_id) END"
         );
         on_pool!(self.db(), pool => sqlx::query(&stale).bind(&now_s).execute(pool).await.map(|_| ())?);
-        let load = format!(
-            "SELECT d.id, d.record_id, d.version, d.operation, d.idempotency_key, d.attempts, r.item, r.department, \
-             r.business_key, r.content FROM deliveries d JOIN records r ON r.id = d.record_id \
-             WHERE d.id IN ({list}) AND d.status = 'in_flight' ORDER BY d.id"
-        );
+        let load = claimed_select(&format!("d.id IN ({list}) AND d.status = 'in_flight'"));
         let claimed = on_pool!(self.db(), pool => sqlx::query_as::<_, Claimed>(&load).fetch_all(pool).await?);
         Ok(claimed)
     }
@@ -172,8 +187,8 @@ impl Store {
              created_at, updated_at) \
              SELECT r.id, r.version, a.destination, 'withdraw', r.id || ':' || r.version || ':withdraw:' || a.destination, \
              'pending', $3, $3, $3 FROM records r \
-             JOIN (SELECT DISTINCT record_id, destination FROM deliveries WHERE status = 'accepted' \
-                   AND operation IN ('add', 'update')) a ON a.record_id = r.id \
+             JOIN (SELECT DISTINCT record_id, destination FROM deliveries WHERE source = 'record' \
+                   AND status = 'accepted' AND operation IN ('add', 'update')) a ON a.record_id = r.id \
              WHERE r.item = $1 AND {ended} < $2 \
              ON CONFLICT (record_id, destination, version, operation) DO NOTHING"
         );
@@ -193,12 +208,10 @@ impl Store {
         let mut out = Vec::new();
         for chunk in keys.chunks(500) {
             let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-            let sql = format!(
-                "SELECT d.id, d.record_id, d.version, d.operation, d.idempotency_key, d.attempts, r.item, r.department, \
-                 r.business_key, r.content FROM deliveries d JOIN records r ON r.id = d.record_id \
-                 WHERE d.destination = $1 AND d.status = 'in_flight' AND d.idempotency_key IN ({})",
+            let sql = claimed_select(&format!(
+                "d.destination = $1 AND d.status = 'in_flight' AND d.idempotency_key IN ({})",
                 marks.join(",")
-            );
+            ));
             let rows = on_pool!(self.db(), pool => {
                 let mut q = sqlx::query_as::<_, Claimed>(&sql).bind(destination);
                 for k in chunk {
@@ -224,11 +237,12 @@ impl Store {
         let now_s = ts(now);
         let accepted: Vec<&Claimed> =
             outcomes.iter().filter(|(_, o)| *o == Outcome::Accepted).map(|(c, _)| *c).collect();
+        // Returns, corrections and reporting times concern records from below only.
+        let from_below: Vec<&Claimed> = accepted.iter().copied().filter(|c| c.source == "record").collect();
         on_pool!(self.db(), pool => {
             let mut tx = pool.begin().await?;
             if !accepted.is_empty() {
                 let ids = id_list(accepted.iter().map(|c| c.id));
-                let records = id_list(accepted.iter().map(|c| c.record_id));
                 sqlx::query(&format!(
                     "UPDATE deliveries SET status = 'accepted', done_at = $1, updated_at = $1, claimed_by = NULL, \
                      claim_expires_at = NULL, last_error = NULL WHERE id IN ({ids}) AND status = 'in_flight'"
@@ -236,6 +250,9 @@ impl Store {
                 .bind(&now_s)
                 .execute(&mut *tx)
                 .await?;
+            }
+            if !from_below.is_empty() {
+                let records = id_list(from_below.iter().map(|c| c.record_id));
                 // A corrected version accepted closes what was returned before it (补正).
                 sqlx::query(&format!(
                     "UPDATE returns SET closed_at = $1, closed_by_version = (SELECT r.version FROM records r WHERE r.id = returns.record_id) \
@@ -276,7 +293,7 @@ impl Store {
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
-                        if done == 1 {
+                        if done == 1 && c.source == "record" {
                             sqlx::query(
                                 "INSERT INTO returns (record_id, delivery_id, destination, department, item, version, rule, reason, \
                                  returned_at, returned_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",

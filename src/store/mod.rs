@@ -7,6 +7,7 @@
 mod connectors;
 mod deadlines;
 mod deliveries;
+mod feeds;
 mod records;
 mod web;
 
@@ -21,6 +22,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use connectors::{ConnectorHealth, IngestedFile, PassOutcome};
 pub use deadlines::{DeadlineFilter, DeadlineRow, Figures, LedgerEntry};
 pub use deliveries::{Claimed, DeliveryRow, Outcome, ReturnRow};
+pub use feeds::{FeedCounts, FeedRecordRow, FeedRejectRow, FeedStateRow, RepairClock, RepairRow, RoutedRecord};
 pub use records::{ProblemRow, RecordRow, RecordWriter, WriteCounts};
 pub use web::{AuditRow, DepartmentCounts, InvalidRow, OverviewCounts, PushRow, RecordDetail, RunRow, UserRow};
 

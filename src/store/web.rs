@@ -133,7 +133,7 @@ impl Store {
     /// Every delivery of a record, newest first.
     pub async fn record_pushes(&self, record_id: i64) -> Result<Vec<PushRow>, StoreError> {
         const SQL: &str = "SELECT destination, version, operation, status, attempts, pushed_at, package_id, rule, \
-             reason, last_error, updated_at FROM deliveries WHERE record_id = $1 ORDER BY id DESC";
+             reason, last_error, updated_at FROM deliveries WHERE record_id = $1 AND source = 'record' ORDER BY id DESC";
         Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(record_id).fetch_all(pool).await?))
     }
 
@@ -241,7 +241,7 @@ impl Store {
         const TOTALS: &str =
             "SELECT COUNT(*), COALESCE(SUM(returned), 0) FROM records WHERE ($1 IS NULL OR department = $1)";
         const DEAD: &str = "SELECT COUNT(*) FROM deliveries d JOIN records r ON r.id = d.record_id \
-             WHERE d.status = 'dead' AND ($1 IS NULL OR r.department = $1)";
+             WHERE d.status = 'dead' AND d.source = 'record' AND ($1 IS NULL OR r.department = $1)";
         let (overdue, due_soon): (i64, i64) = on_pool!(self.db(), pool =>
             sqlx::query_as(OPEN).bind(&today_s).bind(department).fetch_one(pool).await?);
         let late: i64 = on_pool!(self.db(), pool =>
