@@ -26,9 +26,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Overview {
     pub today: String,
+    /// When these figures were counted (they are kept for a few seconds: see [`OverviewCache`]).
+    pub as_of: String,
     #[serde(flatten)]
     pub counts: OverviewCounts,
     pub departments: Vec<DepartmentLine>,
@@ -39,7 +41,7 @@ pub struct Overview {
     pub calendar_missing_years: Vec<i32>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct DepartmentLine {
     pub id: String,
     pub name: String,
@@ -50,7 +52,7 @@ pub struct DepartmentLine {
     pub returned: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ConnectorLine {
     pub name: String,
     pub department: String,
@@ -63,14 +65,85 @@ pub struct ConnectorLine {
     pub last_error: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct StatusCount {
     pub status: String,
     pub count: i64,
 }
 
-/// Everything the 总览 page shows, limited to the caller's department for department users.
-pub async fn overview_for(state: &AppState, caller: &Caller) -> Result<Overview, StoreError> {
+/// How long counted figures are served as they are.
+const FRESH: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The overview is counted over every record and delivery (a million records take a second
+/// or more on SQLite), so each scope's figures are kept for [`FRESH`] and then recounted in
+/// the background while the last ones are still served: a page never waits for the count,
+/// and the database counts once per scope and interval however many people look.
+#[derive(Default)]
+pub struct OverviewCache {
+    entries: std::sync::Mutex<std::collections::HashMap<Option<String>, Cached>>,
+}
+
+struct Cached {
+    counted: std::time::Instant,
+    overview: std::sync::Arc<Overview>,
+    recounting: bool,
+}
+
+impl OverviewCache {
+    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Option<String>, Cached>> {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn put(&self, scope: Option<String>, overview: std::sync::Arc<Overview>) {
+        let cached = Cached { counted: std::time::Instant::now(), overview, recounting: false };
+        self.entries().insert(scope, cached);
+    }
+}
+
+/// Everything the 总览 page shows, limited to the caller's department for department users:
+/// the figures of the last [`FRESH`] seconds, or counted now if there are none yet.
+pub async fn overview_for(state: &AppState, caller: &Caller) -> Result<std::sync::Arc<Overview>, StoreError> {
+    let scope = caller.scope().map(str::to_string);
+    let stale = {
+        let mut entries = state.overview_cache.entries();
+        match entries.get_mut(&scope) {
+            Some(c) if c.counted.elapsed() < FRESH => return Ok(c.overview.clone()),
+            Some(c) => {
+                let start = !c.recounting;
+                c.recounting = true;
+                Some((c.overview.clone(), start))
+            }
+            None => None,
+        }
+    };
+    match stale {
+        Some((overview, start)) => {
+            if start {
+                let (state, caller) = (state.clone(), caller.clone());
+                tokio::spawn(async move {
+                    let scope = caller.scope().map(str::to_string);
+                    match count_overview(&state, &caller).await {
+                        Ok(o) => state.overview_cache.put(scope, std::sync::Arc::new(o)),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "recounting the overview failed; the last figures stay");
+                            if let Some(c) = state.overview_cache.entries().get_mut(&scope) {
+                                c.recounting = false;
+                            }
+                        }
+                    }
+                });
+            }
+            Ok(overview)
+        }
+        None => {
+            let overview = std::sync::Arc::new(count_overview(state, caller).await?);
+            state.overview_cache.put(scope, overview.clone());
+            Ok(overview)
+        }
+    }
+}
+
+async fn count_overview(state: &AppState, caller: &Caller) -> Result<Overview, StoreError> {
     let today = state.today();
     let scope = caller.scope();
     let counts = state.store.overview_counts(today, scope).await?;
@@ -131,6 +204,7 @@ pub async fn overview_for(state: &AppState, caller: &Caller) -> Result<Overview,
     };
     Ok(Overview {
         today: today.to_string(),
+        as_of: state.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         counts,
         departments,
         connectors,
@@ -142,7 +216,7 @@ pub async fn overview_for(state: &AppState, caller: &Caller) -> Result<Overview,
 pub async fn overview(State(state): State<AppState>, caller: Caller) -> Result<Json<Overview>, ApiError> {
     let overview = overview_for(&state, &caller).await?;
     let _ = state.store.audit(&caller.name, "view", "api:overview", state.now()).await;
-    Ok(Json(overview))
+    Ok(Json(Overview::clone(&overview)))
 }
 
 /// The OpenAPI description of this API.

@@ -36,6 +36,8 @@ pub struct AppState {
     /// The calendar in force (the daemon swaps in new years without a restart).
     pub calendar: watch::Receiver<Arc<Calendar>>,
     pub clock: Clock,
+    /// The overview's figures of the last few seconds, per scope.
+    pub overview_cache: Arc<api::OverviewCache>,
 }
 
 impl AppState {
@@ -50,7 +52,7 @@ impl AppState {
         store: Store,
         calendar: watch::Receiver<Arc<Calendar>>,
     ) -> AppState {
-        AppState { settings, store, calendar, clock: Arc::new(Utc::now) }
+        AppState { settings, store, calendar, clock: Arc::new(Utc::now), overview_cache: Arc::default() }
     }
 
     pub fn settings(&self) -> Arc<Settings> {

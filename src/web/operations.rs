@@ -23,7 +23,7 @@ pub struct Connectors {
 }
 
 async fn connectors(state: &AppState, caller: &Caller) -> Result<Connectors, ApiError> {
-    let connectors = overview_for(state, caller).await?.connectors;
+    let connectors = overview_for(state, caller).await?.connectors.clone();
     let runs = state.store.recent_runs(caller.scope(), RUNS).await?;
     Ok(Connectors { connectors, runs })
 }
