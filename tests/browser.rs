@@ -14,8 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use credit_gateway::config::Settings;
-use credit_gateway::ingest::{IngestOptions, ingest_file};
-use credit_gateway::sample::{SampleFormat, SampleItem};
+use credit_gateway::sample::SampleItem;
 use credit_gateway::store::Store;
 use credit_gateway::web::{AppState, auth};
 use serde_json::{Value, json};
@@ -60,28 +59,6 @@ const PAGES: &[Page] = &[
     Page { name: "connectors", path: "/connectors", shows: &["连接器", "market-penalties", "最近导入"] },
     Page { name: "deliveries", path: "/deliveries", shows: &["投递", "待处理投递"] },
 ];
-
-/// The shipped configuration plus a tax-department connector for 行政许可, so two departments
-/// hold records.
-fn config(root: &Path) -> PathBuf {
-    copy_config(root);
-    let licences = std::fs::read_to_string(root.join("connectors/market-licences.toml")).unwrap();
-    let tax = licences.replace("department = \"market\"", "department = \"tax\"");
-    assert_ne!(tax, licences);
-    std::fs::write(root.join("connectors/tax-licences.toml"), tax).unwrap();
-    let gateway = root.join("config/gateway.toml");
-    let text = std::fs::read_to_string(&gateway).unwrap();
-    let db = root.join("gateway.db");
-    std::fs::write(&gateway, text.replace("sqlite://data/gateway.db", &format!("sqlite://{}", db.display()))).unwrap();
-    gateway
-}
-
-async fn ingest(settings: &Settings, store: &Store, root: &Path, connector: &str, item: SampleItem, rows: u64) -> u64 {
-    let file = root.join(format!("{connector}.csv"));
-    sample(&file, item, rows, 0.0, SampleFormat::Csv);
-    let opts = IngestOptions { report_path: None, progress: false, now: chrono::Utc::now(), source: None };
-    ingest_file(settings, store, connector, &file, &opts).await.unwrap().accepted
-}
 
 /// chromedriver, killed when dropped (it ends its browsers with their sessions).
 struct Driver {
@@ -295,10 +272,10 @@ async fn the_dashboard_works_in_a_real_browser() {
     let driver = Driver::start().await;
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let settings = Settings::load(&config(root)).unwrap_or_else(|e| panic!("{e}"));
+    let settings = Settings::load(&two_departments_config(root)).unwrap_or_else(|e| panic!("{e}"));
     let store = Store::connect(&settings.gateway.database_url).await.unwrap();
-    let market = ingest(&settings, &store, root, "market-penalties", SampleItem::Penalties, 40).await;
-    let tax = ingest(&settings, &store, root, "tax-licences", SampleItem::Licences, 25).await;
+    let market = ingest_sample(&settings, &store, root, "market-penalties", SampleItem::Penalties, 40).await;
+    let tax = ingest_sample(&settings, &store, root, "tax-licences", SampleItem::Licences, 25).await;
     assert!(market > 0 && tax > 0);
     let now = chrono::Utc::now();
     for (name, role, department) in [("ops", "ops", None), ("clerk", "department", Some("tax"))] {

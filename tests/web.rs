@@ -16,28 +16,6 @@ use serde_json::Value;
 
 use common::*;
 
-/// The shipped configuration plus a tax-department connector for 行政许可, so two departments
-/// hold records.
-fn config(root: &Path) -> std::path::PathBuf {
-    copy_config(root);
-    let licences = std::fs::read_to_string(root.join("connectors/market-licences.toml")).unwrap();
-    let tax = licences.replace("department = \"market\"", "department = \"tax\"");
-    assert_ne!(tax, licences);
-    std::fs::write(root.join("connectors/tax-licences.toml"), tax).unwrap();
-    let gateway = root.join("config/gateway.toml");
-    let text = std::fs::read_to_string(&gateway).unwrap();
-    let db = root.join("gateway.db");
-    std::fs::write(&gateway, text.replace("sqlite://data/gateway.db", &format!("sqlite://{}", db.display()))).unwrap();
-    gateway
-}
-
-async fn ingest(settings: &Settings, store: &Store, root: &Path, connector: &str, item: SampleItem, rows: u64) -> u64 {
-    let file = root.join(format!("{connector}.csv"));
-    sample(&file, item, rows, 0.0, SampleFormat::Csv);
-    let opts = IngestOptions { report_path: None, progress: false, now: chrono::Utc::now(), source: None };
-    ingest_file(settings, store, connector, &file, &opts).await.unwrap().accepted
-}
-
 struct Web {
     base: String,
     client: reqwest::Client,
@@ -81,7 +59,7 @@ impl Web {
 /// The settings of a test: SQLite in `root`, or a fresh PostgreSQL database (its name returned
 /// for dropping).
 async fn settings_on(root: &Path, postgres: bool) -> (Settings, Option<String>) {
-    let mut settings = Settings::load(&config(root)).unwrap_or_else(|e| panic!("{e}"));
+    let mut settings = Settings::load(&two_departments_config(root)).unwrap_or_else(|e| panic!("{e}"));
     if !postgres {
         return (settings, None);
     }
@@ -105,8 +83,8 @@ async fn roles_decide_what_each_caller_sees(postgres: bool) {
     let root = dir.path();
     let (settings, database) = settings_on(root, postgres).await;
     let store = Store::connect(&settings.gateway.database_url).await.unwrap();
-    let market = ingest(&settings, &store, root, "market-penalties", SampleItem::Penalties, 50).await;
-    let tax = ingest(&settings, &store, root, "tax-licences", SampleItem::Licences, 30).await;
+    let market = ingest_sample(&settings, &store, root, "market-penalties", SampleItem::Penalties, 50).await;
+    let tax = ingest_sample(&settings, &store, root, "tax-licences", SampleItem::Licences, 30).await;
     assert!(market > 0 && tax > 0);
     let now = chrono::Utc::now();
     let add = |name: &'static str, role: &'static str, department: Option<&'static str>| {
@@ -237,7 +215,7 @@ async fn each_view_filters_exports_and_keeps_departments_apart(postgres: bool) {
     let opts = IngestOptions { report_path: None, progress: false, now: chrono::Utc::now(), source: None };
     let summary = ingest_file(&settings, &store, "market-penalties", &file, &opts).await.unwrap();
     assert!(summary.accepted > 0 && summary.rejected > 0, "{summary:?}");
-    let tax = ingest(&settings, &store, root, "tax-licences", SampleItem::Licences, 20).await;
+    let tax = ingest_sample(&settings, &store, root, "tax-licences", SampleItem::Licences, 20).await;
     let now = chrono::Utc::now();
     let mut tokens = std::collections::HashMap::new();
     for (name, role, department) in

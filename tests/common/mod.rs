@@ -99,3 +99,38 @@ pub fn copy_config(root: &Path) {
     assert!(text.contains("listen = \"127.0.0.1:8080\""), "the shipped listen address moved");
     std::fs::write(&gateway, text.replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"")).unwrap();
 }
+
+/// The shipped configuration in `root` with its own SQLite file, plus a tax-department
+/// connector for 行政许可, so two departments hold records (the dashboard tests).
+pub fn two_departments_config(root: &Path) -> PathBuf {
+    copy_config(root);
+    let licences = std::fs::read_to_string(root.join("connectors/market-licences.toml")).unwrap();
+    let tax = licences.replace("department = \"market\"", "department = \"tax\"");
+    assert_ne!(tax, licences);
+    std::fs::write(root.join("connectors/tax-licences.toml"), tax).unwrap();
+    let gateway = root.join("config/gateway.toml");
+    let text = std::fs::read_to_string(&gateway).unwrap();
+    let db = root.join("gateway.db");
+    std::fs::write(&gateway, text.replace("sqlite://data/gateway.db", &format!("sqlite://{}", db.display()))).unwrap();
+    gateway
+}
+
+/// Ingests `rows` generated rows of `item` through `connector`; returns the records accepted.
+pub async fn ingest_sample(
+    settings: &credit_gateway::config::Settings,
+    store: &credit_gateway::store::Store,
+    root: &Path,
+    connector: &str,
+    item: credit_gateway::sample::SampleItem,
+    rows: u64,
+) -> u64 {
+    let file = root.join(format!("{connector}.csv"));
+    sample(&file, item, rows, 0.0, credit_gateway::sample::SampleFormat::Csv);
+    let opts = credit_gateway::ingest::IngestOptions {
+        report_path: None,
+        progress: false,
+        now: chrono::Utc::now(),
+        source: None,
+    };
+    credit_gateway::ingest::ingest_file(settings, store, connector, &file, &opts).await.unwrap().accepted
+}
