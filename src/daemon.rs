@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use crate::calendar::{Calendar, shanghai_date};
 use crate::config::{ConfigError, Settings};
-use crate::connector::runner::run_connector;
+use crate::connector::runner::{RunNow, run_connector};
 use crate::delivery::reminder;
 use crate::delivery::worker::run_destination;
 use crate::store::{Store, StoreError};
@@ -83,7 +83,8 @@ pub async fn run_with(
     let (settings_tx, settings_rx) = watch::channel(Arc::new(settings.clone()));
     let (calendar_tx, calendar_rx) = watch::channel(settings.calendar.clone());
     let (web_stop_tx, web_stop) = watch::channel(false);
-    let state = crate::web::AppState::live(settings_rx, store.clone(), calendar_rx);
+    let run_now = Arc::new(RunNow::default());
+    let state = crate::web::AppState::live(settings_rx, store.clone(), calendar_rx).with_run_now(run_now.clone());
     let (addr, web) = crate::web::bind(settings.gateway.listen, state, web_stop.clone()).await?;
     tracing::info!(url = %format!("http://{addr}/"), "dashboard listening");
     listening(addr);
@@ -99,7 +100,14 @@ pub async fn run_with(
         tokio::pin!(shutdown);
         let result = loop {
             let (stop_tx, stop_rx) = watch::channel(false);
-            let generation = run_tasks(settings.clone(), store.clone(), calendar_seen.clone(), &calendar_tx, stop_rx);
+            let generation = run_tasks(
+                settings.clone(),
+                store.clone(),
+                run_now.clone(),
+                calendar_seen.clone(),
+                &calendar_tx,
+                stop_rx,
+            );
             tokio::pin!(generation);
             crate::service::ready(&format!("running: {addr}"));
             let next = loop {
@@ -204,19 +212,17 @@ async fn next_hangup(signal: &mut Option<tokio::signal::unix::Signal>) {
 async fn run_tasks(
     settings: Settings,
     store: Store,
+    run_now: Arc<RunNow>,
     calendar_seen: Fingerprint,
     calendar_tx: &watch::Sender<Arc<Calendar>>,
     stop_rx: watch::Receiver<bool>,
 ) -> Result<(), DaemonError> {
     let shared = Arc::new(settings.clone());
     store.sync_destination_items(&settings.destination_items()).await?;
-    let connectors = futures_util::future::join_all(
-        settings
-            .connectors
-            .iter()
-            .filter(|c| c.enabled)
-            .map(|c| run_connector(shared.clone(), store.clone(), c.clone(), stop_rx.clone())),
-    );
+    let connectors =
+        futures_util::future::join_all(settings.connectors.iter().filter(|c| c.enabled).map(|c| {
+            run_connector(shared.clone(), store.clone(), c.clone(), run_now.signal(&c.name), stop_rx.clone())
+        }));
     tracing::info!(connectors = settings.connectors.iter().filter(|c| c.enabled).count(), "connectors started");
     let outbox = futures_util::future::join_all(
         settings

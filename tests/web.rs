@@ -326,6 +326,19 @@ async fn each_view_filters_exports_and_keeps_departments_apart(postgres: bool) {
     };
     assert_eq!(retry(ops).await.unwrap().status(), StatusCode::FORBIDDEN);
     assert_eq!(retry(admin).await.unwrap().status(), StatusCode::SEE_OTHER);
+    // 立即运行 needs an admin and a daemon running the connectors (none in this test).
+    let run = |token: &str| {
+        web.client
+            .post(format!("{}/connectors/run", web.base))
+            .bearer_auth(token)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("name=market-penalties")
+            .send()
+    };
+    assert_eq!(run(ops).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(run(clerk).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(run(admin).await.unwrap().status(), StatusCode::CONFLICT);
+    assert!(!web.get("/connectors", Some(admin)).await.text().await.unwrap().contains("立即运行"));
 
     // 部门: twelve months per department with a chart.
     let departments = web.json("/api/v1/departments", ops).await;

@@ -243,7 +243,13 @@ fn write_note(dir: &Path, name: &str, text: &str) -> Result<(), RunError> {
 
 /// Runs one connector until `stop`: passes on its schedule, or a watched folder whenever it
 /// may have something new.
-pub async fn run_connector(settings: Arc<Settings>, store: Store, connector: Connector, stop: watch::Receiver<bool>) {
+pub async fn run_connector(
+    settings: Arc<Settings>,
+    store: Store,
+    connector: Connector,
+    run_now: Arc<tokio::sync::Notify>,
+    stop: watch::Receiver<bool>,
+) {
     let name = connector.name.clone();
     let Some(mapping) = settings.mapping(&connector.mapping) else { return };
     let mut source = match connector.open_source(mapping) {
@@ -260,24 +266,28 @@ pub async fn run_connector(settings: Arc<Settings>, store: Store, connector: Con
     let mut first = true;
     loop {
         let next_tick = connector.schedule.as_ref().map(|s| s.next_after(Utc::now()));
+        // Asked from the dashboard: a pass now, outside the schedule (no tick is taken).
+        let mut asked = false;
         match next_tick {
             Some(None) => return,
             Some(Some(at)) => {
                 let _ = store.set_next_run(&name, Some(&rfc3339(at)), &rfc3339(Utc::now())).await;
                 let wait = (at - Utc::now()).to_std().unwrap_or_default();
-                if !sleep_or_stop(wait, &stop).await {
-                    return;
+                tokio::select! {
+                    slept = sleep_or_stop(wait, &stop) => if !slept { return },
+                    _ = run_now.notified() => asked = true,
                 }
             }
             None if first => {}
             None => {
-                if !wake.wait(&stop).await {
-                    return;
+                tokio::select! {
+                    woke = wake.wait(&stop) => if !woke { return },
+                    _ = run_now.notified() => asked = true,
                 }
             }
         }
         first = false;
-        let tick = next_tick.flatten();
+        let tick = if asked { None } else { next_tick.flatten() };
         let Some(report) = leased_pass(&settings, &store, &connector, source.as_mut(), &stop, tick).await else {
             continue;
         };
@@ -497,5 +507,25 @@ async fn record(store: &Store, connector: &Connector, report: &PassReport) {
     };
     if let Err(e) = store.record_pass(&connector.name, &pass).await {
         tracing::warn!(connector = %connector.name, error = %e, "cannot record connector health");
+    }
+}
+
+/// Requests for a pass now, one per connector run by this process's daemon (the dashboard's
+/// 立即运行 button). A request made while a pass runs is kept for right after it.
+#[derive(Debug, Default)]
+pub struct RunNow {
+    requests: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Notify>>>,
+}
+
+impl RunNow {
+    /// The request signal of `connector`, made on first use.
+    pub fn signal(&self, connector: &str) -> Arc<tokio::sync::Notify> {
+        let mut requests = self.requests.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        requests.entry(connector.to_string()).or_default().clone()
+    }
+
+    /// Asks for a pass of `connector` now.
+    pub fn request(&self, connector: &str) {
+        self.signal(connector).notify_one();
     }
 }

@@ -38,6 +38,8 @@ pub struct AppState {
     pub clock: Clock,
     /// The overview's figures of the last few seconds, per scope.
     pub overview_cache: Arc<api::OverviewCache>,
+    /// The daemon's connectors, to ask for a pass now; `None` where no daemon runs them.
+    pub run_now: Option<Arc<crate::connector::runner::RunNow>>,
 }
 
 impl AppState {
@@ -52,7 +54,12 @@ impl AppState {
         store: Store,
         calendar: watch::Receiver<Arc<Calendar>>,
     ) -> AppState {
-        AppState { settings, store, calendar, clock: Arc::new(Utc::now), overview_cache: Arc::default() }
+        AppState { settings, store, calendar, clock: Arc::new(Utc::now), overview_cache: Arc::default(), run_now: None }
+    }
+
+    /// With the daemon's connectors, which the dashboard may ask for a pass now.
+    pub fn with_run_now(self, run_now: Arc<crate::connector::runner::RunNow>) -> AppState {
+        AppState { run_now: Some(run_now), ..self }
     }
 
     pub fn settings(&self) -> Arc<Settings> {
@@ -90,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/connectors", get(operations::connectors_page))
         .route("/deliveries", get(operations::deliveries_page))
         .route("/deliveries/retry", post(operations::retry))
+        .route("/connectors/run", post(operations::run_connector))
         .route("/api/v1/overview", get(api::overview))
         .route("/api/v1/departments", get(departments::api))
         .route("/api/v1/deadlines", get(deadlines::api))
