@@ -114,6 +114,7 @@ poll_seconds = 0.1
         settings.clone(),
         store.clone(),
         settings.connector("market-penalties").unwrap().clone(),
+        Arc::default(),
         stop,
     );
     let url = settings.gateway.database_url.clone();
@@ -591,7 +592,8 @@ async fn hostile_files_are_refused_with_reasons_and_nothing_is_written_outside_t
 
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let connectors = ["market-penalties", "feed-json", "feed-xml"].map(|name| {
-        runner::run_connector(settings.clone(), store.clone(), settings.connector(name).unwrap().clone(), stop.clone())
+        let connector = settings.connector(name).unwrap().clone();
+        runner::run_connector(settings.clone(), store.clone(), connector, Arc::default(), stop.clone())
     });
     let drive = async {
         let left = || ["penalties", "json", "xml"].map(|name| files_in(&inbox(name))).concat();
