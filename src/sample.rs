@@ -351,7 +351,7 @@ impl Row {
 /// SplitMix64 (Steele, Lea and Flood, 2014). Hand-rolled rather than the `rand` crate: a
 /// seed must give the same bytes on every platform and after every dependency upgrade, and
 /// `rand` does not promise stable streams across versions.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     /// An independent stream per row: a row depends only on the seed, its number and its
@@ -360,6 +360,11 @@ impl Rng {
         let mut rng = Rng(seed ^ n.wrapping_mul(0xD1B5_4A32_D192_ED03));
         rng.next();
         rng
+    }
+
+    /// An independent stream per (seed, source, record), for the sandbox's department data.
+    pub(crate) fn for_record(seed: u64, stream: u64, i: u64) -> Self {
+        Rng::for_row(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15), i)
     }
 
     fn next(&mut self) -> u64 {
@@ -371,25 +376,25 @@ impl Rng {
     }
 
     /// Uniform below `n`, which must not be 0; the modulo bias is below 2^-40 for the small `n` used here.
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 
-    fn index(&mut self, len: usize) -> usize {
+    pub(crate) fn index(&mut self, len: usize) -> usize {
         self.below(len as u64) as usize
     }
 
     /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+    pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.below(hi - lo + 1)
     }
 
     /// True with probability `1 / n`.
-    fn one_in(&mut self, n: u64) -> bool {
+    pub(crate) fn one_in(&mut self, n: u64) -> bool {
         self.below(n) == 0
     }
 
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+    pub(crate) fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[self.index(items.len())]
     }
 }

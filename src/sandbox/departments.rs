@@ -42,6 +42,7 @@ use serde_json::json;
 use sqlx::{ConnectOptions, Connection, QueryBuilder};
 
 use crate::ids::{credit_code_check_char, id_number_check_char, org_code_check_char};
+use crate::sample::Rng;
 
 /// The tax API's bearer token unless [`DepartmentSources::with_tax_token`] says otherwise.
 pub const DEFAULT_TAX_TOKEN: &str = "sandbox-tax-token";
@@ -973,43 +974,6 @@ fn create_sqlite_parent(url: &str) -> Result<(), SandboxError> {
 
 // ---------------------------------------------------------------------------------------
 // Generators
-
-/// SplitMix64, one independent stream per (seed, source, record): see [`crate::sample`].
-struct Rng(u64);
-
-impl Rng {
-    fn for_record(seed: u64, stream: u64, i: u64) -> Self {
-        let mut rng = Rng(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i.wrapping_mul(0xD1B5_4A32_D192_ED03));
-        rng.next();
-        rng
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform below `n` (not 0).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-
-    fn one_in(&mut self, n: u64) -> bool {
-        self.below(n) == 0
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 /// A county of the sandbox city (淮北市, as in [`crate::sample`]) and its authorities.
 #[derive(Debug, Clone, Copy)]
