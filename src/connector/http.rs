@@ -417,12 +417,7 @@ impl HttpSource {
                 }
                 Ok(response) => {
                     let status = response.status();
-                    let retry_after = response
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(|s| Duration::from_secs(s.min(600)));
+                    let retry_after = retry_after(response.headers(), Duration::from_secs(600));
                     if !(status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS) {
                         return Err(fail(format!("HTTP {status}")));
                     }
@@ -688,10 +683,7 @@ fn scan_xml(body: &[u8], records: Option<&str>, since: Option<&str>, next: Optio
             }
             Event::GeneralRef(r) => {
                 if let Some((_, text)) = &mut capture {
-                    match r.resolve_char_ref() {
-                        Ok(Some(c)) => text.push(c),
-                        _ => text.push_str(predefined_entity(&r).unwrap_or_default()),
-                    }
+                    crate::format::push_reference(text, &r);
                 }
             }
             Event::End(_) => {
@@ -716,15 +708,11 @@ fn scan_xml(body: &[u8], records: Option<&str>, since: Option<&str>, next: Optio
     Ok(scan)
 }
 
-fn predefined_entity(r: &quick_xml::events::BytesRef<'_>) -> Option<&'static str> {
-    Some(match r.as_ref() {
-        "amp" => "&",
-        "lt" => "<",
-        "gt" => ">",
-        "quot" => "\"",
-        "apos" => "'",
-        _ => return None,
-    })
+/// A `Retry-After` given in seconds, held to `cap` (a server's word is not a reason to stop
+/// for a day).
+pub fn retry_after(headers: &reqwest::header::HeaderMap, cap: Duration) -> Option<Duration> {
+    let seconds = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok()?;
+    Some(Duration::from_secs(seconds).min(cap))
 }
 
 #[cfg(test)]

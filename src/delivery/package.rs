@@ -185,17 +185,7 @@ pub fn xml_receipts(body: &[u8]) -> Result<(Option<String>, Vec<Receipt>), Strin
             }
             Event::Text(t) if in_element.is_some() => text.push_str(&t.xml10_content()),
             Event::CData(t) if in_element.is_some() => text.push_str(&t),
-            Event::GeneralRef(r) if in_element.is_some() => match r.resolve_char_ref() {
-                Ok(Some(c)) => text.push(c),
-                _ => text.push_str(match r.as_ref() {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    _ => "",
-                }),
-            },
+            Event::GeneralRef(r) if in_element.is_some() => crate::format::push_reference(&mut text, &r),
             Event::End(_) => match in_element.take() {
                 Some("Result") => {
                     if let Some(mut r) = open.take() {

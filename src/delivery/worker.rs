@@ -201,12 +201,7 @@ impl Pusher {
             PushFailure::new(if e.is_timeout() { "timed out".to_string() } else { format!("request failed: {e}") })
         })?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|s| Duration::from_secs(s.min(3600)));
+        let retry_after = crate::connector::http::retry_after(response.headers(), Duration::from_secs(3600));
         let bytes = response.bytes().await.map_err(|e| PushFailure::new(format!("reading the answer: {e}")))?;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
@@ -350,17 +345,12 @@ impl PushFailure {
 /// Pushes everything due now for one destination, until nothing is due: for the CLI and tests.
 pub async fn push_due(settings: &Settings, store: &Store, destination: &str) -> Result<PushCounts, DeliveryError> {
     let d = settings.destination(destination).ok_or_else(|| DeliveryError::UnknownDestination(destination.into()))?;
-    let pusher = Pusher::new(settings, d.clone(), &worker_id());
+    let pusher = Pusher::new(settings, d.clone(), &crate::service::instance_id());
     let mut total = PushCounts::default();
     while let Some(counts) = pusher.push_batch(store).await? {
         total.add(&counts);
     }
     Ok(total)
-}
-
-/// This instance's name in claims: host and process.
-pub fn worker_id() -> String {
-    crate::service::instance_id()
 }
 
 /// The outbox loop of one destination, until `stop`.
@@ -371,7 +361,7 @@ pub async fn run_destination(
     stop: watch::Receiver<bool>,
 ) {
     let name = destination.name.clone();
-    let pusher = Pusher::new(&settings, destination, &worker_id());
+    let pusher = Pusher::new(&settings, destination, &crate::service::instance_id());
     loop {
         if *stop.borrow() {
             return;

@@ -189,17 +189,7 @@ pub fn xml_page(body: &[u8], checker: &Checker<'_>) -> Result<Page, String> {
             }
             Event::Text(t) => text.push_str(&t.xml10_content()),
             Event::CData(t) => text.push_str(&t),
-            Event::GeneralRef(r) => match r.resolve_char_ref() {
-                Ok(Some(c)) => text.push(c),
-                _ => text.push_str(match r.as_ref() {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    _ => "",
-                }),
-            },
+            Event::GeneralRef(r) => crate::format::push_reference(&mut text, &r),
             Event::End(e) => {
                 let name = AsRef::<str>::as_ref(&e.local_name()).to_string();
                 if name == "Record" {

@@ -37,6 +37,8 @@ mod json;
 mod xlsx;
 mod xml;
 
+pub use xml::push_reference;
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;

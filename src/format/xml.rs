@@ -610,6 +610,16 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
+/// Appends what a character or predefined-entity reference (`&#x4E2D;`, `&amp;`) stands for;
+/// any other reference adds nothing. For the small documents read whole (receipts, feed pages,
+/// cursors); department files go through [`XmlReader`], which reports undefined entities.
+pub fn push_reference(text: &mut String, reference: &BytesRef<'_>) {
+    match reference.resolve_char_ref() {
+        Ok(Some(c)) => text.push(c),
+        _ => text.push_str(quick_xml::escape::resolve_xml_entity(reference).unwrap_or_default()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{FileKind, RowReader, open};

@@ -350,17 +350,7 @@ fn parse_xml(body: &[u8]) -> Result<(String, String, Vec<Incoming>), String> {
             }
             Event::Text(t) => text.push_str(&t.xml10_content()),
             Event::CData(t) => text.push_str(&t),
-            Event::GeneralRef(r) => match r.resolve_char_ref() {
-                Ok(Some(c)) => text.push(c),
-                _ => text.push_str(match r.as_ref() {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    _ => "",
-                }),
-            },
+            Event::GeneralRef(r) => crate::format::push_reference(&mut text, &r),
             Event::End(e) => {
                 let local = e.local_name();
                 let name: &str = local.as_ref();
