@@ -19,9 +19,23 @@ use common::*;
 struct Web {
     base: String,
     client: reqwest::Client,
+    /// The server runs while this is kept.
+    _stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Web {
+    /// The dashboard on a free loopback port, and a client that does not follow redirects.
+    async fn serve(settings: &Settings, store: &Store) -> Web {
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let (_cal_tx, calendar) = tokio::sync::watch::channel(settings.calendar.clone());
+        let state = AppState::new(Arc::new(settings.clone()), store.clone(), calendar);
+        let (addr, serve) = credit_gateway::web::bind("127.0.0.1:0".parse().unwrap(), state, stop).await.unwrap();
+        tokio::spawn(serve);
+        credit_gateway::connector::http::install_crypto_provider();
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Web { base: format!("http://{addr}"), client, _stop: stop_tx }
+    }
+
     async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
         let mut req = self.client.get(format!("{}{path}", self.base));
         if let Some(t) = token {
@@ -98,14 +112,7 @@ async fn roles_decide_what_each_caller_sees(postgres: bool) {
     let _admin = add("admin", "admin", None).await;
     assert!(auth::add_user(&store, &settings.departments, "x", "department", None, None, now).await.is_err());
 
-    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-    let (_cal_tx, calendar) = tokio::sync::watch::channel(settings.calendar.clone());
-    let state = AppState::new(Arc::new(settings.clone()), store.clone(), calendar);
-    let (addr, serve) = credit_gateway::web::bind("127.0.0.1:0".parse().unwrap(), state, stop).await.unwrap();
-    tokio::spawn(serve);
-    credit_gateway::connector::http::install_crypto_provider();
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let web = Web { base: format!("http://{addr}"), client };
+    let web = Web::serve(&settings, &store).await;
 
     // Health needs no login; everything else does.
     assert_eq!(web.get("/healthz", None).await.status(), StatusCode::OK);
@@ -226,14 +233,7 @@ async fn each_view_filters_exports_and_keeps_departments_apart(postgres: bool) {
     }
     let (ops, admin, clerk) = (&tokens["ops"], &tokens["admin"], &tokens["clerk"]);
 
-    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-    let (_cal_tx, calendar) = tokio::sync::watch::channel(settings.calendar.clone());
-    let state = AppState::new(Arc::new(settings.clone()), store.clone(), calendar);
-    let (addr, serve) = credit_gateway::web::bind("127.0.0.1:0".parse().unwrap(), state, stop).await.unwrap();
-    tokio::spawn(serve);
-    credit_gateway::connector::http::install_crypto_provider();
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let web = Web { base: format!("http://{addr}"), client };
+    let web = Web::serve(&settings, &store).await;
 
     // 到期: filters by department and status; a clerk asking for another department gets its own.
     let all = web.json("/api/v1/deadlines", ops).await;
