@@ -389,17 +389,7 @@ fn scale_config(config: &Path, dir: &Path, database_url: &str, port: u16, batch:
     );
     std::fs::write(destinations.join("provincial.toml"), destination)?;
     let gateway = dir.join("config/gateway.toml");
-    let text: String = std::fs::read_to_string(&gateway)?
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("url_env"))
-        .map(|l| match l.trim_start() {
-            t if t.starts_with("url =") => format!("url = \"{database_url}\""),
-            t if t.starts_with("listen =") => "listen = \"127.0.0.1:0\"".to_string(),
-            _ => l.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(&gateway, text + "\n")?;
+    crate::demo::set_in_gateway(&gateway, Some(database_url), Some("127.0.0.1:0".parse()?))?;
     Ok(gateway)
 }
 

@@ -182,15 +182,29 @@ fn prepare_folder(base: &Path, dir: &Path) -> Result<PathBuf, DemoError> {
     }
     // The demo's store is its own SQLite file, whatever the environment names.
     let gateway = dir.join("config/gateway.toml");
-    let text = std::fs::read_to_string(&gateway).map_err(io(&gateway))?;
+    set_in_gateway(&gateway, Some("sqlite://data/gateway.db"), None)?;
+    Ok(gateway)
+}
+
+/// Sets the database URL (dropping `url_env`, so the environment cannot point the copy
+/// elsewhere) and the dashboard's address in a copied `gateway.toml`; `None` leaves it.
+pub(crate) fn set_in_gateway(
+    gateway: &Path,
+    database_url: Option<&str>,
+    listen: Option<SocketAddr>,
+) -> Result<(), DemoError> {
+    let text = std::fs::read_to_string(gateway).map_err(io(gateway))?;
     let text: String = text
         .lines()
-        .filter(|l| !l.trim_start().starts_with("url_env"))
-        .map(|l| if l.trim_start().starts_with("url =") { "url = \"sqlite://data/gateway.db\"" } else { l })
+        .filter(|l| database_url.is_none() || !l.trim_start().starts_with("url_env"))
+        .map(|l| match (l.trim_start(), database_url, listen) {
+            (t, Some(url), _) if t.starts_with("url =") => format!("url = \"{url}\""),
+            (t, _, Some(addr)) if t.starts_with("listen =") => format!("listen = \"{addr}\""),
+            _ => l.to_string(),
+        })
         .collect::<Vec<_>>()
         .join("\n");
-    std::fs::write(&gateway, text + "\n").map_err(io(&gateway))?;
-    Ok(gateway)
+    std::fs::write(gateway, text + "\n").map_err(io(gateway))
 }
 
 pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), DemoError> {
@@ -227,14 +241,7 @@ fn point_at(dir: &Path, platforms: SocketAddr, departments: SocketAddr, listen: 
             .replace(SHIPPED_DEPARTMENTS, &departments.to_string());
         std::fs::write(file, text).map_err(io(file))?;
     }
-    let gateway = dir.join("config/gateway.toml");
-    let text = std::fs::read_to_string(&gateway).map_err(io(&gateway))?;
-    let text: String = text
-        .lines()
-        .map(|l| if l.trim_start().starts_with("listen =") { format!("listen = \"{listen}\"") } else { l.to_string() })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(&gateway, text + "\n").map_err(io(&gateway))
+    set_in_gateway(&dir.join("config/gateway.toml"), None, Some(listen))
 }
 
 /// Every `every`, a 行政处罚 file (CSV, GBK CSV or XLSX in turn) into the market-penalties
