@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use credit_gateway::config::Settings;
@@ -150,38 +150,12 @@ async fn three_instances_deliver_every_record_once_though_one_is_killed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduled_pull_runs_once_per_tick_across_instances() {
-    use axum::routing::get;
-
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let (url, database) = fresh_postgres().await;
-    // A department API that answers an empty page and notes when it was asked.
-    let hits: Arc<Mutex<Vec<chrono::DateTime<chrono::Utc>>>> = Arc::default();
-    let app = {
-        let hits = hits.clone();
-        axum::Router::new().route(
-            "/tax/api/arrears",
-            get(move || {
-                let hits = hits.clone();
-                async move {
-                    hits.lock().unwrap().push(chrono::Utc::now());
-                    axum::Json(serde_json::json!({"code": 0, "data": {"items": [], "total": 0}}))
-                }
-            }),
-        )
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
-    let shipped = std::fs::read_to_string(repo().join("connectors/tax-arrears.toml")).unwrap();
-    let every_two_seconds = shipped
-        .replace("schedule = \"*/30 * * * * *\"", "schedule = \"*/2 * * * * *\"")
-        .replace("http://127.0.0.1:8091", &api);
-    assert_ne!(every_two_seconds, shipped);
+    let (api, hits) = empty_tax_api().await;
+    let every_two_seconds = tax_connector(root, &api, "*/2 * * * * *");
     let config = config(root, &url, &[("tax-arrears", every_two_seconds)], None);
-    std::fs::create_dir_all(root.join("data/secrets")).unwrap();
-    std::fs::write(root.join("data/secrets/tax-api.token"), "token\n").unwrap();
     Store::connect(&url).await.unwrap().close().await;
 
     let instances: Vec<Child> = (0..3).map(|_| instance(&config)).collect();

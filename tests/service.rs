@@ -311,37 +311,12 @@ fn migrate_brings_a_new_database_up_to_date_and_says_so() {
 /// An admin's 立即运行 on the 连接器 page runs a scheduled connector now, outside its schedule.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_runs_a_connector_now_from_the_dashboard() {
-    use axum::routing::get;
-    use std::sync::{Arc, Mutex};
-
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let config = config(root);
-    // A department API that answers an empty page and counts the times it is asked.
-    let hits = Arc::new(Mutex::new(0u32));
-    let app = {
-        let hits = hits.clone();
-        axum::Router::new().route(
-            "/tax/api/arrears",
-            get(move || {
-                let hits = hits.clone();
-                async move {
-                    *hits.lock().unwrap() += 1;
-                    axum::Json(serde_json::json!({"code": 0, "data": {"items": [], "total": 0}}))
-                }
-            }),
-        )
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let shipped = std::fs::read_to_string(repo().join("connectors/tax-arrears.toml")).unwrap();
-    let yearly = shipped
-        .replace("schedule = \"*/30 * * * * *\"", "schedule = \"0 0 0 1 1 *\"")
-        .replace("http://127.0.0.1:8091", &api);
+    let (api, hits) = empty_tax_api().await;
+    let yearly = tax_connector(root, &api, "0 0 0 1 1 *");
     std::fs::write(root.join("connectors/tax-arrears.toml"), yearly).unwrap();
-    std::fs::create_dir_all(root.join("data/secrets")).unwrap();
-    std::fs::write(root.join("data/secrets/tax-api.token"), "token\n").unwrap();
     let settings = credit_gateway::config::Settings::load(&config).unwrap();
     let store = credit_gateway::store::Store::connect(&settings.gateway.database_url).await.unwrap();
     let now = chrono::Utc::now();
@@ -374,12 +349,12 @@ async fn an_admin_runs_a_connector_now_from_the_dashboard() {
             .send()
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(*hits.lock().unwrap(), 0, "a yearly connector ran on its own");
+    assert!(hits.lock().unwrap().is_empty(), "a yearly connector ran on its own");
     let page = client.get(format!("{url}connectors")).bearer_auth(&admin).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("立即运行"), "{page}");
     assert_eq!(run(&ops, "tax-arrears").await.unwrap().status(), reqwest::StatusCode::FORBIDDEN);
     assert_eq!(run(&admin, "no-such-connector").await.unwrap().status(), reqwest::StatusCode::NOT_FOUND);
     assert_eq!(run(&admin, "tax-arrears").await.unwrap().status(), reqwest::StatusCode::SEE_OTHER);
-    wait_until("the connector runs when asked", Duration::from_secs(30), || *hits.lock().unwrap() >= 1);
+    wait_until("the connector runs when asked", Duration::from_secs(30), || !hits.lock().unwrap().is_empty());
     stop(child);
 }

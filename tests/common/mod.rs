@@ -134,3 +134,43 @@ pub async fn ingest_sample(
     };
     credit_gateway::ingest::ingest_file(settings, store, connector, &file, &opts).await.unwrap().accepted
 }
+
+/// When the stand-in tax API was asked, in order.
+pub type Hits = std::sync::Arc<std::sync::Mutex<Vec<chrono::DateTime<chrono::Utc>>>>;
+
+/// A stand-in for the tax department's API on a free loopback port: it answers an empty page
+/// and notes when it was asked. Returns its base URL.
+pub async fn empty_tax_api() -> (String, Hits) {
+    use axum::routing::get;
+    let hits = Hits::default();
+    let app = {
+        let hits = hits.clone();
+        axum::Router::new().route(
+            "/tax/api/arrears",
+            get(move || {
+                let hits = hits.clone();
+                async move {
+                    hits.lock().unwrap().push(chrono::Utc::now());
+                    axum::Json(serde_json::json!({"code": 0, "data": {"items": [], "total": 0}}))
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (api, hits)
+}
+
+/// The shipped tax-arrears connector pulling `api` on `schedule` (cron, seconds first); its
+/// token is written where the connector reads it under `root`.
+pub fn tax_connector(root: &Path, api: &str, schedule: &str) -> String {
+    let shipped = std::fs::read_to_string(repo().join("connectors/tax-arrears.toml")).unwrap();
+    let text = shipped
+        .replace("schedule = \"*/30 * * * * *\"", &format!("schedule = \"{schedule}\""))
+        .replace("http://127.0.0.1:8091", api);
+    assert_ne!(text, shipped);
+    std::fs::create_dir_all(root.join("data/secrets")).unwrap();
+    std::fs::write(root.join("data/secrets/tax-api.token"), "token\n").unwrap();
+    text
+}
