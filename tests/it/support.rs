@@ -1,7 +1,5 @@
 //! Shared helpers for the end-to-end tests: the real binary, real folders, real databases.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

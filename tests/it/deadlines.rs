@@ -1,14 +1,12 @@
 //! Working days and deadlines through the real binary: the calendar against an independent
 //! dataset, statuses that follow an injected clock, provisional years, and the monthly figures.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+use crate::support::*;
 use chrono::{Datelike, Days, NaiveDate};
-use common::*;
 
 fn date(s: &str) -> NaiveDate {
     s.parse().unwrap()

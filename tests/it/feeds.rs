@@ -4,8 +4,6 @@
 //! withdraw our published penalty within the SLA; resuming from the cursor after a restart;
 //! malformed records refused in Chinese without stopping the feed; PostgreSQL too.
 
-mod common;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -20,7 +18,7 @@ use credit_gateway::sandbox::platforms::{RunningSandbox, SandboxOptions};
 use credit_gateway::store::Store;
 use serde_json::{Value, json};
 
-use common::*;
+use crate::support::*;
 
 /// Lower destinations: two counties (上城区, 西湖区), the city (杭州市), and a department
 /// folder for 西湖区; the provincial platform above.

@@ -6,8 +6,6 @@
 //! Needs the Debian packages `chromium` and `chromium-driver` (`.ci/run` installs them); without
 //! them the test fails, it does not skip.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -19,7 +17,7 @@ use credit_gateway::store::Store;
 use credit_gateway::web::{AppState, auth};
 use serde_json::{Value, json};
 
-use common::*;
+use crate::support::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";

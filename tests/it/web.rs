@@ -1,8 +1,6 @@
 //! The dashboard and API over real HTTP on 127.0.0.1: login, roles, a department user
 //! limited to its own department, metrics and health checks.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,7 +12,7 @@ use credit_gateway::web::{AppState, auth};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use common::*;
+use crate::support::*;
 
 struct Web {
     base: String,

@@ -3,8 +3,6 @@
 //! accepted exactly once and none is lost. And a scheduled pull runs once per tick, however
 //! many instances there are.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -15,7 +13,7 @@ use credit_gateway::sample::{SampleFormat, SampleItem};
 use credit_gateway::store::Store;
 use serde_json::Value;
 
-use common::*;
+use crate::support::*;
 
 /// The shipped configuration on `database_url`, with the given connectors only, one
 /// destination (or none), and short leases so a killed instance's work is taken over quickly.

@@ -2,8 +2,6 @@
 //! corrections, fault storms, partial and duplicated answers, the rate limit, on-time vs late,
 //! and a daemon killed with SIGKILL mid-push.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -14,7 +12,7 @@ use credit_gateway::sample::{SampleFormat, SampleItem};
 use credit_gateway::store::Store;
 use serde_json::{Value, json};
 
-use common::*;
+use crate::support::*;
 
 /// The sandbox platforms, in this process, on a free port.
 async fn sandbox(settings: &Settings) -> (String, credit_gateway::sandbox::platforms::RunningSandbox) {

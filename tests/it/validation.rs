@@ -1,8 +1,6 @@
 //! Every catalogue rule, through the shipped configuration: one valid 行政处罚 row, then one
 //! change at a time and the problem it must raise (in Chinese, on the right field).
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use credit_gateway::config::Settings;
@@ -38,7 +36,7 @@ fn valid_penalty() -> BTreeMap<&'static str, &'static str> {
 }
 
 fn settings() -> Settings {
-    Settings::load(&common::config_file()).expect("shipped configuration loads")
+    Settings::load(&crate::support::config_file()).expect("shipped configuration loads")
 }
 
 /// Maps one row given as header → cell; returns the outcome, values by key and `FIELD:code` problems.

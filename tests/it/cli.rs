@@ -1,11 +1,9 @@
 //! The command line as a clerk or an operator uses it: `id check` and `check-config`.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::support::*;
 
 fn run(args: &[&str]) -> std::process::Output {
     gateway("sqlite::memory:", args)

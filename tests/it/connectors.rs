@@ -1,8 +1,6 @@
 //! Connectors end to end: a watched folder on real files, an HTTP API on 127.0.0.1, and
 //! databases (MariaDB on this machine, SQLite), through the real store.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,7 +11,7 @@ use credit_gateway::connector::runner::{self, FileOutcome};
 use credit_gateway::sample::{SampleFormat, SampleItem};
 use credit_gateway::store::Store;
 
-use common::*;
+use crate::support::*;
 
 /// The shipped configuration in `root` with only the given connectors (name, file text) and
 /// extra mappings.

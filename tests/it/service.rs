@@ -3,8 +3,6 @@
 //! valid configuration, refuses an invalid one, and loses no work either way; the logs it
 //! writes for the journal are JSON with spans and without ID numbers.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -14,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use credit_gateway::sample::{SampleFormat, SampleItem};
 
-use common::*;
+use crate::support::*;
 
 fn folder_connector(item: &str, mapping: &str, inbox: &str) -> String {
     format!(

@@ -1,8 +1,6 @@
 //! `ingest` end to end: real files in real folders, the real binary, SQLite and PostgreSQL.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use credit_gateway::sample::{SampleFormat, SampleItem};
 
 fn counts(v: &serde_json::Value) -> (u64, u64, u64, u64, u64) {

@@ -1,15 +1,13 @@
 //! `credit-gateway demo` as a newcomer runs it: within a minute the dashboard shows all four
 //! departments with records, deliveries accepted, returned records and an overdue one.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::*;
+use crate::support::*;
 
 /// Ends the demo with SIGTERM (as systemd or Ctrl-C would) if the test fails first.
 struct Demo(std::process::Child);

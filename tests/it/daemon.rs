@@ -1,15 +1,13 @@
 //! The running daemon picks up a new year's calendar without a restart, refuses a broken one,
 //! and stops cleanly on SIGTERM.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 /// The shipped configuration, polling the calendar folder every second.
 fn config_polling_fast(root: &Path) {

@@ -1,0 +1,21 @@
+//! The end-to-end suite, one binary so it builds and links once: flows through the real
+//! binary, real folders, real SQLite and PostgreSQL databases, real HTTP and the browser.
+
+#![allow(dead_code)]
+
+mod support;
+
+mod browser;
+mod cli;
+mod connectors;
+mod daemon;
+mod deadlines;
+mod delivery;
+mod demo;
+mod feeds;
+mod ingest;
+mod sandbox_departments;
+mod scale;
+mod service;
+mod validation;
+mod web;
