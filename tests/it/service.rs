@@ -282,7 +282,7 @@ fn regex_free_id_number(lines: &[String]) -> Option<String> {
         let chars: Vec<char> = line.chars().collect();
         for w in chars.windows(18) {
             let s: String = w.iter().collect();
-            if s[..17].chars().all(|c| c.is_ascii_digit()) && credit_gateway::ids::IdNumber::parse(&s).is_ok() {
+            if w[..17].iter().all(|c| c.is_ascii_digit()) && credit_gateway::ids::IdNumber::parse(&s).is_ok() {
                 return Some(s);
             }
         }
