@@ -46,6 +46,16 @@ pub enum BenchCommand {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// `run` in this process with every shipped connector, destination and feed, on a copy of
+    /// the configuration with empty inboxes, a fresh SQLite store and nothing listening where
+    /// the department APIs and platforms would be (those connectors must back off, not spin);
+    /// report the process's CPU time over the window and its share of one core.
+    Idle {
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     /// Ingest a generated 行政处罚 CSV into a fresh database and report rows/s and peak RSS.
     Ingest {
         #[arg(long, default_value_t = 1_000_000)]
@@ -107,6 +117,7 @@ pub async fn run(config: &Path, command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Deliver { rows, batch, workdir } => bench_deliver(config, rows, batch, workdir).await,
         BenchCommand::Folder { rows, workdir } => bench_folder(config, rows, workdir).await,
+        BenchCommand::Idle { seconds, workdir } => bench_idle(config, seconds, workdir).await,
         BenchCommand::Scale { rows, instances, database, batch, workdir } => {
             bench_scale(config, rows, &instances, &database, batch, workdir).await
         }
@@ -250,6 +261,73 @@ async fn bench_folder(config: &Path, rows: u64, workdir: Option<PathBuf>) -> any
     });
     println!("{figures}");
     Ok(())
+}
+
+async fn bench_idle(config: &Path, seconds: u64, workdir: Option<PathBuf>) -> anyhow::Result<()> {
+    use std::time::Duration;
+    let mut guard = None;
+    let dir = work_dir(workdir, &mut guard)?;
+    let shipped = Settings::load(config)?;
+    for sub in ["config", "connectors", "mappings"] {
+        crate::demo::copy_tree(&shipped.gateway.base_dir.join(sub), &dir.join(sub))?;
+    }
+    let gateway = dir.join("config/gateway.toml");
+    crate::demo::set_in_gateway(&gateway, Some("sqlite://data/gateway.db"), None)?;
+    // A port just given back: every connection to it is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    crate::demo::point_at(&dir, closed, closed, "127.0.0.1:0".parse()?)?;
+    // With their secrets the API connectors get as far as the refused connection, and retry.
+    std::fs::create_dir_all(dir.join("data/secrets"))?;
+    for secret in ["tax-api.token", "court-api.key"] {
+        std::fs::write(dir.join("data/secrets").join(secret), "bench\n")?;
+    }
+
+    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let daemon = crate::daemon::run_with(
+        &gateway,
+        async {
+            let _ = stop_rx.await;
+        },
+        |addr| {
+            let _ = addr_tx.send(addr);
+        },
+    );
+    let measure = async {
+        let measured = async {
+            addr_rx.await.context("the daemon stopped before its dashboard listened")?;
+            // Migrations, the first passes and the first failed pulls are start-up, not idling.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let (cpu_before, t) = (cpu_seconds()?, Instant::now());
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            anyhow::Ok((cpu_seconds()? - cpu_before, t.elapsed().as_secs_f64()))
+        }
+        .await;
+        let _ = stop_tx.send(());
+        measured
+    };
+    let (ran, measured) = tokio::join!(daemon, measure);
+    ran?;
+    let (cpu, secs) = measured?;
+    let figures = serde_json::json!({
+        "bench": "idle",
+        "seconds": (secs * 100.0).round() / 100.0,
+        "cpu_seconds": (cpu * 1000.0).round() / 1000.0,
+        "cpu_share": (cpu / secs * 10_000.0).round() / 10_000.0,
+    });
+    println!("{figures}");
+    Ok(())
+}
+
+/// CPU time this process has used, user and system, all threads (/proc/self/stat, in the
+/// kernel's fixed 100 ticks a second).
+fn cpu_seconds() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
+    // The command name may hold spaces; the fields after it are plain.
+    let fields: Vec<&str> = stat.rsplit_once(')').context("/proc/self/stat")?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).context("/proc/self/stat field");
+    // utime and stime are fields 14 and 15; counted from the state (field 3) they are 11 and 12.
+    Ok((ticks(11)? + ticks(12)?) as f64 / 100.0)
 }
 
 enum Cleanup {

@@ -223,7 +223,12 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), DemoError> {
 
 /// Points the copied connectors and destinations at the sandbox's addresses, and the
 /// dashboard at `listen`.
-fn point_at(dir: &Path, platforms: SocketAddr, departments: SocketAddr, listen: SocketAddr) -> Result<(), DemoError> {
+pub(crate) fn point_at(
+    dir: &Path,
+    platforms: SocketAddr,
+    departments: SocketAddr,
+    listen: SocketAddr,
+) -> Result<(), DemoError> {
     let mut files = Vec::new();
     for sub in ["connectors", "config/destinations", "config/feeds"] {
         let folder = dir.join(sub);

@@ -87,7 +87,7 @@ pub fn done_marker_path(file: &Path) -> PathBuf {
 
 /// Files no department means to hand over: editors' and copiers' temporaries, markers,
 /// and what the gateway itself writes.
-fn ignored(name: &str) -> bool {
+pub(super) fn ignored(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     name.starts_with('.')
         || name.starts_with("~$")

@@ -3,7 +3,8 @@
 //! A pass asks the source for files until it has none, and for each file: skips it if a file
 //! with the same content was already ingested completely, else ingests it; then moves it to
 //! `processed/` (or an unreadable one to `failed/` with a reason), and only then saves the
-//! checkpoint that came with it. Health goes to `connector_state` after every pass.
+//! checkpoint that came with it. Health goes to `connector_state` after every pass that found
+//! something or failed (a pass finding nothing again is written only every ten minutes).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -264,6 +265,8 @@ pub async fn run_connector(
     };
     let mut wake = Wake::new(&connector);
     let mut first = true;
+    // Since when the passes have found nothing, as last recorded.
+    let mut quiet_since: Option<std::time::Instant> = None;
     loop {
         let next_tick = connector.schedule.as_ref().map(|s| s.next_after(Utc::now()));
         // Asked from the dashboard: a pass now, outside the schedule (no tick is taken).
@@ -291,12 +294,36 @@ pub async fn run_connector(
         let Some(report) = leased_pass(&settings, &store, &connector, source.as_mut(), &stop, tick).await else {
             continue;
         };
-        record(&store, &connector, &report).await;
+        // A pass that found nothing after one that found nothing changes no health worth a
+        // write; the health is still refreshed now and then, so it shows the connector lives.
+        let quiet = report.error.is_none() && report.files.is_empty();
+        if !(quiet && quiet_since.is_some_and(|since| since.elapsed() < QUIET_REFRESH)) {
+            record(&store, &connector, &report).await;
+            quiet_since = quiet.then(std::time::Instant::now);
+        }
         wake.settling = source.settling();
         if *stop.borrow() {
             return;
         }
     }
+}
+
+/// How often the health of a connector finding nothing is written again.
+const QUIET_REFRESH: Duration = Duration::from_secs(600);
+
+/// Passes run by this process, per connector: whether a watched folder rests when nothing
+/// arrives is a count, not a feeling.
+static PASSES: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, watch::Sender<u64>>>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn pass_counter(connector: &str) -> watch::Sender<u64> {
+    let mut passes = PASSES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    passes.entry(connector.to_string()).or_insert_with(|| watch::channel(0).0).clone()
+}
+
+/// The number of passes of `connector` this process has run so far, and its changes.
+pub fn passes(connector: &str) -> watch::Receiver<u64> {
+    pass_counter(connector).subscribe()
 }
 
 /// Why a pass did not run here.
@@ -372,6 +399,7 @@ async fn leased_pass(
         report = run_pass(settings, store, connector, source, stop) => report,
         never = renew => never,
     };
+    pass_counter(&connector.name).send_modify(|n| *n += 1);
     if let Err(e) = store.release_connector_lease(&connector.name, &holder).await {
         tracing::warn!(connector = %connector.name, error = %e, "cannot give the connector's lease back; it runs out by itself");
     }
@@ -387,8 +415,8 @@ async fn sleep_or_stop(wait: Duration, stop: &watch::Receiver<bool>) -> bool {
     }
 }
 
-/// What wakes a watched folder: a file event, or the poll interval (network shares send no
-/// events), or sooner while a file is settling.
+/// What wakes a watched folder: a file event that may bring a file, or the poll interval
+/// (network shares send no events), or sooner while a file is settling.
 struct Wake {
     events: Option<(notify::RecommendedWatcher, mpsc::Receiver<()>)>,
     poll: Duration,
@@ -396,45 +424,94 @@ struct Wake {
     settling: bool,
 }
 
+/// Events within this long of the first are one wake-up: a file copied in chunks, a rename
+/// followed by its marker.
+const DEBOUNCE: Duration = Duration::from_millis(250);
+
 impl Wake {
     fn new(connector: &Connector) -> Wake {
         let SourceSettings::Folder(f) = &connector.source else {
             return Wake { events: None, poll: Duration::from_secs(60), settle: Duration::ZERO, settling: false };
         };
-        let events = if f.watch { watch_folder(&f.inbox, &connector.name) } else { None };
+        let own = [f.processed.clone(), f.failed.clone(), f.outbox.clone(), connector.spool_dir()];
+        let events = if f.watch { watch_folder(&f.inbox, own, &connector.name) } else { None };
         Wake { events, poll: f.poll, settle: f.settle, settling: false }
     }
 
     async fn wait(&mut self, stop: &watch::Receiver<bool>) -> bool {
-        let wait = if self.settling { self.poll.min(self.settle.max(Duration::from_millis(100))) } else { self.poll };
         let mut stop = stop.clone();
-        match &mut self.events {
-            Some((_, rx)) => tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = rx.recv() => {
-                    // A burst of events (a file written in chunks) is one wake-up.
+        match self.events.as_mut().map(|(_, rx)| rx) {
+            Some(rx) if !self.settling => {
+                let event = tokio::select! {
+                    _ = tokio::time::sleep(self.poll) => false,
+                    _ = rx.recv() => true,
+                    _ = stop.wait_for(|s| *s) => return false,
+                };
+                if event {
+                    tokio::select! {
+                        _ = tokio::time::sleep(DEBOUNCE) => {}
+                        _ = stop.wait_for(|s| *s) => return false,
+                    }
                     while rx.try_recv().is_ok() {}
                 }
-                _ = stop.wait_for(|s| *s) => return false,
-            },
-            None => tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = stop.wait_for(|s| *s) => return false,
-            },
+            }
+            // While a file settles the next look is due when it may have settled; events (its
+            // own writes, most likely) cannot make that sooner.
+            events => {
+                let wait =
+                    if self.settling { self.poll.min(self.settle.max(Duration::from_millis(100))) } else { self.poll };
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.wait_for(|s| *s) => return false,
+                }
+                if let Some(rx) = events {
+                    while rx.try_recv().is_ok() {}
+                }
+            }
         }
         !*stop.borrow()
     }
 }
 
-fn watch_folder(dir: &Path, name: &str) -> Option<(notify::RecommendedWatcher, mpsc::Receiver<()>)> {
+/// Whether `event` in the watched `inbox` may mean a new or changed file there: a file made,
+/// written, closed after writing or renamed in. Opening and listing the inbox (every pass
+/// does), metadata changes, files leaving, and the gateway's own folders and temporaries
+/// (`own`: processed, failed, outbox, spool) are not; a pass caused by them would cause the next.
+pub(crate) fn may_bring_a_file(event: &notify::Event, inbox: &Path, own: &[PathBuf]) -> bool {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
+    if event.need_rescan() {
+        return true;
+    }
+    let wanted = match event.kind {
+        EventKind::Create(kind) => kind != CreateKind::Folder,
+        EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => true,
+        EventKind::Modify(ModifyKind::Name(mode)) => {
+            matches!(mode, RenameMode::To | RenameMode::Both | RenameMode::Any)
+        }
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        _ => false,
+    };
+    // A rename within the inbox names both ends; the file is where it went.
+    let Some(path) = event.paths.last() else { return wanted };
+    if !wanted || path == inbox || own.iter().any(|o| path.starts_with(o)) {
+        return false;
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    // A `.done` marker makes its file ready; other names the folder ignores are no news.
+    name.ends_with(".done") || !super::folder::ignored(&name)
+}
+
+fn watch_folder(dir: &Path, own: [PathBuf; 4], name: &str) -> Option<(notify::RecommendedWatcher, mpsc::Receiver<()>)> {
     use notify::Watcher;
     if let Err(e) = std::fs::create_dir_all(dir) {
         tracing::warn!(connector = %name, folder = %dir.display(), error = %e, "cannot create the inbox");
         return None;
     }
     let (tx, rx) = mpsc::channel(1);
+    let inbox = dir.to_path_buf();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
+        if event.is_ok_and(|e| may_bring_a_file(&e, &inbox, &own)) {
             let _ = tx.try_send(());
         }
     });
@@ -527,5 +604,42 @@ impl RunNow {
     /// Asks for a pass of `connector` now.
     pub fn request(&self, connector: &str) {
         self.signal(connector).notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode, CreateKind, DataChange, MetadataKind, ModifyKind, RenameMode};
+
+    use super::*;
+
+    fn event(kind: EventKind, paths: &[&str]) -> notify::Event {
+        paths.iter().fold(notify::Event::new(kind), |e, p| e.add_path(PathBuf::from(p)))
+    }
+
+    #[test]
+    fn only_a_file_arriving_in_the_inbox_wakes_the_connector() {
+        let inbox = Path::new("/in");
+        let own = [PathBuf::from("/in/processed"), PathBuf::from("/in/failed"), PathBuf::from("/data/spool")];
+        let wakes = |kind, paths: &[&str]| may_bring_a_file(&event(kind, paths), inbox, &own);
+        assert!(wakes(EventKind::Create(CreateKind::File), &["/in/a.csv"]));
+        assert!(wakes(EventKind::Modify(ModifyKind::Data(DataChange::Any)), &["/in/a.csv"]));
+        assert!(wakes(EventKind::Access(AccessKind::Close(AccessMode::Write)), &["/in/a.csv"]));
+        assert!(wakes(EventKind::Modify(ModifyKind::Name(RenameMode::To)), &["/in/a.csv"]));
+        assert!(wakes(EventKind::Modify(ModifyKind::Name(RenameMode::Both)), &["/in/a.part", "/in/a.csv"]));
+        assert!(wakes(EventKind::Create(CreateKind::File), &["/in/a.csv.done"]), "a marker makes its file ready");
+
+        // Every pass opens and lists the inbox: that must not wake the next.
+        assert!(!wakes(EventKind::Access(AccessKind::Open(AccessMode::Any)), &["/in"]));
+        assert!(!wakes(EventKind::Access(AccessKind::Read), &["/in"]));
+        assert!(!wakes(EventKind::Access(AccessKind::Close(AccessMode::Read)), &["/in"]));
+        assert!(!wakes(EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any)), &["/in/a.csv"]));
+        assert!(!wakes(EventKind::Modify(ModifyKind::Name(RenameMode::From)), &["/in/a.csv"]), "a file leaving");
+        assert!(!wakes(EventKind::Remove(notify::event::RemoveKind::File), &["/in/a.csv"]));
+        assert!(!wakes(EventKind::Create(CreateKind::Folder), &["/in/processed"]));
+        assert!(!wakes(EventKind::Create(CreateKind::File), &["/in/processed/x.csv"]));
+        assert!(!wakes(EventKind::Create(CreateKind::File), &["/in/.a.csv.tmp"]), "a temporary");
+        assert!(!wakes(EventKind::Modify(ModifyKind::Data(DataChange::Any)), &["/in/a.csv.part"]));
     }
 }

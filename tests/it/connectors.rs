@@ -167,6 +167,58 @@ poll_seconds = 0.1
     store.close().await;
 }
 
+/// A watched folder with nothing arriving rests: its own work (opening and listing the inbox,
+/// moving a file out, writing the error report) wakes nothing, so the passes are the first, one
+/// for a file that arrives and one asked for, not hundreds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_folder_rests_while_nothing_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // Its own name: pass counts are per process, and tests share the process.
+    let name = "resting-licences";
+    let connector = r#"
+version = 1
+department = "market"
+item = "XK"
+mapping = "market-licences"
+kind = "folder"
+[folder]
+inbox = "inbox/licences"
+settle_seconds = 0
+poll_seconds = 3600
+"#;
+    let config = config(root, &[(name, connector.to_string())], &[]);
+    let (settings, store) = load(&config).await;
+    let inbox = root.join("inbox/licences");
+    let settings = Arc::new(settings);
+    let run_now = Arc::new(tokio::sync::Notify::new());
+    let mut passes = runner::passes(name);
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let daemon = runner::run_connector(
+        settings.clone(),
+        store.clone(),
+        settings.connector(name).unwrap().clone(),
+        run_now.clone(),
+        stop,
+    );
+    let drive = async {
+        passes.wait_for(|n| *n >= 1).await.unwrap();
+        // Renamed in whole, as a careful department does: one event.
+        let file = root.join("许可.csv");
+        std::fs::write(&file, "not,the,template\n1,2,3\n").unwrap();
+        std::fs::rename(&file, inbox.join("许可.csv")).unwrap();
+        eventually("the file leaves the inbox", || files_in(&inbox).is_empty()).await;
+        run_now.notify_one();
+        passes.wait_for(|n| *n >= 3).await.unwrap();
+        assert_eq!(*passes.borrow(), 3, "the first pass, the file's and the one asked for");
+        stop_tx.send(true).unwrap();
+    };
+    tokio::time::timeout(Duration::from_secs(60), async { tokio::join!(daemon, drive) }).await.expect("stops");
+    let health = store.connector_health().await.unwrap();
+    assert_eq!((health[0].files_total, health[0].last_status.as_deref()), (1, Some("idle")));
+    store.close().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
