@@ -101,18 +101,31 @@ pub struct ReturnRow {
 }
 
 impl Store {
-    /// Makes `destination_items` say what the configuration says.
+    /// Makes `destination_items` say what the configuration says. Idempotent, so instances
+    /// starting together on one database may all do it at once: a pair already there (another
+    /// instance has just added it) is left alone, and only pairs no longer configured are
+    /// deleted. Written before anything is read, so SQLite takes its write lock first.
     pub async fn sync_destination_items(&self, pairs: &[(String, String)]) -> Result<(), StoreError> {
+        let kept: Vec<String> =
+            (0..pairs.len()).map(|i| format!("(destination = ${} AND item = ${})", 2 * i + 1, 2 * i + 2)).collect();
+        let delete_sql = match kept.is_empty() {
+            true => "DELETE FROM destination_items".to_string(),
+            false => format!("DELETE FROM destination_items WHERE NOT ({})", kept.join(" OR ")),
+        };
         on_pool!(self.db(), pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM destination_items").execute(&mut *tx).await?;
             for (destination, item) in pairs {
-                sqlx::query("INSERT INTO destination_items (destination, item) VALUES ($1, $2)")
+                sqlx::query("INSERT INTO destination_items (destination, item) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                     .bind(destination)
                     .bind(item)
                     .execute(&mut *tx)
                     .await?;
             }
+            let mut delete = sqlx::query(&delete_sql);
+            for (destination, item) in pairs {
+                delete = delete.bind(destination).bind(item);
+            }
+            delete.execute(&mut *tx).await?;
             tx.commit().await?;
         });
         Ok(())

@@ -14,6 +14,7 @@ mod delivery;
 mod demo;
 mod feeds;
 mod ingest;
+mod instances;
 mod sandbox_departments;
 mod scale;
 mod service;
