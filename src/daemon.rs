@@ -80,6 +80,7 @@ pub async fn run_with(
         "credit-gateway running"
     );
     warn_missing_years(&settings.calendar, Utc::now());
+    close_interrupted_runs(&store).await?;
     let (settings_tx, settings_rx) = watch::channel(Arc::new(settings.clone()));
     let (calendar_tx, calendar_rx) = watch::channel(settings.calendar.clone());
     let (web_stop_tx, web_stop) = watch::channel(false);
@@ -155,6 +156,27 @@ pub async fn run_with(
     let (result, (), ()) = tokio::join!(work, web, watchdog);
     store.close().await;
     result
+}
+
+/// Ingest runs a dead process left `running` (killed, or the machine went down) are closed as
+/// `interrupted`, so they do not look busy for ever. A connector's file is still in its inbox
+/// or spool and is taken again whole.
+async fn close_interrupted_runs(store: &Store) -> Result<(), DaemonError> {
+    let at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let reason = "处理该文件的进程已中断（被终止或停机），本次导入未完成；连接器的文件仍在收件箱中，会被重新导入。";
+    for (id, holder) in store.running_ingests().await? {
+        // Runs from before the holder was noted can only be from an older process.
+        if holder.as_deref().is_none_or(crate::service::instance_is_gone)
+            && store.close_interrupted_ingest(id, reason, &at).await?
+        {
+            tracing::warn!(
+                run = id,
+                holder = holder.as_deref().unwrap_or("?"),
+                "an ingest run left running by a stopped process is closed as interrupted"
+            );
+        }
+    }
+    Ok(())
 }
 
 enum Next {

@@ -64,3 +64,33 @@ pub fn instance_id() -> String {
     })
     .clone()
 }
+
+/// Whether the process named by an [`instance_id`] is known to be gone: it ran on this host
+/// and its process no longer exists. A process on another host cannot be judged from here.
+pub fn instance_is_gone(holder: &str) -> bool {
+    let mine = instance_id();
+    let (Some((host, rest)), Some((my_host, _))) = (holder.split_once(':'), mine.split_once(':')) else {
+        return false;
+    };
+    let Some(pid) = rest.split(':').next().and_then(|p| p.parse::<u32>().ok()) else { return false };
+    holder != mine
+        && host == my_host
+        && pid != std::process::id()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_process_of_this_host_that_no_longer_exists_is_gone() {
+        let mine = instance_id();
+        let host = mine.split(':').next().unwrap().to_string();
+        assert!(!instance_is_gone(&mine));
+        assert!(!instance_is_gone(&format!("{host}:1:0000")), "pid 1 lives");
+        assert!(instance_is_gone(&format!("{host}:{}:0000", u32::MAX)));
+        assert!(!instance_is_gone(&format!("another-host:{}:0000", u32::MAX)), "another host is not judged");
+        assert!(!instance_is_gone("garbage"));
+    }
+}

@@ -182,8 +182,8 @@ impl Store {
     }
 
     pub async fn start_ingest(&self, run: &IngestRunStart<'_>) -> Result<i64, StoreError> {
-        const SQL: &str = "INSERT INTO ingest_runs (connector, department, item, source, fingerprint, status, started_at) \
-                           VALUES ($1, $2, $3, $4, $5, 'running', $6) RETURNING id";
+        const SQL: &str = "INSERT INTO ingest_runs (connector, department, item, source, fingerprint, status, started_at, holder) \
+                           VALUES ($1, $2, $3, $4, $5, 'running', $6, $7) RETURNING id";
         let id: i64 = on_pool!(&self.db, pool => sqlx::query_scalar(SQL)
             .bind(run.connector)
             .bind(run.department)
@@ -191,9 +191,33 @@ impl Store {
             .bind(run.source)
             .bind(run.fingerprint)
             .bind(run.started_at)
+            .bind(crate::service::instance_id())
             .fetch_one(pool)
             .await?);
         Ok(id)
+    }
+
+    /// The runs still `running`, each with the process that started it (none before that was
+    /// noted).
+    pub async fn running_ingests(&self) -> Result<Vec<(i64, Option<String>)>, StoreError> {
+        const SQL: &str = "SELECT id, holder FROM ingest_runs WHERE status = 'running' ORDER BY id";
+        Ok(on_pool!(&self.db, pool => sqlx::query_as(SQL).fetch_all(pool).await?))
+    }
+
+    /// Closes a run its process left `running` when it died: `interrupted`, with the reason.
+    /// Its committed rows stay; its problems are no longer listed, since the file it was
+    /// taking is taken again whole (and a one-shot ingest is run again).
+    pub async fn close_interrupted_ingest(&self, id: i64, reason: &str, finished_at: &str) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE ingest_runs SET status = 'interrupted', error = $2, finished_at = $3 \
+                           WHERE id = $1 AND status = 'running'";
+        let closed = on_pool!(&self.db, pool => sqlx::query(SQL)
+            .bind(id)
+            .bind(reason)
+            .bind(finished_at)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())?);
+        Ok(closed == 1)
     }
 
     pub async fn finish_ingest(

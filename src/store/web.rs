@@ -137,11 +137,13 @@ impl Store {
         Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(record_id).fetch_all(pool).await?))
     }
 
-    /// The newest invalid rows (errors, not warnings), for one department or all.
+    /// The newest invalid rows (errors, not warnings), for one department or all; not those of
+    /// interrupted runs, whose files are taken again.
     pub async fn invalid_rows(&self, department: Option<&str>, limit: i64) -> Result<Vec<InvalidRow>, StoreError> {
         const SQL: &str = "SELECT p.ingest_run_id, i.department, i.item, i.source, p.line, p.field, p.code, p.reason, \
              p.value, i.started_at AS at FROM row_problems p JOIN ingest_runs i ON i.id = p.ingest_run_id \
-             WHERE p.severity = 'error' AND ($1 IS NULL OR i.department = $1) ORDER BY p.id DESC LIMIT $2";
+             WHERE p.severity = 'error' AND i.status <> 'interrupted' AND ($1 IS NULL OR i.department = $1) \
+             ORDER BY p.id DESC LIMIT $2";
         Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(department).bind(limit).fetch_all(pool).await?))
     }
 

@@ -530,6 +530,8 @@ settle_seconds = 0.2
 poll_seconds = 0.1
 "#;
 
+/// Also: the run the killed daemon left `running` is closed as `interrupted` when the next one
+/// starts, and the bad rows it had recorded are not listed again beside the complete run's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daemon_killed_in_the_middle_of_a_large_file_stores_every_row_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -538,7 +540,7 @@ async fn a_daemon_killed_in_the_middle_of_a_large_file_stores_every_row_exactly_
     let url = Settings::load(&config).unwrap().gateway.database_url;
     let source = root.join("source.csv");
     const N: u64 = 200_000;
-    let expected = sample(&source, SampleItem::Penalties, N, 0.0, SampleFormat::Csv);
+    let expected = sample(&source, SampleItem::Penalties, N, 0.001, SampleFormat::Csv);
     let inbox = root.join("inbox/penalties");
     std::fs::create_dir_all(&inbox).unwrap();
     std::fs::copy(&source, inbox.join("large.csv")).unwrap();
@@ -587,6 +589,16 @@ async fn a_daemon_killed_in_the_middle_of_a_large_file_stores_every_row_exactly_
         "every row queued for delivery"
     );
     assert_eq!(scalar(&url, "SELECT count(*) FROM ingest_runs WHERE status = 'done'").await, 1);
+    assert_eq!(scalar(&url, "SELECT count(*) FROM ingest_runs WHERE status = 'interrupted'").await, 1);
+    assert_eq!(scalar(&url, "SELECT count(*) FROM ingest_runs WHERE status = 'running'").await, 0);
+    let errors = "SELECT count(*) FROM row_problems p JOIN ingest_runs i ON i.id = p.ingest_run_id \
+                  WHERE p.severity = 'error' AND i.status = ";
+    let (complete, interrupted) = (format!("{errors}'done'"), format!("{errors}'interrupted'"));
+    assert!(scalar(&url, &interrupted).await > 0, "the killed run had recorded bad rows");
+    let store = Store::connect(&url).await.unwrap();
+    let listed = store.invalid_rows(None, 1_000_000).await.unwrap();
+    assert_eq!(listed.len() as i64, scalar(&url, &complete).await, "each bad row listed once");
+    store.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
