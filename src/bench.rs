@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use crate::calendar::{Calendar, CalendarYear};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::ingest::{IngestOptions, ingest_file};
 use crate::sample::{SampleFormat, SampleItem, SampleSpec, write_sample};
@@ -97,27 +98,29 @@ pub enum BenchCommand {
     },
 }
 
-pub async fn run(config: &Path, command: BenchCommand) -> anyhow::Result<()> {
+/// Runs one benchmark; what it stores is stamped by `clock`.
+pub async fn run(config: &Path, clock: &Clock, command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Ingest { rows, database, bad, workdir } => {
-            bench_ingest(config, rows, &database, bad, workdir).await
+            bench_ingest(config, clock, rows, &database, bad, workdir).await
         }
         BenchCommand::Deadlines { rows, provisional, workdir } => {
-            bench_deadlines(config, rows, provisional, workdir).await
+            bench_deadlines(config, clock, rows, provisional, workdir).await
         }
-        BenchCommand::Deliver { rows, batch, workdir } => bench_deliver(config, rows, batch, workdir).await,
-        BenchCommand::Folder { rows, workdir } => bench_folder(config, rows, workdir).await,
+        BenchCommand::Deliver { rows, batch, workdir } => bench_deliver(config, clock, rows, batch, workdir).await,
+        BenchCommand::Folder { rows, workdir } => bench_folder(config, clock, rows, workdir).await,
         BenchCommand::Scale { rows, instances, database, batch, workdir } => {
-            bench_scale(config, rows, &instances, &database, batch, workdir).await
+            bench_scale(config, clock, rows, &instances, &database, batch, workdir).await
         }
         BenchCommand::Web { rows, requests, clients, seconds, workdir } => {
-            bench_web(config, rows, requests, clients, seconds, workdir).await
+            bench_web(config, clock, rows, requests, clients, seconds, workdir).await
         }
     }
 }
 
 async fn bench_ingest(
     config: &Path,
+    clock: &Clock,
     rows: u64,
     database: &str,
     bad: f64,
@@ -142,7 +145,7 @@ async fn bench_ingest(
     let opts = IngestOptions {
         report_path: Some(dir.join("bench.errors.csv")),
         progress: false,
-        now: chrono::Utc::now(),
+        clock: clock.clone(),
         source: None,
     };
     let t = Instant::now();
@@ -165,7 +168,7 @@ async fn bench_ingest(
     Ok(())
 }
 
-async fn bench_folder(config: &Path, rows: u64, workdir: Option<PathBuf>) -> anyhow::Result<()> {
+async fn bench_folder(config: &Path, clock: &Clock, rows: u64, workdir: Option<PathBuf>) -> anyhow::Result<()> {
     use crate::connector::{SourceSettings, runner::run_pass};
     let mut guard = None;
     let dir = work_dir(workdir, &mut guard)?;
@@ -195,7 +198,7 @@ async fn bench_folder(config: &Path, rows: u64, workdir: Option<PathBuf>) -> any
     std::fs::copy(&file, inbox.join("cf.csv"))?;
     let store = Store::connect(&folder_settings.gateway.database_url).await?;
     let mapping = folder_settings.mapping(&connector.mapping).context("the connector's mapping")?;
-    let mut source = connector.open_source(mapping)?;
+    let mut source = connector.open_source(mapping, clock)?;
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
     let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let sampler = {
@@ -210,7 +213,7 @@ async fn bench_folder(config: &Path, rows: u64, workdir: Option<PathBuf>) -> any
         })
     };
     let t = Instant::now();
-    let report = run_pass(&folder_settings, &store, &connector, source.as_mut(), &stop).await;
+    let report = run_pass(&folder_settings, &store, &connector, source.as_mut(), clock, &stop).await;
     let folder_secs = t.elapsed().as_secs_f64();
     sampling.store(false, std::sync::atomic::Ordering::Relaxed);
     let rss = sampler.join().unwrap_or_default();
@@ -225,7 +228,7 @@ async fn bench_folder(config: &Path, rows: u64, workdir: Option<PathBuf>) -> any
     let opts = IngestOptions {
         report_path: Some(dir.join("oneshot.errors.csv")),
         progress: false,
-        now: chrono::Utc::now(),
+        clock: clock.clone(),
         source: None,
     };
     let t = Instant::now();
@@ -279,7 +282,7 @@ impl Cleanup {
 /// Creates an empty database beside the one `admin_url` names; returns its URL and name.
 pub async fn fresh_postgres_database(admin_url: &str) -> anyhow::Result<(String, String)> {
     let pool = sqlx::PgPool::connect(admin_url).await.context("connecting to PostgreSQL")?;
-    let name = format!("cg_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    let name = format!("cg_{}_{}", std::process::id(), Clock::real().now().timestamp_micros());
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await?;
     pool.close().await;
     let base = match admin_url.rfind('/') {
@@ -289,7 +292,13 @@ pub async fn fresh_postgres_database(admin_url: &str) -> anyhow::Result<(String,
     Ok((format!("{base}/{name}"), name))
 }
 
-async fn bench_deliver(config: &Path, rows: u64, batch: usize, workdir: Option<PathBuf>) -> anyhow::Result<()> {
+async fn bench_deliver(
+    config: &Path,
+    clock: &Clock,
+    rows: u64,
+    batch: usize,
+    workdir: Option<PathBuf>,
+) -> anyhow::Result<()> {
     use crate::delivery::worker::Pusher;
     let mut guard = None;
     let dir = work_dir(workdir, &mut guard)?;
@@ -310,14 +319,14 @@ async fn bench_deliver(config: &Path, rows: u64, batch: usize, workdir: Option<P
     let opts = IngestOptions {
         report_path: Some(dir.join("deliver.errors.csv")),
         progress: false,
-        now: chrono::Utc::now(),
+        clock: clock.clone(),
         source: None,
     };
     let t = Instant::now();
     let summary = ingest_file(&settings, &store, "market-penalties", &file, &opts).await?;
     eprintln!("ingested {} records in {:.1} s", summary.accepted, t.elapsed().as_secs_f64());
 
-    let pusher = Pusher::new(&settings, destination, "bench");
+    let pusher = Pusher::new(&settings, destination, "bench", clock.clone());
     let (mut accepted, mut pushes) = (0u64, 0u64);
     let mut rss = Vec::new();
     let t = Instant::now();
@@ -395,6 +404,7 @@ fn scale_config(config: &Path, dir: &Path, database_url: &str, port: u16, batch:
 
 async fn bench_scale(
     config: &Path,
+    clock: &Clock,
     rows: u64,
     instances: &[usize],
     admin: &str,
@@ -407,15 +417,17 @@ async fn bench_scale(
     let first = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).expect("valid date");
     penalties_file(&file, rows, 0.0, 0.0, first, 300)?;
     let (mut sandbox, port) = sandbox_platform(config)?;
-    let measured = scale_runs(config, &dir, &file, port, instances, admin, batch).await;
+    let measured = scale_runs(config, clock, &dir, &file, port, instances, admin, batch).await;
     let _ = sandbox.kill();
     let _ = sandbox.wait();
     measured
 }
 
 /// One measurement per instance count, each on a fresh database.
+#[allow(clippy::too_many_arguments)]
 async fn scale_runs(
     config: &Path,
+    clock: &Clock,
     dir: &Path,
     file: &Path,
     port: u16,
@@ -431,7 +443,7 @@ async fn scale_runs(
         let gateway = scale_config(config, &install, &url, port, batch)?;
         let settings = Settings::load(&gateway)?;
         let store = Store::connect(&url).await?;
-        let opts = IngestOptions { report_path: None, progress: false, now: chrono::Utc::now(), source: None };
+        let opts = IngestOptions { report_path: None, progress: false, clock: clock.clone(), source: None };
         let summary = ingest_file(&settings, &store, "market-penalties", file, &opts).await?;
         let expected = i64::try_from(summary.accepted)?;
 
@@ -544,7 +556,13 @@ fn penalties_file(
 /// Fills SQLite with `rows` records, `provisional` of them decided in the last days of 2026
 /// (their deadlines reach into 2027, which has no calendar file), then measures a month's
 /// figures and the recomputation when a 2027 calendar is loaded.
-async fn bench_deadlines(config: &Path, rows: u64, provisional: u64, workdir: Option<PathBuf>) -> anyhow::Result<()> {
+async fn bench_deadlines(
+    config: &Path,
+    clock: &Clock,
+    rows: u64,
+    provisional: u64,
+    workdir: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let mut guard = None;
     let dir = work_dir(workdir, &mut guard)?;
     let date = |s: &str| s.parse::<chrono::NaiveDate>().expect("valid date");
@@ -553,7 +571,7 @@ async fn bench_deadlines(config: &Path, rows: u64, provisional: u64, workdir: Op
     penalties_file(&main_file, rows - provisional, 0.0, 0.0, date("2025-01-01"), 715)?;
     // Decided 2026-12-23 or later: the 7th working day is in 2027.
     penalties_file(&late_file, provisional, 0.0, 0.0, date("2026-12-23"), 9)?;
-    let (settings, store, db) = fill_sqlite(config, &dir, "bench-deadlines", &[&main_file, &late_file]).await?;
+    let (settings, store, db) = fill_sqlite(config, clock, &dir, "bench-deadlines", &[&main_file, &late_file]).await?;
     let records = store.count_records(None).await?;
     let provisional_before = store.provisional_count().await?;
 
@@ -603,6 +621,7 @@ async fn bench_deadlines(config: &Path, rows: u64, provisional: u64, workdir: Op
 /// A fresh SQLite store in `dir` with `files` (行政处罚 CSV) ingested through market-penalties.
 async fn fill_sqlite(
     config: &Path,
+    clock: &Clock,
     dir: &Path,
     name: &str,
     files: &[&Path],
@@ -612,10 +631,13 @@ async fn fill_sqlite(
     let url = format!("sqlite://{}", db.display());
     settings.gateway.database_url = url.clone();
     let store = Store::connect(&url).await?;
-    let now = chrono::Utc::now();
     for file in files {
-        let opts =
-            IngestOptions { report_path: Some(dir.join("bench.errors.csv")), progress: false, now, source: None };
+        let opts = IngestOptions {
+            report_path: Some(dir.join("bench.errors.csv")),
+            progress: false,
+            clock: clock.clone(),
+            source: None,
+        };
         let t = Instant::now();
         let s = ingest_file(&settings, &store, "market-penalties", file, &opts).await?;
         eprintln!("ingested {} rows in {:.1} s", s.rows, t.elapsed().as_secs_f64());
@@ -638,6 +660,7 @@ fn ms(d: std::time::Duration) -> f64 {
 /// then GET / with a session cookie from `clients` concurrent clients for `seconds`.
 async fn bench_web(
     config: &Path,
+    clock: &Clock,
     rows: u64,
     requests: usize,
     clients: usize,
@@ -655,9 +678,9 @@ async fn bench_web(
     let file = dir.join(format!("deadlines-{rows}.csv"));
     let first = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("valid date");
     penalties_file(&file, rows, 0.0, 0.0, first, 715)?;
-    let (settings, store, db) = fill_sqlite(config, &dir, "bench-web", &[&file]).await?;
+    let (settings, store, db) = fill_sqlite(config, clock, &dir, "bench-web", &[&file]).await?;
     let records = store.count_records(None).await?;
-    let now = chrono::Utc::now();
+    let now = clock.now();
     let password = "bench-口令-123";
     let ops = auth::add_user(&store, &settings.departments, "bench-ops", "ops", None, Some(password), now).await?;
 
@@ -681,7 +704,7 @@ async fn bench_web(
 
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let (_calendar_tx, calendar) = tokio::sync::watch::channel(settings.calendar.clone());
-    let state = AppState::new(Arc::new(settings.clone()), store.clone(), calendar);
+    let state = AppState::new(Arc::new(settings.clone()), store.clone(), calendar).with_clock(clock.clone());
     let (addr, serve) = crate::web::bind("127.0.0.1:0".parse()?, state, stop).await?;
     let server = tokio::spawn(serve);
     let base = format!("http://{addr}");

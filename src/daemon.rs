@@ -14,6 +14,7 @@ use chrono::{DateTime, Datelike, Utc};
 use tokio::sync::watch;
 
 use crate::calendar::{Calendar, shanghai_date};
+use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::connector::runner::{RunNow, run_connector};
 use crate::delivery::reminder;
@@ -55,9 +56,13 @@ fn warn_missing_years(calendar: &Calendar, now: DateTime<Utc>) {
     }
 }
 
-/// Runs until `shutdown` resolves.
-pub async fn run(config_file: &Path, shutdown: impl std::future::Future<Output = ()>) -> Result<(), DaemonError> {
-    run_with(config_file, shutdown, |_| {}).await
+/// Runs until `shutdown` resolves; every task asks `clock` the time.
+pub async fn run(
+    config_file: &Path,
+    clock: Clock,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), DaemonError> {
+    run_with(config_file, clock, shutdown, |_| {}).await
 }
 
 /// [`run`], telling `listening` the dashboard's address once it is bound.
@@ -69,6 +74,7 @@ pub async fn run(config_file: &Path, shutdown: impl std::future::Future<Output =
 /// the next under the new settings. An invalid configuration is refused and the old one runs on.
 pub async fn run_with(
     config_file: &Path,
+    clock: Clock,
     shutdown: impl std::future::Future<Output = ()>,
     listening: impl FnOnce(std::net::SocketAddr),
 ) -> Result<(), DaemonError> {
@@ -79,12 +85,13 @@ pub async fn run_with(
         years = ?settings.calendar.years(),
         "credit-gateway running"
     );
-    warn_missing_years(&settings.calendar, Utc::now());
+    warn_missing_years(&settings.calendar, clock.now());
     let (settings_tx, settings_rx) = watch::channel(Arc::new(settings.clone()));
     let (calendar_tx, calendar_rx) = watch::channel(settings.calendar.clone());
     let (web_stop_tx, web_stop) = watch::channel(false);
     let run_now = Arc::new(RunNow::default());
-    let state = crate::web::AppState::live(settings_rx, store.clone(), calendar_rx).with_run_now(run_now.clone());
+    let state = crate::web::AppState::live(settings_rx, store.clone(), calendar_rx, clock.clone())
+        .with_run_now(run_now.clone());
     let (addr, web) = crate::web::bind(settings.gateway.listen, state, web_stop.clone()).await?;
     tracing::info!(url = %format!("http://{addr}/"), "dashboard listening");
     listening(addr);
@@ -103,6 +110,7 @@ pub async fn run_with(
             let generation = run_tasks(
                 settings.clone(),
                 store.clone(),
+                clock.clone(),
                 run_now.clone(),
                 calendar_seen.clone(),
                 &calendar_tx,
@@ -212,6 +220,7 @@ async fn next_hangup(signal: &mut Option<tokio::signal::unix::Signal>) {
 async fn run_tasks(
     settings: Settings,
     store: Store,
+    clock: Clock,
     run_now: Arc<RunNow>,
     calendar_seen: Fingerprint,
     calendar_tx: &watch::Sender<Arc<Calendar>>,
@@ -219,22 +228,22 @@ async fn run_tasks(
 ) -> Result<(), DaemonError> {
     let shared = Arc::new(settings.clone());
     store.sync_destination_items(&settings.destination_items()).await?;
-    let connectors =
-        futures_util::future::join_all(settings.connectors.iter().filter(|c| c.enabled).map(|c| {
-            run_connector(shared.clone(), store.clone(), c.clone(), run_now.signal(&c.name), stop_rx.clone())
-        }));
+    let connectors = futures_util::future::join_all(settings.connectors.iter().filter(|c| c.enabled).map(|c| {
+        let signal = run_now.signal(&c.name);
+        run_connector(shared.clone(), store.clone(), c.clone(), clock.clone(), signal, stop_rx.clone())
+    }));
     tracing::info!(connectors = settings.connectors.iter().filter(|c| c.enabled).count(), "connectors started");
     let outbox = futures_util::future::join_all(
         settings
             .destinations
             .iter()
             .filter(|d| d.enabled)
-            .map(|d| run_destination(shared.clone(), store.clone(), d.clone(), stop_rx.clone())),
+            .map(|d| run_destination(shared.clone(), store.clone(), d.clone(), clock.clone(), stop_rx.clone())),
     );
-    let withdrawals = upkeep(settings.clone(), store.clone(), stop_rx.clone());
-    let feeds = crate::feed::pull::run_feeds(shared.clone(), store.clone(), stop_rx.clone());
+    let withdrawals = upkeep(settings.clone(), store.clone(), clock.clone(), stop_rx.clone());
+    let feeds = crate::feed::pull::run_feeds(shared.clone(), store.clone(), clock.clone(), stop_rx.clone());
     tokio::join!(
-        watch_calendar(settings.clone(), store.clone(), calendar_seen, calendar_tx, stop_rx),
+        watch_calendar(settings.clone(), store.clone(), clock, calendar_seen, calendar_tx, stop_rx),
         connectors,
         outbox,
         withdrawals,
@@ -253,6 +262,7 @@ fn store_kind(url: &str) -> &'static str {
 async fn watch_calendar(
     settings: Settings,
     store: Store,
+    clock: Clock,
     mut seen: Fingerprint,
     publish: &watch::Sender<Arc<Calendar>>,
     mut stop: watch::Receiver<bool>,
@@ -277,7 +287,7 @@ async fn watch_calendar(
                 tracing::info!(years = ?calendar.years(), "calendar reloaded");
                 let _ = publish.send(calendar.clone());
                 recompute(&store, &calendar, &settings).await;
-                warn_missing_years(&calendar, Utc::now());
+                warn_missing_years(&calendar, clock.now());
             }
             Err(e) => {
                 tracing::error!(problems = %e.issues().join("; "), "calendar change refused; the previous calendar stays");
@@ -299,9 +309,9 @@ async fn recompute(store: &Store, calendar: &Calendar, settings: &Settings) {
 
 /// Hourly: penalties whose publicity ended are withdrawn (撤销) wherever they were accepted,
 /// and each department's list of returned records awaiting correction is brought up to date.
-async fn upkeep(settings: Settings, store: Store, mut stop: watch::Receiver<bool>) {
+async fn upkeep(settings: Settings, store: Store, clock: Clock, mut stop: watch::Receiver<bool>) {
     loop {
-        let now = Utc::now();
+        let now = clock.now();
         let today = shanghai_date(now);
         match store.open_returns(None).await {
             Ok(returns) => {

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod calendar;
 pub mod catalogue;
+pub mod clock;
 pub mod config;
 pub mod connector;
 pub mod daemon;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use credit_gateway::clock::Clock;
 use credit_gateway::config::Settings;
 use credit_gateway::ids;
 use credit_gateway::ingest::{IngestError, IngestOptions, IngestSummary, ingest_file};
@@ -24,7 +25,8 @@ struct Cli {
     /// The gateway's settings file.
     #[arg(long, global = true, default_value = "config/gateway.toml")]
     config: PathBuf,
-    /// Pretend it is this instant (RFC 3339), for replays and tests; default: the real clock.
+    /// Start the clock at this instant (RFC 3339) and let it run on from there, for replays
+    /// and tests; default: the real clock. Every command, `run` and `demo` included.
     #[arg(long, global = true)]
     now: Option<chrono::DateTime<chrono::Utc>>,
     /// Log lines for people (`human`) or one JSON object per line for the journal and log
@@ -308,11 +310,12 @@ fn init_logging(service: bool, format: &str) {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let now = cli.now.unwrap_or_else(chrono::Utc::now);
+    // One clock for the whole command: `--now` starts it, and it runs on from there.
+    let clock = Clock::from_flag(cli.now);
     match cli.command {
         Command::Run => {
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(credit_gateway::daemon::run(&cli.config, shutdown_signal()))?;
+            runtime.block_on(credit_gateway::daemon::run(&cli.config, clock, shutdown_signal()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
@@ -333,7 +336,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Users { command } => {
             let settings = Settings::load(&cli.config)?;
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(users_command(&settings, command, now))?;
+            runtime.block_on(users_command(&settings, command, clock.now()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig => match Settings::load(&cli.config) {
@@ -371,7 +374,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest { connector, json, files } => {
             let settings = Settings::load(&cli.config)?;
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(ingest_command(&settings, &connector, json, &files, now))
+            runtime.block_on(ingest_command(&settings, &connector, json, &files, &clock))
         }
         Command::Sample { item, rows, bad, summary, seed, format, first_date, days, out } => {
             let item = match item.as_str() {
@@ -399,6 +402,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             plan.platforms = platforms;
             plan.departments = (!platforms_only).then_some(departments);
             plan.subjects = subjects;
+            plan.clock = clock;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(credit_gateway::sandbox::serve::run(
                 &settings,
@@ -418,7 +422,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Deliveries { command, status, limit, json } => {
             let settings = Settings::load(&cli.config)?;
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(deliveries_command(&settings, command, status, limit, json, now))
+            runtime.block_on(deliveries_command(&settings, command, status, limit, json, &clock))
         }
         Command::Feeds { command, json } => {
             use credit_gateway::feed::report::{FeedsAction, feeds_command};
@@ -433,7 +437,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let runtime = tokio::runtime::Runtime::new()?;
             let text = runtime.block_on(async {
                 let store = Store::connect(&settings.gateway.database_url).await?;
-                let text = feeds_command(settings, &store, action, json, now).await;
+                let text = feeds_command(settings, &store, action, json, clock.now()).await;
                 store.close().await;
                 anyhow::Ok(text?)
             })?;
@@ -443,18 +447,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Connectors { command, json } => {
             let settings = Settings::load(&cli.config)?;
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(connectors_command(&settings, command.unwrap_or(ConnectorsCommand::List), json))
+            runtime.block_on(connectors_command(&settings, command.unwrap_or(ConnectorsCommand::List), json, &clock))
         }
         Command::Calendar { command } => {
             let settings = Settings::load(&cli.config)?;
-            calendar_command(&settings, command, now)
+            calendar_command(&settings, command, &clock)
         }
         Command::Report { format, department, month } => {
             let settings = Settings::load(&cli.config)?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let store = Store::connect(&settings.gateway.database_url).await?;
-                let today = credit_gateway::calendar::shanghai_date(now);
+                let today = clock.today();
                 let figures = store.figures(today, month.as_deref(), department.as_deref()).await?;
                 store.close().await;
                 let text = match format.as_str() {
@@ -481,7 +485,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let store = Store::connect(&settings.gateway.database_url).await?;
-                let today = credit_gateway::calendar::shanghai_date(now);
+                let today = clock.today();
                 let filter = credit_gateway::store::DeadlineFilter { department, item, status, limit };
                 let rows = store.deadlines(today, &filter).await?;
                 store.close().await;
@@ -511,7 +515,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let store = Store::connect(&settings.gateway.database_url).await?;
-                store.import_ledger(&entries, &file.display().to_string(), now).await?;
+                store.import_ledger(&entries, &file.display().to_string(), clock.now()).await?;
                 store.close().await;
                 println!("imported {} ledger lines from {}", entries.len(), file.display());
                 Ok(ExitCode::SUCCESS)
@@ -525,6 +529,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 departments,
                 every: std::time::Duration::from_secs(every.max(1)),
                 rows,
+                clock,
             };
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(credit_gateway::demo::run(
@@ -540,7 +545,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench { command } => {
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(credit_gateway::bench::run(&cli.config, command))?;
+            runtime.block_on(credit_gateway::bench::run(&cli.config, &clock, command))?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -584,7 +589,7 @@ async fn deliveries_command(
     status: Option<String>,
     limit: i64,
     json: bool,
-    now: chrono::DateTime<chrono::Utc>,
+    clock: &Clock,
 ) -> anyhow::Result<ExitCode> {
     let store = Store::connect(&settings.gateway.database_url).await?;
     store.sync_destination_items(&settings.destination_items()).await?;
@@ -618,14 +623,14 @@ async fn deliveries_command(
         }
         Some(DeliveriesCommand::Retry { ids, dead }) => {
             let n = if dead {
-                store.retry_deliveries(None, now).await?
+                store.retry_deliveries(None, clock.now()).await?
             } else {
-                store.retry_deliveries(Some(&ids), now).await?
+                store.retry_deliveries(Some(&ids), clock.now()).await?
             };
             println!("{n} deliveries queued again");
         }
         Some(DeliveriesCommand::Push { destination }) => {
-            let counts = credit_gateway::delivery::worker::push_due(settings, &store, &destination).await?;
+            let counts = credit_gateway::delivery::worker::push_due(settings, &store, &destination, clock).await?;
             println!("{}", serde_json::to_string(&counts)?);
         }
     }
@@ -633,7 +638,12 @@ async fn deliveries_command(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn connectors_command(settings: &Settings, command: ConnectorsCommand, json: bool) -> anyhow::Result<ExitCode> {
+async fn connectors_command(
+    settings: &Settings,
+    command: ConnectorsCommand,
+    json: bool,
+    clock: &Clock,
+) -> anyhow::Result<ExitCode> {
     use credit_gateway::connector::runner;
     let store = Store::connect(&settings.gateway.database_url).await?;
     let code = match command {
@@ -666,7 +676,7 @@ async fn connectors_command(settings: &Settings, command: ConnectorsCommand, jso
             ExitCode::SUCCESS
         }
         ConnectorsCommand::Run { name } => {
-            let report = runner::run_once(settings, &store, &name).await?;
+            let report = runner::run_once(settings, &store, &name, clock).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             if report.error.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
         }
@@ -680,7 +690,7 @@ async fn ingest_command(
     connector: &str,
     json: bool,
     files: &[PathBuf],
-    now: chrono::DateTime<chrono::Utc>,
+    clock: &Clock,
 ) -> anyhow::Result<ExitCode> {
     if settings.connector(connector).is_none() {
         let known: Vec<&str> = settings.connectors.iter().map(|c| c.name.as_str()).collect();
@@ -689,8 +699,8 @@ async fn ingest_command(
     let store = Store::connect(&settings.gateway.database_url).await.context("opening the store")?;
     let mut code = ExitCode::SUCCESS;
     for file in files {
-        let opts =
-            IngestOptions { report_path: None, progress: !json && std::io::stderr().is_terminal(), now, source: None };
+        let progress = !json && std::io::stderr().is_terminal();
+        let opts = IngestOptions { report_path: None, progress, clock: clock.clone(), source: None };
         match ingest_file(settings, &store, connector, file, &opts).await {
             Ok(summary) if json => println!("{}", serde_json::to_string(&summary)?),
             Ok(summary) => print_summary(&summary),
@@ -733,11 +743,7 @@ async fn shutdown_signal() {
     }
 }
 
-fn calendar_command(
-    settings: &Settings,
-    command: CalendarCommand,
-    now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<ExitCode> {
+fn calendar_command(settings: &Settings, command: CalendarCommand, clock: &Clock) -> anyhow::Result<ExitCode> {
     let calendar = &settings.calendar;
     match command {
         CalendarCommand::IsWorkday { dates } => {
@@ -766,7 +772,7 @@ fn calendar_command(
             })?;
         }
     }
-    let year = chrono::Datelike::year(&credit_gateway::calendar::shanghai_date(now));
+    let year = chrono::Datelike::year(&clock.today());
     for missing in calendar.missing_years(year, year + 1) {
         eprintln!(
             "warning: no calendar file for {missing}: deadlines reaching into it are provisional (weekends only)"

@@ -19,6 +19,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 
 use super::{BoxFuture, Pulled, Source, SourceError};
+use crate::clock::Clock;
 use crate::config::Issues;
 use crate::mapping::Mapping;
 use crate::secret::SecretSource;
@@ -326,12 +327,19 @@ pub struct HttpSource {
     client: reqwest::Client,
     limiter: Arc<DefaultDirectRateLimiter>,
     spool: PathBuf,
+    /// Names the spooled pages.
+    clock: Clock,
     finished: bool,
     pages: u64,
 }
 
 impl HttpSource {
-    pub fn new(settings: HttpSettings, mapping: &Mapping, spool: PathBuf) -> Result<HttpSource, SourceError> {
+    pub fn new(
+        settings: HttpSettings,
+        mapping: &Mapping,
+        spool: PathBuf,
+        clock: Clock,
+    ) -> Result<HttpSource, SourceError> {
         install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
@@ -348,6 +356,7 @@ impl HttpSource {
             client,
             limiter: Arc::new(RateLimiter::direct(quota.allow_burst(NonZeroU32::MIN))),
             spool,
+            clock,
             finished: false,
             pages: 0,
         })
@@ -490,7 +499,7 @@ impl HttpSource {
             PageFormat::Json => "json",
             PageFormat::Xml => "xml",
         };
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+        let stamp = self.clock.now().format("%Y%m%dT%H%M%S");
         let path = self.spool.join(format!("{stamp}-p{:05}.{ext}", self.pages));
         write_atomically(&path, &body)?;
         Ok(Some(Pulled { path: Some(path), source: format!("GET {url}"), checkpoint: Some(checkpoint) }))

@@ -23,6 +23,7 @@ use std::pin::Pin;
 use serde::Deserialize;
 
 use crate::catalogue::Catalogue;
+use crate::clock::Clock;
 use crate::config::{GatewayConfig, Issues, check_version, read_toml, toml_files};
 use crate::department::Departments;
 use crate::mapping::Mapping;
@@ -179,11 +180,14 @@ impl Connector {
     }
 
     /// A source for this connector; it lives as long as the connector's task.
-    pub fn open_source(&self, mapping: &Mapping) -> Result<Box<dyn Source>, SourceError> {
+    /// The connector's source; pulled kinds name their spooled files by `clock`.
+    pub fn open_source(&self, mapping: &Mapping, clock: &Clock) -> Result<Box<dyn Source>, SourceError> {
         Ok(match &self.source {
             SourceSettings::Folder(f) => Box::new(folder::FolderSource::new(f.clone())),
-            SourceSettings::Http(h) => Box::new(http::HttpSource::new((**h).clone(), mapping, self.spool_dir())?),
-            SourceSettings::Sql(s) => Box::new(sql::SqlSource::new(s.clone(), self.spool_dir())?),
+            SourceSettings::Http(h) => {
+                Box::new(http::HttpSource::new((**h).clone(), mapping, self.spool_dir(), clock.clone())?)
+            }
+            SourceSettings::Sql(s) => Box::new(sql::SqlSource::new(s.clone(), self.spool_dir(), clock.clone())?),
         })
     }
 

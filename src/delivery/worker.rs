@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use super::package::{self, Header, PackageRecord, Receipt, ReceiptStatus};
 use super::{Adapter, Destination};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::store::{Claimed, Outcome, Store, StoreError};
 
@@ -61,10 +62,12 @@ pub struct Pusher {
     sender_code: String,
     sender_name: String,
     worker: String,
+    /// Claims, package stamps, retry times and the day a record counts as reported.
+    clock: Clock,
 }
 
 impl Pusher {
-    pub fn new(settings: &Settings, destination: Destination, worker: &str) -> Pusher {
+    pub fn new(settings: &Settings, destination: Destination, worker: &str, clock: Clock) -> Pusher {
         crate::connector::http::install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(destination.timeout)
@@ -82,6 +85,7 @@ impl Pusher {
             sender_name: settings.gateway.sender.name.clone(),
             worker: worker.to_string(),
             destination,
+            clock,
         }
     }
 
@@ -99,7 +103,7 @@ impl Pusher {
             from_files = self.collect_file_receipts(store).await?;
         }
         let claimed = store
-            .claim_deliveries(&d.name, &self.worker, d.batch_size * PACKAGES_PER_CLAIM, Utc::now(), d.lease)
+            .claim_deliveries(&d.name, &self.worker, d.batch_size * PACKAGES_PER_CLAIM, self.clock.now(), d.lease)
             .await?;
         if claimed.is_empty() {
             return Ok(from_files);
@@ -118,11 +122,11 @@ impl Pusher {
             .iter()
             .flat_map(|(item, list)| list.chunks(d.batch_size).map(move |chunk| (*item, chunk)))
             .collect();
-        let pushed_at = Utc::now();
+        let pushed_at = self.clock.now();
         let answers = futures_util::future::join_all(packages.iter().map(|(item, batch)| async move {
             self.limiter.until_ready().await;
             let started = std::time::Instant::now();
-            let answer = self.push(item, batch, Utc::now()).await;
+            let answer = self.push(item, batch, self.clock.now()).await;
             if d.adapter != Adapter::File {
                 super::latency::observe(&d.name, answer.is_ok(), started.elapsed());
             }
@@ -142,7 +146,7 @@ impl Pusher {
                 Outcome::Retry { .. } => counts.retried += 1,
             }
         }
-        store.record_outcomes(&d.name, d.deadline, &outcomes, pushed_at, Utc::now()).await?;
+        store.record_outcomes(&d.name, d.deadline, &outcomes, pushed_at, self.clock.now()).await?;
         Ok(Some(counts))
     }
 
@@ -273,7 +277,7 @@ impl Pusher {
                     _ => c.returned += 1,
                 }
             }
-            let now = Utc::now();
+            let now = self.clock.now();
             store.record_outcomes(&self.destination.name, self.destination.deadline, &outcomes, now, now).await?;
             let done = dir.join("processed");
             let _ = std::fs::create_dir_all(&done).and_then(|_| std::fs::rename(&path, done.join(&name)));
@@ -292,7 +296,7 @@ impl Pusher {
             let wait = after.unwrap_or_else(|| d.backoff(c.attempts as u32));
             Outcome::Retry {
                 error: error.to_string(),
-                at: Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default(),
+                at: self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default(),
                 dead: c.attempts as u32 >= d.max_attempts,
             }
         };
@@ -342,10 +346,16 @@ impl PushFailure {
     }
 }
 
-/// Pushes everything due now for one destination, until nothing is due: for the CLI and tests.
-pub async fn push_due(settings: &Settings, store: &Store, destination: &str) -> Result<PushCounts, DeliveryError> {
+/// Pushes everything due by `clock` for one destination, until nothing is due: for the CLI
+/// and tests.
+pub async fn push_due(
+    settings: &Settings,
+    store: &Store,
+    destination: &str,
+    clock: &Clock,
+) -> Result<PushCounts, DeliveryError> {
     let d = settings.destination(destination).ok_or_else(|| DeliveryError::UnknownDestination(destination.into()))?;
-    let pusher = Pusher::new(settings, d.clone(), &crate::service::instance_id());
+    let pusher = Pusher::new(settings, d.clone(), &crate::service::instance_id(), clock.clone());
     let mut total = PushCounts::default();
     while let Some(counts) = pusher.push_batch(store).await? {
         total.add(&counts);
@@ -358,10 +368,11 @@ pub async fn run_destination(
     settings: Arc<Settings>,
     store: Store,
     destination: Destination,
+    clock: Clock,
     stop: watch::Receiver<bool>,
 ) {
     let name = destination.name.clone();
-    let pusher = Pusher::new(&settings, destination, &crate::service::instance_id());
+    let pusher = Pusher::new(&settings, destination, &crate::service::instance_id(), clock);
     loop {
         if *stop.borrow() {
             return;

@@ -13,6 +13,7 @@ use super::parse::{self, Checker, Page};
 use super::route::destinations_for;
 use super::{Feed, FeedError, FeedFormat, FeedSource};
 use crate::calendar::{end_of_day_shanghai, shanghai_date};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::store::{FeedCounts, RepairClock, RoutedRecord, Store};
 
@@ -217,19 +218,21 @@ pub async fn pull_now(
 }
 
 /// Every enabled feed's loop, side by side, until `stop`: the daemon's entry.
-pub async fn run_feeds(settings: Arc<Settings>, store: Store, stop: watch::Receiver<bool>) {
+pub async fn run_feeds(settings: Arc<Settings>, store: Store, clock: Clock, stop: watch::Receiver<bool>) {
     let feeds: Vec<Feed> = settings.feeds.iter().filter(|f| f.enabled).cloned().collect();
     tracing::info!(feeds = feeds.len(), "reverse feeds started");
     futures_util::future::join_all(
-        feeds.into_iter().map(|f| run_feed(Puller::new(settings.clone(), f), store.clone(), stop.clone())),
+        feeds
+            .into_iter()
+            .map(|f| run_feed(Puller::new(settings.clone(), f), store.clone(), clock.clone(), stop.clone())),
     )
     .await;
 }
 
 /// One feed: a pass on each cron tick.
-async fn run_feed(puller: Puller, store: Store, mut stop: watch::Receiver<bool>) {
+async fn run_feed(puller: Puller, store: Store, clock: Clock, mut stop: watch::Receiver<bool>) {
     loop {
-        let now = Utc::now();
+        let now = clock.now();
         let Some(next) = puller.feed.schedule.next_after(now) else { return };
         let wait = (next - now).to_std().unwrap_or_default();
         tokio::select! {
@@ -239,7 +242,7 @@ async fn run_feed(puller: Puller, store: Store, mut stop: watch::Receiver<bool>)
         // Instances sharing a database pull each tick once, under the same leases as connectors.
         let (key, holder) = (format!("feed:{}", puller.feed.name), crate::service::instance_id());
         let lease = puller.settings.gateway.connector_lease;
-        match crate::connector::runner::take_lease(&store, &key, &holder, lease, Some(next)).await {
+        match crate::connector::runner::take_lease(&store, &key, &holder, lease, Some(next), clock.now()).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => continue,
             Err(e) => {
@@ -247,7 +250,7 @@ async fn run_feed(puller: Puller, store: Store, mut stop: watch::Receiver<bool>)
                 continue;
             }
         }
-        let pulled = puller.pass(&store, Utc::now()).await;
+        let pulled = puller.pass(&store, clock.now()).await;
         if let Err(e) = store.release_connector_lease(&key, &holder).await {
             tracing::warn!(feed = %puller.feed.name, error = %e, "cannot give the feed's lease back; it runs out by itself");
         }

@@ -35,7 +35,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{Datelike, Days, Months, NaiveDate, NaiveDateTime, TimeDelta, Timelike, Utc};
+use chrono::{Datelike, Days, Months, NaiveDate, NaiveDateTime, TimeDelta, Timelike};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -77,9 +77,9 @@ const COMMIT_ROWS: u64 = 5_000;
 /// The sandbox clock: Asia/Shanghai wall time.
 pub type Clock = Arc<dyn Fn() -> NaiveDateTime + Send + Sync>;
 
-/// Asia/Shanghai wall time now (UTC+8, no daylight saving), to the second.
-pub fn shanghai_now() -> NaiveDateTime {
-    let now = Utc::now().naive_utc() + TimeDelta::hours(8);
+/// Asia/Shanghai wall time (UTC+8, no daylight saving) by the gateway's clock, to the second.
+pub fn shanghai_wall_time(clock: &crate::clock::Clock) -> NaiveDateTime {
+    let now = clock.now().naive_utc() + TimeDelta::hours(8);
     now.with_nanosecond(0).unwrap_or(now)
 }
 
@@ -264,7 +264,10 @@ impl DepartmentSources {
             bad_share: DEFAULT_BAD_SHARE,
             tax_token: DEFAULT_TAX_TOKEN.to_string(),
             court_key: DEFAULT_COURT_KEY.to_string(),
-            clock: Arc::new(shanghai_now),
+            clock: {
+                let real = crate::clock::Clock::real();
+                Arc::new(move || shanghai_wall_time(&real))
+            },
         }
     }
 
@@ -282,6 +285,11 @@ impl DepartmentSources {
     pub fn fixed(seed: u64, rows: u64) -> Self {
         let start = NaiveDate::from_ymd_opt(2024, 1, 2).and_then(|d| d.and_hms_opt(8, 30, 0)).expect("a real time");
         DepartmentSources { grows: false, ..DepartmentSources::new(seed, start, Duration::from_secs(1_800), rows) }
+    }
+
+    /// Runs on the gateway's clock (`--now`), read as Asia/Shanghai wall time.
+    pub fn with_gateway_clock(self, clock: crate::clock::Clock) -> Self {
+        self.with_clock(move || shanghai_wall_time(&clock))
     }
 
     /// Replaces the clock (Asia/Shanghai wall time).
@@ -1617,7 +1625,8 @@ mod tests {
 
     #[tokio::test]
     async fn utility_rows_on_mariadb_and_postgres() {
-        let unique = format!("utility_arrears_t{}_{}", std::process::id(), Utc::now().timestamp_micros());
+        let unique =
+            format!("utility_arrears_t{}_{}", std::process::id(), crate::clock::Clock::real().now().timestamp_micros());
         let s = DepartmentSources::fixed(4, 450).with_bad_share(0.1);
         let now = at("2024-06-01T00:00:00");
         let mysql = std::env::var("MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());

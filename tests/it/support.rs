@@ -127,7 +127,7 @@ pub async fn ingest_sample(
     let opts = credit_gateway::ingest::IngestOptions {
         report_path: None,
         progress: false,
-        now: chrono::Utc::now(),
+        clock: credit_gateway::clock::Clock::real(),
         source: None,
     };
     credit_gateway::ingest::ingest_file(settings, store, connector, &file, &opts).await.unwrap().accepted
