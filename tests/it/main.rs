@@ -7,6 +7,7 @@ mod support;
 
 mod browser;
 mod cli;
+mod clock;
 mod connectors;
 mod daemon;
 mod deadlines;
