@@ -17,5 +17,6 @@ mod ingest;
 mod sandbox_departments;
 mod scale;
 mod service;
+mod supervisor;
 mod validation;
 mod web;
