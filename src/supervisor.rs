@@ -133,7 +133,7 @@ impl Supervisor {
         while let Some(joined) = self.tasks.join_next().await {
             if let Err(e) = joined {
                 // Panics are caught inside; only a runtime shutting down cancels a task.
-                tracing::warn!(error = %e, "a supervised task was cancelled");
+                tracing::warn!(error = %e, "a supervised task ended abnormally");
             }
         }
     }
@@ -150,7 +150,8 @@ where
         let started = tokio::time::Instant::now();
         // The loop's own state is dropped with the panic; what it shares (the store, the
         // settings) is built to survive a holder that went away mid-step.
-        let Err(payload) = AssertUnwindSafe(make()).catch_unwind().await else { return };
+        let run = async { make().await };
+        let Err(payload) = AssertUnwindSafe(run).catch_unwind().await else { return };
         let panics = count_panic(&name);
         let wait = backoff.next(pause, started.elapsed());
         pause = Some(wait);
