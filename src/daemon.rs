@@ -4,7 +4,8 @@
 //! a year's file is added or changed, swaps in the new calendar and recomputes every
 //! provisional deadline; it runs every enabled connector, on its cron schedule or watching
 //! its folder, a delivery worker per destination, and the dashboard and API ([`web`](crate::web)).
-//! Every task is owned and awaited on shutdown.
+//! Each loop runs as its own task under a [`Supervisor`](crate::supervisor::Supervisor):
+//! owned, awaited on shutdown and reload, and started again if it panics.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::connector::runner::{RunNow, run_connector};
 use crate::delivery::reminder;
 use crate::delivery::worker::run_destination;
 use crate::store::{Store, StoreError};
+use crate::supervisor::{LoopFactory, Supervisor};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -65,6 +67,14 @@ pub async fn run(
     run_with(config_file, clock, shutdown, |_| {}).await
 }
 
+/// What a caller adds to the daemon's own work.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Loops run in every generation beside the configured ones, supervised like them
+    /// (named, restarted after a panic, stopped with the generation).
+    pub extra_loops: Vec<(String, LoopFactory)>,
+}
+
 /// [`run`], telling `listening` the dashboard's address once it is bound.
 ///
 /// The dashboard and the store live as long as the process. The work (connectors, delivery
@@ -77,6 +87,17 @@ pub async fn run_with(
     clock: Clock,
     shutdown: impl std::future::Future<Output = ()>,
     listening: impl FnOnce(std::net::SocketAddr),
+) -> Result<(), DaemonError> {
+    run_with_options(config_file, clock, shutdown, listening, Options::default()).await
+}
+
+/// [`run_with`], with `options`' loops added to each generation.
+pub async fn run_with_options(
+    config_file: &Path,
+    clock: Clock,
+    shutdown: impl std::future::Future<Output = ()>,
+    listening: impl FnOnce(std::net::SocketAddr),
+    options: Options,
 ) -> Result<(), DaemonError> {
     let (mut settings, mut calendar_seen) = load(config_file)?;
     let store = Store::connect(&settings.gateway.database_url).await?;
@@ -100,7 +121,10 @@ pub async fn run_with(
             tracing::error!(error = %e, "the dashboard stopped");
         }
     };
-    let watchdog = crate::service::feed_watchdog(web_stop.clone());
+    // The watchdog is fed from its own task: it goes quiet when the runtime stops scheduling.
+    let mut process_tasks = Supervisor::new(web_stop.clone());
+    let watchdog_stop = web_stop.clone();
+    process_tasks.spawn("watchdog", move || crate::service::feed_watchdog(watchdog_stop.clone()));
 
     let work = async {
         let mut hangups = hangup_signal();
@@ -115,6 +139,7 @@ pub async fn run_with(
                 calendar_seen.clone(),
                 &calendar_tx,
                 stop_rx,
+                &options,
             );
             tokio::pin!(generation);
             crate::service::ready(&format!("running: {addr}"));
@@ -160,7 +185,7 @@ pub async fn run_with(
         let _ = web_stop_tx.send(true);
         result
     };
-    let (result, (), ()) = tokio::join!(work, web, watchdog);
+    let (result, (), ()) = tokio::join!(work, web, process_tasks.wait());
     store.close().await;
     result
 }
@@ -216,7 +241,8 @@ async fn next_hangup(signal: &mut Option<tokio::signal::unix::Signal>) {
     }
 }
 
-/// One generation of the daemon's work under `settings`, until `stop`.
+/// One generation of the daemon's work under `settings`, until `stop`: each loop its own
+/// supervised task, all awaited before this returns.
 async fn run_tasks(
     settings: Settings,
     store: Store,
@@ -225,30 +251,57 @@ async fn run_tasks(
     calendar_seen: Fingerprint,
     calendar_tx: &watch::Sender<Arc<Calendar>>,
     stop_rx: watch::Receiver<bool>,
+    options: &Options,
 ) -> Result<(), DaemonError> {
     let shared = Arc::new(settings.clone());
     store.sync_destination_items(&settings.destination_items()).await?;
-    let connectors = futures_util::future::join_all(settings.connectors.iter().filter(|c| c.enabled).map(|c| {
-        let signal = run_now.signal(&c.name);
-        run_connector(shared.clone(), store.clone(), c.clone(), clock.clone(), signal, stop_rx.clone())
-    }));
+    let mut tasks = Supervisor::new(stop_rx.clone());
+    for c in settings.connectors.iter().filter(|c| c.enabled) {
+        let (shared, store, c, clock, run_now, stop) =
+            (shared.clone(), store.clone(), c.clone(), clock.clone(), run_now.signal(&c.name), stop_rx.clone());
+        tasks.spawn(format!("connector:{}", c.name), move || {
+            run_connector(shared.clone(), store.clone(), c.clone(), clock.clone(), run_now.clone(), stop.clone())
+        });
+    }
     tracing::info!(connectors = settings.connectors.iter().filter(|c| c.enabled).count(), "connectors started");
-    let outbox = futures_util::future::join_all(
-        settings
-            .destinations
-            .iter()
-            .filter(|d| d.enabled)
-            .map(|d| run_destination(shared.clone(), store.clone(), d.clone(), clock.clone(), stop_rx.clone())),
-    );
-    let withdrawals = upkeep(settings.clone(), store.clone(), clock.clone(), stop_rx.clone());
-    let feeds = crate::feed::pull::run_feeds(shared.clone(), store.clone(), clock.clone(), stop_rx.clone());
-    tokio::join!(
-        watch_calendar(settings.clone(), store.clone(), clock, calendar_seen, calendar_tx, stop_rx),
-        connectors,
-        outbox,
-        withdrawals,
-        feeds,
-    );
+    for d in settings.destinations.iter().filter(|d| d.enabled) {
+        let (shared, store, d, clock, stop) =
+            (shared.clone(), store.clone(), d.clone(), clock.clone(), stop_rx.clone());
+        tasks.spawn(format!("delivery:{}", d.name), move || {
+            run_destination(shared.clone(), store.clone(), d.clone(), clock.clone(), stop.clone())
+        });
+    }
+    let feeds: Vec<_> = settings.feeds.iter().filter(|f| f.enabled).cloned().collect();
+    tracing::info!(feeds = feeds.len(), "reverse feeds started");
+    for f in feeds {
+        let (shared, store, clock, stop) = (shared.clone(), store.clone(), clock.clone(), stop_rx.clone());
+        tasks.spawn(format!("feed:{}", f.name), move || {
+            crate::feed::pull::run_feed(shared.clone(), f.clone(), store.clone(), clock.clone(), stop.clone())
+        });
+    }
+    {
+        let (settings, store, clock, stop) = (settings.clone(), store.clone(), clock.clone(), stop_rx.clone());
+        tasks.spawn("upkeep", move || upkeep(settings.clone(), store.clone(), clock.clone(), stop.clone()));
+    }
+    {
+        let (settings, store, clock, publish, stop) =
+            (settings.clone(), store.clone(), clock.clone(), calendar_tx.clone(), stop_rx.clone());
+        tasks.spawn("calendar", move || {
+            watch_calendar(
+                settings.clone(),
+                store.clone(),
+                clock.clone(),
+                calendar_seen.clone(),
+                publish.clone(),
+                stop.clone(),
+            )
+        });
+    }
+    for (name, make) in &options.extra_loops {
+        let (make, stop) = (make.clone(), stop_rx.clone());
+        tasks.spawn(name.clone(), move || make(stop.clone()));
+    }
+    tasks.wait().await;
     Ok(())
 }
 
@@ -264,7 +317,7 @@ async fn watch_calendar(
     store: Store,
     clock: Clock,
     mut seen: Fingerprint,
-    publish: &watch::Sender<Arc<Calendar>>,
+    publish: watch::Sender<Arc<Calendar>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let dir = settings.gateway.calendar_dir.clone();

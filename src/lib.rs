@@ -27,5 +27,6 @@ pub mod sandbox;
 pub mod secret;
 pub mod service;
 pub mod store;
+pub mod supervisor;
 pub mod transform;
 pub mod web;

@@ -314,7 +314,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let clock = Clock::from_flag(cli.now);
     match cli.command {
         Command::Run => {
-            let runtime = tokio::runtime::Runtime::new()?;
+            // One worker thread per core: the daemon's loops are tasks of their own and run
+            // side by side (a long validation on one thread does not hold up the others).
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("gateway").build()?;
             runtime.block_on(credit_gateway::daemon::run(&cli.config, clock, shutdown_signal()))?;
             Ok(ExitCode::SUCCESS)
         }

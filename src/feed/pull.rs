@@ -77,8 +77,18 @@ impl Puller {
         result
     }
 
-    fn checker(&self) -> Checker<'_> {
-        Checker { catalogue: &self.settings.catalogue, divisions: &self.settings.divisions, items: &self.feed.items }
+    /// Parses and checks a page on a blocking thread: checking a large page is CPU work that
+    /// would otherwise hold up the loops sharing this thread.
+    async fn check_page(&self, body: impl AsRef<[u8]> + Send + 'static, format: FeedFormat) -> Result<Page, String> {
+        let (settings, items) = (self.settings.clone(), self.feed.items.clone());
+        crate::supervisor::blocking(move || {
+            let checker = Checker { catalogue: &settings.catalogue, divisions: &settings.divisions, items: &items };
+            match format {
+                FeedFormat::Json => parse::json_page(body.as_ref(), &checker),
+                FeedFormat::Xml => parse::xml_page(body.as_ref(), &checker),
+            }
+        })
+        .await
     }
 
     async fn http_step(&self, store: &Store, now: DateTime<Utc>) -> Result<StepOutcome, FeedError> {
@@ -107,11 +117,7 @@ impl Puller {
             let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
             return Err(FeedError::Fetch(format!("HTTP {status}: {text}")));
         }
-        let page = match format {
-            FeedFormat::Json => parse::json_page(&body, &self.checker()),
-            FeedFormat::Xml => parse::xml_page(&body, &self.checker()),
-        }
-        .map_err(FeedError::Page)?;
+        let page = self.check_page(body, *format).await.map_err(FeedError::Page)?;
         // No next cursor, or the same one, means the end of the feed for now.
         let next = page.next_cursor.clone().or_else(|| cursor.clone());
         let more = page.more && next != cursor && !(page.records.is_empty() && page.rejected.is_empty());
@@ -142,7 +148,7 @@ impl Puller {
                 continue;
             }
             let body = std::fs::read(&path).map_err(folder)?;
-            let page = match parse::json_page(&body, &self.checker()) {
+            let page = match self.check_page(body, FeedFormat::Json).await {
                 Ok(page) => page,
                 Err(e) => {
                     move_into(&path, &inbound.join("failed")).map_err(folder)?;
@@ -217,20 +223,15 @@ pub async fn pull_now(
     Puller::new(settings, f).pass(store, now).await
 }
 
-/// Every enabled feed's loop, side by side, until `stop`: the daemon's entry.
-pub async fn run_feeds(settings: Arc<Settings>, store: Store, clock: Clock, stop: watch::Receiver<bool>) {
-    let feeds: Vec<Feed> = settings.feeds.iter().filter(|f| f.enabled).cloned().collect();
-    tracing::info!(feeds = feeds.len(), "reverse feeds started");
-    futures_util::future::join_all(
-        feeds
-            .into_iter()
-            .map(|f| run_feed(Puller::new(settings.clone(), f), store.clone(), clock.clone(), stop.clone())),
-    )
-    .await;
-}
-
-/// One feed: a pass on each cron tick.
-async fn run_feed(puller: Puller, store: Store, clock: Clock, mut stop: watch::Receiver<bool>) {
+/// One feed's loop until `stop`: a pass on each cron tick (the daemon runs one per feed).
+pub async fn run_feed(
+    settings: Arc<Settings>,
+    feed: Feed,
+    store: Store,
+    clock: Clock,
+    mut stop: watch::Receiver<bool>,
+) {
+    let puller = Puller::new(settings, feed);
     loop {
         let now = clock.now();
         let Some(next) = puller.feed.schedule.next_after(now) else { return };

@@ -18,5 +18,6 @@ mod ingest;
 mod sandbox_departments;
 mod scale;
 mod service;
+mod supervisor;
 mod validation;
 mod web;
