@@ -3,7 +3,6 @@
 //! Loading never stops at the first mistake: every problem is collected as
 //! `file: key: expectation`, so one `check-config` run shows them all.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -22,60 +21,7 @@ use crate::feed::Feed;
 use crate::feed::route::Divisions;
 use crate::mapping::Mapping;
 
-/// One mistake in one declarative file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigIssue {
-    pub file: PathBuf,
-    pub key: String,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigIssue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.key.is_empty() {
-            write!(f, "{}: {}", self.file.display(), self.message)
-        } else {
-            write!(f, "{}: {}: {}", self.file.display(), self.key, self.message)
-        }
-    }
-}
-
-/// Every mistake found while loading the configuration.
-#[derive(Debug, thiserror::Error)]
-pub struct ConfigError(pub Vec<ConfigIssue>);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} configuration problem(s):", self.0.len())?;
-        for issue in &self.0 {
-            writeln!(f, "  {issue}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Collects issues while files are loaded and validated.
-#[derive(Debug, Default)]
-pub struct Issues(Vec<ConfigIssue>);
-
-impl Issues {
-    pub fn push(&mut self, file: &Path, key: impl Into<String>, message: impl Into<String>) {
-        self.0.push(ConfigIssue { file: file.to_path_buf(), key: key.into(), message: message.into() });
-    }
-
-    /// Issues only grow: comparing lengths tells whether a step added any.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn into_result<T>(self, value: T) -> Result<T, ConfigError> {
-        if self.0.is_empty() { Ok(value) } else { Err(ConfigError(self.0)) }
-    }
-}
+pub use crate::issues::{ConfigError, ConfigIssue, Issues, check_version};
 
 /// Reads and parses one TOML file into its serde shape, recording any failure.
 pub fn read_toml<T: DeserializeOwned>(path: &Path, issues: &mut Issues) -> Option<T> {
@@ -99,13 +45,6 @@ pub fn read_toml<T: DeserializeOwned>(path: &Path, issues: &mut Issues) -> Optio
             issues.push(path, at, err.message().to_string());
             None
         }
-    }
-}
-
-/// Checks the `version = 1` every declarative file starts with.
-pub fn check_version(path: &Path, version: u32, issues: &mut Issues) {
-    if version != 1 {
-        issues.push(path, "version", format!("expected 1, found {version}"));
     }
 }
 
@@ -510,7 +449,7 @@ impl Settings {
     pub fn load(config_file: &Path) -> Result<Settings, ConfigError> {
         let mut issues = Issues::default();
         let Some(spec) = read_toml::<GatewaySpec>(config_file, &mut issues) else {
-            return Err(ConfigError(issues.0));
+            return Err(issues.into_error());
         };
         let gateway = GatewayConfig::from_spec(config_file, spec, &mut issues);
         let catalogue = Catalogue::load(&gateway, &mut issues);
