@@ -1,0 +1,343 @@
+//! `gateway.toml`: the gateway's own settings, with every path made absolute.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::issues::{Issues, check_version};
+use crate::store::absolute_sqlite_url;
+
+/// The serde shape of `gateway.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GatewaySpec {
+    version: u32,
+    /// Folder the other paths are relative to, itself relative to this file (default "..").
+    #[serde(default = "default_base_dir")]
+    base_dir: PathBuf,
+    #[serde(default)]
+    database: DatabaseSpec,
+    #[serde(default)]
+    paths: PathsSpec,
+    #[serde(default)]
+    http: HttpSpec,
+    #[serde(default)]
+    ingest: IngestSpec,
+    #[serde(default)]
+    validation: ValidationSpec,
+    #[serde(default)]
+    daemon: DaemonSpec,
+    #[serde(default)]
+    sender: SenderSpec,
+}
+
+/// Who this gateway reports as: the credit office's code and name in every data package.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SenderSpec {
+    #[serde(default = "SenderSpec::default_code")]
+    pub code: String,
+    #[serde(default = "SenderSpec::default_name")]
+    pub name: String,
+}
+
+impl SenderSpec {
+    fn default_code() -> String {
+        "11330100000000000X".into()
+    }
+    fn default_name() -> String {
+        "示范市社会信用体系建设领导小组办公室".into()
+    }
+}
+
+impl Default for SenderSpec {
+    fn default() -> Self {
+        SenderSpec { code: Self::default_code(), name: Self::default_name() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DaemonSpec {
+    /// How often the daemon looks for new or changed calendar files.
+    #[serde(default = "DaemonSpec::default_calendar_poll")]
+    calendar_poll_seconds: u64,
+    /// A returned record not corrected within this many working days is listed as overdue
+    /// in the department's outbox report.
+    #[serde(default = "DaemonSpec::default_correction_days")]
+    correction_working_days: u32,
+    /// How long an instance's hold on a connector lasts unless renewed (several instances on
+    /// one database): a dead instance's connectors are taken over after this.
+    #[serde(default = "DaemonSpec::default_lease")]
+    connector_lease_seconds: u64,
+}
+
+impl DaemonSpec {
+    fn default_calendar_poll() -> u64 {
+        30
+    }
+    fn default_correction_days() -> u32 {
+        5
+    }
+    fn default_lease() -> u64 {
+        30
+    }
+}
+
+impl Default for DaemonSpec {
+    fn default() -> Self {
+        DaemonSpec {
+            calendar_poll_seconds: Self::default_calendar_poll(),
+            correction_working_days: Self::default_correction_days(),
+            connector_lease_seconds: Self::default_lease(),
+        }
+    }
+}
+
+fn default_base_dir() -> PathBuf {
+    PathBuf::from("..")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatabaseSpec {
+    /// `sqlite://data/gateway.db` (relative to base_dir) or `postgres://…`.
+    #[serde(default = "default_database_url")]
+    url: String,
+    /// Read the URL from this environment variable when it is set (e.g. DATABASE_URL).
+    #[serde(default)]
+    url_env: Option<String>,
+}
+
+impl Default for DatabaseSpec {
+    fn default() -> Self {
+        DatabaseSpec { url: default_database_url(), url_env: None }
+    }
+}
+
+fn default_database_url() -> String {
+    "sqlite://data/gateway.db".to_string()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PathsSpec {
+    #[serde(default = "PathsSpec::default_catalogue")]
+    catalogue: PathBuf,
+    #[serde(default = "PathsSpec::default_code_tables")]
+    code_tables: PathBuf,
+    #[serde(default = "PathsSpec::default_departments")]
+    departments: PathBuf,
+    #[serde(default = "PathsSpec::default_calendar")]
+    calendar: PathBuf,
+    #[serde(default = "PathsSpec::default_deadlines")]
+    deadlines: PathBuf,
+    #[serde(default = "PathsSpec::default_mappings")]
+    mappings: PathBuf,
+    #[serde(default = "PathsSpec::default_connectors")]
+    connectors: PathBuf,
+    #[serde(default = "PathsSpec::default_data")]
+    data: PathBuf,
+    #[serde(default = "PathsSpec::default_destinations")]
+    destinations: PathBuf,
+    #[serde(default = "PathsSpec::default_feeds")]
+    feeds: PathBuf,
+    #[serde(default = "PathsSpec::default_divisions")]
+    divisions: PathBuf,
+}
+
+impl PathsSpec {
+    fn default_catalogue() -> PathBuf {
+        "config/catalogue".into()
+    }
+    fn default_code_tables() -> PathBuf {
+        "config/code-tables.toml".into()
+    }
+    fn default_departments() -> PathBuf {
+        "config/departments.toml".into()
+    }
+    fn default_calendar() -> PathBuf {
+        "config/calendar".into()
+    }
+    fn default_deadlines() -> PathBuf {
+        "config/deadlines.toml".into()
+    }
+    fn default_mappings() -> PathBuf {
+        "mappings".into()
+    }
+    fn default_connectors() -> PathBuf {
+        "connectors".into()
+    }
+    fn default_data() -> PathBuf {
+        "data".into()
+    }
+    fn default_destinations() -> PathBuf {
+        "config/destinations".into()
+    }
+    fn default_feeds() -> PathBuf {
+        "config/feeds".into()
+    }
+    fn default_divisions() -> PathBuf {
+        "config/divisions.toml".into()
+    }
+}
+
+impl Default for PathsSpec {
+    fn default() -> Self {
+        PathsSpec {
+            catalogue: Self::default_catalogue(),
+            code_tables: Self::default_code_tables(),
+            departments: Self::default_departments(),
+            calendar: Self::default_calendar(),
+            deadlines: Self::default_deadlines(),
+            mappings: Self::default_mappings(),
+            connectors: Self::default_connectors(),
+            data: Self::default_data(),
+            destinations: Self::default_destinations(),
+            feeds: Self::default_feeds(),
+            divisions: Self::default_divisions(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpSpec {
+    #[serde(default = "default_listen")]
+    listen: String,
+}
+
+impl Default for HttpSpec {
+    fn default() -> Self {
+        HttpSpec { listen: default_listen() }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".to_string()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IngestSpec {
+    /// Rows per multi-row INSERT statement.
+    #[serde(default = "IngestSpec::default_statement_rows")]
+    statement_rows: usize,
+    /// Rows per transaction: large transactions are what make SQLite fast.
+    #[serde(default = "IngestSpec::default_commit_rows")]
+    commit_rows: usize,
+}
+
+impl IngestSpec {
+    fn default_statement_rows() -> usize {
+        500
+    }
+    fn default_commit_rows() -> usize {
+        50_000
+    }
+}
+
+impl Default for IngestSpec {
+    fn default() -> Self {
+        IngestSpec { statement_rows: Self::default_statement_rows(), commit_rows: Self::default_commit_rows() }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValidationSpec {
+    /// Legally issued credit codes that fail the check (early Fujian pilots): a warning only.
+    #[serde(default)]
+    credit_code_exceptions: Vec<String>,
+}
+
+/// The gateway's own settings, validated, with every path absolute.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub file: PathBuf,
+    pub base_dir: PathBuf,
+    pub database_url: String,
+    pub catalogue_dir: PathBuf,
+    pub code_tables_file: PathBuf,
+    pub departments_file: PathBuf,
+    pub calendar_dir: PathBuf,
+    pub deadlines_file: PathBuf,
+    pub mappings_dir: PathBuf,
+    pub connectors_dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub statement_rows: usize,
+    pub commit_rows: usize,
+    pub credit_code_exceptions: Vec<String>,
+    pub calendar_poll: std::time::Duration,
+    pub destinations_dir: PathBuf,
+    /// Reverse feeds (`config/feeds/*.toml`) and the division-code table they route by.
+    pub feeds_dir: PathBuf,
+    pub divisions_file: PathBuf,
+    pub sender: SenderSpec,
+    pub correction_working_days: u32,
+    pub connector_lease: std::time::Duration,
+}
+
+impl GatewayConfig {
+    pub(super) fn from_spec(file: &Path, spec: GatewaySpec, issues: &mut Issues) -> GatewayConfig {
+        check_version(file, spec.version, issues);
+        let file_dir = file.parent().unwrap_or(Path::new("."));
+        let base_dir = file_dir.join(&spec.base_dir);
+        let base_dir = base_dir.canonicalize().unwrap_or(base_dir);
+        let at = |p: &Path| base_dir.join(p);
+
+        let mut url = spec.database.url;
+        if let Some(var) = &spec.database.url_env
+            && let Ok(from_env) = std::env::var(var)
+            && !from_env.is_empty()
+        {
+            url = from_env;
+        }
+        let database_url = absolute_sqlite_url(&url, &base_dir);
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            issues.push(file, "database.url", "expected a sqlite:// or postgres:// URL");
+        }
+        let listen = match spec.http.listen.parse() {
+            Ok(addr) => addr,
+            Err(_) => {
+                issues.push(file, "http.listen", format!("expected host:port, found {:?}", spec.http.listen));
+                SocketAddr::from(([127, 0, 0, 1], 8080))
+            }
+        };
+        if spec.ingest.statement_rows == 0 || spec.ingest.statement_rows > 2_000 {
+            issues.push(file, "ingest.statement_rows", "expected 1 to 2000");
+        }
+        if spec.ingest.commit_rows < spec.ingest.statement_rows {
+            issues.push(file, "ingest.commit_rows", "expected at least statement_rows");
+        }
+        GatewayConfig {
+            file: file.to_path_buf(),
+            catalogue_dir: at(&spec.paths.catalogue),
+            code_tables_file: at(&spec.paths.code_tables),
+            departments_file: at(&spec.paths.departments),
+            calendar_dir: at(&spec.paths.calendar),
+            deadlines_file: at(&spec.paths.deadlines),
+            mappings_dir: at(&spec.paths.mappings),
+            connectors_dir: at(&spec.paths.connectors),
+            data_dir: at(&spec.paths.data),
+            destinations_dir: at(&spec.paths.destinations),
+            feeds_dir: at(&spec.paths.feeds),
+            divisions_file: at(&spec.paths.divisions),
+            sender: spec.sender,
+            correction_working_days: spec.daemon.correction_working_days,
+            connector_lease: std::time::Duration::from_secs(spec.daemon.connector_lease_seconds.max(1)),
+            base_dir,
+            database_url,
+            listen,
+            statement_rows: spec.ingest.statement_rows,
+            commit_rows: spec.ingest.commit_rows,
+            credit_code_exceptions: spec.validation.credit_code_exceptions,
+            calendar_poll: std::time::Duration::from_secs(spec.daemon.calendar_poll_seconds.max(1)),
+        }
+    }
+}
