@@ -24,6 +24,19 @@ pub use files::{read_toml, toml_files};
 use gateway::GatewaySpec;
 pub use gateway::{GatewayConfig, SenderSpec};
 
+/// The code tables, then every item file of the catalogue folder.
+fn load_catalogue(gateway: &GatewayConfig, issues: &mut Issues) -> Catalogue {
+    let tables = read_toml(&gateway.code_tables_file, issues);
+    let mut catalogue =
+        Catalogue::from_spec(&gateway.code_tables_file, tables, &gateway.credit_code_exceptions, issues);
+    for file in toml_files(&gateway.catalogue_dir, issues, &gateway.file, "paths.catalogue") {
+        if let Some(spec) = read_toml(&file, issues) {
+            catalogue.add_item(&file, spec, issues);
+        }
+    }
+    catalogue
+}
+
 /// Loads the calendar folder; its mistakes join the others.
 pub fn load_calendar(gateway: &GatewayConfig, issues: &mut Issues) -> Calendar {
     match Calendar::load_dir(&gateway.calendar_dir) {
@@ -61,7 +74,7 @@ impl Settings {
             return Err(issues.into_error());
         };
         let gateway = GatewayConfig::from_spec(config_file, spec, &mut issues);
-        let catalogue = Catalogue::load(&gateway, &mut issues);
+        let catalogue = load_catalogue(&gateway, &mut issues);
         let departments = Departments::load(&gateway.departments_file, &mut issues);
         let calendar = load_calendar(&gateway, &mut issues);
         let deadlines = DeadlineRules::load(&gateway.deadlines_file, &catalogue, &mut issues);
