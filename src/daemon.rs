@@ -14,6 +14,7 @@ use chrono::{DateTime, Datelike, Utc};
 use tokio::sync::watch;
 
 use crate::calendar::{Calendar, shanghai_date};
+use crate::config::CalendarFolder;
 use crate::config::{ConfigError, Settings};
 use crate::connector::runner::{RunNow, run_connector};
 use crate::delivery::reminder;

@@ -3,6 +3,7 @@
 //! Loading never stops at the first mistake: every problem is collected as
 //! `file: key: expectation`, so one `check-config` run shows them all.
 
+mod calendar;
 mod files;
 mod gateway;
 
@@ -20,6 +21,7 @@ use crate::feed::route::Divisions;
 use crate::mapping::Mapping;
 
 pub use crate::issues::{ConfigError, ConfigIssue, Issues, check_version};
+pub use calendar::{CalendarFolder, load_calendar_dir};
 pub use files::{read_toml, toml_files};
 use gateway::GatewaySpec;
 pub use gateway::{GatewayConfig, SenderSpec};
@@ -37,9 +39,17 @@ fn load_catalogue(gateway: &GatewayConfig, issues: &mut Issues) -> Catalogue {
     catalogue
 }
 
+/// The division-code table; without its file, routing goes by code structure only.
+fn load_divisions(file: &Path, issues: &mut Issues) -> Divisions {
+    if !file.exists() {
+        return Divisions::default();
+    }
+    read_toml(file, issues).map(|spec| Divisions::from_spec(file, spec, issues)).unwrap_or_default()
+}
+
 /// Loads the calendar folder; its mistakes join the others.
 pub fn load_calendar(gateway: &GatewayConfig, issues: &mut Issues) -> Calendar {
-    match Calendar::load_dir(&gateway.calendar_dir) {
+    match load_calendar_dir(&gateway.calendar_dir) {
         Ok(calendar) => calendar,
         Err(e) => {
             for problem in e.issues() {
@@ -75,13 +85,17 @@ impl Settings {
         };
         let gateway = GatewayConfig::from_spec(config_file, spec, &mut issues);
         let catalogue = load_catalogue(&gateway, &mut issues);
-        let departments = Departments::load(&gateway.departments_file, &mut issues);
+        let departments = read_toml(&gateway.departments_file, &mut issues)
+            .map(|spec| Departments::from_spec(&gateway.departments_file, spec, &mut issues))
+            .unwrap_or_default();
         let calendar = load_calendar(&gateway, &mut issues);
-        let deadlines = DeadlineRules::load(&gateway.deadlines_file, &catalogue, &mut issues);
+        let deadlines = read_toml(&gateway.deadlines_file, &mut issues)
+            .map(|spec| DeadlineRules::from_spec(&gateway.deadlines_file, spec, &catalogue, &mut issues))
+            .unwrap_or_default();
         let mappings = Mapping::load_dir(&gateway, &catalogue, &mut issues);
         let connectors = Connector::load_dir(&gateway, &catalogue, &departments, &mappings, &mut issues);
         let destinations = Destination::load_dir(&gateway, &catalogue, &mut issues);
-        let divisions = Divisions::load(&gateway.divisions_file, &mut issues);
+        let divisions = load_divisions(&gateway.divisions_file, &mut issues);
         crate::feed::route::check_destinations(&destinations, &divisions, &gateway.destinations_dir, &mut issues);
         let feeds = Feed::load_dir(&gateway, &catalogue, &mut issues);
         issues.into_result(Settings {
