@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::calendar::Calendar;
 use crate::catalogue::Catalogue;
-use crate::connector::Connector;
+use crate::connector::{Connector, Known};
 use crate::deadline::DeadlineRules;
 use crate::delivery::Destination;
 use crate::department::Departments;
@@ -37,6 +37,63 @@ fn load_catalogue(gateway: &GatewayConfig, issues: &mut Issues) -> Catalogue {
         }
     }
     catalogue
+}
+
+/// Every mapping file, each checked against the catalogue and its own `[[tests]]`.
+fn load_mappings(gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> Vec<Mapping> {
+    let mut out = Vec::new();
+    for file in toml_files(&gateway.mappings_dir, issues, &gateway.file, "paths.mappings") {
+        if let Some(m) = read_toml(&file, issues).and_then(|spec| Mapping::from_spec(&file, spec, catalogue, issues)) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// Every connector file, checked against the departments, the catalogue and the mappings.
+fn load_connectors(
+    gateway: &GatewayConfig,
+    catalogue: &Catalogue,
+    departments: &Departments,
+    mappings: &[Mapping],
+    issues: &mut Issues,
+) -> Vec<Connector> {
+    let known = Known { base_dir: &gateway.base_dir, data_dir: &gateway.data_dir, catalogue, departments, mappings };
+    let mut out = Vec::new();
+    for file in toml_files(&gateway.connectors_dir, issues, &gateway.file, "paths.connectors") {
+        if let Some(c) = read_toml(&file, issues).and_then(|spec| Connector::from_spec(&file, spec, &known, issues)) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Every destination file; without the folder there are none.
+fn load_destinations(gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> Vec<Destination> {
+    if !gateway.destinations_dir.exists() {
+        return Vec::new();
+    }
+    toml_files(&gateway.destinations_dir, issues, &gateway.file, "paths.destinations")
+        .iter()
+        .filter_map(|file| {
+            let spec = read_toml(file, issues)?;
+            Destination::from_spec(file, spec, &gateway.base_dir, catalogue, issues)
+        })
+        .collect()
+}
+
+/// Every reverse-feed file; without the folder there are none.
+fn load_feeds(gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> Vec<Feed> {
+    if !gateway.feeds_dir.exists() {
+        return Vec::new();
+    }
+    toml_files(&gateway.feeds_dir, issues, &gateway.file, "paths.feeds")
+        .iter()
+        .filter_map(|file| {
+            let spec = read_toml(file, issues)?;
+            Feed::from_spec(file, spec, &gateway.base_dir, catalogue, issues)
+        })
+        .collect()
 }
 
 /// The division-code table; without its file, routing goes by code structure only.
@@ -92,12 +149,12 @@ impl Settings {
         let deadlines = read_toml(&gateway.deadlines_file, &mut issues)
             .map(|spec| DeadlineRules::from_spec(&gateway.deadlines_file, spec, &catalogue, &mut issues))
             .unwrap_or_default();
-        let mappings = Mapping::load_dir(&gateway, &catalogue, &mut issues);
-        let connectors = Connector::load_dir(&gateway, &catalogue, &departments, &mappings, &mut issues);
-        let destinations = Destination::load_dir(&gateway, &catalogue, &mut issues);
+        let mappings = load_mappings(&gateway, &catalogue, &mut issues);
+        let connectors = load_connectors(&gateway, &catalogue, &departments, &mappings, &mut issues);
+        let destinations = load_destinations(&gateway, &catalogue, &mut issues);
         let divisions = load_divisions(&gateway.divisions_file, &mut issues);
         crate::feed::route::check_destinations(&destinations, &divisions, &gateway.destinations_dir, &mut issues);
-        let feeds = Feed::load_dir(&gateway, &catalogue, &mut issues);
+        let feeds = load_feeds(&gateway, &catalogue, &mut issues);
         issues.into_result(Settings {
             destinations,
             feeds,

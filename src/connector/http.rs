@@ -19,7 +19,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 
 use super::{BoxFuture, Pulled, Source, SourceError};
-use crate::config::Issues;
+use crate::issues::Issues;
 use crate::mapping::Mapping;
 use crate::secret::SecretSource;
 
