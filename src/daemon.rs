@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use crate::calendar::{Calendar, shanghai_date};
 use crate::clock::Clock;
+use crate::config::CalendarFolder;
 use crate::config::{ConfigError, Settings};
 use crate::connector::runner::{RunNow, run_connector};
 use crate::delivery::reminder;
@@ -243,6 +244,8 @@ async fn next_hangup(signal: &mut Option<tokio::signal::unix::Signal>) {
 
 /// One generation of the daemon's work under `settings`, until `stop`: each loop its own
 /// supervised task, all awaited before this returns.
+// A generation's inputs are distinct things the loops share; a struct for one call adds nothing.
+#[allow(clippy::too_many_arguments)]
 async fn run_tasks(
     settings: Settings,
     store: Store,

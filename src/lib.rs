@@ -17,6 +17,7 @@ pub mod feed;
 pub mod format;
 pub mod ids;
 pub mod ingest;
+pub mod issues;
 pub mod ledger;
 pub mod mapping;
 pub mod problem;

@@ -512,8 +512,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Ledger { command: LedgerCommand::Import { file } } => {
             let settings = Settings::load(&cli.config)?;
-            let entries =
-                credit_gateway::ledger::read(&file, &settings).with_context(|| format!("{}", file.display()))?;
+            let entries = std::fs::File::open(&file)
+                .map_err(|e| credit_gateway::ledger::LedgerError::Csv(e.into()))
+                .and_then(|f| credit_gateway::ledger::read(f, &settings.departments, &settings.catalogue))
+                .with_context(|| format!("{}", file.display()))?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let store = Store::connect(&settings.gateway.database_url).await?;

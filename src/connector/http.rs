@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{BoxFuture, Pulled, Source, SourceError};
 use crate::clock::Clock;
-use crate::config::Issues;
+use crate::issues::Issues;
 use crate::mapping::Mapping;
 use crate::secret::SecretSource;
 

@@ -18,8 +18,9 @@ use sqlx::{Column, ConnectOptions, Row};
 use super::http::{clear_spool, write_atomically};
 use super::{BoxFuture, Pulled, Source, SourceError};
 use crate::clock::Clock;
-use crate::config::{Issues, absolute_sqlite_url};
+use crate::issues::Issues;
 use crate::secret::SecretSource;
+use crate::store::absolute_sqlite_url;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -17,12 +17,13 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::catalogue::Catalogue;
-use crate::config::{GatewayConfig, Issues, check_version, read_toml, toml_files};
+use crate::issues::{Issues, check_version};
 use crate::secret::SecretSource;
 
+/// The serde shape of a destination file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DestinationSpec {
+pub struct DestinationSpec {
     version: u32,
     /// 中文 name for the dashboard: 省公共信用信息平台.
     title: String,
@@ -138,18 +139,15 @@ pub struct Destination {
 }
 
 impl Destination {
-    pub fn load_dir(gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> Vec<Destination> {
-        if !gateway.destinations_dir.exists() {
-            return Vec::new();
-        }
-        toml_files(&gateway.destinations_dir, issues, &gateway.file, "paths.destinations")
-            .iter()
-            .filter_map(|file| Destination::load(file, gateway, catalogue, issues))
-            .collect()
-    }
-
-    fn load(file: &Path, gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> Option<Destination> {
-        let spec = read_toml::<DestinationSpec>(file, issues)?;
+    /// A destination file's spec (its name is the file's stem), checked against the catalogue;
+    /// its folders and secret files are taken relative to `base_dir`.
+    pub fn from_spec(
+        file: &Path,
+        spec: DestinationSpec,
+        base_dir: &Path,
+        catalogue: &Catalogue,
+        issues: &mut Issues,
+    ) -> Option<Destination> {
         check_version(file, spec.version, issues);
         let name = file.file_stem()?.to_string_lossy().into_owned();
         let before = issues.len();
@@ -158,7 +156,7 @@ impl Destination {
                 issues.push(file, "items", format!("unknown catalogue item {item:?}"));
             }
         }
-        let base = &gateway.base_dir;
+        let base = base_dir;
         let url = match (spec.adapter, &spec.url) {
             (Adapter::File | Adapter::Folder, _) => None,
             (_, None) => {
@@ -237,5 +235,51 @@ impl Destination {
     pub fn backoff(&self, attempt: u32) -> Duration {
         let exp = self.backoff_initial.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
         exp.min(self.backoff_max).mul_f64(0.5 + fastrand::f64() / 2.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(text: &str) -> (Option<Destination>, Vec<String>) {
+        let catalogue = crate::catalogue::shipped_for_tests();
+        let mut issues = Issues::default();
+        let file = Path::new("destinations/provincial.toml");
+        let destination =
+            Destination::from_spec(file, toml::from_str(text).unwrap(), Path::new("/srv/gw"), &catalogue, &mut issues);
+        (destination, issues.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn a_destination_is_built_from_its_spec() {
+        let (destination, issues) = build(include_str!("../../config/destinations/provincial.toml"));
+        assert!(issues.is_empty(), "{issues:?}");
+        let d = destination.unwrap();
+        assert_eq!(
+            (d.name.as_str(), d.adapter, d.deadline, d.is_lower()),
+            ("provincial", Adapter::HttpJson, true, false)
+        );
+        assert!(d.items.iter().any(|i| i == "CF"));
+    }
+
+    #[test]
+    fn mistakes_name_the_file_and_key_and_folders_are_under_the_base() {
+        let (destination, issues) =
+            build("version = 1\ntitle = \"x\"\nitems = [\"ZZ\"]\nadapter = \"http_json\"\nbatch_size = 0\n");
+        assert!(destination.is_none());
+        assert_eq!(
+            issues,
+            [
+                "destinations/provincial.toml: items: unknown catalogue item \"ZZ\"",
+                "destinations/provincial.toml: url: an http adapter needs a url",
+                "destinations/provincial.toml: batch_size: expected 1 to 10000",
+            ]
+        );
+        let (destination, issues) = build(
+            "version = 1\ntitle = \"区县\"\nitems = [\"CF\"]\nadapter = \"folder\"\noutbound = \"out/west\"\nregions = [\"330106\"]\n",
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(destination.unwrap().outbound.unwrap(), Path::new("/srv/gw/out/west"));
     }
 }

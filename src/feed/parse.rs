@@ -349,11 +349,14 @@ fn no_region(item: &Item) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
+    /// The shipped catalogue and division table.
+    struct Shipped {
+        catalogue: Catalogue,
+        divisions: Divisions,
+    }
 
-    fn settings() -> Settings {
-        Settings::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/gateway.toml"))
-            .expect("the shipped configuration loads")
+    fn settings() -> Shipped {
+        Shipped { catalogue: crate::catalogue::shipped_for_tests(), divisions: crate::feed::route::shipped_for_tests() }
     }
 
     /// 上城区 authority and subject (valid check characters).
