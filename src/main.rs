@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod cli;
+
 use credit_gateway::clock::Clock;
 use credit_gateway::config::Settings;
 use credit_gateway::ids;
@@ -196,7 +198,7 @@ enum Command {
     /// Benchmarks of the hot paths.
     Bench {
         #[command(subcommand)]
-        command: credit_gateway::bench::BenchCommand,
+        command: cli::bench::BenchCommand,
     },
 }
 
@@ -545,7 +547,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench { command } => {
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(credit_gateway::bench::run(&cli.config, &clock, command))?;
+            runtime.block_on(cli::bench::run(&cli.config, &clock, command))?;
             Ok(ExitCode::SUCCESS)
         }
     }
