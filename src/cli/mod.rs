@@ -174,3 +174,13 @@ pub async fn shutdown_signal() {
         _ = term.recv() => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// `run` and `demo` serve the dashboard, connectors, workers and feeds side by side.
+    #[test]
+    fn commands_run_on_a_multi_thread_runtime() {
+        let runtime = super::runtime().expect("a runtime");
+        assert_eq!(runtime.handle().runtime_flavor(), tokio::runtime::RuntimeFlavor::MultiThread);
+    }
+}
