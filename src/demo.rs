@@ -192,11 +192,7 @@ fn prepare_folder(base: &Path, dir: &Path) -> Result<PathBuf, DemoError> {
 
 /// Sets the database URL (dropping `url_env`, so the environment cannot point the copy
 /// elsewhere) and the dashboard's address in a copied `gateway.toml`; `None` leaves it.
-pub(crate) fn set_in_gateway(
-    gateway: &Path,
-    database_url: Option<&str>,
-    listen: Option<SocketAddr>,
-) -> Result<(), DemoError> {
+pub fn set_in_gateway(gateway: &Path, database_url: Option<&str>, listen: Option<SocketAddr>) -> Result<(), DemoError> {
     let text = std::fs::read_to_string(gateway).map_err(io(gateway))?;
     let text: String = text
         .lines()
@@ -211,7 +207,8 @@ pub(crate) fn set_in_gateway(
     std::fs::write(gateway, text + "\n").map_err(io(gateway))
 }
 
-pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), DemoError> {
+/// Copies the folder `from` with everything in it to `to`.
+pub fn copy_tree(from: &Path, to: &Path) -> Result<(), DemoError> {
     std::fs::create_dir_all(to).map_err(io(to))?;
     for entry in std::fs::read_dir(from).map_err(io(from))? {
         let entry = entry.map_err(io(from))?;

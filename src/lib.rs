@@ -1,7 +1,6 @@
 //! credit-gateway: moves public credit information (公共信用信息) from departments to the
 //! credit platforms above them. See ARCHITECTURE.md for the map of this crate.
 
-pub mod bench;
 pub mod calendar;
 pub mod catalogue;
 pub mod clock;

@@ -9,6 +9,7 @@ mod deadlines;
 mod deliveries;
 mod feeds;
 mod records;
+pub mod scratch;
 mod web;
 
 use std::path::Path;

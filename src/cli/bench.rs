@@ -8,12 +8,13 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Subcommand;
 
-use crate::calendar::{Calendar, CalendarYear};
-use crate::clock::Clock;
-use crate::config::Settings;
-use crate::ingest::{IngestOptions, ingest_file};
-use crate::sample::{SampleFormat, SampleItem, SampleSpec, write_sample};
-use crate::store::Store;
+use credit_gateway::calendar::{Calendar, CalendarYear};
+use credit_gateway::clock::Clock;
+use credit_gateway::config::Settings;
+use credit_gateway::ingest::{IngestOptions, ingest_file};
+use credit_gateway::sample::{SampleFormat, SampleItem, SampleSpec, write_sample};
+use credit_gateway::store::Store;
+use credit_gateway::store::scratch;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -169,7 +170,7 @@ async fn bench_ingest(
 }
 
 async fn bench_folder(config: &Path, clock: &Clock, rows: u64, workdir: Option<PathBuf>) -> anyhow::Result<()> {
-    use crate::connector::{SourceSettings, runner::run_pass};
+    use credit_gateway::connector::{SourceSettings, runner::run_pass};
     let mut guard = None;
     let dir = work_dir(workdir, &mut guard)?;
     let file = dir.join(format!("cf-{rows}-0.02.csv"));
@@ -279,17 +280,9 @@ impl Cleanup {
     }
 }
 
-/// Creates an empty database beside the one `admin_url` names; returns its URL and name.
-pub async fn fresh_postgres_database(admin_url: &str) -> anyhow::Result<(String, String)> {
-    let pool = sqlx::PgPool::connect(admin_url).await.context("connecting to PostgreSQL")?;
-    let name = format!("cg_{}_{}", std::process::id(), Clock::real().now().timestamp_micros());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await?;
-    pool.close().await;
-    let base = match admin_url.rfind('/') {
-        Some(i) if i > "postgres://".len() => &admin_url[..i],
-        _ => admin_url,
-    };
-    Ok((format!("{base}/{name}"), name))
+/// A fresh PostgreSQL database on the server `admin_url` names: (URL, name).
+async fn fresh_postgres_database(admin_url: &str) -> anyhow::Result<(String, String)> {
+    scratch::fresh_postgres_database(admin_url).await.context("making a fresh PostgreSQL database")
 }
 
 async fn bench_deliver(
@@ -299,7 +292,7 @@ async fn bench_deliver(
     batch: usize,
     workdir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    use crate::delivery::worker::Pusher;
+    use credit_gateway::delivery::worker::Pusher;
     let mut guard = None;
     let dir = work_dir(workdir, &mut guard)?;
     let file = dir.join(format!("cf-{rows}-deliver.csv"));
@@ -381,7 +374,7 @@ fn sandbox_platform(config: &Path) -> anyhow::Result<(std::process::Child, u16)>
 fn scale_config(config: &Path, dir: &Path, database_url: &str, port: u16, batch: usize) -> anyhow::Result<PathBuf> {
     let shipped = Settings::load(config)?;
     for sub in ["config", "mappings"] {
-        crate::demo::copy_tree(&shipped.gateway.base_dir.join(sub), &dir.join(sub))?;
+        credit_gateway::demo::copy_tree(&shipped.gateway.base_dir.join(sub), &dir.join(sub))?;
     }
     // The connector whose mapping the bench ingests through; its inbox stays empty.
     std::fs::create_dir_all(dir.join("connectors"))?;
@@ -398,7 +391,7 @@ fn scale_config(config: &Path, dir: &Path, database_url: &str, port: u16, batch:
     );
     std::fs::write(destinations.join("provincial.toml"), destination)?;
     let gateway = dir.join("config/gateway.toml");
-    crate::demo::set_in_gateway(&gateway, Some(database_url), Some("127.0.0.1:0".parse()?))?;
+    credit_gateway::demo::set_in_gateway(&gateway, Some(database_url), Some("127.0.0.1:0".parse()?))?;
     Ok(gateway)
 }
 
@@ -667,7 +660,7 @@ async fn bench_web(
     seconds: u64,
     workdir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    use crate::web::{AppState, auth};
+    use credit_gateway::web::{AppState, auth};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -685,7 +678,7 @@ async fn bench_web(
     let ops = auth::add_user(&store, &settings.departments, "bench-ops", "ops", None, Some(password), now).await?;
 
     // Each part of the overview alone, once, cold then warm, to show which query costs what.
-    let today = crate::calendar::shanghai_date(now);
+    let today = credit_gateway::calendar::shanghai_date(now);
     let mut parts = serde_json::Map::new();
     for round in ["cold", "warm"] {
         let t = Instant::now();
@@ -705,10 +698,10 @@ async fn bench_web(
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let (_calendar_tx, calendar) = tokio::sync::watch::channel(settings.calendar.clone());
     let state = AppState::new(Arc::new(settings.clone()), store.clone(), calendar).with_clock(clock.clone());
-    let (addr, serve) = crate::web::bind("127.0.0.1:0".parse()?, state, stop).await?;
+    let (addr, serve) = credit_gateway::web::bind("127.0.0.1:0".parse()?, state, stop).await?;
     let server = tokio::spawn(serve);
     let base = format!("http://{addr}");
-    crate::connector::http::install_crypto_provider();
+    credit_gateway::connector::http::install_crypto_provider();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(60))
