@@ -21,8 +21,12 @@ use serde::{Deserialize, Serialize};
 use super::{BoxFuture, Pulled, Source, SourceError};
 use crate::clock::Clock;
 use crate::config::Issues;
+use crate::http_client::RetryPolicy;
 use crate::mapping::Mapping;
 use crate::secret::SecretSource;
+
+/// The longest `Retry-After` a department's API can impose between two attempts.
+const RETRY_AFTER_MAX: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -174,9 +178,7 @@ pub struct HttpSettings {
     pub url: reqwest::Url,
     pub format: PageFormat,
     pub timeout: Duration,
-    pub max_attempts: u32,
-    pub backoff_initial: Duration,
-    pub backoff_max: Duration,
+    pub retry: RetryPolicy,
     pub rate_per_second: f64,
     pub max_page_bytes: u64,
     pub query: Vec<(String, String)>,
@@ -294,9 +296,12 @@ impl HttpSpec {
             url: url?,
             format: self.format,
             timeout: Duration::from_secs_f64(self.timeout_seconds),
-            max_attempts: self.max_attempts,
-            backoff_initial: Duration::from_millis(self.backoff_initial_ms),
-            backoff_max: Duration::from_millis(self.backoff_max_ms.max(self.backoff_initial_ms)),
+            retry: RetryPolicy {
+                backoff_initial: Duration::from_millis(self.backoff_initial_ms),
+                backoff_max: Duration::from_millis(self.backoff_max_ms.max(self.backoff_initial_ms)),
+                max_attempts: self.max_attempts,
+                retry_after_max: RETRY_AFTER_MAX,
+            },
             rate_per_second: self.rate_per_second,
             max_page_bytes: self.max_page_mib.saturating_mul(1 << 20),
             query: self.query.into_iter().collect(),
@@ -340,11 +345,7 @@ impl HttpSource {
         spool: PathBuf,
         clock: Clock,
     ) -> Result<HttpSource, SourceError> {
-        install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("credit-gateway/", env!("CARGO_PKG_VERSION")))
+        let client = crate::http_client::builder(settings.timeout)
             .build()
             .map_err(|e| SourceError::Http { url: settings.url.to_string(), reason: e.to_string() })?;
         let period = Duration::from_secs_f64(1.0 / settings.rate_per_second);
@@ -426,7 +427,7 @@ impl HttpSource {
                 }
                 Ok(response) => {
                     let status = response.status();
-                    let retry_after = retry_after(response.headers(), Duration::from_secs(600));
+                    let retry_after = self.settings.retry.retry_after(response.headers(), self.clock.now());
                     if !(status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS) {
                         return Err(fail(format!("HTTP {status}")));
                     }
@@ -435,10 +436,10 @@ impl HttpSource {
                 Err(e) if e.is_timeout() => ("timed out".to_string(), None),
                 Err(e) => (format!("request failed: {e}"), None),
             };
-            if attempt >= self.settings.max_attempts {
+            if self.settings.retry.exhausted(attempt) {
                 return Err(fail(format!("{reason} (gave up after {attempt} attempts)")));
             }
-            let wait = retry_after.unwrap_or_else(|| backoff(&self.settings, attempt));
+            let wait = self.settings.retry.wait(attempt, retry_after);
             tracing::warn!(url = %url, attempt, reason = %reason, wait_ms = wait.as_millis() as u64, "retrying");
             tokio::time::sleep(wait).await;
         }
@@ -516,14 +517,8 @@ impl Source for HttpSource {
     }
 }
 
-/// rustls with `ring` (no C toolchain beyond what the other crates need); installed once per
-/// process, before any client is built.
-pub fn install_crypto_provider() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
+/// Kept here for `bench`, which still calls it by this path.
+pub use crate::http_client::install_crypto_provider;
 
 /// Spool files left by a crash are not needed: their rows are fetched again from the
 /// checkpoint, which never moves past uncommitted rows.
@@ -548,13 +543,6 @@ pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SourceEr
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())
-}
-
-fn backoff(settings: &HttpSettings, attempt: u32) -> Duration {
-    let exp = settings.backoff_initial.saturating_mul(1u32 << (attempt - 1).min(20));
-    let capped = exp.min(settings.backoff_max);
-    // Jitter in [50 %, 100 %] keeps many connectors from retrying in step.
-    capped.mul_f64(0.5 + fastrand::f64() / 2.0)
 }
 
 enum BodyError {
@@ -715,13 +703,6 @@ fn scan_xml(body: &[u8], records: Option<&str>, since: Option<&str>, next: Optio
         buf.clear();
     }
     Ok(scan)
-}
-
-/// A `Retry-After` given in seconds, held to `cap` (a server's word is not a reason to stop
-/// for a day).
-pub fn retry_after(headers: &reqwest::header::HeaderMap, cap: Duration) -> Option<Duration> {
-    let seconds = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok()?;
-    Some(Duration::from_secs(seconds).min(cap))
 }
 
 #[cfg(test)]

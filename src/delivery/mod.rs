@@ -18,7 +18,11 @@ use serde::Deserialize;
 
 use crate::catalogue::Catalogue;
 use crate::config::{GatewayConfig, Issues, check_version, read_toml, toml_files};
+use crate::http_client::RetryPolicy;
 use crate::secret::SecretSource;
+
+/// The longest `Retry-After` a platform can impose on a delivery.
+const RETRY_AFTER_MAX: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -127,9 +131,8 @@ pub struct Destination {
     pub batch_size: usize,
     pub rate_per_second: f64,
     pub timeout: Duration,
-    pub max_attempts: u32,
-    pub backoff_initial: Duration,
-    pub backoff_max: Duration,
+    /// Backoff between attempts, and the attempts after which a delivery is dead.
+    pub retry: RetryPolicy,
     pub lease: Duration,
     pub token: Option<SecretSource>,
     pub signing_secret: Option<SecretSource>,
@@ -215,9 +218,12 @@ impl Destination {
             batch_size: spec.batch_size,
             rate_per_second: spec.rate_per_second,
             timeout: Duration::from_secs_f64(spec.timeout_seconds),
-            max_attempts: spec.max_attempts,
-            backoff_initial: Duration::from_millis(spec.backoff_initial_ms),
-            backoff_max: Duration::from_millis(spec.backoff_max_ms.max(spec.backoff_initial_ms)),
+            retry: RetryPolicy {
+                backoff_initial: Duration::from_millis(spec.backoff_initial_ms),
+                backoff_max: Duration::from_millis(spec.backoff_max_ms.max(spec.backoff_initial_ms)),
+                max_attempts: spec.max_attempts,
+                retry_after_max: RETRY_AFTER_MAX,
+            },
             lease: Duration::from_secs(spec.lease_seconds.max(1)),
             token: SecretSource::from_keys(spec.token_env, spec.token_file.map(|f| base.join(f))),
             signing_secret: SecretSource::from_keys(
@@ -231,11 +237,5 @@ impl Destination {
     /// A lower destination takes reverse-feed records by region, never records from below.
     pub fn is_lower(&self) -> bool {
         !self.regions.is_empty()
-    }
-
-    /// The wait before attempt `attempt + 1`: exponential with jitter in [50 %, 100 %].
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.backoff_initial.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
-        exp.min(self.backoff_max).mul_f64(0.5 + fastrand::f64() / 2.0)
     }
 }

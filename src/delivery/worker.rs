@@ -68,12 +68,8 @@ pub struct Pusher {
 
 impl Pusher {
     pub fn new(settings: &Settings, destination: Destination, worker: &str, clock: Clock) -> Pusher {
-        crate::connector::http::install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .timeout(destination.timeout)
-            .connect_timeout(destination.timeout.min(Duration::from_secs(10)))
+        let client = crate::http_client::builder(destination.timeout)
             .pool_max_idle_per_host(4)
-            .user_agent(concat!("credit-gateway/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("a TLS client with the ring provider builds");
         let period = Duration::from_secs_f64(1.0 / destination.rate_per_second);
@@ -205,7 +201,7 @@ impl Pusher {
             PushFailure::new(if e.is_timeout() { "timed out".to_string() } else { format!("request failed: {e}") })
         })?;
         let status = response.status();
-        let retry_after = crate::connector::http::retry_after(response.headers(), Duration::from_secs(3600));
+        let retry_after = d.retry.retry_after(response.headers(), self.clock.now());
         let bytes = response.bytes().await.map_err(|e| PushFailure::new(format!("reading the answer: {e}")))?;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
@@ -293,11 +289,11 @@ impl Pusher {
     ) -> Vec<(&'c Claimed, Outcome)> {
         let d = &self.destination;
         let retry = |c: &Claimed, error: &str, after: Option<Duration>| {
-            let wait = after.unwrap_or_else(|| d.backoff(c.attempts as u32));
+            let wait = d.retry.wait(c.attempts as u32, after);
             Outcome::Retry {
                 error: error.to_string(),
                 at: self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default(),
-                dead: c.attempts as u32 >= d.max_attempts,
+                dead: d.retry.exhausted(c.attempts as u32),
             }
         };
         match answer {

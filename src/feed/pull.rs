@@ -36,16 +36,11 @@ pub struct Puller {
 
 impl Puller {
     pub fn new(settings: Arc<Settings>, feed: Feed) -> Puller {
-        crate::connector::http::install_crypto_provider();
         let timeout = match &feed.source {
             FeedSource::Http { timeout, .. } => *timeout,
             FeedSource::Folder { .. } => Duration::from_secs(30),
         };
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("credit-gateway/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a TLS client with the ring provider builds");
+        let client = crate::http_client::builder(timeout).build().expect("a TLS client with the ring provider builds");
         Puller { settings, feed, client }
     }
 
