@@ -1,11 +1,12 @@
 //! Delivery to the upper platforms: destinations (`config/destinations/*.toml`), the wire
-//! formats ([`package`]) and the outbox worker ([`worker`]).
+//! formats ([`package`]), the transports ([`adapter`]) and the outbox worker ([`worker`]).
 //!
 //! The outbox lives in the store: storing a record version creates one delivery per
 //! destination that carries its item, in the same transaction (a trigger). Workers claim
 //! batches, push them, and record one outcome per record; every push carries an idempotency
 //! key per record version, so a batch pushed again after a crash is never counted twice.
 
+pub mod adapter;
 pub mod latency;
 pub mod package;
 pub mod reminder;
@@ -31,7 +32,7 @@ struct DestinationSpec {
     /// 中文 name for the dashboard: 省公共信用信息平台.
     title: String,
     items: Vec<String>,
-    adapter: Adapter,
+    adapter: AdapterKind,
     #[serde(default = "yes")]
     enabled: bool,
     /// Acceptance here is what the reporting deadline measures (the provincial platform).
@@ -103,7 +104,7 @@ fn default_lease() -> u64 {
 /// How a destination is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Adapter {
+pub enum AdapterKind {
     /// `POST` a JSON package; per-record receipts in the answer.
     HttpJson,
     /// `POST` a GB/T 39443-style XML data package; per-record receipts in the answer.
@@ -122,7 +123,7 @@ pub struct Destination {
     pub name: String,
     pub title: String,
     pub items: Vec<String>,
-    pub adapter: Adapter,
+    pub adapter: AdapterKind,
     pub enabled: bool,
     pub deadline: bool,
     pub url: Option<reqwest::Url>,
@@ -163,7 +164,7 @@ impl Destination {
         }
         let base = &gateway.base_dir;
         let url = match (spec.adapter, &spec.url) {
-            (Adapter::File | Adapter::Folder, _) => None,
+            (AdapterKind::File | AdapterKind::Folder, _) => None,
             (_, None) => {
                 issues.push(file, "url", "an http adapter needs a url");
                 None
@@ -176,13 +177,13 @@ impl Destination {
                 }
             },
         };
-        if spec.adapter == Adapter::File && (spec.outbound.is_none() || spec.receipts.is_none()) {
+        if spec.adapter == AdapterKind::File && (spec.outbound.is_none() || spec.receipts.is_none()) {
             issues.push(file, "outbound", "a file adapter needs `outbound` and `receipts` folders");
         }
-        if spec.adapter == Adapter::Folder && spec.outbound.is_none() {
+        if spec.adapter == AdapterKind::Folder && spec.outbound.is_none() {
             issues.push(file, "outbound", "a folder adapter needs an `outbound` folder");
         }
-        if spec.adapter == Adapter::Folder && spec.regions.is_empty() {
+        if spec.adapter == AdapterKind::Folder && spec.regions.is_empty() {
             issues.push(file, "regions", "a folder adapter serves a lower destination: list its `regions`");
         }
         for region in &spec.regions {
