@@ -467,7 +467,7 @@ impl HttpSource {
             PageFormat::Json => scan_json(&body, self.records.as_deref(), field, next_at),
             PageFormat::Xml => scan_xml(&body, self.records.as_deref(), field, next_at),
         }
-        .map_err(|reason| SourceError::Http { url: url.to_string(), reason })?;
+        .map_err(|e| SourceError::Http { url: url.to_string(), reason: e.to_string() })?;
         let n = page.records;
         let following = match &self.settings.pagination {
             Pagination::None => None,
@@ -564,6 +564,21 @@ async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8
     Ok(body)
 }
 
+/// Why an API's answer is not a page of records.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum PageError {
+    #[error("the answer is not JSON: {0}")]
+    NotJson(String),
+    #[error("`{0}` in the answer is not a list")]
+    NotAList(String),
+    #[error("the answer has no `{path}`: {answer}")]
+    Missing { path: String, answer: String },
+    #[error("an XML API needs `records` (the record element's name) in its mapping")]
+    NoRecordElement,
+    #[error("the answer is not well-formed XML: {0}")]
+    NotXml(String),
+}
+
 /// What a page holds, as far as walking the pages needs to know.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct PageScan {
@@ -602,14 +617,19 @@ fn json_at<'v>(root: &'v serde_json::Value, path: &str) -> Option<&'v serde_json
 
 /// The records of a JSON page: at `records` (a dotted path), else the top-level array, else
 /// the first array of an envelope object (`{"code":0,"data":[…]}`).
-fn scan_json(body: &[u8], records: Option<&str>, since: Option<&str>, next: Option<&str>) -> Result<PageScan, String> {
-    let root: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("the answer is not JSON: {e}"))?;
+fn scan_json(
+    body: &[u8],
+    records: Option<&str>,
+    since: Option<&str>,
+    next: Option<&str>,
+) -> Result<PageScan, PageError> {
+    let root: serde_json::Value = serde_json::from_slice(body).map_err(|e| PageError::NotJson(e.to_string()))?;
     let list = match records {
         Some(path) => match json_at(&root, path) {
             Some(serde_json::Value::Array(items)) => Some(items.as_slice()),
             Some(serde_json::Value::Null) => None,
-            Some(_) => return Err(format!("`{path}` in the answer is not a list")),
-            None => return Err(format!("the answer has no `{path}`: {}", snippet(body))),
+            Some(_) => return Err(PageError::NotAList(path.to_string())),
+            None => return Err(PageError::Missing { path: path.to_string(), answer: snippet(body) }),
         },
         None => match &root {
             serde_json::Value::Array(items) => Some(items.as_slice()),
@@ -633,11 +653,14 @@ fn snippet(body: &[u8]) -> String {
 
 /// The records of an XML page are the `records` elements (local names); `since` is a child
 /// of a record, `next` an element anywhere outside the records.
-fn scan_xml(body: &[u8], records: Option<&str>, since: Option<&str>, next: Option<&str>) -> Result<PageScan, String> {
+fn scan_xml(
+    body: &[u8],
+    records: Option<&str>,
+    since: Option<&str>,
+    next: Option<&str>,
+) -> Result<PageScan, PageError> {
     use quick_xml::events::Event;
-    let Some(record) = records else {
-        return Err("an XML API needs `records` (the record element's name) in its mapping".into());
-    };
+    let Some(record) = records else { return Err(PageError::NoRecordElement) };
     let mut reader = quick_xml::Reader::from_reader(body);
     let mut buf = Vec::new();
     let mut scan = PageScan::default();
@@ -646,7 +669,7 @@ fn scan_xml(body: &[u8], records: Option<&str>, since: Option<&str>, next: Optio
     let mut record_depth: Option<usize> = None;
     let mut capture: Option<(bool, String)> = None; // (is_since, text)
     loop {
-        let event = reader.read_event_into(&mut buf).map_err(|e| format!("the answer is not well-formed XML: {e}"))?;
+        let event = reader.read_event_into(&mut buf).map_err(|e| PageError::NotXml(e.to_string()))?;
         match event {
             Event::Start(e) => {
                 depth += 1;
@@ -719,7 +742,8 @@ mod tests {
         );
         let scan = scan_json(br#"{"code":0,"rows":[{"v":5},{"v":12}]}"#, None, Some("v"), None).unwrap();
         assert_eq!((scan.records, scan.max_since.as_deref()), (2, Some("12")), "numbers compare as numbers");
-        let err = scan_json(br#"{"code":500,"message":"busy"}"#, Some("data.items"), None, None).unwrap_err();
+        let err =
+            scan_json(br#"{"code":500,"message":"busy"}"#, Some("data.items"), None, None).unwrap_err().to_string();
         assert!(err.contains("no `data.items`") && err.contains("busy"), "{err}");
         assert_eq!(scan_json(br#"{"data":{"items":null}}"#, Some("data.items"), None, None).unwrap().records, 0);
     }

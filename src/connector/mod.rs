@@ -28,7 +28,7 @@ use crate::config::{GatewayConfig, Issues, check_version, read_toml, toml_files}
 use crate::department::Departments;
 use crate::mapping::Mapping;
 
-pub use schedule::Schedule;
+pub use schedule::{Schedule, ScheduleError};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -242,7 +242,7 @@ impl Connector {
         let schedule = spec.schedule.as_deref().and_then(|text| match Schedule::parse(text) {
             Ok(s) => Some(s),
             Err(e) => {
-                issues.push(file, "schedule", e);
+                issues.push(file, "schedule", e.to_string());
                 None
             }
         });
