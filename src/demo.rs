@@ -251,7 +251,7 @@ fn point_at(dir: &Path, platforms: SocketAddr, departments: SocketAddr, listen: 
 /// the platform returns those records (rule 1001) for the clerk to correct.
 async fn drop_files(settings: Settings, platforms: SocketAddr, opts: &DemoOptions, mut stop: watch::Receiver<bool>) {
     let work = settings.gateway.data_dir.join("demo");
-    crate::connector::http::install_crypto_provider();
+    crate::http_client::install_crypto_provider();
     let http = reqwest::Client::new();
     for round in 0u64.. {
         if let Err(e) = drop_round(&settings, &work, &http, platforms, round, opts).await {

@@ -14,6 +14,7 @@ pub mod department;
 pub mod error_report;
 pub mod feed;
 pub mod format;
+pub mod http_client;
 pub mod ids;
 pub mod ingest;
 pub mod issues;

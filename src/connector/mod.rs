@@ -28,7 +28,7 @@ use crate::department::Departments;
 use crate::issues::{Issues, check_version};
 use crate::mapping::Mapping;
 
-pub use schedule::Schedule;
+pub use schedule::{Schedule, ScheduleError};
 
 /// The serde shape of a connector file.
 #[derive(Debug, Deserialize)]
@@ -233,7 +233,7 @@ impl Connector {
         let schedule = spec.schedule.as_deref().and_then(|text| match Schedule::parse(text) {
             Ok(s) => Some(s),
             Err(e) => {
-                issues.push(file, "schedule", e);
+                issues.push(file, "schedule", e.to_string());
                 None
             }
         });

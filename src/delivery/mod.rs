@@ -1,11 +1,12 @@
 //! Delivery to the upper platforms: destinations (`config/destinations/*.toml`), the wire
-//! formats ([`package`]) and the outbox worker ([`worker`]).
+//! formats ([`package`]), the transports ([`adapter`]) and the outbox worker ([`worker`]).
 //!
 //! The outbox lives in the store: storing a record version creates one delivery per
 //! destination that carries its item, in the same transaction (a trigger). Workers claim
 //! batches, push them, and record one outcome per record; every push carries an idempotency
 //! key per record version, so a batch pushed again after a crash is never counted twice.
 
+pub mod adapter;
 pub mod latency;
 pub mod package;
 pub mod reminder;
@@ -17,8 +18,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::catalogue::Catalogue;
+use crate::http_client::RetryPolicy;
 use crate::issues::{Issues, check_version};
 use crate::secret::SecretSource;
+
+/// The longest `Retry-After` a platform can impose on a delivery.
+const RETRY_AFTER_MAX: Duration = Duration::from_secs(3600);
 
 /// The serde shape of a destination file.
 #[derive(Debug, Deserialize)]
@@ -28,7 +33,7 @@ pub struct DestinationSpec {
     /// 中文 name for the dashboard: 省公共信用信息平台.
     title: String,
     items: Vec<String>,
-    adapter: Adapter,
+    adapter: AdapterKind,
     #[serde(default = "yes")]
     enabled: bool,
     /// Acceptance here is what the reporting deadline measures (the provincial platform).
@@ -100,7 +105,7 @@ fn default_lease() -> u64 {
 /// How a destination is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Adapter {
+pub enum AdapterKind {
     /// `POST` a JSON package; per-record receipts in the answer.
     HttpJson,
     /// `POST` a GB/T 39443-style XML data package; per-record receipts in the answer.
@@ -119,7 +124,7 @@ pub struct Destination {
     pub name: String,
     pub title: String,
     pub items: Vec<String>,
-    pub adapter: Adapter,
+    pub adapter: AdapterKind,
     pub enabled: bool,
     pub deadline: bool,
     pub url: Option<reqwest::Url>,
@@ -128,9 +133,8 @@ pub struct Destination {
     pub batch_size: usize,
     pub rate_per_second: f64,
     pub timeout: Duration,
-    pub max_attempts: u32,
-    pub backoff_initial: Duration,
-    pub backoff_max: Duration,
+    /// Backoff between attempts, and the attempts after which a delivery is dead.
+    pub retry: RetryPolicy,
     pub lease: Duration,
     pub token: Option<SecretSource>,
     pub signing_secret: Option<SecretSource>,
@@ -158,7 +162,7 @@ impl Destination {
         }
         let base = base_dir;
         let url = match (spec.adapter, &spec.url) {
-            (Adapter::File | Adapter::Folder, _) => None,
+            (AdapterKind::File | AdapterKind::Folder, _) => None,
             (_, None) => {
                 issues.push(file, "url", "an http adapter needs a url");
                 None
@@ -171,13 +175,13 @@ impl Destination {
                 }
             },
         };
-        if spec.adapter == Adapter::File && (spec.outbound.is_none() || spec.receipts.is_none()) {
+        if spec.adapter == AdapterKind::File && (spec.outbound.is_none() || spec.receipts.is_none()) {
             issues.push(file, "outbound", "a file adapter needs `outbound` and `receipts` folders");
         }
-        if spec.adapter == Adapter::Folder && spec.outbound.is_none() {
+        if spec.adapter == AdapterKind::Folder && spec.outbound.is_none() {
             issues.push(file, "outbound", "a folder adapter needs an `outbound` folder");
         }
-        if spec.adapter == Adapter::Folder && spec.regions.is_empty() {
+        if spec.adapter == AdapterKind::Folder && spec.regions.is_empty() {
             issues.push(file, "regions", "a folder adapter serves a lower destination: list its `regions`");
         }
         for region in &spec.regions {
@@ -213,9 +217,12 @@ impl Destination {
             batch_size: spec.batch_size,
             rate_per_second: spec.rate_per_second,
             timeout: Duration::from_secs_f64(spec.timeout_seconds),
-            max_attempts: spec.max_attempts,
-            backoff_initial: Duration::from_millis(spec.backoff_initial_ms),
-            backoff_max: Duration::from_millis(spec.backoff_max_ms.max(spec.backoff_initial_ms)),
+            retry: RetryPolicy {
+                backoff_initial: Duration::from_millis(spec.backoff_initial_ms),
+                backoff_max: Duration::from_millis(spec.backoff_max_ms.max(spec.backoff_initial_ms)),
+                max_attempts: spec.max_attempts,
+                retry_after_max: RETRY_AFTER_MAX,
+            },
             lease: Duration::from_secs(spec.lease_seconds.max(1)),
             token: SecretSource::from_keys(spec.token_env, spec.token_file.map(|f| base.join(f))),
             signing_secret: SecretSource::from_keys(
@@ -229,12 +236,6 @@ impl Destination {
     /// A lower destination takes reverse-feed records by region, never records from below.
     pub fn is_lower(&self) -> bool {
         !self.regions.is_empty()
-    }
-
-    /// The wait before attempt `attempt + 1`: exponential with jitter in [50 %, 100 %].
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.backoff_initial.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
-        exp.min(self.backoff_max).mul_f64(0.5 + fastrand::f64() / 2.0)
     }
 }
 
@@ -258,7 +259,7 @@ mod tests {
         let d = destination.unwrap();
         assert_eq!(
             (d.name.as_str(), d.adapter, d.deadline, d.is_lower()),
-            ("provincial", Adapter::HttpJson, true, false)
+            ("provincial", AdapterKind::HttpJson, true, false)
         );
         assert!(d.items.iter().any(|i| i == "CF"));
     }

@@ -130,7 +130,7 @@ pub enum FeedError {
     #[error("fetching the page failed: {0}")]
     Fetch(String),
     #[error("the page is not a feed page: {0}")]
-    Page(String),
+    Page(#[from] parse::PageError),
     #[error("reading the inbound folder {path}: {source}")]
     Folder { path: PathBuf, source: std::io::Error },
 }
@@ -156,7 +156,7 @@ impl Feed {
                 issues.push(file, "items", format!("unknown catalogue item {item:?}"));
             }
         }
-        let schedule = Schedule::parse(&spec.schedule).map_err(|e| issues.push(file, "schedule", e)).ok();
+        let schedule = Schedule::parse(&spec.schedule).map_err(|e| issues.push(file, "schedule", e.to_string())).ok();
         if !(spec.timeout_seconds > 0.0 && spec.timeout_seconds <= 3600.0) {
             issues.push(file, "timeout_seconds", "expected seconds between 0 and 3600");
         }

@@ -36,16 +36,11 @@ pub struct Puller {
 
 impl Puller {
     pub fn new(settings: Arc<Settings>, feed: Feed) -> Puller {
-        crate::connector::http::install_crypto_provider();
         let timeout = match &feed.source {
             FeedSource::Http { timeout, .. } => *timeout,
             FeedSource::Folder { .. } => Duration::from_secs(30),
         };
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("credit-gateway/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a TLS client with the ring provider builds");
+        let client = crate::http_client::builder(timeout).build().expect("a TLS client with the ring provider builds");
         Puller { settings, feed, client }
     }
 
@@ -79,7 +74,11 @@ impl Puller {
 
     /// Parses and checks a page on a blocking thread: checking a large page is CPU work that
     /// would otherwise hold up the loops sharing this thread.
-    async fn check_page(&self, body: impl AsRef<[u8]> + Send + 'static, format: FeedFormat) -> Result<Page, String> {
+    async fn check_page(
+        &self,
+        body: impl AsRef<[u8]> + Send + 'static,
+        format: FeedFormat,
+    ) -> Result<Page, parse::PageError> {
         let (settings, items) = (self.settings.clone(), self.feed.items.clone());
         crate::supervisor::blocking(move || {
             let checker = Checker { catalogue: &settings.catalogue, divisions: &settings.divisions, items: &items };

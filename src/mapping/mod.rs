@@ -174,8 +174,8 @@ impl Mapping {
                     .iter()
                     .filter_map(|n| match Transform::parse(n, &field.kind) {
                         Ok(t) => Some(t),
-                        Err(msg) => {
-                            issues.push(file, at("transforms"), msg);
+                        Err(e) => {
+                            issues.push(file, at("transforms"), e.to_string());
                             None
                         }
                     })
