@@ -9,7 +9,7 @@
 //! Each system speaks its own field names (pinyin abbreviations such as `nsrmc`, `bzxrmc`,
 //! `qfje`), amounts and dates as such systems write them (`12,345.60`, `2024/3/1`), so the
 //! mappings in `mappings/` do real work. Records are generated, never stored: record `i` of a
-//! source depends only on the seed and `i` (SplitMix64 streams, as in [`crate::sample`]), so
+//! source depends only on the seed and `i` (SplitMix64 streams, as in [`crate::sim::sample`]), so
 //! any page can be answered at once and the same seed always gives the same data. Good
 //! records carry valid 统一社会信用代码 and 身份证号 check characters (SPEC §3); a configurable
 //! share of records break exactly one rule ([`BadKind`]) so that a demo shows errors.
@@ -42,7 +42,7 @@ use serde_json::json;
 use sqlx::{ConnectOptions, Connection, QueryBuilder};
 
 use crate::ids::{credit_code_check_char, id_number_check_char, org_code_check_char};
-use crate::sample::Rng;
+use crate::sim::sample::Rng;
 
 /// The tax API's bearer token unless [`DepartmentSources::with_tax_token`] says otherwise.
 pub const DEFAULT_TAX_TOKEN: &str = "sandbox-tax-token";
@@ -983,7 +983,7 @@ fn create_sqlite_parent(url: &str) -> Result<(), SandboxError> {
 // ---------------------------------------------------------------------------------------
 // Generators
 
-/// A county of the sandbox city (淮北市, as in [`crate::sample`]) and its authorities.
+/// A county of the sandbox city (淮北市, as in [`crate::sim::sample`]) and its authorities.
 #[derive(Debug, Clone, Copy)]
 struct Region {
     /// GB/T 2260 division code.

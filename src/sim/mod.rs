@@ -1,0 +1,7 @@
+//! Simulation tooling, apart from the product: generated department files ([`sample`]),
+//! stand-ins for the departments and platforms around the gateway ([`sandbox`]) and the
+//! `demo` that runs them together ([`demo`]). `run` never uses any of it.
+
+pub mod demo;
+pub mod sample;
+pub mod sandbox;
