@@ -9,7 +9,7 @@
 //! Each system speaks its own field names (pinyin abbreviations such as `nsrmc`, `bzxrmc`,
 //! `qfje`), amounts and dates as such systems write them (`12,345.60`, `2024/3/1`), so the
 //! mappings in `mappings/` do real work. Records are generated, never stored: record `i` of a
-//! source depends only on the seed and `i` (SplitMix64 streams, as in [`crate::sim::sample`]), so
+//! source depends only on the seed and `i` ([`fake::Rng`] streams, as in [`crate::sim::sample`]), so
 //! any page can be answered at once and the same seed always gives the same data. Good
 //! records carry valid 统一社会信用代码 and 身份证号 check characters (SPEC §3); a configurable
 //! share of records break exactly one rule ([`BadKind`]) so that a demo shows errors.
@@ -41,8 +41,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::{ConnectOptions, Connection, QueryBuilder};
 
-use crate::ids::{credit_code_check_char, id_number_check_char, org_code_check_char};
-use crate::sim::sample::Rng;
+use crate::ids::{CREDIT_ALPHABET, ID_CHECK_SYMBOLS, credit_code_check_char, org_code_check_char};
+use crate::sim::fake::{self, Rng, SHOPS, SYLLABLES, push_check, push_id_number, push_person_name};
 
 /// The tax API's bearer token unless [`DepartmentSources::with_tax_token`] says otherwise.
 pub const DEFAULT_TAX_TOKEN: &str = "sandbox-tax-token";
@@ -441,7 +441,7 @@ impl DepartmentSources {
         let (mut zjhm, mut shxydm) = (String::new(), String::new());
         let bzxrmc = match rng.below(10) {
             0..=5 => {
-                push_id_number(&mut zjhm, &mut rng, region.code);
+                push_id_number(&mut zjhm, &mut rng, |_| region.code);
                 person_name(&mut rng)
             }
             6 => {
@@ -491,7 +491,7 @@ impl DepartmentSources {
             Some(BadKind::WrongCheckChar) if record.zjhm.is_empty() => {
                 break_check_char(&mut record.shxydm, &mut rng, CREDIT_ALPHABET);
             }
-            Some(BadKind::WrongCheckChar) => break_check_char(&mut record.zjhm, &mut rng, ID_CHECKS),
+            Some(BadKind::WrongCheckChar) => break_check_char(&mut record.zjhm, &mut rng, ID_CHECK_SYMBOLS),
             Some(BadKind::MissingRequired) => record.ah.clear(),
             Some(BadKind::BadDate) => record.larq = impossible_date(&mut rng, larq.year()),
             Some(BadKind::DateOrder) | None => {}
@@ -509,7 +509,7 @@ impl DepartmentSources {
         let (yhmc, scale) = match rng.below(20) {
             0..=8 => {
                 let mut id = String::with_capacity(18);
-                push_id_number(&mut id, &mut rng, region.code);
+                push_id_number(&mut id, &mut rng, |_| region.code);
                 sfzhm = Some(id);
                 (person_name(&mut rng), 0)
             }
@@ -539,7 +539,7 @@ impl DepartmentSources {
         match bad {
             Some(BadKind::WrongCheckChar) => match (&mut shxydm, &mut sfzhm) {
                 (Some(code), _) => break_check_char(code, &mut rng, CREDIT_ALPHABET),
-                (None, Some(id)) => break_check_char(id, &mut rng, ID_CHECKS),
+                (None, Some(id)) => break_check_char(id, &mut rng, ID_CHECK_SYMBOLS),
                 (None, None) => {}
             },
             Some(BadKind::MissingRequired) => yhmc = None,
@@ -1050,21 +1050,9 @@ const REGIONS: [Region; 4] = [
     },
 ];
 
-const SYLLABLES: [&str; 32] = [
-    "华", "鑫", "盛", "达", "恒", "泰", "兴", "隆", "宏", "源", "信", "诚", "佳", "和", "润", "丰", "安", "康", "瑞",
-    "祥", "博", "通", "永", "福", "金", "汇", "众", "嘉", "辰", "淮", "濉", "相",
-];
 const TRADES: [&str; 12] =
     ["商贸", "建材", "贸易", "物流", "科技", "食品", "家具", "医药", "建筑工程", "农业发展", "电子商务", "汽车服务"];
 const FIRM_FORMS: [&str; 5] = ["有限公司", "有限公司", "有限公司", "有限责任公司", "股份有限公司"];
-const SHOPS: [&str; 10] =
-    ["便利店", "餐饮店", "理发店", "五金店", "水果店", "烟酒店", "小吃部", "农资店", "服装店", "超市"];
-const SURNAMES: [&str; 16] =
-    ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "朱", "马", "胡", "郭"];
-const GIVEN: [&str; 24] = [
-    "伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰", "涛", "明", "超", "霞", "平", "刚", "桂",
-    "英", "秀", "兰", "建", "国",
-];
 /// Brand-like letters; `A&B` names need escaping in XML.
 const LETTERS: &[u8] = b"ABCDEHJKLMNPQRTWXY";
 
@@ -1090,9 +1078,6 @@ const CIRCUMSTANCES: [&str; 6] = [
 ];
 const PERFORMANCE: [&str; 8] =
     ["全部未履行", "全部未履行", "全部未履行", "全部未履行", "全部未履行", "部分未履行", "未履行", "部分履行"];
-
-const CREDIT_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const ID_CHECKS: &[u8] = b"0123456789X";
 
 fn firm_name(rng: &mut Rng, region: Region) -> String {
     let mut s = String::from(region.place);
@@ -1122,39 +1107,16 @@ fn shop_name(rng: &mut Rng, region: Region) -> String {
 }
 
 fn person_name(rng: &mut Rng) -> String {
-    let mut s = String::from(rng.pick(&SURNAMES));
-    s.push_str(rng.pick(&GIVEN));
-    if rng.one_in(2) {
-        s.push_str(rng.pick(&GIVEN));
-    }
+    let mut s = String::new();
+    push_person_name(&mut s, rng);
     s
 }
 
-/// Appends the check character of `out[from..]`.
-fn push_check(out: &mut String, from: usize, check: fn(&str) -> Option<char>) {
-    let ch = check(&out[from..]).expect("the generator writes only symbols of the code's alphabet");
-    out.push(ch);
-}
-
-/// A credit code (GB 32100): `kind` (`91` firm, `92` 个体工商户), region, an organisation
-/// code with its own check character, and the final check character.
+/// A credit code (GB 32100) of `kind` (`91` firm, `92` 个体工商户) in `region`; one in three
+/// embeds an old organisation code.
 fn push_credit_code(out: &mut String, rng: &mut Rng, kind: &str, region: &str) {
-    let start = out.len();
-    out.push_str(kind);
-    out.push_str(region);
-    let org = out.len();
-    if rng.one_in(3) {
-        for _ in 0..8 {
-            out.push(char::from(b'0' + rng.below(10) as u8));
-        }
-    } else {
-        out.push_str("MA");
-        for _ in 0..6 {
-            out.push(char::from(rng.pick(CREDIT_ALPHABET)));
-        }
-    }
-    push_check(out, org, org_code_check_char);
-    push_check(out, start, credit_code_check_char);
+    let old = rng.one_in(3);
+    fake::push_credit_code(out, rng, kind, region, old);
 }
 
 /// The credit code of a government body (`11`: 机构编制, 机关) of `region`; `tag` tells
@@ -1170,14 +1132,6 @@ fn authority_code(region: &str, tag: char) -> String {
     push_check(&mut s, org, org_code_check_char);
     push_check(&mut s, 0, credit_code_check_char);
     s
-}
-
-/// A resident ID number (GB 11643) of `area`, born 1955–2004.
-fn push_id_number(out: &mut String, rng: &mut Rng, area: &str) {
-    let start = out.len();
-    let born = NaiveDate::from_ymd_opt(1955, 1, 1).expect("a real date") + Days::new(rng.below(50 * 365));
-    let _ = write!(out, "{area}{:04}{:02}{:02}{:03}", born.year(), born.month(), born.day(), rng.range(1, 999));
-    push_check(out, start, id_number_check_char);
 }
 
 /// Replaces the last (check) character with another symbol of `alphabet`.
