@@ -9,7 +9,6 @@ pub mod connector;
 pub mod daemon;
 pub mod deadline;
 pub mod delivery;
-pub mod demo;
 pub mod department;
 pub mod error_report;
 pub mod feed;
@@ -23,11 +22,13 @@ pub mod mapping;
 pub mod problem;
 pub mod record;
 pub mod report;
-pub mod sample;
-pub mod sandbox;
 pub mod secret;
 pub mod service;
+pub mod sim;
 pub mod store;
 pub mod supervisor;
 pub mod transform;
 pub mod web;
+
+// The simulation modules under their old paths, while the CLI and tests move over to `sim::`.
+pub use sim::{demo, sample, sandbox};
