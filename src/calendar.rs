@@ -10,9 +10,10 @@ use std::path::Path;
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc, Weekday};
 use serde::Deserialize;
 
+/// The serde shape of one year's file (`config/calendar/YYYY.toml`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct YearSpec {
+pub struct YearSpec {
     version: u32,
     year: i32,
     notice: String,
@@ -82,6 +83,10 @@ pub struct Calendar {
 pub struct CalendarError(Vec<String>);
 
 impl CalendarError {
+    pub fn new(issues: Vec<String>) -> CalendarError {
+        CalendarError(issues)
+    }
+
     pub fn issues(&self) -> &[String] {
         &self.0
     }
@@ -103,28 +108,6 @@ impl Calendar {
             map.insert(days.info.year, days);
         }
         Calendar { years: map }
-    }
-
-    /// Loads every `YYYY.toml` of a folder, collecting every mistake.
-    pub fn load_dir(dir: &Path) -> Result<Calendar, CalendarError> {
-        let mut issues = Vec::new();
-        let mut years = Vec::new();
-        let entries = match std::fs::read_dir(dir) {
-            Ok(e) => e,
-            Err(e) => return Err(CalendarError(vec![format!("{}: cannot read the folder: {e}", dir.display())])),
-        };
-        let mut files: Vec<_> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        files.sort();
-        for file in files {
-            match load_year(&file) {
-                Ok(y) => years.push(y),
-                Err(mut e) => issues.append(&mut e),
-            }
-        }
-        if issues.is_empty() { Ok(Calendar::from_years(years)) } else { Err(CalendarError(issues)) }
     }
 
     pub fn years(&self) -> Vec<i32> {
@@ -195,67 +178,69 @@ impl Calendar {
     }
 }
 
-fn load_year(file: &Path) -> Result<CalendarYear, Vec<String>> {
-    let name = file.display();
-    let text = std::fs::read_to_string(file).map_err(|e| vec![format!("{name}: cannot read: {e}")])?;
-    let spec: YearSpec = toml::from_str(&text).map_err(|e| vec![format!("{name}: {}", e.message())])?;
-    let mut issues = Vec::new();
-    if spec.version != 1 {
-        issues.push(format!("{name}: version: expected 1, found {}", spec.version));
-    }
-    let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    if stem != spec.year.to_string() {
-        issues.push(format!("{name}: year: the file for {} must be named {}.toml", spec.year, spec.year));
-    }
-    if spec.notice.trim().is_empty() {
-        issues.push(format!("{name}: notice: expected the State Council notice's title"));
-    }
-    let mut holidays = Vec::new();
-    let mut workdays = Vec::new();
-    for (i, h) in spec.holidays.iter().enumerate() {
-        let at = |k: &str| format!("{name}: holidays[{i}].{k}");
-        if h.from > h.to {
-            issues.push(format!("{}: {} is after {}", at("from"), h.from, h.to));
+impl CalendarYear {
+    /// One year's arrangement from its file's spec; `file` (named `YYYY.toml`) labels every
+    /// mistake as `file: key: message`.
+    pub fn from_spec(file: &Path, spec: YearSpec) -> Result<CalendarYear, Vec<String>> {
+        let name = file.display();
+        let mut issues = Vec::new();
+        if spec.version != 1 {
+            issues.push(format!("{name}: version: expected 1, found {}", spec.version));
         }
-        for (k, d) in [("from", h.from), ("to", h.to)] {
-            if d.year() != spec.year {
-                issues.push(format!("{}: {d} is not in {}", at(k), spec.year));
+        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        if stem != spec.year.to_string() {
+            issues.push(format!("{name}: year: the file for {} must be named {}.toml", spec.year, spec.year));
+        }
+        if spec.notice.trim().is_empty() {
+            issues.push(format!("{name}: notice: expected the State Council notice's title"));
+        }
+        let mut holidays = Vec::new();
+        let mut workdays = Vec::new();
+        for (i, h) in spec.holidays.iter().enumerate() {
+            let at = |k: &str| format!("{name}: holidays[{i}].{k}");
+            if h.from > h.to {
+                issues.push(format!("{}: {} is after {}", at("from"), h.from, h.to));
+            }
+            for (k, d) in [("from", h.from), ("to", h.to)] {
+                if d.year() != spec.year {
+                    issues.push(format!("{}: {d} is not in {}", at(k), spec.year));
+                }
+            }
+            let mut d = h.from;
+            while d <= h.to && d.year() == spec.year {
+                holidays.push(d);
+                match d.succ_opt() {
+                    Some(n) => d = n,
+                    None => break,
+                }
+            }
+            for w in &h.workdays {
+                if w.year() != spec.year {
+                    issues.push(format!("{}: {w} is not in {}", at("workdays"), spec.year));
+                }
+                if !matches!(w.weekday(), Weekday::Sat | Weekday::Sun) {
+                    issues.push(format!(
+                        "{}: {w} is a {:?}, but make-up working days are weekend days",
+                        at("workdays"),
+                        w.weekday()
+                    ));
+                }
+                workdays.push(*w);
+            }
+            if h.name.trim().is_empty() {
+                issues.push(format!("{}: expected the holiday's name", at("name")));
             }
         }
-        let mut d = h.from;
-        while d <= h.to && d.year() == spec.year {
-            holidays.push(d);
-            match d.succ_opt() {
-                Some(n) => d = n,
-                None => break,
+        for w in &workdays {
+            if holidays.contains(w) {
+                issues.push(format!("{name}: {w} is both a holiday and a working day"));
             }
         }
-        for w in &h.workdays {
-            if w.year() != spec.year {
-                issues.push(format!("{}: {w} is not in {}", at("workdays"), spec.year));
-            }
-            if !matches!(w.weekday(), Weekday::Sat | Weekday::Sun) {
-                issues.push(format!(
-                    "{}: {w} is a {:?}, but make-up working days are weekend days",
-                    at("workdays"),
-                    w.weekday()
-                ));
-            }
-            workdays.push(*w);
+        if issues.is_empty() {
+            Ok(CalendarYear { year: spec.year, notice: spec.notice, notice_url: spec.notice_url, holidays, workdays })
+        } else {
+            Err(issues)
         }
-        if h.name.trim().is_empty() {
-            issues.push(format!("{}: expected the holiday's name", at("name")));
-        }
-    }
-    for w in &workdays {
-        if holidays.contains(w) {
-            issues.push(format!("{name}: {w} is both a holiday and a working day"));
-        }
-    }
-    if issues.is_empty() {
-        Ok(CalendarYear { year: spec.year, notice: spec.notice, notice_url: spec.notice_url, holidays, workdays })
-    } else {
-        Err(issues)
     }
 }
 
@@ -281,8 +266,19 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// The shipped years, built from their files' text.
     fn shipped() -> Calendar {
-        Calendar::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/calendar")).unwrap()
+        let years = [
+            ("2023.toml", include_str!("../config/calendar/2023.toml")),
+            ("2024.toml", include_str!("../config/calendar/2024.toml")),
+            ("2025.toml", include_str!("../config/calendar/2025.toml")),
+            ("2026.toml", include_str!("../config/calendar/2026.toml")),
+        ]
+        .map(|(name, text)| {
+            let spec = toml::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            CalendarYear::from_spec(Path::new(name), spec).unwrap()
+        });
+        Calendar::from_years(years.into())
     }
 
     #[test]
@@ -337,19 +333,18 @@ mod tests {
     }
 
     #[test]
-    fn every_mistake_in_a_calendar_file_is_reported() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("2030.toml"),
+    fn every_mistake_in_a_year_is_reported() {
+        let spec = toml::from_str(
             "version = 1\nyear = 2031\nnotice = \"x\"\n[[holidays]]\nname = \"元旦\"\nfrom = \"2031-01-02\"\nto = \"2030-12-31\"\nworkdays = [\"2031-01-07\"]\n",
         )
         .unwrap();
-        std::fs::write(dir.path().join("2032.toml"), "version = 1\nyear = 2032\nnotice = \"x\"\ncolour = 1\n").unwrap();
-        let err = Calendar::load_dir(dir.path()).unwrap_err();
-        let all = err.issues().join("\n");
-        for want in
-            ["must be named 2031.toml", "is after", "2030-12-31 is not in 2031", "Tue", "unknown field `colour`"]
-        {
+        let all = CalendarYear::from_spec(Path::new("2030.toml"), spec).unwrap_err().join("\n");
+        for want in [
+            "2030.toml: year: the file for 2031 must be named 2031.toml",
+            "is after",
+            "2030-12-31 is not in 2031",
+            "Tue",
+        ] {
             assert!(all.contains(want), "{want} in {all}");
         }
     }

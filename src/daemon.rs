@@ -4,7 +4,8 @@
 //! a year's file is added or changed, swaps in the new calendar and recomputes every
 //! provisional deadline; it runs every enabled connector, on its cron schedule or watching
 //! its folder, a delivery worker per destination, and the dashboard and API ([`web`](crate::web)).
-//! Every task is owned and awaited on shutdown.
+//! Each loop runs as its own task under a [`Supervisor`](crate::supervisor::Supervisor):
+//! owned, awaited on shutdown and reload, and started again if it panics.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,11 +15,14 @@ use chrono::{DateTime, Datelike, Utc};
 use tokio::sync::watch;
 
 use crate::calendar::{Calendar, shanghai_date};
+use crate::clock::Clock;
+use crate::config::CalendarFolder;
 use crate::config::{ConfigError, Settings};
 use crate::connector::runner::{RunNow, run_connector};
 use crate::delivery::reminder;
 use crate::delivery::worker::run_destination;
 use crate::store::{Store, StoreError};
+use crate::supervisor::{LoopFactory, Supervisor};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -55,9 +59,21 @@ fn warn_missing_years(calendar: &Calendar, now: DateTime<Utc>) {
     }
 }
 
-/// Runs until `shutdown` resolves.
-pub async fn run(config_file: &Path, shutdown: impl std::future::Future<Output = ()>) -> Result<(), DaemonError> {
-    run_with(config_file, shutdown, |_| {}).await
+/// Runs until `shutdown` resolves; every task asks `clock` the time.
+pub async fn run(
+    config_file: &Path,
+    clock: Clock,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), DaemonError> {
+    run_with(config_file, clock, shutdown, |_| {}).await
+}
+
+/// What a caller adds to the daemon's own work.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Loops run in every generation beside the configured ones, supervised like them
+    /// (named, restarted after a panic, stopped with the generation).
+    pub extra_loops: Vec<(String, LoopFactory)>,
 }
 
 /// [`run`], telling `listening` the dashboard's address once it is bound.
@@ -69,8 +85,20 @@ pub async fn run(config_file: &Path, shutdown: impl std::future::Future<Output =
 /// the next under the new settings. An invalid configuration is refused and the old one runs on.
 pub async fn run_with(
     config_file: &Path,
+    clock: Clock,
     shutdown: impl std::future::Future<Output = ()>,
     listening: impl FnOnce(std::net::SocketAddr),
+) -> Result<(), DaemonError> {
+    run_with_options(config_file, clock, shutdown, listening, Options::default()).await
+}
+
+/// [`run_with`], with `options`' loops added to each generation.
+pub async fn run_with_options(
+    config_file: &Path,
+    clock: Clock,
+    shutdown: impl std::future::Future<Output = ()>,
+    listening: impl FnOnce(std::net::SocketAddr),
+    options: Options,
 ) -> Result<(), DaemonError> {
     let (mut settings, mut calendar_seen) = load(config_file)?;
     let store = Store::connect(&settings.gateway.database_url).await?;
@@ -79,13 +107,14 @@ pub async fn run_with(
         years = ?settings.calendar.years(),
         "credit-gateway running"
     );
-    warn_missing_years(&settings.calendar, Utc::now());
-    close_interrupted_runs(&store).await?;
+    warn_missing_years(&settings.calendar, clock.now());
+    close_interrupted_runs(&store, &clock).await?;
     let (settings_tx, settings_rx) = watch::channel(Arc::new(settings.clone()));
     let (calendar_tx, calendar_rx) = watch::channel(settings.calendar.clone());
     let (web_stop_tx, web_stop) = watch::channel(false);
     let run_now = Arc::new(RunNow::default());
-    let state = crate::web::AppState::live(settings_rx, store.clone(), calendar_rx).with_run_now(run_now.clone());
+    let state = crate::web::AppState::live(settings_rx, store.clone(), calendar_rx, clock.clone())
+        .with_run_now(run_now.clone());
     let (addr, web) = crate::web::bind(settings.gateway.listen, state, web_stop.clone()).await?;
     tracing::info!(url = %format!("http://{addr}/"), "dashboard listening");
     listening(addr);
@@ -94,7 +123,10 @@ pub async fn run_with(
             tracing::error!(error = %e, "the dashboard stopped");
         }
     };
-    let watchdog = crate::service::feed_watchdog(web_stop.clone());
+    // The watchdog is fed from its own task: it goes quiet when the runtime stops scheduling.
+    let mut process_tasks = Supervisor::new(web_stop.clone());
+    let watchdog_stop = web_stop.clone();
+    process_tasks.spawn("watchdog", move || crate::service::feed_watchdog(watchdog_stop.clone()));
 
     let work = async {
         let mut hangups = hangup_signal();
@@ -104,10 +136,12 @@ pub async fn run_with(
             let generation = run_tasks(
                 settings.clone(),
                 store.clone(),
+                clock.clone(),
                 run_now.clone(),
                 calendar_seen.clone(),
                 &calendar_tx,
                 stop_rx,
+                &options,
             );
             tokio::pin!(generation);
             crate::service::ready(&format!("running: {addr}"));
@@ -153,7 +187,7 @@ pub async fn run_with(
         let _ = web_stop_tx.send(true);
         result
     };
-    let (result, (), ()) = tokio::join!(work, web, watchdog);
+    let (result, (), ()) = tokio::join!(work, web, process_tasks.wait());
     store.close().await;
     result
 }
@@ -161,8 +195,8 @@ pub async fn run_with(
 /// Ingest runs a dead process left `running` (killed, or the machine went down) are closed as
 /// `interrupted`, so they do not look busy for ever. A connector's file is still in its inbox
 /// or spool and is taken again whole.
-async fn close_interrupted_runs(store: &Store) -> Result<(), DaemonError> {
-    let at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+async fn close_interrupted_runs(store: &Store, clock: &Clock) -> Result<(), DaemonError> {
+    let at = clock.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let reason = "处理该文件的进程已中断（被终止或停机），本次导入未完成；连接器的文件仍在收件箱中，会被重新导入。";
     for (id, holder) in store.running_ingests().await? {
         // Runs from before the holder was noted can only be from an older process.
@@ -230,38 +264,69 @@ async fn next_hangup(signal: &mut Option<tokio::signal::unix::Signal>) {
     }
 }
 
-/// One generation of the daemon's work under `settings`, until `stop`.
+/// One generation of the daemon's work under `settings`, until `stop`: each loop its own
+/// supervised task, all awaited before this returns.
+// A generation's inputs are distinct things the loops share; a struct for one call adds nothing.
+#[allow(clippy::too_many_arguments)]
 async fn run_tasks(
     settings: Settings,
     store: Store,
+    clock: Clock,
     run_now: Arc<RunNow>,
     calendar_seen: Fingerprint,
     calendar_tx: &watch::Sender<Arc<Calendar>>,
     stop_rx: watch::Receiver<bool>,
+    options: &Options,
 ) -> Result<(), DaemonError> {
     let shared = Arc::new(settings.clone());
     store.sync_destination_items(&settings.destination_items()).await?;
-    let connectors =
-        futures_util::future::join_all(settings.connectors.iter().filter(|c| c.enabled).map(|c| {
-            run_connector(shared.clone(), store.clone(), c.clone(), run_now.signal(&c.name), stop_rx.clone())
-        }));
+    let mut tasks = Supervisor::new(stop_rx.clone());
+    for c in settings.connectors.iter().filter(|c| c.enabled) {
+        let (shared, store, c, clock, run_now, stop) =
+            (shared.clone(), store.clone(), c.clone(), clock.clone(), run_now.signal(&c.name), stop_rx.clone());
+        tasks.spawn(format!("connector:{}", c.name), move || {
+            run_connector(shared.clone(), store.clone(), c.clone(), clock.clone(), run_now.clone(), stop.clone())
+        });
+    }
     tracing::info!(connectors = settings.connectors.iter().filter(|c| c.enabled).count(), "connectors started");
-    let outbox = futures_util::future::join_all(
-        settings
-            .destinations
-            .iter()
-            .filter(|d| d.enabled)
-            .map(|d| run_destination(shared.clone(), store.clone(), d.clone(), stop_rx.clone())),
-    );
-    let withdrawals = upkeep(settings.clone(), store.clone(), stop_rx.clone());
-    let feeds = crate::feed::pull::run_feeds(shared.clone(), store.clone(), stop_rx.clone());
-    tokio::join!(
-        watch_calendar(settings.clone(), store.clone(), calendar_seen, calendar_tx, stop_rx),
-        connectors,
-        outbox,
-        withdrawals,
-        feeds,
-    );
+    for d in settings.destinations.iter().filter(|d| d.enabled) {
+        let (shared, store, d, clock, stop) =
+            (shared.clone(), store.clone(), d.clone(), clock.clone(), stop_rx.clone());
+        tasks.spawn(format!("delivery:{}", d.name), move || {
+            run_destination(shared.clone(), store.clone(), d.clone(), clock.clone(), stop.clone())
+        });
+    }
+    let feeds: Vec<_> = settings.feeds.iter().filter(|f| f.enabled).cloned().collect();
+    tracing::info!(feeds = feeds.len(), "reverse feeds started");
+    for f in feeds {
+        let (shared, store, clock, stop) = (shared.clone(), store.clone(), clock.clone(), stop_rx.clone());
+        tasks.spawn(format!("feed:{}", f.name), move || {
+            crate::feed::pull::run_feed(shared.clone(), f.clone(), store.clone(), clock.clone(), stop.clone())
+        });
+    }
+    {
+        let (settings, store, clock, stop) = (settings.clone(), store.clone(), clock.clone(), stop_rx.clone());
+        tasks.spawn("upkeep", move || upkeep(settings.clone(), store.clone(), clock.clone(), stop.clone()));
+    }
+    {
+        let (settings, store, clock, publish, stop) =
+            (settings.clone(), store.clone(), clock.clone(), calendar_tx.clone(), stop_rx.clone());
+        tasks.spawn("calendar", move || {
+            watch_calendar(
+                settings.clone(),
+                store.clone(),
+                clock.clone(),
+                calendar_seen.clone(),
+                publish.clone(),
+                stop.clone(),
+            )
+        });
+    }
+    for (name, make) in &options.extra_loops {
+        let (make, stop) = (make.clone(), stop_rx.clone());
+        tasks.spawn(name.clone(), move || make(stop.clone()));
+    }
+    tasks.wait().await;
     Ok(())
 }
 
@@ -275,8 +340,9 @@ fn store_kind(url: &str) -> &'static str {
 async fn watch_calendar(
     settings: Settings,
     store: Store,
+    clock: Clock,
     mut seen: Fingerprint,
-    publish: &watch::Sender<Arc<Calendar>>,
+    publish: watch::Sender<Arc<Calendar>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let dir = settings.gateway.calendar_dir.clone();
@@ -299,7 +365,7 @@ async fn watch_calendar(
                 tracing::info!(years = ?calendar.years(), "calendar reloaded");
                 let _ = publish.send(calendar.clone());
                 recompute(&store, &calendar, &settings).await;
-                warn_missing_years(&calendar, Utc::now());
+                warn_missing_years(&calendar, clock.now());
             }
             Err(e) => {
                 tracing::error!(problems = %e.issues().join("; "), "calendar change refused; the previous calendar stays");
@@ -321,9 +387,9 @@ async fn recompute(store: &Store, calendar: &Calendar, settings: &Settings) {
 
 /// Hourly: penalties whose publicity ended are withdrawn (撤销) wherever they were accepted,
 /// and each department's list of returned records awaiting correction is brought up to date.
-async fn upkeep(settings: Settings, store: Store, mut stop: watch::Receiver<bool>) {
+async fn upkeep(settings: Settings, store: Store, clock: Clock, mut stop: watch::Receiver<bool>) {
     loop {
-        let now = Utc::now();
+        let now = clock.now();
         let today = shanghai_date(now);
         match store.open_returns(None).await {
             Ok(returns) => {

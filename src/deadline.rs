@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::Calendar;
 use crate::catalogue::{Catalogue, FieldKind};
-use crate::config::{Issues, check_version, read_toml};
+use crate::issues::{Issues, check_version};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DeadlinesSpec {
+pub struct DeadlinesSpec {
     version: u32,
     #[serde(default = "default_due_soon")]
     due_soon_working_days: u32,
@@ -74,10 +74,8 @@ pub struct DeadlineRules {
 }
 
 impl DeadlineRules {
-    pub fn load(file: &Path, catalogue: &Catalogue, issues: &mut Issues) -> DeadlineRules {
-        let Some(spec) = read_toml::<DeadlinesSpec>(file, issues) else {
-            return DeadlineRules::default();
-        };
+    /// The rules of `deadlines.toml`, checked against the catalogue's items and date fields.
+    pub fn from_spec(file: &Path, spec: DeadlinesSpec, catalogue: &Catalogue, issues: &mut Issues) -> DeadlineRules {
         check_version(file, spec.version, issues);
         let mut records = Vec::new();
         for (i, r) in spec.records.into_iter().enumerate() {
@@ -204,6 +202,37 @@ mod tests {
 
     fn date(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn rules_are_built_from_their_spec_against_the_catalogue() {
+        let spec = toml::from_str(
+            r#"
+version = 1
+due_soon_working_days = 3
+records = [
+  { item = "CF", start = "CF_JDRQ", working_days = 7, basis = "双公示" },
+  { item = "NOPE", start = "X", working_days = 7 },
+  { item = "CF", start = "CF_WSH", working_days = 7 },
+]
+events = [{ kind = "withdrawal", name = "撤销", working_days = 3 }]
+"#,
+        )
+        .unwrap();
+        let catalogue = crate::catalogue::shipped_for_tests();
+        let mut issues = Issues::default();
+        let rules = DeadlineRules::from_spec(Path::new("deadlines.toml"), spec, &catalogue, &mut issues);
+        assert_eq!(rules.due_soon_working_days, 3);
+        assert_eq!(rules.for_item("CF").unwrap().working_days, 7);
+        assert_eq!(rules.event("withdrawal").unwrap().name, "撤销");
+        let issues: Vec<String> = issues.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            issues,
+            [
+                "deadlines.toml: records[1].item: unknown catalogue item \"NOPE\"",
+                "deadlines.toml: records[2].start: CF_WSH is not a date field",
+            ]
+        );
     }
 
     #[test]

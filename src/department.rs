@@ -4,11 +4,11 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::config::{Issues, check_version, read_toml};
+use crate::issues::{Issues, check_version};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DepartmentsSpec {
+pub struct DepartmentsSpec {
     version: u32,
     #[serde(default)]
     departments: Vec<DepartmentSpec>,
@@ -34,10 +34,8 @@ pub struct Department {
 pub struct Departments(Vec<Department>);
 
 impl Departments {
-    pub fn load(file: &Path, issues: &mut Issues) -> Departments {
-        let Some(spec) = read_toml::<DepartmentsSpec>(file, issues) else {
-            return Departments::default();
-        };
+    /// The departments of `departments.toml` (`file` names it in issues).
+    pub fn from_spec(file: &Path, spec: DepartmentsSpec, issues: &mut Issues) -> Departments {
         check_version(file, spec.version, issues);
         let mut list: Vec<Department> = Vec::new();
         for (i, d) in spec.departments.into_iter().enumerate() {
@@ -61,5 +59,37 @@ impl Departments {
 
     pub fn iter(&self) -> impl Iterator<Item = &Department> {
         self.0.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn departments_are_built_from_their_spec_and_bad_ids_named() {
+        let spec = toml::from_str(
+            r#"
+version = 1
+departments = [
+  { id = "market", name = "市场监督管理局" },
+  { id = "Tax", name = "税务局" },
+  { id = "market", name = "again" },
+]
+"#,
+        )
+        .unwrap();
+        let mut issues = Issues::default();
+        let departments = Departments::from_spec(Path::new("departments.toml"), spec, &mut issues);
+        assert_eq!(departments.get("market").unwrap().name, "市场监督管理局");
+        assert_eq!(departments.iter().count(), 1);
+        let issues: Vec<String> = issues.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            issues,
+            [
+                "departments.toml: departments[1].id: expected lowercase ascii letters, digits, - or _, found \"Tax\"",
+                "departments.toml: departments[2].id: duplicate department id \"market\"",
+            ]
+        );
     }
 }

@@ -16,7 +16,7 @@ pub const CREDIT_CODE_PLACEHOLDER: &str = "00000000000000000X";
 const CREDIT_CODE_ALL_ZERO: &str = "000000000000000000";
 
 /// GB 32100-2015 symbols in value order 0–30; I O S V Z are left out as easily misread.
-const CREDIT_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+pub const CREDIT_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 /// 3^(i-1) mod 31 for positions 1–17 (GB 32100-2015).
 const CREDIT_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 /// GB 11714-1997 weights for the 8 body characters.
@@ -25,6 +25,9 @@ const ORG_WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
 const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 /// GB 11643 check character, indexed by the weighted sum mod 11.
 const ID_CHECK_CHARS: &[u8; 11] = b"10X98765432";
+/// The characters a GB 11643 check character can be, in ascending order (the same set as
+/// `ID_CHECK_CHARS`, which is ordered by remainder).
+pub const ID_CHECK_SYMBOLS: &[u8; 11] = b"0123456789X";
 /// Birth years accepted in an ID number: wide enough for centenarians and data-entry
 /// oddities, narrow enough to catch digits shifted into the date.
 const BIRTH_YEARS: std::ops::RangeInclusive<u32> = 1800..=2100;

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use crate::calendar::Calendar;
 use crate::catalogue::Item;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::connector::Connector;
 use crate::deadline::{self, RecordRule};
@@ -55,7 +56,8 @@ pub struct IngestOptions {
     pub report_path: Option<PathBuf>,
     /// Show a progress bar on the terminal.
     pub progress: bool,
-    pub now: DateTime<Utc>,
+    /// Stamps the run's start, its rows' receipt and its end.
+    pub clock: Clock,
     /// Where the rows came from, for lineage (default: the file's path); a pulled page
     /// names its URL.
     pub source: Option<String>,
@@ -152,7 +154,7 @@ pub async fn ingest_file(
     // New versions create their deliveries in the store: it must know the destinations.
     store.sync_destination_items(&settings.destination_items()).await?;
     let report_path = opts.report_path.clone().unwrap_or_else(|| ErrorReport::path_beside(path));
-    let now = opts.now.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let now = opts.clock.now().to_rfc3339_opts(SecondsFormat::Millis, true);
     let source = opts.source.clone().unwrap_or_else(|| path.display().to_string());
 
     let (tx, mut rx) = mpsc::channel::<Message>(CHANNEL_BATCHES);
@@ -239,7 +241,7 @@ pub async fn ingest_file(
     // Dropping the receiver stops the reader if the store failed.
     drop(rx);
     let end = reader.await.map_err(|e| IngestError::Reader(e.to_string()))?;
-    let finished = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    let finished = opts.clock.now().to_rfc3339_opts(SecondsFormat::Millis, true);
     if let Err(e) = written {
         let msg = e.to_string();
         let _ = store

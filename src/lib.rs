@@ -1,30 +1,34 @@
 //! credit-gateway: moves public credit information (公共信用信息) from departments to the
 //! credit platforms above them. See ARCHITECTURE.md for the map of this crate.
 
-pub mod bench;
 pub mod calendar;
 pub mod catalogue;
+pub mod clock;
 pub mod config;
 pub mod connector;
 pub mod daemon;
 pub mod deadline;
 pub mod delivery;
-pub mod demo;
 pub mod department;
 pub mod error_report;
 pub mod feed;
 pub mod format;
+pub mod http_client;
 pub mod ids;
 pub mod ingest;
+pub mod issues;
 pub mod ledger;
 pub mod mapping;
 pub mod problem;
 pub mod record;
 pub mod report;
-pub mod sample;
-pub mod sandbox;
 pub mod secret;
 pub mod service;
+pub mod sim;
 pub mod store;
+pub mod supervisor;
 pub mod transform;
 pub mod web;
+
+// The simulation modules under their old paths, while the CLI and tests move over to `sim::`.
+pub use sim::{demo, sample, sandbox};

@@ -3,7 +3,7 @@
 //! Loaded from `config/catalogue/*.toml` and `config/code-tables.toml`, validated into
 //! index-based types so the hot path never looks a field up by name.
 
-mod spec;
+pub mod spec;
 pub mod validate;
 
 use std::collections::{HashMap, HashSet};
@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
-use crate::config::{GatewayConfig, Issues, check_version, read_toml, toml_files};
+use crate::issues::{Issues, check_version};
 use crate::transform::normalize_text;
 use spec::{CodeTablesSpec, ConditionSpec, FieldSpec, FieldType, ItemSpec};
 pub use spec::{StoreAs, UnitSpec as Unit};
@@ -223,35 +223,36 @@ impl Catalogue {
         self.credit_code_exceptions.contains(code)
     }
 
-    pub fn load(gateway: &GatewayConfig, issues: &mut Issues) -> Catalogue {
-        let tables = load_tables(&gateway.code_tables_file, issues);
-        let mut items: Vec<Arc<Item>> = Vec::new();
-        for file in toml_files(&gateway.catalogue_dir, issues, &gateway.file, "paths.catalogue") {
-            let Some(spec) = read_toml::<ItemSpec>(&file, issues) else {
-                continue;
-            };
-            if let Some(item) = compile_item(&file, spec, &tables, issues) {
-                if items.iter().any(|i| i.code == item.code) {
-                    issues.push(&file, "code", format!("item {} is defined twice", item.code));
-                } else {
-                    items.push(Arc::new(item));
-                }
-            }
-        }
+    /// A catalogue without items yet: its code tables (`None` when `code-tables.toml` could not
+    /// be read) and the credit codes accepted despite a wrong check character.
+    pub fn from_spec(
+        tables_file: &Path,
+        tables: Option<CodeTablesSpec>,
+        credit_code_exceptions: &[String],
+        issues: &mut Issues,
+    ) -> Catalogue {
         Catalogue {
-            items,
-            tables,
+            items: Vec::new(),
+            tables: tables.map(|spec| compile_tables(tables_file, spec, issues)).unwrap_or_default(),
             credit_code_exceptions: Arc::new(
-                gateway.credit_code_exceptions.iter().map(|c| c.trim().to_ascii_uppercase()).collect(),
+                credit_code_exceptions.iter().map(|c| c.trim().to_ascii_uppercase()).collect(),
             ),
+        }
+    }
+
+    /// Compiles one item file against the code tables; an item defined twice is refused.
+    pub fn add_item(&mut self, file: &Path, spec: ItemSpec, issues: &mut Issues) {
+        if let Some(item) = compile_item(file, spec, &self.tables, issues) {
+            if self.items.iter().any(|i| i.code == item.code) {
+                issues.push(file, "code", format!("item {} is defined twice", item.code));
+            } else {
+                self.items.push(Arc::new(item));
+            }
         }
     }
 }
 
-fn load_tables(file: &Path, issues: &mut Issues) -> HashMap<String, Arc<CodeTable>> {
-    let Some(spec) = read_toml::<CodeTablesSpec>(file, issues) else {
-        return HashMap::new();
-    };
+fn compile_tables(file: &Path, spec: CodeTablesSpec, issues: &mut Issues) -> HashMap<String, Arc<CodeTable>> {
     check_version(file, spec.version, issues);
     let mut tables = HashMap::new();
     for (id, t) in spec.tables {
@@ -502,5 +503,103 @@ fn check_condition_values(file: &Path, item: &Item, issues: &mut Issues) {
     }
     for (i, flt) in item.filters.iter().enumerate() {
         check(flt.field, &flt.equals, format!("filters[{i}].equals"), issues);
+    }
+}
+
+/// The shipped catalogue built from its files' text, for the unit tests of the modules that
+/// need one (no file is read at run time).
+#[cfg(test)]
+pub(crate) fn shipped_for_tests() -> Catalogue {
+    let mut issues = Issues::default();
+    let tables = toml::from_str(include_str!("../../config/code-tables.toml")).expect("code-tables.toml parses");
+    let mut catalogue = Catalogue::from_spec(Path::new("config/code-tables.toml"), Some(tables), &[], &mut issues);
+    for (name, text) in [
+        ("cf.toml", include_str!("../../config/catalogue/cf.toml")),
+        ("court_dishonest.toml", include_str!("../../config/catalogue/court_dishonest.toml")),
+        ("court_judgments.toml", include_str!("../../config/catalogue/court_judgments.toml")),
+        ("market_abnormal.toml", include_str!("../../config/catalogue/market_abnormal.toml")),
+        ("market_serious.toml", include_str!("../../config/catalogue/market_serious.toml")),
+        ("tax_a_grade.toml", include_str!("../../config/catalogue/tax_a_grade.toml")),
+        ("tax_arrears.toml", include_str!("../../config/catalogue/tax_arrears.toml")),
+        ("utility_arrears.toml", include_str!("../../config/catalogue/utility_arrears.toml")),
+        ("xk.toml", include_str!("../../config/catalogue/xk.toml")),
+    ] {
+        let spec = toml::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        catalogue.add_item(&Path::new("config/catalogue").join(name), spec, &mut issues);
+    }
+    assert!(issues.is_empty(), "{:?}", issues.iter().map(ToString::to_string).collect::<Vec<_>>());
+    catalogue
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TABLES: &str = r#"
+version = 1
+[tables.measure]
+name = "处罚类别"
+store = "code"
+entries = [{ code = "01", text = "警告" }, { code = "02", text = "罚款", synonyms = ["罚金"] }]
+"#;
+
+    const ITEM: &str = r#"
+version = 1
+code = "T"
+name = "测试事项"
+key = ["T_WSH"]
+decision_date = "T_JDRQ"
+[[fields]]
+key = "T_WSH"
+name = "文书号"
+type = "text"
+required = true
+[[fields]]
+key = "T_JDRQ"
+name = "决定日期"
+type = "date"
+required = true
+[[fields]]
+key = "T_LB"
+name = "类别"
+type = "code"
+table = "measure"
+"#;
+
+    fn build(items: &[&str]) -> (Catalogue, Vec<String>) {
+        let mut issues = Issues::default();
+        let file = Path::new("code-tables.toml");
+        let mut catalogue = Catalogue::from_spec(file, Some(toml::from_str(TABLES).unwrap()), &[], &mut issues);
+        for (i, text) in items.iter().enumerate() {
+            catalogue.add_item(Path::new(&format!("item{i}.toml")), toml::from_str(text).unwrap(), &mut issues);
+        }
+        (catalogue, issues.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn a_catalogue_is_built_from_its_specs() {
+        let (catalogue, issues) = build(&[ITEM]);
+        assert!(issues.is_empty(), "{issues:?}");
+        let item = catalogue.item("T").unwrap();
+        assert_eq!(item.key, vec![vec![0]]);
+        assert_eq!(item.decision_date, 1);
+        assert_eq!(catalogue.table("measure").unwrap().canonical("罚金"), Some("02"));
+    }
+
+    #[test]
+    fn mistakes_name_the_file_and_key() {
+        let bad = ITEM.replace("table = \"measure\"", "table = \"colour\"");
+        let (catalogue, issues) = build(&[ITEM, ITEM, &bad.replace("code = \"T\"", "code = \"U\"")]);
+        assert!(catalogue.item("U").is_none());
+        assert!(issues.contains(&"item1.toml: code: item T is defined twice".to_string()), "{issues:?}");
+        assert!(
+            issues.iter().any(|i| i.starts_with("item2.toml: ") && i.contains("unknown code table \"colour\"")),
+            "{issues:?}"
+        );
+    }
+
+    #[test]
+    fn the_shipped_catalogue_builds() {
+        assert!(shipped_for_tests().item("CF").is_some());
     }
 }

@@ -19,9 +19,14 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 
 use super::{BoxFuture, Pulled, Source, SourceError};
-use crate::config::Issues;
+use crate::clock::Clock;
+use crate::http_client::RetryPolicy;
+use crate::issues::Issues;
 use crate::mapping::Mapping;
 use crate::secret::SecretSource;
+
+/// The longest `Retry-After` a department's API can impose between two attempts.
+const RETRY_AFTER_MAX: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -173,9 +178,7 @@ pub struct HttpSettings {
     pub url: reqwest::Url,
     pub format: PageFormat,
     pub timeout: Duration,
-    pub max_attempts: u32,
-    pub backoff_initial: Duration,
-    pub backoff_max: Duration,
+    pub retry: RetryPolicy,
     pub rate_per_second: f64,
     pub max_page_bytes: u64,
     pub query: Vec<(String, String)>,
@@ -293,9 +296,12 @@ impl HttpSpec {
             url: url?,
             format: self.format,
             timeout: Duration::from_secs_f64(self.timeout_seconds),
-            max_attempts: self.max_attempts,
-            backoff_initial: Duration::from_millis(self.backoff_initial_ms),
-            backoff_max: Duration::from_millis(self.backoff_max_ms.max(self.backoff_initial_ms)),
+            retry: RetryPolicy {
+                backoff_initial: Duration::from_millis(self.backoff_initial_ms),
+                backoff_max: Duration::from_millis(self.backoff_max_ms.max(self.backoff_initial_ms)),
+                max_attempts: self.max_attempts,
+                retry_after_max: RETRY_AFTER_MAX,
+            },
             rate_per_second: self.rate_per_second,
             max_page_bytes: self.max_page_mib.saturating_mul(1 << 20),
             query: self.query.into_iter().collect(),
@@ -326,17 +332,20 @@ pub struct HttpSource {
     client: reqwest::Client,
     limiter: Arc<DefaultDirectRateLimiter>,
     spool: PathBuf,
+    /// Names the spooled pages.
+    clock: Clock,
     finished: bool,
     pages: u64,
 }
 
 impl HttpSource {
-    pub fn new(settings: HttpSettings, mapping: &Mapping, spool: PathBuf) -> Result<HttpSource, SourceError> {
-        install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("credit-gateway/", env!("CARGO_PKG_VERSION")))
+    pub fn new(
+        settings: HttpSettings,
+        mapping: &Mapping,
+        spool: PathBuf,
+        clock: Clock,
+    ) -> Result<HttpSource, SourceError> {
+        let client = crate::http_client::builder(settings.timeout)
             .build()
             .map_err(|e| SourceError::Http { url: settings.url.to_string(), reason: e.to_string() })?;
         let period = Duration::from_secs_f64(1.0 / settings.rate_per_second);
@@ -348,6 +357,7 @@ impl HttpSource {
             client,
             limiter: Arc::new(RateLimiter::direct(quota.allow_burst(NonZeroU32::MIN))),
             spool,
+            clock,
             finished: false,
             pages: 0,
         })
@@ -417,7 +427,7 @@ impl HttpSource {
                 }
                 Ok(response) => {
                     let status = response.status();
-                    let retry_after = retry_after(response.headers(), Duration::from_secs(600));
+                    let retry_after = self.settings.retry.retry_after(response.headers(), self.clock.now());
                     if !(status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS) {
                         return Err(fail(format!("HTTP {status}")));
                     }
@@ -426,10 +436,10 @@ impl HttpSource {
                 Err(e) if e.is_timeout() => ("timed out".to_string(), None),
                 Err(e) => (format!("request failed: {e}"), None),
             };
-            if attempt >= self.settings.max_attempts {
+            if self.settings.retry.exhausted(attempt) {
                 return Err(fail(format!("{reason} (gave up after {attempt} attempts)")));
             }
-            let wait = retry_after.unwrap_or_else(|| backoff(&self.settings, attempt));
+            let wait = self.settings.retry.wait(attempt, retry_after);
             tracing::warn!(url = %url, attempt, reason = %reason, wait_ms = wait.as_millis() as u64, "retrying");
             tokio::time::sleep(wait).await;
         }
@@ -457,7 +467,7 @@ impl HttpSource {
             PageFormat::Json => scan_json(&body, self.records.as_deref(), field, next_at),
             PageFormat::Xml => scan_xml(&body, self.records.as_deref(), field, next_at),
         }
-        .map_err(|reason| SourceError::Http { url: url.to_string(), reason })?;
+        .map_err(|e| SourceError::Http { url: url.to_string(), reason: e.to_string() })?;
         let n = page.records;
         let following = match &self.settings.pagination {
             Pagination::None => None,
@@ -490,7 +500,7 @@ impl HttpSource {
             PageFormat::Json => "json",
             PageFormat::Xml => "xml",
         };
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+        let stamp = self.clock.now().format("%Y%m%dT%H%M%S");
         let path = self.spool.join(format!("{stamp}-p{:05}.{ext}", self.pages));
         write_atomically(&path, &body)?;
         Ok(Some(Pulled { path: Some(path), source: format!("GET {url}"), checkpoint: Some(checkpoint) }))
@@ -507,14 +517,8 @@ impl Source for HttpSource {
     }
 }
 
-/// rustls with `ring` (no C toolchain beyond what the other crates need); installed once per
-/// process, before any client is built.
-pub fn install_crypto_provider() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
+/// Kept here for `bench`, which still calls it by this path.
+pub use crate::http_client::install_crypto_provider;
 
 /// Spool files left by a crash are not needed: their rows are fetched again from the
 /// checkpoint, which never moves past uncommitted rows.
@@ -541,13 +545,6 @@ pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SourceEr
     Ok(())
 }
 
-fn backoff(settings: &HttpSettings, attempt: u32) -> Duration {
-    let exp = settings.backoff_initial.saturating_mul(1u32 << (attempt - 1).min(20));
-    let capped = exp.min(settings.backoff_max);
-    // Jitter in [50 %, 100 %] keeps many connectors from retrying in step.
-    capped.mul_f64(0.5 + fastrand::f64() / 2.0)
-}
-
 enum BodyError {
     TooLarge,
     Transport(reqwest::Error),
@@ -565,6 +562,21 @@ async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<Vec<u8
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Why an API's answer is not a page of records.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum PageError {
+    #[error("the answer is not JSON: {0}")]
+    NotJson(String),
+    #[error("`{0}` in the answer is not a list")]
+    NotAList(String),
+    #[error("the answer has no `{path}`: {answer}")]
+    Missing { path: String, answer: String },
+    #[error("an XML API needs `records` (the record element's name) in its mapping")]
+    NoRecordElement,
+    #[error("the answer is not well-formed XML: {0}")]
+    NotXml(String),
 }
 
 /// What a page holds, as far as walking the pages needs to know.
@@ -605,14 +617,19 @@ fn json_at<'v>(root: &'v serde_json::Value, path: &str) -> Option<&'v serde_json
 
 /// The records of a JSON page: at `records` (a dotted path), else the top-level array, else
 /// the first array of an envelope object (`{"code":0,"data":[…]}`).
-fn scan_json(body: &[u8], records: Option<&str>, since: Option<&str>, next: Option<&str>) -> Result<PageScan, String> {
-    let root: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("the answer is not JSON: {e}"))?;
+fn scan_json(
+    body: &[u8],
+    records: Option<&str>,
+    since: Option<&str>,
+    next: Option<&str>,
+) -> Result<PageScan, PageError> {
+    let root: serde_json::Value = serde_json::from_slice(body).map_err(|e| PageError::NotJson(e.to_string()))?;
     let list = match records {
         Some(path) => match json_at(&root, path) {
             Some(serde_json::Value::Array(items)) => Some(items.as_slice()),
             Some(serde_json::Value::Null) => None,
-            Some(_) => return Err(format!("`{path}` in the answer is not a list")),
-            None => return Err(format!("the answer has no `{path}`: {}", snippet(body))),
+            Some(_) => return Err(PageError::NotAList(path.to_string())),
+            None => return Err(PageError::Missing { path: path.to_string(), answer: snippet(body) }),
         },
         None => match &root {
             serde_json::Value::Array(items) => Some(items.as_slice()),
@@ -636,11 +653,14 @@ fn snippet(body: &[u8]) -> String {
 
 /// The records of an XML page are the `records` elements (local names); `since` is a child
 /// of a record, `next` an element anywhere outside the records.
-fn scan_xml(body: &[u8], records: Option<&str>, since: Option<&str>, next: Option<&str>) -> Result<PageScan, String> {
+fn scan_xml(
+    body: &[u8],
+    records: Option<&str>,
+    since: Option<&str>,
+    next: Option<&str>,
+) -> Result<PageScan, PageError> {
     use quick_xml::events::Event;
-    let Some(record) = records else {
-        return Err("an XML API needs `records` (the record element's name) in its mapping".into());
-    };
+    let Some(record) = records else { return Err(PageError::NoRecordElement) };
     let mut reader = quick_xml::Reader::from_reader(body);
     let mut buf = Vec::new();
     let mut scan = PageScan::default();
@@ -649,7 +669,7 @@ fn scan_xml(body: &[u8], records: Option<&str>, since: Option<&str>, next: Optio
     let mut record_depth: Option<usize> = None;
     let mut capture: Option<(bool, String)> = None; // (is_since, text)
     loop {
-        let event = reader.read_event_into(&mut buf).map_err(|e| format!("the answer is not well-formed XML: {e}"))?;
+        let event = reader.read_event_into(&mut buf).map_err(|e| PageError::NotXml(e.to_string()))?;
         match event {
             Event::Start(e) => {
                 depth += 1;
@@ -708,13 +728,6 @@ fn scan_xml(body: &[u8], records: Option<&str>, since: Option<&str>, next: Optio
     Ok(scan)
 }
 
-/// A `Retry-After` given in seconds, held to `cap` (a server's word is not a reason to stop
-/// for a day).
-pub fn retry_after(headers: &reqwest::header::HeaderMap, cap: Duration) -> Option<Duration> {
-    let seconds = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok()?;
-    Some(Duration::from_secs(seconds).min(cap))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -729,7 +742,8 @@ mod tests {
         );
         let scan = scan_json(br#"{"code":0,"rows":[{"v":5},{"v":12}]}"#, None, Some("v"), None).unwrap();
         assert_eq!((scan.records, scan.max_since.as_deref()), (2, Some("12")), "numbers compare as numbers");
-        let err = scan_json(br#"{"code":500,"message":"busy"}"#, Some("data.items"), None, None).unwrap_err();
+        let err =
+            scan_json(br#"{"code":500,"message":"busy"}"#, Some("data.items"), None, None).unwrap_err().to_string();
         assert!(err.contains("no `data.items`") && err.contains("busy"), "{err}");
         assert_eq!(scan_json(br#"{"data":{"items":null}}"#, Some("data.items"), None, None).unwrap().records, 0);
     }

@@ -23,15 +23,17 @@ use std::pin::Pin;
 use serde::Deserialize;
 
 use crate::catalogue::Catalogue;
-use crate::config::{GatewayConfig, Issues, check_version, read_toml, toml_files};
+use crate::clock::Clock;
 use crate::department::Departments;
+use crate::issues::{Issues, check_version};
 use crate::mapping::Mapping;
 
-pub use schedule::Schedule;
+pub use schedule::{Schedule, ScheduleError};
 
+/// The serde shape of a connector file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ConnectorSpec {
+pub struct ConnectorSpec {
     version: u32,
     department: String,
     item: String,
@@ -96,6 +98,18 @@ pub struct Connector {
     pub work_dir: PathBuf,
     /// Where the department finds error reports and notes about its data.
     pub outbox: PathBuf,
+}
+
+/// What a connector file is checked against and resolved by.
+#[derive(Debug, Clone, Copy)]
+pub struct Known<'a> {
+    /// Folders and secret files are relative to this.
+    pub base_dir: &'a Path,
+    /// `<data>/connectors/<name>` and `<data>/outbox/<department>` are under this.
+    pub data_dir: &'a Path,
+    pub catalogue: &'a Catalogue,
+    pub departments: &'a Departments,
+    pub mappings: &'a [Mapping],
 }
 
 /// A file a source has ready for the pipeline.
@@ -179,39 +193,20 @@ impl Connector {
     }
 
     /// A source for this connector; it lives as long as the connector's task.
-    pub fn open_source(&self, mapping: &Mapping) -> Result<Box<dyn Source>, SourceError> {
+    /// The connector's source; pulled kinds name their spooled files by `clock`.
+    pub fn open_source(&self, mapping: &Mapping, clock: &Clock) -> Result<Box<dyn Source>, SourceError> {
         Ok(match &self.source {
             SourceSettings::Folder(f) => Box::new(folder::FolderSource::new(f.clone())),
-            SourceSettings::Http(h) => Box::new(http::HttpSource::new((**h).clone(), mapping, self.spool_dir())?),
-            SourceSettings::Sql(s) => Box::new(sql::SqlSource::new(s.clone(), self.spool_dir())?),
+            SourceSettings::Http(h) => {
+                Box::new(http::HttpSource::new((**h).clone(), mapping, self.spool_dir(), clock.clone())?)
+            }
+            SourceSettings::Sql(s) => Box::new(sql::SqlSource::new(s.clone(), self.spool_dir(), clock.clone())?),
         })
     }
 
-    pub fn load_dir(
-        gateway: &GatewayConfig,
-        catalogue: &Catalogue,
-        departments: &Departments,
-        mappings: &[Mapping],
-        issues: &mut Issues,
-    ) -> Vec<Connector> {
-        let mut out = Vec::new();
-        for file in toml_files(&gateway.connectors_dir, issues, &gateway.file, "paths.connectors") {
-            if let Some(c) = Connector::load(&file, gateway, catalogue, departments, mappings, issues) {
-                out.push(c);
-            }
-        }
-        out
-    }
-
-    fn load(
-        file: &Path,
-        gateway: &GatewayConfig,
-        catalogue: &Catalogue,
-        departments: &Departments,
-        mappings: &[Mapping],
-        issues: &mut Issues,
-    ) -> Option<Connector> {
-        let spec = read_toml::<ConnectorSpec>(file, issues)?;
+    /// A connector file's spec (its name is the file's stem), checked against what it names.
+    pub fn from_spec(file: &Path, spec: ConnectorSpec, known: &Known<'_>, issues: &mut Issues) -> Option<Connector> {
+        let Known { base_dir, data_dir, catalogue, departments, mappings } = *known;
         check_version(file, spec.version, issues);
         let name = file.file_stem()?.to_string_lossy().into_owned();
         let before = issues.len();
@@ -238,11 +233,11 @@ impl Connector {
         let schedule = spec.schedule.as_deref().and_then(|text| match Schedule::parse(text) {
             Ok(s) => Some(s),
             Err(e) => {
-                issues.push(file, "schedule", e);
+                issues.push(file, "schedule", e.to_string());
                 None
             }
         });
-        let base = &gateway.base_dir;
+        let base = base_dir;
         let sections = [("folder", spec.folder.is_some()), ("http", spec.http.is_some()), ("sql", spec.sql.is_some())];
         for (section, present) in sections {
             if present && section != spec.kind.as_str() {
@@ -279,10 +274,10 @@ impl Connector {
             return None;
         }
         let source = source?;
-        let work_dir = gateway.data_dir.join("connectors").join(&name);
+        let work_dir = data_dir.join("connectors").join(&name);
         let outbox = match &source {
             SourceSettings::Folder(f) => f.outbox.clone(),
-            _ => gateway.data_dir.join("outbox").join(&spec.department),
+            _ => data_dir.join("outbox").join(&spec.department),
         };
         Some(Connector {
             name,
@@ -295,5 +290,63 @@ impl Connector {
             work_dir,
             outbox,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::MappingSpec;
+
+    fn build(text: &str) -> (Option<Connector>, Vec<String>) {
+        let catalogue = crate::catalogue::shipped_for_tests();
+        let mut issues = Issues::default();
+        let departments = toml::from_str("version = 1\ndepartments = [{ id = \"market\", name = \"市场监督管理局\" }]")
+            .map(|spec| Departments::from_spec(Path::new("departments.toml"), spec, &mut issues))
+            .unwrap();
+        let mapping: MappingSpec = toml::from_str(include_str!("../../mappings/market-penalties.toml")).unwrap();
+        let mappings: Vec<Mapping> =
+            Mapping::from_spec(Path::new("mappings/market-penalties.toml"), mapping, &catalogue, &mut issues)
+                .into_iter()
+                .collect();
+        let known = Known {
+            base_dir: Path::new("/srv/gw"),
+            data_dir: Path::new("/srv/gw/data"),
+            catalogue: &catalogue,
+            departments: &departments,
+            mappings: &mappings,
+        };
+        let spec = toml::from_str(text).unwrap();
+        let connector = Connector::from_spec(Path::new("connectors/market-penalties.toml"), spec, &known, &mut issues);
+        (connector, issues.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn a_connector_is_built_from_its_spec() {
+        let (connector, issues) = build(include_str!("../../connectors/market-penalties.toml"));
+        assert!(issues.is_empty(), "{issues:?}");
+        let c = connector.unwrap();
+        assert_eq!(
+            (c.name.as_str(), c.kind(), c.department.as_str()),
+            ("market-penalties", ConnectorKind::Folder, "market")
+        );
+        assert_eq!(c.inbox().unwrap(), Path::new("/srv/gw/data/inbox/market-penalties"));
+        assert_eq!(c.work_dir, Path::new("/srv/gw/data/connectors/market-penalties"));
+    }
+
+    #[test]
+    fn mistakes_name_the_file_and_key() {
+        let (connector, issues) =
+            build("version = 1\ndepartment = \"tax\"\nitem = \"CF\"\nmapping = \"nope\"\nkind = \"http\"\n");
+        assert!(connector.is_none());
+        assert_eq!(
+            issues,
+            [
+                "connectors/market-penalties.toml: department: unknown department \"tax\" (known: market)",
+                "connectors/market-penalties.toml: mapping: no mapping file mappings/nope.toml",
+                "connectors/market-penalties.toml: http: an http connector needs an [http] section with url",
+                "connectors/market-penalties.toml: schedule: a pulled connector needs a cron schedule, e.g. \"0 */10 * * * *\"",
+            ]
+        );
     }
 }

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{Connector, SourceError, SourceSettings};
 use crate::calendar::shanghai_date;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::ingest::{IngestError, IngestOptions, fingerprint, ingest_file};
 use crate::store::{PassOutcome, Store, StoreError};
@@ -88,6 +89,7 @@ pub async fn run_pass(
     store: &Store,
     connector: &Connector,
     source: &mut dyn super::Source,
+    clock: &Clock,
     stop: &watch::Receiver<bool>,
 ) -> PassReport {
     use tracing::Instrument as _;
@@ -108,10 +110,10 @@ pub async fn run_pass(
             };
             let Some(pulled) = pulled else { return Ok(()) };
             if let Some(path) = &pulled.path {
-                report.files.push(take_file(settings, store, connector, path, &pulled.source).await?);
+                report.files.push(take_file(settings, store, connector, path, &pulled.source, clock).await?);
             }
             if let Some(checkpoint) = &pulled.checkpoint {
-                store.save_checkpoint(&connector.name, checkpoint, &rfc3339(Utc::now())).await?;
+                store.save_checkpoint(&connector.name, checkpoint, &rfc3339(clock.now())).await?;
             }
         }
     }
@@ -132,8 +134,9 @@ async fn take_file(
     connector: &Connector,
     path: &Path,
     source: &str,
+    clock: &Clock,
 ) -> Result<FileResult, RunError> {
-    let now = Utc::now();
+    let now = clock.now();
     let fp = {
         let owned = path.to_path_buf();
         let joined = tokio::task::spawn_blocking(move || fingerprint(&owned)).await;
@@ -171,7 +174,7 @@ async fn take_file(
     let opts = IngestOptions {
         report_path: Some(connector.outbox.join(format!("{file_name}.errors.csv"))),
         progress: false,
-        now,
+        clock: clock.clone(),
         source: Some(source.to_string()),
     };
     match ingest_file(settings, store, &connector.name, path, &opts).await {
@@ -248,16 +251,17 @@ pub async fn run_connector(
     settings: Arc<Settings>,
     store: Store,
     connector: Connector,
+    clock: Clock,
     run_now: Arc<tokio::sync::Notify>,
     stop: watch::Receiver<bool>,
 ) {
     let name = connector.name.clone();
     let Some(mapping) = settings.mapping(&connector.mapping) else { return };
-    let mut source = match connector.open_source(mapping) {
+    let mut source = match connector.open_source(mapping, &clock) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(connector = %name, error = %e, "connector cannot start");
-            let at = rfc3339(Utc::now());
+            let at = rfc3339(clock.now());
             let pass = PassOutcome { at: &at, status: "error", error: Some(&e.to_string()), ..PassOutcome::default() };
             let _ = store.record_pass(&name, &pass).await;
             return;
@@ -268,14 +272,14 @@ pub async fn run_connector(
     // Since when the passes have found nothing, as last recorded.
     let mut quiet_since: Option<std::time::Instant> = None;
     loop {
-        let next_tick = connector.schedule.as_ref().map(|s| s.next_after(Utc::now()));
+        let next_tick = connector.schedule.as_ref().map(|s| s.next_after(clock.now()));
         // Asked from the dashboard: a pass now, outside the schedule (no tick is taken).
         let mut asked = false;
         match next_tick {
             Some(None) => return,
             Some(Some(at)) => {
-                let _ = store.set_next_run(&name, Some(&rfc3339(at)), &rfc3339(Utc::now())).await;
-                let wait = (at - Utc::now()).to_std().unwrap_or_default();
+                let _ = store.set_next_run(&name, Some(&rfc3339(at)), &rfc3339(clock.now())).await;
+                let wait = (at - clock.now()).to_std().unwrap_or_default();
                 tokio::select! {
                     slept = sleep_or_stop(wait, &stop) => if !slept { return },
                     _ = run_now.notified() => asked = true,
@@ -291,14 +295,15 @@ pub async fn run_connector(
         }
         first = false;
         let tick = if asked { None } else { next_tick.flatten() };
-        let Some(report) = leased_pass(&settings, &store, &connector, source.as_mut(), &stop, tick).await else {
+        let Some(report) = leased_pass(&settings, &store, &connector, source.as_mut(), &clock, &stop, tick).await
+        else {
             continue;
         };
         // A pass that found nothing after one that found nothing changes no health worth a
         // write; the health is still refreshed now and then, so it shows the connector lives.
         let quiet = report.error.is_none() && report.files.is_empty();
         if !(quiet && quiet_since.is_some_and(|since| since.elapsed() < QUIET_REFRESH)) {
-            record(&store, &connector, &report).await;
+            record(&store, &connector, &report, &clock).await;
             quiet_since = quiet.then(std::time::Instant::now);
         }
         wake.settling = source.settling();
@@ -335,15 +340,15 @@ pub(crate) enum NotHere {
     TickTaken,
 }
 
-/// Takes the connector's lease (and the schedule tick, if any) for this instance.
+/// Takes the connector's lease (and the schedule tick, if any) for this instance, at `now`.
 pub(crate) async fn take_lease(
     store: &Store,
     connector: &str,
     holder: &str,
     lease: Duration,
     tick: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> Result<Result<(), NotHere>, StoreError> {
-    let now = Utc::now();
     let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
     if !store.take_connector_lease(connector, holder, &rfc3339(now), &rfc3339(until)).await? {
         return Ok(Err(NotHere::Leased));
@@ -368,12 +373,13 @@ async fn leased_pass(
     store: &Store,
     connector: &Connector,
     source: &mut dyn super::Source,
+    clock: &Clock,
     stop: &watch::Receiver<bool>,
     tick: Option<DateTime<Utc>>,
 ) -> Option<PassReport> {
     let holder = crate::service::instance_id();
     let lease = settings.gateway.connector_lease;
-    match take_lease(store, &connector.name, &holder, lease, tick).await {
+    match take_lease(store, &connector.name, &holder, lease, tick, clock.now()).await {
         Ok(Ok(())) => {}
         Ok(Err(why)) => {
             tracing::debug!(connector = %connector.name, ?why, "the pass belongs to another instance");
@@ -389,14 +395,14 @@ async fn leased_pass(
     let renew = async {
         loop {
             tokio::time::sleep(lease / 3).await;
-            let renewed = take_lease(store, &connector.name, &holder, lease, None).await;
+            let renewed = take_lease(store, &connector.name, &holder, lease, None, clock.now()).await;
             if !matches!(renewed, Ok(Ok(()))) {
                 tracing::warn!(connector = %connector.name, "the connector's lease could not be renewed; another instance may take over");
             }
         }
     };
     let report = tokio::select! {
-        report = run_pass(settings, store, connector, source, stop) => report,
+        report = run_pass(settings, store, connector, source, clock, stop) => report,
         never = renew => never,
     };
     pass_counter(&connector.name).send_modify(|n| *n += 1);
@@ -553,27 +559,27 @@ pub async fn statuses(settings: &Settings, store: &Store) -> Result<Vec<Connecto
         .collect())
 }
 
-/// One pass of the named connector now, recorded in its health like a scheduled one.
-pub async fn run_once(settings: &Settings, store: &Store, name: &str) -> Result<PassReport, RunError> {
+/// One pass of the named connector now (by `clock`), recorded in its health like a scheduled one.
+pub async fn run_once(settings: &Settings, store: &Store, name: &str, clock: &Clock) -> Result<PassReport, RunError> {
     let connector = settings.connector(name).ok_or_else(|| RunError::UnknownConnector(name.to_string()))?;
     let mapping = settings.mapping(&connector.mapping).expect("connectors are checked against mappings");
-    let mut source = connector.open_source(mapping)?;
+    let mut source = connector.open_source(mapping, clock)?;
     let (_tx, stop) = watch::channel(false);
-    let Some(report) = leased_pass(settings, store, connector, source.as_mut(), &stop, None).await else {
+    let Some(report) = leased_pass(settings, store, connector, source.as_mut(), clock, &stop, None).await else {
         return Err(RunError::Busy(name.to_string()));
     };
-    record(store, connector, &report).await;
+    record(store, connector, &report, clock).await;
     Ok(report)
 }
 
-async fn record(store: &Store, connector: &Connector, report: &PassReport) {
-    let at = rfc3339(Utc::now());
+async fn record(store: &Store, connector: &Connector, report: &PassReport, clock: &Clock) {
+    let at = rfc3339(clock.now());
     let status = match (&report.error, report.files.is_empty()) {
         (Some(_), _) => "error",
         (None, true) => "idle",
         (None, false) => "ok",
     };
-    let next = connector.schedule.as_ref().and_then(|s| s.next_after(Utc::now())).map(rfc3339);
+    let next = connector.schedule.as_ref().and_then(|s| s.next_after(clock.now())).map(rfc3339);
     let pass = PassOutcome {
         at: &at,
         status,

@@ -4,6 +4,17 @@ use std::str::FromStr;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
+/// A schedule mistake in a connector or feed file (reported as `file: schedule: …`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error(
+        "invalid cron expression {text:?}: {reason} (expected sec min hour day month weekday, e.g. \"0 */10 * * * *\")"
+    )]
+    Invalid { text: String, reason: String },
+    #[error("cron expression {0:?} never fires")]
+    NeverFires(String),
+}
+
 /// A parsed cron expression and the text it came from.
 #[derive(Debug, Clone)]
 pub struct Schedule {
@@ -18,19 +29,17 @@ fn shanghai() -> FixedOffset {
 impl Schedule {
     /// Seconds-first cron (`"*/30 * * * * *"`); a classic five-field expression
     /// (`"*/10 * * * *"`, minute first) is read as running at second 0.
-    pub fn parse(text: &str) -> Result<Schedule, String> {
+    pub fn parse(text: &str) -> Result<Schedule, ScheduleError> {
         let fields = text.split_whitespace().count();
         let full = if fields == 5 { format!("0 {text}") } else { text.to_string() };
         match cron::Schedule::from_str(&full) {
             Ok(cron) => {
                 if cron.upcoming(shanghai()).next().is_none() {
-                    return Err(format!("cron expression {text:?} never fires"));
+                    return Err(ScheduleError::NeverFires(text.to_string()));
                 }
                 Ok(Schedule { text: text.to_string(), cron })
             }
-            Err(e) => Err(format!(
-                "invalid cron expression {text:?}: {e} (expected sec min hour day month weekday, e.g. \"0 */10 * * * *\")"
-            )),
+            Err(e) => Err(ScheduleError::Invalid { text: text.to_string(), reason: e.to_string() }),
         }
     }
 
@@ -69,8 +78,8 @@ mod tests {
 
     #[test]
     fn mistakes_are_explained() {
-        let e = Schedule::parse("every five minutes").unwrap_err();
+        let e = Schedule::parse("every five minutes").unwrap_err().to_string();
         assert!(e.contains("invalid cron expression"), "{e}");
-        assert!(Schedule::parse("0 0 0 30 2 * 2020").is_err());
+        assert!(matches!(Schedule::parse("0 0 0 30 2 * 2020"), Err(ScheduleError::NeverFires(_))));
     }
 }

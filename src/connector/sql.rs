@@ -17,8 +17,10 @@ use sqlx::{Column, ConnectOptions, Row};
 
 use super::http::{clear_spool, write_atomically};
 use super::{BoxFuture, Pulled, Source, SourceError};
-use crate::config::{Issues, absolute_sqlite_url};
+use crate::clock::Clock;
+use crate::issues::Issues;
 use crate::secret::SecretSource;
+use crate::store::absolute_sqlite_url;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -191,6 +193,8 @@ enum Pool {
 pub struct SqlSource {
     settings: SqlSettings,
     spool: PathBuf,
+    /// Names the spooled batches.
+    clock: Clock,
     pool: Option<Pool>,
     finished: bool,
     batches: u64,
@@ -201,9 +205,9 @@ fn db_err(e: impl std::fmt::Display) -> SourceError {
 }
 
 impl SqlSource {
-    pub fn new(settings: SqlSettings, spool: PathBuf) -> Result<SqlSource, SourceError> {
+    pub fn new(settings: SqlSettings, spool: PathBuf, clock: Clock) -> Result<SqlSource, SourceError> {
         clear_spool(&spool)?;
-        Ok(SqlSource { settings, spool, pool: None, finished: false, batches: 0 })
+        Ok(SqlSource { settings, spool, clock, pool: None, finished: false, batches: 0 })
     }
 
     async fn connect(&self) -> Result<Pool, SourceError> {
@@ -315,7 +319,7 @@ impl SqlSource {
         }
         let Some(last) = batch.last else { return Ok(None) };
         self.batches += 1;
-        let stamp = Utc::now().format("%Y%m%dT%H%M%S");
+        let stamp = self.clock.now().format("%Y%m%dT%H%M%S");
         let path = self.spool.join(format!("{stamp}-b{:05}.csv", self.batches));
         write_atomically(&path, &batch.csv)?;
         let from = after.map_or_else(|| "the start".to_string(), |a| format!("({}, {})", a.cursor, a.key));
@@ -476,8 +480,14 @@ mod tests {
 
     #[test]
     fn the_query_is_wrapped_in_key_order() {
-        let source =
-            SqlSource { settings: settings(500), spool: PathBuf::new(), pool: None, finished: false, batches: 0 };
+        let source = SqlSource {
+            settings: settings(500),
+            spool: PathBuf::new(),
+            clock: Clock::real(),
+            pool: None,
+            finished: false,
+            batches: 0,
+        };
         assert_eq!(
             source.statement(true, '`', false),
             "SELECT * FROM (SELECT * FROM t) src WHERE src.`updated_at` > ? OR (src.`updated_at` = ? AND src.`id` > ?) \

@@ -1,11 +1,12 @@
 //! Delivery to the upper platforms: destinations (`config/destinations/*.toml`), the wire
-//! formats ([`package`]) and the outbox worker ([`worker`]).
+//! formats ([`package`]), the transports ([`adapter`]) and the outbox worker ([`worker`]).
 //!
 //! The outbox lives in the store: storing a record version creates one delivery per
 //! destination that carries its item, in the same transaction (a trigger). Workers claim
 //! batches, push them, and record one outcome per record; every push carries an idempotency
 //! key per record version, so a batch pushed again after a crash is never counted twice.
 
+pub mod adapter;
 pub mod latency;
 pub mod package;
 pub mod reminder;
@@ -17,17 +18,22 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::catalogue::Catalogue;
-use crate::config::{GatewayConfig, Issues, check_version, read_toml, toml_files};
+use crate::http_client::RetryPolicy;
+use crate::issues::{Issues, check_version};
 use crate::secret::SecretSource;
 
+/// The longest `Retry-After` a platform can impose on a delivery.
+const RETRY_AFTER_MAX: Duration = Duration::from_secs(3600);
+
+/// The serde shape of a destination file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DestinationSpec {
+pub struct DestinationSpec {
     version: u32,
     /// 中文 name for the dashboard: 省公共信用信息平台.
     title: String,
     items: Vec<String>,
-    adapter: Adapter,
+    adapter: AdapterKind,
     #[serde(default = "yes")]
     enabled: bool,
     /// Acceptance here is what the reporting deadline measures (the provincial platform).
@@ -99,7 +105,7 @@ fn default_lease() -> u64 {
 /// How a destination is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Adapter {
+pub enum AdapterKind {
     /// `POST` a JSON package; per-record receipts in the answer.
     HttpJson,
     /// `POST` a GB/T 39443-style XML data package; per-record receipts in the answer.
@@ -118,7 +124,7 @@ pub struct Destination {
     pub name: String,
     pub title: String,
     pub items: Vec<String>,
-    pub adapter: Adapter,
+    pub adapter: AdapterKind,
     pub enabled: bool,
     pub deadline: bool,
     pub url: Option<reqwest::Url>,
@@ -127,9 +133,8 @@ pub struct Destination {
     pub batch_size: usize,
     pub rate_per_second: f64,
     pub timeout: Duration,
-    pub max_attempts: u32,
-    pub backoff_initial: Duration,
-    pub backoff_max: Duration,
+    /// Backoff between attempts, and the attempts after which a delivery is dead.
+    pub retry: RetryPolicy,
     pub lease: Duration,
     pub token: Option<SecretSource>,
     pub signing_secret: Option<SecretSource>,
@@ -138,18 +143,15 @@ pub struct Destination {
 }
 
 impl Destination {
-    pub fn load_dir(gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> Vec<Destination> {
-        if !gateway.destinations_dir.exists() {
-            return Vec::new();
-        }
-        toml_files(&gateway.destinations_dir, issues, &gateway.file, "paths.destinations")
-            .iter()
-            .filter_map(|file| Destination::load(file, gateway, catalogue, issues))
-            .collect()
-    }
-
-    fn load(file: &Path, gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> Option<Destination> {
-        let spec = read_toml::<DestinationSpec>(file, issues)?;
+    /// A destination file's spec (its name is the file's stem), checked against the catalogue;
+    /// its folders and secret files are taken relative to `base_dir`.
+    pub fn from_spec(
+        file: &Path,
+        spec: DestinationSpec,
+        base_dir: &Path,
+        catalogue: &Catalogue,
+        issues: &mut Issues,
+    ) -> Option<Destination> {
         check_version(file, spec.version, issues);
         let name = file.file_stem()?.to_string_lossy().into_owned();
         let before = issues.len();
@@ -158,9 +160,9 @@ impl Destination {
                 issues.push(file, "items", format!("unknown catalogue item {item:?}"));
             }
         }
-        let base = &gateway.base_dir;
+        let base = base_dir;
         let url = match (spec.adapter, &spec.url) {
-            (Adapter::File | Adapter::Folder, _) => None,
+            (AdapterKind::File | AdapterKind::Folder, _) => None,
             (_, None) => {
                 issues.push(file, "url", "an http adapter needs a url");
                 None
@@ -173,13 +175,13 @@ impl Destination {
                 }
             },
         };
-        if spec.adapter == Adapter::File && (spec.outbound.is_none() || spec.receipts.is_none()) {
+        if spec.adapter == AdapterKind::File && (spec.outbound.is_none() || spec.receipts.is_none()) {
             issues.push(file, "outbound", "a file adapter needs `outbound` and `receipts` folders");
         }
-        if spec.adapter == Adapter::Folder && spec.outbound.is_none() {
+        if spec.adapter == AdapterKind::Folder && spec.outbound.is_none() {
             issues.push(file, "outbound", "a folder adapter needs an `outbound` folder");
         }
-        if spec.adapter == Adapter::Folder && spec.regions.is_empty() {
+        if spec.adapter == AdapterKind::Folder && spec.regions.is_empty() {
             issues.push(file, "regions", "a folder adapter serves a lower destination: list its `regions`");
         }
         for region in &spec.regions {
@@ -215,9 +217,12 @@ impl Destination {
             batch_size: spec.batch_size,
             rate_per_second: spec.rate_per_second,
             timeout: Duration::from_secs_f64(spec.timeout_seconds),
-            max_attempts: spec.max_attempts,
-            backoff_initial: Duration::from_millis(spec.backoff_initial_ms),
-            backoff_max: Duration::from_millis(spec.backoff_max_ms.max(spec.backoff_initial_ms)),
+            retry: RetryPolicy {
+                backoff_initial: Duration::from_millis(spec.backoff_initial_ms),
+                backoff_max: Duration::from_millis(spec.backoff_max_ms.max(spec.backoff_initial_ms)),
+                max_attempts: spec.max_attempts,
+                retry_after_max: RETRY_AFTER_MAX,
+            },
             lease: Duration::from_secs(spec.lease_seconds.max(1)),
             token: SecretSource::from_keys(spec.token_env, spec.token_file.map(|f| base.join(f))),
             signing_secret: SecretSource::from_keys(
@@ -232,10 +237,50 @@ impl Destination {
     pub fn is_lower(&self) -> bool {
         !self.regions.is_empty()
     }
+}
 
-    /// The wait before attempt `attempt + 1`: exponential with jitter in [50 %, 100 %].
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.backoff_initial.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
-        exp.min(self.backoff_max).mul_f64(0.5 + fastrand::f64() / 2.0)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(text: &str) -> (Option<Destination>, Vec<String>) {
+        let catalogue = crate::catalogue::shipped_for_tests();
+        let mut issues = Issues::default();
+        let file = Path::new("destinations/provincial.toml");
+        let destination =
+            Destination::from_spec(file, toml::from_str(text).unwrap(), Path::new("/srv/gw"), &catalogue, &mut issues);
+        (destination, issues.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn a_destination_is_built_from_its_spec() {
+        let (destination, issues) = build(include_str!("../../config/destinations/provincial.toml"));
+        assert!(issues.is_empty(), "{issues:?}");
+        let d = destination.unwrap();
+        assert_eq!(
+            (d.name.as_str(), d.adapter, d.deadline, d.is_lower()),
+            ("provincial", AdapterKind::HttpJson, true, false)
+        );
+        assert!(d.items.iter().any(|i| i == "CF"));
+    }
+
+    #[test]
+    fn mistakes_name_the_file_and_key_and_folders_are_under_the_base() {
+        let (destination, issues) =
+            build("version = 1\ntitle = \"x\"\nitems = [\"ZZ\"]\nadapter = \"http_json\"\nbatch_size = 0\n");
+        assert!(destination.is_none());
+        assert_eq!(
+            issues,
+            [
+                "destinations/provincial.toml: items: unknown catalogue item \"ZZ\"",
+                "destinations/provincial.toml: url: an http adapter needs a url",
+                "destinations/provincial.toml: batch_size: expected 1 to 10000",
+            ]
+        );
+        let (destination, issues) = build(
+            "version = 1\ntitle = \"区县\"\nitems = [\"CF\"]\nadapter = \"folder\"\noutbound = \"out/west\"\nregions = [\"330106\"]\n",
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(destination.unwrap().outbound.unwrap(), Path::new("/srv/gw/out/west"));
     }
 }

@@ -10,8 +10,39 @@
 
 use std::io::Write as _;
 
+use std::borrow::Cow;
+
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// Why a package could not be built, or an answer is not a receipt.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    #[error("record {key}: stored content is not JSON: {source}")]
+    Content { key: String, source: serde_json::Error },
+    #[error("not a receipt answer: {0}")]
+    JsonReceipt(serde_json::Error),
+    #[error("receipt is not well-formed XML: {0}")]
+    XmlReceipt(String),
+    #[error("receipt status {0:?}")]
+    ReceiptStatus(Option<String>),
+    #[error("the platform refused the package: {0}")]
+    Refused(String),
+}
+
+impl PackageError {
+    /// The reason in Chinese, for the dashboard's delivery list.
+    pub fn zh(&self) -> String {
+        match self {
+            PackageError::Content { key, .. } => format!("记录 {key} 的存储内容不是有效的 JSON"),
+            PackageError::JsonReceipt(_) => "平台应答不是有效的 JSON 回执".to_string(),
+            PackageError::XmlReceipt(_) => "平台回执不是格式正确的 XML".to_string(),
+            PackageError::ReceiptStatus(s) => format!("回执状态无法识别：{}", s.as_deref().unwrap_or("（缺失）")),
+            PackageError::Refused(reason) => format!("平台拒收整个数据包：{reason}"),
+        }
+    }
+}
 
 /// One record of a package. `content` is the record's canonical JSON object.
 #[derive(Debug, Clone, Copy)]
@@ -31,40 +62,78 @@ pub struct Header<'a> {
     pub created_at: &'a str,
 }
 
-fn json_str(out: &mut Vec<u8>, s: &str) {
-    serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+/// The JSON package as it is on the wire: written by the JSON and folder adapters, read by
+/// the sandbox platform. Text borrows from what it is built from (or parsed from, when it
+/// holds no escapes).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JsonPackage<'a> {
+    #[serde(borrow)]
+    pub package_id: Cow<'a, str>,
+    /// The catalogue item: one package carries one item.
+    #[serde(borrow)]
+    pub item: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub sender_code: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub sender_name: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub created_at: Cow<'a, str>,
+    #[serde(borrow)]
+    pub records: Vec<JsonRecord<'a>>,
 }
 
-/// The JSON package. Record content is spliced in as stored: it is already canonical JSON.
-pub fn json_package(header: &Header<'_>, records: &[PackageRecord<'_>]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 + records.iter().map(|r| r.content.len() + 128).sum::<usize>());
-    out.extend_from_slice(b"{\"package_id\":");
-    json_str(&mut out, header.package_id);
-    out.extend_from_slice(b",\"item\":");
-    json_str(&mut out, header.item);
-    out.extend_from_slice(b",\"sender_code\":");
-    json_str(&mut out, header.sender_code);
-    out.extend_from_slice(b",\"sender_name\":");
-    json_str(&mut out, header.sender_name);
-    out.extend_from_slice(b",\"created_at\":");
-    json_str(&mut out, header.created_at);
-    out.extend_from_slice(b",\"records\":[");
-    for (i, r) in records.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"{\"key\":");
-        json_str(&mut out, r.key);
-        out.extend_from_slice(b",\"operation\":");
-        json_str(&mut out, r.operation);
-        out.extend_from_slice(b",\"business_key\":");
-        json_str(&mut out, r.business_key);
-        out.extend_from_slice(b",\"data\":");
-        out.extend_from_slice(r.content.as_bytes());
-        out.push(b'}');
+/// One record of the JSON package; `data` is the record's content object, as stored.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JsonRecord<'a> {
+    #[serde(borrow)]
+    pub key: Cow<'a, str>,
+    #[serde(borrow)]
+    pub operation: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub business_key: Cow<'a, str>,
+    #[serde(borrow)]
+    pub data: &'a RawValue,
+}
+
+impl<'a> JsonPackage<'a> {
+    /// The package of `records`; their content goes in as stored (it is canonical JSON already).
+    pub fn new(header: &Header<'a>, records: &[PackageRecord<'a>]) -> Result<JsonPackage<'a>, PackageError> {
+        let records = records
+            .iter()
+            .map(|r| {
+                let data = serde_json::from_str::<&RawValue>(r.content)
+                    .map_err(|source| PackageError::Content { key: r.key.to_string(), source })?;
+                Ok(JsonRecord {
+                    key: r.key.into(),
+                    operation: r.operation.into(),
+                    business_key: r.business_key.into(),
+                    data,
+                })
+            })
+            .collect::<Result<_, PackageError>>()?;
+        Ok(JsonPackage {
+            package_id: header.package_id.into(),
+            item: header.item.into(),
+            sender_code: header.sender_code.into(),
+            sender_name: header.sender_name.into(),
+            created_at: header.created_at.into(),
+            records,
+        })
     }
-    out.extend_from_slice(b"]}");
-    out
+
+    /// A package read from its bytes.
+    pub fn parse(body: &'a [u8]) -> Result<JsonPackage<'a>, serde_json::Error> {
+        serde_json::from_slice(body)
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a package of strings and JSON values serialises")
+    }
+}
+
+/// The JSON package's bytes.
+pub fn json_package(header: &Header<'_>, records: &[PackageRecord<'_>]) -> Result<Vec<u8>, PackageError> {
+    Ok(JsonPackage::new(header, records)?.to_bytes())
 }
 
 /// The XML data package: header (package id, type, sender, record count, timestamp), body.
@@ -151,14 +220,14 @@ struct JsonReceipts {
 }
 
 /// Receipts of a JSON answer, and the package they are for.
-pub fn json_receipts(body: &[u8]) -> Result<(Option<String>, Vec<Receipt>), String> {
-    let r: JsonReceipts = serde_json::from_slice(body).map_err(|e| format!("not a receipt answer: {e}"))?;
+pub fn json_receipts(body: &[u8]) -> Result<(Option<String>, Vec<Receipt>), PackageError> {
+    let r: JsonReceipts = serde_json::from_slice(body).map_err(PackageError::JsonReceipt)?;
     Ok((r.package_id, r.receipts))
 }
 
 /// Receipts of an XML answer (`<Receipt>`), or the `<Error>` the platform gave for the whole
 /// package.
-pub fn xml_receipts(body: &[u8]) -> Result<(Option<String>, Vec<Receipt>), String> {
+pub fn xml_receipts(body: &[u8]) -> Result<(Option<String>, Vec<Receipt>), PackageError> {
     let mut reader = quick_xml::Reader::from_reader(body);
     let mut buf = Vec::new();
     let mut package_id: Option<String> = None;
@@ -167,7 +236,7 @@ pub fn xml_receipts(body: &[u8]) -> Result<(Option<String>, Vec<Receipt>), Strin
     let mut text = String::new();
     let mut in_element: Option<&'static str> = None;
     loop {
-        let event = reader.read_event_into(&mut buf).map_err(|e| format!("receipt is not well-formed XML: {e}"))?;
+        let event = reader.read_event_into(&mut buf).map_err(|e| PackageError::XmlReceipt(e.to_string()))?;
         match event {
             Event::Empty(e) if e.local_name().as_ref() == "Result" => receipts.push(result_from(&e)?),
             Event::Start(e) if e.local_name().as_ref() == "Result" => {
@@ -195,7 +264,7 @@ pub fn xml_receipts(body: &[u8]) -> Result<(Option<String>, Vec<Receipt>), Strin
                     }
                 }
                 Some("PackageId") => package_id = Some(text.trim().to_string()),
-                Some("Error") => return Err(format!("the platform refused the package: {}", text.trim())),
+                Some("Error") => return Err(PackageError::Refused(text.trim().to_string())),
                 _ => {}
             },
             Event::Eof => break,
@@ -206,11 +275,14 @@ pub fn xml_receipts(body: &[u8]) -> Result<(Option<String>, Vec<Receipt>), Strin
     Ok((package_id, receipts))
 }
 
-fn result_from(e: &BytesStart<'_>) -> Result<Receipt, String> {
+fn result_from(e: &BytesStart<'_>) -> Result<Receipt, PackageError> {
     let mut r = Receipt { key: String::new(), status: ReceiptStatus::Returned, rule: None, reason: None };
     let mut status = None;
     for a in e.attributes().flatten() {
-        let value = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| e.to_string())?.into_owned();
+        let value = a
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|e| PackageError::XmlReceipt(e.to_string()))?
+            .into_owned();
         match a.key.local_name().as_ref() {
             "key" => r.key = value,
             "status" => status = Some(value),
@@ -221,7 +293,7 @@ fn result_from(e: &BytesStart<'_>) -> Result<Receipt, String> {
     r.status = match status.as_deref() {
         Some("accepted") => ReceiptStatus::Accepted,
         Some("returned") => ReceiptStatus::Returned,
-        other => return Err(format!("receipt status {other:?}")),
+        _ => return Err(PackageError::ReceiptStatus(status)),
     };
     Ok(r)
 }
@@ -248,7 +320,15 @@ mod tests {
             business_key: "淮相市监处罚〔2024〕1号",
             content: r#"{"CF_XDR_MC":"A&B \"公司\""}"#,
         }];
-        let body = json_package(&header(), &records);
+        let body = json_package(&header(), &records).unwrap();
+        assert_eq!(
+            String::from_utf8(body.clone()).unwrap(),
+            r#"{"package_id":"P1","item":"CF","sender_code":"11330100000000000X","sender_name":"示范市信用办","created_at":"2026-11-23T10:00:00Z","records":[{"key":"1:1:provincial","operation":"add","business_key":"淮相市监处罚〔2024〕1号","data":{"CF_XDR_MC":"A&B \"公司\""}}]}"#,
+            "the bytes the hand-written package had"
+        );
+        let read = JsonPackage::parse(&body).unwrap();
+        assert_eq!((read.item.as_ref(), read.records[0].business_key.as_ref()), ("CF", "淮相市监处罚〔2024〕1号"));
+        assert_eq!(read.records[0].data.get(), records[0].content);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["records"][0]["data"]["CF_XDR_MC"], "A&B \"公司\"");
         assert_eq!(v["records"][0]["key"], "1:1:provincial");
@@ -289,7 +369,13 @@ mod tests {
         assert_eq!(r[1].reason.as_deref(), Some("主体名称与统一社会信用代码不匹配 & 其他"));
         let err =
             xml_receipts(b"<Receipt><PackageId>P1</PackageId><Error>RecordCount wrong</Error></Receipt>").unwrap_err();
-        assert!(err.contains("RecordCount wrong"));
+        assert!(matches!(&err, PackageError::Refused(r) if r == "RecordCount wrong"), "{err}");
+        assert!(matches!(xml_receipts(br#"<Receipt><Result key="a" status="maybe"/></Receipt>"#),
+            Err(PackageError::ReceiptStatus(Some(s))) if s == "maybe"));
+        assert!(
+            json_package(&header(), &[PackageRecord { key: "k", operation: "add", business_key: "b", content: "{" }])
+                .is_err()
+        );
     }
 
     #[test]

@@ -16,8 +16,10 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::package::{self, Header, PackageRecord, Receipt, ReceiptStatus};
-use super::{Adapter, Destination};
+use super::adapter::{self, Adapter, Answer, PushFailure};
+use super::package::{Header, PackageRecord, Receipt, ReceiptStatus};
+use super::{AdapterKind, Destination};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::store::{Claimed, Outcome, Store, StoreError};
 
@@ -56,32 +58,28 @@ const PACKAGES_PER_CLAIM: usize = 4;
 /// One destination's pushing machinery.
 pub struct Pusher {
     destination: Destination,
-    client: reqwest::Client,
+    adapter: Box<dyn Adapter>,
     limiter: DefaultDirectRateLimiter,
     sender_code: String,
     sender_name: String,
     worker: String,
+    /// Claims, package stamps, retry times and the day a record counts as reported.
+    clock: Clock,
 }
 
 impl Pusher {
-    pub fn new(settings: &Settings, destination: Destination, worker: &str) -> Pusher {
-        crate::connector::http::install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .timeout(destination.timeout)
-            .connect_timeout(destination.timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(4)
-            .user_agent(concat!("credit-gateway/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a TLS client with the ring provider builds");
+    pub fn new(settings: &Settings, destination: Destination, worker: &str, clock: Clock) -> Pusher {
+        let adapter = adapter::for_destination(&destination, clock.clone());
         let period = Duration::from_secs_f64(1.0 / destination.rate_per_second);
         let quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX));
         Pusher {
             limiter: RateLimiter::direct(quota.allow_burst(NonZeroU32::MIN)),
-            client,
+            adapter,
             sender_code: settings.gateway.sender.code.clone(),
             sender_name: settings.gateway.sender.name.clone(),
             worker: worker.to_string(),
             destination,
+            clock,
         }
     }
 
@@ -95,11 +93,11 @@ impl Pusher {
     async fn push_batch_inner(&self, store: &Store) -> Result<Option<PushCounts>, DeliveryError> {
         let d = &self.destination;
         let mut from_files = None;
-        if d.adapter == Adapter::File {
+        if d.adapter == AdapterKind::File {
             from_files = self.collect_file_receipts(store).await?;
         }
         let claimed = store
-            .claim_deliveries(&d.name, &self.worker, d.batch_size * PACKAGES_PER_CLAIM, Utc::now(), d.lease)
+            .claim_deliveries(&d.name, &self.worker, d.batch_size * PACKAGES_PER_CLAIM, self.clock.now(), d.lease)
             .await?;
         if claimed.is_empty() {
             return Ok(from_files);
@@ -118,12 +116,12 @@ impl Pusher {
             .iter()
             .flat_map(|(item, list)| list.chunks(d.batch_size).map(move |chunk| (*item, chunk)))
             .collect();
-        let pushed_at = Utc::now();
+        let pushed_at = self.clock.now();
         let answers = futures_util::future::join_all(packages.iter().map(|(item, batch)| async move {
             self.limiter.until_ready().await;
             let started = std::time::Instant::now();
-            let answer = self.push(item, batch, Utc::now()).await;
-            if d.adapter != Adapter::File {
+            let answer = self.push(item, batch, self.clock.now()).await;
+            if d.adapter != AdapterKind::File {
                 super::latency::observe(&d.name, answer.is_ok(), started.elapsed());
             }
             answer
@@ -142,12 +140,12 @@ impl Pusher {
                 Outcome::Retry { .. } => counts.retried += 1,
             }
         }
-        store.record_outcomes(&d.name, d.deadline, &outcomes, pushed_at, Utc::now()).await?;
+        store.record_outcomes(&d.name, d.deadline, &outcomes, pushed_at, self.clock.now()).await?;
         Ok(Some(counts))
     }
 
-    /// Sends one package; the receipts, or why there are none (and a `Retry-After`).
-    async fn push(&self, item: &str, batch: &[&Claimed], at: DateTime<Utc>) -> Result<Vec<Receipt>, PushFailure> {
+    /// Builds and sends one package; what the platform answered, or why it did not.
+    async fn push(&self, item: &str, batch: &[&Claimed], at: DateTime<Utc>) -> Result<Answer, PushFailure> {
         let d = &self.destination;
         let package_id = format!("{}-{}-{:08x}", d.name, at.format("%Y%m%d%H%M%S%3f"), fastrand::u32(..));
         let created_at = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -167,93 +165,20 @@ impl Pusher {
                 content: &c.content,
             })
             .collect();
-        let (body, content_type) = match d.adapter {
-            Adapter::HttpJson => (package::json_package(&header, &records), "application/json"),
-            Adapter::HttpXml => (package::xml_package(&header, &records), "application/xml; charset=utf-8"),
-            Adapter::File => {
-                return self.write_file_package(&package_id, &package::xml_package(&header, &records));
-            }
-            Adapter::Folder => {
-                // A department folder answers nothing: written whole is delivered.
-                self.write_package(&package_id, "json", &package::json_package(&header, &records))?;
-                return Ok(batch
-                    .iter()
-                    .map(|c| Receipt {
-                        key: c.idempotency_key.clone(),
-                        status: ReceiptStatus::Accepted,
-                        rule: None,
-                        reason: None,
-                    })
-                    .collect());
-            }
-        };
-        let url = d.url.clone().expect("http adapters have a url (checked at load)");
-        let mut request = self.client.post(url).header(reqwest::header::CONTENT_TYPE, content_type);
-        if let Some(token) = &d.token {
-            let token = token.read().map_err(|e| PushFailure::new(e.to_string()))?;
-            request = request.bearer_auth(token.expose());
-        }
-        if let Some(secret) = &d.signing_secret {
-            let secret = secret.read().map_err(|e| PushFailure::new(e.to_string()))?;
-            request = request.header("X-Signature", package::signature(secret.expose(), &body));
-        }
-        let response = request.body(body).send().await.map_err(|e| {
-            PushFailure::new(if e.is_timeout() { "timed out".to_string() } else { format!("request failed: {e}") })
-        })?;
-        let status = response.status();
-        let retry_after = crate::connector::http::retry_after(response.headers(), Duration::from_secs(3600));
-        let bytes = response.bytes().await.map_err(|e| PushFailure::new(format!("reading the answer: {e}")))?;
-        if !status.is_success() {
-            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
-            return Err(PushFailure { error: format!("HTTP {status}: {text}"), retry_after, awaiting: false });
-        }
-        let parsed = match d.adapter {
-            Adapter::HttpXml => package::xml_receipts(&bytes),
-            _ => package::json_receipts(&bytes),
-        };
-        parsed.map(|(_, receipts)| receipts).map_err(PushFailure::new)
+        let body = self.adapter.package(&header, &records).map_err(|e| PushFailure::new(e.to_string()))?;
+        self.adapter.push(&package_id, body).await
     }
 
-    /// File exchange: the package is written whole (temp file, then rename); its receipts
-    /// come back later, so the deliveries stay in flight until then (or until the lease
-    /// runs out and the package is written again).
-    fn write_file_package(&self, package_id: &str, body: &[u8]) -> Result<Vec<Receipt>, PushFailure> {
-        self.write_package(package_id, "xml", body)?;
-        Err(PushFailure::new("").awaiting_receipt())
-    }
-
-    /// Writes a package whole into the outbound folder: temp file, sync, then rename.
-    fn write_package(&self, package_id: &str, extension: &str, body: &[u8]) -> Result<(), PushFailure> {
-        let dir = self.destination.outbound.as_ref().expect("file and folder adapters have an outbound folder");
-        let write = || -> std::io::Result<()> {
-            std::fs::create_dir_all(dir)?;
-            let mut tmp = tempfile::Builder::new().prefix(".").suffix(".tmp").tempfile_in(dir)?;
-            std::io::Write::write_all(&mut tmp, body)?;
-            tmp.as_file().sync_all()?;
-            tmp.persist(dir.join(format!("{package_id}.{extension}"))).map_err(|e| e.error)?;
-            Ok(())
-        };
-        write().map_err(|e| PushFailure::new(format!("writing the package: {e}")))
-    }
-
-    /// Reads the receipts a file-exchange platform has put back, records their outcomes, and
-    /// moves each receipt to `processed/` once recorded.
+    /// Records the outcomes of the receipts a file-exchange platform has put back, and moves
+    /// each receipt to `processed/` once recorded.
     async fn collect_file_receipts(&self, store: &Store) -> Result<Option<PushCounts>, DeliveryError> {
-        let Some(dir) = &self.destination.receipts else { return Ok(None) };
-        let Ok(entries) = std::fs::read_dir(dir) else { return Ok(None) };
         let mut counts: Option<PushCounts> = None;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !path.is_file() || !name.ends_with(".receipt.xml") || name.starts_with('.') {
-                continue;
-            }
-            let Ok(bytes) = std::fs::read(&path) else { continue };
-            let receipts = match package::xml_receipts(&bytes) {
-                Ok((_, receipts)) => receipts,
+        for file in self.adapter.returned_receipts() {
+            let receipts = match &file.receipts {
+                Ok(receipts) => receipts.clone(),
                 Err(e) => {
                     // The package comes back to the queue when its lease runs out.
-                    tracing::warn!(destination = %self.destination.name, file = %name, error = %e, "receipt refused the package");
+                    tracing::warn!(destination = %self.destination.name, file = %file.path.display(), error = %e, "receipt refused the package");
                     Vec::new()
                 }
             };
@@ -262,7 +187,7 @@ impl Pusher {
             let batch: Vec<&Claimed> = claimed.iter().collect();
             // Only the keys present: the rest of the package stays in flight until its lease ends.
             let outcomes: Vec<(&Claimed, Outcome)> = self
-                .outcomes(&batch, Ok(receipts))
+                .outcomes(&batch, Ok(Answer::Receipts(receipts)))
                 .into_iter()
                 .filter(|(_, o)| !matches!(o, Outcome::Retry { .. }))
                 .collect();
@@ -273,36 +198,32 @@ impl Pusher {
                     _ => c.returned += 1,
                 }
             }
-            let now = Utc::now();
+            let now = self.clock.now();
             store.record_outcomes(&self.destination.name, self.destination.deadline, &outcomes, now, now).await?;
-            let done = dir.join("processed");
-            let _ = std::fs::create_dir_all(&done).and_then(|_| std::fs::rename(&path, done.join(&name)));
+            file.processed();
         }
         Ok(counts)
     }
 
     /// One outcome per claimed record.
-    fn outcomes<'c>(
-        &self,
-        batch: &[&'c Claimed],
-        answer: Result<Vec<Receipt>, PushFailure>,
-    ) -> Vec<(&'c Claimed, Outcome)> {
+    fn outcomes<'c>(&self, batch: &[&'c Claimed], answer: Result<Answer, PushFailure>) -> Vec<(&'c Claimed, Outcome)> {
         let d = &self.destination;
         let retry = |c: &Claimed, error: &str, after: Option<Duration>| {
-            let wait = after.unwrap_or_else(|| d.backoff(c.attempts as u32));
+            let wait = d.retry.wait(c.attempts as u32, after);
             Outcome::Retry {
                 error: error.to_string(),
-                at: Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default(),
-                dead: c.attempts as u32 >= d.max_attempts,
+                at: self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default(),
+                dead: d.retry.exhausted(c.attempts as u32),
             }
         };
         match answer {
-            Err(f) if f.awaiting => Vec::new(),
+            Ok(Answer::Later) => Vec::new(),
+            Ok(Answer::AllAccepted) => batch.iter().map(|c| (*c, Outcome::Accepted)).collect(),
             Err(f) => {
                 tracing::warn!(destination = %d.name, records = batch.len(), error = %f.error, "push failed; will retry");
                 batch.iter().map(|c| (*c, retry(c, &f.error, f.retry_after))).collect()
             }
-            Ok(receipts) => {
+            Ok(Answer::Receipts(receipts)) => {
                 let by_key: HashMap<&str, &Receipt> = receipts.iter().map(|r| (r.key.as_str(), r)).collect();
                 batch
                     .iter()
@@ -323,29 +244,16 @@ impl Pusher {
     }
 }
 
-/// Why a push has no receipts.
-#[derive(Debug)]
-struct PushFailure {
-    error: String,
-    retry_after: Option<Duration>,
-    /// A file package was written: its receipts come later.
-    awaiting: bool,
-}
-
-impl PushFailure {
-    fn new(error: impl Into<String>) -> PushFailure {
-        PushFailure { error: error.into(), retry_after: None, awaiting: false }
-    }
-
-    fn awaiting_receipt(self) -> PushFailure {
-        PushFailure { awaiting: true, ..self }
-    }
-}
-
-/// Pushes everything due now for one destination, until nothing is due: for the CLI and tests.
-pub async fn push_due(settings: &Settings, store: &Store, destination: &str) -> Result<PushCounts, DeliveryError> {
+/// Pushes everything due by `clock` for one destination, until nothing is due: for the CLI
+/// and tests.
+pub async fn push_due(
+    settings: &Settings,
+    store: &Store,
+    destination: &str,
+    clock: &Clock,
+) -> Result<PushCounts, DeliveryError> {
     let d = settings.destination(destination).ok_or_else(|| DeliveryError::UnknownDestination(destination.into()))?;
-    let pusher = Pusher::new(settings, d.clone(), &crate::service::instance_id());
+    let pusher = Pusher::new(settings, d.clone(), &crate::service::instance_id(), clock.clone());
     let mut total = PushCounts::default();
     while let Some(counts) = pusher.push_batch(store).await? {
         total.add(&counts);
@@ -358,10 +266,11 @@ pub async fn run_destination(
     settings: Arc<Settings>,
     store: Store,
     destination: Destination,
+    clock: Clock,
     stop: watch::Receiver<bool>,
 ) {
     let name = destination.name.clone();
-    let pusher = Pusher::new(&settings, destination, &crate::service::instance_id());
+    let pusher = Pusher::new(&settings, destination, &crate::service::instance_id(), clock);
     loop {
         if *stop.borrow() {
             return;

@@ -18,13 +18,14 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::catalogue::Catalogue;
-use crate::config::{GatewayConfig, Issues, check_version, read_toml, toml_files};
 use crate::connector::Schedule;
+use crate::issues::{Issues, check_version};
 use crate::secret::SecretSource;
 
+/// The serde shape of a feed file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FeedSpec {
+pub struct FeedSpec {
     version: u32,
     /// 中文 name for ops staff: 省平台回流数据.
     title: String,
@@ -129,24 +130,21 @@ pub enum FeedError {
     #[error("fetching the page failed: {0}")]
     Fetch(String),
     #[error("the page is not a feed page: {0}")]
-    Page(String),
+    Page(#[from] parse::PageError),
     #[error("reading the inbound folder {path}: {source}")]
     Folder { path: PathBuf, source: std::io::Error },
 }
 
 impl Feed {
-    pub fn load_dir(gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> Vec<Feed> {
-        if !gateway.feeds_dir.exists() {
-            return Vec::new();
-        }
-        toml_files(&gateway.feeds_dir, issues, &gateway.file, "paths.feeds")
-            .iter()
-            .filter_map(|file| Feed::load(file, gateway, catalogue, issues))
-            .collect()
-    }
-
-    fn load(file: &Path, gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> Option<Feed> {
-        let spec = read_toml::<FeedSpec>(file, issues)?;
+    /// A feed file's spec (its name is the file's stem), checked against the catalogue; its
+    /// inbound folder and token file are taken relative to `base_dir`.
+    pub fn from_spec(
+        file: &Path,
+        spec: FeedSpec,
+        base_dir: &Path,
+        catalogue: &Catalogue,
+        issues: &mut Issues,
+    ) -> Option<Feed> {
         check_version(file, spec.version, issues);
         let name = file.file_stem()?.to_string_lossy().into_owned();
         let before = issues.len();
@@ -158,14 +156,14 @@ impl Feed {
                 issues.push(file, "items", format!("unknown catalogue item {item:?}"));
             }
         }
-        let schedule = Schedule::parse(&spec.schedule).map_err(|e| issues.push(file, "schedule", e)).ok();
+        let schedule = Schedule::parse(&spec.schedule).map_err(|e| issues.push(file, "schedule", e.to_string())).ok();
         if !(spec.timeout_seconds > 0.0 && spec.timeout_seconds <= 3600.0) {
             issues.push(file, "timeout_seconds", "expected seconds between 0 and 3600");
         }
         if spec.page_size == 0 || spec.page_size > 10_000 {
             issues.push(file, "page_size", "expected 1 to 10000");
         }
-        let base = &gateway.base_dir;
+        let base = base_dir;
         let source = match spec.kind {
             FeedKind::Http => match spec.url.as_deref().map(reqwest::Url::parse) {
                 Some(Ok(url)) if matches!(url.scheme(), "http" | "https") => Some(FeedSource::Http {
@@ -205,5 +203,45 @@ impl Feed {
             schedule: schedule?,
             source: source?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(text: &str) -> (Option<Feed>, Vec<String>) {
+        let catalogue = crate::catalogue::shipped_for_tests();
+        let mut issues = Issues::default();
+        let file = Path::new("feeds/provincial.toml");
+        let feed = Feed::from_spec(file, toml::from_str(text).unwrap(), Path::new("/srv/gw"), &catalogue, &mut issues);
+        (feed, issues.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn a_feed_is_built_from_its_spec() {
+        let (feed, issues) = build(include_str!("../../config/feeds/provincial.toml"));
+        assert!(issues.is_empty(), "{issues:?}");
+        let feed = feed.unwrap();
+        assert_eq!(feed.name, "provincial");
+        assert!(matches!(feed.source, FeedSource::Http { page_size: 500, .. }));
+    }
+
+    #[test]
+    fn mistakes_name_the_file_and_key() {
+        let (feed, issues) =
+            build("version = 1\ntitle = \"x\"\nitems = []\nschedule = \"0 */10 * * * *\"\nkind = \"folder\"\n");
+        assert!(feed.is_none());
+        assert_eq!(
+            issues,
+            [
+                "feeds/provincial.toml: items: expected at least one catalogue item",
+                "feeds/provincial.toml: inbound: a folder feed needs an `inbound` folder",
+            ]
+        );
+        let (feed, _) = build(
+            "version = 1\ntitle = \"x\"\nitems = [\"CF\"]\nschedule = \"0 */10 * * * *\"\nkind = \"folder\"\ninbound = \"in\"\n",
+        );
+        assert!(matches!(feed.unwrap().source, FeedSource::Folder { inbound } if inbound == Path::new("/srv/gw/in")));
     }
 }

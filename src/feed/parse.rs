@@ -12,7 +12,7 @@
 use serde_json::{Map, Value};
 
 use super::route::Divisions;
-use crate::catalogue::{Catalogue, Item};
+use crate::catalogue::Catalogue;
 use crate::problem::Severity;
 
 /// 新增, 变更, 撤销, 删除 (SPEC §6).
@@ -104,6 +104,34 @@ pub struct Page {
     pub more: bool,
 }
 
+/// Why a page is not a feed page at all (a bad record in it is a [`Rejected`], not this).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PageError {
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    #[error("expected a JSON object")]
+    NotAnObject,
+    #[error("expected a `records` array")]
+    NoRecords,
+    #[error("not well-formed XML: {0}")]
+    NotXml(String),
+    #[error("expected a <Feed> element")]
+    NoFeedElement,
+}
+
+impl PageError {
+    /// The reason in Chinese, for the feed's health on the dashboard.
+    pub fn zh(&self) -> String {
+        match self {
+            PageError::NotJson(detail) => format!("数据页不是有效的 JSON（{detail}）"),
+            PageError::NotAnObject => "数据页应为 JSON 对象".to_string(),
+            PageError::NoRecords => "数据页缺少 records 数组".to_string(),
+            PageError::NotXml(detail) => format!("数据页不是格式正确的 XML（{detail}）"),
+            PageError::NoFeedElement => "数据页缺少 <Feed> 元素".to_string(),
+        }
+    }
+}
+
 /// What a record is checked against.
 pub struct Checker<'a> {
     pub catalogue: &'a Catalogue,
@@ -113,11 +141,11 @@ pub struct Checker<'a> {
 }
 
 /// Parses a JSON page. Only a page that is not a feed page at all is an error.
-pub fn json_page(body: &[u8], checker: &Checker<'_>) -> Result<Page, String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    let Value::Object(mut page) = v else { return Err("expected a JSON object".into()) };
+pub fn json_page(body: &[u8], checker: &Checker<'_>) -> Result<Page, PageError> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| PageError::NotJson(e.to_string()))?;
+    let Value::Object(mut page) = v else { return Err(PageError::NotAnObject) };
     let Some(Value::Array(records)) = page.remove("records") else {
-        return Err("expected a `records` array".into());
+        return Err(PageError::NoRecords);
     };
     let next_cursor = match page.remove("next_cursor") {
         Some(Value::String(s)) => Some(s),
@@ -129,7 +157,7 @@ pub fn json_page(body: &[u8], checker: &Checker<'_>) -> Result<Page, String> {
 }
 
 /// Parses an XML page into the same records as [`json_page`].
-pub fn xml_page(body: &[u8], checker: &Checker<'_>) -> Result<Page, String> {
+pub fn xml_page(body: &[u8], checker: &Checker<'_>) -> Result<Page, PageError> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_reader(body);
     let mut buf = Vec::new();
@@ -138,17 +166,18 @@ pub fn xml_page(body: &[u8], checker: &Checker<'_>) -> Result<Page, String> {
     let mut current: Option<(Map<String, Value>, Map<String, Value>)> = None;
     let mut element: Option<String> = None;
     let mut text = String::new();
-    let attrs = |e: &quick_xml::events::BytesStart<'_>| -> Result<Vec<(String, String)>, String> {
+    let attrs = |e: &quick_xml::events::BytesStart<'_>| -> Result<Vec<(String, String)>, PageError> {
         let mut out = Vec::new();
         for a in e.attributes() {
-            let a = a.map_err(|e| e.to_string())?;
-            let v = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| e.to_string())?;
+            let a = a.map_err(|e| PageError::NotXml(e.to_string()))?;
+            let v =
+                a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| PageError::NotXml(e.to_string()))?;
             out.push((AsRef::<str>::as_ref(&a.key.local_name()).to_string(), v.into_owned()));
         }
         Ok(out)
     };
     loop {
-        match reader.read_event_into(&mut buf).map_err(|e| format!("not well-formed XML: {e}"))? {
+        match reader.read_event_into(&mut buf).map_err(|e| PageError::NotXml(e.to_string()))? {
             ev @ (Event::Start(_) | Event::Empty(_)) => {
                 let (e, empty) = match &ev {
                     Event::Start(e) => (e, false),
@@ -207,7 +236,7 @@ pub fn xml_page(body: &[u8], checker: &Checker<'_>) -> Result<Page, String> {
         buf.clear();
     }
     if !seen_feed {
-        return Err("expected a <Feed> element".into());
+        return Err(PageError::NoFeedElement);
     }
     Ok(checked(records, next_cursor, more, checker))
 }
@@ -217,9 +246,12 @@ fn checked(records: Vec<Value>, next_cursor: Option<String>, more: bool, checker
     for (position, raw) in records.into_iter().enumerate() {
         match check_record(&raw, checker) {
             Ok(r) => page.records.push(r),
-            Err(reason) => {
-                page.rejected.push(Rejected { position, source_id: source_id(&raw), reason, raw: raw.to_string() })
-            }
+            Err(refusal) => page.rejected.push(Rejected {
+                position,
+                source_id: source_id(&raw),
+                reason: refusal.zh(),
+                raw: raw.to_string(),
+            }),
         }
     }
     page
@@ -242,42 +274,41 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-/// Checks one record; the reason it is refused, in Chinese.
-pub fn check_record(raw: &Value, checker: &Checker<'_>) -> Result<FeedRecord, String> {
-    let Value::Object(obj) = raw else { return Err("记录不是 JSON 对象".into()) };
-    let item_code = obj.get("item").and_then(text).ok_or("缺少信息类别（item）")?;
-    let item = checker.catalogue.item(&item_code).ok_or_else(|| format!("信息类别 {item_code} 不在目录中"))?;
+/// Checks one record; why it is refused ([`Refusal::zh`] is what `feed_rejects` keeps).
+pub fn check_record(raw: &Value, checker: &Checker<'_>) -> Result<FeedRecord, Refusal> {
+    let Value::Object(obj) = raw else { return Err(Refusal::NotAnObject) };
+    let item_code = obj.get("item").and_then(text).ok_or(Refusal::NoItem)?;
+    let item = checker.catalogue.item(&item_code).ok_or_else(|| Refusal::UnknownItem(item_code.clone()))?;
     if !checker.items.contains(&item_code) {
-        return Err(format!("本订阅不含信息类别 {item_code}"));
+        return Err(Refusal::ItemNotInFeed(item_code));
     }
-    let op_text = obj.get("operation").and_then(text).ok_or("缺少操作类型（operation）")?;
-    let operation = Operation::parse(&op_text)
-        .ok_or_else(|| format!("操作类型「{op_text}」无法识别（应为 新增、变更、撤销 或 删除）"))?;
+    let op_text = obj.get("operation").and_then(text).ok_or(Refusal::NoOperation)?;
+    let operation = Operation::parse(&op_text).ok_or_else(|| Refusal::UnknownOperation(op_text.clone()))?;
     let publicity = match obj.get("status").and_then(text) {
         None => operation.publicity(),
         Some(s) => match s.as_str() {
             "0" | "1" | "2" => s.parse::<i64>().expect("one digit"),
-            _ => return Err(format!("公示状态「{s}」无法识别（应为 0 正常、1 撤销、2 删除）")),
+            _ => return Err(Refusal::UnknownPublicity(s)),
         },
     };
     if publicity != operation.publicity() {
-        return Err(format!("操作类型「{}」与公示状态 {publicity} 不一致", operation.zh()));
+        return Err(Refusal::PublicityMismatch { operation, publicity });
     }
     let repair = matches!(obj.get("repair"), Some(Value::Bool(true)));
     if repair && operation != Operation::Withdraw {
-        return Err(format!("信用修复结果的操作类型应为「撤销」，实为「{}」", operation.zh()));
+        return Err(Refusal::RepairNotWithdrawal(operation));
     }
-    let Some(Value::Object(data)) = obj.get("data") else { return Err("缺少记录内容（data）".into()) };
+    let Some(Value::Object(data)) = obj.get("data") else { return Err(Refusal::NoData) };
     let mut values: Vec<Option<String>> = vec![None; item.fields.len()];
     let mut unknown = Vec::new();
     for (key, v) in data {
         match item.field_index(key) {
             Some(i) => values[i] = text(v),
-            None => unknown.push(key.as_str()),
+            None => unknown.push(key.clone()),
         }
     }
     if !unknown.is_empty() {
-        return Err(format!("{} 没有字段 {}", item.name, unknown.join("、")));
+        return Err(Refusal::UnknownFields { item: item.name.clone(), fields: unknown });
     }
     match operation {
         // New and changed records are checked in full, like any department's row.
@@ -299,7 +330,7 @@ pub fn check_record(raw: &Value, checker: &Checker<'_>) -> Result<FeedRecord, St
                 })
                 .collect();
             if !errors.is_empty() {
-                return Err(errors.join("；"));
+                return Err(Refusal::Invalid(errors));
             }
         }
         // A withdrawal or deletion needs only what names the record.
@@ -311,15 +342,17 @@ pub fn check_record(raw: &Value, checker: &Checker<'_>) -> Result<FeedRecord, St
                 .map(|part| part.iter().map(|&i| item.fields[i].key.as_str()).collect::<Vec<_>>().join("|"))
                 .collect();
             if !missing.is_empty() {
-                return Err(format!("{}须带业务主键字段 {}", operation.zh(), missing.join("、")));
+                return Err(Refusal::KeyMissing { operation, fields: missing });
             }
         }
     }
     let prepared = crate::record::prepare(item, &values, 0, None);
     let region = match obj.get("region").and_then(text) {
         Some(r) if r.len() == 6 && r.bytes().all(|b| b.is_ascii_digit()) => r,
-        Some(r) => return Err(format!("区域代码「{r}」应为 6 位数字")),
-        None => prepared.region.clone().ok_or_else(|| no_region(item))?,
+        Some(r) => return Err(Refusal::BadRegion(r)),
+        None => prepared.region.clone().ok_or_else(|| Refusal::NoRegion {
+            authority: item.authority_code.map(|i| (item.fields[i].name.clone(), item.fields[i].key.clone())),
+        })?,
     };
     Ok(FeedRecord {
         source_id: source_id(raw),
@@ -336,24 +369,86 @@ pub fn check_record(raw: &Value, checker: &Checker<'_>) -> Result<FeedRecord, St
     })
 }
 
-fn no_region(item: &Item) -> String {
-    match item.authority_code {
-        Some(i) => format!(
-            "无法确定管辖区域：缺少区域代码（region），且{}（{}）不是有效的统一社会信用代码",
-            item.fields[i].name, item.fields[i].key
-        ),
-        None => "无法确定管辖区域：缺少区域代码（region）".to_string(),
+/// Why a feed record is refused; the feed goes on without it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the record is not a JSON object")]
+    NotAnObject,
+    #[error("no `item`")]
+    NoItem,
+    #[error("item {0} is not in the catalogue")]
+    UnknownItem(String),
+    #[error("this feed does not carry item {0}")]
+    ItemNotInFeed(String),
+    #[error("no `operation`")]
+    NoOperation,
+    #[error("unknown operation {0:?}")]
+    UnknownOperation(String),
+    #[error("unknown publicity status {0:?}")]
+    UnknownPublicity(String),
+    #[error("operation {operation:?} does not go with publicity status {publicity}")]
+    PublicityMismatch { operation: Operation, publicity: i64 },
+    #[error("a repair result must be a withdrawal, not {0:?}")]
+    RepairNotWithdrawal(Operation),
+    #[error("no `data`")]
+    NoData,
+    #[error("{item} has no fields {fields:?}")]
+    UnknownFields { item: String, fields: Vec<String> },
+    /// The catalogue's checks, each already in Chinese (`名称（KEY）：原因`).
+    #[error("fails the catalogue's checks: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+    #[error("a {operation:?} needs business key fields {fields:?}")]
+    KeyMissing { operation: Operation, fields: Vec<String> },
+    #[error("region {0:?} is not 6 digits")]
+    BadRegion(String),
+    /// No `region`, and the authority's code (name, key) gives none either.
+    #[error("no region, and none from the authority's credit code")]
+    NoRegion { authority: Option<(String, String)> },
+}
+
+impl Refusal {
+    /// The reason in Chinese, for the platform's operator reading `feed_rejects`.
+    pub fn zh(&self) -> String {
+        match self {
+            Refusal::NotAnObject => "记录不是 JSON 对象".into(),
+            Refusal::NoItem => "缺少信息类别（item）".into(),
+            Refusal::UnknownItem(code) => format!("信息类别 {code} 不在目录中"),
+            Refusal::ItemNotInFeed(code) => format!("本订阅不含信息类别 {code}"),
+            Refusal::NoOperation => "缺少操作类型（operation）".into(),
+            Refusal::UnknownOperation(op) => format!("操作类型「{op}」无法识别（应为 新增、变更、撤销 或 删除）"),
+            Refusal::UnknownPublicity(s) => format!("公示状态「{s}」无法识别（应为 0 正常、1 撤销、2 删除）"),
+            Refusal::PublicityMismatch { operation, publicity } => {
+                format!("操作类型「{}」与公示状态 {publicity} 不一致", operation.zh())
+            }
+            Refusal::RepairNotWithdrawal(operation) => {
+                format!("信用修复结果的操作类型应为「撤销」，实为「{}」", operation.zh())
+            }
+            Refusal::NoData => "缺少记录内容（data）".into(),
+            Refusal::UnknownFields { item, fields } => format!("{item} 没有字段 {}", fields.join("、")),
+            Refusal::Invalid(errors) => errors.join("；"),
+            Refusal::KeyMissing { operation, fields } => {
+                format!("{}须带业务主键字段 {}", operation.zh(), fields.join("、"))
+            }
+            Refusal::BadRegion(r) => format!("区域代码「{r}」应为 6 位数字"),
+            Refusal::NoRegion { authority: Some((name, key)) } => {
+                format!("无法确定管辖区域：缺少区域代码（region），且{name}（{key}）不是有效的统一社会信用代码")
+            }
+            Refusal::NoRegion { authority: None } => "无法确定管辖区域：缺少区域代码（region）".into(),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
+    /// The shipped catalogue and division table.
+    struct Shipped {
+        catalogue: Catalogue,
+        divisions: Divisions,
+    }
 
-    fn settings() -> Settings {
-        Settings::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/gateway.toml"))
-            .expect("the shipped configuration loads")
+    fn settings() -> Shipped {
+        Shipped { catalogue: crate::catalogue::shipped_for_tests(), divisions: crate::feed::route::shipped_for_tests() }
     }
 
     /// 上城区 authority and subject (valid check characters).
@@ -374,7 +469,7 @@ mod tests {
         format!("{first17}{}", crate::ids::credit_code_check_char(&first17).unwrap())
     }
 
-    fn check(record: Value) -> Result<FeedRecord, String> {
+    fn check(record: Value) -> Result<FeedRecord, Refusal> {
         let s = settings();
         let items = vec!["CF".to_string()];
         check_record(&record, &Checker { catalogue: &s.catalogue, divisions: &s.divisions, items: &items })
@@ -423,7 +518,7 @@ mod tests {
             (serde_json::json!({"item": "CF", "operation": "新增", "data": no_authority}), "处罚机关统一社会信用代码"),
         ];
         for (record, expected) in cases {
-            let reason = check(record.clone()).expect_err(&record.to_string());
+            let reason = check(record.clone()).expect_err(&record.to_string()).zh();
             assert!(reason.contains(expected), "{record}: {reason}");
         }
     }

@@ -13,6 +13,7 @@ use super::parse::{self, Checker, Page};
 use super::route::destinations_for;
 use super::{Feed, FeedError, FeedFormat, FeedSource};
 use crate::calendar::{end_of_day_shanghai, shanghai_date};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::store::{FeedCounts, RepairClock, RoutedRecord, Store};
 
@@ -35,16 +36,11 @@ pub struct Puller {
 
 impl Puller {
     pub fn new(settings: Arc<Settings>, feed: Feed) -> Puller {
-        crate::connector::http::install_crypto_provider();
         let timeout = match &feed.source {
             FeedSource::Http { timeout, .. } => *timeout,
             FeedSource::Folder { .. } => Duration::from_secs(30),
         };
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("credit-gateway/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a TLS client with the ring provider builds");
+        let client = crate::http_client::builder(timeout).build().expect("a TLS client with the ring provider builds");
         Puller { settings, feed, client }
     }
 
@@ -76,8 +72,22 @@ impl Puller {
         result
     }
 
-    fn checker(&self) -> Checker<'_> {
-        Checker { catalogue: &self.settings.catalogue, divisions: &self.settings.divisions, items: &self.feed.items }
+    /// Parses and checks a page on a blocking thread: checking a large page is CPU work that
+    /// would otherwise hold up the loops sharing this thread.
+    async fn check_page(
+        &self,
+        body: impl AsRef<[u8]> + Send + 'static,
+        format: FeedFormat,
+    ) -> Result<Page, parse::PageError> {
+        let (settings, items) = (self.settings.clone(), self.feed.items.clone());
+        crate::supervisor::blocking(move || {
+            let checker = Checker { catalogue: &settings.catalogue, divisions: &settings.divisions, items: &items };
+            match format {
+                FeedFormat::Json => parse::json_page(body.as_ref(), &checker),
+                FeedFormat::Xml => parse::xml_page(body.as_ref(), &checker),
+            }
+        })
+        .await
     }
 
     async fn http_step(&self, store: &Store, now: DateTime<Utc>) -> Result<StepOutcome, FeedError> {
@@ -106,11 +116,7 @@ impl Puller {
             let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
             return Err(FeedError::Fetch(format!("HTTP {status}: {text}")));
         }
-        let page = match format {
-            FeedFormat::Json => parse::json_page(&body, &self.checker()),
-            FeedFormat::Xml => parse::xml_page(&body, &self.checker()),
-        }
-        .map_err(FeedError::Page)?;
+        let page = self.check_page(body, *format).await.map_err(FeedError::Page)?;
         // No next cursor, or the same one, means the end of the feed for now.
         let next = page.next_cursor.clone().or_else(|| cursor.clone());
         let more = page.more && next != cursor && !(page.records.is_empty() && page.rejected.is_empty());
@@ -141,7 +147,7 @@ impl Puller {
                 continue;
             }
             let body = std::fs::read(&path).map_err(folder)?;
-            let page = match parse::json_page(&body, &self.checker()) {
+            let page = match self.check_page(body, FeedFormat::Json).await {
                 Ok(page) => page,
                 Err(e) => {
                     move_into(&path, &inbound.join("failed")).map_err(folder)?;
@@ -216,20 +222,17 @@ pub async fn pull_now(
     Puller::new(settings, f).pass(store, now).await
 }
 
-/// Every enabled feed's loop, side by side, until `stop`: the daemon's entry.
-pub async fn run_feeds(settings: Arc<Settings>, store: Store, stop: watch::Receiver<bool>) {
-    let feeds: Vec<Feed> = settings.feeds.iter().filter(|f| f.enabled).cloned().collect();
-    tracing::info!(feeds = feeds.len(), "reverse feeds started");
-    futures_util::future::join_all(
-        feeds.into_iter().map(|f| run_feed(Puller::new(settings.clone(), f), store.clone(), stop.clone())),
-    )
-    .await;
-}
-
-/// One feed: a pass on each cron tick.
-async fn run_feed(puller: Puller, store: Store, mut stop: watch::Receiver<bool>) {
+/// One feed's loop until `stop`: a pass on each cron tick (the daemon runs one per feed).
+pub async fn run_feed(
+    settings: Arc<Settings>,
+    feed: Feed,
+    store: Store,
+    clock: Clock,
+    mut stop: watch::Receiver<bool>,
+) {
+    let puller = Puller::new(settings, feed);
     loop {
-        let now = Utc::now();
+        let now = clock.now();
         let Some(next) = puller.feed.schedule.next_after(now) else { return };
         let wait = (next - now).to_std().unwrap_or_default();
         tokio::select! {
@@ -239,7 +242,7 @@ async fn run_feed(puller: Puller, store: Store, mut stop: watch::Receiver<bool>)
         // Instances sharing a database pull each tick once, under the same leases as connectors.
         let (key, holder) = (format!("feed:{}", puller.feed.name), crate::service::instance_id());
         let lease = puller.settings.gateway.connector_lease;
-        match crate::connector::runner::take_lease(&store, &key, &holder, lease, Some(next)).await {
+        match crate::connector::runner::take_lease(&store, &key, &holder, lease, Some(next), clock.now()).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => continue,
             Err(e) => {
@@ -247,7 +250,7 @@ async fn run_feed(puller: Puller, store: Store, mut stop: watch::Receiver<bool>)
                 continue;
             }
         }
-        let pulled = puller.pass(&store, Utc::now()).await;
+        let pulled = puller.pass(&store, clock.now()).await;
         if let Err(e) = store.release_connector_lease(&key, &holder).await {
             tracing::warn!(feed = %puller.feed.name, error = %e, "cannot give the feed's lease back; it runs out by itself");
         }

@@ -10,12 +10,12 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::config::{Issues, check_version, read_toml};
 use crate::delivery::Destination;
+use crate::issues::{Issues, check_version};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DivisionsSpec {
+pub struct DivisionsSpec {
     version: u32,
     /// Our own jurisdiction: records of it that come down but no department reported are
     /// flagged (漏报/瞒报 candidates).
@@ -66,14 +66,9 @@ fn is_code(s: &str) -> bool {
 }
 
 impl Divisions {
-    /// Loads the table; a missing file is an empty table (routing by code structure only).
-    pub fn load(file: &Path, issues: &mut Issues) -> Divisions {
-        if !file.exists() {
-            return Divisions::default();
-        }
-        let Some(spec) = read_toml::<DivisionsSpec>(file, issues) else {
-            return Divisions::default();
-        };
+    /// The table of `divisions.toml` (without that file: [`Divisions::default`], routing by
+    /// code structure only).
+    pub fn from_spec(file: &Path, spec: DivisionsSpec, issues: &mut Issues) -> Divisions {
         check_version(file, spec.version, issues);
         let mut by_code = HashMap::new();
         for (i, d) in spec.divisions.into_iter().enumerate() {
@@ -227,9 +222,52 @@ pub fn check_destinations(destinations: &[Destination], divisions: &Divisions, d
     }
 }
 
+/// The shipped table built from its file's text, for unit tests.
+#[cfg(test)]
+pub(crate) fn shipped_for_tests() -> Divisions {
+    let spec = toml::from_str(include_str!("../../config/divisions.toml")).expect("divisions.toml parses");
+    let mut issues = Issues::default();
+    let divisions = Divisions::from_spec(Path::new("config/divisions.toml"), spec, &mut issues);
+    assert!(issues.is_empty(), "{:?}", issues.iter().map(ToString::to_string).collect::<Vec<_>>());
+    divisions
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_is_built_from_its_spec_and_mistakes_named() {
+        let spec = toml::from_str(
+            r#"
+version = 1
+own = "330100"
+divisions = [
+  { code = "330100", name = "杭州市" },
+  { code = "330102", name = "上城区", parent = "330100" },
+  { code = "33010", name = "short" },
+  { code = "330106", name = "西湖区", parent = "339900" },
+]
+renamed = [{ old = "330104", new = "330102", note = "国函〔2021〕" }, { old = "330103", new = "330199" }]
+"#,
+        )
+        .unwrap();
+        let mut issues = Issues::default();
+        let t = Divisions::from_spec(Path::new("divisions.toml"), spec, &mut issues);
+        assert_eq!(t.own(), Some("330100"));
+        assert_eq!(t.current("330104"), "330102");
+        assert!(t.within("330104", "330100"));
+        let issues: Vec<String> = issues.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            issues,
+            [
+                "divisions.toml: divisions[2].code: expected a 6-digit code, found \"33010\"",
+                "divisions.toml: divisions: 330106: parent 339900 is not in the table",
+                "divisions.toml: renamed[1].new: 330199 is not in the table",
+            ]
+        );
+        assert!(shipped_for_tests().own().is_some());
+    }
 
     fn table() -> Divisions {
         let mut by_code = HashMap::new();

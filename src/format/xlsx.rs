@@ -340,8 +340,21 @@ impl<'l> RowBuilder<'l> {
     }
 }
 
+/// Why a cell has no text; named in the row's `Malformed` detail.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum CellError {
+    /// Excel's own error value in the cell (`#DIV/0!`, `#N/A`).
+    #[error("{0}")]
+    Excel(String),
+    #[error("duration {0} out of range")]
+    DurationOutOfRange(f64),
+    /// Excel shows such a date as ########.
+    #[error("date {0} out of range")]
+    DateOutOfRange(f64),
+}
+
 /// The text Excel shows for a cell, or what is wrong with it.
-fn cell_text<'v>(value: &'v DataRef<'_>) -> Result<Cow<'v, str>, String> {
+fn cell_text<'v>(value: &'v DataRef<'_>) -> Result<Cow<'v, str>, CellError> {
     Ok(match value {
         DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.into(),
         DataRef::SharedString(s) => (*s).into(),
@@ -350,7 +363,7 @@ fn cell_text<'v>(value: &'v DataRef<'_>) -> Result<Cow<'v, str>, String> {
         DataRef::Bool(true) => "TRUE".into(),
         DataRef::Bool(false) => "FALSE".into(),
         DataRef::DateTime(dt) => date_time(dt)?.into(),
-        DataRef::Error(e) => return Err(e.to_string()),
+        DataRef::Error(e) => return Err(CellError::Excel(e.to_string())),
         DataRef::Empty => "".into(),
     })
 }
@@ -368,19 +381,18 @@ fn number(f: f64) -> String {
 
 /// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS`, or for a time of day alone `HH:MM:SS`; durations as
 /// `[h]:mm:ss`.
-fn date_time(dt: &ExcelDateTime) -> Result<String, String> {
+fn date_time(dt: &ExcelDateTime) -> Result<String, CellError> {
     let serial = dt.as_f64();
     if dt.is_duration() {
         let seconds = (serial * 86_400.0).round();
         if !(0.0..1e12).contains(&seconds) {
-            return Err(format!("duration {serial} out of range"));
+            return Err(CellError::DurationOutOfRange(serial));
         }
         let s = seconds as u64;
         return Ok(format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60));
     }
     if !(0.0..SERIAL_DATE_END).contains(&serial) {
-        // Excel shows such a date as ########.
-        return Err(format!("date {serial} out of range"));
+        return Err(CellError::DateOutOfRange(serial));
     }
     let (y, mo, d, h, mi, s, _ms) = dt.to_ymd_hms_milli();
     Ok(if serial < 1.0 {

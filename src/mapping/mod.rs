@@ -13,11 +13,12 @@ use std::sync::Arc;
 
 use crate::catalogue::validate::validate;
 use crate::catalogue::{Catalogue, FieldKind, Item};
-use crate::config::{GatewayConfig, Issues, check_version, read_toml, toml_files};
 use crate::format::{Encoding, RawRow};
+use crate::issues::{Issues, check_version};
 use crate::problem::{Problem, ProblemCode};
 use crate::transform::normalize_text;
-use spec::{ColumnsDefault, FieldMapSpec, MappingSpec, MappingTestSpec};
+pub use spec::MappingSpec;
+use spec::{ColumnsDefault, FieldMapSpec, MappingTestSpec};
 pub use transform_chain::Transform;
 
 /// Where a field's value comes from, before the header is known.
@@ -118,18 +119,9 @@ pub struct RowScratch {
 }
 
 impl Mapping {
-    pub fn load_dir(gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> Vec<Mapping> {
-        let mut out = Vec::new();
-        for file in toml_files(&gateway.mappings_dir, issues, &gateway.file, "paths.mappings") {
-            if let Some(m) = Mapping::load(&file, catalogue, issues) {
-                out.push(m);
-            }
-        }
-        out
-    }
-
-    pub fn load(file: &Path, catalogue: &Catalogue, issues: &mut Issues) -> Option<Mapping> {
-        let spec = read_toml::<MappingSpec>(file, issues)?;
+    /// A mapping file's spec, checked against the catalogue; its name is the file's stem and
+    /// its `[[tests]]` run here, so a mapping that fails them is reported.
+    pub fn from_spec(file: &Path, spec: MappingSpec, catalogue: &Catalogue, issues: &mut Issues) -> Option<Mapping> {
         check_version(file, spec.version, issues);
         let name = file.file_stem()?.to_string_lossy().into_owned();
         let Some(item) = catalogue.item(&spec.item).cloned() else {
@@ -182,8 +174,8 @@ impl Mapping {
                     .iter()
                     .filter_map(|n| match Transform::parse(n, &field.kind) {
                         Ok(t) => Some(t),
-                        Err(msg) => {
-                            issues.push(file, at("transforms"), msg);
+                        Err(e) => {
+                            issues.push(file, at("transforms"), e.to_string());
                             None
                         }
                     })
@@ -477,4 +469,35 @@ fn ragged(width: usize, strict: bool, cells: &[String]) -> Option<Problem> {
         ));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(file: &str, text: &str) -> (Option<Mapping>, Vec<String>) {
+        let catalogue = crate::catalogue::shipped_for_tests();
+        let mut issues = Issues::default();
+        let mapping = Mapping::from_spec(Path::new(file), toml::from_str(text).unwrap(), &catalogue, &mut issues);
+        (mapping, issues.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn a_shipped_mapping_is_built_from_its_spec_and_passes_its_tests() {
+        let (mapping, issues) =
+            build("mappings/market-penalties.toml", include_str!("../../mappings/market-penalties.toml"));
+        assert!(issues.is_empty(), "{issues:?}");
+        let mapping = mapping.unwrap();
+        assert_eq!(mapping.name, "market-penalties");
+        assert_eq!(mapping.item.code, "CF");
+    }
+
+    #[test]
+    fn mistakes_name_the_file_and_key() {
+        let (mapping, issues) = build("bad.toml", "version = 1\nitem = \"CF\"\n[fields.CF_NOPE]\ncolumn = \"x\"\n");
+        assert!(mapping.is_none());
+        assert!(issues.contains(&"bad.toml: fields.CF_NOPE: CF has no field CF_NOPE".to_string()), "{issues:?}");
+        let (_, issues) = build("bad.toml", "version = 1\nitem = \"ZZ\"\n");
+        assert_eq!(issues, ["bad.toml: item: unknown catalogue item \"ZZ\""]);
+    }
 }

@@ -13,6 +13,15 @@ const OPEN_ENDED_WORDS: [&str; 5] = ["长期", "长期有效", "永久", "永久
 /// Code-table cells with several values use any of these between them.
 const MULTI_SEPARATORS: [char; 6] = [';', '；', ',', '，', '、', '/'];
 
+/// A mapping file names a transform that does not exist, or does not fit its field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransformNameError {
+    #[error("unknown transform {0:?} (expected trim, normalize, upper, lower, date, amount, yuan_to_wan or code)")]
+    Unknown(String),
+    #[error("transform {0:?} does not fit a field of this type")]
+    DoesNotFit(String),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transform {
     Trim,
@@ -46,7 +55,7 @@ impl Transform {
         }
     }
 
-    pub fn parse(name: &str, kind: &FieldKind) -> Result<Transform, String> {
+    pub fn parse(name: &str, kind: &FieldKind) -> Result<Transform, TransformNameError> {
         let t = match name {
             "trim" => Transform::Trim,
             "normalize" => Transform::Normalize,
@@ -56,11 +65,7 @@ impl Transform {
             "amount" => Transform::Amount { assume: None },
             "yuan_to_wan" => Transform::Amount { assume: Some(Unit::Yuan) },
             "code" => Transform::Code,
-            other => {
-                return Err(format!(
-                    "unknown transform {other:?} (expected trim, normalize, upper, lower, date, amount, yuan_to_wan or code)"
-                ));
-            }
+            other => return Err(TransformNameError::Unknown(other.to_string())),
         };
         let fits = match t {
             Transform::Date => matches!(kind, FieldKind::Date { .. }),
@@ -69,7 +74,7 @@ impl Transform {
             _ => true,
         };
         if !fits {
-            return Err(format!("transform {name:?} does not fit a field of this type"));
+            return Err(TransformNameError::DoesNotFit(name.to_string()));
         }
         Ok(t)
     }

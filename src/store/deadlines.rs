@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{Executor as _, Row};
 
 use super::{Db, Store, StoreError, on_pool};
 use crate::calendar::{Calendar, shanghai_date};
@@ -155,12 +155,14 @@ impl Store {
         let changed = match self.db() {
             Db::Sqlite(pool) => {
                 let mut tx = pool.begin().await?;
-                sqlx::raw_sql(
-                    "CREATE TEMP TABLE IF NOT EXISTS deadline_map (item TEXT, decision_date TEXT, deadline TEXT, \
-                     due_soon_from TEXT, provisional INTEGER, PRIMARY KEY (item, decision_date)); DELETE FROM deadline_map",
-                )
-                .execute(&mut *tx)
-                .await?;
+                // `Executor::execute` (a boxed `Send` future) rather than `RawSql::execute`, whose
+                // future rustc cannot prove `Send` inside a spawned task (rust-lang/rust#102211).
+                (&mut *tx)
+                    .execute(sqlx::raw_sql(
+                        "CREATE TEMP TABLE IF NOT EXISTS deadline_map (item TEXT, decision_date TEXT, deadline TEXT, \
+                         due_soon_from TEXT, provisional INTEGER, PRIMARY KEY (item, decision_date)); DELETE FROM deadline_map",
+                    ))
+                    .await?;
                 for chunk in map.chunks(500) {
                     let values = vec!["(?,?,?,?,?)"; chunk.len()].join(",");
                     let sql = format!("INSERT INTO deadline_map VALUES {values}");
@@ -176,7 +178,7 @@ impl Store {
                     q.execute(&mut *tx).await?;
                 }
                 let n = sqlx::query(UPDATE).execute(&mut *tx).await?.rows_affected();
-                sqlx::raw_sql("DROP TABLE deadline_map").execute(&mut *tx).await?;
+                (&mut *tx).execute(sqlx::raw_sql("DROP TABLE deadline_map")).await?;
                 tx.commit().await?;
                 n
             }

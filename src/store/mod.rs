@@ -9,6 +9,7 @@ mod deadlines;
 mod deliveries;
 mod feeds;
 mod records;
+pub mod scratch;
 mod web;
 
 use std::path::Path;
@@ -248,5 +249,38 @@ impl Store {
             .await
             .map(|_| ())?);
         Ok(())
+    }
+}
+
+/// `sqlite://data/x.db` is taken relative to base_dir, not to whatever folder the daemon runs in.
+pub fn absolute_sqlite_url(url: &str, base_dir: &Path) -> String {
+    let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+        return url.to_string();
+    };
+    let (path, query) = rest.split_once('?').map_or((rest, None), |(p, q)| (p, Some(q)));
+    if path.is_empty() || path == ":memory:" || Path::new(path).is_absolute() {
+        return url.to_string();
+    }
+    let abs = base_dir.join(path);
+    match query {
+        Some(q) => format!("sqlite://{}?{q}", abs.display()),
+        None => format!("sqlite://{}", abs.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_sqlite_urls_are_anchored_at_the_base_dir() {
+        let base = Path::new("/srv/gw");
+        assert_eq!(absolute_sqlite_url("sqlite://data/gateway.db", base), "sqlite:///srv/gw/data/gateway.db");
+        assert_eq!(absolute_sqlite_url("sqlite://data/g.db?mode=rwc", base), "sqlite:///srv/gw/data/g.db?mode=rwc");
+        assert_eq!(absolute_sqlite_url("sqlite:///abs/g.db", base), "sqlite:///abs/g.db");
+        assert_eq!(
+            absolute_sqlite_url("postgres://postgres@127.0.0.1/test", base),
+            "postgres://postgres@127.0.0.1/test"
+        );
     }
 }

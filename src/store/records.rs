@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Postgres, Row, Sqlite};
+use sqlx::{Executor as _, Postgres, Row, Sqlite};
 
 use super::{Db, Store, StoreError, on_pool};
 use crate::record::PreparedRecord;
@@ -117,7 +117,9 @@ impl Store {
                 // Closed rather than reused if dropped mid-transaction, and so its large page
                 // cache (what makes bulk upserts fast) goes with it.
                 c.close_on_drop();
-                sqlx::raw_sql("PRAGMA cache_size = -262144").execute(&mut *c).await?;
+                // `Executor::execute` (a boxed `Send` future), not `RawSql::execute`: rustc cannot
+                // prove the latter `Send` inside a spawned task (rust-lang/rust#102211).
+                (&mut *c).execute(sqlx::raw_sql("PRAGMA cache_size = -262144")).await?;
                 Conn::Sqlite(c)
             }
             Db::Postgres(pool) => {
@@ -190,10 +192,10 @@ impl RecordWriter {
         match &mut self.conn {
             // IMMEDIATE takes the write lock now instead of failing to upgrade later.
             Conn::Sqlite(c) => {
-                sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut **c).await?;
+                (&mut **c).execute(sqlx::raw_sql("BEGIN IMMEDIATE")).await?;
             }
             Conn::Postgres(c) => {
-                sqlx::raw_sql("BEGIN").execute(&mut **c).await?;
+                (&mut **c).execute(sqlx::raw_sql("BEGIN")).await?;
             }
         }
         self.rows_in_tx = 0;
@@ -203,10 +205,10 @@ impl RecordWriter {
     async fn commit(&mut self) -> Result<(), StoreError> {
         match &mut self.conn {
             Conn::Sqlite(c) => {
-                sqlx::raw_sql("COMMIT").execute(&mut **c).await?;
+                (&mut **c).execute(sqlx::raw_sql("COMMIT")).await?;
             }
             Conn::Postgres(c) => {
-                sqlx::raw_sql("COMMIT").execute(&mut **c).await?;
+                (&mut **c).execute(sqlx::raw_sql("COMMIT")).await?;
             }
         }
         Ok(())

@@ -100,6 +100,22 @@ impl OverviewCache {
     }
 }
 
+/// A recount under way for one scope. However it ends (new figures, an error, a panic, or
+/// the runtime dropping it), the scope is no longer marked as recounting, so a later look
+/// starts another instead of serving the old figures for ever.
+struct Recount {
+    cache: std::sync::Arc<OverviewCache>,
+    scope: Option<String>,
+}
+
+impl Drop for Recount {
+    fn drop(&mut self) {
+        if let Some(c) = self.cache.entries().get_mut(&self.scope) {
+            c.recounting = false;
+        }
+    }
+}
+
 /// Everything the 总览 page shows, limited to the caller's department for department users:
 /// the figures of the last [`FRESH`] seconds, or counted now if there are none yet.
 pub async fn overview_for(state: &AppState, caller: &Caller) -> Result<std::sync::Arc<Overview>, StoreError> {
@@ -120,16 +136,12 @@ pub async fn overview_for(state: &AppState, caller: &Caller) -> Result<std::sync
         Some((overview, start)) => {
             if start {
                 let (state, caller) = (state.clone(), caller.clone());
-                tokio::spawn(async move {
-                    let scope = caller.scope().map(str::to_string);
+                crate::supervisor::spawn_once("overview-recount", async move {
+                    let recount =
+                        Recount { cache: state.overview_cache.clone(), scope: caller.scope().map(str::to_string) };
                     match count_overview(&state, &caller).await {
-                        Ok(o) => state.overview_cache.put(scope, std::sync::Arc::new(o)),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "recounting the overview failed; the last figures stay");
-                            if let Some(c) = state.overview_cache.entries().get_mut(&scope) {
-                                c.recounting = false;
-                            }
-                        }
+                        Ok(o) => state.overview_cache.put(recount.scope.clone(), std::sync::Arc::new(o)),
+                        Err(e) => tracing::warn!(error = %e, "recounting the overview failed; the last figures stay"),
                     }
                 });
             }
@@ -292,4 +304,36 @@ fn read(summary: &str, params: &[(&str, &str)]) -> serde_json::Value {
             "401": {"description": "no or unknown token"},
             "403": {"description": "this role may not read it"},
             "404": {"description": "not found, or another department's"}}}})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn overview() -> std::sync::Arc<Overview> {
+        std::sync::Arc::new(Overview {
+            today: "2026-12-03".into(),
+            as_of: "2026-12-03T08:00:00Z".into(),
+            counts: OverviewCounts::default(),
+            departments: Vec::new(),
+            connectors: Vec::new(),
+            deliveries: Vec::new(),
+            calendar_missing_years: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn a_recount_that_panics_lets_the_next_look_start_another() {
+        let cache = std::sync::Arc::new(OverviewCache::default());
+        let scope = Some("market".to_string());
+        cache.put(scope.clone(), overview());
+        cache.entries().get_mut(&scope).unwrap().recounting = true;
+        let recount = Recount { cache: cache.clone(), scope: scope.clone() };
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _recount = recount;
+            panic!("counting failed");
+        }));
+        assert!(panicked.is_err());
+        assert!(!cache.entries()[&scope].recounting);
+    }
 }

@@ -93,7 +93,17 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
     );
     write_sample(&mut out, "credit_gateway_calendar_missing_years", "", state.missing_years().len() as i64);
     push_latency(&mut out);
+    task_panics(&mut out);
     Ok(out)
+}
+
+/// Panics of this instance's supervised tasks (each was started again).
+fn task_panics(out: &mut String) {
+    let name = "credit_gateway_task_panics_total";
+    header_line(out, name, "counter", "Panics of the daemon's long-running tasks, each started again, by task.");
+    for (task, n) in crate::supervisor::panic_counts() {
+        write_sample(out, name, &format!("task=\"{}\"", label(&task)), n as i64);
+    }
 }
 
 /// The push-time histograms of this instance.

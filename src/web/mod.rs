@@ -22,11 +22,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use crate::calendar::Calendar;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::store::Store;
-
-/// The instant "now" for the web side: the real clock, or a fixed one in tests and replays.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -35,6 +33,7 @@ pub struct AppState {
     pub store: Store,
     /// The calendar in force (the daemon swaps in new years without a restart).
     pub calendar: watch::Receiver<Arc<Calendar>>,
+    /// The daemon's clock: 今日, statuses, sessions and audit stamps follow it.
     pub clock: Clock,
     /// The overview's figures of the last few seconds, per scope.
     pub overview_cache: Arc<api::OverviewCache>,
@@ -43,18 +42,24 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Fixed settings (tests, benchmarks).
+    /// Fixed settings (tests, benchmarks), on the real clock until [`AppState::with_clock`].
     pub fn new(settings: Arc<Settings>, store: Store, calendar: watch::Receiver<Arc<Calendar>>) -> AppState {
-        AppState::live(watch::channel(settings).1, store, calendar)
+        AppState::live(watch::channel(settings).1, store, calendar, Clock::real())
     }
 
-    /// Settings that follow the daemon's reloads.
+    /// Settings that follow the daemon's reloads, and the daemon's clock.
     pub fn live(
         settings: watch::Receiver<Arc<Settings>>,
         store: Store,
         calendar: watch::Receiver<Arc<Calendar>>,
+        clock: Clock,
     ) -> AppState {
-        AppState { settings, store, calendar, clock: Arc::new(Utc::now), overview_cache: Arc::default(), run_now: None }
+        AppState { settings, store, calendar, clock, overview_cache: Arc::default(), run_now: None }
+    }
+
+    /// On another clock.
+    pub fn with_clock(self, clock: Clock) -> AppState {
+        AppState { clock, ..self }
     }
 
     /// With the daemon's connectors, which the dashboard may ask for a pass now.
@@ -67,11 +72,11 @@ impl AppState {
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        (self.clock)()
+        self.clock.now()
     }
 
     pub fn today(&self) -> chrono::NaiveDate {
-        crate::calendar::shanghai_date(self.now())
+        self.clock.today()
     }
 
     /// Years without a calendar file that deadlines of this year and the next reach into.

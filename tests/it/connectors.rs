@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use credit_gateway::clock::Clock;
 use credit_gateway::config::Settings;
 use credit_gateway::connector::runner::{self, FileOutcome};
 use credit_gateway::sample::{SampleFormat, SampleItem};
@@ -112,6 +113,7 @@ poll_seconds = 0.1
         settings.clone(),
         store.clone(),
         settings.connector("market-penalties").unwrap().clone(),
+        Clock::real(),
         Arc::default(),
         stop,
     );
@@ -198,6 +200,7 @@ poll_seconds = 3600
         settings.clone(),
         store.clone(),
         settings.connector(name).unwrap().clone(),
+        Clock::real(),
         run_now.clone(),
         stop,
     );
@@ -339,7 +342,7 @@ async fn an_http_api_is_paged_resumed_after_a_failure_retried_on_503_and_rate_li
 
     // Page 3 is broken: the pass stops there with pages 1–2 committed.
     *api.broken_page.lock().unwrap() = Some(3);
-    let report = runner::run_once(&settings, &store, "api-penalties").await.unwrap();
+    let report = runner::run_once(&settings, &store, "api-penalties", &Clock::real()).await.unwrap();
     assert!(report.error.as_deref().unwrap().contains("HTTP 500"), "{:?}", report.error);
     assert_eq!(report.files.len(), 2);
     assert_eq!(store.count_records(Some("CF")).await.unwrap(), good(40));
@@ -349,7 +352,7 @@ async fn an_http_api_is_paged_resumed_after_a_failure_retried_on_503_and_rate_li
     // A new process (a fresh source) continues at page 3, not at page 1.
     *api.broken_page.lock().unwrap() = None;
     api.log.lock().unwrap().clear();
-    let report = runner::run_once(&settings, &store, "api-penalties").await.unwrap();
+    let report = runner::run_once(&settings, &store, "api-penalties", &Clock::real()).await.unwrap();
     assert_eq!(report.error, None);
     let pages: Vec<String> = api.log.lock().unwrap().iter().map(|(_, q)| q["page"].clone()).collect();
     assert_eq!(pages, ["3", "4", "5", "6"], "resumed from the checkpoint; page 6 is empty and ends the sweep");
@@ -361,7 +364,7 @@ async fn an_http_api_is_paged_resumed_after_a_failure_retried_on_503_and_rate_li
     api.log.lock().unwrap().clear();
     // Two 503s first: retried with backoff, then delivered.
     api.unavailable.store(2, Ordering::SeqCst);
-    let report = runner::run_once(&settings, &store, "api-penalties").await.unwrap();
+    let report = runner::run_once(&settings, &store, "api-penalties", &Clock::real()).await.unwrap();
     assert_eq!(report.error, None);
     let log = api.log.lock().unwrap().clone();
     assert_eq!(log[0].1.get("since").map(String::as_str), Some("2024-05-01T08:01:39"), "since = last record seen");
@@ -375,7 +378,7 @@ async fn an_http_api_is_paged_resumed_after_a_failure_retried_on_503_and_rate_li
     assert_eq!(store.count_records(Some("CF")).await.unwrap(), good(130));
 
     // Nothing new: one request, nothing ingested.
-    let report = runner::run_once(&settings, &store, "api-penalties").await.unwrap();
+    let report = runner::run_once(&settings, &store, "api-penalties", &Clock::real()).await.unwrap();
     assert_eq!((report.error, report.files.len()), (None, 0));
 
     // Lineage: each run names the URL and page it came from; no secret anywhere.
@@ -475,7 +478,7 @@ async fn a_database_table_is_pulled_incrementally_from_mariadb_and_sqlite() {
     let (settings, store) = load(&config).await;
 
     for name in ["db-mariadb", "db-sqlite"] {
-        let report = runner::run_once(&settings, &store, name).await.unwrap();
+        let report = runner::run_once(&settings, &store, name, &Clock::real()).await.unwrap();
         assert_eq!(report.error, None, "{name}");
         assert_eq!(report.files.len(), 3, "{name}: 120 rows in batches of 50");
         assert_eq!(report.rows(), 120, "{name}");
@@ -486,12 +489,12 @@ async fn a_database_table_is_pulled_incrementally_from_mariadb_and_sqlite() {
     insert_rows(&mysql, &table, &header, &rows, 120..160, '`').await;
     insert_rows(&sqlite, &table, &header, &rows, 120..160, '"').await;
     for name in ["db-mariadb", "db-sqlite"] {
-        let report = runner::run_once(&settings, &store, name).await.unwrap();
+        let report = runner::run_once(&settings, &store, name, &Clock::real()).await.unwrap();
         assert_eq!(report.error, None, "{name}");
         assert_eq!(report.rows(), 40, "{name}: only the new rows");
         let checkpoint = store.checkpoint(name).await.unwrap().unwrap();
         assert!(checkpoint.contains(r#""key":"159""#), "{name}: {checkpoint}");
-        let again = runner::run_once(&settings, &store, name).await.unwrap();
+        let again = runner::run_once(&settings, &store, name, &Clock::real()).await.unwrap();
         assert_eq!((again.error, again.files.len()), (None, 0), "{name}: nothing new");
     }
     assert_eq!(store.count_records(Some("CF")).await.unwrap(), good(160));
@@ -655,7 +658,7 @@ async fn hostile_files_are_refused_with_reasons_and_nothing_is_written_outside_t
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let connectors = ["market-penalties", "feed-json", "feed-xml"].map(|name| {
         let connector = settings.connector(name).unwrap().clone();
-        runner::run_connector(settings.clone(), store.clone(), connector, Arc::default(), stop.clone())
+        runner::run_connector(settings.clone(), store.clone(), connector, Clock::real(), Arc::default(), stop.clone())
     });
     let drive = async {
         let left = || ["penalties", "json", "xml"].map(|name| files_in(&inbox(name))).concat();

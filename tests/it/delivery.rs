@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use credit_gateway::clock::Clock;
 use credit_gateway::config::Settings;
 use credit_gateway::delivery::worker::push_due;
 use credit_gateway::ingest::{IngestOptions, ingest_file};
@@ -84,7 +85,7 @@ async fn ingest_penalties(settings: &Settings, store: &Store, dir: &Path, rows: 
         days: 1,
     };
     credit_gateway::sample::write_sample(&spec, &file).unwrap();
-    let opts = IngestOptions { report_path: None, progress: false, now: chrono::Utc::now(), source: None };
+    let opts = IngestOptions { report_path: None, progress: false, clock: Clock::real(), source: None };
     let s = ingest_file(settings, store, "market-penalties", &file, &opts).await.unwrap();
     assert_eq!(s.accepted, rows);
     csv::ReaderBuilder::new()
@@ -100,7 +101,7 @@ async fn ingest_penalties(settings: &Settings, store: &Store, dir: &Path, rows: 
 async fn push_until_done(settings: &Settings, store: &Store) {
     let start = Instant::now();
     loop {
-        push_due(settings, store, "provincial").await.unwrap();
+        push_due(settings, store, "provincial", &Clock::real()).await.unwrap();
         let open: i64 = store
             .delivery_counts()
             .await
@@ -151,7 +152,7 @@ async fn returned_records_are_queued_for_the_department_and_a_correction_closes_
             wrong.iter().map(|r| json!({"name": format!("{}分公司", r[name_at]), "credit_code": r[code_at]})).collect();
         post(&format!("{base}/sandbox/subjects"), Value::Array(library)).await;
 
-        let pushed = push_due(&settings, &store, "provincial").await.unwrap();
+        let pushed = push_due(&settings, &store, "provincial", &Clock::real()).await.unwrap();
         assert_eq!((pushed.accepted, pushed.returned), (47, 3), "{adapter}");
         let returns = store.open_returns(Some("market")).await.unwrap();
         assert_eq!(returns.len(), 3);
@@ -170,10 +171,10 @@ async fn returned_records_are_queued_for_the_department_and_a_correction_closes_
             w.write_record(&r).unwrap();
         }
         w.flush().unwrap();
-        let opts = IngestOptions { report_path: None, progress: false, now: chrono::Utc::now(), source: None };
+        let opts = IngestOptions { report_path: None, progress: false, clock: Clock::real(), source: None };
         let s = ingest_file(&settings, &store, "market-penalties", &fixed, &opts).await.unwrap();
         assert_eq!(s.new_versions, 3);
-        let pushed = push_due(&settings, &store, "provincial").await.unwrap();
+        let pushed = push_due(&settings, &store, "provincial", &Clock::real()).await.unwrap();
         assert_eq!((pushed.accepted, pushed.returned), (3, 0), "{adapter}");
         assert!(store.open_returns(Some("market")).await.unwrap().is_empty());
         let history = store.record_returns(returns[0].record_id).await.unwrap();
@@ -240,7 +241,7 @@ async fn the_rate_limit_is_honoured_and_push_time_decides_on_time_or_late() {
     ingest_penalties(&settings, &store, root, 30, &today).await;
     ingest_penalties(&settings, &store, root, 31, "2024-03-01").await;
     let start = Instant::now();
-    let pushed = push_due(&settings, &store, "provincial").await.unwrap();
+    let pushed = push_due(&settings, &store, "provincial", &Clock::real()).await.unwrap();
     let elapsed = start.elapsed();
     assert_eq!((pushed.pushes, pushed.accepted), (7, 61));
     // Seven pushes at ten a second: at least six intervals of 100 ms.
@@ -385,7 +386,7 @@ async fn penalties_are_withdrawn_when_publicity_ends_and_dead_letters_can_be_ret
     let now = chrono::Utc::now();
     assert_eq!(store.queue_withdrawals("CF", "CF_GSJZQ", later, now).await.unwrap(), 20);
     assert_eq!(store.queue_withdrawals("CF", "CF_GSJZQ", later, now).await.unwrap(), 0, "idempotent");
-    let pushed = push_due(&settings, &store, "provincial").await.unwrap();
+    let pushed = push_due(&settings, &store, "provincial", &Clock::real()).await.unwrap();
     assert_eq!(pushed.accepted, 20);
     let st = stats(&base).await;
     assert_eq!(st["platforms"]["provincial"]["CF"]["distinct_keys"], 40, "20 adds and 20 withdrawals: {st}");

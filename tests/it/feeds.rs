@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use credit_gateway::calendar::shanghai_date;
+use credit_gateway::clock::Clock;
 use credit_gateway::config::Settings;
 use credit_gateway::delivery::worker::push_due;
 use credit_gateway::feed::pull::{Puller, pull_now};
@@ -118,7 +119,7 @@ impl Harness {
 
     async fn push_all(&self) {
         for name in LOWER.iter().chain(&["provincial"]) {
-            push_due(&self.settings, &self.store, name).await.unwrap();
+            push_due(&self.settings, &self.store, name, &Clock::real()).await.unwrap();
         }
     }
 }
@@ -229,7 +230,7 @@ async fn a_mixed_feed_reaches_each_county_and_the_city_with_only_their_records()
 async fn delete_supersedes(h: &Harness) {
     h.post_feed(json!([record(1, "新增", Some("330102"), penalty_data(1, "330102"))])).await;
     pull_now(h.settings.clone(), &h.store, "provincial", chrono::Utc::now()).await.unwrap();
-    push_due(&h.settings, &h.store, "county-a").await.unwrap();
+    push_due(&h.settings, &h.store, "county-a", &Clock::real()).await.unwrap();
     // A change and then a deletion arrive before the change went out: only the deletion goes.
     let mut changed = penalty_data(1, "330102");
     changed["CF_NR"] = "警告并责令改正".into();
@@ -243,7 +244,7 @@ async fn delete_supersedes(h: &Harness) {
     assert_eq!(counts.new_versions, 2);
     let stats_before = h.stats().await;
     assert_eq!(stats_before["platforms"]["county-a"]["CF"]["operations"], json!({"add": 1}));
-    push_due(&h.settings, &h.store, "county-a").await.unwrap();
+    push_due(&h.settings, &h.store, "county-a", &Clock::real()).await.unwrap();
     let stats = h.stats().await;
     assert_eq!(stats["platforms"]["county-a"]["CF"]["operations"], json!({"add": 1, "delete": 1}), "{stats}");
     let business_key = h.store.feed_states().await.unwrap();
@@ -282,10 +283,10 @@ async fn reported_penalties(h: &Harness, rows: u64) {
         days: 1,
     };
     credit_gateway::sample::write_sample(&spec, &file).unwrap();
-    let opts = IngestOptions { report_path: None, progress: false, now: chrono::Utc::now(), source: None };
+    let opts = IngestOptions { report_path: None, progress: false, clock: Clock::real(), source: None };
     let s = ingest_file(&h.settings, &h.store, "market-penalties", &file, &opts).await.unwrap();
     assert_eq!(s.accepted, rows);
-    push_due(&h.settings, &h.store, "provincial").await.unwrap();
+    push_due(&h.settings, &h.store, "provincial", &Clock::real()).await.unwrap();
 }
 
 /// Our reported penalty 1 is repaired: withdrawn upward and downward on the SLA; of two
@@ -367,7 +368,7 @@ async fn a_restart_resumes_from_the_cursor_and_routes_every_record_once() {
         let step = puller.step(&h.store, chrono::Utc::now()).await.unwrap();
         assert!(step.more);
         puller.step(&h.store, chrono::Utc::now()).await.unwrap();
-        push_due(&h.settings, &h.store, "county-a").await.unwrap();
+        push_due(&h.settings, &h.store, "county-a", &Clock::real()).await.unwrap();
         h.store.close().await;
     }
     assert_eq!(distinct(&h.stats().await, "county-a"), 2, "pushed before the stop");
@@ -378,7 +379,7 @@ async fn a_restart_resumes_from_the_cursor_and_routes_every_record_once() {
     let counts = pull_now(settings.clone(), &store, "provincial", chrono::Utc::now()).await.unwrap();
     assert_eq!((counts.new_versions, counts.unchanged), (3, 0), "only the rest: {counts:?}");
     for name in LOWER {
-        push_due(&settings, &store, name).await.unwrap();
+        push_due(&settings, &store, name, &Clock::real()).await.unwrap();
     }
     let stats = h.stats().await;
     for (platform, n) in [("county-a", 4), ("county-b", 3), ("city", 7)] {
@@ -513,6 +514,7 @@ async fn the_daemon_pulls_the_feed_on_its_schedule_and_routes_it_down() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let daemon = credit_gateway::daemon::run_with(
         &h.config,
+        Clock::real(),
         async {
             let _ = stopped.await;
         },
@@ -590,7 +592,7 @@ async fn a_department_record_sharing_an_id_does_not_supersede_a_feed_delivery() 
         writer.write_record(&row).unwrap();
     }
     writer.flush().unwrap();
-    let opts = IngestOptions { report_path: None, progress: false, now: chrono::Utc::now(), source: None };
+    let opts = IngestOptions { report_path: None, progress: false, clock: Clock::real(), source: None };
     let s =
         ingest_file(&h.settings, &h.store, "market-penalties", &h.root.join("cf-corrected.csv"), &opts).await.unwrap();
     assert_eq!(s.new_versions, 1);

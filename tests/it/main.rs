@@ -7,6 +7,7 @@ mod support;
 
 mod browser;
 mod cli;
+mod clock;
 mod connectors;
 mod daemon;
 mod deadlines;
@@ -18,5 +19,6 @@ mod instances;
 mod sandbox_departments;
 mod scale;
 mod service;
+mod supervisor;
 mod validation;
 mod web;

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, TimeDelta};
+use credit_gateway::clock::Clock;
 use credit_gateway::config::Settings;
 use credit_gateway::connector::http::Auth;
 use credit_gateway::connector::sql::DbUrl;
@@ -193,7 +194,7 @@ async fn the_shipped_http_connectors_pull_the_sandbox_apis() {
         clock.store(229 * INTERVAL, Ordering::SeqCst);
         let connector = http_connector(&settings, name, &server, secret, dir.path());
         let mapping = settings.mapping(&connector.mapping).expect("the connector's mapping");
-        let mut source = connector.open_source(mapping).expect("a source");
+        let mut source = connector.open_source(mapping, &Clock::real()).expect("a source");
         let mut checkpoint = None;
 
         let files = sweep(&mut source, &mut checkpoint).await;
@@ -228,7 +229,7 @@ async fn the_shipped_sql_connector_reads_the_sandbox_table() {
     sql.batch_rows = 100;
     let connector = Connector { source: SourceSettings::Sql(sql), work_dir: dir.path().join("utility"), ..connector };
     let mapping = settings.mapping(&connector.mapping).expect("the connector's mapping");
-    let mut source = connector.open_source(mapping).expect("a source");
+    let mut source = connector.open_source(mapping, &Clock::real()).expect("a source");
     let mut checkpoint = None;
 
     let files = sweep(&mut source, &mut checkpoint).await;
@@ -273,7 +274,7 @@ async fn the_shipped_sql_connector_reads_the_sandbox_table_on_mariadb_and_postgr
         sql.batch_rows = 100;
         let connector = Connector { source: SourceSettings::Sql(sql), work_dir: dir.path().join("u"), ..connector };
         let mapping = settings.mapping(&connector.mapping).expect("the connector's mapping");
-        let mut source = connector.open_source(mapping).expect("a source");
+        let mut source = connector.open_source(mapping, &Clock::real()).expect("a source");
         let mut checkpoint = None;
         let first = sweep(&mut source, &mut checkpoint).await;
         let mapped: Vec<Mapped> = first.iter().flat_map(|f| map_file(f, mapping)).collect();

@@ -43,7 +43,7 @@ pub fn postgres_admin_url() -> String {
 
 /// A fresh, empty PostgreSQL database for one test; dropped by `drop_postgres`.
 pub async fn fresh_postgres() -> (String, String) {
-    credit_gateway::bench::fresh_postgres_database(&postgres_admin_url())
+    credit_gateway::store::scratch::fresh_postgres_database(&postgres_admin_url())
         .await
         .expect("PostgreSQL is running (DATABASE_URL)")
 }
@@ -127,7 +127,7 @@ pub async fn ingest_sample(
     let opts = credit_gateway::ingest::IngestOptions {
         report_path: None,
         progress: false,
-        now: chrono::Utc::now(),
+        clock: credit_gateway::clock::Clock::real(),
         source: None,
     };
     credit_gateway::ingest::ingest_file(settings, store, connector, &file, &opts).await.unwrap().accepted

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use credit_gateway::clock::Clock;
 use credit_gateway::config::Settings;
 use credit_gateway::ingest::{IngestOptions, ingest_file};
 use credit_gateway::sample::{SampleFormat, SampleItem};
@@ -217,7 +218,7 @@ async fn each_view_filters_exports_and_keeps_departments_apart(postgres: bool) {
     let field_at = text[..number_at].rfind(',').unwrap() + 1;
     let hostile = format!("{}={}", &text[..field_at], &text[field_at..]);
     std::fs::write(&file, hostile).unwrap();
-    let opts = IngestOptions { report_path: None, progress: false, now: chrono::Utc::now(), source: None };
+    let opts = IngestOptions { report_path: None, progress: false, clock: Clock::real(), source: None };
     let summary = ingest_file(&settings, &store, "market-penalties", &file, &opts).await.unwrap();
     assert!(summary.accepted > 0 && summary.rejected > 0, "{summary:?}");
     let tax = ingest_sample(&settings, &store, root, "tax-licences", SampleItem::Licences, 20).await;

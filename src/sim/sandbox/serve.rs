@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::departments::{self, DepartmentSources};
 use super::platforms::{self as platform, SandboxOptions};
+use crate::clock::Clock;
 use crate::config::Settings;
 
 /// Where the sandbox listens and keeps its files.
@@ -25,6 +26,8 @@ pub struct SandboxPlan {
     pub subjects: Option<PathBuf>,
     /// New department records every this often.
     pub every: Duration,
+    /// The department sources' time (`--now`).
+    pub clock: Clock,
 }
 
 impl SandboxPlan {
@@ -37,6 +40,7 @@ impl SandboxPlan {
             exchange: data.join("exchange"),
             subjects: None,
             every: Duration::from_secs(20),
+            clock: Clock::real(),
         }
     }
 }
@@ -71,8 +75,9 @@ pub async fn run(
         platforms.shutdown().await;
         return Ok(());
     };
-    let now = departments::shanghai_now();
-    let sources = Arc::new(DepartmentSources::with_backlog(1, now, plan.every, 200));
+    let now = departments::shanghai_wall_time(&plan.clock);
+    let sources =
+        Arc::new(DepartmentSources::with_backlog(1, now, plan.every, 200).with_gateway_clock(plan.clock.clone()));
     let server = departments::serve(departments_addr, sources.clone())
         .await
         .map_err(|source| ServeError::Departments { addr: departments_addr, source })?;
@@ -82,7 +87,9 @@ pub async fn run(
     let url = format!("sqlite://{}", plan.utilities_db.display());
     let feed = async {
         loop {
-            if let Err(e) = departments::write_utility_db(&url, &sources, departments::shanghai_now()).await {
+            if let Err(e) =
+                departments::write_utility_db(&url, &sources, departments::shanghai_wall_time(&plan.clock)).await
+            {
                 tracing::warn!(error = %e, "cannot write the sandbox utilities table");
             }
             tokio::time::sleep(plan.every).await;

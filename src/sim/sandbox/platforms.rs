@@ -28,7 +28,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::Catalogue;
-use crate::delivery::package::signature;
+use crate::delivery::package::{JsonPackage, signature};
 
 /// How to start the sandbox platforms.
 #[derive(Debug, Clone)]
@@ -275,40 +275,23 @@ fn xml_answer(package_id: &str, verdicts: &[Verdict]) -> Bytes {
     Bytes::from(out)
 }
 
-#[derive(Deserialize)]
-struct JsonPackage {
-    package_id: String,
-    item: String,
-    records: Vec<JsonRecord>,
-}
-
-#[derive(Deserialize)]
-struct JsonRecord {
-    key: String,
-    operation: String,
-    #[serde(default)]
-    business_key: String,
-    #[serde(default)]
-    data: HashMap<String, serde_json::Value>,
-}
-
 fn parse_json(body: &[u8]) -> Result<(String, String, Vec<Incoming>), String> {
-    let p: JsonPackage = serde_json::from_slice(body).map_err(|e| format!("not a data package: {e}"))?;
-    let records = p
-        .records
-        .into_iter()
-        .map(|r| Incoming {
-            key: r.key,
-            operation: r.operation,
-            business_key: r.business_key,
-            data: r
-                .data
+    let p = JsonPackage::parse(body).map_err(|e| format!("not a data package: {e}"))?;
+    let mut records = Vec::with_capacity(p.records.len());
+    for r in p.records {
+        let data: HashMap<String, serde_json::Value> =
+            serde_json::from_str(r.data.get()).map_err(|e| format!("not a data package: {e}"))?;
+        records.push(Incoming {
+            key: r.key.into_owned(),
+            operation: r.operation.into_owned(),
+            business_key: r.business_key.into_owned(),
+            data: data
                 .into_iter()
                 .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
                 .collect(),
-        })
-        .collect();
-    Ok((p.package_id, p.item, records))
+        });
+    }
+    Ok((p.package_id.into_owned(), p.item.into_owned(), records))
 }
 
 /// The XML data package: header fields and records (`<Record key operation businessKey>`

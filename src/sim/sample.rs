@@ -15,7 +15,10 @@ use std::path::{Path, PathBuf};
 use chrono::{Datelike, Days, Months, NaiveDate};
 use serde::Serialize;
 
-use crate::ids::{CREDIT_CODE_PLACEHOLDER, credit_code_check_char, id_number_check_char, org_code_check_char};
+use crate::ids::{
+    CREDIT_ALPHABET, CREDIT_CODE_PLACEHOLDER, ID_CHECK_SYMBOLS, credit_code_check_char, org_code_check_char,
+};
+use crate::sim::fake::{Rng, SHOPS, SYLLABLES, push_check, push_credit_code, push_id_number, push_person_name};
 
 /// Which 双公示 catalogue item a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -346,58 +349,7 @@ impl Row {
 }
 
 // ---------------------------------------------------------------------------------------
-// Randomness and row roles
-
-/// SplitMix64 (Steele, Lea and Flood, 2014). Hand-rolled rather than the `rand` crate: a
-/// seed must give the same bytes on every platform and after every dependency upgrade, and
-/// `rand` does not promise stable streams across versions.
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    /// An independent stream per row: a row depends only on the seed, its number and its
-    /// role, so changing the bad share leaves the other rows as they were.
-    fn for_row(seed: u64, n: u64) -> Self {
-        let mut rng = Rng(seed ^ n.wrapping_mul(0xD1B5_4A32_D192_ED03));
-        rng.next();
-        rng
-    }
-
-    /// An independent stream per (seed, source, record), for the sandbox's department data.
-    pub(crate) fn for_record(seed: u64, stream: u64, i: u64) -> Self {
-        Rng::for_row(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15), i)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform below `n`, which must not be 0; the modulo bias is below 2^-40 for the small `n` used here.
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    pub(crate) fn index(&mut self, len: usize) -> usize {
-        self.below(len as u64) as usize
-    }
-
-    /// Uniform in `lo..=hi`.
-    pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-
-    /// True with probability `1 / n`.
-    pub(crate) fn one_in(&mut self, n: u64) -> bool {
-        self.below(n) == 0
-    }
-
-    pub(crate) fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.index(items.len())]
-    }
-}
+// Row roles
 
 /// Spreads a share of the rows evenly and exactly: after `n` rows, `round(n × share)` taken.
 struct Quota {
@@ -545,11 +497,6 @@ const REGIONS: [Region; 5] = [
 /// County-level codes, the ones that start resident ID numbers.
 const ID_AREAS: [&str; 4] = ["340602", "340603", "340604", "340621"];
 
-/// 字号 syllables of firm and shop names.
-const SYLLABLES: [&str; 32] = [
-    "华", "鑫", "盛", "达", "恒", "泰", "兴", "隆", "宏", "源", "信", "诚", "佳", "和", "润", "丰", "安", "康", "瑞",
-    "祥", "博", "通", "永", "福", "金", "汇", "众", "嘉", "辰", "淮", "濉", "相",
-];
 const TRADES: [&str; 12] = [
     "商贸",
     "建材",
@@ -565,22 +512,9 @@ const TRADES: [&str; 12] = [
     "汽车服务",
 ];
 const FIRM_FORMS: [&str; 6] = ["有限公司", "有限公司", "有限公司", "有限公司", "有限责任公司", "股份有限公司"];
-const SHOPS: [&str; 10] =
-    ["便利店", "餐饮店", "理发店", "五金店", "水果店", "烟酒店", "小吃部", "农资店", "服装店", "超市"];
-const SURNAMES: [&str; 16] =
-    ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "朱", "马", "胡", "郭"];
-/// Given-name characters; a name takes one or two.
-const GIVEN: [&str; 24] = [
-    "伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰", "涛", "明", "超", "霞", "平", "刚", "桂",
-    "英", "秀", "兰", "建", "国",
-];
 
-/// GB 32100-2015 symbols; also those of organisation codes inside a credit code.
-const CREDIT_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 /// The symbols GB 32100 leaves out as easily misread.
 const FORBIDDEN: [&str; 5] = ["I", "O", "S", "V", "Z"];
-/// GB 11643 check characters.
-const ID_CHECKS: &[u8; 11] = b"0123456789X";
 
 /// 处罚类别 01–14 (行政处罚法 art. 9; SPEC §2.3): the text of code `i + 1`.
 const PENALTY_KINDS: [&str; 14] = [
@@ -847,7 +781,7 @@ impl<'a> Generator<'a> {
                 push_person_name(row.cell(Col::LegalRep), rng);
                 if rng.one_in(3) {
                     row.set(Col::LegalRepIdType, if rng.one_in(2) { "身份证" } else { "01" });
-                    push_id_number(row.cell(Col::LegalRepId), rng);
+                    push_id_number(row.cell(Col::LegalRepId), rng, |rng| rng.pick(&ID_AREAS));
                 }
             }
             Subject::Individual | Subject::Placeholder => {
@@ -869,7 +803,7 @@ impl<'a> Generator<'a> {
                 push_person_name(row.cell(Col::Name), rng);
                 row.set(Col::SubjectKind, "自然人");
                 row.set(Col::IdType, if rng.one_in(2) { "身份证" } else { "01" });
-                push_id_number(row.cell(Col::IdNumber), rng);
+                push_id_number(row.cell(Col::IdNumber), rng, |rng| rng.pick(&ID_AREAS));
             }
         }
     }
@@ -1039,7 +973,7 @@ impl<'a> Generator<'a> {
             BadKind::BadIdNumber => {
                 let cell = row.cell(Col::IdNumber);
                 let old = cell.pop().expect("a person has an ID number");
-                cell.push(other_symbol(rng, ID_CHECKS, old));
+                cell.push(other_symbol(rng, ID_CHECK_SYMBOLS, old));
             }
             BadKind::MissingLegalRep => {
                 for col in [Col::LegalRep, Col::LegalRepIdType, Col::LegalRepId] {
@@ -1048,54 +982,6 @@ impl<'a> Generator<'a> {
             }
             BadKind::PlaceholderWithoutRegistration => row.cell(Col::Registration).clear(),
         }
-    }
-}
-
-/// Appends the check character of `out[from..]`, computed by one of `crate::ids`' functions.
-fn push_check(out: &mut String, from: usize, check: fn(&str) -> Option<char>) {
-    let ch = check(&out[from..]).expect("the generator writes only symbols of the code's alphabet");
-    out.push(ch);
-}
-
-/// Appends a credit code: registering department and kind (`91` firm, `92` 个体工商户), the
-/// region, an organisation code with its own check character, then the final check
-/// character (GB 32100-2015). `old` codes embed an 8-digit pre-2015 organisation code; new
-/// ones start `MA` as issued since.
-fn push_credit_code(out: &mut String, rng: &mut Rng, kind: &str, region: &str, old: bool) {
-    let start = out.len();
-    out.push_str(kind);
-    out.push_str(region);
-    let org = out.len();
-    if old {
-        for _ in 0..8 {
-            out.push(char::from(b'0' + rng.below(10) as u8));
-        }
-    } else {
-        out.push_str("MA");
-        for _ in 0..6 {
-            out.push(char::from(rng.pick(CREDIT_ALPHABET)));
-        }
-    }
-    push_check(out, org, org_code_check_char);
-    push_check(out, start, credit_code_check_char);
-}
-
-/// Appends a resident ID number (GB 11643): a county code of the city, a real birth date
-/// between 1955 and 2004, a sequence number and the check character.
-fn push_id_number(out: &mut String, rng: &mut Rng) {
-    let start = out.len();
-    let born = NaiveDate::from_ymd_opt(1955, 1, 1).expect("a real date") + Days::new(rng.below(50 * 365));
-    let area = rng.pick(&ID_AREAS);
-    write!(out, "{area}{:04}{:02}{:02}{:03}", born.year(), born.month(), born.day(), rng.range(1, 999))
-        .expect("formatting into a String cannot fail");
-    push_check(out, start, id_number_check_char);
-}
-
-fn push_person_name(out: &mut String, rng: &mut Rng) {
-    out.push_str(rng.pick(&SURNAMES));
-    out.push_str(rng.pick(&GIVEN));
-    if rng.one_in(2) {
-        out.push_str(rng.pick(&GIVEN));
     }
 }
 
@@ -1251,6 +1137,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::ids::id_number_check_char;
 
     fn spec(item: SampleItem, rows: u64, format: SampleFormat) -> SampleSpec {
         SampleSpec {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use tokio::sync::watch;
 
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::sample::{SampleFormat, SampleItem, SampleSpec, write_sample};
 use crate::sandbox::serve::{SandboxPlan, run as run_sandbox};
@@ -36,6 +37,8 @@ pub struct DemoOptions {
     pub every: Duration,
     /// Rows per 行政处罚 file (行政许可 files have half).
     pub rows: u64,
+    /// The demo's time (`--now`): the dashboard's 今日, the files' decision dates, every stamp.
+    pub clock: Clock,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +92,7 @@ pub async fn run(
         platforms: available(opts.platforms),
         departments: Some(available(opts.departments)),
         every: Duration::from_secs(10),
+        clock: opts.clock.clone(),
         ..SandboxPlan::for_settings(&settings)
     };
     let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
@@ -118,7 +122,7 @@ pub async fn run(
 
     let settings = Settings::load(&config)?;
     let store = Store::connect(&settings.gateway.database_url).await?;
-    let now = chrono::Utc::now();
+    let now = opts.clock.now();
     let admin = crate::web::auth::add_user(&store, &settings.departments, "admin", "admin", None, None, now).await?;
     let clerk = crate::web::auth::add_user(
         &store,
@@ -132,7 +136,7 @@ pub async fn run(
     .await?;
     store.close().await;
 
-    let dropper = drop_files(settings.clone(), platforms, opts.every, opts.rows, stop_rx.clone());
+    let dropper = drop_files(settings.clone(), platforms, &opts, stop_rx.clone());
     let mut ready = Some(ready);
     let listening = |addr: SocketAddr| {
         let login = DemoLogin {
@@ -147,7 +151,7 @@ pub async fn run(
         }
     };
     let daemon = async {
-        let result = crate::daemon::run_with(&config, shutdown, listening).await;
+        let result = crate::daemon::run_with(&config, opts.clock.clone(), shutdown, listening).await;
         let _ = stop_tx.send(true);
         result
     };
@@ -188,11 +192,7 @@ fn prepare_folder(base: &Path, dir: &Path) -> Result<PathBuf, DemoError> {
 
 /// Sets the database URL (dropping `url_env`, so the environment cannot point the copy
 /// elsewhere) and the dashboard's address in a copied `gateway.toml`; `None` leaves it.
-pub(crate) fn set_in_gateway(
-    gateway: &Path,
-    database_url: Option<&str>,
-    listen: Option<SocketAddr>,
-) -> Result<(), DemoError> {
+pub fn set_in_gateway(gateway: &Path, database_url: Option<&str>, listen: Option<SocketAddr>) -> Result<(), DemoError> {
     let text = std::fs::read_to_string(gateway).map_err(io(gateway))?;
     let text: String = text
         .lines()
@@ -207,7 +207,8 @@ pub(crate) fn set_in_gateway(
     std::fs::write(gateway, text + "\n").map_err(io(gateway))
 }
 
-pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), DemoError> {
+/// Copies the folder `from` with everything in it to `to`.
+pub fn copy_tree(from: &Path, to: &Path) -> Result<(), DemoError> {
     std::fs::create_dir_all(to).map_err(io(to))?;
     for entry in std::fs::read_dir(from).map_err(io(from))? {
         let entry = entry.map_err(io(from))?;
@@ -223,7 +224,7 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), DemoError> {
 
 /// Points the copied connectors and destinations at the sandbox's addresses, and the
 /// dashboard at `listen`.
-pub(crate) fn point_at(
+pub fn point_at(
     dir: &Path,
     platforms: SocketAddr,
     departments: SocketAddr,
@@ -253,22 +254,16 @@ pub(crate) fn point_at(
 /// inbox, and every other time a 行政许可 XLSX into market-licences. Before a penalties file
 /// lands, the platform's subject library learns two of its companies under other names, so
 /// the platform returns those records (rule 1001) for the clerk to correct.
-async fn drop_files(
-    settings: Settings,
-    platforms: SocketAddr,
-    every: Duration,
-    rows: u64,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn drop_files(settings: Settings, platforms: SocketAddr, opts: &DemoOptions, mut stop: watch::Receiver<bool>) {
     let work = settings.gateway.data_dir.join("demo");
-    crate::connector::http::install_crypto_provider();
+    crate::http_client::install_crypto_provider();
     let http = reqwest::Client::new();
     for round in 0u64.. {
-        if let Err(e) = drop_round(&settings, &work, &http, platforms, round, rows).await {
+        if let Err(e) = drop_round(&settings, &work, &http, platforms, round, opts).await {
             tracing::warn!(error = %e, round, "the demo could not drop its files");
         }
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(opts.every) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
     }
@@ -280,10 +275,11 @@ async fn drop_round(
     http: &reqwest::Client,
     platforms: SocketAddr,
     round: u64,
-    rows: u64,
+    opts: &DemoOptions,
 ) -> Result<(), DemoError> {
+    let rows = opts.rows;
     std::fs::create_dir_all(work).map_err(io(work))?;
-    let today = crate::calendar::shanghai_date(chrono::Utc::now());
+    let today = opts.clock.today();
     // Decisions of the last three weeks: the older ones are already past their 7 working days.
     let spec = |item, rows, format| SampleSpec {
         item,
@@ -295,7 +291,7 @@ async fn drop_round(
         first_date: today - chrono::Days::new(21),
         days: 21,
     };
-    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    let stamp = opts.clock.now().format("%Y%m%d-%H%M%S");
 
     let (format, ext) = match round % 3 {
         0 => (SampleFormat::Csv, "csv"),

@@ -8,11 +8,13 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Subcommand;
 
-use crate::calendar::{Calendar, CalendarYear};
-use crate::config::Settings;
-use crate::ingest::{IngestOptions, ingest_file};
-use crate::sample::{SampleFormat, SampleItem, SampleSpec, write_sample};
-use crate::store::Store;
+use credit_gateway::calendar::{Calendar, CalendarYear};
+use credit_gateway::clock::Clock;
+use credit_gateway::config::Settings;
+use credit_gateway::ingest::{IngestOptions, ingest_file};
+use credit_gateway::sample::{SampleFormat, SampleItem, SampleSpec, write_sample};
+use credit_gateway::store::Store;
+use credit_gateway::store::scratch;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -107,28 +109,30 @@ pub enum BenchCommand {
     },
 }
 
-pub async fn run(config: &Path, command: BenchCommand) -> anyhow::Result<()> {
+/// Runs one benchmark; what it stores is stamped by `clock`.
+pub async fn run(config: &Path, clock: &Clock, command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Ingest { rows, database, bad, workdir } => {
-            bench_ingest(config, rows, &database, bad, workdir).await
+            bench_ingest(config, clock, rows, &database, bad, workdir).await
         }
         BenchCommand::Deadlines { rows, provisional, workdir } => {
-            bench_deadlines(config, rows, provisional, workdir).await
+            bench_deadlines(config, clock, rows, provisional, workdir).await
         }
-        BenchCommand::Deliver { rows, batch, workdir } => bench_deliver(config, rows, batch, workdir).await,
-        BenchCommand::Folder { rows, workdir } => bench_folder(config, rows, workdir).await,
-        BenchCommand::Idle { seconds, workdir } => bench_idle(config, seconds, workdir).await,
+        BenchCommand::Deliver { rows, batch, workdir } => bench_deliver(config, clock, rows, batch, workdir).await,
+        BenchCommand::Folder { rows, workdir } => bench_folder(config, clock, rows, workdir).await,
+        BenchCommand::Idle { seconds, workdir } => bench_idle(config, clock, seconds, workdir).await,
         BenchCommand::Scale { rows, instances, database, batch, workdir } => {
-            bench_scale(config, rows, &instances, &database, batch, workdir).await
+            bench_scale(config, clock, rows, &instances, &database, batch, workdir).await
         }
         BenchCommand::Web { rows, requests, clients, seconds, workdir } => {
-            bench_web(config, rows, requests, clients, seconds, workdir).await
+            bench_web(config, clock, rows, requests, clients, seconds, workdir).await
         }
     }
 }
 
 async fn bench_ingest(
     config: &Path,
+    clock: &Clock,
     rows: u64,
     database: &str,
     bad: f64,
@@ -153,7 +157,7 @@ async fn bench_ingest(
     let opts = IngestOptions {
         report_path: Some(dir.join("bench.errors.csv")),
         progress: false,
-        now: chrono::Utc::now(),
+        clock: clock.clone(),
         source: None,
     };
     let t = Instant::now();
@@ -176,8 +180,8 @@ async fn bench_ingest(
     Ok(())
 }
 
-async fn bench_folder(config: &Path, rows: u64, workdir: Option<PathBuf>) -> anyhow::Result<()> {
-    use crate::connector::{SourceSettings, runner::run_pass};
+async fn bench_folder(config: &Path, clock: &Clock, rows: u64, workdir: Option<PathBuf>) -> anyhow::Result<()> {
+    use credit_gateway::connector::{SourceSettings, runner::run_pass};
     let mut guard = None;
     let dir = work_dir(workdir, &mut guard)?;
     let file = dir.join(format!("cf-{rows}-0.02.csv"));
@@ -206,7 +210,7 @@ async fn bench_folder(config: &Path, rows: u64, workdir: Option<PathBuf>) -> any
     std::fs::copy(&file, inbox.join("cf.csv"))?;
     let store = Store::connect(&folder_settings.gateway.database_url).await?;
     let mapping = folder_settings.mapping(&connector.mapping).context("the connector's mapping")?;
-    let mut source = connector.open_source(mapping)?;
+    let mut source = connector.open_source(mapping, clock)?;
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);
     let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let sampler = {
@@ -221,7 +225,7 @@ async fn bench_folder(config: &Path, rows: u64, workdir: Option<PathBuf>) -> any
         })
     };
     let t = Instant::now();
-    let report = run_pass(&folder_settings, &store, &connector, source.as_mut(), &stop).await;
+    let report = run_pass(&folder_settings, &store, &connector, source.as_mut(), clock, &stop).await;
     let folder_secs = t.elapsed().as_secs_f64();
     sampling.store(false, std::sync::atomic::Ordering::Relaxed);
     let rss = sampler.join().unwrap_or_default();
@@ -236,7 +240,7 @@ async fn bench_folder(config: &Path, rows: u64, workdir: Option<PathBuf>) -> any
     let opts = IngestOptions {
         report_path: Some(dir.join("oneshot.errors.csv")),
         progress: false,
-        now: chrono::Utc::now(),
+        clock: clock.clone(),
         source: None,
     };
     let t = Instant::now();
@@ -263,19 +267,19 @@ async fn bench_folder(config: &Path, rows: u64, workdir: Option<PathBuf>) -> any
     Ok(())
 }
 
-async fn bench_idle(config: &Path, seconds: u64, workdir: Option<PathBuf>) -> anyhow::Result<()> {
+async fn bench_idle(config: &Path, clock: &Clock, seconds: u64, workdir: Option<PathBuf>) -> anyhow::Result<()> {
     use std::time::Duration;
     let mut guard = None;
     let dir = work_dir(workdir, &mut guard)?;
     let shipped = Settings::load(config)?;
     for sub in ["config", "connectors", "mappings"] {
-        crate::demo::copy_tree(&shipped.gateway.base_dir.join(sub), &dir.join(sub))?;
+        credit_gateway::sim::demo::copy_tree(&shipped.gateway.base_dir.join(sub), &dir.join(sub))?;
     }
     let gateway = dir.join("config/gateway.toml");
-    crate::demo::set_in_gateway(&gateway, Some("sqlite://data/gateway.db"), None)?;
+    credit_gateway::sim::demo::set_in_gateway(&gateway, Some("sqlite://data/gateway.db"), None)?;
     // A port just given back: every connection to it is refused.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    crate::demo::point_at(&dir, closed, closed, "127.0.0.1:0".parse()?)?;
+    credit_gateway::sim::demo::point_at(&dir, closed, closed, "127.0.0.1:0".parse()?)?;
     // With their secrets the API connectors get as far as the refused connection, and retry.
     std::fs::create_dir_all(dir.join("data/secrets"))?;
     for secret in ["tax-api.token", "court-api.key"] {
@@ -284,8 +288,9 @@ async fn bench_idle(config: &Path, seconds: u64, workdir: Option<PathBuf>) -> an
 
     let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let daemon = crate::daemon::run_with(
+    let daemon = credit_gateway::daemon::run_with(
         &gateway,
+        clock.clone(),
         async {
             let _ = stop_rx.await;
         },
@@ -354,21 +359,19 @@ impl Cleanup {
     }
 }
 
-/// Creates an empty database beside the one `admin_url` names; returns its URL and name.
-pub async fn fresh_postgres_database(admin_url: &str) -> anyhow::Result<(String, String)> {
-    let pool = sqlx::PgPool::connect(admin_url).await.context("connecting to PostgreSQL")?;
-    let name = format!("cg_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await?;
-    pool.close().await;
-    let base = match admin_url.rfind('/') {
-        Some(i) if i > "postgres://".len() => &admin_url[..i],
-        _ => admin_url,
-    };
-    Ok((format!("{base}/{name}"), name))
+/// A fresh PostgreSQL database on the server `admin_url` names: (URL, name).
+async fn fresh_postgres_database(admin_url: &str) -> anyhow::Result<(String, String)> {
+    scratch::fresh_postgres_database(admin_url).await.context("making a fresh PostgreSQL database")
 }
 
-async fn bench_deliver(config: &Path, rows: u64, batch: usize, workdir: Option<PathBuf>) -> anyhow::Result<()> {
-    use crate::delivery::worker::Pusher;
+async fn bench_deliver(
+    config: &Path,
+    clock: &Clock,
+    rows: u64,
+    batch: usize,
+    workdir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use credit_gateway::delivery::worker::Pusher;
     let mut guard = None;
     let dir = work_dir(workdir, &mut guard)?;
     let file = dir.join(format!("cf-{rows}-deliver.csv"));
@@ -388,14 +391,14 @@ async fn bench_deliver(config: &Path, rows: u64, batch: usize, workdir: Option<P
     let opts = IngestOptions {
         report_path: Some(dir.join("deliver.errors.csv")),
         progress: false,
-        now: chrono::Utc::now(),
+        clock: clock.clone(),
         source: None,
     };
     let t = Instant::now();
     let summary = ingest_file(&settings, &store, "market-penalties", &file, &opts).await?;
     eprintln!("ingested {} records in {:.1} s", summary.accepted, t.elapsed().as_secs_f64());
 
-    let pusher = Pusher::new(&settings, destination, "bench");
+    let pusher = Pusher::new(&settings, destination, "bench", clock.clone());
     let (mut accepted, mut pushes) = (0u64, 0u64);
     let mut rss = Vec::new();
     let t = Instant::now();
@@ -450,7 +453,7 @@ fn sandbox_platform(config: &Path) -> anyhow::Result<(std::process::Child, u16)>
 fn scale_config(config: &Path, dir: &Path, database_url: &str, port: u16, batch: usize) -> anyhow::Result<PathBuf> {
     let shipped = Settings::load(config)?;
     for sub in ["config", "mappings"] {
-        crate::demo::copy_tree(&shipped.gateway.base_dir.join(sub), &dir.join(sub))?;
+        credit_gateway::demo::copy_tree(&shipped.gateway.base_dir.join(sub), &dir.join(sub))?;
     }
     // The connector whose mapping the bench ingests through; its inbox stays empty.
     std::fs::create_dir_all(dir.join("connectors"))?;
@@ -467,12 +470,13 @@ fn scale_config(config: &Path, dir: &Path, database_url: &str, port: u16, batch:
     );
     std::fs::write(destinations.join("provincial.toml"), destination)?;
     let gateway = dir.join("config/gateway.toml");
-    crate::demo::set_in_gateway(&gateway, Some(database_url), Some("127.0.0.1:0".parse()?))?;
+    credit_gateway::demo::set_in_gateway(&gateway, Some(database_url), Some("127.0.0.1:0".parse()?))?;
     Ok(gateway)
 }
 
 async fn bench_scale(
     config: &Path,
+    clock: &Clock,
     rows: u64,
     instances: &[usize],
     admin: &str,
@@ -485,15 +489,17 @@ async fn bench_scale(
     let first = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).expect("valid date");
     penalties_file(&file, rows, 0.0, 0.0, first, 300)?;
     let (mut sandbox, port) = sandbox_platform(config)?;
-    let measured = scale_runs(config, &dir, &file, port, instances, admin, batch).await;
+    let measured = scale_runs(config, clock, &dir, &file, port, instances, admin, batch).await;
     let _ = sandbox.kill();
     let _ = sandbox.wait();
     measured
 }
 
 /// One measurement per instance count, each on a fresh database.
+#[allow(clippy::too_many_arguments)]
 async fn scale_runs(
     config: &Path,
+    clock: &Clock,
     dir: &Path,
     file: &Path,
     port: u16,
@@ -509,7 +515,7 @@ async fn scale_runs(
         let gateway = scale_config(config, &install, &url, port, batch)?;
         let settings = Settings::load(&gateway)?;
         let store = Store::connect(&url).await?;
-        let opts = IngestOptions { report_path: None, progress: false, now: chrono::Utc::now(), source: None };
+        let opts = IngestOptions { report_path: None, progress: false, clock: clock.clone(), source: None };
         let summary = ingest_file(&settings, &store, "market-penalties", file, &opts).await?;
         let expected = i64::try_from(summary.accepted)?;
 
@@ -622,7 +628,13 @@ fn penalties_file(
 /// Fills SQLite with `rows` records, `provisional` of them decided in the last days of 2026
 /// (their deadlines reach into 2027, which has no calendar file), then measures a month's
 /// figures and the recomputation when a 2027 calendar is loaded.
-async fn bench_deadlines(config: &Path, rows: u64, provisional: u64, workdir: Option<PathBuf>) -> anyhow::Result<()> {
+async fn bench_deadlines(
+    config: &Path,
+    clock: &Clock,
+    rows: u64,
+    provisional: u64,
+    workdir: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let mut guard = None;
     let dir = work_dir(workdir, &mut guard)?;
     let date = |s: &str| s.parse::<chrono::NaiveDate>().expect("valid date");
@@ -631,7 +643,7 @@ async fn bench_deadlines(config: &Path, rows: u64, provisional: u64, workdir: Op
     penalties_file(&main_file, rows - provisional, 0.0, 0.0, date("2025-01-01"), 715)?;
     // Decided 2026-12-23 or later: the 7th working day is in 2027.
     penalties_file(&late_file, provisional, 0.0, 0.0, date("2026-12-23"), 9)?;
-    let (settings, store, db) = fill_sqlite(config, &dir, "bench-deadlines", &[&main_file, &late_file]).await?;
+    let (settings, store, db) = fill_sqlite(config, clock, &dir, "bench-deadlines", &[&main_file, &late_file]).await?;
     let records = store.count_records(None).await?;
     let provisional_before = store.provisional_count().await?;
 
@@ -681,6 +693,7 @@ async fn bench_deadlines(config: &Path, rows: u64, provisional: u64, workdir: Op
 /// A fresh SQLite store in `dir` with `files` (行政处罚 CSV) ingested through market-penalties.
 async fn fill_sqlite(
     config: &Path,
+    clock: &Clock,
     dir: &Path,
     name: &str,
     files: &[&Path],
@@ -690,10 +703,13 @@ async fn fill_sqlite(
     let url = format!("sqlite://{}", db.display());
     settings.gateway.database_url = url.clone();
     let store = Store::connect(&url).await?;
-    let now = chrono::Utc::now();
     for file in files {
-        let opts =
-            IngestOptions { report_path: Some(dir.join("bench.errors.csv")), progress: false, now, source: None };
+        let opts = IngestOptions {
+            report_path: Some(dir.join("bench.errors.csv")),
+            progress: false,
+            clock: clock.clone(),
+            source: None,
+        };
         let t = Instant::now();
         let s = ingest_file(&settings, &store, "market-penalties", file, &opts).await?;
         eprintln!("ingested {} rows in {:.1} s", s.rows, t.elapsed().as_secs_f64());
@@ -716,13 +732,14 @@ fn ms(d: std::time::Duration) -> f64 {
 /// then GET / with a session cookie from `clients` concurrent clients for `seconds`.
 async fn bench_web(
     config: &Path,
+    clock: &Clock,
     rows: u64,
     requests: usize,
     clients: usize,
     seconds: u64,
     workdir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    use crate::web::{AppState, auth};
+    use credit_gateway::web::{AppState, auth};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -733,14 +750,14 @@ async fn bench_web(
     let file = dir.join(format!("deadlines-{rows}.csv"));
     let first = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("valid date");
     penalties_file(&file, rows, 0.0, 0.0, first, 715)?;
-    let (settings, store, db) = fill_sqlite(config, &dir, "bench-web", &[&file]).await?;
+    let (settings, store, db) = fill_sqlite(config, clock, &dir, "bench-web", &[&file]).await?;
     let records = store.count_records(None).await?;
-    let now = chrono::Utc::now();
+    let now = clock.now();
     let password = "bench-口令-123";
     let ops = auth::add_user(&store, &settings.departments, "bench-ops", "ops", None, Some(password), now).await?;
 
     // Each part of the overview alone, once, cold then warm, to show which query costs what.
-    let today = crate::calendar::shanghai_date(now);
+    let today = credit_gateway::calendar::shanghai_date(now);
     let mut parts = serde_json::Map::new();
     for round in ["cold", "warm"] {
         let t = Instant::now();
@@ -759,11 +776,11 @@ async fn bench_web(
 
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let (_calendar_tx, calendar) = tokio::sync::watch::channel(settings.calendar.clone());
-    let state = AppState::new(Arc::new(settings.clone()), store.clone(), calendar);
-    let (addr, serve) = crate::web::bind("127.0.0.1:0".parse()?, state, stop).await?;
+    let state = AppState::new(Arc::new(settings.clone()), store.clone(), calendar).with_clock(clock.clone());
+    let (addr, serve) = credit_gateway::web::bind("127.0.0.1:0".parse()?, state, stop).await?;
     let server = tokio::spawn(serve);
     let base = format!("http://{addr}");
-    crate::connector::http::install_crypto_provider();
+    credit_gateway::connector::http::install_crypto_provider();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(60))

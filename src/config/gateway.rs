@@ -1,135 +1,17 @@
-//! `gateway.toml` and the loading of every declarative file.
-//!
-//! Loading never stops at the first mistake: every problem is collected as
-//! `file: key: expectation`, so one `check-config` run shows them all.
+//! `gateway.toml`: the gateway's own settings, with every path made absolute.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
-use std::sync::Arc;
-
-use crate::calendar::Calendar;
-use crate::catalogue::Catalogue;
-use crate::connector::Connector;
-use crate::deadline::DeadlineRules;
-use crate::delivery::Destination;
-use crate::department::Departments;
-use crate::feed::Feed;
-use crate::feed::route::Divisions;
-use crate::mapping::Mapping;
-
-/// One mistake in one declarative file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigIssue {
-    pub file: PathBuf,
-    pub key: String,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigIssue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.key.is_empty() {
-            write!(f, "{}: {}", self.file.display(), self.message)
-        } else {
-            write!(f, "{}: {}: {}", self.file.display(), self.key, self.message)
-        }
-    }
-}
-
-/// Every mistake found while loading the configuration.
-#[derive(Debug, thiserror::Error)]
-pub struct ConfigError(pub Vec<ConfigIssue>);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} configuration problem(s):", self.0.len())?;
-        for issue in &self.0 {
-            writeln!(f, "  {issue}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Collects issues while files are loaded and validated.
-#[derive(Debug, Default)]
-pub struct Issues(Vec<ConfigIssue>);
-
-impl Issues {
-    pub fn push(&mut self, file: &Path, key: impl Into<String>, message: impl Into<String>) {
-        self.0.push(ConfigIssue { file: file.to_path_buf(), key: key.into(), message: message.into() });
-    }
-
-    /// Issues only grow: comparing lengths tells whether a step added any.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn into_result<T>(self, value: T) -> Result<T, ConfigError> {
-        if self.0.is_empty() { Ok(value) } else { Err(ConfigError(self.0)) }
-    }
-}
-
-/// Reads and parses one TOML file into its serde shape, recording any failure.
-pub fn read_toml<T: DeserializeOwned>(path: &Path, issues: &mut Issues) -> Option<T> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(err) => {
-            issues.push(path, "", format!("cannot read: {err}"));
-            return None;
-        }
-    };
-    match toml::from_str::<T>(&text) {
-        Ok(value) => Some(value),
-        Err(err) => {
-            let at = err
-                .span()
-                .map(|span| {
-                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                    format!("line {line}")
-                })
-                .unwrap_or_default();
-            issues.push(path, at, err.message().to_string());
-            None
-        }
-    }
-}
-
-/// Checks the `version = 1` every declarative file starts with.
-pub fn check_version(path: &Path, version: u32, issues: &mut Issues) {
-    if version != 1 {
-        issues.push(path, "version", format!("expected 1, found {version}"));
-    }
-}
-
-/// The `.toml` files of a folder, sorted so errors and ids come out in a stable order.
-pub fn toml_files(dir: &Path, issues: &mut Issues, config_file: &Path, key: &str) -> Vec<PathBuf> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) => {
-            issues.push(config_file, key, format!("cannot read folder {}: {err}", dir.display()));
-            return Vec::new();
-        }
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
-        .collect();
-    files.sort();
-    files
-}
+use crate::issues::{Issues, check_version};
+use crate::store::absolute_sqlite_url;
 
 /// The serde shape of `gateway.toml`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct GatewaySpec {
+pub(super) struct GatewaySpec {
     version: u32,
     /// Folder the other paths are relative to, itself relative to this file (default "..").
     #[serde(default = "default_base_dir")]
@@ -399,7 +281,7 @@ pub struct GatewayConfig {
 }
 
 impl GatewayConfig {
-    fn from_spec(file: &Path, spec: GatewaySpec, issues: &mut Issues) -> GatewayConfig {
+    pub(super) fn from_spec(file: &Path, spec: GatewaySpec, issues: &mut Issues) -> GatewayConfig {
         check_version(file, spec.version, issues);
         let file_dir = file.parent().unwrap_or(Path::new("."));
         let base_dir = file_dir.join(&spec.base_dir);
@@ -457,125 +339,5 @@ impl GatewayConfig {
             credit_code_exceptions: spec.validation.credit_code_exceptions,
             calendar_poll: std::time::Duration::from_secs(spec.daemon.calendar_poll_seconds.max(1)),
         }
-    }
-}
-
-/// `sqlite://data/x.db` is taken relative to base_dir, not to whatever folder the daemon runs in.
-pub(crate) fn absolute_sqlite_url(url: &str, base_dir: &Path) -> String {
-    let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
-        return url.to_string();
-    };
-    let (path, query) = rest.split_once('?').map_or((rest, None), |(p, q)| (p, Some(q)));
-    if path.is_empty() || path == ":memory:" || Path::new(path).is_absolute() {
-        return url.to_string();
-    }
-    let abs = base_dir.join(path);
-    match query {
-        Some(q) => format!("sqlite://{}?{q}", abs.display()),
-        None => format!("sqlite://{}", abs.display()),
-    }
-}
-
-/// Loads the calendar folder; its mistakes join the others.
-pub fn load_calendar(gateway: &GatewayConfig, issues: &mut Issues) -> Calendar {
-    match Calendar::load_dir(&gateway.calendar_dir) {
-        Ok(calendar) => calendar,
-        Err(e) => {
-            for problem in e.issues() {
-                issues.push(&gateway.calendar_dir, "", problem.clone());
-            }
-            Calendar::default()
-        }
-    }
-}
-
-/// Everything declarative, loaded and cross-checked.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub gateway: GatewayConfig,
-    pub catalogue: Catalogue,
-    pub departments: Departments,
-    pub mappings: Vec<Mapping>,
-    pub connectors: Vec<Connector>,
-    /// Working days; swapped whole when a year's file is added (never edited in place).
-    pub calendar: Arc<Calendar>,
-    pub deadlines: DeadlineRules,
-    pub destinations: Vec<Destination>,
-    pub feeds: Vec<Feed>,
-    pub divisions: Divisions,
-}
-
-impl Settings {
-    /// Loads `gateway.toml` and every file it points to; all mistakes come back together.
-    pub fn load(config_file: &Path) -> Result<Settings, ConfigError> {
-        let mut issues = Issues::default();
-        let Some(spec) = read_toml::<GatewaySpec>(config_file, &mut issues) else {
-            return Err(ConfigError(issues.0));
-        };
-        let gateway = GatewayConfig::from_spec(config_file, spec, &mut issues);
-        let catalogue = Catalogue::load(&gateway, &mut issues);
-        let departments = Departments::load(&gateway.departments_file, &mut issues);
-        let calendar = load_calendar(&gateway, &mut issues);
-        let deadlines = DeadlineRules::load(&gateway.deadlines_file, &catalogue, &mut issues);
-        let mappings = Mapping::load_dir(&gateway, &catalogue, &mut issues);
-        let connectors = Connector::load_dir(&gateway, &catalogue, &departments, &mappings, &mut issues);
-        let destinations = Destination::load_dir(&gateway, &catalogue, &mut issues);
-        let divisions = Divisions::load(&gateway.divisions_file, &mut issues);
-        crate::feed::route::check_destinations(&destinations, &divisions, &gateway.destinations_dir, &mut issues);
-        let feeds = Feed::load_dir(&gateway, &catalogue, &mut issues);
-        issues.into_result(Settings {
-            destinations,
-            feeds,
-            divisions,
-            gateway,
-            catalogue,
-            departments,
-            mappings,
-            connectors,
-            calendar: Arc::new(calendar),
-            deadlines,
-        })
-    }
-
-    pub fn connector(&self, name: &str) -> Option<&Connector> {
-        self.connectors.iter().find(|c| c.name == name)
-    }
-
-    /// (destination, item) for every enabled destination: what the outbox triggers read.
-    pub fn destination_items(&self) -> Vec<(String, String)> {
-        self.destinations
-            .iter()
-            .filter(|d| d.enabled && !d.is_lower())
-            .flat_map(|d| d.items.iter().map(|i| (d.name.clone(), i.clone())))
-            .collect()
-    }
-
-    pub fn destination(&self, name: &str) -> Option<&Destination> {
-        self.destinations.iter().find(|d| d.name == name)
-    }
-
-    pub fn feed(&self, name: &str) -> Option<&Feed> {
-        self.feeds.iter().find(|f| f.name == name)
-    }
-
-    pub fn mapping(&self, name: &str) -> Option<&Mapping> {
-        self.mappings.iter().find(|m| m.name == name)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_sqlite_urls_are_anchored_at_the_base_dir() {
-        let base = Path::new("/srv/gw");
-        assert_eq!(absolute_sqlite_url("sqlite://data/gateway.db", base), "sqlite:///srv/gw/data/gateway.db");
-        assert_eq!(absolute_sqlite_url("sqlite://data/g.db?mode=rwc", base), "sqlite:///srv/gw/data/g.db?mode=rwc");
-        assert_eq!(absolute_sqlite_url("sqlite:///abs/g.db", base), "sqlite:///abs/g.db");
-        assert_eq!(
-            absolute_sqlite_url("postgres://postgres@127.0.0.1/test", base),
-            "postgres://postgres@127.0.0.1/test"
-        );
     }
 }

@@ -1,0 +1,78 @@
+//! `credit-gateway connectors`: each connector's health, or one pass of one now.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use credit_gateway::clock::Clock;
+use credit_gateway::connector::runner;
+
+#[derive(Args)]
+pub struct ConnectorsArgs {
+    #[command(subcommand)]
+    command: Option<ConnectorsCommand>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum ConnectorsCommand {
+    /// Each connector: kind, department, item, schedule, last run, status, rows, errors, next run.
+    List,
+    /// Run one pass of a connector now and print what it took (JSON).
+    Run { name: String },
+}
+
+/// `run` exits 1 when the pass failed.
+pub fn run(config: &Path, clock: &Clock, args: ConnectorsArgs) -> anyhow::Result<ExitCode> {
+    let ConnectorsArgs { command, json } = args;
+    let settings = super::settings(config)?;
+    super::with_store(&settings, async |store| match command.unwrap_or(ConnectorsCommand::List) {
+        ConnectorsCommand::List => {
+            let list = runner::statuses(&settings, store).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            super::print_header(&[
+                "连接器",
+                "类型",
+                "部门",
+                "目录",
+                "计划",
+                "上次运行",
+                "状态",
+                "累计行数",
+                "错误次数",
+                "下次运行",
+                "最近错误",
+            ]);
+            let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            for c in list {
+                let h = &c.health;
+                let stopped = if c.enabled { "" } else { " (停用)" };
+                super::print_row(&[
+                    &format_args!("{}{stopped}", c.name),
+                    &c.kind.as_str(),
+                    &c.department,
+                    &c.item,
+                    &dash(&c.schedule),
+                    &dash(&h.last_run_at),
+                    &dash(&h.last_status),
+                    &h.rows_total,
+                    &h.errors_total,
+                    &dash(&h.next_run_at),
+                    &dash(&h.last_error),
+                ]);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ConnectorsCommand::Run { name } => {
+            let report = runner::run_once(&settings, store, &name, clock).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(if report.error.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+    })
+}

@@ -1,0 +1,90 @@
+//! `credit-gateway deliveries`: the outbox; retry deliveries; push what is due.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use credit_gateway::clock::Clock;
+use credit_gateway::delivery::worker::push_due;
+
+#[derive(Args)]
+pub struct DeliveriesArgs {
+    #[command(subcommand)]
+    command: Option<DeliveriesCommand>,
+    /// Only this status: pending, in_flight, accepted, returned, dead, superseded.
+    #[arg(long)]
+    status: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    limit: i64,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum DeliveriesCommand {
+    /// Put deliveries back in the queue now: by id, or every dead letter with --dead.
+    Retry {
+        ids: Vec<i64>,
+        #[arg(long, conflicts_with = "ids")]
+        dead: bool,
+    },
+    /// Push everything due now to one destination (the daemon does this continuously).
+    Push { destination: String },
+}
+
+pub fn run(config: &Path, clock: &Clock, args: DeliveriesArgs) -> anyhow::Result<ExitCode> {
+    let DeliveriesArgs { command, status, limit, json } = args;
+    let settings = super::settings(config)?;
+    super::with_store(&settings, async |store| {
+        store.sync_destination_items(&settings.destination_items()).await?;
+        match command {
+            None => {
+                let rows = store.deliveries(status.as_deref(), limit).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&rows)?);
+                    return Ok(ExitCode::SUCCESS);
+                }
+                for (destination, status, n) in store.delivery_counts().await? {
+                    super::print_row(&[&destination, &status, &n]);
+                }
+                println!();
+                super::print_header(&[
+                    "编号",
+                    "记录",
+                    "版本",
+                    "目的地",
+                    "操作",
+                    "状态",
+                    "尝试次数",
+                    "下次尝试",
+                    "最近错误/退回原因",
+                ]);
+                for r in rows {
+                    let why = r.reason.or(r.last_error).unwrap_or_default();
+                    super::print_row(&[
+                        &r.id,
+                        &r.record_id,
+                        &r.version,
+                        &r.destination,
+                        &r.operation,
+                        &r.status,
+                        &r.attempts,
+                        &r.next_attempt_at,
+                        &why,
+                    ]);
+                }
+            }
+            Some(DeliveriesCommand::Retry { ids, dead }) => {
+                let ids = (!dead).then_some(ids.as_slice());
+                let n = store.retry_deliveries(ids, clock.now()).await?;
+                println!("{n} deliveries queued again");
+            }
+            Some(DeliveriesCommand::Push { destination }) => {
+                let counts = push_due(&settings, store, &destination, clock).await?;
+                println!("{}", serde_json::to_string(&counts)?);
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,17 @@
+//! `credit-gateway migrate`: bring the database's schema up to this version's.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Connecting applies the migrations; this lists what the database now has.
+pub fn run(config: &Path) -> anyhow::Result<ExitCode> {
+    let settings = super::settings(config)?;
+    super::with_store(&settings, async |store| {
+        let applied = store.applied_migrations().await?;
+        for (version, description, at) in &applied {
+            println!("{version:04} {description}  (applied {at})");
+        }
+        println!("schema up to date: {} migrations, version {}", applied.len(), env!("CARGO_PKG_VERSION"));
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,192 @@
+//! The `credit-gateway` command: its arguments (clap), one module per subcommand, and what
+//! they share: one runtime, one way to open the settings and the store, one table printer.
+
+pub mod bench;
+pub mod calendar;
+pub mod check_config;
+pub mod connectors;
+pub mod deadlines;
+pub mod deliveries;
+pub mod demo;
+pub mod feeds;
+pub mod id;
+pub mod ingest;
+pub mod ledger;
+pub mod migrate;
+pub mod report;
+pub mod run;
+pub mod sample;
+pub mod sandbox;
+pub mod users;
+
+use std::fmt::{Display, Write as _};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use credit_gateway::config::Settings;
+use credit_gateway::store::Store;
+
+#[derive(Parser)]
+#[command(name = "credit-gateway", version, about = "公共信用信息归集与报送网关")]
+pub struct Cli {
+    /// The gateway's settings file.
+    #[arg(long, global = true, default_value = "config/gateway.toml")]
+    pub config: PathBuf,
+    /// Start the clock at this instant (RFC 3339) and let it run on from there, for replays
+    /// and tests; default: the real clock. Every command, `run` and `demo` included.
+    #[arg(long, global = true)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// Log lines for people (`human`) or one JSON object per line for the journal and log
+    /// files (`json`); `auto`: human on a terminal, JSON otherwise.
+    #[arg(long, global = true, default_value = "auto", value_parser = ["auto", "human", "json"])]
+    pub log_format: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the gateway as a service until SIGTERM or Ctrl-C.
+    Run,
+    /// Load and validate every configuration file; exit 0 when all are valid.
+    CheckConfig,
+    /// Bring the database's schema up to this version's (run after installing a new version,
+    /// before starting it; `run` does it too) and list the migrations applied.
+    Migrate,
+    /// Identifier checks (统一社会信用代码, 组织机构代码, 身份证号).
+    Id {
+        #[command(subcommand)]
+        command: id::IdCommand,
+    },
+    /// Ingest department files once through a connector's mapping.
+    Ingest(ingest::IngestArgs),
+    /// Write a deterministic sample department file (valid check digits, chosen share of bad rows).
+    Sample(sample::SampleArgs),
+    /// Working days (Chinese statutory holidays and 调休 make-up days) and deadlines.
+    Calendar {
+        #[command(subcommand)]
+        command: calendar::CalendarCommand,
+    },
+    /// Figures per department, item and month: 迟报率, 合规率, overdue, due soon, returned, missing.
+    Report(report::ReportArgs),
+    /// Records against their deadlines, soonest first.
+    Deadlines(deadlines::DeadlinesArgs),
+    /// Connectors: their health, or one pass of one now.
+    Connectors(connectors::ConnectorsArgs),
+    /// The outbox: pending, failed and dead-lettered deliveries; retry them; push what is due.
+    Deliveries(deliveries::DeliveriesArgs),
+    /// Reverse feeds: each feed's cursor and health; `missing`, `repairs`, `rejects`, `pull`.
+    Feeds(feeds::FeedsArgs),
+    /// Department ledgers (台账): declared decisions per item and month, for missing reports.
+    Ledger {
+        #[command(subcommand)]
+        command: ledger::LedgerCommand,
+    },
+    /// Try it out: write realistic department files into a demo folder and ingest them into
+    /// the embedded SQLite store, with the departments' error reports.
+    Demo(demo::DemoArgs),
+    /// Simulated upper platforms and department sources on 127.0.0.1, for demos and tests.
+    Sandbox(sandbox::SandboxArgs),
+    /// Dashboard and API users: add one (prints its password and API token once), or list them.
+    Users {
+        #[command(subcommand)]
+        command: users::UsersCommand,
+    },
+    /// Benchmarks of the hot paths.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+/// A service logs what it does; a one-shot command only what went wrong. Under systemd the
+/// journal takes stderr, which is no terminal: JSON there, one object per line.
+pub fn init_logging(service: bool, format: &str) {
+    let default = if service { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let terminal = std::io::stderr().is_terminal();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" || (format == "auto" && !terminal) {
+        builder.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        builder.with_ansi(terminal).init();
+    }
+}
+
+/// The one tokio runtime a command runs on: multi-thread, as `run` and `demo` need (the
+/// dashboard, connectors, workers and feeds run side by side, and the ingest pipeline's
+/// writer should not wait behind them).
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    // One worker thread per core: the daemon's loops are tasks of their own and run side by
+    // side (a long validation on one thread does not hold up the others).
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("gateway")
+        .build()
+        .context("starting the tokio runtime")
+}
+
+/// The gateway's settings from `config`, every file checked.
+pub fn settings(config: &Path) -> anyhow::Result<Settings> {
+    Ok(Settings::load(config)?)
+}
+
+/// Opens the store `settings` name, runs `body` with it on the runtime, and closes the store
+/// whether `body` succeeded or not.
+pub fn with_store<T>(settings: &Settings, body: impl AsyncFnOnce(&Store) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    runtime()?.block_on(async {
+        let store = Store::connect(&settings.gateway.database_url).await.context("opening the store")?;
+        let result = body(&store).await;
+        store.close().await;
+        result
+    })
+}
+
+/// One line of a CLI table: the cells separated by tabs (a spreadsheet pastes them into
+/// columns, `cut -f` reads them).
+pub fn print_row(cells: &[&dyn Display]) {
+    let mut line = String::new();
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            line.push('\t');
+        }
+        let _ = write!(line, "{cell}");
+    }
+    println!("{line}");
+}
+
+/// The first line of a CLI table: its Chinese column names.
+pub fn print_header(names: &[&str]) {
+    println!("{}", names.join("\t"));
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what systemd sends).
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C only");
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `run` and `demo` serve the dashboard, connectors, workers and feeds side by side.
+    #[test]
+    fn commands_run_on_a_multi_thread_runtime() {
+        let runtime = super::runtime().expect("a runtime");
+        assert_eq!(runtime.handle().runtime_flavor(), tokio::runtime::RuntimeFlavor::MultiThread);
+    }
+}

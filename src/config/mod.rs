@@ -1,0 +1,227 @@
+//! Loading every declarative file: `gateway.toml` and the files it points to.
+//!
+//! The only module that reads declarative files: each is read into its serde spec here and
+//! handed to its domain type's `from_spec`, which does no IO. Domain modules never import this
+//! one; they report mistakes to [`crate::issues::Issues`].
+//!
+//! Loading never stops at the first mistake: every problem is collected as
+//! `file: key: expectation`, so one `check-config` run shows them all.
+
+mod calendar;
+mod files;
+mod gateway;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::calendar::Calendar;
+use crate::catalogue::Catalogue;
+use crate::connector::{Connector, Known};
+use crate::deadline::DeadlineRules;
+use crate::delivery::Destination;
+use crate::department::Departments;
+use crate::feed::Feed;
+use crate::feed::route::Divisions;
+use crate::mapping::Mapping;
+
+pub use crate::issues::{ConfigError, ConfigIssue};
+pub use calendar::{CalendarFolder, load_calendar_dir};
+pub use gateway::{GatewayConfig, SenderSpec};
+
+use crate::issues::Issues;
+use files::{read_toml, toml_files};
+use gateway::GatewaySpec;
+
+/// Everything declarative, loaded and cross-checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub gateway: GatewayConfig,
+    pub catalogue: Catalogue,
+    pub departments: Departments,
+    pub mappings: Vec<Mapping>,
+    pub connectors: Vec<Connector>,
+    /// Working days; swapped whole when a year's file is added (never edited in place).
+    pub calendar: Arc<Calendar>,
+    pub deadlines: DeadlineRules,
+    pub destinations: Vec<Destination>,
+    pub feeds: Vec<Feed>,
+    pub divisions: Divisions,
+}
+
+impl Settings {
+    /// Loads `gateway.toml` and every file it points to; all mistakes come back together.
+    pub fn load(config_file: &Path) -> Result<Settings, ConfigError> {
+        let mut issues = Issues::default();
+        let Some(spec) = read_toml::<GatewaySpec>(config_file, &mut issues) else {
+            return Err(issues.into_error());
+        };
+        let gateway = GatewayConfig::from_spec(config_file, spec, &mut issues);
+        let catalogue = load_catalogue(&gateway, &mut issues);
+        let departments = read_toml(&gateway.departments_file, &mut issues)
+            .map(|spec| Departments::from_spec(&gateway.departments_file, spec, &mut issues))
+            .unwrap_or_default();
+        let calendar = load_calendar(&gateway, &mut issues);
+        let deadlines = read_toml(&gateway.deadlines_file, &mut issues)
+            .map(|spec| DeadlineRules::from_spec(&gateway.deadlines_file, spec, &catalogue, &mut issues))
+            .unwrap_or_default();
+        let mappings = load_mappings(&gateway, &catalogue, &mut issues);
+        let connectors = load_connectors(&gateway, &catalogue, &departments, &mappings, &mut issues);
+        let destinations = load_destinations(&gateway, &catalogue, &mut issues);
+        let divisions = load_divisions(&gateway.divisions_file, &mut issues);
+        crate::feed::route::check_destinations(&destinations, &divisions, &gateway.destinations_dir, &mut issues);
+        let feeds = load_feeds(&gateway, &catalogue, &mut issues);
+        issues.into_result(Settings {
+            destinations,
+            feeds,
+            divisions,
+            gateway,
+            catalogue,
+            departments,
+            mappings,
+            connectors,
+            calendar: Arc::new(calendar),
+            deadlines,
+        })
+    }
+
+    pub fn connector(&self, name: &str) -> Option<&Connector> {
+        self.connectors.iter().find(|c| c.name == name)
+    }
+
+    /// (destination, item) for every enabled destination: what the outbox triggers read.
+    pub fn destination_items(&self) -> Vec<(String, String)> {
+        self.destinations
+            .iter()
+            .filter(|d| d.enabled && !d.is_lower())
+            .flat_map(|d| d.items.iter().map(|i| (d.name.clone(), i.clone())))
+            .collect()
+    }
+
+    pub fn destination(&self, name: &str) -> Option<&Destination> {
+        self.destinations.iter().find(|d| d.name == name)
+    }
+
+    pub fn feed(&self, name: &str) -> Option<&Feed> {
+        self.feeds.iter().find(|f| f.name == name)
+    }
+
+    pub fn mapping(&self, name: &str) -> Option<&Mapping> {
+        self.mappings.iter().find(|m| m.name == name)
+    }
+}
+
+/// The code tables, then every item file of the catalogue folder.
+fn load_catalogue(gateway: &GatewayConfig, issues: &mut Issues) -> Catalogue {
+    let tables = read_toml(&gateway.code_tables_file, issues);
+    let mut catalogue =
+        Catalogue::from_spec(&gateway.code_tables_file, tables, &gateway.credit_code_exceptions, issues);
+    for file in toml_files(&gateway.catalogue_dir, issues, &gateway.file, "paths.catalogue") {
+        if let Some(spec) = read_toml(&file, issues) {
+            catalogue.add_item(&file, spec, issues);
+        }
+    }
+    catalogue
+}
+
+/// Every mapping file, each checked against the catalogue and its own `[[tests]]`.
+fn load_mappings(gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> Vec<Mapping> {
+    let mut out = Vec::new();
+    for file in toml_files(&gateway.mappings_dir, issues, &gateway.file, "paths.mappings") {
+        if let Some(m) = read_toml(&file, issues).and_then(|spec| Mapping::from_spec(&file, spec, catalogue, issues)) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// Every connector file, checked against the departments, the catalogue and the mappings.
+fn load_connectors(
+    gateway: &GatewayConfig,
+    catalogue: &Catalogue,
+    departments: &Departments,
+    mappings: &[Mapping],
+    issues: &mut Issues,
+) -> Vec<Connector> {
+    let known = Known { base_dir: &gateway.base_dir, data_dir: &gateway.data_dir, catalogue, departments, mappings };
+    let mut out = Vec::new();
+    for file in toml_files(&gateway.connectors_dir, issues, &gateway.file, "paths.connectors") {
+        if let Some(c) = read_toml(&file, issues).and_then(|spec| Connector::from_spec(&file, spec, &known, issues)) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Every destination file; without the folder there are none.
+fn load_destinations(gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> Vec<Destination> {
+    if !gateway.destinations_dir.exists() {
+        return Vec::new();
+    }
+    toml_files(&gateway.destinations_dir, issues, &gateway.file, "paths.destinations")
+        .iter()
+        .filter_map(|file| {
+            let spec = read_toml(file, issues)?;
+            Destination::from_spec(file, spec, &gateway.base_dir, catalogue, issues)
+        })
+        .collect()
+}
+
+/// Every reverse-feed file; without the folder there are none.
+fn load_feeds(gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> Vec<Feed> {
+    if !gateway.feeds_dir.exists() {
+        return Vec::new();
+    }
+    toml_files(&gateway.feeds_dir, issues, &gateway.file, "paths.feeds")
+        .iter()
+        .filter_map(|file| {
+            let spec = read_toml(file, issues)?;
+            Feed::from_spec(file, spec, &gateway.base_dir, catalogue, issues)
+        })
+        .collect()
+}
+
+/// The division-code table; without its file, routing goes by code structure only.
+fn load_divisions(file: &Path, issues: &mut Issues) -> Divisions {
+    if !file.exists() {
+        return Divisions::default();
+    }
+    read_toml(file, issues).map(|spec| Divisions::from_spec(file, spec, issues)).unwrap_or_default()
+}
+
+/// Loads the calendar folder; its mistakes join the others.
+fn load_calendar(gateway: &GatewayConfig, issues: &mut Issues) -> Calendar {
+    match load_calendar_dir(&gateway.calendar_dir) {
+        Ok(calendar) => calendar,
+        Err(e) => {
+            for problem in e.issues() {
+                issues.push(&gateway.calendar_dir, "", problem.clone());
+            }
+            Calendar::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_configuration_loads() {
+        let settings = Settings::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/gateway.toml")).unwrap();
+        assert!(settings.catalogue.item("CF").is_some());
+        assert!(settings.mapping("market-penalties").is_some());
+        assert!(settings.calendar.has_year(2026));
+    }
+
+    #[test]
+    fn a_missing_file_is_one_mistake_among_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gateway.toml");
+        std::fs::write(&file, "version = 2\nbase_dir = \".\"\n").unwrap();
+        let err = Settings::load(&file).unwrap_err();
+        let all: Vec<String> = err.0.iter().map(ToString::to_string).collect();
+        assert!(all.contains(&format!("{}: version: expected 1, found 2", file.display())), "{all:?}");
+        assert!(all.iter().any(|i| i.contains("code-tables.toml: cannot read:")), "{all:?}");
+        assert!(all.iter().any(|i| i.contains("paths.catalogue: cannot read folder")), "{all:?}");
+    }
+}
