@@ -19,5 +19,6 @@ mod sandbox_departments;
 mod scale;
 mod service;
 mod supervisor;
+mod tidy;
 mod validation;
 mod web;
