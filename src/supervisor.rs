@@ -183,6 +183,12 @@ pub fn spawn_once(name: &'static str, work: impl Future<Output = ()> + Send + 's
     drop(tokio::spawn(run.with_subscriber(dispatch)));
 }
 
+/// A task its caller owns: it keeps the handle and awaits or aborts it (a simulated platform's
+/// server, a benchmark's clients). Every task of the process is spawned in this module.
+pub fn spawn_owned<T: Send + 'static>(work: impl Future<Output = T> + Send + 'static) -> tokio::task::JoinHandle<T> {
+    tokio::spawn(work)
+}
+
 /// Runs CPU-bound or blocking work on the runtime's blocking threads, so the loops on the
 /// async threads go on meanwhile. A panic in `work` goes on in the caller (and so reaches
 /// its supervisor), as if the work had run in place.

@@ -351,8 +351,8 @@ impl Cleanup {
                 }
             }
             Cleanup::Postgres { admin, name } => {
-                if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&pool).await;
+                if let Err(e) = scratch::drop_postgres_database(&admin, &name).await {
+                    tracing::warn!(database = %name, error = %e, "cannot drop the benchmark's database");
                 }
             }
         }
@@ -778,7 +778,7 @@ async fn bench_web(
     let (_calendar_tx, calendar) = tokio::sync::watch::channel(settings.calendar.clone());
     let state = AppState::new(Arc::new(settings.clone()), store.clone(), calendar).with_clock(clock.clone());
     let (addr, serve) = credit_gateway::web::bind("127.0.0.1:0".parse()?, state, stop).await?;
-    let server = tokio::spawn(serve);
+    let server = credit_gateway::supervisor::spawn_owned(serve);
     let base = format!("http://{addr}");
     credit_gateway::connector::http::install_crypto_provider();
     let client = reqwest::Client::builder()
@@ -834,7 +834,7 @@ async fn bench_web(
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(60))
             .build()?;
-        tasks.push(tokio::spawn(async move {
+        tasks.push(credit_gateway::supervisor::spawn_owned(async move {
             let mut times = Vec::new();
             while Instant::now() < deadline {
                 let t = Instant::now();

@@ -98,7 +98,7 @@ pub async fn run(
     let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
     let sandbox = {
         let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
+        crate::supervisor::spawn_owned(async move {
             let ready = move |p: SocketAddr, d: Option<SocketAddr>| {
                 let _ = addr_tx.send((p, d));
             };

@@ -18,3 +18,12 @@ pub async fn fresh_postgres_database(admin_url: &str) -> Result<(String, String)
     };
     Ok((format!("{base}/{name}"), name))
 }
+
+/// Drops a database [`fresh_postgres_database`] made; sessions still connected to it are
+/// ended first (`WITH (FORCE)`), so a tool's pool still closing cannot leave it behind.
+pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<(), StoreError> {
+    let pool = sqlx::PgPool::connect(admin_url).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&pool).await?;
+    pool.close().await;
+    Ok(())
+}

@@ -20,5 +20,6 @@ mod sandbox_departments;
 mod scale;
 mod service;
 mod supervisor;
+mod tidy;
 mod validation;
 mod web;

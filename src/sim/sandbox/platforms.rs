@@ -631,7 +631,7 @@ pub async fn start(opts: SandboxOptions) -> Result<RunningSandbox, SandboxError>
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let app = router(platforms.clone());
     let mut on_stop = stopped.clone();
-    let server = tokio::spawn(async move {
+    let server = crate::supervisor::spawn_owned(async move {
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = on_stop.wait_for(|s| *s).await;
@@ -642,7 +642,7 @@ pub async fn start(opts: SandboxOptions) -> Result<RunningSandbox, SandboxError>
     if let Some(dir) = opts.exchange.clone() {
         let p = platforms.clone();
         let mut on_stop = stopped.clone();
-        tasks.push(tokio::spawn(async move {
+        tasks.push(crate::supervisor::spawn_owned(async move {
             loop {
                 exchange_files(&p, &dir);
                 tokio::select! {

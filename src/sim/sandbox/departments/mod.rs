@@ -350,7 +350,7 @@ pub async fn serve(listen: SocketAddr, sources: Arc<DepartmentSources>) -> io::R
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = router(sources);
-    let task = tokio::spawn(async move {
+    let task = crate::supervisor::spawn_owned(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 if rx.await.is_err() {
