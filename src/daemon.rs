@@ -232,11 +232,21 @@ fn load(config_file: &Path) -> Result<(Settings, Fingerprint), ConfigError> {
     Ok((settings, seen))
 }
 
+/// Why a new configuration may not replace the running one.
+#[derive(Debug, thiserror::Error)]
+enum ReloadRefused {
+    /// Its files have mistakes (one line per mistake, joined for the status line).
+    #[error("{}", .0.to_string().replace('\n', "; "))]
+    Invalid(#[from] ConfigError),
+    #[error("the database URL changed: restart the service to move to another database")]
+    DatabaseChanged,
+}
+
 /// The configuration on disk, if it may replace `running`: valid, and on the same database.
-fn reload(config_file: &Path, running: &Settings) -> Result<(Settings, Fingerprint), String> {
-    let (new, seen) = load(config_file).map_err(|e| e.to_string().replace('\n', "; "))?;
+fn reload(config_file: &Path, running: &Settings) -> Result<(Settings, Fingerprint), ReloadRefused> {
+    let (new, seen) = load(config_file)?;
     if new.gateway.database_url != running.gateway.database_url {
-        return Err("the database URL changed: restart the service to move to another database".to_string());
+        return Err(ReloadRefused::DatabaseChanged);
     }
     if new.gateway.listen != running.gateway.listen {
         tracing::warn!(listen = %new.gateway.listen, "the dashboard's address changes at the next restart");
