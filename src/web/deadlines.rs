@@ -148,7 +148,7 @@ fn cells(r: &DeadlineRow) -> [String; 8] {
 }
 
 /// The filtered list as a file; every cell that a spreadsheet would take for a formula is
-/// neutralised.
+/// neutralised. The CSV is masked by the masking layer like any text answer.
 async fn export(state: &AppState, caller: &Caller, q: &DeadlineQuery) -> Result<Response, ApiError> {
     let rows = state.store.deadlines(state.today(), &q.filter(caller, EXPORT_LIMIT)).await?;
     let csv = q.format.as_deref() == Some("csv");
@@ -172,7 +172,8 @@ async fn export(state: &AppState, caller: &Caller, q: &DeadlineQuery) -> Result<
         ];
         return Ok((headers, bytes).into_response());
     }
-    let bytes = tokio::task::spawn_blocking(move || xlsx(&rows)).await.ok().flatten();
+    let mask = !caller.is_admin();
+    let bytes = tokio::task::spawn_blocking(move || xlsx(&rows, mask)).await.ok().flatten();
     let Some(bytes) = bytes else {
         return Ok((axum::http::StatusCode::INTERNAL_SERVER_ERROR, "导出失败").into_response());
     };
@@ -184,8 +185,9 @@ async fn export(state: &AppState, caller: &Caller, q: &DeadlineQuery) -> Result<
 }
 
 /// Strings only, so nothing is ever evaluated; neutralised as in the CSV for users who copy
-/// cells onward.
-fn xlsx(rows: &[DeadlineRow]) -> Option<Vec<u8>> {
+/// cells onward. A workbook is a zip the masking layer cannot read, so ID numbers are
+/// masked here, cell by cell, when `mask` (the caller is not an admin).
+fn xlsx(rows: &[DeadlineRow], mask: bool) -> Option<Vec<u8>> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet_with_constant_memory().ok()?;
     for (c, h) in HEADER.iter().enumerate() {
@@ -193,7 +195,8 @@ fn xlsx(rows: &[DeadlineRow]) -> Option<Vec<u8>> {
     }
     for (i, r) in rows.iter().enumerate() {
         for (c, v) in cells(r).iter().enumerate() {
-            sheet.write_string(i as u32 + 1, c as u16, neutralise_formula(v)).ok()?;
+            let v = if mask { crate::ids::mask_ids_in_text(v) } else { std::borrow::Cow::Borrowed(v.as_str()) };
+            sheet.write_string(i as u32 + 1, c as u16, neutralise_formula(&v)).ok()?;
         }
     }
     book.save_to_buffer().ok()
