@@ -201,3 +201,36 @@ fn xlsx(rows: &[DeadlineRow], mask: bool) -> Option<Vec<u8>> {
     }
     book.save_to_buffer().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workbook_text(bytes: Vec<u8>) -> String {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip");
+        let mut text = String::new();
+        for i in 0..zip.len() {
+            let _ = std::io::Read::read_to_string(&mut zip.by_index(i).expect("entry"), &mut text);
+        }
+        text
+    }
+
+    #[test]
+    fn the_workbook_masks_id_numbers_unless_asked_not_to() {
+        let row = DeadlineRow {
+            id: 1,
+            department: "court".into(),
+            item: "COURT_SX".into(),
+            business_key: format!("（2024）皖0602执1号{}11010519491231002X", crate::record::KEY_SEPARATOR),
+            decision_date: Some("2024-03-01".into()),
+            deadline: Some("2024-03-12".into()),
+            provisional: false,
+            reported_on: None,
+            status: Status::Overdue,
+        };
+        let masked = workbook_text(xlsx(std::slice::from_ref(&row), true).expect("a workbook"));
+        assert!(masked.contains("110105********002X") && !masked.contains("19491231"));
+        let full = workbook_text(xlsx(&[row], false).expect("a workbook"));
+        assert!(full.contains("11010519491231002X"));
+    }
+}
