@@ -1,9 +1,12 @@
 //! The error report a department opens in Excel: `<file>.errors.csv`, UTF-8 with BOM,
-//! columns 行号, 字段, 原因, 原始值.
+//! columns 行号, 字段, 原因, 原始值. ID numbers are masked in the reason and the value as
+//! they are written (a reason may quote the value, e.g. “…”不是完整日期).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+
+use crate::ids::mask_ids_in_text;
 
 /// Longest original value echoed back, in characters.
 const MAX_VALUE_CHARS: usize = 200;
@@ -39,8 +42,10 @@ impl ErrorReport {
     /// `row` is None for problems with the whole file.
     pub fn add(&mut self, row: Option<u64>, field: &str, reason: &str, value: &str) -> std::io::Result<()> {
         let row = row.map(|r| r.to_string()).unwrap_or_default();
-        let value = neutralise_formula(&truncate(value));
-        self.out.write_record([row.as_str(), field, reason, value.as_str()])?;
+        let reason = mask_ids_in_text(reason);
+        // Masked before it is cut, so no part of a number survives past the cut.
+        let value = neutralise_formula(&truncate(&mask_ids_in_text(value)));
+        self.out.write_record([row.as_str(), field, reason.as_ref(), value.as_str()])?;
         self.lines += 1;
         Ok(())
     }
@@ -90,6 +95,20 @@ mod tests {
         let cut = truncate(&long);
         assert!(cut.starts_with(&"字".repeat(200)));
         assert!(cut.ends_with("（共 500 字）"));
+    }
+
+    #[test]
+    fn id_numbers_are_masked_in_reasons_and_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv.errors.csv");
+        let mut report = ErrorReport::create(path.clone()).unwrap();
+        report.add(Some(2), "欠费类型", "“ID11010519491231002X”不在欠费类型代码表中", "ID11010519491231002X").unwrap();
+        report.add(Some(3), "统计日期", "“１１０１０５１９４９１２３１００２Ｘ”不是完整日期", "x").unwrap();
+        report.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("19491231") && !text.contains("１９４９１２３１"), "{text}");
+        assert!(text.contains("“ID110105********002X”不在欠费类型代码表中,ID110105********002X"), "{text}");
+        assert!(text.contains("“１１０１０５********００２Ｘ”不是完整日期"), "{text}");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Pure functions over strings. A value either becomes a checked newtype or an [`IdError`]
 //! that says exactly what is wrong, in English for logs and in Chinese for the clerk who
-//! has to correct the source data. No error ever carries a full personal ID number.
+//! has to correct the source data. No error ever carries a full personal ID number, and
+//! [`mask_ids_in_text`] is the one detector that hides ID numbers in whatever is shown.
 
 use std::fmt;
 
@@ -275,34 +276,116 @@ pub fn mask_id_number(s: &str) -> String {
     s.chars().enumerate().map(|(i, c)| if i < 6 || i >= n - 4 { c } else { '*' }).collect()
 }
 
-/// `text` with every resident ID number in it masked: each run of 15 digits, or of 17 digits
-/// and a check character, standing alone. Used where free text (record content, reasons)
-/// reaches a screen; a wrong check character is masked too, since it is still someone's.
-pub fn mask_ids_in_text(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    let mut last = 0;
-    while i < bytes.len() {
-        if !bytes[i].is_ascii_digit() || (i > 0 && bytes[i - 1].is_ascii_alphanumeric()) {
-            i += 1;
+/// `text` with every resident ID number in it masked: the one detector every output uses
+/// (web answers, exports, error reports, the command line).
+///
+/// A candidate is a whole run of digits (ASCII or full-width `０`–`９`): 15 digits (an old
+/// ID, masked whatever they hold), or 17 digits and a check character (`X`, `x`, `Ｘ`, `ｘ`
+/// or a digit). Letters may touch it on either side (`ID340602…`, `…002X号`), digits may
+/// not: a longer run is some other number. An 18-character candidate is left alone only
+/// when it is a 统一社会信用代码 and not a valid-looking ID number (see
+/// [`is_personal_id`]); a mistyped ID is still someone's, so a wrong check character is
+/// masked too. Masking keeps each character's own width for the 6 + 4 kept characters.
+pub fn mask_ids_in_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut pos = 0;
+    while let Some(first) = text[pos..].chars().next() {
+        if id_digit(first).is_none() {
+            pos += first.len_utf8();
             continue;
         }
-        let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
-        let mut len = digits;
-        if digits == 17 && matches!(bytes.get(i + 17), Some(b'X' | b'x')) {
-            len = 18;
+        let (mut digits, mut run_end) = (0, pos);
+        for c in text[pos..].chars().take_while(|&c| id_digit(c).is_some()) {
+            digits += 1;
+            run_end += c.len_utf8();
         }
-        let alone = !bytes.get(i + len).is_some_and(|b| b.is_ascii_alphanumeric());
-        if alone && (len == 15 || len == 18) {
-            out.push_str(&text[last..i]);
-            out.push_str(&mask_id_number(&text[i..i + len]));
-            last = i + len;
+        let end = match digits {
+            15 | 18 => run_end,
+            17 => match text[run_end..].chars().next() {
+                Some(x) if is_x(x) => run_end + x.len_utf8(),
+                _ => pos,
+            },
+            _ => pos,
+        };
+        if end == pos {
+            pos = run_end;
+            continue;
         }
-        i += len.max(1);
+        let candidate = &text[pos..end];
+        if digits == 15 || is_personal_id(candidate) {
+            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            o.push_str(&text[copied..pos]);
+            o.push_str(&mask_id_number(candidate));
+            copied = end;
+        }
+        pos = end;
     }
-    out.push_str(&text[last..]);
-    out
+    match out {
+        None => std::borrow::Cow::Borrowed(text),
+        Some(mut o) => {
+            o.push_str(&text[copied..]);
+            std::borrow::Cow::Owned(o)
+        }
+    }
+}
+
+/// Every string in a JSON document masked with [`mask_ids_in_text`]; numbers, keys and
+/// structure stay as they are (masking the serialised text could break a long number).
+pub fn mask_ids_in_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => {
+            if let std::borrow::Cow::Owned(masked) = mask_ids_in_text(s) {
+                *s = masked;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(mask_ids_in_json),
+        serde_json::Value::Object(map) => map.values_mut().for_each(mask_ids_in_json),
+        _ => {}
+    }
+}
+
+/// Whether 17 digits and a check character (either width) must be hidden: yes when it is a
+/// valid-looking ID number (a province code of GB/T 2260, a real birth date, the right
+/// GB 11643 check character), else no only when it is a valid 统一社会信用代码 (or its
+/// well-known placeholder). The two checks are independent (mod 11 and mod 31), so a real
+/// credit code almost never passes for an ID; when both pass, privacy wins.
+pub fn is_personal_id(candidate: &str) -> bool {
+    let ascii: String = candidate
+        .chars()
+        .map(|c| match id_digit(c) {
+            Some(d) => char::from(b'0' + d),
+            None if is_x(c) => 'X',
+            None => c,
+        })
+        .collect();
+    let province = ascii.get(..2).and_then(ascii_number).is_some_and(|p| PROVINCES.contains(&p));
+    if province && IdNumber::parse(&ascii).is_ok() {
+        return true;
+    }
+    let credit_code =
+        CreditCode::parse(&ascii).is_ok() || ascii == CREDIT_CODE_PLACEHOLDER || ascii == CREDIT_CODE_ALL_ZERO;
+    !credit_code
+}
+
+/// The first two digits of a GB/T 2260 division: the provinces, and 81–83 for the
+/// residence permits of Hong Kong, Macao and Taiwan residents.
+const PROVINCES: &[u32] = &[
+    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63,
+    64, 65, 71, 81, 82, 83,
+];
+
+/// The value of an ASCII or full-width digit.
+fn id_digit(c: char) -> Option<u8> {
+    match c {
+        '0'..='9' => Some(c as u8 - b'0'),
+        '０'..='９' => u8::try_from(u32::from(c) - u32::from('０')).ok(),
+        _ => None,
+    }
+}
+
+fn is_x(c: char) -> bool {
+    matches!(c, 'X' | 'x' | 'Ｘ' | 'ｘ')
 }
 
 /// The identifier kinds `check_any` can recognise.
@@ -430,6 +513,141 @@ mod tests {
         assert!(!masked.contains("19491231"), "{masked}");
         assert!(masked.contains("91340600MA2PBM9HXD") && masked.contains("123456789012345678901"), "{masked}");
         assert_eq!(mask_ids_in_text("行政处罚 2024"), "行政处罚 2024");
+    }
+
+    #[test]
+    fn ids_with_letters_around_them_are_masked() {
+        let cases = [
+            ("ID11010519491231002X", "ID110105********002X"),
+            ("id:11010519491231002x号", "id:110105********002x号"),
+            ("证件号11010519491231002Xabc", "证件号110105********002Xabc"),
+            ("SFZ440524188001010014", "SFZ440524********0014"),
+            ("No110105491231002a", "No110105*****1002a"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(mask_ids_in_text(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn full_width_ids_are_masked() {
+        let cases = [
+            ("１１０１０５１９４９１２３１００２Ｘ", "１１０１０５********００２Ｘ"),
+            ("号码：１１０１０５１９４９１２３１００２ｘ。", "号码：１１０１０５********００２ｘ。"),
+            ("１１０１０５19491231002X", "１１０１０５********002X"),
+            ("ID１１０１０５４９１２３１００２", "ID１１０１０５*****１００２"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(mask_ids_in_text(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn ids_inside_business_keys_are_masked() {
+        let key =
+            format!("CF{}11010519491231002X{}2024-03-31", crate::record::KEY_SEPARATOR, crate::record::KEY_SEPARATOR);
+        let masked = mask_ids_in_text(&key);
+        assert!(masked.contains("110105********002X") && !masked.contains("19491231"), "{masked:?}");
+        assert!(masked.ends_with("2024-03-31"));
+        assert_eq!(
+            mask_ids_in_text("CF|11010519491231002X|淮相市监罚〔2024〕12号"),
+            "CF|110105********002X|淮相市监罚〔2024〕12号"
+        );
+        assert_eq!(
+            mask_ids_in_text("（2024）皖0602执1234号 / 440524188001010014 / 张伟"),
+            "（2024）皖0602执1234号 / 440524********0014 / 张伟"
+        );
+    }
+
+    #[test]
+    fn credit_codes_and_other_numbers_are_left_alone() {
+        let mut texts: Vec<String> = VALID_CREDIT_CODES.iter().map(|c| format!("CF|{c}|2024")).collect();
+        texts.extend(VALID_CREDIT_CODES.iter().map(|c| format!("代码{}", c.to_lowercase())));
+        // All digits, a province code and a real date in the ID's place, a wrong ID check
+        // character: a credit code that looks like an ID at first sight.
+        let lookalike = (0..1000)
+            .map(|seq| format!("11010519491231{seq:03}"))
+            .find_map(|first17| {
+                let credit = credit_code_check_char(&first17)?;
+                let id = id_number_check_char(&first17)?;
+                (credit.is_ascii_digit() && credit != id).then(|| format!("{first17}{credit}"))
+            })
+            .expect("some sequence gives one");
+        assert!(CreditCode::parse(&lookalike).is_ok() && IdNumber::parse(&lookalike).is_err());
+        texts.push(lookalike);
+        texts.extend(
+            [
+                CREDIT_CODE_PLACEHOLDER,
+                "1101051949123100",      // 16 digits
+                "1101051949123100211",   // 19 digits
+                "123456789012345678901", // an amount
+                "ID1101051949123100",    // 16 digits after letters
+                "13800138000",           // a mobile number
+                "2024-03-31T08:00:00.000Z",
+                "行政处罚 2024",
+            ]
+            .map(String::from),
+        );
+        for text in texts {
+            assert_eq!(mask_ids_in_text(&text), text.as_str(), "{text:?}");
+            assert!(matches!(mask_ids_in_text(&text), std::borrow::Cow::Borrowed(_)), "no copy: {text:?}");
+        }
+    }
+
+    #[test]
+    fn a_mistyped_id_is_still_masked_unless_it_is_a_credit_code() {
+        // Wrong check character, and not a credit code either.
+        assert!(CreditCode::parse("110105194912310021").is_err());
+        assert_eq!(mask_ids_in_text("110105194912310021"), "110105********0021");
+        // A real ID that also happens to be a valid credit code stays hidden.
+        let both = (0..1000)
+            .map(|seq| with_id_check(&format!("34060219850101{seq:03}")))
+            .find(|id| CreditCode::parse(id).is_ok())
+            .expect("about one in 31 is");
+        assert_eq!(mask_ids_in_text(&both), mask_id_number(&both));
+    }
+
+    #[test]
+    fn generated_ids_are_masked_wherever_they_sit() {
+        let mut rng = Lcg(4);
+        let first_day = NaiveDate::from_ymd_opt(1900, 1, 1).expect("real date");
+        let affixes = ["", "ID", "证号", "x", "Ａ", " ", "|", "\u{1f}"];
+        for _ in 0..300 {
+            let birth = first_day + chrono::Days::new(rng.below(45_000) as u64);
+            let province = PROVINCES[rng.below(PROVINCES.len())];
+            let area = rng.below(10_000);
+            let id = with_id_check(&format!("{province}{area:04}{}{:03}", birth.format("%Y%m%d"), rng.below(1000)));
+            let full_width: String = id
+                .chars()
+                .map(|c| if c == 'X' { 'Ｘ' } else { char::from_u32(u32::from(c) - 0x30 + 0xFF10).unwrap_or(c) })
+                .collect();
+            for shown in [id.clone(), full_width] {
+                let middle: String = shown.chars().skip(6).take(8).collect();
+                let text = format!("{}{shown}{}", affixes[rng.below(affixes.len())], affixes[rng.below(affixes.len())]);
+                let masked = mask_ids_in_text(&text);
+                assert!(!masked.contains(&middle) && masked.contains("********"), "{text:?} -> {masked:?}");
+                assert_eq!(mask_ids_in_text(&masked), masked.as_ref(), "masking twice changes nothing");
+            }
+        }
+    }
+
+    #[test]
+    fn json_strings_are_masked_and_numbers_kept() {
+        let mut v = serde_json::json!({
+            "business_key": "UTIL_QF\u{1f}11010519491231002X\u{1f}2024-03-31",
+            "content": "{\"QF_ZJHM\":\"ID11010519491231002X\"}",
+            "nested": [{"reason": "“１１０１０５１９４９１２３１００２Ｘ”不是完整日期"}],
+            "big": 110105194912310021_u64,
+            "ok": true,
+        });
+        mask_ids_in_json(&mut v);
+        for key in ["business_key", "content"] {
+            assert!(v[key].as_str().is_some_and(|s| s.contains("110105********002X")), "{v}");
+        }
+        let text = v.to_string().replace("110105194912310021", "");
+        assert!(!text.contains("19491231") && !text.contains("１９４９１２３１"), "{text}");
+        assert_eq!(v["big"], 110_105_194_912_310_021_u64);
+        assert_eq!(v["nested"][0]["reason"], "“１１０１０５********００２Ｘ”不是完整日期");
     }
 
     /// Deterministic pseudo-random numbers (64-bit LCG): repeatable property tests without

@@ -33,7 +33,7 @@ pub fn run(config: &Path, clock: &Clock, args: ConnectorsArgs) -> anyhow::Result
         ConnectorsCommand::List => {
             let list = runner::statuses(&settings, store).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                super::print_json(&list, true)?;
                 return Ok(ExitCode::SUCCESS);
             }
             super::print_header(&[
@@ -71,7 +71,7 @@ pub fn run(config: &Path, clock: &Clock, args: ConnectorsArgs) -> anyhow::Result
         }
         ConnectorsCommand::Run { name } => {
             let report = runner::run_once(&settings, store, &name, clock).await?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            super::print_json(&report, true)?;
             Ok(if report.error.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
     })

@@ -37,7 +37,7 @@ pub fn run(config: &Path, clock: &Clock, args: DeadlinesArgs) -> anyhow::Result<
     let filter = DeadlineFilter { department, item, status, limit };
     let rows = super::with_store(&settings, async |store| Ok(store.deadlines(clock.today(), &filter).await?))?;
     if json {
-        println!("{}", serde_json::to_string(&rows)?);
+        super::print_json(&rows, false)?;
         return Ok(ExitCode::SUCCESS);
     }
     for r in rows {

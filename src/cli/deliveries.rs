@@ -42,7 +42,7 @@ pub fn run(config: &Path, clock: &Clock, args: DeliveriesArgs) -> anyhow::Result
             None => {
                 let rows = store.deliveries(status.as_deref(), limit).await?;
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&rows)?);
+                    super::print_json(&rows, true)?;
                     return Ok(ExitCode::SUCCESS);
                 }
                 for (destination, status, n) in store.delivery_counts().await? {

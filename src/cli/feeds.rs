@@ -43,6 +43,6 @@ pub fn run(config: &Path, clock: &Clock, args: FeedsArgs) -> anyhow::Result<Exit
     let text = super::with_store(&settings, async |store| {
         Ok(feeds_command(settings.clone(), store, action, json, clock.now()).await?)
     })?;
-    print!("{text}");
+    super::print_rendered(&text, json)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Args;
 
 use credit_gateway::clock::Clock;
+use credit_gateway::ids::mask_ids_in_text;
 use credit_gateway::ingest::{IngestError, IngestOptions, IngestSummary, ingest_file};
 
 #[derive(Args)]
@@ -36,14 +37,14 @@ pub fn run(config: &Path, clock: &Clock, args: IngestArgs) -> anyhow::Result<Exi
             let progress = !json && std::io::stderr().is_terminal();
             let opts = IngestOptions { report_path: None, progress, clock: clock.clone(), source: None };
             match ingest_file(&settings, store, &connector, file, &opts).await {
-                Ok(summary) if json => println!("{}", serde_json::to_string(&summary)?),
+                Ok(summary) if json => super::print_json(&summary, false)?,
                 Ok(summary) => print_summary(&summary),
                 Err(IngestError::Unreadable { path, reason, reason_zh, report }) => {
                     code = ExitCode::FAILURE;
                     if json {
                         let obj =
                             serde_json::json!({ "file": path, "error": reason, "reason": reason_zh, "report": report });
-                        println!("{obj}");
+                        super::print_json(&obj, false)?;
                     } else {
                         eprintln!("{}: refused: {reason_zh} ({reason})", path.display());
                         if let Some(report) = report {
@@ -80,7 +81,7 @@ fn print_summary(s: &IngestSummary) {
     }
     for e in s.errors.iter().take(10) {
         let field = e.field_name.as_deref().unwrap_or("整行");
-        println!("    row {}  {field}: {}", e.row, e.reason);
+        println!("    row {}  {field}: {}", e.row, mask_ids_in_text(&e.reason));
     }
     let more = s.errors.len().saturating_sub(10) as u64 + s.errors_omitted;
     if more > 0 {

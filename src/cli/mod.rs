@@ -147,7 +147,8 @@ pub fn with_store<T>(settings: &Settings, body: impl AsyncFnOnce(&Store) -> anyh
 }
 
 /// One line of a CLI table: the cells separated by tabs (a spreadsheet pastes them into
-/// columns, `cut -f` reads them).
+/// columns, `cut -f` reads them). ID numbers are masked: the command line never shows one
+/// whole (admins read them on the web).
 pub fn print_row(cells: &[&dyn Display]) {
     let mut line = String::new();
     for (i, cell) in cells.iter().enumerate() {
@@ -156,7 +157,30 @@ pub fn print_row(cells: &[&dyn Display]) {
         }
         let _ = write!(line, "{cell}");
     }
-    println!("{line}");
+    println!("{}", credit_gateway::ids::mask_ids_in_text(&line));
+}
+
+/// Data as JSON on one line (or indented when `pretty`), with ID numbers masked in every
+/// string as in [`print_row`].
+pub fn print_json(value: &impl serde::Serialize, pretty: bool) -> anyhow::Result<()> {
+    let mut value = serde_json::to_value(value)?;
+    credit_gateway::ids::mask_ids_in_json(&mut value);
+    let text = if pretty { serde_json::to_string_pretty(&value)? } else { serde_json::to_string(&value)? };
+    println!("{text}");
+    Ok(())
+}
+
+/// Text a command has already rendered (a table, CSV, or JSON when `json`), with ID numbers
+/// masked as in [`print_row`]; JSON is masked string by string, so numbers stay numbers.
+pub fn print_rendered(text: &str, json: bool) -> anyhow::Result<()> {
+    let trimmed = text.trim_end();
+    match serde_json::from_str::<serde_json::Value>(trimmed) {
+        Ok(value) if json => print_json(&value, trimmed.contains('\n')),
+        _ => {
+            print!("{}", credit_gateway::ids::mask_ids_in_text(text));
+            Ok(())
+        }
+    }
 }
 
 /// The first line of a CLI table: its Chinese column names.

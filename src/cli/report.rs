@@ -33,9 +33,6 @@ pub fn run(config: &Path, clock: &Clock, args: ReportArgs) -> anyhow::Result<Exi
         "json" => report::json(&figures),
         other => anyhow::bail!("unknown format {other:?} (expected table, csv or json)"),
     };
-    print!("{text}");
-    if format == "json" {
-        println!();
-    }
+    super::print_rendered(&text, format == "json")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 
 use crate::calendar::Calendar;
 use crate::error_report::neutralise_formula;
+use crate::ids::mask_ids_in_text;
 use crate::record::KEY_SEPARATOR;
 use crate::store::ReturnRow;
 
@@ -55,13 +56,14 @@ pub fn write_lists(
         ])?;
         for r in mine {
             let (days, overdue) = waiting(calendar, &r.returned_on, today, allowed);
-            let key = r.business_key.replace(KEY_SEPARATOR, " | ");
+            // An export leaves the gateway: ID numbers in keys and reasons are masked.
+            let key = mask_ids_in_text(&r.business_key).replace(KEY_SEPARATOR, " | ");
             out.write_record([
                 r.item.as_str(),
                 &neutralise_formula(&key),
                 r.destination.as_str(),
                 r.rule.as_deref().unwrap_or(""),
-                &neutralise_formula(&r.reason),
+                &neutralise_formula(&mask_ids_in_text(&r.reason)),
                 r.returned_on.as_str(),
                 &days.to_string(),
                 if overdue { "已超期，请尽快补正" } else { "待补正" },
@@ -97,6 +99,21 @@ mod tests {
             returned_on: returned_on.into(),
             closed_at: None,
         }
+    }
+
+    #[test]
+    fn id_numbers_in_keys_and_reasons_are_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let today: NaiveDate = "2026-11-23".parse().unwrap();
+        let mut returned = row("court", "2026-11-20");
+        returned.business_key = format!("（2024）皖0602执1号{KEY_SEPARATOR}11010519491231002X");
+        returned.reason = "身份证号 11010519491231002X 与姓名不符".into();
+        let departments = vec!["court".to_string()];
+        let written = write_lists(dir.path(), &departments, &[returned], &Calendar::default(), today, 5).unwrap();
+        let text = std::fs::read_to_string(&written[0]).unwrap();
+        assert!(!text.contains("19491231"), "{text}");
+        assert!(text.contains("（2024）皖0602执1号 | 110105********002X"), "{text}");
+        assert!(text.contains("身份证号 110105********002X 与姓名不符"), "{text}");
     }
 
     #[test]

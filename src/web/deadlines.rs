@@ -148,7 +148,7 @@ fn cells(r: &DeadlineRow) -> [String; 8] {
 }
 
 /// The filtered list as a file; every cell that a spreadsheet would take for a formula is
-/// neutralised.
+/// neutralised. The CSV is masked by the masking layer like any text answer.
 async fn export(state: &AppState, caller: &Caller, q: &DeadlineQuery) -> Result<Response, ApiError> {
     let rows = state.store.deadlines(state.today(), &q.filter(caller, EXPORT_LIMIT)).await?;
     let csv = q.format.as_deref() == Some("csv");
@@ -172,7 +172,8 @@ async fn export(state: &AppState, caller: &Caller, q: &DeadlineQuery) -> Result<
         ];
         return Ok((headers, bytes).into_response());
     }
-    let bytes = tokio::task::spawn_blocking(move || xlsx(&rows)).await.ok().flatten();
+    let mask = !caller.is_admin();
+    let bytes = tokio::task::spawn_blocking(move || xlsx(&rows, mask)).await.ok().flatten();
     let Some(bytes) = bytes else {
         return Ok((axum::http::StatusCode::INTERNAL_SERVER_ERROR, "导出失败").into_response());
     };
@@ -184,8 +185,9 @@ async fn export(state: &AppState, caller: &Caller, q: &DeadlineQuery) -> Result<
 }
 
 /// Strings only, so nothing is ever evaluated; neutralised as in the CSV for users who copy
-/// cells onward.
-fn xlsx(rows: &[DeadlineRow]) -> Option<Vec<u8>> {
+/// cells onward. A workbook is a zip the masking layer cannot read, so ID numbers are
+/// masked here, cell by cell, when `mask` (the caller is not an admin).
+fn xlsx(rows: &[DeadlineRow], mask: bool) -> Option<Vec<u8>> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet_with_constant_memory().ok()?;
     for (c, h) in HEADER.iter().enumerate() {
@@ -193,8 +195,42 @@ fn xlsx(rows: &[DeadlineRow]) -> Option<Vec<u8>> {
     }
     for (i, r) in rows.iter().enumerate() {
         for (c, v) in cells(r).iter().enumerate() {
-            sheet.write_string(i as u32 + 1, c as u16, neutralise_formula(v)).ok()?;
+            let v = if mask { crate::ids::mask_ids_in_text(v) } else { std::borrow::Cow::Borrowed(v.as_str()) };
+            sheet.write_string(i as u32 + 1, c as u16, neutralise_formula(&v)).ok()?;
         }
     }
     book.save_to_buffer().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workbook_text(bytes: Vec<u8>) -> String {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip");
+        let mut text = String::new();
+        for i in 0..zip.len() {
+            let _ = std::io::Read::read_to_string(&mut zip.by_index(i).expect("entry"), &mut text);
+        }
+        text
+    }
+
+    #[test]
+    fn the_workbook_masks_id_numbers_unless_asked_not_to() {
+        let row = DeadlineRow {
+            id: 1,
+            department: "court".into(),
+            item: "COURT_SX".into(),
+            business_key: format!("（2024）皖0602执1号{}11010519491231002X", crate::record::KEY_SEPARATOR),
+            decision_date: Some("2024-03-01".into()),
+            deadline: Some("2024-03-12".into()),
+            provisional: false,
+            reported_on: None,
+            status: Status::Overdue,
+        };
+        let masked = workbook_text(xlsx(std::slice::from_ref(&row), true).expect("a workbook"));
+        assert!(masked.contains("110105********002X") && !masked.contains("19491231"));
+        let full = workbook_text(xlsx(&[row], false).expect("a workbook"));
+        assert!(full.contains("11010519491231002X"));
+    }
 }

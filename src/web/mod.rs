@@ -2,12 +2,14 @@
 //! the JSON API under `/api/v1`, `/metrics` for Prometheus, `/healthz` and `/readyz`.
 //!
 //! Every route but the health checks and the login asks for a [`auth::Caller`] and checks
-//! its role; department users see their own department only.
+//! its role; department users see their own department only. Every answer passes the
+//! [`masking`] layer, which masks ID numbers for all but admins.
 
 pub mod api;
 pub mod auth;
 pub mod deadlines;
 pub mod departments;
+pub mod masking;
 pub mod metrics;
 pub mod operations;
 pub mod pages;
@@ -111,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/connectors", get(operations::connectors_api))
         .route("/api/v1/deliveries", get(operations::deliveries_api))
         .route("/api/v1/openapi.json", get(api::openapi))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), masking::mask_unless_admin))
         .with_state(state)
 }
 

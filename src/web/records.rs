@@ -1,5 +1,6 @@
 //! 问题数据 (returned and invalid records, with what to fix) and 记录 (one record's lineage:
-//! source, versions, pushes, receipts, deadline). ID numbers are masked for all but admins.
+//! source, versions, pushes, receipts, deadline). ID numbers in them (business keys,
+//! content, reasons) are masked for all but admins by the layer in `masking`.
 
 use std::fmt::Write as _;
 
@@ -12,15 +13,9 @@ use super::AppState;
 use super::api::ApiError;
 use super::auth::Caller;
 use super::pages::{esc, page};
-use crate::ids::mask_ids_in_text;
 use crate::store::{InvalidRow, PushRow, RecordDetail, ReturnRow};
 
 const INVALID_LIMIT: i64 = 500;
-
-/// Free text as this caller may see it.
-fn shown(caller: &Caller, text: &str) -> String {
-    if caller.is_admin() { text.to_string() } else { mask_ids_in_text(text) }
-}
 
 #[derive(Debug, Serialize)]
 pub struct Problems {
@@ -30,11 +25,7 @@ pub struct Problems {
 
 async fn problems(state: &AppState, caller: &Caller) -> Result<Problems, ApiError> {
     let returned = state.store.open_returns(caller.scope()).await?;
-    let mut invalid = state.store.invalid_rows(caller.scope(), INVALID_LIMIT).await?;
-    for row in &mut invalid {
-        row.value = row.value.as_deref().map(|v| shown(caller, v));
-        row.reason = shown(caller, &row.reason);
-    }
+    let invalid = state.store.invalid_rows(caller.scope(), INVALID_LIMIT).await?;
     Ok(Problems { returned, invalid })
 }
 
@@ -64,7 +55,7 @@ pub async fn problems_page(State(state): State<AppState>, caller: Caller) -> Res
             esc(&r.business_key.replace(crate::record::KEY_SEPARATOR, " / ")),
             esc(&r.destination),
             esc(r.rule.as_deref().unwrap_or("")),
-            esc(&shown(&caller, &r.reason)),
+            esc(&r.reason),
             esc(&r.returned_on)
         );
     }
@@ -104,12 +95,11 @@ pub struct Lineage {
 /// One record's lineage, if this caller may see it (a record of another department is
 /// answered like a missing one, so its existence does not leak).
 async fn lineage(state: &AppState, caller: &Caller, id: i64) -> Result<Option<Lineage>, ApiError> {
-    let Some(mut record) = state.store.record_detail(id).await? else { return Ok(None) };
+    let Some(record) = state.store.record_detail(id).await? else { return Ok(None) };
     if !caller.sees(&record.department) {
         return Ok(None);
     }
-    record.content = shown(caller, &record.content);
-    let history = state.store.record_history(id).await?.into_iter().map(|(v, c)| (v, shown(caller, &c))).collect();
+    let history = state.store.record_history(id).await?;
     let pushes = state.store.record_pushes(id).await?;
     let returns = state.store.record_returns(id).await?;
     Ok(Some(Lineage { record, history, pushes, returns }))
@@ -204,7 +194,7 @@ pub async fn record_page(
             esc(p.pushed_at.as_deref().unwrap_or("")),
             esc(p.package_id.as_deref().unwrap_or("")),
             esc(p.rule.as_deref().unwrap_or("")),
-            esc(&shown(&caller, p.reason.as_deref().or(p.last_error.as_deref()).unwrap_or(""))),
+            esc(p.reason.as_deref().or(p.last_error.as_deref()).unwrap_or("")),
         );
     }
     body.push_str("</table>");
@@ -218,7 +208,7 @@ pub async fn record_page(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&x.destination),
                 x.version,
-                esc(&shown(&caller, &x.reason)),
+                esc(&x.reason),
                 esc(&x.returned_on),
                 esc(x.closed_at.as_deref().unwrap_or("未关闭"))
             );

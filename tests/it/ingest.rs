@@ -259,3 +259,36 @@ fn one_key_twice_in_a_file_is_a_new_version_on_both_backends() {
     }
     rt.block_on(drop_postgres(&name));
 }
+
+/// A reason may quote the value it refuses; when that value holds an ID number (with a
+/// prefix, in full-width digits), the error report and the command's output mask it.
+#[test]
+fn id_numbers_quoted_in_reasons_are_masked_in_the_report_and_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_url(dir.path());
+    let file = dir.path().join("utility-arrears.csv");
+    let rows = [
+        "id,yhmc,shxydm,sfzhm,qflx,qfje,qfqsrq,tjrq,gydw,updated_at",
+        "1,李娜,,440524188001010014,ID11010519491231002X,10,2024-01-01,2024-03-31,燃气公司,2024-04-01 08:00:00",
+        "2,王芳,,440524188001010014,１１０１０５１９４９１２３１００２Ｘ,10,2024-01-01,2024-03-31,燃气公司,2024-04-01 08:00:00",
+    ];
+    std::fs::write(&file, rows.join("\n") + "\n").unwrap();
+    let out = gateway(&db, &["ingest", "--connector", "utility-arrears", "--json", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(counts(&json(&out)).3, 2, "both rows refused: {}", stdout(&out));
+    let printed = stdout(&out);
+    assert!(!printed.contains("19491231") && !printed.contains("１９４９１２３１"), "{printed}");
+    assert!(printed.contains("ID110105********002X"), "{printed}");
+
+    let report = std::fs::read(dir.path().join("utility-arrears.csv.errors.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(&report[3..]);
+    let lines: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let reasons: Vec<&str> = lines.iter().map(|l| &l[2]).collect();
+    assert!(reasons.iter().any(|r| r.contains("ID110105********002X")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("１１０１０５********００２Ｘ") || r.contains("110105********002X")));
+    for line in &lines {
+        let text = line.iter().collect::<Vec<_>>().join(",");
+        assert!(!text.contains("19491231") && !text.contains("１９４９１２３１"), "{text}");
+        assert!(!text.contains("18800101"), "{text}");
+    }
+}

@@ -51,6 +51,13 @@ impl Web {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
     }
 
+    /// The text of a page or answer that must be there.
+    async fn text(&self, path: &str, token: &str) -> String {
+        let r = self.get(path, Some(token)).await;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        r.text().await.unwrap()
+    }
+
     /// POSTs `fields` as a browser's form would.
     async fn form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let enc = |s: &str| {
@@ -354,4 +361,87 @@ async fn each_view_filters_exports_and_keeps_departments_apart(postgres: bool) {
     if let Some(name) = database {
         drop_postgres(&name).await;
     }
+}
+
+/// Court and utilities records key on a person's ID number: ops and department users see it
+/// masked wherever it is shown (business key, content, reasons, problems), admins
+/// in full; a credit code stays readable for everyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_numbers_in_business_keys_are_masked_for_everyone_but_admins() {
+    const ID: &str = "11010519491231002X";
+    const MASKED: &str = "110105********002X";
+    const FULL_WIDTH: &str = "４４０５２４１８８００１０１００１４";
+    const CREDIT_CODE: &str = "91340600MA2PBM9HXD";
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (settings, _) = settings_on(root, false).await;
+    let store = Store::connect(&settings.gateway.database_url).await.unwrap();
+    // Rows as the utilities' database hands them over: a person keyed on the ID number, a
+    // company keyed on its credit code, and a bad row quoting an ID in its reason.
+    let file = root.join("utility-arrears.csv");
+    let rows = [
+        "id,yhmc,shxydm,sfzhm,qflx,qfje,qfqsrq,tjrq,gydw,updated_at".to_string(),
+        format!("1,张伟,,{ID},水费,88,2024-01-01,2024-03-31,淮北市供水有限公司,2024-04-01 08:00:00"),
+        format!(
+            "2,华鑫商贸有限公司,{CREDIT_CODE},,电费,56000,2024-01-01,2024-03-31,国网淮北供电公司,2024-04-01 08:00:00"
+        ),
+        format!("3,李娜,,440524188001010014,ID{ID},10,2024-01-01,2024-03-31,燃气公司,2024-04-01 08:00:00"),
+        format!("4,王芳,,440524188001010014,{FULL_WIDTH},10,2024-01-01,2024-03-31,燃气公司,2024-04-01 08:00:00"),
+    ];
+    std::fs::write(&file, rows.join("\n") + "\n").unwrap();
+    let opts = IngestOptions { report_path: None, progress: false, clock: Clock::real(), source: None };
+    let summary = ingest_file(&settings, &store, "utility-arrears", &file, &opts).await.unwrap();
+    assert_eq!((summary.accepted, summary.rejected), (2, 2), "{summary:?}");
+    let now = chrono::Utc::now();
+    let mut tokens = std::collections::HashMap::new();
+    for (name, role, department) in
+        [("ops", "ops", None), ("admin", "admin", None), ("clerk", "department", Some("utilities"))]
+    {
+        let user = auth::add_user(&store, &settings.departments, name, role, department, Some("口令-123"), now);
+        tokens.insert(name, user.await.unwrap().api_token);
+    }
+    let (ops, admin, clerk) = (&tokens["ops"], &tokens["admin"], &tokens["clerk"]);
+
+    // The province returns the person's record, quoting the number in its reason.
+    let claimed =
+        store.claim_deliveries("provincial", "test", 10, now, std::time::Duration::from_secs(60)).await.unwrap();
+    let person = claimed.iter().find(|c| c.business_key.contains(ID)).expect("the person's record is queued");
+    let returned = credit_gateway::store::Outcome::Returned {
+        rule: Some("1001".into()),
+        reason: format!("身份证号 {ID} 与姓名不符"),
+    };
+    store.record_outcomes("provincial", false, &[(person, returned)], now, now).await.unwrap();
+    let id = person.record_id;
+
+    let web = Web::serve(&settings, &store).await;
+    let views = [
+        format!("/records/{id}"),
+        format!("/api/v1/records/{id}"),
+        "/problems".to_string(),
+        "/api/v1/problems".to_string(),
+    ];
+    for view in &views {
+        for (who, token) in [("ops", ops), ("clerk", clerk)] {
+            let seen = web.text(view, token).await;
+            assert!(seen.contains(MASKED), "{who} {view}: no masked number:\n{seen}");
+            assert!(!seen.contains("19491231"), "{who} {view} shows the ID number:\n{seen}");
+            assert!(!seen.contains("18800101") && !seen.contains("１８８００１０１"), "{who} {view}:\n{seen}");
+        }
+        let full = web.text(view, admin).await;
+        assert!(full.contains(ID) && !full.contains(MASKED), "admin {view} sees it masked:\n{full}");
+    }
+    // The business key and the returned reason, in the record's JSON.
+    let lineage: Value = serde_json::from_str(&web.text(&format!("/api/v1/records/{id}"), ops).await).unwrap();
+    assert!(lineage["record"]["business_key"].as_str().unwrap().starts_with(MASKED), "{lineage}");
+    assert_eq!(lineage["returns"][0]["reason"], format!("身份证号 {MASKED} 与姓名不符"));
+    let problems: Value = serde_json::from_str(&web.text("/api/v1/problems", ops).await).unwrap();
+    let invalid = problems["invalid"].as_array().unwrap();
+    assert!(invalid.iter().any(|r| r["value"] == format!("ID{MASKED}")), "{problems}");
+    assert!(invalid.iter().any(|r| r["value"] == "４４０５２４********００１４"), "{problems}");
+    let page = web.text("/problems", ops).await;
+    assert!(page.contains(&format!("{MASKED} / 水")), "the returned record's key on the problems page:\n{page}");
+    // A credit code is no ID number: shown to ops as it is.
+    let company = web.text("/api/v1/records/2", ops).await;
+    assert!(company.contains(CREDIT_CODE), "{company}");
+    store.close().await;
 }
