@@ -48,6 +48,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => cli::demo::run(config, clock, args),
         Command::Sandbox(args) => cli::sandbox::run(config, clock, args),
         Command::Users { command } => cli::users::run(config, &clock, command),
+        Command::Tokens { command } => cli::tokens::run(config, command),
         Command::Bench { command } => {
             cli::runtime()?.block_on(cli::bench::run(config, &clock, command))?;
             Ok(ExitCode::SUCCESS)

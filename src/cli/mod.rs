@@ -17,6 +17,7 @@ pub mod report;
 pub mod run;
 pub mod sample;
 pub mod sandbox;
+pub mod tokens;
 pub mod users;
 
 use std::fmt::{Display, Write as _};
@@ -90,10 +91,16 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Simulated upper platforms and department sources on 127.0.0.1, for demos and tests.
     Sandbox(sandbox::SandboxArgs),
-    /// Dashboard and API users: add one (prints its password and API token once), or list them.
+    /// Dashboard and API users: add, reset (each prints a password and an API token once),
+    /// remove, list.
     Users {
         #[command(subcommand)]
         command: users::UsersCommand,
+    },
+    /// Sessions and API tokens: end every one of a user.
+    Tokens {
+        #[command(subcommand)]
+        command: tokens::TokensCommand,
     },
     /// Benchmarks of the hot paths.
     Bench {

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::issues::{Issues, check_version};
 use crate::store::absolute_sqlite_url;
+use crate::web::throttle::LoginPolicy;
 
 /// The serde shape of `gateway.toml`.
 #[derive(Debug, Deserialize)]
@@ -30,6 +31,48 @@ pub(super) struct GatewaySpec {
     daemon: DaemonSpec,
     #[serde(default)]
     sender: SenderSpec,
+    #[serde(default)]
+    auth: AuthSpec,
+}
+
+/// `[auth]`: how long API tokens last and when failed logins lock a name or an address.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthSpec {
+    #[serde(default = "AuthSpec::default_api_token_days")]
+    api_token_days: u32,
+    #[serde(default = "AuthSpec::default_failures_per_user")]
+    login_failures_per_user: u32,
+    #[serde(default = "AuthSpec::default_failures_per_address")]
+    login_failures_per_address: u32,
+    #[serde(default = "AuthSpec::default_window_minutes")]
+    login_window_minutes: u32,
+}
+
+impl AuthSpec {
+    fn default_api_token_days() -> u32 {
+        90
+    }
+    fn default_failures_per_user() -> u32 {
+        LoginPolicy::default().max_failures_per_user
+    }
+    fn default_failures_per_address() -> u32 {
+        LoginPolicy::default().max_failures_per_address
+    }
+    fn default_window_minutes() -> u32 {
+        15
+    }
+}
+
+impl Default for AuthSpec {
+    fn default() -> Self {
+        AuthSpec {
+            api_token_days: Self::default_api_token_days(),
+            login_failures_per_user: Self::default_failures_per_user(),
+            login_failures_per_address: Self::default_failures_per_address(),
+            login_window_minutes: Self::default_window_minutes(),
+        }
+    }
 }
 
 /// Who this gateway reports as: the credit office's code and name in every data package.
@@ -278,6 +321,10 @@ pub struct GatewayConfig {
     pub sender: SenderSpec,
     pub correction_working_days: u32,
     pub connector_lease: std::time::Duration,
+    /// How long an API token from `users add` or `users reset` lasts.
+    pub api_token_lifetime: chrono::TimeDelta,
+    /// When failed logins lock a user name or a client address.
+    pub login_policy: LoginPolicy,
 }
 
 impl GatewayConfig {
@@ -315,7 +362,24 @@ impl GatewayConfig {
         if spec.ingest.commit_rows < spec.ingest.statement_rows {
             issues.push(file, "ingest.commit_rows", "expected at least statement_rows");
         }
+        let auth = &spec.auth;
+        if !(1..=3650).contains(&auth.api_token_days) {
+            issues.push(file, "auth.api_token_days", "expected 1 to 3650");
+        }
+        if auth.login_failures_per_user == 0 || auth.login_failures_per_address == 0 {
+            issues.push(file, "auth.login_failures_per_user", "expected at least 1 (also login_failures_per_address)");
+        }
+        if !(1..=1440).contains(&auth.login_window_minutes) {
+            issues.push(file, "auth.login_window_minutes", "expected 1 to 1440");
+        }
+        let login_policy = LoginPolicy {
+            max_failures_per_user: auth.login_failures_per_user.max(1),
+            max_failures_per_address: auth.login_failures_per_address.max(1),
+            window: chrono::TimeDelta::minutes(i64::from(auth.login_window_minutes.max(1))),
+        };
         GatewayConfig {
+            api_token_lifetime: chrono::TimeDelta::days(i64::from(auth.api_token_days.max(1))),
+            login_policy,
             file: file.to_path_buf(),
             catalogue_dir: at(&spec.paths.catalogue),
             code_tables_file: at(&spec.paths.code_tables),

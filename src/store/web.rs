@@ -10,6 +10,13 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+const UPSERT_USER: &str = "INSERT INTO web_users (name, role, department, password_hash, created_at) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET role = excluded.role, \
+     department = excluded.department, password_hash = excluded.password_hash";
+const ADD_TOKEN: &str =
+    "INSERT INTO web_tokens (token_hash, user_name, kind, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)";
+const REVOKE_TOKENS: &str = "DELETE FROM web_tokens WHERE user_name = $1";
+
 /// A dashboard or API user, as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct UserRow {
@@ -154,15 +161,44 @@ impl Store {
         Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(department).bind(limit).fetch_all(pool).await?))
     }
 
-    /// Adds a user, or replaces the role, department and password of an existing one.
-    pub async fn upsert_user(&self, user: &UserRow, now: DateTime<Utc>) -> Result<(), StoreError> {
-        const SQL: &str = "INSERT INTO web_users (name, role, department, password_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET role = excluded.role, \
-             department = excluded.department, password_hash = excluded.password_hash";
-        on_pool!(self.db(), pool => sqlx::query(SQL)
-            .bind(&user.name).bind(&user.role).bind(&user.department).bind(&user.password_hash).bind(stamp(now))
-            .execute(pool).await.map(|_| ())?);
+    /// Writes `user` (new or not), ends every session and token it had, and keeps one new API
+    /// token valid until `api_expires`, in one transaction: a token given under an old role
+    /// never works under the new one.
+    pub async fn replace_user(
+        &self,
+        user: &UserRow,
+        api_token_hash: &str,
+        api_expires: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self.db(), pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(UPSERT_USER)
+                .bind(&user.name).bind(&user.role).bind(&user.department).bind(&user.password_hash).bind(stamp(now))
+                .execute(&mut *tx).await?;
+            sqlx::query(REVOKE_TOKENS).bind(&user.name).execute(&mut *tx).await?;
+            sqlx::query(ADD_TOKEN)
+                .bind(api_token_hash).bind(&user.name).bind("api").bind(stamp(api_expires)).bind(stamp(now))
+                .execute(&mut *tx).await?;
+            tx.commit().await?
+        });
         Ok(())
+    }
+
+    /// Ends every session and API token of `user`; how many there were.
+    pub async fn revoke_tokens(&self, user: &str) -> Result<u64, StoreError> {
+        Ok(on_pool!(self.db(), pool => sqlx::query(REVOKE_TOKENS).bind(user).execute(pool).await?.rows_affected()))
+    }
+
+    /// Removes `name` with its sessions and tokens; false when there was no such user.
+    pub async fn remove_user(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(on_pool!(self.db(), pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(REVOKE_TOKENS).bind(name).execute(&mut *tx).await?;
+            let removed = sqlx::query("DELETE FROM web_users WHERE name = $1").bind(name).execute(&mut *tx).await?;
+            tx.commit().await?;
+            removed.rows_affected() > 0
+        }))
     }
 
     pub async fn user(&self, name: &str) -> Result<Option<UserRow>, StoreError> {
@@ -184,19 +220,18 @@ impl Store {
         expires_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        const SQL: &str =
-            "INSERT INTO web_tokens (token_hash, user_name, kind, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)";
-        on_pool!(self.db(), pool => sqlx::query(SQL)
+        on_pool!(self.db(), pool => sqlx::query(ADD_TOKEN)
             .bind(token_hash).bind(user).bind(kind).bind(expires_at.map(stamp)).bind(stamp(now))
             .execute(pool).await.map(|_| ())?);
         Ok(())
     }
 
-    /// The user a token hash belongs to, unless it has expired.
+    /// The user a token hash belongs to, unless it has expired (a token without an end is
+    /// refused: migration 0009 gave every older API token one).
     pub async fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<UserRow>, StoreError> {
         const SQL: &str = "SELECT u.name, u.role, u.department, u.password_hash FROM web_tokens t \
              JOIN web_users u ON u.name = t.user_name \
-             WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)";
+             WHERE t.token_hash = $1 AND t.expires_at > $2";
         Ok(
             on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(token_hash).bind(stamp(now)).fetch_optional(pool).await?),
         )

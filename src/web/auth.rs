@@ -1,11 +1,15 @@
 //! Who is calling: users with roles, passwords (argon2id) for the pages, sessions and API
-//! tokens (random, kept only as BLAKE3 hashes), and the checks every route makes.
+//! tokens (random, kept only as BLAKE3 hashes, each with an end), and the checks every route
+//! makes. Logins are throttled per name and per address ([`super::throttle`]); re-adding,
+//! resetting or removing a user ends its sessions and tokens.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{DateTime, Utc};
+use std::net::IpAddr;
+
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::AppState;
 use crate::store::{Store, StoreError, UserRow};
@@ -14,6 +18,10 @@ use crate::store::{Store, StoreError, UserRow};
 pub const SESSION_COOKIE: &str = "cg_session";
 /// A page session lasts a working day.
 const SESSION_HOURS: i64 = 12;
+/// How long an API token lasts unless `[auth] api_token_days` says otherwise.
+pub const DEFAULT_API_TOKEN_LIFETIME: TimeDelta = TimeDelta::days(90);
+/// The argon2 hash an unknown name is checked against, so timing does not tell which names exist.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAA";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -55,15 +63,17 @@ impl Role {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("unknown role {0:?} (expected admin, ops or department)")]
+    #[error("未知角色 {0:?}（应为 admin、ops 或 department）")]
     Role(String),
-    #[error("the department role needs --department")]
+    #[error("department 角色须用 --department 指定部门")]
     NoDepartment,
-    #[error("unknown department {0:?}")]
+    #[error("未知部门 {0:?}")]
     UnknownDepartment(String),
-    #[error("password hashing: {0}")]
+    #[error("没有用户 {0:?}")]
+    UnknownUser(String),
+    #[error("口令散列失败：{0}")]
     Hash(String),
-    #[error("random source: {0}")]
+    #[error("随机数来源出错：{0}")]
     Random(String),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -157,14 +167,17 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .is_ok_and(|parsed| argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
-/// What `users add` hands out once: the password and an API token. Only hashes are kept.
+/// What `users add` and `users reset` hand out once: the password and an API token. Only
+/// hashes are kept.
 #[derive(Debug)]
 pub struct NewUser {
     pub password: String,
     pub api_token: String,
+    /// When the API token stops working.
+    pub api_token_expires: DateTime<Utc>,
 }
 
-/// Adds (or resets) a user with a fresh password and API token.
+/// Adds (or re-adds) a user with a fresh password and an API token of the default lifetime.
 pub async fn add_user(
     store: &Store,
     departments: &crate::department::Departments,
@@ -172,6 +185,23 @@ pub async fn add_user(
     role: &str,
     department: Option<&str>,
     password: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<NewUser, AuthError> {
+    add_user_with_lifetime(store, departments, name, role, department, password, DEFAULT_API_TOKEN_LIFETIME, now).await
+}
+
+/// Adds a user, or re-adds one under a new role: either way with a fresh password and API token
+/// (lasting `token_lifetime`), and every older session and token of the name ended, so a token
+/// handed out under the old role does not carry over to the new one.
+#[allow(clippy::too_many_arguments)]
+pub async fn add_user_with_lifetime(
+    store: &Store,
+    departments: &crate::department::Departments,
+    name: &str,
+    role: &str,
+    department: Option<&str>,
+    password: Option<&str>,
+    token_lifetime: TimeDelta,
     now: DateTime<Utc>,
 ) -> Result<NewUser, AuthError> {
     let role = Role::parse(role).ok_or_else(|| AuthError::Role(role.to_string()))?;
@@ -183,40 +213,96 @@ pub async fn add_user(
         (Role::Department, Some(d)) => Some(d.to_string()),
         _ => None,
     };
+    let user =
+        UserRow { name: name.to_string(), role: role.as_str().to_string(), department, password_hash: String::new() };
+    replace_credentials(store, user, password, token_lifetime, now).await
+}
+
+/// `users reset`: a new password and API token for an existing user, its role kept; every
+/// older session and token ended.
+pub async fn reset_user(
+    store: &Store,
+    name: &str,
+    password: Option<&str>,
+    token_lifetime: TimeDelta,
+    now: DateTime<Utc>,
+) -> Result<NewUser, AuthError> {
+    let user = store.user(name).await?.ok_or_else(|| AuthError::UnknownUser(name.to_string()))?;
+    replace_credentials(store, user, password, token_lifetime, now).await
+}
+
+/// Writes `user` with a new password, ends its old sessions and tokens and adds one new API
+/// token, in one transaction.
+async fn replace_credentials(
+    store: &Store,
+    mut user: UserRow,
+    password: Option<&str>,
+    token_lifetime: TimeDelta,
+    now: DateTime<Utc>,
+) -> Result<NewUser, AuthError> {
     let password = match password {
         Some(p) => p.to_string(),
         None => new_token()?[..16].to_string(),
     };
-    let user = UserRow {
-        name: name.to_string(),
-        role: role.as_str().to_string(),
-        department,
-        password_hash: hash_password(&password)?,
-    };
-    store.upsert_user(&user, now).await?;
+    user.password_hash = hash_password(&password)?;
     let api_token = new_token()?;
-    store.add_token(&token_hash(&api_token), name, "api", None, now).await?;
-    Ok(NewUser { password, api_token })
+    let api_token_expires = now + token_lifetime;
+    store.replace_user(&user, &token_hash(&api_token), api_token_expires, now).await?;
+    Ok(NewUser { password, api_token, api_token_expires })
 }
 
-/// Checks a name and password; on success opens a session and returns its token.
-pub async fn login(store: &Store, name: &str, password: &str, now: DateTime<Utc>) -> Result<Option<String>, AuthError> {
-    let Some(user) = store.user(name).await? else {
-        // Same work for an unknown name, so timing does not tell which names exist.
-        let _ = verify_password(password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAA");
-        return Ok(None);
-    };
-    let ok = {
-        let (password, hash) = (password.to_string(), user.password_hash.clone());
-        tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false)
-    };
-    if !ok {
-        return Ok(None);
+/// `tokens revoke`: ends every session and API token of `name`; how many there were.
+pub async fn revoke_tokens(store: &Store, name: &str) -> Result<u64, AuthError> {
+    if store.user(name).await?.is_none() {
+        return Err(AuthError::UnknownUser(name.to_string()));
     }
+    Ok(store.revoke_tokens(name).await?)
+}
+
+/// `users remove`: the user and every session and token of it.
+pub async fn remove_user(store: &Store, name: &str) -> Result<(), AuthError> {
+    if store.remove_user(name).await? { Ok(()) } else { Err(AuthError::UnknownUser(name.to_string())) }
+}
+
+/// What a login attempt came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Login {
+    /// A new session's token.
+    Session(String),
+    /// Wrong name or password.
+    Refused,
+    /// Too many failures of this name or from this address: try again after this long.
+    Throttled(TimeDelta),
+}
+
+/// Checks a name and password, unless the name or the client address is locked for its
+/// failures; on success opens a session. Argon2 runs on the blocking threads, a few at a
+/// time, so a storm of logins does not hold up the pages.
+pub async fn login(state: &AppState, name: &str, password: &str, address: Option<IpAddr>) -> Result<Login, AuthError> {
+    let now = state.now();
+    if let Some(wait) = state.login_throttle.wait(name, address, now) {
+        return Ok(Login::Throttled(wait));
+    }
+    let store = &state.store;
+    let user = store.user(name).await?;
+    let hash = user.as_ref().map_or(DUMMY_HASH, |u| u.password_hash.as_str()).to_string();
+    let ok = {
+        let _turn = state.login_throttle.check_turn().await;
+        let password = password.to_string();
+        crate::supervisor::blocking(move || verify_password(&password, &hash)).await
+    };
+    if !(ok && user.is_some()) {
+        if state.login_throttle.failed(name, address, now, &state.settings().gateway.login_policy) {
+            let address = address.map(|a| a.to_string()).unwrap_or_default();
+            tracing::warn!(user = name, address, "too many failed logins: locked for a while");
+        }
+        return Ok(Login::Refused);
+    }
+    state.login_throttle.succeeded(name);
     let token = new_token()?;
     let expires = now + chrono::Duration::hours(SESSION_HOURS);
     store.add_token(&token_hash(&token), name, "session", Some(expires), now).await?;
-    Ok(Some(token))
+    Ok(Login::Session(token))
 }
 
 fn cookie(parts: &Parts, name: &str) -> Option<String> {

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod operations;
 pub mod pages;
 pub mod records;
+pub mod throttle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub overview_cache: Arc<api::OverviewCache>,
     /// The daemon's connectors, to ask for a pass now; `None` where no daemon runs them.
     pub run_now: Option<Arc<crate::connector::runner::RunNow>>,
+    /// Failed logins per name and address, in this process's memory.
+    pub login_throttle: Arc<throttle::LoginThrottle>,
 }
 
 impl AppState {
@@ -56,7 +59,15 @@ impl AppState {
         calendar: watch::Receiver<Arc<Calendar>>,
         clock: Clock,
     ) -> AppState {
-        AppState { settings, store, calendar, clock, overview_cache: Arc::default(), run_now: None }
+        AppState {
+            settings,
+            store,
+            calendar,
+            clock,
+            overview_cache: Arc::default(),
+            run_now: None,
+            login_throttle: Arc::default(),
+        }
     }
 
     /// On another clock.
@@ -150,7 +161,8 @@ pub async fn bind(
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| WebError::Bind { addr, source })?;
     let local = listener.local_addr().map_err(|source| WebError::Bind { addr, source })?;
     let serve = async move {
-        axum::serve(listener, router(state))
+        // The peer's address reaches the handlers, for the login throttle.
+        axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|s| *s).await;
             })

@@ -1,12 +1,13 @@
 //! The dashboard's pages: server-rendered HTML in Chinese, a little CSS, no script needed.
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 
-use axum::Form;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use serde::Deserialize;
 
 use super::AppState;
@@ -97,15 +98,36 @@ pub struct LoginForm {
     password: String,
 }
 
-pub async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
-    match auth::login(&state.store, &form.name, &form.password, state.now()).await {
-        Ok(Some(token)) => {
+/// The login form's answer. The client address is the TCP peer's (a proxy in front would need
+/// its own limits: forwarded headers are not trusted).
+pub async fn login(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let address = peer.map(|Extension(ConnectInfo(a))| a.ip());
+    match auth::login(&state, &form.name, &form.password, address).await {
+        Ok(auth::Login::Session(token)) => {
             let _ = state.store.audit(&form.name, "login", "dashboard", state.now()).await;
             let cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200");
             ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
         }
-        Ok(None) => (axum::http::StatusCode::UNAUTHORIZED, page("登录", None, &login_body(Some("用户名或密码错误"))))
-            .into_response(),
+        Ok(auth::Login::Refused) => {
+            (axum::http::StatusCode::UNAUTHORIZED, page("登录", None, &login_body(Some("用户名或密码错误"))))
+                .into_response()
+        }
+        Ok(auth::Login::Throttled(wait)) => {
+            // Rounded up, so a client that obeys never comes back early.
+            let seconds = ((wait.num_milliseconds() + 999) / 1000).max(1);
+            let minutes = (seconds + 59) / 60;
+            let message = format!("登录失败次数过多，请 {minutes} 分钟后再试");
+            (
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, seconds.to_string())],
+                page("登录", None, &login_body(Some(&message))),
+            )
+                .into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "login");
             (

@@ -182,7 +182,7 @@ async fn the_dashboards_today_follows_the_daemons_clock() {
     }
     let config = root.join("config/gateway.toml");
     let out = at(&config, root, T, &["users", "add", "ops", "--role", "ops"]).await;
-    let token = stdout(&out).lines().find_map(|l| l.strip_prefix("api token: ")).unwrap().trim().to_string();
+    let token = stdout(&out).lines().find_map(|l| l.strip_prefix("API 令牌：")).unwrap().trim().to_string();
 
     let mut daemon = Command::new(env!("CARGO_BIN_EXE_credit-gateway"))
         .arg("--config")

@@ -1,0 +1,5 @@
+-- API tokens end: every token from before this migration (kept without an end) now ends 90 days
+-- after the upgrade, so nothing breaks at once and nothing stays valid for ever. From here on
+-- a token without `expires_at` is refused.
+UPDATE web_tokens SET expires_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+90 days') WHERE expires_at IS NULL;
+CREATE INDEX web_tokens_user ON web_tokens (user_name);
