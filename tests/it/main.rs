@@ -13,6 +13,7 @@ mod daemon;
 mod deadlines;
 mod delivery;
 mod demo;
+mod edge;
 mod feeds;
 mod ingest;
 mod sandbox_departments;
