@@ -249,11 +249,31 @@ impl Default for PathsSpec {
 struct HttpSpec {
     #[serde(default = "default_listen")]
     listen: String,
+    /// A connection must send a whole request head within this many seconds, whether new or
+    /// kept alive between requests; else it is closed (slow or stalled clients hold no socket).
+    #[serde(default = "HttpSpec::default_header_read_timeout")]
+    header_read_timeout_seconds: u64,
+    /// Connections served at once; further ones wait in the kernel's queue until one closes.
+    #[serde(default = "HttpSpec::default_max_connections")]
+    max_connections: usize,
+}
+
+impl HttpSpec {
+    fn default_header_read_timeout() -> u64 {
+        10
+    }
+    fn default_max_connections() -> usize {
+        512
+    }
 }
 
 impl Default for HttpSpec {
     fn default() -> Self {
-        HttpSpec { listen: default_listen() }
+        HttpSpec {
+            listen: default_listen(),
+            header_read_timeout_seconds: Self::default_header_read_timeout(),
+            max_connections: Self::default_max_connections(),
+        }
     }
 }
 
@@ -310,6 +330,9 @@ pub struct GatewayConfig {
     pub connectors_dir: PathBuf,
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
+    /// The dashboard's limits: time to send a request head, connections at once.
+    pub header_read_timeout: std::time::Duration,
+    pub max_connections: usize,
     pub statement_rows: usize,
     pub commit_rows: usize,
     pub credit_code_exceptions: Vec<String>,
@@ -356,6 +379,12 @@ impl GatewayConfig {
                 SocketAddr::from(([127, 0, 0, 1], 8080))
             }
         };
+        if spec.http.header_read_timeout_seconds == 0 {
+            issues.push(file, "http.header_read_timeout_seconds", "expected at least 1");
+        }
+        if spec.http.max_connections == 0 {
+            issues.push(file, "http.max_connections", "expected at least 1");
+        }
         if spec.ingest.statement_rows == 0 || spec.ingest.statement_rows > 2_000 {
             issues.push(file, "ingest.statement_rows", "expected 1 to 2000");
         }
@@ -398,6 +427,8 @@ impl GatewayConfig {
             base_dir,
             database_url,
             listen,
+            header_read_timeout: std::time::Duration::from_secs(spec.http.header_read_timeout_seconds.max(1)),
+            max_connections: spec.http.max_connections.max(1),
             statement_rows: spec.ingest.statement_rows,
             commit_rows: spec.ingest.commit_rows,
             credit_code_exceptions: spec.validation.credit_code_exceptions,

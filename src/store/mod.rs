@@ -8,6 +8,7 @@ mod connectors;
 mod deadlines;
 mod deliveries;
 mod feeds;
+mod health;
 mod records;
 pub mod scratch;
 mod web;
@@ -65,6 +66,9 @@ pub(crate) use on_pool;
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    /// How to open one more connection to a SQLite file (readiness proves a write through a
+    /// new connection); `None` on PostgreSQL and for in-memory databases.
+    sqlite_file: Option<SqliteConnectOptions>,
 }
 
 /// What is known when an ingest starts.
@@ -108,6 +112,7 @@ impl Store {
     /// Opens the database named by `url`, creating it (and its folder) if needed, and
     /// brings the schema up to date.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let mut sqlite_file = None;
         let db = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -125,6 +130,9 @@ impl Store {
                 std::fs::create_dir_all(parent)
                     .map_err(|source| StoreError::Folder { path: parent.display().to_string(), source })?;
             }
+            if !(url.contains(":memory:") || url.contains("mode=memory")) {
+                sqlite_file = Some(opts.clone());
+            }
             let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
             Db::Sqlite(pool)
@@ -141,7 +149,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        Ok(Store { db })
+        Ok(Store { db, sqlite_file })
     }
 
     /// The schema migrations applied to this database, oldest first: (version, description,

@@ -227,7 +227,7 @@ impl Store {
     }
 
     /// The user a token hash belongs to, unless it has expired (a token without an end is
-    /// refused: migration 0009 gave every older API token one).
+    /// refused: migration 0010 gave every older API token one).
     pub async fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<UserRow>, StoreError> {
         const SQL: &str = "SELECT u.name, u.role, u.department, u.password_hash FROM web_tokens t \
              JOIN web_users u ON u.name = t.user_name \

@@ -5,7 +5,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use std::net::IpAddr;
 
@@ -305,20 +305,27 @@ pub async fn login(state: &AppState, name: &str, password: &str, address: Option
     Ok(Login::Session(token))
 }
 
-fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
         v.split(';').map(str::trim).find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=').map(str::to_string))
     })
 }
 
-fn bearer(parts: &Parts) -> Option<String> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     value.strip_prefix("Bearer ").map(|t| t.trim().to_string())
 }
 
 /// The session token of a request, if it carries one (for logout).
 pub fn session_token(parts: &Parts) -> Option<String> {
-    cookie(parts, SESSION_COOKIE)
+    cookie(&parts.headers, SESSION_COOKIE)
+}
+
+/// Is the caller named by the session cookie, which a browser adds by itself (an ambient
+/// credential), rather than by a bearer token, which only a program that holds it sends?
+/// The bearer wins when both are present, as in [`Caller`].
+pub fn rides_on_cookie(headers: &HeaderMap) -> bool {
+    bearer(headers).is_none() && cookie(headers, SESSION_COOKIE).is_some()
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -331,7 +338,7 @@ impl FromRequestParts<AppState> for Caller {
         }
         let page = !(parts.uri.path().starts_with("/api/") || parts.uri.path() == "/metrics");
         let denied = Denied::Unauthenticated { page };
-        let token = bearer(parts).or_else(|| cookie(parts, SESSION_COOKIE)).ok_or(denied)?;
+        let token = bearer(&parts.headers).or_else(|| cookie(&parts.headers, SESSION_COOKIE)).ok_or(denied)?;
         let user = match state.store.token_user(&token_hash(&token), state.now()).await {
             Ok(Some(user)) => user,
             Ok(None) => return Err(denied),

@@ -12,8 +12,10 @@ pub mod departments;
 pub mod masking;
 pub mod metrics;
 pub mod operations;
+pub mod origin;
 pub mod pages;
 pub mod records;
+pub mod serve;
 pub mod throttle;
 
 use std::net::SocketAddr;
@@ -125,6 +127,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/deliveries", get(operations::deliveries_api))
         .route("/api/v1/openapi.json", get(api::openapi))
         .layer(axum::middleware::from_fn_with_state(state.clone(), masking::mask_unless_admin))
+        // A write that rides on the session cookie must come from our own pages.
+        .layer(axum::middleware::from_fn(origin::same_origin_writes))
         .with_state(state)
 }
 
@@ -132,42 +136,46 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready when the database answers.
+/// How long `/readyz` waits for its proof write.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Ready when the database takes a write (this instance's heartbeat row): a database that
+/// still answers reads but refuses writes (its WAL deleted, turned read-only) is not ready.
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match state.store.ping().await {
-        Ok(()) => "ready\n".into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready: the database does not answer");
-            (axum::http::StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
-        }
-    }
+    let instance = crate::service::instance_id();
+    let proof = state.store.prove_write(&instance, state.now());
+    let reason = match tokio::time::timeout(READY_WITHIN, proof).await {
+        Ok(Ok(())) => return "ready\n".into_response(),
+        Ok(Err(e)) => format!("数据库不接受写入：{e}"),
+        Err(_) => format!("数据库写入 {} 秒未完成", READY_WITHIN.as_secs()),
+    };
+    tracing::warn!(%reason, "not ready");
+    (axum::http::StatusCode::SERVICE_UNAVAILABLE, format!("未就绪：{reason}\n")).into_response()
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
     #[error("listening on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
-    #[error("serving: {0}")]
-    Serve(std::io::Error),
 }
 
-/// Binds `addr`; the returned future serves until `stop` turns true.
+/// Binds `addr`; the returned future serves until `stop` turns true, under the settings'
+/// limits (`[http] header_read_timeout_seconds`, `max_connections`).
 pub async fn bind(
     addr: SocketAddr,
     state: AppState,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> Result<(SocketAddr, impl Future<Output = Result<(), WebError>>), WebError> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| WebError::Bind { addr, source })?;
     let local = listener.local_addr().map_err(|source| WebError::Bind { addr, source })?;
+    let settings = state.settings();
+    let gateway = &settings.gateway;
+    let limits =
+        serve::Limits { header_read_timeout: gateway.header_read_timeout, max_connections: gateway.max_connections };
     let serve = async move {
-        // The peer's address reaches the handlers, for the login throttle.
-        axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await
-            .map_err(WebError::Serve)
+        serve::serve(listener, router(state), limits, stop).await;
+        Ok(())
     };
     Ok((local, serve))
 }

@@ -14,6 +14,7 @@ mod daemon;
 mod deadlines;
 mod delivery;
 mod demo;
+mod edge;
 mod feeds;
 mod ingest;
 mod instances;
