@@ -13,6 +13,8 @@ pub mod department;
 pub mod error_report;
 pub mod feed;
 pub mod format;
+#[cfg(test)]
+mod fuzz;
 pub mod http_client;
 pub mod ids;
 pub mod ingest;

@@ -538,7 +538,7 @@ mod tests {
             rows,
             [
                 row(1, &["a", "b"]),
-                (2, Err(RowErrorKind::CellTooLarge { bytes: 10 << 20, limit: 1 << 20 })),
+                (2, Err(RowErrorKind::CellTooLarge { bytes: 10 << 20, limit: 128 << 10 })),
                 row(3, &["2", "ok"])
             ]
         );

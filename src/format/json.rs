@@ -301,9 +301,11 @@ impl JsonReader {
             Err(kind) => return error(kind),
         };
         let mut bytes: usize = 0;
-        for (_, value) in &fields {
-            if value.len() > limits.max_cell_bytes {
-                return error(RowErrorKind::CellTooLarge { bytes: value.len(), limit: limits.max_cell_bytes });
+        for (key, value) in &fields {
+            // A key is a cell of the header row.
+            let longest = value.len().max(key.len());
+            if longest > limits.max_cell_bytes {
+                return error(RowErrorKind::CellTooLarge { bytes: longest, limit: limits.max_cell_bytes });
             }
             bytes = bytes.saturating_add(value.len());
         }
@@ -1040,7 +1042,7 @@ mod tests {
             [
                 row(1, &["a", "b"]),
                 row(2, &["1", "2"]),
-                (3, Err(RowErrorKind::CellTooLarge { bytes: 10 << 20, limit: 1 << 20 })),
+                (3, Err(RowErrorKind::CellTooLarge { bytes: 10 << 20, limit: 128 << 10 })),
                 row(4, &["3", "ok"])
             ]
         );
@@ -1055,6 +1057,18 @@ mod tests {
         assert_eq!(
             items(reader),
             [(2, Err(RowErrorKind::CellTooLarge { bytes: 11, limit: 10 })), row(1, &["a"]), row(3, &["ok"])]
+        );
+    }
+
+    #[test]
+    fn key_over_the_cell_limit_is_a_cell_too_large() {
+        let limits = Limits { max_cell_bytes: 10, ..Limits::default() };
+        let opts = ReadOptions { limits, ..ReadOptions::default() };
+        let text = r#"[{"0123456789AB": "1"}, {"a": "ok"}]"#;
+        let (_dir, reader) = reader_with("data.json", text.as_bytes(), &opts);
+        assert_eq!(
+            items(reader),
+            [(2, Err(RowErrorKind::CellTooLarge { bytes: 12, limit: 10 })), row(1, &["a"]), row(3, &["ok"])]
         );
     }
 

@@ -35,6 +35,7 @@
 mod csv;
 mod json;
 mod xlsx;
+mod xlsx_scan;
 mod xml;
 
 pub use xml::push_reference;
@@ -72,29 +73,37 @@ pub enum Encoding {
 /// Bounds that keep a hostile or broken file from exhausting memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// A longer cell makes its row a [`RowErrorKind::CellTooLarge`]. Default 1 MiB.
+    /// A longer cell makes its row a [`RowErrorKind::CellTooLarge`]. Default 128 KiB: Excel's
+    /// own limit of 32,767 characters at up to 4 UTF-8 bytes each.
     pub max_cell_bytes: usize,
     /// A longer row (all cells together) makes it a [`RowErrorKind::RowTooLarge`]. Default 8 MiB.
+    ///
+    /// Also the most one piece of markup may take where a parser would buffer it whole: an XML
+    /// tag or text (see the XML reader), and in a workbook a tag, text or one cell's XML, which
+    /// refuses the workbook ([`Oversize::Cell`], [`Oversize::Markup`]).
     pub max_row_bytes: usize,
     /// A row with more cells is a [`RowErrorKind::TooManyCells`]. Default 16,384, Excel's
     /// column limit.
     pub max_row_cells: usize,
-    /// Total uncompressed size of all zip entries of a workbook. Default 2 GiB.
+    /// Total uncompressed size of all zip entries of a workbook, as declared and as inflated.
+    /// Default 1 GiB: about four million cells, far beyond a department's file.
     pub max_xlsx_uncompressed: u64,
     /// Largest uncompressed/compressed ratio of a zip entry over 16 MiB. Default 200.
     pub max_compression_ratio: u64,
     /// Largest part calamine holds whole in memory: the shared strings, and also the styles,
-    /// workbook and relationship parts. Default 256 MiB.
+    /// workbook and relationship parts; for the shared strings, also the memory calamine will
+    /// spend on them (their XML, plus 48 bytes a string and 24 a string it reserves). Default
+    /// 256 MiB.
     pub max_shared_strings_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_cell_bytes: 1 << 20,
+            max_cell_bytes: 128 << 10,
             max_row_bytes: 8 << 20,
             max_row_cells: 16_384,
-            max_xlsx_uncompressed: 2 << 30,
+            max_xlsx_uncompressed: 1 << 30,
             max_compression_ratio: 200,
             max_shared_strings_bytes: 256 << 20,
         }
@@ -277,15 +286,28 @@ impl FormatError {
     }
 }
 
-/// Which workbook bound was exceeded; checked from the zip directory before anything is inflated.
+/// Which workbook bound was exceeded; checked from the zip directory, then by inflating each part
+/// to nowhere, before calamine opens the workbook.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Oversize {
     #[error("{bytes} bytes uncompressed in all, over the {limit}-byte limit")]
     Total { bytes: u64, limit: u64 },
     #[error("{entry} expands {ratio}-fold, over the {limit}-fold limit")]
     Ratio { entry: String, ratio: u64, limit: u64 },
-    #[error("{entry} of {bytes} bytes is over the {limit}-byte limit for parts held in memory")]
+    /// A part calamine holds whole in memory, or one that is not XML (an image, an embedded
+    /// document), is larger than such a part may be.
+    #[error("{entry} of {bytes} bytes is over the {limit}-byte limit for such a part")]
     Part { entry: String, bytes: u64, limit: u64 },
+    /// A cell or shared string whose XML is longer than [`Limits::max_row_bytes`]: found by
+    /// scanning the part, before calamine would hold it whole.
+    #[error("{entry} has a cell longer than {limit} bytes")]
+    Cell { entry: String, limit: u64 },
+    /// The shared strings would cost calamine more than [`Limits::max_shared_strings_bytes`].
+    #[error("{entry} holds {strings} strings, about {bytes} bytes in memory, over the {limit}-byte limit")]
+    Strings { entry: String, strings: u64, bytes: u64, limit: u64 },
+    /// A tag, text, comment or declaration longer than [`Limits::max_row_bytes`].
+    #[error("{entry} has a tag or text longer than {limit} bytes")]
+    Markup { entry: String, limit: u64 },
 }
 
 impl Oversize {
@@ -298,6 +320,16 @@ impl Oversize {
             }
             Self::Part { entry, bytes, limit } => {
                 format!("{entry} 解压后 {}，上限 {}", human_size(*bytes), human_size(*limit))
+            }
+            Self::Cell { entry, limit } => format!(
+                "{entry} 中有单元格内容超过 {}，Excel 单元格最多容纳 32767 个字符，请检查是否误粘贴了大段内容",
+                human_size(*limit)
+            ),
+            Self::Strings { entry, strings, bytes, limit } => {
+                format!("{entry} 有 {strings} 个字符串，读入约需 {}，上限 {}", human_size(*bytes), human_size(*limit))
+            }
+            Self::Markup { entry, limit } => {
+                format!("{entry} 中有一段标记或文本超过 {}，文件可能已损坏", human_size(*limit))
             }
         }
     }

@@ -6,9 +6,11 @@
 //! a small bounded channel; dropping the reader stops and joins the thread. The thread also
 //! confines a panic inside calamine to this file.
 //!
-//! What calamine holds in memory is bounded before it opens the file (see [`check_zip`]); one
-//! thing is not: quick-xml reads a cell's XML text whole before [`Limits::max_cell_bytes`] sees
-//! it, so a single giant cell costs up to the size of its sheet part.
+//! What calamine holds in memory is bounded before it opens the file (see [`check_zip`]):
+//! quick-xml reads each tag and text whole, and calamine a cell's text, before
+//! [`Limits::max_cell_bytes`] sees it, so every part is scanned first and a cell (or tag) whose
+//! XML passes [`Limits::max_row_bytes`] refuses the workbook. A cell under that but over
+//! [`Limits::max_cell_bytes`] is a row error, as in every format.
 //!
 //! `.xls` is not read: calamine can only read an `.xls` sheet whole, into a dense grid as large
 //! as the sheet's bounding box, which a small hostile file can make huge.
@@ -24,13 +26,21 @@ use std::thread::JoinHandle;
 use calamine::{DataRef, ExcelDateTime, Reader, Sheet, SheetType, SheetVisible, Xlsx};
 use zip::ZipArchive;
 
+use super::xlsx_scan::{Overrun, PartScan};
 use super::{FormatError, Limits, Oversize, Progress, RawRow, RowError, RowErrorKind};
 
-/// Rows parsed ahead of the caller; enough to keep both threads busy, small enough not to matter.
-const ROWS_IN_FLIGHT: usize = 256;
+/// Rows parsed ahead of the caller; enough to keep both threads busy, few enough that rows at
+/// [`Limits::max_row_bytes`] stay a bounded amount of memory.
+const ROWS_IN_FLIGHT: usize = 16;
 /// Entries at most this large are not checked for their compression ratio: small XML compresses
 /// very well and cannot hurt.
 const RATIO_FREE_BYTES: u64 = 16 << 20;
+/// Largest part that starts like an image or embedded document (not scanned as XML): calamine
+/// never reads one, unless a hostile workbook names it as a sheet, and then it could buffer all
+/// of it.
+const BINARY_PART_BYTES: u64 = 64 << 20;
+/// Size of a `String` (and about what the allocator spends on a short one's text).
+const STRING_BYTES: u64 = 24;
 /// Error cells named in a row's error message; the rest are counted.
 const BAD_CELLS_NAMED: usize = 10;
 /// Last Excel serial date, 9999-12-31, plus one.
@@ -416,14 +426,17 @@ fn cell_name(row: u32, col: u32) -> String {
     letters.iter().rev().collect::<String>() + &(u64::from(row) + 1).to_string()
 }
 
-/// Refuses zip bombs from the central directory, before calamine inflates anything.
+/// Refuses zip bombs and parts calamine would buffer without bound, before calamine opens the
+/// workbook.
 ///
-/// Sizes there are the file's own claims; the parts calamine holds whole in memory are also
-/// inflated once here, to a counter, to hold them to those claims.
+/// First the central directory: sizes there are the file's own claims. Then every part is
+/// inflated once, to nowhere, to hold it to its claimed size and to find, in the XML parts, a
+/// tag, text or cell longer than [`Limits::max_row_bytes`] (see `xlsx_scan`); the scan stops
+/// at the first one, so a gigabyte cell is refused after a few megabytes. Parts that start like
+/// an image or an embedded document are only counted, and held to [`BINARY_PART_BYTES`].
 fn check_zip<R: Read + Seek>(zip: &mut ZipArchive<R>, limits: &Limits) -> Result<(), FormatError> {
     let too_large = |reason| Err(FormatError::TooLarge { reason });
     let mut total: u64 = 0;
-    let mut held = Vec::new();
     for i in 0..zip.len() {
         let entry = zip.by_index_raw(i).map_err(not_a_workbook)?;
         let (size, packed) = (entry.size(), entry.compressed_size());
@@ -436,35 +449,112 @@ fn check_zip<R: Read + Seek>(zip: &mut ZipArchive<R>, limits: &Limits) -> Result
                 limit: limits.max_compression_ratio,
             });
         }
-        if held_in_memory(entry.name()) {
-            if size > limits.max_shared_strings_bytes {
-                return too_large(Oversize::Part {
-                    entry: entry.name().to_owned(),
-                    bytes: size,
-                    limit: limits.max_shared_strings_bytes,
-                });
-            }
-            held.push((i, size));
+        if held_in_memory(entry.name()) && size > limits.max_shared_strings_bytes {
+            return too_large(Oversize::Part {
+                entry: entry.name().to_owned(),
+                bytes: size,
+                limit: limits.max_shared_strings_bytes,
+            });
         }
     }
     if total > limits.max_xlsx_uncompressed {
         return too_large(Oversize::Total { bytes: total, limit: limits.max_xlsx_uncompressed });
     }
-    for (i, declared) in held {
+    for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(not_a_workbook)?;
         let name = entry.name().to_owned();
-        let mut scan = UniqueCount::default();
-        let inflated = io::copy(&mut (&mut entry).take(declared.saturating_add(1)), &mut scan)
-            .map_err(|e| not_a_workbook(format!("{name}: {e}")))?;
+        let declared = entry.size();
+        let unreadable = |e: io::Error| not_a_workbook(format!("{name}: {e}"));
+        let mut head = [0; 8];
+        let n = super::read_full(&mut entry, &mut head).map_err(unreadable)?;
+        let binary = binary_magic(&head[..n]);
+        if binary && declared > BINARY_PART_BYTES {
+            return too_large(Oversize::Part { entry: name, bytes: declared, limit: BINARY_PART_BYTES });
+        }
+        let mut sink = PartSink {
+            scan: (!binary).then(|| PartScan::new(limits.max_row_bytes)),
+            unique: held_in_memory(&name).then(UniqueCount::default),
+        };
+        let copied = sink.write_all(&head[..n]).and_then(|()| {
+            io::copy(&mut (&mut entry).take(declared.saturating_add(1).saturating_sub(n as u64)), &mut sink)
+        });
+        match sink.scan.as_ref().and_then(|s| s.overrun) {
+            Some(Overrun::Cell) => {
+                return too_large(Oversize::Cell { entry: name, limit: limits.max_row_bytes as u64 });
+            }
+            Some(Overrun::Event) => {
+                return too_large(Oversize::Markup { entry: name, limit: limits.max_row_bytes as u64 });
+            }
+            None => {}
+        }
+        let inflated = copied.map_err(unreadable)? + n as u64;
         if inflated > declared {
             return Err(not_a_workbook(format!("{name} holds more than its zip entry declares")));
         }
+        let Some(unique) = sink.unique else { continue };
         // calamine reserves this many strings up front; `<si/>` is the shortest string.
-        if scan.max > inflated / 5 {
-            return Err(not_a_workbook(format!("{name} claims {} strings in {inflated} bytes", scan.max)));
+        if unique.max > inflated / 5 {
+            return Err(not_a_workbook(format!("{name} claims {} strings in {inflated} bytes", unique.max)));
+        }
+        // A short string costs calamine far more than its XML: the `String` itself, and an
+        // allocation for its text.
+        let strings = sink.scan.as_ref().map_or(0, |s| s.opened);
+        let memory = inflated
+            .saturating_add(unique.max.saturating_mul(STRING_BYTES))
+            .saturating_add(strings.saturating_mul(2 * STRING_BYTES));
+        if memory > limits.max_shared_strings_bytes {
+            return too_large(Oversize::Strings {
+                entry: name,
+                strings,
+                bytes: memory,
+                limit: limits.max_shared_strings_bytes,
+            });
         }
     }
     Ok(())
+}
+
+/// Where one part's inflated bytes go: the scan for overlong XML, and for the parts calamine
+/// holds in memory, the `uniqueCount` check.
+struct PartSink {
+    scan: Option<PartScan>,
+    unique: Option<UniqueCount>,
+}
+
+impl Write for PartSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(scan) = &mut self.scan {
+            scan.write_all(buf)?;
+        }
+        if let Some(unique) = &mut self.unique {
+            unique.write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Parts that start like an image, an embedded document or another archive: not XML, so not
+/// scanned, whose bytes would only make false alarms.
+fn binary_magic(head: &[u8]) -> bool {
+    const MAGIC: [&[u8]; 11] = [
+        b"\x89PNG",
+        b"\xFF\xD8\xFF",
+        b"GIF8",
+        b"BM",
+        b"\xD0\xCF\x11\xE0",
+        b"PK\x03\x04",
+        b"%PDF",
+        b"II*\0",
+        b"MM\0*",
+        // EMF (its first record's type) and placeable WMF, as Office pastes pictures.
+        b"\x01\0\0\0",
+        b"\xD7\xCD\xC6\x9A",
+    ];
+    MAGIC.iter().any(|m| head.starts_with(m))
 }
 
 /// Parts calamine reads whole into memory when it opens a workbook.
@@ -603,9 +693,19 @@ mod tests {
     const SHEET_HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#;
 
     fn handmade_raw(dir: &tempfile::TempDir, sheet: &str, extra: &[(&str, &[u8])]) -> PathBuf {
+        handmade_streamed(dir, |zip| zip.write_all(sheet.as_bytes()), extra)
+    }
+
+    /// A handmade workbook whose sheet part `write_sheet` writes piece by piece, so that a test
+    /// can build a huge sheet without holding it.
+    fn handmade_streamed(
+        dir: &tempfile::TempDir,
+        write_sheet: impl FnOnce(&mut zip::ZipWriter<File>) -> io::Result<()>,
+        extra: &[(&str, &[u8])],
+    ) -> PathBuf {
         let path = dir.path().join("handmade.xlsx");
         let mut zip = zip::ZipWriter::new(File::create(&path).expect("create"));
-        let parts: [(&str, &[u8]); 5] = [
+        let parts: [(&str, &[u8]); 4] = [
             (
                 "[Content_Types].xml",
                 br#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#,
@@ -622,9 +722,16 @@ mod tests {
                 "xl/_rels/workbook.xml.rels",
                 br#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#,
             ),
-            ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
         ];
-        for (name, bytes) in parts.iter().chain(extra) {
+        for (name, bytes) in parts {
+            zip.start_file(name, SimpleFileOptions::default()).expect("start");
+            zip.write_all(bytes).expect("write");
+        }
+        // Level 1: the fastest to write, which matters for a test's 200 MB sheet.
+        zip.start_file("xl/worksheets/sheet1.xml", SimpleFileOptions::default().compression_level(Some(1)))
+            .expect("start");
+        write_sheet(&mut zip).expect("write sheet");
+        for (name, bytes) in extra {
             zip.start_file(*name, SimpleFileOptions::default()).expect("start");
             zip.write_all(bytes).expect("write");
         }
@@ -770,6 +877,75 @@ mod tests {
         assert!(matches!(err, FormatError::TooLarge { reason: Oversize::Total { .. } }), "{err:?}");
     }
 
+    /// The bomb of issue 17: a sheet of one inline string of 200 MB of one character (written
+    /// streaming, so the test never holds it). calamine would hold the cell whole, twice over.
+    #[test]
+    fn bomb_in_one_cell_is_refused_after_a_few_megabytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = handmade_streamed(
+            &dir,
+            |zip| {
+                zip.write_all(SHEET_HEAD.as_bytes())?;
+                zip.write_all(br#"<row r="1"><c r="A1" t="inlineStr"><is><t>"#)?;
+                let chunk = vec![b'x'; 1 << 20];
+                for _ in 0..200 {
+                    zip.write_all(&chunk)?;
+                }
+                zip.write_all(b"</t></is></c></row></sheetData></worksheet>")
+            },
+            &[],
+        );
+        let err = open_with(&path, None).expect_err("bomb");
+        assert!(matches!(err, FormatError::TooLarge { .. }), "{err:?}");
+
+        // Under the ratio bound (the issue's file was 190-fold) it is the cell scan that refuses
+        // it, having inflated only a little more than the limit.
+        let limits = Limits { max_compression_ratio: u64::MAX, ..Limits::default() };
+        let opts = ReadOptions { limits, ..ReadOptions::default() };
+        let start = Instant::now();
+        let err = open(&path, &opts).expect_err("bomb");
+        let took = start.elapsed();
+        match &err {
+            FormatError::TooLarge { reason: Oversize::Cell { entry, limit } } => {
+                assert_eq!(entry, "xl/worksheets/sheet1.xml");
+                assert_eq!(*limit, 8 << 20);
+            }
+            other => panic!("expected a cell refusal, got {other:?}"),
+        }
+        assert_eq!(
+            err.zh(),
+            "工作簿过大或已损坏（xl/worksheets/sheet1.xml 中有单元格内容超过 8.0 MB，Excel 单元格最多容纳 32767 个字符，请检查是否误粘贴了大段内容）"
+        );
+        assert!(took < Duration::from_secs(2), "{took:?}");
+
+        let normal = department_workbook(&dir, "export.xlsx");
+        assert_eq!(rows(open(&normal, &opts).expect("open")).len(), 5, "a normal workbook still reads");
+    }
+
+    #[test]
+    fn long_markup_outside_cells_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sheet = format!(r#"<row r="1" spans="{}"><c r="A1"><v>1</v></c></row>"#, "1".repeat(2000));
+        let path = handmade(&dir, &sheet, &[]);
+        let opts =
+            ReadOptions { limits: Limits { max_row_bytes: 1000, ..Limits::default() }, ..ReadOptions::default() };
+        let err = open(&path, &opts).expect_err("refused");
+        assert!(matches!(&err, FormatError::TooLarge { reason: Oversize::Markup { .. } }), "{err:?}");
+        assert!(err.zh().contains("标记或文本"), "{}", err.zh());
+    }
+
+    #[test]
+    fn pictures_are_counted_not_scanned() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A "comment" that never ends would refuse an XML part; in a picture it is just bytes.
+        let mut png = b"\x89PNG\r\n\x1a\n<!--".to_vec();
+        png.resize(4000, b'p');
+        let path = handmade(&dir, r#"<row r="1"><c r="A1"><v>1</v></c></row>"#, &[("xl/media/image1.png", &png)]);
+        let opts =
+            ReadOptions { limits: Limits { max_row_bytes: 1000, ..Limits::default() }, ..ReadOptions::default() };
+        assert_eq!(rows(open(&path, &opts).expect("open")), [ok(1, &["1"])]);
+    }
+
     #[test]
     fn oversized_shared_strings_are_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -791,6 +967,17 @@ mod tests {
             matches!(&err, FormatError::TooLarge { reason: Oversize::Part { entry, .. } } if entry == "xl/sharedStrings.xml"),
             "{err:?}"
         );
+        // Small as XML, but a hundred strings cost calamine 48 bytes each besides.
+        let limits = Limits { max_shared_strings_bytes: 5000, ..Limits::default() };
+        let err = open(&path, &ReadOptions { limits, ..ReadOptions::default() }).expect_err("too large");
+        match &err {
+            FormatError::TooLarge { reason: Oversize::Strings { entry, strings: 100, bytes, limit: 5000 } } => {
+                assert_eq!(entry, "xl/sharedStrings.xml");
+                assert_eq!(*bytes, sst.len() as u64 + 100 * 24 + 100 * 48);
+            }
+            other => panic!("expected a strings refusal, got {other:?}"),
+        }
+        assert!(err.zh().contains("100 个字符串"), "{}", err.zh());
     }
 
     #[test]

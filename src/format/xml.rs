@@ -405,7 +405,8 @@ impl Rec {
         }
         self.cells += 1;
         self.bytes = self.bytes.saturating_add(value.len());
-        self.largest = self.largest.max(value.len());
+        // The name is a cell of the header row.
+        self.largest = self.largest.max(value.len()).max(key.len());
         if self.over(limits).is_some() {
             // The record is lost anyway; stop holding its cells.
             self.fields = Vec::new();
@@ -829,6 +830,15 @@ mod tests {
     }
 
     #[test]
+    fn element_name_over_the_cell_limit_is_a_cell_too_large() {
+        let limits = Limits { max_cell_bytes: 10, ..Limits::default() };
+        let opts = ReadOptions { limits, ..ReadOptions::default() };
+        let text = "<r><row><abcdefghijkl>1</abcdefghijkl></row><row><a>2</a></row></r>";
+        let rows = items(reader_with(text.as_bytes(), &opts).1);
+        assert!(rows.contains(&(2, Err(RowErrorKind::CellTooLarge { bytes: 12, limit: 10 }))), "{rows:?}");
+    }
+
+    #[test]
     fn oversize_cells_rows_and_widths() {
         let limits = Limits { max_cell_bytes: 10, max_row_bytes: 25, max_row_cells: 3, ..Limits::default() };
         let opts = ReadOptions { limits, ..ReadOptions::default() };
@@ -865,7 +875,7 @@ mod tests {
             [
                 row(1, &["a", "b"]),
                 row(2, &["1", "2"]),
-                (3, Err(RowErrorKind::CellTooLarge { bytes: 5 << 20, limit: 1 << 20 })),
+                (3, Err(RowErrorKind::CellTooLarge { bytes: 5 << 20, limit: 128 << 10 })),
                 row(4, &["3", "ok"])
             ]
         );
