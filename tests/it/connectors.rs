@@ -773,3 +773,51 @@ async fn links_pipes_and_garbled_names_are_refused_unopened_and_block_nothing() 
     assert_eq!(scalar(&url, "SELECT count(*) FROM ingest_runs").await, 1, "no new run, failed or not");
     store.close().await;
 }
+
+/// Issue 17 (4): a refused file that cannot even be moved to `failed/` (here `failed` is a
+/// plain file) is set aside and blocks nothing behind it; a connector whose every pass fails
+/// (its inbox is a plain file) backs off instead of retrying at once, polling every 0.1 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unmovable_file_is_set_aside_and_a_failing_pass_backs_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let stuck = FAST_FOLDER
+        .replace("settle_seconds = 0.2", "settle_seconds = 0\nfailed = \"not-a-folder\"")
+        .replace("inbox/penalties", "inbox/stuck");
+    let broken = FAST_FOLDER.replace("inbox/penalties", "not-an-inbox");
+    let config = config(root, &[("stuck-penalties", stuck), ("broken-penalties", broken)], &[]);
+    let (settings, store) = load(&config).await;
+    let settings = Arc::new(settings);
+    let url = settings.gateway.database_url.clone();
+    std::fs::write(root.join("not-a-folder"), "").unwrap();
+    std::fs::write(root.join("not-an-inbox"), "").unwrap();
+    let inbox = root.join("inbox/stuck");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::os::unix::fs::symlink("/proc/self/mem", inbox.join("a-mem.csv")).unwrap();
+    let expected = sample(&root.join("good.csv"), SampleItem::Penalties, 20, 0.0, SampleFormat::Csv);
+    std::fs::rename(root.join("good.csv"), inbox.join("z-good.csv")).unwrap();
+
+    let mut failing_passes = runner::passes("broken-penalties");
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let connectors = ["stuck-penalties", "broken-penalties"].map(|name| {
+        let connector = settings.connector(name).unwrap().clone();
+        runner::run_connector(settings.clone(), store.clone(), connector, Clock::real(), Arc::default(), stop.clone())
+    });
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now()).to_string();
+    let processed = inbox.join("processed").join(&today).join("z-good.csv");
+    let drive = async {
+        eventually("the good file behind the stuck one is taken", || processed.exists()).await;
+        failing_passes.wait_for(|n| *n >= 1).await.unwrap();
+        // A window of 2.5 s: at 0.1 s polls that is 25 passes; backing off 1 s, 2 s… it is 2 or 3.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        stop_tx.send(true).unwrap();
+    };
+    let all = async { tokio::join!(futures_util::future::join_all(connectors), drive) };
+    tokio::time::timeout(Duration::from_secs(60), all).await.expect("stops");
+    let failed = *failing_passes.borrow();
+    assert!((1..=3).contains(&failed), "{failed} failing passes in 2.5 s");
+    assert!(std::fs::symlink_metadata(inbox.join("a-mem.csv")).unwrap().file_type().is_symlink(), "left in place");
+    assert_eq!(scalar(&url, "SELECT count(*) FROM ingest_runs").await, 1, "only the good file was read");
+    assert_eq!(scalar(&url, "SELECT count(*) FROM records").await, expected.good as i64);
+    store.close().await;
+}
