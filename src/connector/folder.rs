@@ -5,6 +5,11 @@
 //! (`~$x.xlsx`, `.part`, `.tmp`, hidden files) are never taken. Completeness is judged by
 //! looking, not by file events, so it works the same on network shares where events do not
 //! arrive; events only wake the connector sooner (see [`runner`](super::runner)).
+//!
+//! Nothing is followed out of the inbox: a symbolic link (to anywhere), anything that is not a
+//! plain file, and a file whose name is not UTF-8 are handed over refused, never opened, and go
+//! to `failed/` with their reason. A file that cannot even be moved there is set aside, looked
+//! at again later and later, so no file blocks the ones behind it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
 
-use super::{BoxFuture, Pulled, Source, SourceError};
+use super::{BoxFuture, Pulled, Refusal, Source, SourceError};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,40 +109,88 @@ struct Seen {
     since: Instant,
 }
 
+/// A file that could not even be moved to `failed/`: not looked at again before `until`.
+#[derive(Debug, Clone, Copy)]
+struct Aside {
+    until: Instant,
+    wait: Duration,
+}
+
+/// The first wait of a file set aside, doubled each time it is set aside again, up to the cap.
+const ASIDE_FIRST: Duration = Duration::from_secs(5);
+const ASIDE_CAP: Duration = Duration::from_secs(3600);
+
 pub struct FolderSource {
     settings: FolderSettings,
     seen: HashMap<PathBuf, Seen>,
+    aside: HashMap<PathBuf, Aside>,
     /// Files seen but not yet settled at the last look: the runner looks again sooner.
     settling: usize,
 }
 
+/// Why an entry of the inbox is refused unopened, if it is: links (to anywhere, inside the
+/// inbox or not: a link is never followed) and anything that is not a plain file.
+fn refusal_of(file_type: std::fs::FileType) -> Option<Refusal> {
+    if file_type.is_symlink() {
+        return Some(link_refusal());
+    }
+    (!file_type.is_file()).then(|| Refusal {
+        reason: "not a regular file (a pipe, socket or device)".into(),
+        reason_zh: "该项不是普通文件（管道、套接字或设备），无法读取".into(),
+    })
+}
+
+pub(super) fn link_refusal() -> Refusal {
+    Refusal {
+        reason: "the file is a symbolic link; links are never followed".into(),
+        reason_zh: "该文件是符号链接（快捷方式），为安全起见不读取其指向的内容，请直接放入文件本身".into(),
+    }
+}
+
+fn non_utf8_name() -> Refusal {
+    Refusal {
+        reason: "the file name is not valid UTF-8".into(),
+        reason_zh: "文件名不是有效的 UTF-8 编码（可能含乱码字符），请用规范的文件名重新放入".into(),
+    }
+}
+
 impl FolderSource {
     pub fn new(settings: FolderSettings) -> FolderSource {
-        FolderSource { settings, seen: HashMap::new(), settling: 0 }
+        FolderSource { settings, seen: HashMap::new(), aside: HashMap::new(), settling: 0 }
     }
 
-    /// The complete files of the inbox, oldest first.
-    fn ready_files(&mut self) -> Result<Vec<PathBuf>, SourceError> {
+    /// The files of the inbox to hand over: those to refuse unopened first (links and other
+    /// non-files at once; a badly named file once complete), then the complete files, oldest first.
+    fn ready_files(&mut self) -> Result<Vec<(PathBuf, Option<Refusal>)>, SourceError> {
         let io = |source| SourceError::Io { path: self.settings.inbox.clone(), source };
         std::fs::create_dir_all(&self.settings.inbox).map_err(io)?;
         let entries = std::fs::read_dir(&self.settings.inbox).map_err(io)?;
         let now = Instant::now();
         let mut present = Vec::new();
-        let mut ready: Vec<(Option<SystemTime>, PathBuf)> = Vec::new();
+        let mut refused = Vec::new();
+        let mut settling = 0;
+        let mut ready: Vec<(Option<SystemTime>, PathBuf, Option<Refusal>)> = Vec::new();
         for entry in entries.flatten() {
             let path = entry.path();
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            if ignored(name) {
+            let name = entry.file_name();
+            // Judged by its shown name too, so a copier's temporary with a garbled name is left alone.
+            if ignored(&name.to_string_lossy()) {
                 continue;
             }
-            // A file vanishing between listing and looking is no error: someone took it back.
-            let Ok(meta) = std::fs::metadata(&path) else { continue };
-            if !meta.is_file() {
+            // Looked at, not followed. A file vanishing meanwhile is no error: someone took it back.
+            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+            // Subfolders are the gateway's own (processed/, failed/, outbox/) or the department's.
+            if meta.is_dir() {
                 continue;
             }
             present.push(path.clone());
+            if self.aside.get(&path).is_some_and(|a| now < a.until) {
+                continue;
+            }
+            if let Some(refusal) = refusal_of(meta.file_type()) {
+                refused.push((path, Some(refusal)));
+                continue;
+            }
             let (len, modified) = (meta.len(), meta.modified().ok());
             let seen = self.seen.entry(path.clone()).or_insert(Seen { len, modified, since: now });
             if seen.len != len || seen.modified != modified {
@@ -146,13 +199,18 @@ impl FolderSource {
             let marked = done_marker_path(&path).exists();
             let settled = now.duration_since(seen.since) >= self.settings.settle;
             if marked || (!self.settings.done_marker && settled) {
-                ready.push((modified, path));
+                let refusal = name.to_str().is_none().then(non_utf8_name);
+                ready.push((modified, path, refusal));
+            } else {
+                settling += 1;
             }
         }
         self.seen.retain(|p, _| present.contains(p));
-        self.settling = present.len() - ready.len();
-        ready.sort();
-        Ok(ready.into_iter().map(|(_, p)| p).collect())
+        self.aside.retain(|p, _| present.contains(p));
+        self.settling = settling;
+        ready.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        refused.extend(ready.into_iter().map(|(_, p, r)| (p, r)));
+        Ok(refused)
     }
 }
 
@@ -164,8 +222,18 @@ impl Source for FolderSource {
     fn next_file<'a>(&'a mut self, _checkpoint: Option<&'a str>) -> BoxFuture<'a, Result<Option<Pulled>, SourceError>> {
         Box::pin(async move {
             let next = self.ready_files()?.into_iter().next();
-            Ok(next.map(|path| Pulled { source: path.display().to_string(), path: Some(path), checkpoint: None }))
+            Ok(next.map(|(path, refused)| Pulled {
+                source: path.display().to_string(),
+                path: Some(path),
+                checkpoint: None,
+                refused,
+            }))
         })
+    }
+
+    fn set_aside(&mut self, path: &Path) {
+        let wait = self.aside.get(path).map_or(ASIDE_FIRST, |a| (a.wait * 2).min(ASIDE_CAP));
+        self.aside.insert(path.to_path_buf(), Aside { until: Instant::now() + wait, wait });
     }
 }
 

@@ -493,7 +493,12 @@ impl HttpSource {
         }
         let checkpoint = serde_json::to_string(&cp).expect("a checkpoint serialises");
         if n == 0 {
-            return Ok(Some(Pulled { path: None, source: url.to_string(), checkpoint: Some(checkpoint) }));
+            return Ok(Some(Pulled {
+                path: None,
+                source: url.to_string(),
+                checkpoint: Some(checkpoint),
+                refused: None,
+            }));
         }
         self.pages += 1;
         let ext = match self.settings.format {
@@ -503,7 +508,7 @@ impl HttpSource {
         let stamp = self.clock.now().format("%Y%m%dT%H%M%S");
         let path = self.spool.join(format!("{stamp}-p{:05}.{ext}", self.pages));
         write_atomically(&path, &body)?;
-        Ok(Some(Pulled { path: Some(path), source: format!("GET {url}"), checkpoint: Some(checkpoint) }))
+        Ok(Some(Pulled { path: Some(path), source: format!("GET {url}"), checkpoint: Some(checkpoint), refused: None }))
     }
 }
 

@@ -121,6 +121,16 @@ pub struct Pulled {
     pub source: String,
     /// Saved once the file's rows are committed; `None` leaves the checkpoint as it is.
     pub checkpoint: Option<String>,
+    /// Set when the file must not be opened at all (a link, not a plain file, a name that is
+    /// not UTF-8): it goes to `failed/` with this reason.
+    pub refused: Option<Refusal>,
+}
+
+/// Why a file is refused without being opened, in English and for the department in Chinese.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub reason: String,
+    pub reason_zh: String,
 }
 
 /// Why a pull failed; the pass stops and the next one starts from the saved checkpoint.
@@ -153,6 +163,10 @@ pub trait Source: Send {
     /// The next file to ingest, given the checkpoint the store holds now; `None` when there
     /// is nothing more in this pass.
     fn next_file<'a>(&'a mut self, checkpoint: Option<&'a str>) -> BoxFuture<'a, Result<Option<Pulled>, SourceError>>;
+
+    /// The file at `path` could not be taken, not even moved to `failed/`: leave it out of the
+    /// next passes for a while (longer each time), so it blocks nothing behind it.
+    fn set_aside(&mut self, _path: &Path) {}
 }
 
 impl Connector {

@@ -14,7 +14,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
-use super::{Connector, SourceError, SourceSettings};
+use super::{Connector, Refusal, SourceError, SourceSettings};
 use crate::calendar::shanghai_date;
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -59,9 +59,15 @@ pub enum FileOutcome {
     Duplicate {
         ingest_run: i64,
     },
-    /// Unreadable as a whole: moved to `failed/` with its reason.
+    /// Unreadable as a whole, or refused unopened: moved to `failed/` with its reason.
     Failed {
         reason: String,
+    },
+    /// Failed, and could not even be moved to `failed/`: left in place and set aside for a
+    /// while, so the files behind it go on.
+    SetAside {
+        reason: String,
+        error: String,
     },
 }
 
@@ -110,7 +116,11 @@ pub async fn run_pass(
             };
             let Some(pulled) = pulled else { return Ok(()) };
             if let Some(path) = &pulled.path {
-                report.files.push(take_file(settings, store, connector, path, &pulled.source, clock).await?);
+                let taken = take_file(settings, store, connector, path, &pulled, clock).await?;
+                if matches!(taken.outcome, FileOutcome::SetAside { .. }) {
+                    source.set_aside(path);
+                }
+                report.files.push(taken);
             }
             if let Some(checkpoint) = &pulled.checkpoint {
                 store.save_checkpoint(&connector.name, checkpoint, &rfc3339(clock.now())).await?;
@@ -121,10 +131,42 @@ pub async fn run_pass(
     .await;
     if let Err(e) = result {
         let _in_span = span.enter();
-        tracing::warn!(error = %e, "connector pass failed");
-        report.error = Some(e.to_string());
+        let error = e.to_string();
+        // A pass failing the same way again and again says so once a minute, with a count.
+        if let Some(repeated) = log_gate(&connector.name, "pass", &error) {
+            tracing::warn!(error = %e, repeated, "connector pass failed");
+        }
+        report.error = Some(error);
     }
     report
+}
+
+/// How long the same message about the same thing is kept quiet after it was logged.
+const LOG_QUIET: Duration = Duration::from_secs(60);
+
+/// The last message logged per connector and topic: when, and how often it came since.
+type LogGates = std::collections::HashMap<(String, &'static str), (String, std::time::Instant, u64)>;
+static LOG_GATES: std::sync::LazyLock<std::sync::Mutex<LogGates>> = std::sync::LazyLock::new(Default::default);
+
+/// Whether to log `message` about `connector` now: a new message, or the same one after
+/// [`LOG_QUIET`]. `Some(n)`: log it, saying it came `n` more times unlogged meanwhile.
+fn log_gate(connector: &str, topic: &'static str, message: &str) -> Option<u64> {
+    let mut gates = LOG_GATES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let now = std::time::Instant::now();
+    match gates.get_mut(&(connector.to_string(), topic)) {
+        Some((last, at, unlogged)) if last == message && now.duration_since(*at) < LOG_QUIET => {
+            *unlogged += 1;
+            None
+        }
+        Some((last, at, unlogged)) if last == message => {
+            *at = now;
+            Some(std::mem::take(unlogged))
+        }
+        _ => {
+            gates.insert((connector.to_string(), topic), (message.to_string(), now, 0));
+            Some(0)
+        }
+    }
 }
 
 /// Ingests one file and moves it out of the way once its rows are committed.
@@ -133,18 +175,37 @@ async fn take_file(
     store: &Store,
     connector: &Connector,
     path: &Path,
-    source: &str,
+    pulled: &super::Pulled,
     clock: &Clock,
 ) -> Result<FileResult, RunError> {
+    let source = pulled.source.as_str();
     let now = clock.now();
+    let day = shanghai_date(now).to_string();
+    if let Some(refusal) = &pulled.refused {
+        return fail_file(connector, path, source, &day, refusal);
+    }
+    // Looked at again just before opening: a plain file swapped for a link is refused too.
+    if connector.kind() == super::ConnectorKind::Folder
+        && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+    {
+        return fail_file(connector, path, source, &day, &super::folder::link_refusal());
+    }
     let fp = {
         let owned = path.to_path_buf();
         let joined = tokio::task::spawn_blocking(move || fingerprint(&owned)).await;
-        let io = |source| RunError::Io { path: path.to_path_buf(), source };
-        joined.map_err(|e| io(std::io::Error::other(e.to_string())))?.map_err(io)?
+        match joined.map_err(|e| std::io::Error::other(e.to_string())).and_then(|read| read) {
+            Ok(fp) => fp,
+            // Not readable by the gateway (its rights, a read error): the file goes, the rest goes on.
+            Err(e) => {
+                let refusal = Refusal {
+                    reason: format!("the file cannot be opened or read: {e}"),
+                    reason_zh: format!("网关无法打开或读取该文件（权限不足或读取出错：{e}）"),
+                };
+                return fail_file(connector, path, source, &day, &refusal);
+            }
+        }
     };
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let day = shanghai_date(now).to_string();
     if let Some(earlier) = store.ingested_file(&connector.name, &fp).await? {
         let note = format!(
             "文件《{file_name}》与 {} 已导入的文件（{}）内容完全相同，未重复导入。\n\
@@ -190,28 +251,54 @@ async fn take_file(
             })
         }
         Err(IngestError::Unreadable { reason, reason_zh, .. }) => {
-            let failed = connector.failed_dir().join(&day);
-            let moved = move_out(path, &failed)?;
-            let moved_name = moved.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let note = format!("文件《{file_name}》无法读取，未导入：{reason_zh}\nThe file cannot be read: {reason}\n");
-            write_note(&failed, &format!("{moved_name}.reason.txt"), &note)?;
-            tracing::warn!(connector = %connector.name, file = %source, reason = %reason, "unreadable file moved to failed/");
-            Ok(FileResult {
-                source: source.to_string(),
-                outcome: FileOutcome::Failed { reason },
-                rows: 0,
-                accepted: 0,
-                rejected: 0,
-                moved_to: Some(moved),
-            })
+            fail_file(connector, path, source, &day, &Refusal { reason, reason_zh })
         }
         // The file stays where it is; the next pass tries it again.
         Err(e) => Err(RunError::Ingest(e)),
     }
 }
 
+/// Moves a file that cannot be taken to `failed/<day>/` beside its reason (`<name>.reason.txt`);
+/// when even that move fails, the file stays and is set aside.
+fn fail_file(
+    connector: &Connector,
+    path: &Path,
+    source: &str,
+    day: &str,
+    refusal: &Refusal,
+) -> Result<FileResult, RunError> {
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let failed = connector.failed_dir().join(day);
+    let result = |outcome, moved_to| FileResult {
+        source: source.to_string(),
+        outcome,
+        rows: 0,
+        accepted: 0,
+        rejected: 0,
+        moved_to,
+    };
+    let moved = match move_out(path, &failed) {
+        Ok(moved) => moved,
+        Err(e) => {
+            let error = e.to_string();
+            if let Some(repeated) = log_gate(&connector.name, "set aside", &format!("{source}: {error}")) {
+                tracing::warn!(connector = %connector.name, file = %source, reason = %refusal.reason, error = %error,
+                    repeated, "a file that cannot be taken cannot be moved to failed/ either: set aside");
+            }
+            return Ok(result(FileOutcome::SetAside { reason: refusal.reason.clone(), error }, None));
+        }
+    };
+    let moved_name = moved.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let (reason, reason_zh) = (&refusal.reason, &refusal.reason_zh);
+    let note = format!("文件《{file_name}》无法读取，未导入：{reason_zh}\nThe file cannot be read: {reason}\n");
+    write_note(&failed, &format!("{moved_name}.reason.txt"), &note)?;
+    tracing::warn!(connector = %connector.name, file = %source, reason = %reason, "file refused and moved to failed/");
+    Ok(result(FileOutcome::Failed { reason: reason.clone() }, Some(moved)))
+}
+
 /// Moves `file` into `dir` (made if missing) under a name not yet taken there, and removes
-/// its `.done` marker. Works across file systems (copy, sync, remove).
+/// its `.done` marker. Works across file systems (copy, sync, remove). A link or other
+/// non-file is moved itself, never what it points to: renamed, or (a link) made again there.
 fn move_out(file: &Path, dir: &Path) -> Result<PathBuf, RunError> {
     std::fs::create_dir_all(dir).map_err(|source| RunError::Io { path: dir.to_path_buf(), source })?;
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -225,9 +312,16 @@ fn move_out(file: &Path, dir: &Path) -> Result<PathBuf, RunError> {
         to = dir.join(format!("{stem}-{n}{ext}"));
         n += 1;
     }
-    let moved = std::fs::rename(file, &to).or_else(|_| {
-        std::fs::copy(file, &to)?;
-        std::fs::File::open(&to)?.sync_all()?;
+    let plain = std::fs::symlink_metadata(file).is_ok_and(|m| m.is_file());
+    let moved = std::fs::rename(file, &to).or_else(|e| {
+        if plain {
+            std::fs::copy(file, &to)?;
+            std::fs::File::open(&to)?.sync_all()?;
+        } else {
+            // Across file systems only a link can be made again there; it is never read through.
+            let target = std::fs::read_link(file).map_err(|_| e)?;
+            std::os::unix::fs::symlink(target, &to)?;
+        }
         std::fs::remove_file(file)
     });
     moved.map_err(|source| RunError::Move { from: file.to_path_buf(), to: to.clone(), source })?;
@@ -271,6 +365,8 @@ pub async fn run_connector(
     let mut first = true;
     // Since when the passes have found nothing, as last recorded.
     let mut quiet_since: Option<std::time::Instant> = None;
+    // Passes failed in a row.
+    let mut failures: u32 = 0;
     loop {
         let next_tick = connector.schedule.as_ref().map(|s| s.next_after(clock.now()));
         // Asked from the dashboard: a pass now, outside the schedule (no tick is taken).
@@ -307,11 +403,19 @@ pub async fn run_connector(
             quiet_since = quiet.then(std::time::Instant::now);
         }
         wake.settling = source.settling();
+        // A failing pass is not tried again at once: after 1 s, then 2, 4… up to 5 min.
+        failures = if report.error.is_some() { failures.saturating_add(1) } else { 0 };
+        wake.backoff =
+            (failures > 0).then(|| FAILED_PASS_FIRST.saturating_mul(1 << (failures - 1).min(16)).min(FAILED_PASS_CAP));
         if *stop.borrow() {
             return;
         }
     }
 }
+
+/// The wait after a failed pass of a watched folder, doubled for each further one, up to the cap.
+const FAILED_PASS_FIRST: Duration = Duration::from_secs(1);
+const FAILED_PASS_CAP: Duration = Duration::from_secs(300);
 
 /// How often the health of a connector finding nothing is written again.
 const QUIET_REFRESH: Duration = Duration::from_secs(600);
@@ -428,6 +532,8 @@ struct Wake {
     poll: Duration,
     settle: Duration,
     settling: bool,
+    /// After a failed pass: the next one waits this long, whatever arrives meanwhile.
+    backoff: Option<Duration>,
 }
 
 /// Events within this long of the first are one wake-up: a file copied in chunks, a rename
@@ -437,15 +543,26 @@ const DEBOUNCE: Duration = Duration::from_millis(250);
 impl Wake {
     fn new(connector: &Connector) -> Wake {
         let SourceSettings::Folder(f) = &connector.source else {
-            return Wake { events: None, poll: Duration::from_secs(60), settle: Duration::ZERO, settling: false };
+            let poll = Duration::from_secs(60);
+            return Wake { events: None, poll, settle: Duration::ZERO, settling: false, backoff: None };
         };
         let own = [f.processed.clone(), f.failed.clone(), f.outbox.clone(), connector.spool_dir()];
         let events = if f.watch { watch_folder(&f.inbox, own, &connector.name) } else { None };
-        Wake { events, poll: f.poll, settle: f.settle, settling: false }
+        Wake { events, poll: f.poll, settle: f.settle, settling: false, backoff: None }
     }
 
     async fn wait(&mut self, stop: &watch::Receiver<bool>) -> bool {
         let mut stop = stop.clone();
+        if let Some(backoff) = self.backoff {
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = stop.wait_for(|s| *s) => return false,
+            }
+            if let Some((_, rx)) = self.events.as_mut() {
+                while rx.try_recv().is_ok() {}
+            }
+            return !*stop.borrow();
+        }
         match self.events.as_mut().map(|(_, rx)| rx) {
             Some(rx) if !self.settling => {
                 let event = tokio::select! {

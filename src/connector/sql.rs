@@ -331,7 +331,7 @@ impl SqlSource {
             self.settings.key
         );
         let checkpoint = serde_json::to_string(&last).expect("a checkpoint serialises");
-        Ok(Some(Pulled { path: Some(path), source, checkpoint: Some(checkpoint) }))
+        Ok(Some(Pulled { path: Some(path), source, checkpoint: Some(checkpoint), refused: None }))
     }
 
     /// The database without credentials, for lineage.

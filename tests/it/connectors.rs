@@ -696,3 +696,161 @@ async fn hostile_files_are_refused_with_reasons_and_nothing_is_written_outside_t
     assert_eq!(scalar(&settings.gateway.database_url, "SELECT count(*) FROM records").await, 0);
     store.close().await;
 }
+
+/// Issue 17 (4, 6, 7): a link to `/proc/self/mem` (reading it fails), a link to a secret file
+/// elsewhere, a pipe, and a file whose name is not UTF-8 stand before a good file. One pass
+/// stores the good file's rows and refuses each of the others unopened: moved to `failed/`
+/// (the link itself, never its target) with its reason in Chinese; a second pass does nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_pipes_and_garbled_names_are_refused_unopened_and_block_nothing() {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let connector = FAST_FOLDER.replace("settle_seconds = 0.2", "settle_seconds = 0");
+    let config = config(root, &[("market-penalties", connector)], &[]);
+    let (settings, store) = load(&config).await;
+    let url = settings.gateway.database_url.clone();
+    let inbox = root.join("inbox/penalties");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now()).to_string();
+    let failed = inbox.join("failed").join(&today);
+
+    // Each bad one sorts before the good file, and each would be ingested if it were read.
+    let secret = root.join("secret/penalties.csv");
+    std::fs::create_dir_all(secret.parent().unwrap()).unwrap();
+    sample(&secret, SampleItem::Penalties, 7, 0.0, SampleFormat::Csv);
+    let secret_bytes = std::fs::read(&secret).unwrap();
+    std::os::unix::fs::symlink("/proc/self/mem", inbox.join("a-mem.csv")).unwrap();
+    std::os::unix::fs::symlink(&secret, inbox.join("b-secret.csv")).unwrap();
+    let fifo = std::process::Command::new("mkfifo").arg(inbox.join("c-pipe.csv")).status().unwrap();
+    assert!(fifo.success());
+    let garbled = inbox.join(std::ffi::OsStr::from_bytes(b"d-\xff\xfe\xb4\xa6\xb7\xa3.csv"));
+    // Written beside, then moved in (the generator writes its expectations beside the file).
+    sample(&root.join("garbled.csv"), SampleItem::Penalties, 9, 0.0, SampleFormat::Csv);
+    std::fs::rename(root.join("garbled.csv"), &garbled).unwrap();
+    let expected = sample(&root.join("good.csv"), SampleItem::Penalties, 50, 0.0, SampleFormat::Csv);
+    std::fs::rename(root.join("good.csv"), inbox.join("z-good.csv")).unwrap();
+
+    let report = runner::run_once(&settings, &store, "market-penalties", &Clock::real()).await.unwrap();
+    assert_eq!(report.error, None);
+    let outcomes: Vec<(String, &FileOutcome)> = report
+        .files
+        .iter()
+        .map(|f| (Path::new(&f.source).file_name().unwrap().to_string_lossy().into_owned(), &f.outcome))
+        .collect();
+    assert_eq!(outcomes.len(), 5, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|(_, o)| matches!(o, FileOutcome::Failed { .. })).count(), 4, "{outcomes:?}");
+    assert!(outcomes.iter().any(|(name, o)| name == "z-good.csv" && **o == FileOutcome::Ingested), "{outcomes:?}");
+
+    // The good file only: one run, its rows.
+    assert_eq!(scalar(&url, "SELECT count(*) FROM ingest_runs").await, 1);
+    assert_eq!(scalar(&url, "SELECT rows_read FROM ingest_runs").await, 50);
+    assert_eq!(scalar(&url, "SELECT count(*) FROM records").await, expected.good as i64);
+    assert!(inbox.join("processed").join(&today).join("z-good.csv").exists());
+    let left: Vec<_> = std::fs::read_dir(&inbox).unwrap().flatten().filter(|e| !e.path().is_dir()).collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // Each bad one in failed/, as it was (links stay links), with its reason in Chinese.
+    let reason = |name: &str| std::fs::read_to_string(failed.join(format!("{name}.reason.txt"))).unwrap();
+    for (name, why) in [("a-mem.csv", "符号链接"), ("b-secret.csv", "符号链接"), ("c-pipe.csv", "不是普通文件")]
+    {
+        let kind = std::fs::symlink_metadata(failed.join(name)).unwrap().file_type();
+        assert!(if why == "符号链接" { kind.is_symlink() } else { kind.is_fifo() }, "{name}: {kind:?}");
+        let text = reason(name);
+        assert!(text.contains(why) && text.contains("无法读取"), "{name}: {text}");
+    }
+    let garbled_name = garbled.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(failed.join(&garbled_name).is_file());
+    assert!(reason(&garbled_name).contains("文件名不是有效的 UTF-8 编码"), "{}", reason(&garbled_name));
+    // The secret stays where it was, unchanged, and none of it was stored.
+    assert_eq!(std::fs::read(&secret).unwrap(), secret_bytes);
+    assert!(std::fs::symlink_metadata(&secret).unwrap().is_file());
+
+    // Nothing left to do: a second pass takes nothing and starts no run.
+    let again = runner::run_once(&settings, &store, "market-penalties", &Clock::real()).await.unwrap();
+    assert!(again.files.is_empty() && again.error.is_none(), "{:?}", again.files);
+    assert_eq!(scalar(&url, "SELECT count(*) FROM ingest_runs").await, 1, "no new run, failed or not");
+    store.close().await;
+}
+
+/// Issue 17 (4): a refused file that cannot even be moved to `failed/` (here `failed` is a
+/// plain file) is set aside and blocks nothing behind it; a connector whose every pass fails
+/// (its inbox is a plain file) backs off instead of retrying at once, polling every 0.1 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unmovable_file_is_set_aside_and_a_failing_pass_backs_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let stuck = FAST_FOLDER
+        .replace("settle_seconds = 0.2", "settle_seconds = 0\nfailed = \"not-a-folder\"")
+        .replace("inbox/penalties", "inbox/stuck");
+    let broken = FAST_FOLDER.replace("inbox/penalties", "not-an-inbox");
+    let config = config(root, &[("stuck-penalties", stuck), ("broken-penalties", broken)], &[]);
+    let (settings, store) = load(&config).await;
+    let settings = Arc::new(settings);
+    let url = settings.gateway.database_url.clone();
+    std::fs::write(root.join("not-a-folder"), "").unwrap();
+    std::fs::write(root.join("not-an-inbox"), "").unwrap();
+    let inbox = root.join("inbox/stuck");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::os::unix::fs::symlink("/proc/self/mem", inbox.join("a-mem.csv")).unwrap();
+    let expected = sample(&root.join("good.csv"), SampleItem::Penalties, 20, 0.0, SampleFormat::Csv);
+    std::fs::rename(root.join("good.csv"), inbox.join("z-good.csv")).unwrap();
+
+    let mut failing_passes = runner::passes("broken-penalties");
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let connectors = ["stuck-penalties", "broken-penalties"].map(|name| {
+        let connector = settings.connector(name).unwrap().clone();
+        runner::run_connector(settings.clone(), store.clone(), connector, Clock::real(), Arc::default(), stop.clone())
+    });
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now()).to_string();
+    let processed = inbox.join("processed").join(&today).join("z-good.csv");
+    let drive = async {
+        eventually("the good file behind the stuck one is taken", || processed.exists()).await;
+        failing_passes.wait_for(|n| *n >= 1).await.unwrap();
+        // A window of 2.5 s: at 0.1 s polls that is 25 passes; backing off 1 s, 2 s… it is 2 or 3.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        stop_tx.send(true).unwrap();
+    };
+    let all = async { tokio::join!(futures_util::future::join_all(connectors), drive) };
+    tokio::time::timeout(Duration::from_secs(60), all).await.expect("stops");
+    let failed = *failing_passes.borrow();
+    assert!((1..=3).contains(&failed), "{failed} failing passes in 2.5 s");
+    assert!(std::fs::symlink_metadata(inbox.join("a-mem.csv")).unwrap().file_type().is_symlink(), "left in place");
+    assert_eq!(scalar(&url, "SELECT count(*) FROM ingest_runs").await, 1, "only the good file was read");
+    assert_eq!(scalar(&url, "SELECT count(*) FROM records").await, expected.good as i64);
+    store.close().await;
+}
+
+/// Issue 17 (4): a plain file the daemon may not read (mode 000 for a user other than root)
+/// goes to `failed/` with its reason, and the file behind it is taken. Root reads anything,
+/// so as root this skips (the links test covers a file whose reading fails, refused sooner).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_the_daemon_may_not_read_goes_to_failed_and_blocks_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let connector = FAST_FOLDER.replace("settle_seconds = 0.2", "settle_seconds = 0");
+    let config = config(root, &[("market-penalties", connector)], &[]);
+    let (settings, store) = load(&config).await;
+    let inbox = root.join("inbox/penalties");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let closed = inbox.join("a-closed.csv");
+    std::fs::write(&closed, "secret\n").unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::File::open(&closed).is_ok() {
+        println!("skipped: running as root, a mode 000 file is readable (see the links test)");
+        store.close().await;
+        return;
+    }
+    let expected = sample(&root.join("good.csv"), SampleItem::Penalties, 20, 0.0, SampleFormat::Csv);
+    std::fs::rename(root.join("good.csv"), inbox.join("z-good.csv")).unwrap();
+    let report = runner::run_once(&settings, &store, "market-penalties", &Clock::real()).await.unwrap();
+    assert_eq!(report.error, None);
+    assert!(matches!(report.files[0].outcome, FileOutcome::Failed { .. }), "{:?}", report.files);
+    assert_eq!(report.rows(), expected.rows);
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now()).to_string();
+    let reason = std::fs::read_to_string(inbox.join("failed").join(&today).join("a-closed.csv.reason.txt")).unwrap();
+    assert!(reason.contains("无法打开或读取"), "{reason}");
+    store.close().await;
+}
