@@ -31,6 +31,3 @@ pub mod store;
 pub mod supervisor;
 pub mod transform;
 pub mod web;
-
-// The simulation modules under their old paths, while the CLI and tests move over to `sim::`.
-pub use sim::{demo, sample, sandbox};

@@ -12,7 +12,7 @@ use credit_gateway::calendar::{Calendar, CalendarYear};
 use credit_gateway::clock::Clock;
 use credit_gateway::config::Settings;
 use credit_gateway::ingest::{IngestOptions, ingest_file};
-use credit_gateway::sample::{SampleFormat, SampleItem, SampleSpec, write_sample};
+use credit_gateway::sim::sample::{SampleFormat, SampleItem, SampleSpec, write_sample};
 use credit_gateway::store::Store;
 use credit_gateway::store::scratch;
 
@@ -453,7 +453,7 @@ fn sandbox_platform(config: &Path) -> anyhow::Result<(std::process::Child, u16)>
 fn scale_config(config: &Path, dir: &Path, database_url: &str, port: u16, batch: usize) -> anyhow::Result<PathBuf> {
     let shipped = Settings::load(config)?;
     for sub in ["config", "mappings"] {
-        credit_gateway::demo::copy_tree(&shipped.gateway.base_dir.join(sub), &dir.join(sub))?;
+        credit_gateway::sim::demo::copy_tree(&shipped.gateway.base_dir.join(sub), &dir.join(sub))?;
     }
     // The connector whose mapping the bench ingests through; its inbox stays empty.
     std::fs::create_dir_all(dir.join("connectors"))?;
@@ -470,7 +470,7 @@ fn scale_config(config: &Path, dir: &Path, database_url: &str, port: u16, batch:
     );
     std::fs::write(destinations.join("provincial.toml"), destination)?;
     let gateway = dir.join("config/gateway.toml");
-    credit_gateway::demo::set_in_gateway(&gateway, Some(database_url), Some("127.0.0.1:0".parse()?))?;
+    credit_gateway::sim::demo::set_in_gateway(&gateway, Some(database_url), Some("127.0.0.1:0".parse()?))?;
     Ok(gateway)
 }
 

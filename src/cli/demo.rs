@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use credit_gateway::clock::Clock;
-use credit_gateway::demo::{DemoOptions, banner};
+use credit_gateway::sim::demo::{DemoOptions, banner};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -43,7 +43,7 @@ pub fn run(config: &Path, clock: Clock, args: DemoArgs) -> anyhow::Result<ExitCo
         rows,
         clock,
     };
-    super::runtime()?.block_on(credit_gateway::demo::run(
+    super::runtime()?.block_on(credit_gateway::sim::demo::run(
         config,
         opts,
         |login| {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
-use credit_gateway::sample::{SampleFormat, SampleItem, SampleSpec, write_sample};
+use credit_gateway::sim::sample::{SampleFormat, SampleItem, SampleSpec, write_sample};
 
 #[derive(Args)]
 pub struct SampleArgs {

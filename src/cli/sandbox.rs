@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use credit_gateway::clock::Clock;
-use credit_gateway::sandbox::serve::SandboxPlan;
+use credit_gateway::sim::sandbox::serve::SandboxPlan;
 
 #[derive(Args)]
 pub struct SandboxArgs {
@@ -33,7 +33,7 @@ pub fn run(config: &Path, clock: Clock, args: SandboxArgs) -> anyhow::Result<Exi
     plan.departments = (!platforms_only).then_some(departments);
     plan.subjects = subjects;
     plan.clock = clock;
-    super::runtime()?.block_on(credit_gateway::sandbox::serve::run(
+    super::runtime()?.block_on(credit_gateway::sim::sandbox::serve::run(
         &settings,
         plan,
         |p, d| {

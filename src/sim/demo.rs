@@ -14,8 +14,8 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::sample::{SampleFormat, SampleItem, SampleSpec, write_sample};
-use crate::sandbox::serve::{SandboxPlan, run as run_sandbox};
+use crate::sim::sample::{SampleFormat, SampleItem, SampleSpec, write_sample};
+use crate::sim::sandbox::serve::{SandboxPlan, run as run_sandbox};
 use crate::store::Store;
 
 /// Left in a demo folder, so a later demo may start it afresh and nothing else is ever wiped.
@@ -54,7 +54,7 @@ pub enum DemoError {
     #[error(transparent)]
     Auth(#[from] crate::web::auth::AuthError),
     #[error(transparent)]
-    Sandbox(#[from] crate::sandbox::serve::ServeError),
+    Sandbox(#[from] crate::sim::sandbox::serve::ServeError),
     #[error("the sandbox stopped before it was ready")]
     SandboxGone,
     #[error(transparent)]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use credit_gateway::config::Settings;
-use credit_gateway::sample::SampleItem;
+use credit_gateway::sim::sample::SampleItem;
 use credit_gateway::store::Store;
 use credit_gateway::web::{AppState, auth};
 use serde_json::{Value, json};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use credit_gateway::calendar::shanghai_date;
 use credit_gateway::config::Settings;
-use credit_gateway::sample::{SampleFormat, SampleItem, SampleSpec};
+use credit_gateway::sim::sample::{SampleFormat, SampleItem, SampleSpec};
 use credit_gateway::store::Store;
 use serde_json::Value;
 
@@ -60,7 +60,7 @@ fn penalties_decided_at_t(path: &Path) {
         first_date: t_day(),
         days: 1,
     };
-    credit_gateway::sample::write_sample(&spec, path).unwrap();
+    credit_gateway::sim::sample::write_sample(&spec, path).unwrap();
 }
 
 /// The shipped configuration in `root` with one destination, the provincial platform at `base`.
@@ -92,15 +92,16 @@ async fn ingest_at_t_and_push_after(working_days: u32) -> (NaiveDate, Vec<(Strin
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let probe = Settings::load(&config_file()).unwrap();
-    let platforms = credit_gateway::sandbox::platforms::start(credit_gateway::sandbox::platforms::SandboxOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        subjects: None,
-        exchange: None,
-        secrets: Default::default(),
-        catalogue: std::sync::Arc::new(probe.catalogue.clone()),
-    })
-    .await
-    .expect("the sandbox platforms start");
+    let platforms =
+        credit_gateway::sim::sandbox::platforms::start(credit_gateway::sim::sandbox::platforms::SandboxOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            subjects: None,
+            exchange: None,
+            secrets: Default::default(),
+            catalogue: std::sync::Arc::new(probe.catalogue.clone()),
+        })
+        .await
+        .expect("the sandbox platforms start");
     let config = config_with_platform(root, &format!("http://{}", platforms.addr()));
     let file = root.join("cf.csv");
     penalties_decided_at_t(&file);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use credit_gateway::clock::Clock;
 use credit_gateway::config::Settings;
 use credit_gateway::connector::runner::{self, FileOutcome};
-use credit_gateway::sample::{SampleFormat, SampleItem};
+use credit_gateway::sim::sample::{SampleFormat, SampleItem};
 use credit_gateway::store::Store;
 
 use crate::support::*;

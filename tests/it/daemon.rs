@@ -48,7 +48,13 @@ fn a_new_calendar_year_is_picked_up_without_a_restart() {
 
     // A record decided on 2026-12-28: its 7 working days reach into 2027, which has no file.
     let file = root.join("p.csv");
-    sample(&file, credit_gateway::sample::SampleItem::Penalties, 1, 0.0, credit_gateway::sample::SampleFormat::Csv);
+    sample(
+        &file,
+        credit_gateway::sim::sample::SampleItem::Penalties,
+        1,
+        0.0,
+        credit_gateway::sim::sample::SampleFormat::Csv,
+    );
     let text = std::fs::read_to_string(&file).unwrap();
     let date_col = text.lines().next().unwrap().split(',').position(|h| h == "处罚决定日期").unwrap();
     let mut rows = csv::Reader::from_reader(text.as_bytes());

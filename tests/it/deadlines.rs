@@ -111,7 +111,7 @@ fn the_spec_examples_and_a_provisional_year() {
 
 /// A 行政处罚 CSV with one row per (document number, decision date).
 fn penalties_csv(path: &Path, rows: &[(&str, &str)]) {
-    let header = credit_gateway::sample::header(credit_gateway::sample::SampleItem::Penalties);
+    let header = credit_gateway::sim::sample::header(credit_gateway::sim::sample::SampleItem::Penalties);
     let mut w = csv::Writer::from_path(path).unwrap();
     w.write_record(&header).unwrap();
     for (wsh, decided) in rows {
@@ -234,17 +234,17 @@ fn monthly_figures_match_an_independent_recount() {
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite_url(dir.path());
     let file = dir.path().join("p.csv");
-    let spec = credit_gateway::sample::SampleSpec {
-        item: credit_gateway::sample::SampleItem::Penalties,
+    let spec = credit_gateway::sim::sample::SampleSpec {
+        item: credit_gateway::sim::sample::SampleItem::Penalties,
         rows: 600,
         seed: 11,
         bad_share: 0.05,
         summary_share: 0.0,
-        format: credit_gateway::sample::SampleFormat::Csv,
+        format: credit_gateway::sim::sample::SampleFormat::Csv,
         first_date: date("2026-01-05"),
         days: 100,
     };
-    let expected = credit_gateway::sample::write_sample(&spec, &file).unwrap();
+    let expected = credit_gateway::sim::sample::write_sample(&spec, &file).unwrap();
     let out = gateway(
         &db,
         &[

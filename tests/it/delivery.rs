@@ -9,22 +9,22 @@ use credit_gateway::clock::Clock;
 use credit_gateway::config::Settings;
 use credit_gateway::delivery::worker::push_due;
 use credit_gateway::ingest::{IngestOptions, ingest_file};
-use credit_gateway::sample::{SampleFormat, SampleItem};
+use credit_gateway::sim::sample::{SampleFormat, SampleItem};
 use credit_gateway::store::Store;
 use serde_json::{Value, json};
 
 use crate::support::*;
 
 /// The sandbox platforms, in this process, on a free port.
-async fn sandbox(settings: &Settings) -> (String, credit_gateway::sandbox::platforms::RunningSandbox) {
-    let opts = credit_gateway::sandbox::platforms::SandboxOptions {
+async fn sandbox(settings: &Settings) -> (String, credit_gateway::sim::sandbox::platforms::RunningSandbox) {
+    let opts = credit_gateway::sim::sandbox::platforms::SandboxOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         subjects: None,
         exchange: None,
         secrets: Default::default(),
         catalogue: std::sync::Arc::new(settings.catalogue.clone()),
     };
-    let running = credit_gateway::sandbox::platforms::start(opts).await.expect("sandbox starts");
+    let running = credit_gateway::sim::sandbox::platforms::start(opts).await.expect("sandbox starts");
     (format!("http://{}", running.addr()), running)
 }
 
@@ -74,7 +74,7 @@ async fn stats(base: &str) -> Value {
 /// Ingests a generated penalties file; returns the rows of the file (header first).
 async fn ingest_penalties(settings: &Settings, store: &Store, dir: &Path, rows: u64, first: &str) -> Vec<Vec<String>> {
     let file = dir.join(format!("cf-{rows}-{first}.csv"));
-    let spec = credit_gateway::sample::SampleSpec {
+    let spec = credit_gateway::sim::sample::SampleSpec {
         item: SampleItem::Penalties,
         rows,
         seed: 7,
@@ -84,7 +84,7 @@ async fn ingest_penalties(settings: &Settings, store: &Store, dir: &Path, rows: 
         first_date: first.parse().unwrap(),
         days: 1,
     };
-    credit_gateway::sample::write_sample(&spec, &file).unwrap();
+    credit_gateway::sim::sample::write_sample(&spec, &file).unwrap();
     let opts = IngestOptions { report_path: None, progress: false, clock: Clock::real(), source: None };
     let s = ingest_file(settings, store, "market-penalties", &file, &opts).await.unwrap();
     assert_eq!(s.accepted, rows);
@@ -337,14 +337,14 @@ async fn file_exchange_packages_come_back_with_receipts() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let probe = Settings::load(&repo().join("config/gateway.toml")).unwrap();
-    let opts = credit_gateway::sandbox::platforms::SandboxOptions {
+    let opts = credit_gateway::sim::sandbox::platforms::SandboxOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         subjects: None,
         exchange: Some(root.join("exchange")),
         secrets: Default::default(),
         catalogue: std::sync::Arc::new(probe.catalogue.clone()),
     };
-    let running = credit_gateway::sandbox::platforms::start(opts).await.unwrap();
+    let running = credit_gateway::sim::sandbox::platforms::start(opts).await.unwrap();
     let base = format!("http://{}", running.addr());
     let file_destination = r#"version = 1
 title = "省平台（文件交换）"

@@ -14,8 +14,8 @@ use credit_gateway::delivery::worker::push_due;
 use credit_gateway::feed::pull::{Puller, pull_now};
 use credit_gateway::ids::{credit_code_check_char, org_code_check_char};
 use credit_gateway::ingest::{IngestOptions, ingest_file};
-use credit_gateway::sample::{SampleFormat, SampleItem};
-use credit_gateway::sandbox::platforms::{RunningSandbox, SandboxOptions};
+use credit_gateway::sim::sample::{SampleFormat, SampleItem};
+use credit_gateway::sim::sandbox::platforms::{RunningSandbox, SandboxOptions};
 use credit_gateway::store::Store;
 use serde_json::{Value, json};
 
@@ -50,7 +50,7 @@ async fn harness(database_url: Option<&str>, format: &str, page_size: u32) -> Ha
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
     let probe = Settings::load(&repo().join("config/gateway.toml")).unwrap();
-    let sandbox = credit_gateway::sandbox::platforms::start(SandboxOptions {
+    let sandbox = credit_gateway::sim::sandbox::platforms::start(SandboxOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         subjects: None,
         exchange: None,
@@ -272,7 +272,7 @@ async fn a_delete_supersedes_the_earlier_version_and_is_passed_on() {
 /// Ingests a generated penalties file as the market department did; pushes it up.
 async fn reported_penalties(h: &Harness, rows: u64) {
     let file = h.root.join("cf.csv");
-    let spec = credit_gateway::sample::SampleSpec {
+    let spec = credit_gateway::sim::sample::SampleSpec {
         item: SampleItem::Penalties,
         rows,
         seed: 7,
@@ -282,7 +282,7 @@ async fn reported_penalties(h: &Harness, rows: u64) {
         first_date: "2026-11-02".parse().unwrap(),
         days: 1,
     };
-    credit_gateway::sample::write_sample(&spec, &file).unwrap();
+    credit_gateway::sim::sample::write_sample(&spec, &file).unwrap();
     let opts = IngestOptions { report_path: None, progress: false, clock: Clock::real(), source: None };
     let s = ingest_file(&h.settings, &h.store, "market-penalties", &file, &opts).await.unwrap();
     assert_eq!(s.accepted, rows);

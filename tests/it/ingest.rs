@@ -1,7 +1,7 @@
 //! `ingest` end to end: real files in real folders, the real binary, SQLite and PostgreSQL.
 
 use crate::support::*;
-use credit_gateway::sample::{SampleFormat, SampleItem};
+use credit_gateway::sim::sample::{SampleFormat, SampleItem};
 
 fn counts(v: &serde_json::Value) -> (u64, u64, u64, u64, u64) {
     let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));

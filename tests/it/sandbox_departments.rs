@@ -17,10 +17,10 @@ use credit_gateway::connector::{Connector, Source, SourceSettings};
 use credit_gateway::format::{self, RawRow, ReadOptions};
 use credit_gateway::mapping::{Mapping, RowOutcome, RowScratch};
 use credit_gateway::problem::Severity;
-use credit_gateway::sandbox::departments::{
+use credit_gateway::secret::SecretSource;
+use credit_gateway::sim::sandbox::departments::{
     BadKind, DEFAULT_COURT_KEY, DEFAULT_TAX_TOKEN, DepartmentSources, SandboxServer, serve, write_utility_db,
 };
-use credit_gateway::secret::SecretSource;
 
 fn settings() -> Settings {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/gateway.toml");
@@ -266,7 +266,7 @@ async fn the_shipped_sql_connector_reads_the_sandbox_table_on_mariadb_and_postgr
             eprintln!("note: {url} unreachable: skipped");
             continue;
         }
-        let written = credit_gateway::sandbox::departments::write_utility_table(&url, &table, &sources, now).await;
+        let written = credit_gateway::sim::sandbox::departments::write_utility_table(&url, &table, &sources, now).await;
         let connector = settings.connector("utility-arrears").expect("connector utility-arrears").clone();
         let SourceSettings::Sql(mut sql) = connector.source.clone() else { panic!("a sql connector") };
         sql.url = DbUrl::Plain(url.clone());
@@ -279,7 +279,8 @@ async fn the_shipped_sql_connector_reads_the_sandbox_table_on_mariadb_and_postgr
         let first = sweep(&mut source, &mut checkpoint).await;
         let mapped: Vec<Mapped> = first.iter().flat_map(|f| map_file(f, mapping)).collect();
         let later = now + TimeDelta::seconds(75 * INTERVAL);
-        let appended = credit_gateway::sandbox::departments::write_utility_table(&url, &table, &sources, later).await;
+        let appended =
+            credit_gateway::sim::sandbox::departments::write_utility_table(&url, &table, &sources, later).await;
         let second = sweep(&mut source, &mut checkpoint).await;
         let mapped_later: Vec<Mapped> = second.iter().flat_map(|f| map_file(f, mapping)).collect();
         let drop = format!("DROP TABLE IF EXISTS {table}");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use credit_gateway::config::Settings;
-use credit_gateway::sample::{SampleFormat, SampleItem};
+use credit_gateway::sim::sample::{SampleFormat, SampleItem};
 use credit_gateway::store::Store;
 use serde_json::Value;
 
@@ -74,15 +74,16 @@ async fn three_instances_deliver_every_record_once_though_one_is_killed() {
     let root = dir.path();
     let (url, database) = fresh_postgres().await;
     let probe = Settings::load(&repo().join("config/gateway.toml")).unwrap();
-    let running = credit_gateway::sandbox::platforms::start(credit_gateway::sandbox::platforms::SandboxOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        subjects: None,
-        exchange: None,
-        secrets: Default::default(),
-        catalogue: Arc::new(probe.catalogue.clone()),
-    })
-    .await
-    .unwrap();
+    let running =
+        credit_gateway::sim::sandbox::platforms::start(credit_gateway::sim::sandbox::platforms::SandboxOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            subjects: None,
+            exchange: None,
+            secrets: Default::default(),
+            catalogue: Arc::new(probe.catalogue.clone()),
+        })
+        .await
+        .unwrap();
     let base = format!("http://{}", running.addr());
     credit_gateway::connector::http::install_crypto_provider();
 

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use credit_gateway::sample::{SampleFormat, SampleItem};
+use credit_gateway::sim::sample::{SampleFormat, SampleItem};
 
 use crate::support::*;
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use credit_gateway::config::Settings;
 use credit_gateway::daemon::{Options, run_with_options};
-use credit_gateway::sample::SampleItem;
-use credit_gateway::sandbox::platforms::SandboxOptions;
+use credit_gateway::sim::sample::SampleItem;
+use credit_gateway::sim::sandbox::platforms::SandboxOptions;
 use credit_gateway::store::Store;
 use credit_gateway::supervisor::LoopFactory;
 use futures_util::FutureExt as _;
@@ -41,7 +41,7 @@ async fn a_panicking_loop_is_started_again_while_the_others_go_on_delivering() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let probe = Settings::load(&repo().join("config/gateway.toml")).unwrap();
-    let sandbox = credit_gateway::sandbox::platforms::start(SandboxOptions {
+    let sandbox = credit_gateway::sim::sandbox::platforms::start(SandboxOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         subjects: None,
         exchange: None,

@@ -56,12 +56,12 @@ pub async fn drop_postgres(name: &str) {
 /// Writes a sample file with the library's generator; returns its expected summary.
 pub fn sample(
     path: &Path,
-    item: credit_gateway::sample::SampleItem,
+    item: credit_gateway::sim::sample::SampleItem,
     rows: u64,
     bad: f64,
-    format: credit_gateway::sample::SampleFormat,
-) -> credit_gateway::sample::SampleSummary {
-    let spec = credit_gateway::sample::SampleSpec {
+    format: credit_gateway::sim::sample::SampleFormat,
+) -> credit_gateway::sim::sample::SampleSummary {
+    let spec = credit_gateway::sim::sample::SampleSpec {
         item,
         rows,
         seed: 42,
@@ -71,7 +71,7 @@ pub fn sample(
         first_date: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
         days: 365,
     };
-    credit_gateway::sample::write_sample(&spec, path).expect("sample written")
+    credit_gateway::sim::sample::write_sample(&spec, path).expect("sample written")
 }
 
 pub fn json(out: &Output) -> serde_json::Value {
@@ -119,11 +119,11 @@ pub async fn ingest_sample(
     store: &credit_gateway::store::Store,
     root: &Path,
     connector: &str,
-    item: credit_gateway::sample::SampleItem,
+    item: credit_gateway::sim::sample::SampleItem,
     rows: u64,
 ) -> u64 {
     let file = root.join(format!("{connector}.csv"));
-    sample(&file, item, rows, 0.0, credit_gateway::sample::SampleFormat::Csv);
+    sample(&file, item, rows, 0.0, credit_gateway::sim::sample::SampleFormat::Csv);
     let opts = credit_gateway::ingest::IngestOptions {
         report_path: None,
         progress: false,

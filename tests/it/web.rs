@@ -7,7 +7,7 @@ use std::sync::Arc;
 use credit_gateway::clock::Clock;
 use credit_gateway::config::Settings;
 use credit_gateway::ingest::{IngestOptions, ingest_file};
-use credit_gateway::sample::{SampleFormat, SampleItem};
+use credit_gateway::sim::sample::{SampleFormat, SampleItem};
 use credit_gateway::store::Store;
 use credit_gateway::web::{AppState, auth};
 use reqwest::StatusCode;
