@@ -138,6 +138,13 @@ struct Browser {
 
 impl Browser {
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let (status, answer) = self.try_call(method.clone(), path, body).await;
+        assert!(status.is_success(), "WebDriver {method} {path}: {status} {answer}");
+        answer["value"].clone()
+    }
+
+    /// The WebDriver's status and whole answer, whatever the status.
+    async fn try_call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (reqwest::StatusCode, Value) {
         let mut req = self.http.request(method.clone(), format!("{}{path}", self.base));
         if let Some(b) = body {
             req = req.json(&b);
@@ -145,8 +152,7 @@ impl Browser {
         let r = req.send().await.unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
         let status = r.status();
         let answer: Value = r.json().await.unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
-        assert!(status.is_success(), "WebDriver {method} {path}: {status} {answer}");
-        answer["value"].clone()
+        (status, answer)
     }
 
     async fn post(&self, path: &str, body: Value) -> Value {
@@ -182,9 +188,19 @@ impl Browser {
     }
 
     /// The text the browser renders on the page (hidden elements excluded).
+    /// After a click the page may be replaced between finding its body and reading it (a stale
+    /// element): the new page's body is found and read again.
     async fn visible_text(&self) -> String {
-        let body = self.find("body").await;
-        self.get(&format!("/element/{body}/text")).await.as_str().unwrap().to_string()
+        for _ in 0..20 {
+            let body = self.find("body").await;
+            let path = format!("/element/{body}/text");
+            let (status, answer) = self.try_call(reqwest::Method::GET, &path, None).await;
+            if status.is_success() {
+                return answer["value"].as_str().unwrap().to_string();
+            }
+            assert_eq!(answer["value"]["error"], "stale element reference", "WebDriver GET {path}: {status} {answer}");
+        }
+        panic!("the page kept being replaced while its text was read");
     }
 
     /// The rendered text of the first element matching `css`.
