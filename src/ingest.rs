@@ -92,6 +92,9 @@ pub struct IngestSummary {
     pub warnings: u64,
     pub errors: Vec<RowErrorEntry>,
     pub errors_omitted: u64,
+    /// Rows kept with a warning, listed like `errors`.
+    pub warning_items: Vec<RowErrorEntry>,
+    pub warnings_omitted: u64,
     pub report: Option<PathBuf>,
     /// Optional columns absent from the file and header columns not read.
     pub missing_columns: Vec<String>,
@@ -122,9 +125,12 @@ struct Batch {
     warnings: u64,
 }
 
+#[derive(Default)]
 struct ReaderEnd {
     errors: Vec<RowErrorEntry>,
     errors_omitted: u64,
+    warning_items: Vec<RowErrorEntry>,
+    warnings_omitted: u64,
     report: Option<PathBuf>,
 }
 
@@ -284,6 +290,8 @@ pub async fn ingest_file(
         warnings,
         errors: end.errors,
         errors_omitted: end.errors_omitted,
+        warning_items: end.warning_items,
+        warnings_omitted: end.warnings_omitted,
         report: end.report,
         missing_columns: start.missing,
         unused_columns: start.unused,
@@ -369,7 +377,7 @@ fn read_file(
         unused: binding.unused.clone(),
     };
     if tx.blocking_send(Message::Start(Box::new(start))).is_err() {
-        return Ok(ReaderEnd { errors: Vec::new(), errors_omitted: 0, report: None });
+        return Ok(ReaderEnd::default());
     }
 
     let mut report = ErrorReport::create(report_path.to_path_buf()).map_err(|e| {
@@ -390,6 +398,8 @@ fn read_file(
         report: &mut report,
         errors: Vec::new(),
         errors_omitted: 0,
+        warning_items: Vec::new(),
+        warnings_omitted: 0,
         report_failed: None,
     };
     drop(head);
@@ -428,7 +438,7 @@ fn read_file(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let RowState { errors, errors_omitted, report_failed, .. } = state;
+    let RowState { errors, errors_omitted, warning_items, warnings_omitted, report_failed, .. } = state;
     if let Some(e) = report_failed {
         return Err(refuse(
             Some(fingerprint),
@@ -447,7 +457,7 @@ fn read_file(
         // The rows before the break are stored; the run fails so the file is not taken as complete.
         return Err(FileFailure { fingerprint: Some(fingerprint), reason: e.to_string(), reason_zh: e.zh(), report });
     }
-    Ok(ReaderEnd { errors, errors_omitted, report })
+    Ok(ReaderEnd { errors, errors_omitted, warning_items, warnings_omitted, report })
 }
 
 fn progress_bar(total: u64) -> indicatif::ProgressBar {
@@ -471,6 +481,8 @@ struct RowState<'a> {
     report: &'a mut ErrorReport,
     errors: Vec<RowErrorEntry>,
     errors_omitted: u64,
+    warning_items: Vec<RowErrorEntry>,
+    warnings_omitted: u64,
     report_failed: Option<std::io::Error>,
 }
 
@@ -540,19 +552,21 @@ impl RowState<'_> {
         {
             self.report_failed = Some(e);
         }
-        if severity == Severity::Error {
-            if self.errors.len() < MAX_LISTED_ERRORS {
-                self.errors.push(RowErrorEntry {
-                    row: line,
-                    field: f.map(|f| f.key.clone()),
-                    field_name: f.map(|f| f.name.clone()),
-                    code: code.as_str(),
-                    reason: reason.clone(),
-                    value: value.clone(),
-                });
-            } else {
-                self.errors_omitted += 1;
-            }
+        let (listed, omitted) = match severity {
+            Severity::Error => (&mut self.errors, &mut self.errors_omitted),
+            Severity::Warning => (&mut self.warning_items, &mut self.warnings_omitted),
+        };
+        if listed.len() < MAX_LISTED_ERRORS {
+            listed.push(RowErrorEntry {
+                row: line,
+                field: f.map(|f| f.key.clone()),
+                field_name: f.map(|f| f.name.clone()),
+                code: code.as_str(),
+                reason: reason.clone(),
+                value: value.clone(),
+            });
+        } else {
+            *omitted += 1;
         }
         self.batch.problems.push(ProblemRow {
             line,

@@ -292,3 +292,38 @@ fn id_numbers_quoted_in_reasons_are_masked_in_the_report_and_the_output() {
         assert!(!text.contains("18800101"), "{text}");
     }
 }
+
+#[test]
+fn rows_kept_with_a_warning_are_listed_in_warning_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_url(dir.path());
+    let file = dir.path().join("p.csv");
+    sample(&file, SampleItem::Penalties, 20, 0.0, SampleFormat::Csv);
+    // The configured exception code (gateway.toml) fails its check character: kept, with a warning.
+    let mut reader = csv::Reader::from_path(&file).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let col = headers.iter().position(|h| h == "统一社会信用代码").expect("credit code column");
+    let mut rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let row1 = rows.iter().position(|r| !r[col].is_empty()).unwrap();
+    let mut changed: Vec<String> = rows[row1].iter().map(str::to_string).collect();
+    changed[col] = "91350100M0001TGQXM".into();
+    rows[row1] = csv::StringRecord::from(changed);
+    let mut writer = csv::Writer::from_path(&file).unwrap();
+    writer.write_record(&headers).unwrap();
+    for r in &rows {
+        writer.write_record(r).unwrap();
+    }
+    writer.flush().unwrap();
+
+    let out = gateway(&db, &["ingest", "--connector", "market-penalties", "--json", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["warnings"], 1, "{v}");
+    assert_eq!(v["errors"].as_array().unwrap().len(), 0, "{v}");
+    let items = v["warning_items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{v}");
+    assert_eq!(items[0]["code"], "credit_code_exception");
+    assert_eq!(items[0]["row"], row1 as u64 + 2);
+    assert_eq!(items[0]["value"], "91350100M0001TGQXM");
+    assert!(!items[0]["reason"].as_str().unwrap().is_empty());
+}
