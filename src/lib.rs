@@ -21,6 +21,7 @@ pub mod ingest;
 pub mod issues;
 pub mod ledger;
 pub mod mapping;
+pub mod objection;
 pub mod problem;
 pub mod record;
 pub mod report;

@@ -13,6 +13,7 @@ pub mod id;
 pub mod ingest;
 pub mod ledger;
 pub mod migrate;
+pub mod objections;
 pub mod report;
 pub mod run;
 pub mod sample;
@@ -88,6 +89,8 @@ pub enum Command {
     },
     /// Try it out: write realistic department files into a demo folder and ingest them into
     /// the embedded SQLite store, with the departments' error reports.
+    /// 异议：登记、查询、部门答复、答复申请人、办结。
+    Objections(objections::ObjectionsArgs),
     Demo(demo::DemoArgs),
     /// Simulated upper platforms and department sources on 127.0.0.1, for demos and tests.
     Sandbox(sandbox::SandboxArgs),

@@ -188,6 +188,8 @@ struct PathsSpec {
     feeds: PathBuf,
     #[serde(default = "PathsSpec::default_divisions")]
     divisions: PathBuf,
+    #[serde(default = "PathsSpec::default_objections")]
+    objections: PathBuf,
 }
 
 impl PathsSpec {
@@ -224,6 +226,9 @@ impl PathsSpec {
     fn default_divisions() -> PathBuf {
         "config/divisions.toml".into()
     }
+    fn default_objections() -> PathBuf {
+        "config/objections.toml".into()
+    }
 }
 
 impl Default for PathsSpec {
@@ -240,6 +245,7 @@ impl Default for PathsSpec {
             destinations: Self::default_destinations(),
             feeds: Self::default_feeds(),
             divisions: Self::default_divisions(),
+            objections: Self::default_objections(),
         }
     }
 }
@@ -341,6 +347,7 @@ pub struct GatewayConfig {
     /// Reverse feeds (`config/feeds/*.toml`) and the division-code table they route by.
     pub feeds_dir: PathBuf,
     pub divisions_file: PathBuf,
+    pub objections_file: PathBuf,
     pub sender: SenderSpec,
     pub correction_working_days: u32,
     pub connector_lease: std::time::Duration,
@@ -421,6 +428,7 @@ impl GatewayConfig {
             destinations_dir: at(&spec.paths.destinations),
             feeds_dir: at(&spec.paths.feeds),
             divisions_file: at(&spec.paths.divisions),
+            objections_file: at(&spec.paths.objections),
             sender: spec.sender,
             correction_working_days: spec.daemon.correction_working_days,
             connector_lease: std::time::Duration::from_secs(spec.daemon.connector_lease_seconds.max(1)),

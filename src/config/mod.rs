@@ -23,6 +23,7 @@ use crate::department::Departments;
 use crate::feed::Feed;
 use crate::feed::route::Divisions;
 use crate::mapping::Mapping;
+use crate::objection::ObjectionRules;
 
 pub use crate::issues::{ConfigError, ConfigIssue};
 pub use calendar::{CalendarFolder, load_calendar_dir};
@@ -46,6 +47,7 @@ pub struct Settings {
     pub destinations: Vec<Destination>,
     pub feeds: Vec<Feed>,
     pub divisions: Divisions,
+    pub objections: ObjectionRules,
 }
 
 impl Settings {
@@ -70,7 +72,11 @@ impl Settings {
         let divisions = load_divisions(&gateway.divisions_file, &mut issues);
         crate::feed::route::check_destinations(&destinations, &divisions, &gateway.destinations_dir, &mut issues);
         let feeds = load_feeds(&gateway, &catalogue, &mut issues);
+        let objections = read_toml(&gateway.objections_file, &mut issues)
+            .map(|spec| ObjectionRules::from_spec(&gateway.objections_file, spec, &mut issues))
+            .unwrap_or_default();
         issues.into_result(Settings {
+            objections,
             destinations,
             feeds,
             divisions,

@@ -160,7 +160,7 @@ impl Pusher {
             .iter()
             .map(|c| PackageRecord {
                 key: &c.idempotency_key,
-                operation: &c.operation,
+                operation: wire_operation(&c.operation),
                 business_key: &c.business_key,
                 content: &c.content,
             })
@@ -290,5 +290,15 @@ pub async fn run_destination(
                 _ = watching.wait_for(|s| *s) => return,
             }
         }
+    }
+}
+
+/// The operation a platform is sent: an objection's suspension is a withdrawal (撤销) and its
+/// end a new publication (新增); the platforms know no other words.
+fn wire_operation(operation: &str) -> &str {
+    match operation {
+        "suspend" => "withdraw",
+        "resume" => "add",
+        other => other,
     }
 }
