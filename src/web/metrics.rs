@@ -92,9 +92,59 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
         "Years without a calendar file that deadlines reach into.",
     );
     write_sample(&mut out, "credit_gateway_calendar_missing_years", "", state.missing_years().len() as i64);
+    objections(state, &mut out).await?;
     push_latency(&mut out);
     task_panics(&mut out);
     Ok(out)
+}
+
+/// Objections per department (all months): how many were answered on time or late, are open
+/// or overdue, upheld or rejected, and the mean handling time in working days.
+async fn objections(state: &AppState, out: &mut String) -> Result<(), ApiError> {
+    use std::collections::BTreeMap;
+    let cases = state.store.objections(&crate::store::ObjectionFilter::default()).await?;
+    let settings = state.settings();
+    let calendar = state.calendar.borrow().clone();
+    let figures = crate::objection::handle::figures(&settings.objections, &calendar, state.today(), &cases);
+    let mut per_department: BTreeMap<&str, [i64; 7]> = BTreeMap::new();
+    let mut handling: BTreeMap<&str, (f64, u64)> = BTreeMap::new();
+    for f in &figures {
+        let n = per_department.entry(f.department.as_str()).or_default();
+        for (slot, v) in [f.received, f.answered_on_time, f.answered_late, f.open, f.open_overdue, f.upheld, f.rejected]
+            .into_iter()
+            .enumerate()
+        {
+            n[slot] += v as i64;
+        }
+        if let Some(avg) = f.average_working_days {
+            let answered = f.answered_on_time + f.answered_late;
+            let h = handling.entry(f.department.as_str()).or_default();
+            h.0 += avg * answered as f64;
+            h.1 += answered;
+        }
+    }
+    let name = "credit_gateway_objections";
+    header_line(
+        out,
+        name,
+        "gauge",
+        "Objections per department: received, answered on time or late, open, open past the deadline, upheld, rejected.",
+    );
+    for (department, n) in &per_department {
+        for (state, v) in
+            ["received", "answered_on_time", "answered_late", "open", "open_overdue", "upheld", "rejected"]
+                .iter()
+                .zip(n)
+        {
+            write_sample(out, name, &format!("department=\"{}\",state=\"{state}\"", label(department)), *v);
+        }
+    }
+    let name = "credit_gateway_objection_handling_working_days";
+    header_line(out, name, "gauge", "Mean working days from routing an objection to the department's answer.");
+    for (department, (total, n)) in &handling {
+        let _ = writeln!(out, "{name}{{department=\"{}\"}} {:.2}", label(department), total / *n as f64);
+    }
+    Ok(())
 }
 
 /// Panics of this instance's supervised tasks (each was started again).

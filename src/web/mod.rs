@@ -11,6 +11,7 @@ pub mod deadlines;
 pub mod departments;
 pub mod masking;
 pub mod metrics;
+pub mod objections;
 pub mod operations;
 pub mod origin;
 pub mod pages;
@@ -114,6 +115,11 @@ pub fn router(state: AppState) -> Router {
         .route("/deadlines", get(deadlines::page_or_export))
         .route("/problems", get(records::problems_page))
         .route("/records/{id}", get(records::record_page))
+        .route("/objections", get(objections::list_page).post(objections::create_page))
+        .route("/objections/{id}", get(objections::show_page))
+        .route("/objections/{id}/answer", post(objections::answer_page))
+        .route("/objections/{id}/reply", post(objections::reply_page))
+        .route("/objections/{id}/close", post(objections::close_page))
         .route("/connectors", get(operations::connectors_page))
         .route("/deliveries", get(operations::deliveries_page))
         .route("/deliveries/retry", post(operations::retry))
@@ -125,6 +131,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/records/{id}", get(records::record_api))
         .route("/api/v1/connectors", get(operations::connectors_api))
         .route("/api/v1/deliveries", get(operations::deliveries_api))
+        .route("/api/v1/objections", get(objections::list_api).post(objections::create_api))
+        .route("/api/v1/objections/{id}", get(objections::show_api))
+        .route("/api/v1/objections/{id}/answer", post(objections::answer_api))
+        .route("/api/v1/objections/{id}/reply", post(objections::reply_api))
+        .route("/api/v1/objections/{id}/close", post(objections::close_api))
         .route("/api/v1/openapi.json", get(api::openapi))
         .layer(axum::middleware::from_fn_with_state(state.clone(), masking::mask_unless_admin))
         // A write that rides on the session cookie must come from our own pages.

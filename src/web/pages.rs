@@ -45,6 +45,7 @@ const NAV: &[(&str, &str)] = &[
     ("/departments", "部门"),
     ("/deadlines", "到期"),
     ("/problems", "问题数据"),
+    ("/objections", "异议"),
     ("/connectors", "连接器"),
     ("/deliveries", "投递"),
 ];

@@ -90,6 +90,9 @@ pub struct Lineage {
     pub history: Vec<(i64, String)>,
     pub pushes: Vec<PushRow>,
     pub returns: Vec<ReturnRow>,
+    /// An objection against the record is waiting for the department's answer (异议处理中).
+    pub under_objection: bool,
+    pub objections: Vec<crate::objection::handle::Summary>,
 }
 
 /// One record's lineage, if this caller may see it (a record of another department is
@@ -102,7 +105,12 @@ async fn lineage(state: &AppState, caller: &Caller, id: i64) -> Result<Option<Li
     let history = state.store.record_history(id).await?;
     let pushes = state.store.record_pushes(id).await?;
     let returns = state.store.record_returns(id).await?;
-    Ok(Some(Lineage { record, history, pushes, returns }))
+    let filter = crate::store::ObjectionFilter { record_id: Some(id), ..Default::default() };
+    let rules = &state.settings().objections;
+    let objections: Vec<_> =
+        state.store.objections(&filter).await?.iter().map(|o| crate::objection::handle::summary(rules, o)).collect();
+    let under_objection = objections.iter().any(|o| o.status == "open");
+    Ok(Some(Lineage { record, history, pushes, returns, under_objection, objections }))
 }
 
 fn not_found() -> Response {
@@ -156,7 +164,14 @@ pub async fn record_page(
     };
     let r = &l.record;
     let department = state.settings().departments.get(&r.department).map_or(r.department.clone(), |d| d.name.clone());
-    let mut body = format!(
+    let mut body = String::new();
+    if l.under_objection {
+        body.push_str(
+            "<p class=\"warn\" id=\"under-objection\">异议处理中：本记录有待部门答复的异议，见下方“异议”。</p>",
+        );
+    }
+    let _ = write!(
+        body,
         "<table id=\"lineage\"><tr><th>信息类别</th><td>{}</td></tr><tr><th>部门</th><td>{}</td></tr>\
          <tr><th>业务主键</th><td>{}</td></tr><tr><th>当前版本</th><td>{}</td></tr>\
          <tr><th>来源</th><td>{}（第 {} 行，连接器 {}，导入批次 {}）</td></tr>\
@@ -211,6 +226,25 @@ pub async fn record_page(
                 esc(&x.reason),
                 esc(&x.returned_on),
                 esc(x.closed_at.as_deref().unwrap_or("未关闭"))
+            );
+        }
+        body.push_str("</table>");
+    }
+    if !l.objections.is_empty() {
+        body.push_str(
+            "<h2>异议</h2><table id=\"record-objections\"><tr><th>编号</th><th>事由</th><th>受理日期</th><th>答复期限</th>\
+             <th>状态</th><th>答复日期</th></tr>",
+        );
+        for o in &l.objections {
+            let _ = write!(
+                body,
+                "<tr><td><a href=\"/objections/{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td></tr>",
+                o.id,
+                esc(&o.ground),
+                esc(&o.received),
+                esc(&o.due),
+                crate::objection::Status::parse(o.status).map_or("", crate::objection::Status::zh),
+                esc(o.answered_on.as_deref().unwrap_or("")),
             );
         }
         body.push_str("</table>");

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 /// The sandbox platforms, in this process, on a free port.
-async fn sandbox(settings: &Settings) -> (String, credit_gateway::sim::sandbox::platforms::RunningSandbox) {
+pub(crate) async fn sandbox(settings: &Settings) -> (String, credit_gateway::sim::sandbox::platforms::RunningSandbox) {
     let opts = credit_gateway::sim::sandbox::platforms::SandboxOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         subjects: None,
@@ -30,12 +30,12 @@ async fn sandbox(settings: &Settings) -> (String, credit_gateway::sim::sandbox::
 
 /// The shipped configuration in `root`, its own SQLite file, and one destination (`provincial`,
 /// the deadline destination) with the given settings.
-fn config(root: &Path, destination: &str) -> PathBuf {
+pub(crate) fn config(root: &Path, destination: &str) -> PathBuf {
     let db = root.join("gateway.db");
     config_on(root, destination, &format!("sqlite://{}", db.display()))
 }
 
-fn config_on(root: &Path, destination: &str, database_url: &str) -> PathBuf {
+pub(crate) fn config_on(root: &Path, destination: &str, database_url: &str) -> PathBuf {
     copy_config(root);
     for entry in std::fs::read_dir(root.join("config/destinations")).unwrap() {
         std::fs::remove_file(entry.unwrap().path()).unwrap();
@@ -47,7 +47,7 @@ fn config_on(root: &Path, destination: &str, database_url: &str) -> PathBuf {
     gateway
 }
 
-fn destination(url: &str, adapter: &str, extra: &str) -> String {
+pub(crate) fn destination(url: &str, adapter: &str, extra: &str) -> String {
     let path = if adapter == "http_xml" { "xml" } else { "json" };
     format!(
         r#"version = 1
@@ -67,12 +67,19 @@ async fn post(url: &str, body: Value) {
     assert!(r.status().is_success(), "{url}: {}", r.status());
 }
 
-async fn stats(base: &str) -> Value {
+pub(crate) async fn stats(base: &str) -> Value {
+    credit_gateway::connector::http::install_crypto_provider();
     reqwest::get(format!("{base}/sandbox/stats")).await.unwrap().json().await.unwrap()
 }
 
 /// Ingests a generated penalties file; returns the rows of the file (header first).
-async fn ingest_penalties(settings: &Settings, store: &Store, dir: &Path, rows: u64, first: &str) -> Vec<Vec<String>> {
+pub(crate) async fn ingest_penalties(
+    settings: &Settings,
+    store: &Store,
+    dir: &Path,
+    rows: u64,
+    first: &str,
+) -> Vec<Vec<String>> {
     let file = dir.join(format!("cf-{rows}-{first}.csv"));
     let spec = credit_gateway::sim::sample::SampleSpec {
         item: SampleItem::Penalties,
@@ -98,7 +105,7 @@ async fn ingest_penalties(settings: &Settings, store: &Store, dir: &Path, rows: 
 }
 
 /// Pushes until nothing is pending or in flight (retries are due after their backoff).
-async fn push_until_done(settings: &Settings, store: &Store) {
+pub(crate) async fn push_until_done(settings: &Settings, store: &Store) {
     let start = Instant::now();
     loop {
         push_due(settings, store, "provincial", &Clock::real()).await.unwrap();

@@ -2,6 +2,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
+
+use credit_gateway::clock::Clock;
+use credit_gateway::config::Settings;
+use credit_gateway::store::Store;
+use credit_gateway::web::AppState;
+use serde_json::Value;
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -18,6 +25,17 @@ pub fn gateway(database_url: &str, args: &[&str]) -> Output {
         .arg(config_file())
         .args(args)
         .env("CREDIT_GATEWAY_DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs")
+}
+
+/// Runs the real binary with a test's own configuration file.
+pub fn gateway_with(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_credit-gateway"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
         .env("RUST_LOG", "warn")
         .output()
         .expect("the binary runs")
@@ -171,4 +189,76 @@ pub fn tax_connector(root: &Path, api: &str, schedule: &str) -> String {
     std::fs::create_dir_all(root.join("data/secrets")).unwrap();
     std::fs::write(root.join("data/secrets/tax-api.token"), "token\n").unwrap();
     text
+}
+
+/// The dashboard served in this test, and a client that does not follow redirects.
+pub struct Web {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// The server runs while this is kept.
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Web {
+    /// The dashboard on a free loopback port, and a client that does not follow redirects.
+    pub async fn serve(settings: &Settings, store: &Store) -> Web {
+        Web::serve_with_clock(settings, store, Clock::real()).await
+    }
+
+    /// On the test's clock (今日, deadlines and audit stamps follow it).
+    pub async fn serve_with_clock(settings: &Settings, store: &Store, clock: Clock) -> Web {
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let (_cal_tx, calendar) = tokio::sync::watch::channel(settings.calendar.clone());
+        let state = AppState::new(Arc::new(settings.clone()), store.clone(), calendar).with_clock(clock);
+        let (addr, serve) = credit_gateway::web::bind("127.0.0.1:0".parse().unwrap(), state, stop).await.unwrap();
+        tokio::spawn(serve);
+        credit_gateway::connector::http::install_crypto_provider();
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Web { base: format!("http://{addr}"), client, _stop: stop_tx }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn json(&self, path: &str, token: &str) -> Value {
+        let r = self.get(path, Some(token)).await;
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        assert_eq!(status, reqwest::StatusCode::OK, "{path}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
+    }
+
+    /// The text of a page or answer that must be there.
+    pub async fn text(&self, path: &str, token: &str) -> String {
+        let r = self.get(path, Some(token)).await;
+        assert_eq!(r.status(), reqwest::StatusCode::OK, "{path}");
+        r.text().await.unwrap()
+    }
+
+    /// POSTs `fields` as a browser's form would.
+    pub async fn form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let enc = |s: &str| {
+            s.bytes()
+                .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+                .collect::<String>()
+        };
+        let body: Vec<String> = fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.join("&"))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POSTs a JSON body with an API token.
+    pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.client.post(format!("{}{path}", self.base)).bearer_auth(token).json(body).send().await.unwrap()
+    }
 }

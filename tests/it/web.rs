@@ -2,79 +2,17 @@
 //! limited to its own department, metrics and health checks.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use credit_gateway::clock::Clock;
 use credit_gateway::config::Settings;
 use credit_gateway::ingest::{IngestOptions, ingest_file};
 use credit_gateway::sim::sample::{SampleFormat, SampleItem};
 use credit_gateway::store::Store;
-use credit_gateway::web::{AppState, auth};
+use credit_gateway::web::auth;
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::support::*;
-
-struct Web {
-    base: String,
-    client: reqwest::Client,
-    /// The server runs while this is kept.
-    _stop: tokio::sync::watch::Sender<bool>,
-}
-
-impl Web {
-    /// The dashboard on a free loopback port, and a client that does not follow redirects.
-    async fn serve(settings: &Settings, store: &Store) -> Web {
-        let (stop_tx, stop) = tokio::sync::watch::channel(false);
-        let (_cal_tx, calendar) = tokio::sync::watch::channel(settings.calendar.clone());
-        let state = AppState::new(Arc::new(settings.clone()), store.clone(), calendar);
-        let (addr, serve) = credit_gateway::web::bind("127.0.0.1:0".parse().unwrap(), state, stop).await.unwrap();
-        tokio::spawn(serve);
-        credit_gateway::connector::http::install_crypto_provider();
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Web { base: format!("http://{addr}"), client, _stop: stop_tx }
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
-        let mut req = self.client.get(format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        req.send().await.unwrap()
-    }
-
-    async fn json(&self, path: &str, token: &str) -> Value {
-        let r = self.get(path, Some(token)).await;
-        let status = r.status();
-        let text = r.text().await.unwrap();
-        assert_eq!(status, StatusCode::OK, "{path}: {text}");
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
-    }
-
-    /// The text of a page or answer that must be there.
-    async fn text(&self, path: &str, token: &str) -> String {
-        let r = self.get(path, Some(token)).await;
-        assert_eq!(r.status(), StatusCode::OK, "{path}");
-        r.text().await.unwrap()
-    }
-
-    /// POSTs `fields` as a browser's form would.
-    async fn form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        let enc = |s: &str| {
-            s.bytes()
-                .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-                .collect::<String>()
-        };
-        let body: Vec<String> = fields.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();
-        self.client
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body.join("&"))
-            .send()
-            .await
-            .unwrap()
-    }
-}
 
 /// The settings of a test: SQLite in `root`, or a fresh PostgreSQL database (its name returned
 /// for dropping).

@@ -1,0 +1,559 @@
+//! 异议 (objections): the office registers, replies and closes; a department answers its own
+//! cases. Pages and the JSON API run the same steps (`objection::handle`); every step is
+//! audited. A department user never learns of another department's case (404).
+
+use std::fmt::Write as _;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use serde::Deserialize;
+
+use super::AppState;
+use super::api::ApiError;
+use super::auth::{Caller, Role};
+use super::pages::{esc, page};
+use crate::objection::Status;
+use crate::objection::handle::{self, Decision, Detail, ObjectionError, Registration, Target};
+use crate::store::ObjectionRow;
+
+/// Office staff: they register cases and reply to applicants.
+const OFFICE: &[Role] = &[Role::Admin, Role::Ops];
+
+/// The HTTP status and API error code of a refused step.
+fn status_of(e: &ObjectionError) -> (StatusCode, &'static str) {
+    match e {
+        ObjectionError::UnknownObjection(_) | ObjectionError::UnknownRecord(_) | ObjectionError::UnknownDocument(_) => {
+            (StatusCode::NOT_FOUND, "not_found")
+        }
+        ObjectionError::Refused(_) | ObjectionError::Raced => (StatusCode::CONFLICT, "conflict"),
+        ObjectionError::Store(_) | ObjectionError::NoDeadlineRule => {
+            tracing::error!(error = %e, "objection step");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        }
+        _ => (StatusCode::BAD_REQUEST, "bad_request"),
+    }
+}
+
+/// A refused step as the API answers it.
+fn refused(e: ObjectionError) -> Response {
+    let (status, code) = status_of(&e);
+    (status, Json(serde_json::json!({"error": code, "message": e.to_string()}))).into_response()
+}
+
+/// A refused step as a page answers it: the reason, and the way back.
+fn refused_page(caller: &Caller, e: ObjectionError, back: &str) -> Response {
+    let (status, _) = status_of(&e);
+    let body = format!("<p class=\"err\">{}</p><p><a href=\"{}\">返回</a></p>", esc(&e.to_string()), esc(back));
+    (status, page("异议", Some(caller), &body)).into_response()
+}
+
+fn detail(state: &AppState, caller: &Caller, o: &ObjectionRow) -> Detail {
+    let settings = state.settings();
+    let calendar = state.calendar.borrow().clone();
+    handle::detail(&settings, &calendar, state.today(), o, caller.is_admin())
+}
+
+async fn audit(state: &AppState, caller: &Caller, action: &str, o: &ObjectionRow) {
+    let target = format!("objection:{}:record:{}", o.id, o.record_id);
+    let _ = state.store.audit(&caller.name, action, &target, state.now()).await;
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub record: Option<i64>,
+}
+
+fn status_filter(q: &ListQuery) -> Result<Option<Status>, ObjectionError> {
+    match q.status.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Status::parse(s).map(Some).ok_or_else(|| ObjectionError::UnknownStatus(s.to_string())),
+        None => Ok(None),
+    }
+}
+
+/// `GET /api/v1/objections`: the cases the caller may see, newest first.
+pub async fn list_api(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let status = match status_filter(&q) {
+        Ok(s) => s,
+        Err(e) => return Ok(refused(e)),
+    };
+    let _ = state.store.audit(&caller.name, "view", "api:objections", state.now()).await;
+    let cases = match handle::list(&state.store, caller.scope(), status, q.record).await {
+        Ok(c) => c,
+        Err(e) => return Ok(refused(e)),
+    };
+    let settings = state.settings();
+    let list: Vec<_> = cases.iter().map(|o| handle::summary(&settings.objections, o)).collect();
+    Ok(Json(list).into_response())
+}
+
+/// What the office registers (API JSON and the page's form).
+#[derive(Debug, Deserialize)]
+pub struct NewCase {
+    pub record_id: Option<i64>,
+    pub wsh: Option<String>,
+    pub ground: String,
+    pub applicant: String,
+    pub contact: Option<String>,
+    #[serde(default)]
+    pub text: String,
+    /// `true`/`false`, or the form's checkbox value `on`; absent: as configured.
+    pub suspend: Option<serde_json::Value>,
+}
+
+impl NewCase {
+    fn registration(self, caller: &Caller) -> Result<Registration, ObjectionError> {
+        let target = match (self.record_id, self.wsh.as_deref().map(str::trim).filter(|w| !w.is_empty())) {
+            (Some(id), _) => Target::Record(id),
+            (None, Some(w)) => Target::Document(w.to_string()),
+            (None, None) => return Err(ObjectionError::Empty("记录编号或决定书文号")),
+        };
+        let suspend = match self.suspend {
+            Some(serde_json::Value::Bool(b)) => Some(b),
+            Some(serde_json::Value::String(s)) => Some(matches!(s.as_str(), "on" | "true" | "1")),
+            _ => None,
+        };
+        Ok(Registration {
+            target,
+            ground: self.ground,
+            applicant: self.applicant,
+            contact: self.contact,
+            text: self.text,
+            suspend,
+            by: caller.name.clone(),
+        })
+    }
+}
+
+async fn register(state: &AppState, caller: &Caller, case: NewCase) -> Result<Vec<ObjectionRow>, ObjectionError> {
+    let r = case.registration(caller)?;
+    let settings = state.settings();
+    let calendar = state.calendar.borrow().clone();
+    let cases = handle::register(&settings, &calendar, &state.store, state.now(), &r).await?;
+    for o in &cases {
+        audit(state, caller, "objection:add", o).await;
+    }
+    Ok(cases)
+}
+
+/// `POST /api/v1/objections` (office staff): one case per record found; answers the first
+/// case's detail, or with `wsh` matching several, every case's.
+pub async fn create_api(State(state): State<AppState>, caller: Caller, Json(case): Json<NewCase>) -> Response {
+    if let Err(denied) = caller.require(OFFICE) {
+        return denied.into_response();
+    }
+    match register(&state, &caller, case).await {
+        Ok(cases) if cases.len() == 1 => {
+            (StatusCode::CREATED, Json(detail(&state, &caller, &cases[0]))).into_response()
+        }
+        Ok(cases) => {
+            let all: Vec<Detail> = cases.iter().map(|o| detail(&state, &caller, o)).collect();
+            (StatusCode::CREATED, Json(all)).into_response()
+        }
+        Err(e) => refused(e),
+    }
+}
+
+/// `GET /api/v1/objections/{id}`.
+pub async fn show_api(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Response {
+    let _ = state.store.audit(&caller.name, "view", &format!("api:objection:{id}"), state.now()).await;
+    match handle::find(&state.store, caller.scope(), id).await {
+        Ok(o) => Json(detail(&state, &caller, &o)).into_response(),
+        Err(e) => refused(e),
+    }
+}
+
+/// The department's answer (API JSON and the page's form).
+#[derive(Debug, Deserialize)]
+pub struct AnswerForm {
+    /// `true`/`false`, or the form's `upheld` / `rejected`.
+    pub upheld: serde_json::Value,
+    pub outcome: Option<String>,
+    pub text: String,
+}
+
+async fn answer(state: &AppState, caller: &Caller, id: i64, form: &AnswerForm) -> Result<ObjectionRow, ObjectionError> {
+    let upheld = match &form.upheld {
+        serde_json::Value::Bool(b) => *b,
+        serde_json::Value::String(s) if s == "upheld" || s == "true" => true,
+        serde_json::Value::String(s) if s == "rejected" || s == "false" => false,
+        other => return Err(ObjectionError::UnknownOutcome(other.to_string())),
+    };
+    let decision = Decision { upheld, outcome: form.outcome.as_deref(), text: &form.text };
+    let o = handle::answer(&state.store, caller.scope(), state.now(), id, &decision, &caller.name).await?;
+    audit(state, caller, if upheld { "objection:upheld" } else { "objection:rejected" }, &o).await;
+    Ok(o)
+}
+
+/// `POST /api/v1/objections/{id}/answer`: a department user answers its own department's cases.
+pub async fn answer_api(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(form): Json<AnswerForm>,
+) -> Response {
+    match answer(&state, &caller, id, &form).await {
+        Ok(o) => Json(detail(&state, &caller, &o)).into_response(),
+        Err(e) => refused(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReplyForm {
+    pub text: String,
+}
+
+async fn reply(state: &AppState, caller: &Caller, id: i64, text: &str) -> Result<ObjectionRow, ObjectionError> {
+    let o = handle::reply(&state.store, state.now(), id, text).await?;
+    audit(state, caller, "objection:reply", &o).await;
+    Ok(o)
+}
+
+async fn close(state: &AppState, caller: &Caller, id: i64) -> Result<ObjectionRow, ObjectionError> {
+    let o = handle::close(&state.store, state.now(), id).await?;
+    audit(state, caller, "objection:close", &o).await;
+    Ok(o)
+}
+
+/// `POST /api/v1/objections/{id}/reply` (office staff).
+pub async fn reply_api(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(form): Json<ReplyForm>,
+) -> Response {
+    if let Err(denied) = caller.require(OFFICE) {
+        return denied.into_response();
+    }
+    match reply(&state, &caller, id, &form.text).await {
+        Ok(o) => Json(detail(&state, &caller, &o)).into_response(),
+        Err(e) => refused(e),
+    }
+}
+
+/// `POST /api/v1/objections/{id}/close` (office staff).
+pub async fn close_api(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Response {
+    if let Err(denied) = caller.require(OFFICE) {
+        return denied.into_response();
+    }
+    match close(&state, &caller, id).await {
+        Ok(o) => Json(detail(&state, &caller, &o)).into_response(),
+        Err(e) => refused(e),
+    }
+}
+
+fn status_zh(s: &str) -> &'static str {
+    Status::parse(s).map_or("", Status::zh)
+}
+
+/// `GET /objections`: the cases (a department's own queue for a clerk), the figures, and the
+/// registration form for office staff.
+pub async fn list_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let status = match status_filter(&q) {
+        Ok(s) => s,
+        Err(e) => return Ok(refused_page(&caller, e, "/objections")),
+    };
+    let _ = state.store.audit(&caller.name, "view", "page:objections", state.now()).await;
+    let cases = state
+        .store
+        .objections(&crate::store::ObjectionFilter {
+            department: caller.scope(),
+            status: status.map(Status::as_str),
+            record_id: q.record,
+        })
+        .await?;
+    let settings = state.settings();
+    let mut body = String::from("<p class=\"filters\">状态：<a href=\"/objections\">全部</a>");
+    for s in [Status::Open, Status::Upheld, Status::Rejected, Status::Closed] {
+        let _ = write!(body, " · <a href=\"/objections?status={}\">{}</a>", s.as_str(), s.zh());
+    }
+    body.push_str("</p>");
+    let _ = write!(
+        body,
+        "<h2>异议（{}）</h2><table id=\"objections\"><tr><th>编号</th><th>记录</th><th>提供部门</th><th>事由</th>\
+         <th>受理日期</th><th>答复期限</th><th>时限</th><th>状态</th><th>答复日期</th></tr>",
+        cases.len()
+    );
+    for o in &cases {
+        let d = detail(&state, &caller, o);
+        let late = matches!(d.deadline_status, "已逾期" | "逾期答复");
+        let _ = write!(
+            body,
+            "<tr><td><a href=\"/objections/{id}\">{id}</a></td><td><a href=\"/records/{rid}\">{rid}</a></td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td{}>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&d.department_name),
+            esc(&d.summary.ground),
+            esc(&d.summary.received),
+            esc(&d.summary.due),
+            if late { " class=\"err\"" } else { "" },
+            d.deadline_status,
+            status_zh(&o.status),
+            esc(o.answered_on.as_deref().unwrap_or("")),
+            id = o.id,
+            rid = o.record_id,
+        );
+    }
+    body.push_str("</table>");
+    if cases.is_empty() {
+        body.push_str("<p>暂无异议。</p>");
+    }
+    body.push_str(&figures_table(&state, &cases_for_figures(&state, &caller).await?));
+    if caller.require(OFFICE).is_ok() {
+        body.push_str(&registration_form(&settings.objections));
+    }
+    Ok(page("异议", Some(&caller), &body).into_response())
+}
+
+async fn cases_for_figures(state: &AppState, caller: &Caller) -> Result<Vec<ObjectionRow>, ApiError> {
+    let all = crate::store::ObjectionFilter { department: caller.scope(), status: None, record_id: None };
+    Ok(state.store.objections(&all).await?)
+}
+
+fn figures_table(state: &AppState, cases: &[ObjectionRow]) -> String {
+    let settings = state.settings();
+    let calendar = state.calendar.borrow().clone();
+    let figures = handle::figures(&settings.objections, &calendar, state.today(), cases);
+    let mut out = String::from(
+        "<h2>异议处理情况（按部门、受理月份）</h2><p>按时：部门在答复期限（分送之日起第 3 个工作日）内答复；平均用时按工作日计。</p>\
+         <table id=\"objection-figures\"><tr><th>部门</th><th>月份</th><th>受理</th><th>按时答复</th><th>逾期答复</th>\
+         <th>待答复</th><th>逾期未答复</th><th>成立</th><th>不成立</th><th>平均用时（工作日）</th><th>事由</th></tr>",
+    );
+    for f in &figures {
+        let name = settings.departments.get(&f.department).map_or(f.department.clone(), |d| d.name.clone());
+        let grounds: Vec<String> = f.by_ground.iter().map(|(g, n)| format!("{g} {n}")).collect();
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&name),
+            esc(&f.month),
+            f.received,
+            f.answered_on_time,
+            f.answered_late,
+            f.open,
+            f.open_overdue,
+            f.upheld,
+            f.rejected,
+            f.average_working_days.map_or_else(|| "—".to_string(), |d| format!("{d:.1}")),
+            esc(&grounds.join("，")),
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
+fn registration_form(rules: &crate::objection::ObjectionRules) -> String {
+    let mut options = String::new();
+    for g in &rules.grounds {
+        let _ = write!(options, "<option value=\"{}\">{}</option>", esc(&g.code), esc(&g.name));
+    }
+    format!(
+        "<h2>登记异议</h2><form method=\"post\" action=\"/objections\" id=\"register\" class=\"stack\">\
+         <label>记录编号 <input name=\"record_id\" inputmode=\"numeric\"></label>\
+         <label>或决定书文号 <input name=\"wsh\"></label>\
+         <label>异议事由 <select name=\"ground\">{options}</select></label>\
+         <label>申请人 <input name=\"applicant\" required></label>\
+         <label>联系方式 <input name=\"contact\"></label>\
+         <label>异议内容 <textarea name=\"text\" rows=\"3\"></textarea></label>\
+         <label><input type=\"checkbox\" name=\"suspend\"{}> 处理期间暂停公示（撤下，异议不成立时重新公示）</label>\
+         <button type=\"submit\">登记并分送部门</button></form>",
+        if rules.suspend_publication { " checked" } else { "" }
+    )
+}
+
+/// The page's registration form, with the record id as text.
+#[derive(Debug, Deserialize)]
+pub struct NewCaseForm {
+    #[serde(default)]
+    pub record_id: String,
+    pub wsh: Option<String>,
+    pub ground: String,
+    pub applicant: String,
+    pub contact: Option<String>,
+    #[serde(default)]
+    pub text: String,
+    pub suspend: Option<String>,
+}
+
+/// `POST /objections` (office staff): registers, then shows the (first) case.
+pub async fn create_page(State(state): State<AppState>, caller: Caller, Form(form): Form<NewCaseForm>) -> Response {
+    if let Err(denied) = caller.require(OFFICE) {
+        return denied.into_response();
+    }
+    let record_id = match form.record_id.trim() {
+        "" => None,
+        text => match text.parse() {
+            Ok(id) => Some(id),
+            Err(_) => return refused_page(&caller, ObjectionError::UnknownRecord(text.to_string()), "/objections"),
+        },
+    };
+    let case = NewCase {
+        record_id,
+        wsh: form.wsh,
+        ground: form.ground,
+        applicant: form.applicant,
+        contact: form.contact,
+        text: form.text,
+        suspend: Some(serde_json::Value::Bool(form.suspend.is_some())),
+    };
+    match register(&state, &caller, case).await {
+        Ok(cases) if cases.len() == 1 => Redirect::to(&format!("/objections/{}", cases[0].id)).into_response(),
+        Ok(_) => Redirect::to("/objections?status=open").into_response(),
+        Err(e) => refused_page(&caller, e, "/objections"),
+    }
+}
+
+/// `GET /objections/{id}`: the case, its steps, and the forms for the next one.
+pub async fn show_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let _ = state.store.audit(&caller.name, "view", &format!("page:objection:{id}"), state.now()).await;
+    let o = match handle::find(&state.store, caller.scope(), id).await {
+        Ok(o) => o,
+        Err(e) => return Ok(refused_page(&caller, e, "/objections")),
+    };
+    let d = detail(&state, &caller, &o);
+    let rows: [(&str, String); 15] = [
+        (
+            "记录",
+            format!("<a href=\"/records/{0}\">{0}</a>（{1}，第 {2} 版）", o.record_id, esc(&o.item), o.record_version),
+        ),
+        ("提供部门", esc(&d.department_name)),
+        ("异议事由", esc(&d.summary.ground)),
+        ("申请人", format!("{} {}", esc(&d.applicant), esc(d.contact.as_deref().unwrap_or("")))),
+        ("异议内容", esc(&d.text)),
+        ("受理、分送日期", esc(&d.summary.received)),
+        (
+            "答复期限",
+            format!(
+                "{}（{}）{}",
+                esc(&d.summary.due),
+                d.deadline_status,
+                if d.due_provisional { "（临时：该年节假日安排未发布）" } else { "" }
+            ),
+        ),
+        ("状态", status_zh(&o.status).to_string()),
+        ("暂停公示", if d.suspended { "是".into() } else { "否".into() }),
+        (
+            "部门答复",
+            d.answer_text.as_deref().map_or_else(String::new, |t| {
+                format!(
+                    "{} {}（{}）",
+                    esc(d.summary.answered_on.as_deref().unwrap_or("")),
+                    esc(t),
+                    esc(d.answered_by.as_deref().unwrap_or(""))
+                )
+            }),
+        ),
+        ("处理结果", d.outcome.unwrap_or("").to_string()),
+        ("处理用时（工作日）", d.handling_working_days.map_or_else(String::new, |n| n.to_string())),
+        ("可防止此类异议的校验", esc(d.caught_by.as_deref().unwrap_or(""))),
+        (
+            "答复申请人",
+            d.reply_text
+                .as_deref()
+                .map_or_else(String::new, |t| format!("{} {}", esc(d.replied_on.as_deref().unwrap_or("")), esc(t))),
+        ),
+        ("办结日期", esc(d.closed_on.as_deref().unwrap_or(""))),
+    ];
+    let mut body = format!("<h2>异议 {id}</h2><table id=\"objection\">");
+    for (k, v) in rows {
+        let _ = write!(body, "<tr><th>{k}</th><td>{v}</td></tr>");
+    }
+    body.push_str("</table>");
+    let pushes = state.store.objection_deliveries(o.id, o.record_id).await?;
+    if !pushes.is_empty() {
+        body.push_str(
+            "<h2>因本异议推送</h2><table id=\"objection-pushes\"><tr><th>平台</th><th>操作</th><th>状态</th></tr>",
+        );
+        for (destination, operation, status) in &pushes {
+            let op = match operation.as_str() {
+                "suspend" => "暂停公示（撤销）",
+                "resume" => "恢复公示（新增）",
+                "withdraw" => "撤销公示",
+                other => other,
+            };
+            let _ = write!(body, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(destination), op, esc(status));
+        }
+        body.push_str("</table>");
+    }
+    let status = Status::parse(&o.status).unwrap_or(Status::Open);
+    if status == Status::Open {
+        let _ = write!(
+            body,
+            "<h2>部门答复</h2><form method=\"post\" action=\"/objections/{id}/answer\" id=\"answer\" class=\"stack\">\
+             <label><input type=\"radio\" name=\"upheld\" value=\"upheld\" required> 异议成立</label>\
+             <label>处理结果 <select name=\"outcome\"><option value=\"correction\">更正（部门重新报送更正后的数据）</option>\
+             <option value=\"withdrawal\">撤销公示</option><option value=\"repair\">信用修复</option></select></label>\
+             <label><input type=\"radio\" name=\"upheld\" value=\"rejected\"> 异议不成立（原记录无误）</label>\
+             <label>处理说明或理由 <textarea name=\"text\" rows=\"3\" required></textarea></label>\
+             <button type=\"submit\">提交答复</button></form>"
+        );
+    } else if caller.require(OFFICE).is_ok() && status != Status::Closed {
+        if o.replied_on.is_none() {
+            let _ = write!(
+                body,
+                "<h2>答复申请人</h2><form method=\"post\" action=\"/objections/{id}/reply\" id=\"reply\" class=\"stack\">\
+                 <label>答复内容 <textarea name=\"text\" rows=\"3\" required></textarea></label>\
+                 <button type=\"submit\">记录答复</button></form>"
+            );
+        } else {
+            let _ = write!(
+                body,
+                "<form method=\"post\" action=\"/objections/{id}/close\" id=\"close\"><button type=\"submit\">办结</button></form>"
+            );
+        }
+    }
+    Ok(page("异议", Some(&caller), &body).into_response())
+}
+
+/// `POST /objections/{id}/answer` from the page.
+pub async fn answer_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Form(form): Form<AnswerForm>,
+) -> Response {
+    match answer(&state, &caller, id, &form).await {
+        Ok(_) => Redirect::to(&format!("/objections/{id}")).into_response(),
+        Err(e) => refused_page(&caller, e, &format!("/objections/{id}")),
+    }
+}
+
+/// `POST /objections/{id}/reply` from the page (office staff).
+pub async fn reply_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Form(form): Form<ReplyForm>,
+) -> Response {
+    if let Err(denied) = caller.require(OFFICE) {
+        return denied.into_response();
+    }
+    match reply(&state, &caller, id, &form.text).await {
+        Ok(_) => Redirect::to(&format!("/objections/{id}")).into_response(),
+        Err(e) => refused_page(&caller, e, &format!("/objections/{id}")),
+    }
+}
+
+/// `POST /objections/{id}/close` from the page (office staff).
+pub async fn close_page(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Response {
+    if let Err(denied) = caller.require(OFFICE) {
+        return denied.into_response();
+    }
+    match close(&state, &caller, id).await {
+        Ok(_) => Redirect::to(&format!("/objections/{id}")).into_response(),
+        Err(e) => refused_page(&caller, e, &format!("/objections/{id}")),
+    }
+}
