@@ -38,7 +38,9 @@ th,td{border:1px solid #ccd;padding:4px 8px;text-align:left}th{background:#e8eef
 .cards{display:flex;flex-wrap:wrap;gap:12px}.card{background:#fff;border:1px solid #ccd;padding:10px 14px;min-width:120px}\
 .card b{display:block;font-size:24px}.bad b{color:#b00}.warn{background:#fff3cd;border:1px solid #e0c36c;padding:8px;margin:8px 0}\
 form.login{background:#fff;border:1px solid #ccd;padding:16px;width:280px;margin:60px auto}\
-form.login input{display:block;width:100%;margin:6px 0 12px;padding:4px}.err{color:#b00}";
+form.login input{display:block;width:100%;margin:6px 0 12px;padding:4px}.err{color:#b00}\
+form.stack{background:#fff;border:1px solid #ccd;padding:12px;max-width:640px}form.stack label{display:block;margin:6px 0}\
+form.stack input:not([type=radio]):not([type=checkbox]),form.stack select,form.stack textarea{display:block;width:100%;max-width:600px;margin-top:2px;padding:4px;box-sizing:border-box}";
 
 const NAV: &[(&str, &str)] = &[
     ("/", "总览"),

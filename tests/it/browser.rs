@@ -56,6 +56,9 @@ const PAGES: &[Page] = &[
     },
     Page { name: "connectors", path: "/connectors", shows: &["连接器", "market-penalties", "最近导入"] },
     Page { name: "deliveries", path: "/deliveries", shows: &["投递", "待处理投递"] },
+    Page {
+        name: "objections", path: "/objections", shows: &["异议", "登记异议", "异议处理情况", "登记并分送部门"]
+    },
 ];
 
 /// chromedriver, killed when dropped (it ends its browsers with their sessions).
@@ -187,6 +190,28 @@ impl Browser {
         self.post(&format!("/element/{e}/click"), json!({})).await;
     }
 
+    /// Clicks what submits a form, then waits until the next page has loaded (the old one is
+    /// marked first, so a redirect back to the same address is noticed too).
+    async fn submit(&self, css: &str) {
+        let script = |s: &str| json!({"script": s, "args": []});
+        self.post("/execute/sync", script("window.__leaving = true; return true;")).await;
+        self.click(css).await;
+        for _ in 0..200 {
+            let (status, answer) = self
+                .try_call(
+                    reqwest::Method::POST,
+                    "/execute/sync",
+                    Some(script("return !window.__leaving && document.readyState === 'complete';")),
+                )
+                .await;
+            if status.is_success() && answer["value"] == true {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no new page after submitting {css}");
+    }
+
     /// The text the browser renders on the page (hidden elements excluded).
     /// After a click the page may be replaced between finding its body and reading it (a stale
     /// element): the new page's body is found and read again.
@@ -295,12 +320,15 @@ async fn the_dashboard_works_in_a_real_browser() {
     for (name, role, department) in [("ops", "ops", None), ("clerk", "department", Some("tax"))] {
         auth::add_user(&store, &settings.departments, name, role, department, Some(PASSWORD), now).await.unwrap();
     }
-    let record: i64 = {
+    let (record, tax_record): (i64, i64) = {
         let pool = sqlx::SqlitePool::connect(&settings.gateway.database_url).await.unwrap();
-        let sql = "SELECT MIN(id) FROM records WHERE department = 'market'";
-        let id = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        let first = async |department: &str| {
+            let sql = "SELECT MIN(id) FROM records WHERE department = $1";
+            sqlx::query_scalar(sql).bind(department).fetch_one(&pool).await.unwrap()
+        };
+        let ids = (first("market").await, first("tax").await);
         pool.close().await;
-        id
+        ids
     };
 
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
@@ -315,7 +343,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     let checks = {
         let (browser, base) = (browser.clone(), base.clone());
         let downloads = root.join("profile/downloads");
-        tokio::spawn(async move { browse(&browser, &base, record, downloads).await })
+        tokio::spawn(async move { browse(&browser, &base, record, tax_record, downloads).await })
     };
     let outcome = checks.await;
     browser.close().await;
@@ -329,7 +357,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     assert!(started.elapsed() < Duration::from_secs(60), "the browser test took {:?}", started.elapsed());
 }
 
-async fn browse(browser: &Browser, base: &str, record: i64, downloads: PathBuf) {
+async fn browse(browser: &Browser, base: &str, record: i64, tax_record: i64, downloads: PathBuf) {
     let shots = screenshots();
 
     // Without a session every page leads to the login form.
@@ -382,6 +410,22 @@ async fn browse(browser: &Browser, base: &str, record: i64, downloads: PathBuf) 
     let xlsx = downloaded(&downloads, ".xlsx").await;
     assert!(std::fs::read(&xlsx).unwrap().starts_with(b"PK"));
 
+    // 异议: ops register one against each department's record through the form.
+    for (id, applicant) in [(record, "张三丰"), (tax_record, "李四")] {
+        browser.open(&format!("{base}/objections")).await;
+        browser.type_into("#register input[name=record_id]", &id.to_string()).await;
+        browser.type_into("#register input[name=applicant]", applicant).await;
+        browser.type_into("#register textarea[name=text]", "公示信息有误").await;
+        browser.submit("#register button[type=submit]").await;
+        let text = browser.visible_text().await;
+        assert!(text.contains("待部门答复") && text.contains("答复期限"), "{text}");
+        let masked = format!("申请人 {}*", applicant.chars().next().unwrap());
+        assert!(text.contains(&masked) && !text.contains(applicant), "the applicant is masked for ops:\n{text}");
+    }
+    browser.screenshot(&shots.join("objection.png")).await;
+    browser.open(&format!("{base}/records/{record}")).await;
+    assert!(browser.visible_text().await.contains("异议处理中"));
+
     browser.log_out(base).await;
     browser.open(&format!("{base}/")).await;
     browser.wait_for_path(base, "/login").await;
@@ -404,6 +448,17 @@ async fn browse(browser: &Browser, base: &str, record: i64, downloads: PathBuf) 
     let text = browser.visible_text().await;
     assert!(!text.contains("待处理投递"), "{text}");
     browser.screenshot(&shots.join("deliveries-department.png")).await;
+    // Its own objection only, which it answers; it registers none.
+    browser.open(&format!("{base}/objections")).await;
+    let text = browser.visible_text().await;
+    assert!(text.contains("税务局") && !text.contains("市场监督管理局") && !text.contains("登记异议"), "{text}");
+    browser.click("#objections a[href^='/objections/']").await;
+    browser.click("#answer input[value=rejected]").await;
+    browser.type_into("#answer textarea[name=text]", "原记录与许可决定书一致").await;
+    browser.submit("#answer button[type=submit]").await;
+    let text = browser.visible_text().await;
+    assert!(text.contains("异议不成立") && text.contains("按时答复"), "{text}");
+    browser.screenshot(&shots.join("objection-department.png")).await;
     browser.open(&format!("{base}/")).await;
     browser.log_out(base).await;
 }
