@@ -424,10 +424,16 @@ pub async fn show_page(
         Err(e) => return Ok(refused_page(&caller, e, "/objections")),
     };
     let d = detail(&state, &caller, &o);
+    let item_name = state.settings().catalogue.item(&o.item).map_or_else(|| o.item.clone(), |i| i.name.clone());
     let rows: [(&str, String); 15] = [
         (
             "记录",
-            format!("<a href=\"/records/{0}\">{0}</a>（{1}，第 {2} 版）", o.record_id, esc(&o.item), o.record_version),
+            format!(
+                "<a href=\"/records/{0}\">{0}</a>（{1}，第 {2} 版）",
+                o.record_id,
+                esc(&item_name),
+                o.record_version
+            ),
         ),
         ("提供部门", esc(&d.department_name)),
         ("异议事由", esc(&d.summary.ground)),
