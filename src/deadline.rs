@@ -34,7 +34,11 @@ fn default_due_soon() -> u32 {
 struct RecordRuleSpec {
     item: String,
     start: String,
-    working_days: u32,
+    /// The number of days, or `event`: the days of that event rule (one number for both).
+    #[serde(default)]
+    working_days: Option<u32>,
+    #[serde(default)]
+    event: Option<String>,
     #[serde(default)]
     basis: String,
 }
@@ -77,9 +81,28 @@ impl DeadlineRules {
     /// The rules of `deadlines.toml`, checked against the catalogue's items and date fields.
     pub fn from_spec(file: &Path, spec: DeadlinesSpec, catalogue: &Catalogue, issues: &mut Issues) -> DeadlineRules {
         check_version(file, spec.version, issues);
+        let events: Vec<EventRule> = spec
+            .events
+            .into_iter()
+            .map(|e| EventRule { kind: e.kind, name: e.name, working_days: e.working_days })
+            .collect();
         let mut records = Vec::new();
         for (i, r) in spec.records.into_iter().enumerate() {
             let at = |k: &str| format!("records[{i}].{k}");
+            let working_days = match (r.working_days, r.event.as_deref()) {
+                (Some(days), None) => days,
+                (None, Some(kind)) => match events.iter().find(|e| e.kind == kind) {
+                    Some(e) => e.working_days,
+                    None => {
+                        issues.push(file, at("event"), format!("no [[events]] rule of kind {kind:?}"));
+                        continue;
+                    }
+                },
+                _ => {
+                    issues.push(file, at("working_days"), "either working_days or event, not both");
+                    continue;
+                }
+            };
             let Some(item) = catalogue.item(&r.item) else {
                 issues.push(file, at("item"), format!("unknown catalogue item {:?}", r.item));
                 continue;
@@ -89,17 +112,12 @@ impl DeadlineRules {
                     if records.iter().any(|x: &RecordRule| x.item == r.item) {
                         issues.push(file, at("item"), format!("item {} has two record rules", r.item));
                     }
-                    records.push(RecordRule { item: r.item, start, working_days: r.working_days, basis: r.basis });
+                    records.push(RecordRule { item: r.item, start, working_days, basis: r.basis });
                 }
                 Some(_) => issues.push(file, at("start"), format!("{} is not a date field", r.start)),
                 None => issues.push(file, at("start"), format!("{} has no field {}", r.item, r.start)),
             }
         }
-        let events = spec
-            .events
-            .into_iter()
-            .map(|e| EventRule { kind: e.kind, name: e.name, working_days: e.working_days })
-            .collect();
         DeadlineRules { due_soon_working_days: spec.due_soon_working_days, records, events }
     }
 
@@ -214,8 +232,14 @@ records = [
   { item = "CF", start = "CF_JDRQ", working_days = 7, basis = "双公示" },
   { item = "NOPE", start = "X", working_days = 7 },
   { item = "CF", start = "CF_WSH", working_days = 7 },
+  { item = "JGSX", start = "JGSX_TZRQ", event = "supervision_list" },
+  { item = "XK", start = "XK_JDRQ", event = "nowhere" },
+  { item = "XK", start = "XK_JDRQ", event = "withdrawal", working_days = 3 },
 ]
-events = [{ kind = "withdrawal", name = "撤销", working_days = 3 }]
+events = [
+  { kind = "withdrawal", name = "撤销", working_days = 3 },
+  { kind = "supervision_list", name = "监管事项清单变更", working_days = 10 },
+]
 "#,
         )
         .unwrap();
@@ -225,12 +249,16 @@ events = [{ kind = "withdrawal", name = "撤销", working_days = 3 }]
         assert_eq!(rules.due_soon_working_days, 3);
         assert_eq!(rules.for_item("CF").unwrap().working_days, 7);
         assert_eq!(rules.event("withdrawal").unwrap().name, "撤销");
+        assert_eq!(rules.for_item("JGSX").unwrap().working_days, 10, "the event rule's days");
+        assert!(rules.for_item("XK").is_none());
         let issues: Vec<String> = issues.iter().map(ToString::to_string).collect();
         assert_eq!(
             issues,
             [
                 "deadlines.toml: records[1].item: unknown catalogue item \"NOPE\"",
                 "deadlines.toml: records[2].start: CF_WSH is not a date field",
+                "deadlines.toml: records[4].event: no [[events]] rule of kind \"nowhere\"",
+                "deadlines.toml: records[5].working_days: either working_days or event, not both",
             ]
         );
     }

@@ -519,6 +519,7 @@ pub(crate) fn shipped_for_tests() -> Catalogue {
         ("court_judgments.toml", include_str!("../../config/catalogue/court_judgments.toml")),
         ("market_abnormal.toml", include_str!("../../config/catalogue/market_abnormal.toml")),
         ("market_serious.toml", include_str!("../../config/catalogue/market_serious.toml")),
+        ("supervision_items.toml", include_str!("../../config/catalogue/supervision_items.toml")),
         ("tax_a_grade.toml", include_str!("../../config/catalogue/tax_a_grade.toml")),
         ("tax_arrears.toml", include_str!("../../config/catalogue/tax_arrears.toml")),
         ("utility_arrears.toml", include_str!("../../config/catalogue/utility_arrears.toml")),

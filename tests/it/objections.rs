@@ -296,3 +296,70 @@ async fn a_clerk_answers_only_its_own_departments_objections_and_every_step_is_a
     );
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervision_list_changes_are_due_ten_working_days_after_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let probe = Settings::load(&repo().join("config/gateway.toml")).unwrap();
+    let (base, running) = sandbox(&probe).await;
+    let dest = destination(&base, "http_json", "rate_per_second = 1000").replace(r#"["XK", "CF"]"#, r#"["JGSX"]"#);
+    let config = config(root, &dest);
+    let file = root.join("清单变更.csv");
+    std::fs::write(
+        &file,
+        "事项编码,事项名称,实施部门,设定依据,变更类型,调整日期\n\
+         340600-SC-001,食品生产经营监督检查,淮北市市场监督管理局,《中华人民共和国食品安全法》第一百一十条,新增,2026-09-18\n\
+         340600-SC-002,特种设备安全监督检查,淮北市市场监督管理局,《中华人民共和国特种设备安全法》第五十七条,删除,2026年9月17日\n\
+         340600-SC-003,广告监测,淮北市市场监督管理局,《中华人民共和国广告法》,合并,2026-09-17\n",
+    )
+    .unwrap();
+    let out = gateway_with(
+        &config,
+        &[
+            "ingest",
+            "--connector",
+            "market-supervision-items",
+            "--json",
+            "--now",
+            "2026-09-18T18:00:00+08:00",
+            file.to_str().unwrap(),
+        ],
+    );
+    let v = ok_json(&out);
+    assert_eq!((&v["accepted"], &v["rejected"]), (&json!(2), &json!(1)), "{v}");
+    assert_eq!(v["errors"][0]["code"], "unknown_code");
+
+    // 10 working days across the Mid-Autumn (09-25–09-27) and National Day (10-01–10-07)
+    // holidays, with the make-up Sunday 09-20: 09-18 → 10-09, 09-17 → 10-08.
+    let deadlines = |now: &str| {
+        let out = gateway_with(&config, &["deadlines", "--item", "JGSX", "--json", "--now", now]);
+        let v = ok_json(&out);
+        let mut rows: Vec<(String, String, String)> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+                (s("decision_date"), s("deadline"), s("status"))
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let d = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(
+        deadlines("2026-10-08T12:00:00+08:00"),
+        [d("2026-09-17", "2026-10-08", "due_soon"), d("2026-09-18", "2026-10-09", "due_soon")]
+    );
+    // Accepted by the platform on 10-09: one on time, one a day late.
+    let pushed = gateway_with(&config, &["deliveries", "push", "provincial", "--now", "2026-10-09T15:00:00+08:00"]);
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    let st = stats(&base).await;
+    assert_eq!(st["platforms"]["provincial"]["JGSX"]["accepted"], 2, "{st} {}", stdout(&pushed));
+    assert_eq!(
+        deadlines("2026-10-12T09:00:00+08:00"),
+        [d("2026-09-17", "2026-10-08", "reported_late"), d("2026-09-18", "2026-10-09", "reported_on_time")]
+    );
+    running.shutdown().await;
+}
