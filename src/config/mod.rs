@@ -23,6 +23,7 @@ use crate::department::Departments;
 use crate::feed::Feed;
 use crate::feed::route::Divisions;
 use crate::mapping::Mapping;
+use crate::publicity::Publicity;
 
 pub use crate::issues::{ConfigError, ConfigIssue};
 pub use calendar::{CalendarFolder, load_calendar_dir};
@@ -43,6 +44,8 @@ pub struct Settings {
     /// Working days; swapped whole when a year's file is added (never edited in place).
     pub calendar: Arc<Calendar>,
     pub deadlines: DeadlineRules,
+    /// Publicity periods of penalties (`config/publicity.toml`).
+    pub publicity: Publicity,
     pub destinations: Vec<Destination>,
     pub feeds: Vec<Feed>,
     pub divisions: Divisions,
@@ -64,6 +67,9 @@ impl Settings {
         let deadlines = read_toml(&gateway.deadlines_file, &mut issues)
             .map(|spec| DeadlineRules::from_spec(&gateway.deadlines_file, spec, &catalogue, &mut issues))
             .unwrap_or_default();
+        let publicity = read_toml(&gateway.publicity_file, &mut issues)
+            .map(|spec| Publicity::from_spec(&gateway.publicity_file, spec, &catalogue, &mut issues))
+            .unwrap_or_default();
         let mappings = load_mappings(&gateway, &catalogue, &mut issues);
         let connectors = load_connectors(&gateway, &catalogue, &departments, &mappings, &mut issues);
         let destinations = load_destinations(&gateway, &catalogue, &mut issues);
@@ -81,6 +87,7 @@ impl Settings {
             connectors,
             calendar: Arc::new(calendar),
             deadlines,
+            publicity,
         })
     }
 

@@ -9,6 +9,7 @@ mod deadlines;
 mod deliveries;
 mod feeds;
 mod health;
+mod publicity;
 mod records;
 pub mod scratch;
 mod web;
@@ -25,6 +26,7 @@ pub use connectors::{ConnectorHealth, IngestedFile, PassOutcome};
 pub use deadlines::{DeadlineFilter, DeadlineRow, Figures, LedgerEntry};
 pub use deliveries::{Claimed, DeliveryRow, Outcome, ReturnRow};
 pub use feeds::{FeedCounts, FeedRecordRow, FeedRejectRow, FeedStateRow, RepairClock, RepairRow, RoutedRecord};
+pub use publicity::{EarlyEnd, EarlyEndRow, PublicityPass, PublicityRow, WithdrawalRow};
 pub use records::{ProblemRow, RecordRow, RecordWriter, WriteCounts};
 pub use web::{AuditRow, DepartmentCounts, InvalidRow, OverviewCounts, PushRow, RecordDetail, RunRow, UserRow};
 

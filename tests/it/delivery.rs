@@ -381,11 +381,13 @@ async fn penalties_are_withdrawn_when_publicity_ends_and_dead_letters_can_be_ret
     ingest_penalties(&settings, &store, root, 20, "2026-11-20").await;
     push_until_done(&settings, &store).await;
 
-    // Publicity ends (公示截止期 passed): a withdrawal per accepted record, once.
+    // Publicity ends (the planned end passed): a withdrawal per accepted record, once.
     let later: chrono::NaiveDate = "2100-01-01".parse().unwrap();
     let now = chrono::Utc::now();
-    assert_eq!(store.queue_withdrawals("CF", "CF_GSJZQ", later, now).await.unwrap(), 20);
-    assert_eq!(store.queue_withdrawals("CF", "CF_GSJZQ", later, now).await.unwrap(), 0, "idempotent");
+    let pass = store.publicity_pass(later, now).await.unwrap();
+    assert_eq!((pass.ended, pass.withdrawals), (20, 20));
+    let again = store.publicity_pass(later, now).await.unwrap();
+    assert_eq!((again.ended, again.withdrawals), (0, 0), "idempotent");
     let pushed = push_due(&settings, &store, "provincial", &Clock::real()).await.unwrap();
     assert_eq!(pushed.accepted, 20);
     let st = stats(&base).await;

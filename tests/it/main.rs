@@ -18,6 +18,7 @@ mod edge;
 mod feeds;
 mod ingest;
 mod instances;
+mod publicity;
 mod sandbox_departments;
 mod scale;
 mod service;
