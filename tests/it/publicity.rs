@@ -276,7 +276,11 @@ async fn three_years_of_publicity_at_the_sandbox_platform() {
     .map(|(w, on)| (id[w], day(on)))
     .collect();
     assert_eq!(first_withdrawn, expected);
-    assert_eq!(warnings.len(), 3, "too short, too long, 消防 too short: {warnings:?}");
+    assert_eq!(
+        warnings,
+        ["2:publicity_too_short", "3:publicity_too_short", "2:publicity_too_long", "2:publicity_too_short"],
+        "short, late (short too), long, 消防 short"
+    );
 
     // The platform saw exactly these withdrawals, once each, and the adds of what went public.
     let received = get(format!("{base}/sandbox/received?platform=provincial&item=CF")).await;
