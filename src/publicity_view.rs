@@ -67,16 +67,19 @@ pub fn listing(settings: &Settings, r: &PublicityRow, today: NaiveDate) -> Optio
     Some((listing, block, p))
 }
 
-/// Every record with a publicity block whose status on `today` is `filter` (all without one).
+/// Every record with a publicity block (of `department`, or all) whose status on `today` is
+/// `filter` (all without one).
 pub async fn list(
     settings: &Settings,
     store: &Store,
     today: NaiveDate,
     filter: Option<Status>,
+    department: Option<&str>,
 ) -> Result<Vec<Listing>, StoreError> {
     let rows = store.publicity_rows(None).await?;
     Ok(rows
         .iter()
+        .filter(|r| department.is_none_or(|d| r.department == d))
         .filter_map(|r| listing(settings, r, today))
         .map(|(l, _, _)| l)
         .filter(|l| filter.is_none_or(|f| l.status == f))

@@ -107,7 +107,7 @@ pub fn run(config: &Path, clock: &Clock, args: PublicityArgs) -> anyhow::Result<
                     })?),
                     None => None,
                 };
-                let rows = publicity_view::list(&settings, store, today, filter).await?;
+                let rows = publicity_view::list(&settings, store, today, filter, None).await?;
                 if json {
                     super::print_json(&rows, false)?;
                     return Ok(ExitCode::SUCCESS);

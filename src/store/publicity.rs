@@ -281,6 +281,22 @@ impl Store {
         Ok(())
     }
 
+    /// Withdrawals due and not yet accepted (of `department`, or all): records whose planned
+    /// end passed before `today` and not yet passed over, and queued withdrawals not accepted.
+    pub async fn withdrawals_due(&self, today: NaiveDate, department: Option<&str>) -> Result<i64, StoreError> {
+        const SQL: &str = "SELECT (SELECT count(*) FROM records WHERE publicity_closed = 0 AND publicity_end IS NOT NULL \
+             AND publicity_end < $1 AND ($2 IS NULL OR department = $2)) + \
+             (SELECT count(DISTINCT d.record_id) FROM deliveries d JOIN records r ON r.id = d.record_id \
+              WHERE d.source = 'record' AND d.operation IN ('withdraw', 'delete') \
+              AND d.status IN ('pending', 'in_flight', 'dead') AND ($2 IS NULL OR r.department = $2))";
+        let n: i64 = on_pool!(self.db(), pool => sqlx::query_scalar(SQL)
+            .bind(today.to_string())
+            .bind(department)
+            .fetch_one(pool)
+            .await?);
+        Ok(n)
+    }
+
     /// The id and publicity block of a record by its business key.
     pub async fn publicity_by_key(&self, item: &str, key: &str) -> Result<Option<(i64, Option<String>)>, StoreError> {
         const SQL: &str = "SELECT id, publicity FROM records WHERE item = $1 AND business_key = $2";

@@ -236,10 +236,11 @@ async fn the_rate_limit_is_honoured_and_push_time_decides_on_time_or_late() {
     let config = config(root, &destination(&base, "http_json", "batch_size = 10\nrate_per_second = 10"));
     let settings = Settings::load(&config).unwrap();
     let store = Store::connect(&settings.gateway.database_url).await.unwrap();
-    // Decided today: on time. Decided in 2024: late.
-    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now()).to_string();
-    ingest_penalties(&settings, &store, root, 30, &today).await;
-    ingest_penalties(&settings, &store, root, 31, "2024-03-01").await;
+    // Decided today: on time. Decided 40 days ago: late (and still within its publicity
+    // period, at least 3 months: a penalty whose period is over is not pushed at all).
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now());
+    ingest_penalties(&settings, &store, root, 30, &today.to_string()).await;
+    ingest_penalties(&settings, &store, root, 31, &(today - chrono::Days::new(40)).to_string()).await;
     let start = Instant::now();
     let pushed = push_due(&settings, &store, "provincial", &Clock::real()).await.unwrap();
     let elapsed = start.elapsed();

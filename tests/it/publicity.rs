@@ -137,7 +137,7 @@ async fn get(url: String) -> Value {
 
 /// Record id by document number.
 async fn ids(settings: &Settings, store: &Store, today: NaiveDate) -> BTreeMap<String, i64> {
-    credit_gateway::publicity_view::list(settings, store, today, None)
+    credit_gateway::publicity_view::list(settings, store, today, None, None)
         .await
         .unwrap()
         .into_iter()
