@@ -395,7 +395,8 @@ async fn recompute(store: &Store, calendar: &Calendar, settings: &Settings) {
     }
 }
 
-/// Hourly: penalties whose publicity ended are withdrawn (撤销) wherever they were accepted,
+/// Hourly: penalties whose planned publicity end passed are withdrawn (撤销) wherever they are
+/// published (`store::publicity`),
 /// and each department's list of returned records awaiting correction is brought up to date.
 async fn upkeep(settings: Settings, store: Store, clock: Clock, mut stop: watch::Receiver<bool>) {
     loop {
@@ -413,13 +414,15 @@ async fn upkeep(settings: Settings, store: Store, clock: Clock, mut stop: watch:
             }
             Err(e) => tracing::error!(error = %e, "cannot read returned records"),
         }
-        for item in settings.catalogue.items() {
-            let Some(field) = item.publicity_end else { continue };
-            match store.queue_withdrawals(&item.code, &item.fields[field].key, today, now).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(item = %item.code, withdrawals = n, "publicity ended: withdrawals queued"),
-                Err(e) => tracing::error!(item = %item.code, error = %e, "queueing withdrawals failed"),
-            }
+        match store.publicity_pass(today, now).await {
+            Ok(p) if p.ended + p.withdrawals + p.expired == 0 => {}
+            Ok(p) => tracing::info!(
+                ended = p.ended,
+                withdrawals = p.withdrawals,
+                expired = p.expired,
+                "publicity ended: withdrawals queued"
+            ),
+            Err(e) => tracing::error!(error = %e, "the publicity pass failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}

@@ -25,6 +25,7 @@ use crate::format::{self, FileKind, RawRow, ReadOptions, RowError, RowErrorKind}
 use crate::ids::mask_id_number;
 use crate::mapping::{Binding, Mapping, RowOutcome, RowScratch};
 use crate::problem::{ProblemCode, Severity};
+use crate::publicity::{ItemRule, Publicity, RowAction};
 use crate::record::{PreparedRecord, prepare};
 use crate::store::{IngestCounts, IngestRunStart, ProblemRow, RunStatus, Store, StoreError};
 
@@ -95,6 +96,8 @@ pub struct IngestSummary {
     /// Rows kept with a warning, listed like `errors`.
     pub warning_items: Vec<RowErrorEntry>,
     pub warnings_omitted: u64,
+    /// Rows revoking (撤销) or deleting (删除) a record sent before, applied.
+    pub revocations: u64,
     pub report: Option<PathBuf>,
     /// Optional columns absent from the file and header columns not read.
     pub missing_columns: Vec<String>,
@@ -123,6 +126,8 @@ struct Batch {
     rejected: u64,
     skipped: u64,
     warnings: u64,
+    /// Department revocations, applied once the records are committed.
+    revocations: Vec<crate::early_end::Revocation>,
 }
 
 #[derive(Default)]
@@ -171,7 +176,13 @@ pub async fn ingest_file(
             .deadlines
             .for_item(&connector.item)
             .map(|rule| (settings.calendar.clone(), rule.clone(), settings.deadlines.due_soon_working_days));
-        tokio::task::spawn_blocking(move || read_file(&path, &mapping, deadline, &report_path, progress, &tx))
+        let publicity = settings
+            .publicity
+            .for_item(&connector.item)
+            .map(|rule| (settings.publicity.clone(), rule.clone(), mapping.publish_minor));
+        tokio::task::spawn_blocking(move || {
+            read_file(&path, &mapping, deadline, publicity, &report_path, progress, &tx)
+        })
     };
 
     let start = match rx.recv().await {
@@ -217,6 +228,7 @@ pub async fn ingest_file(
         .await?;
     let mut counts = IngestCounts::default();
     let mut warnings = 0;
+    let mut revocations = Vec::new();
     let written: Result<(), StoreError> = async {
         let mut writer = store
             .record_writer(
@@ -240,6 +252,7 @@ pub async fn ingest_file(
             counts.new_versions += w.new_versions;
             counts.unchanged += w.unchanged;
             warnings += batch.warnings;
+            revocations.extend(batch.revocations);
         }
         writer.finish().await
     }
@@ -255,7 +268,7 @@ pub async fn ingest_file(
             .await;
         return Err(e.into());
     }
-    let end = match end {
+    let mut end = match end {
         Ok(end) => end,
         Err(f) => {
             store
@@ -269,6 +282,12 @@ pub async fn ingest_file(
             });
         }
     };
+    // Revocations name records committed before (or earlier in this file): applied now.
+    let revoked =
+        crate::early_end::apply_revocations(settings, store, &connector.item, run_id, &revocations, &opts.clock)
+            .await?;
+    counts.rejected += revoked.refused.len() as u64;
+    end.errors.extend(revoked.refused);
     store.finish_ingest(run_id, &counts, RunStatus::Done, None, start.sheet.as_deref(), &finished).await?;
     tracing::info!(
         connector = %connector.name, file = %path.display(), rows = counts.rows, accepted = counts.accepted,
@@ -292,6 +311,7 @@ pub async fn ingest_file(
         errors_omitted: end.errors_omitted,
         warning_items: end.warning_items,
         warnings_omitted: end.warnings_omitted,
+        revocations: revoked.applied,
         report: end.report,
         missing_columns: start.missing,
         unused_columns: start.unused,
@@ -319,6 +339,7 @@ fn read_file(
     path: &Path,
     mapping: &Mapping,
     deadline: Option<(Arc<Calendar>, RecordRule, u32)>,
+    publicity: Option<(Publicity, ItemRule, bool)>,
     report_path: &Path,
     progress: bool,
     tx: &mpsc::Sender<Message>,
@@ -390,6 +411,7 @@ fn read_file(
     let bar = progress.then(|| progress_bar(rows.progress().total));
     let mut state = RowState {
         deadline,
+        publicity,
         mapping,
         binding: &binding,
         item: &mapping.item,
@@ -473,6 +495,8 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
 struct RowState<'a> {
     /// The calendar, the item's deadline rule and the due-soon margin, when the item has one.
     deadline: Option<(Arc<Calendar>, RecordRule, u32)>,
+    /// The item's publicity rules and whether the mapping publishes minor penalties.
+    publicity: Option<(Publicity, ItemRule, bool)>,
     mapping: &'a Mapping,
     binding: &'a Binding,
     item: &'a Item,
@@ -491,12 +515,30 @@ impl RowState<'_> {
         self.batch.rows += 1;
         match self.mapping.map_row(self.binding, row, &mut self.scratch) {
             RowOutcome::Accepted => {
+                let action = self.publicity.as_ref().map(|(rules, rule, minor)| {
+                    rules.row_action(rule, &mut self.scratch.values, *minor, &mut self.scratch.problems)
+                });
                 self.note_problems(row);
                 let deadline = self.deadline.as_ref().and_then(|(calendar, rule, soon)| {
                     let start = self.scratch.values[rule.start].as_deref()?.parse().ok()?;
                     Some(deadline::compute(calendar, start, rule.working_days, *soon))
                 });
-                self.batch.records.push(prepare(self.item, &self.scratch.values, row.line, deadline));
+                let mut record = prepare(self.item, &self.scratch.values, row.line, deadline);
+                match action {
+                    Some(RowAction::Revoke { operation, on, reason }) => {
+                        self.batch.revocations.push(crate::early_end::Revocation {
+                            line: row.line,
+                            business_key: record.business_key,
+                            operation,
+                            on,
+                            reason,
+                        });
+                        return;
+                    }
+                    Some(RowAction::Store(columns)) => record.publicity = columns,
+                    None => {}
+                }
+                self.batch.records.push(record);
             }
             RowOutcome::Skipped(_) => self.batch.skipped += 1,
             RowOutcome::Rejected => {

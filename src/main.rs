@@ -41,6 +41,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Calendar { command } => cli::calendar::run(config, &clock, command),
         Command::Report(args) => cli::report::run(config, &clock, args),
         Command::Deadlines(args) => cli::deadlines::run(config, &clock, args),
+        Command::Publicity(args) => cli::publicity::run(config, &clock, args),
         Command::Connectors(args) => cli::connectors::run(config, &clock, args),
         Command::Deliveries(args) => cli::deliveries::run(config, &clock, args),
         Command::Feeds(args) => cli::feeds::run(config, &clock, args),

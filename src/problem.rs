@@ -45,6 +45,9 @@ pub enum ProblemCode {
     CellTooLarge,
     RaggedRow,
     Malformed,
+    PublicityTooShort,
+    PublicityTooLong,
+    UnknownRecord,
 }
 
 impl ProblemCode {
@@ -69,6 +72,9 @@ impl ProblemCode {
             ProblemCode::CellTooLarge => "cell_too_large",
             ProblemCode::RaggedRow => "ragged_row",
             ProblemCode::Malformed => "malformed",
+            ProblemCode::PublicityTooShort => "publicity_too_short",
+            ProblemCode::PublicityTooLong => "publicity_too_long",
+            ProblemCode::UnknownRecord => "unknown_record",
         }
     }
 }

@@ -25,6 +25,19 @@ pub struct PreparedRecord {
     pub line: u64,
     /// The reporting deadline, for items that have a rule.
     pub deadline: Option<RecordDeadline>,
+    /// The publicity period, for items `config/publicity.toml` names (set by ingest).
+    pub publicity: Option<PublicityColumns>,
+}
+
+/// What the store keeps of a record's publicity block (`crate::publicity::Block`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PublicityColumns {
+    /// `Block::encode`'s compact form.
+    pub block: String,
+    /// The planned end, `YYYY-MM-DD`; None when held back.
+    pub planned_end: Option<String>,
+    /// A minor penalty not published.
+    pub held: bool,
 }
 
 /// Builds the stored form of a valid row. `values` holds one entry per item field.
@@ -70,6 +83,7 @@ pub fn prepare(item: &Item, values: &[Option<String>], line: u64, deadline: Opti
         region,
         line,
         deadline,
+        publicity: None,
     }
 }
 

@@ -186,8 +186,6 @@ pub struct Item {
     pub authority_code: Option<usize>,
     pub subject_name: Option<usize>,
     pub subject_code: Option<usize>,
-    /// Where publicity ends; the record is withdrawn from the platforms that day.
-    pub publicity_end: Option<usize>,
     pub filters: Vec<Filter>,
     pub fields: Vec<Field>,
     index: HashMap<String, usize>,
@@ -328,7 +326,6 @@ fn compile_item(
     let authority_code = optional(&spec.authority_code, "authority_code", issues);
     let subject_name = optional(&spec.subject_name, "subject_name", issues);
     let subject_code = optional(&spec.subject_code, "subject_code", issues);
-    let publicity_end = optional(&spec.publicity_end, "publicity_end", issues);
     let filters = spec
         .filters
         .iter()
@@ -356,7 +353,6 @@ fn compile_item(
         authority_code,
         subject_name,
         subject_code,
-        publicity_end,
         filters,
         fields,
         index,

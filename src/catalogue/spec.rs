@@ -56,9 +56,6 @@ pub struct ItemSpec {
     pub subject_name: Option<String>,
     #[serde(default)]
     pub subject_code: Option<String>,
-    /// The date field where publicity ends (SPEC §5): the record is then withdrawn upstream.
-    #[serde(default)]
-    pub publicity_end: Option<String>,
     #[serde(default)]
     pub filters: Vec<FilterSpec>,
     pub fields: Vec<FieldSpec>,

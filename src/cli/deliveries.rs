@@ -12,7 +12,8 @@ use credit_gateway::delivery::worker::push_due;
 pub struct DeliveriesArgs {
     #[command(subcommand)]
     command: Option<DeliveriesCommand>,
-    /// Only this status: pending, in_flight, accepted, returned, dead, superseded.
+    /// Only this status: pending, in_flight, accepted, returned, dead, superseded, held (a minor
+    /// penalty not published), expired (its publicity period ended before it was pushed).
     #[arg(long)]
     status: Option<String>,
     #[arg(long, default_value_t = 100)]

@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod ledger;
 pub mod migrate;
 pub mod objections;
+pub mod publicity;
 pub mod report;
 pub mod run;
 pub mod sample;
@@ -76,6 +77,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Records against their deadlines, soonest first.
     Deadlines(deadlines::DeadlinesArgs),
+    /// Penalties' publicity periods (公示期): list, show, a credit repair, the 超期公示 audit.
+    Publicity(publicity::PublicityArgs),
     /// Connectors: their health, or one pass of one now.
     Connectors(connectors::ConnectorsArgs),
     /// The outbox: pending, failed and dead-lettered deliveries; retry them; push what is due.

@@ -176,6 +176,8 @@ struct PathsSpec {
     calendar: PathBuf,
     #[serde(default = "PathsSpec::default_deadlines")]
     deadlines: PathBuf,
+    #[serde(default = "PathsSpec::default_publicity")]
+    publicity: PathBuf,
     #[serde(default = "PathsSpec::default_mappings")]
     mappings: PathBuf,
     #[serde(default = "PathsSpec::default_connectors")]
@@ -208,6 +210,9 @@ impl PathsSpec {
     fn default_deadlines() -> PathBuf {
         "config/deadlines.toml".into()
     }
+    fn default_publicity() -> PathBuf {
+        "config/publicity.toml".into()
+    }
     fn default_mappings() -> PathBuf {
         "mappings".into()
     }
@@ -239,6 +244,7 @@ impl Default for PathsSpec {
             departments: Self::default_departments(),
             calendar: Self::default_calendar(),
             deadlines: Self::default_deadlines(),
+            publicity: Self::default_publicity(),
             mappings: Self::default_mappings(),
             connectors: Self::default_connectors(),
             data: Self::default_data(),
@@ -332,6 +338,8 @@ pub struct GatewayConfig {
     pub departments_file: PathBuf,
     pub calendar_dir: PathBuf,
     pub deadlines_file: PathBuf,
+    /// Publicity periods (SPEC §5).
+    pub publicity_file: PathBuf,
     pub mappings_dir: PathBuf,
     pub connectors_dir: PathBuf,
     pub data_dir: PathBuf,
@@ -422,6 +430,7 @@ impl GatewayConfig {
             departments_file: at(&spec.paths.departments),
             calendar_dir: at(&spec.paths.calendar),
             deadlines_file: at(&spec.paths.deadlines),
+            publicity_file: at(&spec.paths.publicity),
             mappings_dir: at(&spec.paths.mappings),
             connectors_dir: at(&spec.paths.connectors),
             data_dir: at(&spec.paths.data),

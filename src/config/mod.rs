@@ -24,6 +24,7 @@ use crate::feed::Feed;
 use crate::feed::route::Divisions;
 use crate::mapping::Mapping;
 use crate::objection::ObjectionRules;
+use crate::publicity::Publicity;
 
 pub use crate::issues::{ConfigError, ConfigIssue};
 pub use calendar::{CalendarFolder, load_calendar_dir};
@@ -44,6 +45,8 @@ pub struct Settings {
     /// Working days; swapped whole when a year's file is added (never edited in place).
     pub calendar: Arc<Calendar>,
     pub deadlines: DeadlineRules,
+    /// Publicity periods of penalties (`config/publicity.toml`).
+    pub publicity: Publicity,
     pub destinations: Vec<Destination>,
     pub feeds: Vec<Feed>,
     pub divisions: Divisions,
@@ -66,6 +69,9 @@ impl Settings {
         let deadlines = read_toml(&gateway.deadlines_file, &mut issues)
             .map(|spec| DeadlineRules::from_spec(&gateway.deadlines_file, spec, &catalogue, &mut issues))
             .unwrap_or_default();
+        let publicity = read_toml(&gateway.publicity_file, &mut issues)
+            .map(|spec| Publicity::from_spec(&gateway.publicity_file, spec, &catalogue, &mut issues))
+            .unwrap_or_default();
         let mappings = load_mappings(&gateway, &catalogue, &mut issues);
         let connectors = load_connectors(&gateway, &catalogue, &departments, &mappings, &mut issues);
         let destinations = load_destinations(&gateway, &catalogue, &mut issues);
@@ -87,6 +93,7 @@ impl Settings {
             connectors,
             calendar: Arc::new(calendar),
             deadlines,
+            publicity,
         })
     }
 

@@ -254,6 +254,8 @@ pub async fn push_due(
 ) -> Result<PushCounts, DeliveryError> {
     let d = settings.destination(destination).ok_or_else(|| DeliveryError::UnknownDestination(destination.into()))?;
     let pusher = Pusher::new(settings, d.clone(), &crate::service::instance_id(), clock.clone());
+    // Publicity that ended is withdrawn in this push too (the daemon's upkeep does it hourly).
+    store.publicity_pass(clock.today(), clock.now()).await?;
     let mut total = PushCounts::default();
     while let Some(counts) = pusher.push_batch(store).await? {
         total.add(&counts);

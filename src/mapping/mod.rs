@@ -53,6 +53,8 @@ pub struct Mapping {
     pub records: Option<String>,
     header_row: Option<u64>,
     pub header_scan_rows: usize,
+    /// Minor penalties of this source are published (see the mapping file).
+    pub publish_minor: bool,
     fields: Vec<FieldMap>,
     tests: Vec<MappingTestSpec>,
     catalogue: Catalogue,
@@ -209,6 +211,7 @@ impl Mapping {
             records: spec.records,
             header_row: spec.header_row,
             header_scan_rows: spec.header_scan_rows.max(1),
+            publish_minor: spec.publish_minor,
             fields,
             tests: spec.tests,
             catalogue: catalogue.clone(),

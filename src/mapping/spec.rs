@@ -31,6 +31,10 @@ pub struct MappingSpec {
     pub header_row: Option<u64>,
     #[serde(default = "default_scan_rows")]
     pub header_scan_rows: usize,
+    /// The department deems publication of its minor (轻微) penalties necessary
+    /// (config/publicity.toml): they are published, at most 3 months, not held back.
+    #[serde(default)]
+    pub publish_minor: bool,
     #[serde(default)]
     pub fields: BTreeMap<String, FieldMapSpec>,
     #[serde(default)]

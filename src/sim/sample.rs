@@ -898,9 +898,17 @@ impl<'a> Generator<'a> {
         }
 
         row.set_date(Col::Date, decided, style);
-        // Publicity from 3 months to 3 years (NDRC Order 58; SPEC §5); the penalty's own
-        // validity is often the same date.
-        let public_until = add_months(decided, rng.pick(&[3, 6, 12, 12, 36]));
+        // Publicity within the law's range (config/publicity.toml, SPEC §5): serious penalties
+        // (吊销, 责令停产停业, …) 1–3 years, 特种设备 a year, others 3–12 months; the
+        // penalty's own validity is often the same date.
+        let months = rng.pick(&[3, 6, 12, 12, 36]);
+        let serious = kinds.iter().any(|k| matches!(k, 4 | 5 | 6 | 13 | 14));
+        let months = match (serious, case.act.contains("特种设备") || case.basis.contains("特种设备")) {
+            (true, _) => months.max(12),
+            (false, true) => 12,
+            (false, false) => months.min(12),
+        };
+        let public_until = add_months(decided, months);
         let valid_until = if rng.one_in(2) { public_until } else { add_months(decided, 12) };
         row.set_date(Col::ValidUntil, valid_until, style);
         row.set_date(Col::PublicUntil, public_until, style);

@@ -1,5 +1,5 @@
 //! The outbox (`deliveries`), returned records (`returns`) and which destination carries
-//! which item (`destination_items`).
+//! which item (`destination_items`). Withdrawals at publicity end live in `store::publicity`.
 //!
 //! Claims are leases: a claimed delivery whose lease ran out (its instance died) is claimed
 //! again. Outcomes are written per batch in one transaction, with set-based statements, and
@@ -177,43 +177,11 @@ impl Store {
                ELSE (SELECT r.version FROM records r WHERE r.id = deliveries.record_id) END"
         );
         on_pool!(self.db(), pool => sqlx::query(&stale).bind(&now_s).execute(pool).await.map(|_| ())?);
+        // Publicity (store::publicity): held-back minor penalties and ended periods are not pushed.
+        self.hold_back_claimed(&list, shanghai_date(now), now).await?;
         let load = claimed_select(&format!("d.id IN ({list}) AND d.status = 'in_flight'"));
         let claimed = on_pool!(self.db(), pool => sqlx::query_as::<_, Claimed>(&load).fetch_all(pool).await?);
         Ok(claimed)
-    }
-
-    /// Queues a withdrawal (撤销) at every destination that accepted the record, for records of
-    /// `item` whose publicity ended before `today` (`field`: the date field). Idempotent.
-    pub async fn queue_withdrawals(
-        &self,
-        item: &str,
-        field: &str,
-        today: chrono::NaiveDate,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let ended = match self.db() {
-            Db::Sqlite(_) => "json_extract(r.content, '$.' || $4)",
-            Db::Postgres(_) => "(r.content::jsonb ->> $4)",
-        };
-        let sql = format!(
-            "INSERT INTO deliveries (record_id, version, destination, operation, idempotency_key, status, next_attempt_at, \
-             created_at, updated_at) \
-             SELECT r.id, r.version, a.destination, 'withdraw', r.id || ':' || r.version || ':withdraw:' || a.destination, \
-             'pending', $3, $3, $3 FROM records r \
-             JOIN (SELECT DISTINCT record_id, destination FROM deliveries WHERE source = 'record' \
-                   AND status = 'accepted' AND operation IN ('add', 'update')) a ON a.record_id = r.id \
-             WHERE r.item = $1 AND {ended} < $2 \
-             ON CONFLICT (record_id, destination, version, operation) DO NOTHING"
-        );
-        let n = on_pool!(self.db(), pool => sqlx::query(&sql)
-            .bind(item)
-            .bind(today.to_string())
-            .bind(ts(now))
-            .bind(field)
-            .execute(pool)
-            .await?
-            .rows_affected());
-        Ok(n)
     }
 
     /// In-flight deliveries of `destination` with these idempotency keys (a file receipt's).

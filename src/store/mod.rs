@@ -10,6 +10,7 @@ mod deliveries;
 mod feeds;
 mod health;
 mod objections;
+mod publicity;
 mod records;
 pub mod scratch;
 mod web;
@@ -27,6 +28,7 @@ pub use deadlines::{DeadlineFilter, DeadlineRow, Figures, LedgerEntry};
 pub use deliveries::{Claimed, DeliveryRow, Outcome, ReturnRow};
 pub use feeds::{FeedCounts, FeedRecordRow, FeedRejectRow, FeedStateRow, RepairClock, RepairRow, RoutedRecord};
 pub use objections::{Answer, NewObjection, ObjectedRecord, ObjectionFilter, ObjectionRow};
+pub use publicity::{EarlyEnd, EarlyEndRow, PublicityPass, PublicityRow, WithdrawalRow};
 pub use records::{ProblemRow, RecordRow, RecordWriter, WriteCounts};
 pub use web::{AuditRow, DepartmentCounts, InvalidRow, OverviewCounts, PushRow, RecordDetail, RunRow, UserRow};
 

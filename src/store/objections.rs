@@ -95,8 +95,11 @@ pub struct ObjectedRecord {
 fn queue_sql(operation: &str) -> String {
     let published = match operation {
         // Put back only where the suspension was accepted.
-        "resume" => "operation = 'suspend' AND status = 'accepted'",
-        _ => "operation IN ('add', 'update') AND status = 'accepted'",
+        "resume" => "SELECT DISTINCT record_id, destination FROM deliveries WHERE source = 'record' \
+                     AND operation = 'suspend' AND status = 'accepted' AND record_id = $1"
+            .to_string(),
+        // Take off only where it is published now.
+        _ => super::publicity::published_at("$1"),
     };
     // A withdrawal already queued (at publicity end, by a repair) stands; a suspension or
     // re-publication of an earlier case is queued again under this case's key.
@@ -114,8 +117,7 @@ fn queue_sql(operation: &str) -> String {
          created_at, updated_at) \
          SELECT r.id, r.version, a.destination, '{operation}', \
          r.id || ':' || r.version || ':{operation}:' || a.destination || ':o' || $2, 'pending', $3, $3, $3 \
-         FROM records r JOIN (SELECT DISTINCT record_id, destination FROM deliveries WHERE source = 'record' \
-           AND {published}) a ON a.record_id = r.id WHERE r.id = $1 \
+         FROM records r JOIN ({published}) a ON a.record_id = r.id WHERE r.id = $1 \
          ON CONFLICT (record_id, destination, version, operation) {conflict}"
     )
 }

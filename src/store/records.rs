@@ -59,7 +59,7 @@ macro_rules! upsert_head {
     () => {
         "INSERT INTO records (item, department, ingest_run_id, created_at, updated_at, version, \
          business_key, content_hash, content, decision_date, region, source_line, \
-         deadline, due_soon_from, deadline_provisional) "
+         deadline, due_soon_from, deadline_provisional, publicity, publicity_end, publicity_held) "
     };
 }
 /// A changed hash makes a new version (the trigger archives the old one); an equal hash
@@ -70,7 +70,9 @@ macro_rules! upsert_tail {
          content_hash = excluded.content_hash, content = excluded.content, decision_date = excluded.decision_date, \
          region = excluded.region, department = excluded.department, ingest_run_id = excluded.ingest_run_id, \
          source_line = excluded.source_line, updated_at = excluded.updated_at, deadline = excluded.deadline, \
-         due_soon_from = excluded.due_soon_from, deadline_provisional = excluded.deadline_provisional \
+         due_soon_from = excluded.due_soon_from, deadline_provisional = excluded.deadline_provisional, \
+         publicity = excluded.publicity, publicity_end = excluded.publicity_end, \
+         publicity_held = excluded.publicity_held, publicity_closed = 0 \
          WHERE records.content_hash <> excluded.content_hash RETURNING version"
     };
 }
@@ -79,9 +81,9 @@ const UPSERT_TAIL: &str = upsert_tail!();
 /// PostgreSQL: the chunk's columns as arrays, turned back into rows by `unnest`.
 const PG_UPSERT: &str = concat!(
     upsert_head!(),
-    "SELECT $1, $2, $3, $4, $4, 1, k, h, c, d, r, l, dl, ds, dp \
+    "SELECT $1, $2, $3, $4, $4, 1, k, h, c, d, r, l, dl, ds, dp, pb, pe, ph \
      FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[], $11::text[], $12::text[], \
-     $13::int4[]) AS t(k, h, c, d, r, l, dl, ds, dp)",
+     $13::int4[], $14::text[], $15::text[], $16::int8[]) AS t(k, h, c, d, r, l, dl, ds, dp, pb, pe, ph)",
     upsert_tail!()
 );
 
@@ -277,7 +279,10 @@ impl RecordWriter {
                         .bind(r.line as i64)
                         .bind(d)
                         .bind(s)
-                        .bind(p);
+                        .bind(p)
+                        .bind(r.publicity.as_ref().map(|x| x.block.as_str()))
+                        .bind(r.publicity.as_ref().and_then(|x| x.planned_end.as_deref()))
+                        .bind(r.publicity.as_ref().is_some_and(|x| x.held) as i64);
                 }
                 q.fetch_all(&mut **c).await?
             }
@@ -293,7 +298,13 @@ impl RecordWriter {
                 let mut deadlines = Vec::with_capacity(chunk.len());
                 let mut soon = Vec::with_capacity(chunk.len());
                 let mut provisional = Vec::with_capacity(chunk.len());
+                let mut blocks = Vec::with_capacity(chunk.len());
+                let mut ends = Vec::with_capacity(chunk.len());
+                let mut held = Vec::with_capacity(chunk.len());
                 for r in chunk {
+                    blocks.push(r.publicity.as_ref().map(|x| x.block.as_str()));
+                    ends.push(r.publicity.as_ref().and_then(|x| x.planned_end.as_deref()));
+                    held.push(r.publicity.as_ref().is_some_and(|x| x.held) as i64);
                     let (d, s, p) = deadline_columns(r);
                     deadlines.push(d);
                     soon.push(s);
@@ -319,6 +330,9 @@ impl RecordWriter {
                     .bind(deadlines)
                     .bind(soon)
                     .bind(provisional)
+                    .bind(blocks)
+                    .bind(ends)
+                    .bind(held)
                     .fetch_all(&mut **c)
                     .await?
             }
@@ -386,7 +400,7 @@ fn deadline_columns(r: &PreparedRecord) -> (Option<String>, Option<String>, i32)
 /// department, run, time) are SQL literals: binding them on every row costs an allocation each.
 fn values_upsert_sql(n: usize, item: &str, department: &str, run_id: i64, now: &str) -> String {
     let row = format!(
-        "({},{},{run_id},{now},{now},1,?,?,?,?,?,?,?,?,?)",
+        "({},{},{run_id},{now},{now},1,?,?,?,?,?,?,?,?,?,?,?,?)",
         literal(item),
         literal(department),
         now = literal(now)

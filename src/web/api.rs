@@ -278,6 +278,8 @@ pub fn openapi_document() -> serde_json::Value {
             "/api/v1/deadlines": read("到期：按截止日期排列的记录（最多 500 条）",
                 &[("department", "部门编号"), ("item", "信息类别代码，如 CF、XK"),
                   ("status", "overdue、due_soon、pending、reported_late、reported_on_time")]),
+            "/api/v1/publicity": read("公示期：处罚的公示期限（规则、失信程度、领域、最短/最长/部门/计划截止日期）与状态",
+                &[("status", "published、ending、ended、held、too-short、too-long、withdrawal-due、withdrawal-late")]),
             "/api/v1/problems": read("问题数据：平台退回待补正的记录与校验未通过的数据行", &[]),
             "/api/v1/records/{id}": read("记录：来源、版本、推送、回执与截止日期；他部门的记录答 404", &[]),
             "/api/v1/connectors": read("连接器：状态与最近导入批次", &[]),

@@ -15,6 +15,7 @@ pub mod objections;
 pub mod operations;
 pub mod origin;
 pub mod pages;
+pub mod publicity;
 pub mod records;
 pub mod serve;
 pub mod throttle;
@@ -113,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/departments", get(departments::page_html))
         .route("/deadlines", get(deadlines::page_or_export))
+        .route("/publicity", get(publicity::page_html))
         .route("/problems", get(records::problems_page))
         .route("/records/{id}", get(records::record_page))
         .route("/objections", get(objections::list_page).post(objections::create_page))
@@ -127,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/overview", get(api::overview))
         .route("/api/v1/departments", get(departments::api))
         .route("/api/v1/deadlines", get(deadlines::api))
+        .route("/api/v1/publicity", get(publicity::api))
         .route("/api/v1/problems", get(records::problems_api))
         .route("/api/v1/records/{id}", get(records::record_api))
         .route("/api/v1/connectors", get(operations::connectors_api))

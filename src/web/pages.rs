@@ -46,6 +46,7 @@ const NAV: &[(&str, &str)] = &[
     ("/", "总览"),
     ("/departments", "部门"),
     ("/deadlines", "到期"),
+    ("/publicity", "公示期"),
     ("/problems", "问题数据"),
     ("/objections", "异议"),
     ("/connectors", "连接器"),
@@ -201,6 +202,9 @@ pub async fn overview(State(state): State<AppState>, caller: Caller) -> Result<H
         card("退回待补正", c.returned, true),
         card("死信", c.dead_letters, true),
     );
+    let withdrawals = state.store.withdrawals_due(state.today(), caller.scope()).await?;
+    let _ =
+        write!(body, "<div class=\"cards\"><a href=\"/publicity\">{}</a></div>", card("待撤下公示", withdrawals, true));
     body.push_str("<h2>部门</h2><table id=\"departments\"><tr><th>部门</th><th>记录</th><th>迟报率</th><th>已逾期</th><th>退回待补正</th></tr>");
     for d in &o.departments {
         let _ = write!(

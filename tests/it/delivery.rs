@@ -80,6 +80,18 @@ pub(crate) async fn ingest_penalties(
     rows: u64,
     first: &str,
 ) -> Vec<Vec<String>> {
+    ingest_penalties_at(settings, store, dir, rows, first, Clock::real()).await
+}
+
+/// The same on a test's clock.
+pub(crate) async fn ingest_penalties_at(
+    settings: &Settings,
+    store: &Store,
+    dir: &Path,
+    rows: u64,
+    first: &str,
+    clock: Clock,
+) -> Vec<Vec<String>> {
     let file = dir.join(format!("cf-{rows}-{first}.csv"));
     let spec = credit_gateway::sim::sample::SampleSpec {
         item: SampleItem::Penalties,
@@ -92,7 +104,7 @@ pub(crate) async fn ingest_penalties(
         days: 1,
     };
     credit_gateway::sim::sample::write_sample(&spec, &file).unwrap();
-    let opts = IngestOptions { report_path: None, progress: false, clock: Clock::real(), source: None };
+    let opts = IngestOptions { report_path: None, progress: false, clock, source: None };
     let s = ingest_file(settings, store, "market-penalties", &file, &opts).await.unwrap();
     assert_eq!(s.accepted, rows);
     csv::ReaderBuilder::new()
@@ -106,9 +118,14 @@ pub(crate) async fn ingest_penalties(
 
 /// Pushes until nothing is pending or in flight (retries are due after their backoff).
 pub(crate) async fn push_until_done(settings: &Settings, store: &Store) {
+    push_until_done_at(settings, store, &Clock::real()).await;
+}
+
+/// The same on a test's clock.
+pub(crate) async fn push_until_done_at(settings: &Settings, store: &Store, clock: &Clock) {
     let start = Instant::now();
     loop {
-        push_due(settings, store, "provincial", &Clock::real()).await.unwrap();
+        push_due(settings, store, "provincial", clock).await.unwrap();
         let open: i64 = store
             .delivery_counts()
             .await
@@ -122,8 +139,9 @@ pub(crate) async fn push_until_done(settings: &Settings, store: &Store) {
         }
         assert!(
             start.elapsed() < Duration::from_secs(90),
-            "deliveries still open: {:?}",
-            store.delivery_counts().await
+            "deliveries still open at {}: {:?}",
+            clock.now(),
+            store.deliveries(Some("pending"), 10).await
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -243,10 +261,11 @@ async fn the_rate_limit_is_honoured_and_push_time_decides_on_time_or_late() {
     let config = config(root, &destination(&base, "http_json", "batch_size = 10\nrate_per_second = 10"));
     let settings = Settings::load(&config).unwrap();
     let store = Store::connect(&settings.gateway.database_url).await.unwrap();
-    // Decided today: on time. Decided in 2024: late.
-    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now()).to_string();
-    ingest_penalties(&settings, &store, root, 30, &today).await;
-    ingest_penalties(&settings, &store, root, 31, "2024-03-01").await;
+    // Decided today: on time. Decided 40 days ago: late (and still within its publicity
+    // period, at least 3 months: a penalty whose period is over is not pushed at all).
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now());
+    ingest_penalties(&settings, &store, root, 30, &today.to_string()).await;
+    ingest_penalties(&settings, &store, root, 31, &(today - chrono::Days::new(40)).to_string()).await;
     let start = Instant::now();
     let pushed = push_due(&settings, &store, "provincial", &Clock::real()).await.unwrap();
     let elapsed = start.elapsed();
@@ -388,11 +407,13 @@ async fn penalties_are_withdrawn_when_publicity_ends_and_dead_letters_can_be_ret
     ingest_penalties(&settings, &store, root, 20, "2026-11-20").await;
     push_until_done(&settings, &store).await;
 
-    // Publicity ends (公示截止期 passed): a withdrawal per accepted record, once.
+    // Publicity ends (the planned end passed): a withdrawal per accepted record, once.
     let later: chrono::NaiveDate = "2100-01-01".parse().unwrap();
     let now = chrono::Utc::now();
-    assert_eq!(store.queue_withdrawals("CF", "CF_GSJZQ", later, now).await.unwrap(), 20);
-    assert_eq!(store.queue_withdrawals("CF", "CF_GSJZQ", later, now).await.unwrap(), 0, "idempotent");
+    let pass = store.publicity_pass(later, now).await.unwrap();
+    assert_eq!((pass.ended, pass.withdrawals), (20, 20));
+    let again = store.publicity_pass(later, now).await.unwrap();
+    assert_eq!((again.ended, again.withdrawals), (0, 0), "idempotent");
     let pushed = push_due(&settings, &store, "provincial", &Clock::real()).await.unwrap();
     assert_eq!(pushed.accepted, 20);
     let st = stats(&base).await;

@@ -19,6 +19,7 @@ mod feeds;
 mod ingest;
 mod instances;
 mod objections;
+mod publicity;
 mod sandbox_departments;
 mod scale;
 mod service;

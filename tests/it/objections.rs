@@ -10,8 +10,13 @@ use credit_gateway::web::auth;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::delivery::{config, config_on, destination, ingest_penalties, push_until_done, sandbox, stats};
+use crate::delivery::{config, config_on, destination, ingest_penalties_at, push_until_done_at, sandbox, stats};
 use crate::support::*;
+
+/// The clock of a push at `at` (RFC 3339).
+fn at(at: &str) -> credit_gateway::clock::Clock {
+    credit_gateway::clock::Clock::fixed(chrono::DateTime::parse_from_rfc3339(at).unwrap().to_utc())
+}
 
 /// Friday 2026-04-03, the day before the 清明 holiday (04-04 to 04-06): day 0.
 const FRIDAY: &str = "2026-04-03T10:00:00+08:00";
@@ -67,8 +72,8 @@ async fn objections_are_answered_on_the_third_working_day_and_suspension_is_undo
     };
     let settings = Settings::load(&config).unwrap();
     let store = Store::connect(&settings.gateway.database_url).await.unwrap();
-    let mut rows = ingest_penalties(&settings, &store, root, 3, "2026-04-01").await;
-    push_until_done(&settings, &store).await;
+    let mut rows = ingest_penalties_at(&settings, &store, root, 3, "2026-04-01", at("2026-04-01T18:00:00+08:00")).await;
+    push_until_done_at(&settings, &store, &at("2026-04-02T10:00:00+08:00")).await;
     assert_eq!(operations(&stats(&base).await), json!({"add": 3}));
 
     // Registered on the Friday before the holiday: due the Thursday after it.
@@ -112,7 +117,7 @@ async fn objections_are_answered_on_the_third_working_day_and_suspension_is_undo
     assert_eq!(third["ground"], "超期公示", "a synonym names its ground");
 
     // The suspended record is withdrawn from the platform, once.
-    push_until_done(&settings, &store).await;
+    push_until_done_at(&settings, &store, &at("2026-04-03T10:05:00+08:00")).await;
     assert_eq!(operations(&stats(&base).await), json!({"add": 3, "withdraw": 1}));
 
     // Bad input: refused with a reason, nothing changed.
@@ -157,10 +162,12 @@ async fn objections_are_answered_on_the_third_working_day_and_suspension_is_undo
         w.write_record(r).unwrap();
     }
     w.flush().unwrap();
-    let ingested =
-        gateway_with(&config, &["ingest", "--connector", "market-penalties", "--json", corrected.to_str().unwrap()]);
+    let ingested = gateway_with(
+        &config,
+        &["ingest", "--connector", "market-penalties", "--json", "--now", FOURTH_DAY, corrected.to_str().unwrap()],
+    );
     assert_eq!(ok_json(&ingested)["new_versions"], 1);
-    push_until_done(&settings, &store).await;
+    push_until_done_at(&settings, &store, &at("2026-04-10T12:00:00+08:00")).await;
     assert_eq!(operations(&stats(&base).await), json!({"add": 4, "withdraw": 1, "update": 1}));
     assert_eq!(store.record_detail(1).await.unwrap().unwrap().version, 2);
 
@@ -219,7 +226,7 @@ async fn a_clerk_answers_only_its_own_departments_objections_and_every_step_is_a
     let (ops, admin) = (add("ops", "ops", None).await, add("admin", "admin", None).await);
     let (tax_clerk, market_clerk) =
         (add("tax-clerk", "department", Some("tax")).await, add("market-clerk", "department", Some("market")).await);
-    let clock = credit_gateway::clock::Clock::fixed(chrono::DateTime::parse_from_rfc3339(FRIDAY).unwrap().to_utc());
+    let clock = at(FRIDAY);
     let web = Web::serve_with_clock(&settings, &store, clock.clone()).await;
 
     // Office staff register; a clerk may not.

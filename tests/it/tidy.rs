@@ -25,6 +25,7 @@ const PURE: &[&str] = &[
     "transform.rs",
     "record.rs",
     "problem.rs",
+    "publicity.rs",
     "calendar.rs",
     "deadline.rs",
     "report.rs",

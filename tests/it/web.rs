@@ -385,3 +385,52 @@ async fn id_numbers_in_business_keys_are_masked_for_everyone_but_admins() {
     assert!(company.contains(CREDIT_CODE), "{company}");
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_publicity_page_api_card_and_record_block_on_sqlite() {
+    publicity_views(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_publicity_page_api_card_and_record_block_on_postgres() {
+    publicity_views(true).await;
+}
+
+async fn publicity_views(postgres: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (settings, database) = settings_on(root, postgres).await;
+    let store = Store::connect(&settings.gateway.database_url).await.unwrap();
+    let market = ingest_sample(&settings, &store, root, "market-penalties", SampleItem::Penalties, 40).await;
+    let now = chrono::Utc::now();
+    let add = |name: &'static str, role: &'static str, department: Option<&'static str>| {
+        let (store, departments) = (store.clone(), settings.departments.clone());
+        async move {
+            auth::add_user(&store, &departments, name, role, department, Some("口令-123"), now).await.unwrap().api_token
+        }
+    };
+    let ops = add("ops", "ops", None).await;
+    let clerk = add("clerk", "department", Some("tax")).await;
+    let web = Web::serve(&settings, &store).await;
+
+    let all = web.json("/api/v1/publicity", &ops).await;
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len() as u64, market, "every penalty has a period");
+    assert!(all.iter().all(|l| l["regime"] == "order58" && l["status"].is_string()), "{all:?}");
+    let ended = web.json("/api/v1/publicity?status=ended", &ops).await;
+    assert!(ended.as_array().unwrap().iter().all(|l| l["status"] == "ended"));
+    assert_eq!(web.json("/api/v1/publicity", &clerk).await.as_array().unwrap().len(), 0, "another department's");
+    let html = web.text("/publicity", &ops).await;
+    assert!(html.contains("待撤下") && html.contains("30 日内到期") && html.contains("暂缓公示的轻微失信"), "{html}");
+    let id = all[0]["id"].as_i64().unwrap();
+    let record = web.text(&format!("/records/{id}"), &ops).await;
+    assert!(record.contains("id=\"publicity\"") && record.contains("计划撤下"), "{record}");
+    let overview = web.text("/", &ops).await;
+    assert!(overview.contains("card-待撤下公示"), "{overview}");
+    let openapi = web.json("/api/v1/openapi.json", &ops).await;
+    assert!(openapi["paths"]["/api/v1/publicity"]["get"].is_object());
+    store.close().await;
+    if let Some(name) = database {
+        drop_postgres(&name).await;
+    }
+}
