@@ -110,12 +110,15 @@ pub async fn page_or_export(
         if rows.len() as i64 >= PAGE_LIMIT { "（仅显示前 500 条，完整列表请导出）" } else { "" }
     );
     let settings = state.settings();
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let disputed: std::collections::HashSet<i64> =
+        state.store.records_under_objection(&ids).await?.into_iter().collect();
     for r in &rows {
         let department = settings.departments.get(&r.department).map_or(r.department.as_str(), |d| &d.name);
         let _ = write!(
             body,
             "<tr class=\"{}\"><td>{}</td><td>{}</td><td><a href=\"/records/{}\">{}</a></td><td>{}</td><td>{}{}</td>\
-             <td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{}{}</td></tr>",
             r.status.as_str(),
             esc(department),
             esc(&r.item),
@@ -126,6 +129,7 @@ pub async fn page_or_export(
             if r.provisional { "（临时）" } else { "" },
             esc(r.reported_on.as_deref().unwrap_or("")),
             r.status.zh(),
+            if disputed.contains(&r.id) { "（异议处理中）" } else { "" },
         );
     }
     body.push_str("</table>");
