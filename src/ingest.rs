@@ -25,7 +25,7 @@ use crate::format::{self, FileKind, RawRow, ReadOptions, RowError, RowErrorKind}
 use crate::ids::mask_id_number;
 use crate::mapping::{Binding, Mapping, RowOutcome, RowScratch};
 use crate::problem::{ProblemCode, Severity};
-use crate::record::{PreparedRecord, prepare};
+use crate::record::{PreparedRecord, RejectedDecision, prepare, rejected_decision};
 use crate::store::{IngestCounts, IngestRunStart, ProblemRow, RunStatus, Store, StoreError};
 
 /// Rows per batch handed from the reader to the writer.
@@ -118,6 +118,8 @@ struct StartInfo {
 #[derive(Default)]
 struct Batch {
     records: Vec<PreparedRecord>,
+    /// Decisions of rejected rows: 漏报 until corrected.
+    rejected_decisions: Vec<RejectedDecision>,
     problems: Vec<ProblemRow>,
     rows: u64,
     rejected: u64,
@@ -171,7 +173,9 @@ pub async fn ingest_file(
             .deadlines
             .for_item(&connector.item)
             .map(|rule| (settings.calendar.clone(), rule.clone(), settings.deadlines.due_soon_working_days));
-        tokio::task::spawn_blocking(move || read_file(&path, &mapping, deadline, &report_path, progress, &tx))
+        // Decisions dated after today (Asia/Shanghai) are refused.
+        let today = opts.clock.today();
+        tokio::task::spawn_blocking(move || read_file(&path, &mapping, deadline, today, &report_path, progress, &tx))
     };
 
     let start = match rx.recv().await {
@@ -217,6 +221,7 @@ pub async fn ingest_file(
         .await?;
     let mut counts = IngestCounts::default();
     let mut warnings = 0;
+    let mut store_warnings: Vec<ProblemRow> = Vec::new();
     let written: Result<(), StoreError> = async {
         let mut writer = store
             .record_writer(
@@ -232,7 +237,11 @@ pub async fn ingest_file(
             let Message::Batch(batch) = message else {
                 continue;
             };
-            let w = writer.write(&batch.records, &batch.problems).await?;
+            // Checked against the store too: corrections by decision, repeated decisions, 重码.
+            let checked = writer.write_checked(&batch.records, &batch.problems, &batch.rejected_decisions).await?;
+            let w = checked.counts;
+            warnings += checked.warnings.len() as u64;
+            store_warnings.extend(checked.warnings);
             counts.rows += batch.rows;
             counts.rejected += batch.rejected;
             counts.skipped += batch.skipped;
@@ -274,6 +283,23 @@ pub async fn ingest_file(
         connector = %connector.name, file = %path.display(), rows = counts.rows, accepted = counts.accepted,
         unchanged = counts.unchanged, rejected = counts.rejected, skipped = counts.skipped, "file ingested"
     );
+    let mut warning_items = end.warning_items;
+    let mut warnings_omitted = end.warnings_omitted;
+    for p in store_warnings {
+        if warning_items.len() < MAX_LISTED_ERRORS {
+            warning_items.push(RowErrorEntry {
+                row: p.line,
+                field: p.field,
+                field_name: None,
+                code: p.code,
+                reason: p.reason,
+                value: p.value.unwrap_or_default(),
+            });
+        } else {
+            warnings_omitted += 1;
+        }
+    }
+    warning_items.sort_by_key(|w| w.row);
     Ok(IngestSummary {
         file: path.to_path_buf(),
         connector: connector.name.clone(),
@@ -290,8 +316,8 @@ pub async fn ingest_file(
         warnings,
         errors: end.errors,
         errors_omitted: end.errors_omitted,
-        warning_items: end.warning_items,
-        warnings_omitted: end.warnings_omitted,
+        warning_items,
+        warnings_omitted,
         report: end.report,
         missing_columns: start.missing,
         unused_columns: start.unused,
@@ -319,6 +345,7 @@ fn read_file(
     path: &Path,
     mapping: &Mapping,
     deadline: Option<(Arc<Calendar>, RecordRule, u32)>,
+    today: chrono::NaiveDate,
     report_path: &Path,
     progress: bool,
     tx: &mpsc::Sender<Message>,
@@ -367,6 +394,7 @@ fn read_file(
     let mut binding =
         mapping.bind(&head[header_at]).map_err(|e| refuse(Some(fingerprint.clone()), e.to_string(), e.zh()))?;
     binding.strict_width = rows.kind() == FileKind::Csv;
+    binding.today = Some(today);
     let header_line = head[header_at].line;
 
     let start = StartInfo {
@@ -501,6 +529,9 @@ impl RowState<'_> {
             RowOutcome::Skipped(_) => self.batch.skipped += 1,
             RowOutcome::Rejected => {
                 self.batch.rejected += 1;
+                if let Some(d) = rejected_decision(self.item, &self.scratch.values, row.line) {
+                    self.batch.rejected_decisions.push(d);
+                }
                 self.note_problems(row);
             }
         }

@@ -35,7 +35,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run => cli::run::run(config, clock),
         Command::CheckConfig => cli::check_config::run(config),
         Command::Migrate => cli::migrate::run(config),
-        Command::Id { command } => cli::id::run(command),
+        Command::Id { command } => cli::id::run(config, command),
         Command::Ingest(args) => cli::ingest::run(config, &clock, args),
         Command::Sample(args) => cli::sample::run(args),
         Command::Calendar { command } => cli::calendar::run(config, &clock, command),

@@ -45,6 +45,20 @@ pub enum ProblemCode {
     CellTooLarge,
     RaggedRow,
     Malformed,
+    /// A decision dated after today (Asia/Shanghai): refused.
+    FutureDecision,
+    /// 行政相对人类别 contradicts the credit code's prefix: warned.
+    SubjectTypeMismatch,
+    /// One credit code under another name in the store: warned.
+    CodeNameConflict,
+    /// An amount differs from the one the decision's text states: warned.
+    AmountUnitMismatch,
+    /// An amount 10,000× off the one the decision's text states (元 taken as 万元): refused.
+    AmountUnit10000,
+    /// An amount above the configured plausibility ceiling: warned.
+    AmountImplausible,
+    /// A row repeating a decision already stored under another key: warned.
+    DuplicateDecision,
 }
 
 impl ProblemCode {
@@ -69,6 +83,13 @@ impl ProblemCode {
             ProblemCode::CellTooLarge => "cell_too_large",
             ProblemCode::RaggedRow => "ragged_row",
             ProblemCode::Malformed => "malformed",
+            ProblemCode::FutureDecision => "future_decision",
+            ProblemCode::SubjectTypeMismatch => "subject_type_mismatch",
+            ProblemCode::CodeNameConflict => "code_name_conflict",
+            ProblemCode::AmountUnitMismatch => "amount_unit_mismatch",
+            ProblemCode::AmountUnit10000 => "amount_unit_10000",
+            ProblemCode::AmountImplausible => "amount_implausible",
+            ProblemCode::DuplicateDecision => "duplicate_decision",
         }
     }
 }

@@ -24,9 +24,10 @@ pub struct ReportArgs {
 pub fn run(config: &Path, clock: &Clock, args: ReportArgs) -> anyhow::Result<ExitCode> {
     let ReportArgs { format, department, month } = args;
     let settings = super::settings(config)?;
-    let figures = super::with_store(&settings, async |store| {
+    let mut figures = super::with_store(&settings, async |store| {
         Ok(store.figures(clock.today(), month.as_deref(), department.as_deref()).await?)
     })?;
+    credit_gateway::store::Figures::mark_wrong_code_target(&mut figures, settings.gateway.wrong_code_rate_target);
     let text = match format.as_str() {
         "table" => report::table(&figures),
         "csv" => report::csv(&figures),

@@ -37,11 +37,11 @@ pub struct Claimed {
 }
 
 /// Claimed deliveries matching `filter` (over `d`): records from below with their current
-/// content, feed records with the content of the version the delivery pushes.
+/// content (under the key the delivery names, when a correction replaced it), feed records with the content of the version the delivery pushes.
 fn claimed_select(filter: &str) -> String {
     format!(
         "SELECT d.id, d.record_id, d.version, d.operation, d.idempotency_key, d.attempts, r.item, r.department, \
-         r.business_key, r.content, d.source FROM deliveries d JOIN records r ON r.id = d.record_id \
+         COALESCE(d.business_key, r.business_key) AS business_key, r.content, d.source FROM deliveries d JOIN records r ON r.id = d.record_id \
          WHERE d.source = 'record' AND {filter} \
          UNION ALL \
          SELECT d.id, d.record_id, d.version, d.operation, d.idempotency_key, d.attempts, f.item, f.feed, \

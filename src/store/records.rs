@@ -50,7 +50,7 @@ pub struct RecordRow {
     pub source_line: i64,
 }
 
-enum Conn {
+pub(super) enum Conn {
     Sqlite(PoolConnection<Sqlite>),
     Postgres(PoolConnection<Postgres>),
 }
@@ -59,7 +59,7 @@ macro_rules! upsert_head {
     () => {
         "INSERT INTO records (item, department, ingest_run_id, created_at, updated_at, version, \
          business_key, content_hash, content, decision_date, region, source_line, \
-         deadline, due_soon_from, deadline_provisional) "
+         deadline, due_soon_from, deadline_provisional, decision_key) "
     };
 }
 /// A changed hash makes a new version (the trigger archives the old one); an equal hash
@@ -70,8 +70,8 @@ macro_rules! upsert_tail {
          content_hash = excluded.content_hash, content = excluded.content, decision_date = excluded.decision_date, \
          region = excluded.region, department = excluded.department, ingest_run_id = excluded.ingest_run_id, \
          source_line = excluded.source_line, updated_at = excluded.updated_at, deadline = excluded.deadline, \
-         due_soon_from = excluded.due_soon_from, deadline_provisional = excluded.deadline_provisional \
-         WHERE records.content_hash <> excluded.content_hash RETURNING version"
+         due_soon_from = excluded.due_soon_from, deadline_provisional = excluded.deadline_provisional, \
+         decision_key = excluded.decision_key WHERE records.content_hash <> excluded.content_hash RETURNING version"
     };
 }
 const UPSERT_HEAD: &str = upsert_head!();
@@ -79,9 +79,9 @@ const UPSERT_TAIL: &str = upsert_tail!();
 /// PostgreSQL: the chunk's columns as arrays, turned back into rows by `unnest`.
 const PG_UPSERT: &str = concat!(
     upsert_head!(),
-    "SELECT $1, $2, $3, $4, $4, 1, k, h, c, d, r, l, dl, ds, dp \
+    "SELECT $1, $2, $3, $4, $4, 1, k, h, c, d, r, l, dl, ds, dp, dk \
      FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[], $11::text[], $12::text[], \
-     $13::int4[]) AS t(k, h, c, d, r, l, dl, ds, dp)",
+     $13::int4[], $14::text[]) AS t(k, h, c, d, r, l, dl, ds, dp, dk)",
     upsert_tail!()
 );
 
@@ -90,11 +90,11 @@ const PG_UPSERT: &str = concat!(
 /// Rows are committed every `commit_rows`; a crash loses at most the open transaction, and
 /// re-ingesting the file is idempotent (equal rows come back `unchanged`).
 pub struct RecordWriter {
-    conn: Conn,
-    run_id: i64,
-    item: String,
-    department: String,
-    now: String,
+    pub(super) conn: Conn,
+    pub(super) run_id: i64,
+    pub(super) item: String,
+    pub(super) department: String,
+    pub(super) now: String,
     statement_rows: usize,
     commit_rows: usize,
     rows_in_tx: usize,
@@ -277,7 +277,8 @@ impl RecordWriter {
                         .bind(r.line as i64)
                         .bind(d)
                         .bind(s)
-                        .bind(p);
+                        .bind(p)
+                        .bind(&r.decision_key);
                 }
                 q.fetch_all(&mut **c).await?
             }
@@ -293,7 +294,9 @@ impl RecordWriter {
                 let mut deadlines = Vec::with_capacity(chunk.len());
                 let mut soon = Vec::with_capacity(chunk.len());
                 let mut provisional = Vec::with_capacity(chunk.len());
+                let mut decisions = Vec::with_capacity(chunk.len());
                 for r in chunk {
+                    decisions.push(r.decision_key.as_deref());
                     let (d, s, p) = deadline_columns(r);
                     deadlines.push(d);
                     soon.push(s);
@@ -319,6 +322,7 @@ impl RecordWriter {
                     .bind(deadlines)
                     .bind(soon)
                     .bind(provisional)
+                    .bind(decisions)
                     .fetch_all(&mut **c)
                     .await?
             }
@@ -386,7 +390,7 @@ fn deadline_columns(r: &PreparedRecord) -> (Option<String>, Option<String>, i32)
 /// department, run, time) are SQL literals: binding them on every row costs an allocation each.
 fn values_upsert_sql(n: usize, item: &str, department: &str, run_id: i64, now: &str) -> String {
     let row = format!(
-        "({},{},{run_id},{now},{now},1,?,?,?,?,?,?,?,?,?)",
+        "({},{},{run_id},{now},{now},1,?,?,?,?,?,?,?,?,?,?)",
         literal(item),
         literal(department),
         now = literal(now)
@@ -405,6 +409,6 @@ fn values_upsert_sql(n: usize, item: &str, department: &str, run_id: i64, now: &
 }
 
 /// A SQL string literal: quotes doubled, so any text is safe inside it.
-fn literal(s: &str) -> String {
+pub(super) fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }

@@ -1,0 +1,31 @@
+-- Corrections by decision (issue 16). A record also knows its decision apart from its
+-- subject — (文书号, decision date) — so a correction that changes the credit code or the
+-- name finds the returned record it corrects (same department and item), and a row repeating
+-- a decision under another key is noticed.
+ALTER TABLE records ADD COLUMN decision_key TEXT COLLATE "C";
+CREATE INDEX records_decision ON records (item, decision_key) WHERE decision_key IS NOT NULL;
+
+-- One credit code belongs to one subject (SPEC §3): the name it was first seen under, and
+-- that record, so the same code under another name (重码) is warned with both.
+CREATE TABLE subject_names (
+    subject_code  TEXT COLLATE "C" PRIMARY KEY,
+    name          TEXT NOT NULL,
+    item          TEXT NOT NULL,
+    business_key  TEXT NOT NULL
+);
+
+-- A withdrawal of a key the record no longer has (the key a correction replaced) is pushed
+-- under this key instead of the record's current one.
+ALTER TABLE deliveries ADD COLUMN business_key TEXT COLLATE "C";
+
+-- Decisions whose row failed validation (SPEC §7: a source row that failed and was never
+-- corrected is 漏报 until a record of the same decision arrives).
+CREATE TABLE rejected_decisions (
+    department     TEXT COLLATE "C" NOT NULL,
+    item           TEXT COLLATE "C" NOT NULL,
+    decision_key   TEXT COLLATE "C" NOT NULL,
+    decision_date  TEXT COLLATE "C" NOT NULL,
+    ingest_run_id  BIGINT NOT NULL,
+    line           BIGINT NOT NULL
+);
+CREATE INDEX rejected_decisions_month ON rejected_decisions (decision_date, department, item);
