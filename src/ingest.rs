@@ -168,6 +168,7 @@ pub async fn ingest_file(
     let (tx, mut rx) = mpsc::channel::<Message>(CHANNEL_BATCHES);
     let reader = {
         let path = path.to_path_buf();
+        let report_path = report_path.clone();
         let progress = opts.progress;
         let deadline = settings
             .deadlines
@@ -283,6 +284,17 @@ pub async fn ingest_file(
         connector = %connector.name, file = %path.display(), rows = counts.rows, accepted = counts.accepted,
         unchanged = counts.unchanged, rejected = counts.rejected, skipped = counts.skipped, "file ingested"
     );
+    // The store's warnings go into the department's report too, after the reader's lines.
+    let mut report = end.report;
+    if !store_warnings.is_empty() {
+        let mut r = ErrorReport::reopen(report_path.clone())
+            .map_err(|source| IngestError::Report { path: report_path.clone(), source })?;
+        for w in &store_warnings {
+            r.add(Some(w.line), "", &format!("警告：{}", w.reason), w.value.as_deref().unwrap_or(""))
+                .map_err(|source| IngestError::Report { path: report_path.clone(), source })?;
+        }
+        report = r.finish().map_err(|source| IngestError::Report { path: report_path.clone(), source })?;
+    }
     let mut warning_items = end.warning_items;
     let mut warnings_omitted = end.warnings_omitted;
     for p in store_warnings {
@@ -318,7 +330,7 @@ pub async fn ingest_file(
         errors_omitted: end.errors_omitted,
         warning_items,
         warnings_omitted,
-        report: end.report,
+        report,
         missing_columns: start.missing,
         unused_columns: start.unused,
         elapsed_ms: started.elapsed().as_millis() as u64,

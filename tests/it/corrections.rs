@@ -371,4 +371,8 @@ fn an_ingest_reports_every_check_with_its_code() {
         "both names: {conflict}"
     );
     assert_eq!(s["accepted"], 9, "{s}");
+    // The department's report lists the store's warnings too.
+    let report = std::fs::read_to_string(s["report"].as_str().unwrap()).unwrap();
+    assert!(report.contains("警告：统一社会信用代码 91340600MA2PBM9HXD 已以名称"), "{report}");
+    assert!(report.contains("警告：同一决定"), "{report}");
 }
