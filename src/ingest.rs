@@ -429,6 +429,7 @@ fn read_file(
     })?;
     let bar = progress.then(|| progress_bar(rows.progress().total));
     let mut state = RowState {
+        backfill_file: path.file_name().is_some_and(|n| n.to_string_lossy().contains("补报")),
         deadline,
         mapping,
         binding: &binding,
@@ -511,6 +512,8 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
 
 /// Per-row work of the reader thread.
 struct RowState<'a> {
+    /// The whole file is 补报 (back-filled history): its name says so.
+    backfill_file: bool,
     /// The calendar, the item's deadline rule and the due-soon margin, when the item has one.
     deadline: Option<(Arc<Calendar>, RecordRule, u32)>,
     mapping: &'a Mapping,
@@ -536,7 +539,9 @@ impl RowState<'_> {
                     let start = self.scratch.values[rule.start].as_deref()?.parse().ok()?;
                     Some(deadline::compute(calendar, start, rule.working_days, *soon))
                 });
-                self.batch.records.push(prepare(self.item, &self.scratch.values, row.line, deadline));
+                let mut record = prepare(self.item, &self.scratch.values, row.line, deadline);
+                record.backfill = self.backfill_file || self.scratch.backfill;
+                self.batch.records.push(record);
             }
             RowOutcome::Skipped(_) => self.batch.skipped += 1,
             RowOutcome::Rejected => {

@@ -31,6 +31,8 @@ pub struct PreparedRecord {
     pub decision_key: Option<String>,
     /// The subject's credit code and name as stored, for the one-code-one-name check.
     pub subject: Option<(String, String)>,
+    /// Marked by the department as 补报 (back-filled history): counted apart, never as 迟报.
+    pub backfill: bool,
 }
 
 /// Builds the stored form of a valid row. `values` holds one entry per item field.
@@ -78,6 +80,7 @@ pub fn prepare(item: &Item, values: &[Option<String>], line: u64, deadline: Opti
         _ => None,
     };
     PreparedRecord {
+        backfill: false,
         decision_key: decision_key(item, values),
         subject,
         business_key,

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use crate::store::Figures;
 
 /// Column titles, as ops staff say them.
-const COLUMNS: [&str; 18] = [
+const COLUMNS: [&str; 19] = [
     "部门",
     "信息类别",
     "月份",
@@ -25,6 +25,8 @@ const COLUMNS: [&str; 18] = [
     "漏报·退回未补正",
     "重错码数",
     "重错码率",
+    // Back-filled history accepted in the month: neither on time nor late.
+    "补报",
 ];
 
 fn percent(rate: Option<f64>) -> String {
@@ -43,7 +45,7 @@ fn per_mille(f: &Figures) -> String {
     }
 }
 
-fn cells(f: &Figures) -> [String; 18] {
+fn cells(f: &Figures) -> [String; 19] {
     [
         f.department.clone(),
         f.item.clone(),
@@ -63,12 +65,13 @@ fn cells(f: &Figures) -> [String; 18] {
         f.missing_returned.to_string(),
         f.wrong_code_rows.to_string(),
         per_mille(f),
+        f.backfilled.to_string(),
     ]
 }
 
 /// An aligned text table (CJK characters count two columns wide).
 pub fn table(figures: &[Figures]) -> String {
-    let rows: Vec<[String; 18]> = figures.iter().map(cells).collect();
+    let rows: Vec<[String; 19]> = figures.iter().map(cells).collect();
     let width = |s: &str| s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum::<usize>();
     let mut widths: Vec<usize> = COLUMNS.iter().map(|c| width(c)).collect();
     for r in &rows {
@@ -159,7 +162,7 @@ mod tests {
         Figures::mark_wrong_code_target(&mut lines, 0.001);
         let c = csv(&lines);
         assert!(c.contains("漏报·未收到,漏报·校验未通过未补正,漏报·退回未补正,重错码数,重错码率"), "{c}");
-        assert!(c.contains(",1,2,3,3,3.0‰（超过目标1‰）"), "{c}");
+        assert!(c.contains(",1,2,3,3,3.0‰（超过目标1‰）,0"), "{c}");
         let j: serde_json::Value = serde_json::from_str(&json(&lines)).unwrap();
         assert_eq!(j[0]["wrong_code_over_target"], true);
         assert_eq!(j[0]["missing_returned"], 3);

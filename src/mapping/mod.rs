@@ -68,6 +68,8 @@ pub struct Binding {
     sources: Vec<Bound>,
     /// Per field: the unit the bound header names, which unit-less amounts are taken in.
     units: Vec<Option<Unit>>,
+    /// The column marking a row as 补报 (back-filled history), when the file has one.
+    backfill: Option<usize>,
     /// The day the file is read (Asia/Shanghai): decisions after it are refused. `None` in a
     /// mapping's own tests.
     pub today: Option<chrono::NaiveDate>,
@@ -122,6 +124,8 @@ pub enum RowOutcome {
 /// Buffers reused across rows so the hot path does not allocate per field.
 #[derive(Debug, Default)]
 pub struct RowScratch {
+    /// The row is marked 补报 (back-filled history) in the file's 补报 column.
+    pub backfill: bool,
     pub values: Vec<Option<String>>,
     pub skip: Vec<bool>,
     pub problems: Vec<Problem>,
@@ -352,6 +356,10 @@ impl Mapping {
         if !missing_required.is_empty() {
             return Err(BindError::MissingColumns(missing_required));
         }
+        let backfill = names.iter().position(|n| BACKFILL_HEADERS.contains(&n.as_str()));
+        if let Some(i) = backfill {
+            used[i] = true;
+        }
         let unused = header
             .cells
             .iter()
@@ -362,6 +370,7 @@ impl Mapping {
         Ok(Binding {
             sources,
             units,
+            backfill,
             today: None,
             width: header.cells.len(),
             missing_optional,
@@ -378,6 +387,7 @@ impl Mapping {
         scratch.skip.clear();
         scratch.skip.resize(n, false);
         scratch.problems.clear();
+        scratch.backfill = binding.backfill.and_then(|i| row.cells.get(i)).is_some_and(|c| is_yes(c));
 
         if let Some(p) = ragged(binding.width, binding.strict_width, &row.cells) {
             scratch.problems.push(p);
@@ -528,6 +538,14 @@ impl Mapping {
 pub fn normalize_header(s: &str) -> String {
     let n = normalize_text(s);
     n.trim_end_matches('*').trim_start_matches('*').chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// Headers of the column a department marks 补报 (back-filled history) rows in.
+const BACKFILL_HEADERS: [&str; 3] = ["补报", "是否补报", "补报标记"];
+
+/// A 补报 cell that says yes.
+fn is_yes(cell: &str) -> bool {
+    matches!(cell.trim(), "是" | "补报" | "1" | "Y" | "y" | "yes" | "YES" | "true" | "TRUE" | "√")
 }
 
 /// The unit a (normalised) header names: `罚款金额(万元)` → 万元, `欠费金额(元)` → 元.

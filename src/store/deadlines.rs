@@ -33,10 +33,11 @@ const DECIDED: &str = "SELECT department, item, substr(decision_date, 1, 7) AS m
 /// and never accepted.
 type DecidedRow = (String, String, String, i64, i64, i64, i64, i64);
 
-/// Acceptances in a month, on time and late.
+/// Acceptances in a month, on time and late; 补报 (back-filled history) apart.
 const REPORTED: &str = "SELECT department, item, substr(reported_on, 1, 7), \
-     SUM(CASE WHEN reported_on <= deadline THEN 1 ELSE 0 END), \
-     SUM(CASE WHEN reported_on > deadline THEN 1 ELSE 0 END) \
+     SUM(CASE WHEN reported_on <= deadline AND backfill = 0 THEN 1 ELSE 0 END), \
+     SUM(CASE WHEN reported_on > deadline AND backfill = 0 THEN 1 ELSE 0 END), \
+     SUM(backfill) \
      FROM records WHERE reported_on IS NOT NULL AND reported_on >= $1 AND reported_on < $2 \
      AND deadline IS NOT NULL AND ($3 IS NULL OR department = $3) \
      GROUP BY department, item, substr(reported_on, 1, 7)";
@@ -53,6 +54,9 @@ pub struct Figures {
     /// Accepted by the platform in the month, on time and late.
     pub on_time: i64,
     pub late: i64,
+    /// Accepted in the month but marked 补报 by the department (back-filled history): neither
+    /// on time nor late.
+    pub backfilled: i64,
     /// 迟报率: late / (on time + late) of those accepted in the month.
     pub late_rate: Option<f64>,
     /// 合规率: rows that passed validation / rows submitted (filtered rows excluded), by ingest month.
@@ -370,12 +374,13 @@ impl Store {
             entry(&mut out, d, i, m).wrong_code_rows = n;
         }
 
-        let rows: Vec<(String, String, String, i64, i64)> = on_pool!(self.db(), pool =>
+        let rows: Vec<(String, String, String, i64, i64, i64)> = on_pool!(self.db(), pool =>
             sqlx::query_as(REPORTED).bind(&from).bind(&to).bind(department).fetch_all(pool).await?);
-        for (d, i, m, on_time, late) in rows {
+        for (d, i, m, on_time, late, backfilled) in rows {
             let f = entry(&mut out, d, i, m);
             f.on_time = on_time;
             f.late = late;
+            f.backfilled = backfilled;
         }
 
         const INGESTED: &str = "SELECT department, item, substr(started_at, 1, 7), \

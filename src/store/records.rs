@@ -59,7 +59,7 @@ macro_rules! upsert_head {
     () => {
         "INSERT INTO records (item, department, ingest_run_id, created_at, updated_at, version, \
          business_key, content_hash, content, decision_date, region, source_line, \
-         deadline, due_soon_from, deadline_provisional, decision_key) "
+         deadline, due_soon_from, deadline_provisional, decision_key, backfill) "
     };
 }
 /// A changed hash makes a new version (the trigger archives the old one); an equal hash
@@ -71,7 +71,7 @@ macro_rules! upsert_tail {
          region = excluded.region, department = excluded.department, ingest_run_id = excluded.ingest_run_id, \
          source_line = excluded.source_line, updated_at = excluded.updated_at, deadline = excluded.deadline, \
          due_soon_from = excluded.due_soon_from, deadline_provisional = excluded.deadline_provisional, \
-         decision_key = excluded.decision_key WHERE records.content_hash <> excluded.content_hash RETURNING version"
+         decision_key = excluded.decision_key, backfill = excluded.backfill WHERE records.content_hash <> excluded.content_hash RETURNING version"
     };
 }
 const UPSERT_HEAD: &str = upsert_head!();
@@ -79,9 +79,9 @@ const UPSERT_TAIL: &str = upsert_tail!();
 /// PostgreSQL: the chunk's columns as arrays, turned back into rows by `unnest`.
 const PG_UPSERT: &str = concat!(
     upsert_head!(),
-    "SELECT $1, $2, $3, $4, $4, 1, k, h, c, d, r, l, dl, ds, dp, dk \
+    "SELECT $1, $2, $3, $4, $4, 1, k, h, c, d, r, l, dl, ds, dp, dk, b \
      FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[], $11::text[], $12::text[], \
-     $13::int4[], $14::text[]) AS t(k, h, c, d, r, l, dl, ds, dp, dk)",
+     $13::int4[], $14::text[], $15::int4[]) AS t(k, h, c, d, r, l, dl, ds, dp, dk, b)",
     upsert_tail!()
 );
 
@@ -278,7 +278,8 @@ impl RecordWriter {
                         .bind(d)
                         .bind(s)
                         .bind(p)
-                        .bind(&r.decision_key);
+                        .bind(&r.decision_key)
+                        .bind(i32::from(r.backfill));
                 }
                 q.fetch_all(&mut **c).await?
             }
@@ -295,8 +296,10 @@ impl RecordWriter {
                 let mut soon = Vec::with_capacity(chunk.len());
                 let mut provisional = Vec::with_capacity(chunk.len());
                 let mut decisions = Vec::with_capacity(chunk.len());
+                let mut backfills = Vec::with_capacity(chunk.len());
                 for r in chunk {
                     decisions.push(r.decision_key.as_deref());
+                    backfills.push(i32::from(r.backfill));
                     let (d, s, p) = deadline_columns(r);
                     deadlines.push(d);
                     soon.push(s);
@@ -323,6 +326,7 @@ impl RecordWriter {
                     .bind(soon)
                     .bind(provisional)
                     .bind(decisions)
+                    .bind(backfills)
                     .fetch_all(&mut **c)
                     .await?
             }
@@ -390,7 +394,7 @@ fn deadline_columns(r: &PreparedRecord) -> (Option<String>, Option<String>, i32)
 /// department, run, time) are SQL literals: binding them on every row costs an allocation each.
 fn values_upsert_sql(n: usize, item: &str, department: &str, run_id: i64, now: &str) -> String {
     let row = format!(
-        "({},{},{run_id},{now},{now},1,?,?,?,?,?,?,?,?,?,?)",
+        "({},{},{run_id},{now},{now},1,?,?,?,?,?,?,?,?,?,?,?)",
         literal(item),
         literal(department),
         now = literal(now)

@@ -28,6 +28,8 @@ pub struct Month {
     pub records: i64,
     pub on_time: i64,
     pub late: i64,
+    /// 补报 (back-filled history) accepted in the month, apart from on time and late.
+    pub backfilled: i64,
     pub late_rate: Option<f64>,
     pub compliance_rate: Option<f64>,
     pub overdue: i64,
@@ -76,6 +78,7 @@ fn sum(month: &str, figures: &[&Figures]) -> Month {
         m.records += f.records;
         m.on_time += f.on_time;
         m.late += f.late;
+        m.backfilled += f.backfilled;
         m.overdue += f.overdue;
         m.returned += f.returned;
         submitted += f.submitted_rows;
@@ -189,7 +192,7 @@ pub async fn page_html(
         let _ = write!(
             body,
             "<h2 id=\"dept-{}\">{}</h2>{}<table><tr><th>月份</th><th>记录</th><th>按时</th><th>迟报</th><th>迟报率</th>\
-             <th>合规率</th><th>已逾期</th><th>漏报</th><th>其中未收到</th><th>其中校验未通过未补正</th>\
+             <th>补报</th><th>合规率</th><th>已逾期</th><th>漏报</th><th>其中未收到</th><th>其中校验未通过未补正</th>\
              <th>其中退回未补正</th><th>退回待补正</th><th>重错码率（目标 {}‰）</th></tr>",
             esc(&d.id),
             esc(&d.name),
@@ -200,12 +203,13 @@ pub async fn page_html(
             let _ = write!(
                 body,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&m.month),
                 m.records,
                 m.on_time,
                 m.late,
                 percent(m.late_rate),
+                m.backfilled,
                 percent(m.compliance_rate),
                 m.overdue,
                 m.missing.map_or_else(|| "—".to_string(), |x| x.to_string()),

@@ -376,3 +376,37 @@ fn an_ingest_reports_every_check_with_its_code() {
     assert!(report.contains("警告：统一社会信用代码 91340600MA2PBM9HXD 已以名称"), "{report}");
     assert!(report.contains("警告：同一决定"), "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfilled_history_is_counted_apart_never_as_late() {
+    async fn scenario(engine: &str, root: &Path, _base: &str, settings: &Settings, store: &Store) {
+        // Decisions of January, sent in November: late, unless the department marks them 补报,
+        // by a 补报 column or by the file's name.
+        let header = credit_gateway::sim::sample::header(SampleItem::Penalties);
+        let file = root.join("history.csv");
+        let mut w = csv::Writer::from_path(&file).unwrap();
+        w.write_record(header.iter().copied().chain(["补报"])).unwrap();
+        for (n, mark) in [(1, "是"), (2, ""), (3, "否")] {
+            let wsh = format!("淮相市监处罚〔2026〕{n}号");
+            let r = penalty(&[("行政处罚决定书文号", &wsh), ("处罚决定日期", "2026-01-05")]);
+            w.write_record(header.iter().map(|h| r[h].as_str()).chain([mark])).unwrap();
+        }
+        w.flush().unwrap();
+        let s = ingest(settings, store, &file).await;
+        assert_eq!(s.accepted, 3, "{engine}: {s:?}");
+        assert!(s.unused_columns.is_empty(), "{engine}: the 补报 column is read: {:?}", s.unused_columns);
+        let whole = root.join("2026年1月补报.csv");
+        write_csv(
+            &whole,
+            &[penalty(&[("行政处罚决定书文号", "淮相市监处罚〔2026〕4号"), ("处罚决定日期", "2026-01-05")])],
+        );
+        ingest(settings, store, &whole).await;
+        assert_eq!(push(settings, store, "provincial").await, (4, 0), "{engine}");
+
+        let today = chrono::Utc::now().date_naive();
+        let figures = store.figures(today, None, Some("market")).await.unwrap();
+        let sum = |f: fn(&credit_gateway::store::Figures) -> i64| figures.iter().map(f).sum::<i64>();
+        assert_eq!((sum(|f| f.late), sum(|f| f.on_time), sum(|f| f.backfilled)), (2, 0, 2), "{engine}: {figures:?}");
+    }
+    on_both_engines!(scenario);
+}
