@@ -45,6 +45,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Deliveries(args) => cli::deliveries::run(config, &clock, args),
         Command::Feeds(args) => cli::feeds::run(config, &clock, args),
         Command::Ledger { command } => cli::ledger::run(config, &clock, command),
+        Command::Subjects { command } => cli::subjects::run(config, &clock, command),
         Command::Demo(args) => cli::demo::run(config, clock, args),
         Command::Sandbox(args) => cli::sandbox::run(config, clock, args),
         Command::Users { command } => cli::users::run(config, &clock, command),

@@ -35,3 +35,13 @@ CREATE INDEX rejected_decisions_month ON rejected_decisions (decision_date, depa
 ALTER TABLE records ADD COLUMN backfill INTEGER NOT NULL DEFAULT 0;
 DROP INDEX records_by_report;
 CREATE INDEX records_by_report ON records (reported_on, department, item, deadline, backfill) WHERE reported_on IS NOT NULL;
+
+-- The provincial platform's subject base library (主体库: 名称 + 统一社会信用代码), as last
+-- pushed down. Before a record is pushed, a name that differs from the library's under its
+-- code is returned at once as a predicted 1001, so the department fixes it first.
+CREATE TABLE subject_library (
+    credit_code  TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    source       TEXT NOT NULL,
+    received_at  TEXT NOT NULL
+);

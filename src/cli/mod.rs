@@ -17,6 +17,7 @@ pub mod report;
 pub mod run;
 pub mod sample;
 pub mod sandbox;
+pub mod subjects;
 pub mod tokens;
 pub mod users;
 
@@ -89,6 +90,12 @@ pub enum Command {
     /// Try it out: write realistic department files into a demo folder and ingest them into
     /// the embedded SQLite store, with the departments' error reports.
     Demo(demo::DemoArgs),
+    /// The provincial platform's subject base library (主体库): records whose name differs
+    /// from it are returned at once (1001 predicted) instead of pushed.
+    Subjects {
+        #[command(subcommand)]
+        command: subjects::SubjectsCommand,
+    },
     /// Simulated upper platforms and department sources on 127.0.0.1, for demos and tests.
     Sandbox(sandbox::SandboxArgs),
     /// Dashboard and API users: add, reset (each prints a password and an API token once),

@@ -12,6 +12,7 @@ mod feeds;
 mod health;
 mod records;
 pub mod scratch;
+mod subjects;
 mod web;
 
 use std::path::Path;

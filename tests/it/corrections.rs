@@ -410,3 +410,90 @@ async fn backfilled_history_is_counted_apart_never_as_late() {
     }
     on_both_engines!(scenario);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_subject_library_catches_a_mismatch_before_the_platform_sees_it() {
+    async fn scenario(engine: &str, root: &Path, base: &str, settings: &Settings, store: &Store) {
+        post(
+            &format!("{base}/sandbox/subjects"),
+            json!([{"name": "淮北市相山区某某商贸有限公司", "credit_code": RIGHT}]),
+        )
+        .await;
+        // The library comes down the same channel the platform serves it on.
+        let served = reqwest::get(format!("{base}/sandbox/subjects")).await.unwrap().bytes().await.unwrap();
+        let library = credit_gateway::subject_library::read(served.as_ref()).unwrap();
+        assert_eq!(store.replace_subject_library(&library.subjects, base, chrono::Utc::now()).await.unwrap(), 1);
+
+        let file = root.join("day.csv");
+        write_csv(
+            &file,
+            &[
+                penalty(&[("行政处罚决定书文号", "淮相市监处罚〔2026〕1号")]),
+                penalty(&[
+                    ("行政处罚决定书文号", "淮相市监处罚〔2026〕2号"),
+                    ("行政相对人名称", "淮北市相山区某某商贸公司"),
+                ]),
+                // Not in the library: pushed as today.
+                penalty(&[
+                    ("行政处罚决定书文号", "淮相市监处罚〔2026〕3号"),
+                    ("统一社会信用代码", WRONG),
+                    ("行政相对人名称", "深圳某某实业有限公司"),
+                ]),
+            ],
+        );
+        ingest(settings, store, &file).await;
+        assert_eq!(push(settings, store, "provincial").await, (2, 1), "{engine}");
+        let st = stats(base).await;
+        assert_eq!(st["platforms"]["provincial"]["CF"]["received"], 2, "{engine}: the mismatch was never sent: {st}");
+        let returns = store.open_returns(Some("market")).await.unwrap();
+        assert_eq!(returns.len(), 1, "{engine}");
+        assert_eq!(returns[0].rule.as_deref(), Some("1001"));
+        assert!(
+            returns[0].reason.contains("预判") && returns[0].reason.contains("淮北市相山区某某商贸公司"),
+            "{returns:?}"
+        );
+
+        // The department corrects the name: pushed, accepted, the problem closed.
+        let fixed = root.join("fixed.csv");
+        write_csv(&fixed, &[penalty(&[("行政处罚决定书文号", "淮相市监处罚〔2026〕2号")])]);
+        ingest(settings, store, &fixed).await;
+        assert_eq!(push(settings, store, "provincial").await, (1, 0), "{engine}");
+        assert!(store.open_returns(Some("market")).await.unwrap().is_empty(), "{engine}");
+    }
+    on_both_engines!(scenario);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strict_sandbox_returns_subjects_it_does_not_know() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = Settings::load(&repo().join("config/gateway.toml")).unwrap();
+    let opts = credit_gateway::sim::sandbox::platforms::SandboxOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        subjects: None,
+        exchange: None,
+        secrets: Default::default(),
+        catalogue: std::sync::Arc::new(probe.catalogue.clone()),
+    };
+    let running = credit_gateway::sim::sandbox::platforms::start(opts).await.expect("sandbox starts");
+    running.set_strict_subjects(true);
+    let base = format!("http://{}", running.addr());
+    post(&format!("{base}/sandbox/subjects"), json!([{"name": "淮北市相山区某某商贸有限公司", "credit_code": RIGHT}]))
+        .await;
+    let db = format!("sqlite://{}", dir.path().join("gateway.db").display());
+    let settings = Settings::load(&config(dir.path(), &base, &db)).unwrap();
+    let store = Store::connect(&settings.gateway.database_url).await.unwrap();
+    let file = dir.path().join("day.csv");
+    write_csv(
+        &file,
+        &[
+            penalty(&[("行政处罚决定书文号", "淮相市监处罚〔2026〕1号")]),
+            penalty(&[("行政处罚决定书文号", "淮相市监处罚〔2026〕2号"), ("统一社会信用代码", WRONG)]),
+        ],
+    );
+    ingest(&settings, &store, &file).await;
+    assert_eq!(push(&settings, &store, "provincial").await, (1, 1));
+    let returns = store.open_returns(Some("market")).await.unwrap();
+    assert!(returns[0].reason.contains("未查询到主体"), "{returns:?}");
+    store.close().await;
+    running.shutdown().await;
+}
