@@ -45,3 +45,11 @@ CREATE TABLE subject_library (
     source       TEXT NOT NULL,
     received_at  TEXT NOT NULL
 );
+
+-- A record repeating a decision already stored under another key (warned `duplicate_decision`)
+-- is kept, but the figures count the decision once. The figures' covering indexes cover it.
+ALTER TABLE records ADD COLUMN duplicate INTEGER NOT NULL DEFAULT 0;
+DROP INDEX records_by_decision;
+CREATE INDEX records_by_decision ON records (decision_date, department, item, deadline, due_soon_from, reported_on, returned, duplicate);
+DROP INDEX records_by_report;
+CREATE INDEX records_by_report ON records (reported_on, department, item, deadline, backfill, duplicate) WHERE reported_on IS NOT NULL;

@@ -19,13 +19,15 @@ const STATUS_SQL: &str = "CASE \
      WHEN $1 >= due_soon_from THEN 'due_soon' \
      ELSE 'pending' END";
 
-/// A month's decisions per department and item, with today's overdue and due-soon counts.
-const DECIDED: &str = "SELECT department, item, substr(decision_date, 1, 7) AS month, COUNT(*), \
-     SUM(CASE WHEN deadline IS NOT NULL AND reported_on IS NULL AND $1 > deadline THEN 1 ELSE 0 END), \
-     SUM(CASE WHEN deadline IS NOT NULL AND reported_on IS NULL AND $1 <= deadline AND $1 >= due_soon_from \
-         THEN 1 ELSE 0 END), \
+/// A month's decisions per department and item, with today's overdue and due-soon counts. A
+/// record repeating a stored decision under another key (`duplicate`) is not counted again.
+const DECIDED: &str = "SELECT department, item, substr(decision_date, 1, 7) AS month, \
+     SUM(CASE WHEN duplicate = 0 THEN 1 ELSE 0 END), \
+     SUM(CASE WHEN duplicate = 0 AND deadline IS NOT NULL AND reported_on IS NULL AND $1 > deadline THEN 1 ELSE 0 END), \
+     SUM(CASE WHEN duplicate = 0 AND deadline IS NOT NULL AND reported_on IS NULL AND $1 <= deadline \
+         AND $1 >= due_soon_from THEN 1 ELSE 0 END), \
      SUM(returned), \
-     SUM(CASE WHEN returned = 1 AND reported_on IS NULL THEN 1 ELSE 0 END) \
+     SUM(CASE WHEN returned = 1 AND reported_on IS NULL AND duplicate = 0 THEN 1 ELSE 0 END) \
      FROM records WHERE decision_date >= $2 AND decision_date < $3 AND ($4 IS NULL OR department = $4) \
      GROUP BY department, item, substr(decision_date, 1, 7)";
 
@@ -35,9 +37,9 @@ type DecidedRow = (String, String, String, i64, i64, i64, i64, i64);
 
 /// Acceptances in a month, on time and late; 补报 (back-filled history) apart.
 const REPORTED: &str = "SELECT department, item, substr(reported_on, 1, 7), \
-     SUM(CASE WHEN reported_on <= deadline AND backfill = 0 THEN 1 ELSE 0 END), \
-     SUM(CASE WHEN reported_on > deadline AND backfill = 0 THEN 1 ELSE 0 END), \
-     SUM(backfill) \
+     SUM(CASE WHEN reported_on <= deadline AND backfill = 0 AND duplicate = 0 THEN 1 ELSE 0 END), \
+     SUM(CASE WHEN reported_on > deadline AND backfill = 0 AND duplicate = 0 THEN 1 ELSE 0 END), \
+     SUM(CASE WHEN backfill = 1 AND duplicate = 0 THEN 1 ELSE 0 END) \
      FROM records WHERE reported_on IS NOT NULL AND reported_on >= $1 AND reported_on < $2 \
      AND deadline IS NOT NULL AND ($3 IS NULL OR department = $3) \
      GROUP BY department, item, substr(reported_on, 1, 7)";

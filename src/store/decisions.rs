@@ -82,6 +82,12 @@ impl RecordWriter {
             &all
         };
         let counts = self.write(records, problems).await?;
+        // The figures count a repeated decision once: its later record is marked.
+        for w in warnings.iter().filter(|w| w.code == ProblemCode::DuplicateDecision.as_str()) {
+            if let Some(r) = records.iter().find(|r| r.line == w.line) {
+                self.mark_duplicate(&r.business_key).await?;
+            }
+        }
         for r in &rekeyed {
             self.after_rekey(r).await?;
         }
@@ -342,6 +348,20 @@ impl RecordWriter {
             match &mut self.conn {
                 Conn::Sqlite(c) => insert!(c),
                 Conn::Postgres(c) => insert!(c),
+            }
+        }
+        Ok(())
+    }
+
+    async fn mark_duplicate(&mut self, business_key: &str) -> Result<(), StoreError> {
+        let sql =
+            format!("UPDATE records SET duplicate = 1 WHERE item = {} AND business_key = $1", literal(&self.item));
+        match &mut self.conn {
+            Conn::Sqlite(c) => {
+                sqlx::query(&sql).bind(business_key).execute(&mut **c).await?;
+            }
+            Conn::Postgres(c) => {
+                sqlx::query(&sql).bind(business_key).execute(&mut **c).await?;
             }
         }
         Ok(())

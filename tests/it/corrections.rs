@@ -375,6 +375,11 @@ fn an_ingest_reports_every_check_with_its_code() {
     let report = std::fs::read_to_string(s["report"].as_str().unwrap()).unwrap();
     assert!(report.contains("警告：统一社会信用代码 91340600MA2PBM9HXD 已以名称"), "{report}");
     assert!(report.contains("警告：同一决定"), "{report}");
+    // The month counts the repeated decision once: 9 records, 8 decisions.
+    let out = gateway(&db, &["--now", "2026-12-03T10:00:00+08:00", "report", "--format", "json", "--month", "2026-11"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let figures: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(figures[0]["records"], 8, "{figures:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
