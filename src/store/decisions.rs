@@ -40,10 +40,11 @@ struct KnownSubject {
     business_key: String,
 }
 
-/// A record re-keyed by a correction: its id and the key it had.
+/// A record re-keyed by a correction: its id, and the key and version it had.
 struct Rekeyed {
     id: i64,
     old_key: String,
+    old_version: i64,
 }
 
 /// What one checked write did, beyond `WriteCounts`.
@@ -161,6 +162,7 @@ impl RecordWriter {
                 rekeyed.push(Rekeyed {
                     id: s.id,
                     old_key: std::mem::replace(&mut s.business_key, r.business_key.clone()),
+                    old_version: s.version,
                 });
                 s.returned = false;
                 continue;
@@ -381,17 +383,19 @@ impl RecordWriter {
     }
 
     /// After a corrected version is stored: where the platform accepted the old key, that key
-    /// is deleted (it named the wrong subject) and the new one goes as new (`add`).
+    /// is withdrawn (撤销: it named the wrong subject), as the old version and under the old
+    /// key, and the new key goes as new (`add`).
     async fn after_rekey(&mut self, r: &Rekeyed) -> Result<(), StoreError> {
         let delete = format!(
             "INSERT INTO deliveries (record_id, version, destination, operation, idempotency_key, status, next_attempt_at, \
              created_at, updated_at, business_key) \
-             SELECT r.id, r.version, a.destination, 'delete', r.id || ':' || r.version || ':delete:' || a.destination, \
+             SELECT r.id, {v}, a.destination, 'withdraw', r.id || ':{v}:withdraw:' || a.destination, \
              'pending', {now}, {now}, {now}, $1 FROM records r \
              JOIN (SELECT DISTINCT destination FROM deliveries WHERE record_id = $2 AND source = 'record' \
                    AND status = 'accepted' AND operation IN ('add', 'update')) a ON 1 = 1 \
              WHERE r.id = $2 \
              ON CONFLICT (record_id, destination, version, operation) DO NOTHING",
+            v = r.old_version,
             now = literal(&self.now)
         );
         // The old key's first name no longer stands for the code it named.

@@ -170,9 +170,10 @@ impl Store {
         }
         let list = id_list(ids.iter().copied());
         // A version the record has moved past is not pushed: the newer one has its own delivery.
+        // The withdrawal of a key a correction replaced (`business_key` set) is of the old version.
         let stale = format!(
             "UPDATE deliveries SET status = 'superseded', claimed_by = NULL, claim_expires_at = NULL, updated_at = $1 \
-             WHERE id IN ({list}) AND version < CASE WHEN source = 'feed' \
+             WHERE id IN ({list}) AND business_key IS NULL AND version < CASE WHEN source = 'feed' \
                THEN (SELECT f.version FROM feed_records f WHERE f.id = deliveries.record_id) \
                ELSE (SELECT r.version FROM records r WHERE r.id = deliveries.record_id) END"
         );

@@ -174,13 +174,27 @@ async fn a_corrected_credit_code_supersedes_the_returned_record() {
 
         // Pushed again: accepted; the return closes; the national platform deletes the wrong key.
         assert_eq!(push(settings, store, "provincial").await, (1, 0), "{engine}");
-        assert_eq!(push(settings, store, "national").await, (2, 0), "{engine}: the new key added, the old one deleted");
+        assert_eq!(
+            push(settings, store, "national").await,
+            (2, 0),
+            "{engine}: the new key added, the old one withdrawn"
+        );
         assert!(store.open_returns(Some("market")).await.unwrap().is_empty(), "{engine}");
         let history = store.record_returns(record_id).await.unwrap();
         assert!(history[0].closed_at.is_some(), "{engine}: closed by the correction");
         let st = stats(base).await;
         assert_eq!(st["platforms"]["provincial"]["CF"]["accepted"], 1, "{engine}: {st}");
-        assert_eq!(st["platforms"]["national"]["CF"]["operations"], json!({"add": 2, "delete": 1}), "{engine}: {st}");
+        assert_eq!(st["platforms"]["national"]["CF"]["operations"], json!({"add": 2, "withdraw": 1}), "{engine}: {st}");
+        let received: Value = reqwest::get(format!("{base}/sandbox/received?platform=national&item=CF"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let withdrawn: Vec<&Value> =
+            received.as_array().unwrap().iter().filter(|r| r["key"].as_str().unwrap().contains(":withdraw:")).collect();
+        assert_eq!(withdrawn.len(), 1, "{engine}: {received}");
+        assert!(withdrawn[0]["business_key"].as_str().unwrap().contains(WRONG), "{engine}: the old key: {received}");
 
         // The month counts one decision, reported (not missing).
         let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
