@@ -39,6 +39,24 @@ impl ErrorReport {
         Ok(ErrorReport { path, tmp, out, lines: 0 })
     }
 
+    /// The report at `path` to add lines to: a copy of it (or a new one) in the temporary
+    /// file, moved into place again on `finish`. Ingest adds the warnings the store finds
+    /// after the rows were read (重码, repeated decisions).
+    pub fn reopen(path: PathBuf) -> std::io::Result<ErrorReport> {
+        let existing = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return ErrorReport::create(path),
+            Err(e) => return Err(e),
+        };
+        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+        tmp_name.push(".tmp");
+        let tmp = path.with_file_name(tmp_name);
+        let mut file = BufWriter::new(File::create(&tmp)?);
+        file.write_all(&existing)?;
+        let out = csv::WriterBuilder::new().has_headers(false).from_writer(file);
+        Ok(ErrorReport { path, tmp, out, lines: 1 })
+    }
+
     /// `row` is None for problems with the whole file.
     pub fn add(&mut self, row: Option<u64>, field: &str, reason: &str, value: &str) -> std::io::Result<()> {
         let row = row.map(|r| r.to_string()).unwrap_or_default();
@@ -86,6 +104,26 @@ pub fn neutralise_formula(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_reopened_keeps_its_lines_and_takes_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv.errors.csv");
+        let mut r = ErrorReport::create(path.clone()).unwrap();
+        r.add(Some(2), "字段", "原因一", "x").unwrap();
+        r.finish().unwrap();
+        let mut r = ErrorReport::reopen(path.clone()).unwrap();
+        r.add(Some(3), "", "警告：原因二", "y").unwrap();
+        assert_eq!(r.finish().unwrap(), Some(path.clone()));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "\u{feff}行号,字段,原因,原始值\n2,字段,原因一,x\n3,,警告：原因二,y\n");
+        // No report yet: one is made.
+        let other = dir.path().join("b.csv.errors.csv");
+        let mut r = ErrorReport::reopen(other.clone()).unwrap();
+        r.add(Some(5), "", "警告：原因三", "").unwrap();
+        r.finish().unwrap();
+        assert!(std::fs::read_to_string(&other).unwrap().ends_with("5,,警告：原因三,\n"));
+    }
 
     #[test]
     fn formulas_are_neutralised_and_long_values_cut() {

@@ -26,7 +26,7 @@ use crate::ids::mask_id_number;
 use crate::mapping::{Binding, Mapping, RowOutcome, RowScratch};
 use crate::problem::{ProblemCode, Severity};
 use crate::publicity::{ItemRule, Publicity, RowAction};
-use crate::record::{PreparedRecord, prepare};
+use crate::record::{PreparedRecord, RejectedDecision, prepare, rejected_decision};
 use crate::store::{IngestCounts, IngestRunStart, ProblemRow, RunStatus, Store, StoreError};
 
 /// Rows per batch handed from the reader to the writer.
@@ -121,6 +121,8 @@ struct StartInfo {
 #[derive(Default)]
 struct Batch {
     records: Vec<PreparedRecord>,
+    /// Decisions of rejected rows: 漏报 until corrected.
+    rejected_decisions: Vec<RejectedDecision>,
     problems: Vec<ProblemRow>,
     rows: u64,
     rejected: u64,
@@ -171,6 +173,7 @@ pub async fn ingest_file(
     let (tx, mut rx) = mpsc::channel::<Message>(CHANNEL_BATCHES);
     let reader = {
         let path = path.to_path_buf();
+        let report_path = report_path.clone();
         let progress = opts.progress;
         let deadline = settings
             .deadlines
@@ -180,9 +183,9 @@ pub async fn ingest_file(
             .publicity
             .for_item(&connector.item)
             .map(|rule| (settings.publicity.clone(), rule.clone(), mapping.publish_minor));
-        tokio::task::spawn_blocking(move || {
-            read_file(&path, &mapping, deadline, publicity, &report_path, progress, &tx)
-        })
+        // Decisions dated after today (Asia/Shanghai) are refused.
+        let rules = ReadRules { deadline, publicity, today: opts.clock.today() };
+        tokio::task::spawn_blocking(move || read_file(&path, &mapping, rules, &report_path, progress, &tx))
     };
 
     let start = match rx.recv().await {
@@ -229,6 +232,7 @@ pub async fn ingest_file(
     let mut counts = IngestCounts::default();
     let mut warnings = 0;
     let mut revocations = Vec::new();
+    let mut store_warnings: Vec<ProblemRow> = Vec::new();
     let written: Result<(), StoreError> = async {
         let mut writer = store
             .record_writer(
@@ -244,7 +248,11 @@ pub async fn ingest_file(
             let Message::Batch(batch) = message else {
                 continue;
             };
-            let w = writer.write(&batch.records, &batch.problems).await?;
+            // Checked against the store too: corrections by decision, repeated decisions, 重码.
+            let checked = writer.write_checked(&batch.records, &batch.problems, &batch.rejected_decisions).await?;
+            let w = checked.counts;
+            warnings += checked.warnings.len() as u64;
+            store_warnings.extend(checked.warnings);
             counts.rows += batch.rows;
             counts.rejected += batch.rejected;
             counts.skipped += batch.skipped;
@@ -293,6 +301,34 @@ pub async fn ingest_file(
         connector = %connector.name, file = %path.display(), rows = counts.rows, accepted = counts.accepted,
         unchanged = counts.unchanged, rejected = counts.rejected, skipped = counts.skipped, "file ingested"
     );
+    // The store's warnings go into the department's report too, after the reader's lines.
+    let mut report = end.report;
+    if !store_warnings.is_empty() {
+        let mut r = ErrorReport::reopen(report_path.clone())
+            .map_err(|source| IngestError::Report { path: report_path.clone(), source })?;
+        for w in &store_warnings {
+            r.add(Some(w.line), "", &format!("警告：{}", w.reason), w.value.as_deref().unwrap_or(""))
+                .map_err(|source| IngestError::Report { path: report_path.clone(), source })?;
+        }
+        report = r.finish().map_err(|source| IngestError::Report { path: report_path.clone(), source })?;
+    }
+    let mut warning_items = end.warning_items;
+    let mut warnings_omitted = end.warnings_omitted;
+    for p in store_warnings {
+        if warning_items.len() < MAX_LISTED_ERRORS {
+            warning_items.push(RowErrorEntry {
+                row: p.line,
+                field: p.field,
+                field_name: None,
+                code: p.code,
+                reason: p.reason,
+                value: p.value.unwrap_or_default(),
+            });
+        } else {
+            warnings_omitted += 1;
+        }
+    }
+    warning_items.sort_by_key(|w| w.row);
     Ok(IngestSummary {
         file: path.to_path_buf(),
         connector: connector.name.clone(),
@@ -309,10 +345,10 @@ pub async fn ingest_file(
         warnings,
         errors: end.errors,
         errors_omitted: end.errors_omitted,
-        warning_items: end.warning_items,
-        warnings_omitted: end.warnings_omitted,
+        warning_items,
+        warnings_omitted,
         revocations: revoked.applied,
-        report: end.report,
+        report,
         missing_columns: start.missing,
         unused_columns: start.unused,
         elapsed_ms: started.elapsed().as_millis() as u64,
@@ -334,16 +370,26 @@ pub fn fingerprint(path: &Path) -> std::io::Result<String> {
     Ok(hasher.finalize().to_hex().to_string())
 }
 
+/// What the reader checks each row against besides its mapping.
+struct ReadRules {
+    /// The calendar, the item's deadline rule and the due-soon margin, when the item has one.
+    deadline: Option<(Arc<Calendar>, RecordRule, u32)>,
+    /// The item's publicity rules and whether the mapping publishes minor penalties.
+    publicity: Option<(Publicity, ItemRule, bool)>,
+    /// Decisions dated after this day (Asia/Shanghai) are refused.
+    today: chrono::NaiveDate,
+}
+
 /// The reader thread: everything CPU-bound happens here.
 fn read_file(
     path: &Path,
     mapping: &Mapping,
-    deadline: Option<(Arc<Calendar>, RecordRule, u32)>,
-    publicity: Option<(Publicity, ItemRule, bool)>,
+    rules: ReadRules,
     report_path: &Path,
     progress: bool,
     tx: &mpsc::Sender<Message>,
 ) -> Result<ReaderEnd, FileFailure> {
+    let ReadRules { deadline, publicity, today } = rules;
     let refuse = |fingerprint: Option<String>, reason: String, reason_zh: String| {
         // The department learns why its file was refused from the report too.
         let report = ErrorReport::create(report_path.to_path_buf())
@@ -388,6 +434,7 @@ fn read_file(
     let mut binding =
         mapping.bind(&head[header_at]).map_err(|e| refuse(Some(fingerprint.clone()), e.to_string(), e.zh()))?;
     binding.strict_width = rows.kind() == FileKind::Csv;
+    binding.today = Some(today);
     let header_line = head[header_at].line;
 
     let start = StartInfo {
@@ -410,6 +457,7 @@ fn read_file(
     })?;
     let bar = progress.then(|| progress_bar(rows.progress().total));
     let mut state = RowState {
+        backfill_file: path.file_name().is_some_and(|n| n.to_string_lossy().contains("补报")),
         deadline,
         publicity,
         mapping,
@@ -493,6 +541,8 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
 
 /// Per-row work of the reader thread.
 struct RowState<'a> {
+    /// The whole file is 补报 (back-filled history): its name says so.
+    backfill_file: bool,
     /// The calendar, the item's deadline rule and the due-soon margin, when the item has one.
     deadline: Option<(Arc<Calendar>, RecordRule, u32)>,
     /// The item's publicity rules and whether the mapping publishes minor penalties.
@@ -524,6 +574,7 @@ impl RowState<'_> {
                     Some(deadline::compute(calendar, start, rule.working_days, *soon))
                 });
                 let mut record = prepare(self.item, &self.scratch.values, row.line, deadline);
+                record.backfill = self.backfill_file || self.scratch.backfill;
                 match action {
                     Some(RowAction::Revoke { operation, on, reason }) => {
                         self.batch.revocations.push(crate::early_end::Revocation {
@@ -543,6 +594,9 @@ impl RowState<'_> {
             RowOutcome::Skipped(_) => self.batch.skipped += 1,
             RowOutcome::Rejected => {
                 self.batch.rejected += 1;
+                if let Some(d) = rejected_decision(self.item, &self.scratch.values, row.line) {
+                    self.batch.rejected_decisions.push(d);
+                }
                 self.note_problems(row);
             }
         }

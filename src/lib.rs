@@ -32,6 +32,7 @@ pub mod secret;
 pub mod service;
 pub mod sim;
 pub mod store;
+pub mod subject_library;
 pub mod supervisor;
 pub mod transform;
 pub mod web;

@@ -48,6 +48,20 @@ pub enum ProblemCode {
     PublicityTooShort,
     PublicityTooLong,
     UnknownRecord,
+    /// A decision dated after today (Asia/Shanghai): refused.
+    FutureDecision,
+    /// 行政相对人类别 contradicts the credit code's prefix: warned.
+    SubjectTypeMismatch,
+    /// One credit code under another name in the store: warned.
+    CodeNameConflict,
+    /// An amount differs from the one the decision's text states: warned.
+    AmountUnitMismatch,
+    /// An amount 10,000× off the one the decision's text states (元 taken as 万元): refused.
+    AmountUnit10000,
+    /// An amount above the configured plausibility ceiling: warned.
+    AmountImplausible,
+    /// A row repeating a decision already stored under another key: warned.
+    DuplicateDecision,
 }
 
 impl ProblemCode {
@@ -75,6 +89,13 @@ impl ProblemCode {
             ProblemCode::PublicityTooShort => "publicity_too_short",
             ProblemCode::PublicityTooLong => "publicity_too_long",
             ProblemCode::UnknownRecord => "unknown_record",
+            ProblemCode::FutureDecision => "future_decision",
+            ProblemCode::SubjectTypeMismatch => "subject_type_mismatch",
+            ProblemCode::CodeNameConflict => "code_name_conflict",
+            ProblemCode::AmountUnitMismatch => "amount_unit_mismatch",
+            ProblemCode::AmountUnit10000 => "amount_unit_10000",
+            ProblemCode::AmountImplausible => "amount_implausible",
+            ProblemCode::DuplicateDecision => "duplicate_decision",
         }
     }
 }

@@ -25,6 +25,14 @@ pub struct PreparedRecord {
     pub line: u64,
     /// The reporting deadline, for items that have a rule.
     pub deadline: Option<RecordDeadline>,
+    /// The decision apart from its subject: the key parts that name neither the subject's
+    /// code nor its name (文书号, decision date). A correction that changes the subject keeps
+    /// it. `None` when the item's key has no subject part or a part is empty.
+    pub decision_key: Option<String>,
+    /// The subject's credit code and name as stored, for the one-code-one-name check.
+    pub subject: Option<(String, String)>,
+    /// Marked by the department as 补报 (back-filled history): counted apart, never as 迟报.
+    pub backfill: bool,
     /// The publicity period, for items `config/publicity.toml` names (set by ingest).
     pub publicity: Option<PublicityColumns>,
 }
@@ -75,7 +83,19 @@ pub fn prepare(item: &Item, values: &[Option<String>], line: u64, deadline: Opti
         .and_then(|i| values[i].as_deref())
         .and_then(|c| CreditCode::parse(c).ok())
         .map(|c| c.region().to_string());
+    let subject = match (item.subject_code, item.subject_name) {
+        (Some(c), Some(n)) => match (values[c].as_deref(), values[n].as_deref()) {
+            (Some(code), Some(name)) if code != crate::ids::CREDIT_CODE_PLACEHOLDER => {
+                Some((code.to_string(), name.to_string()))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
     PreparedRecord {
+        backfill: false,
+        decision_key: decision_key(item, values),
+        subject,
         business_key,
         content,
         content_hash,
@@ -85,6 +105,38 @@ pub fn prepare(item: &Item, values: &[Option<String>], line: u64, deadline: Opti
         deadline,
         publicity: None,
     }
+}
+
+/// A rejected row's decision, when its key fields and decision date are readable: it is
+/// counted as 漏报 until a record of the same decision arrives (SPEC §7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedDecision {
+    pub decision_key: String,
+    pub decision_date: String,
+    pub line: u64,
+}
+
+pub fn rejected_decision(item: &Item, values: &[Option<String>], line: u64) -> Option<RejectedDecision> {
+    let date = values[item.decision_date].as_deref()?;
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    Some(RejectedDecision { decision_key: decision_key(item, values)?, decision_date: date.to_string(), line })
+}
+
+/// The key parts that do not name the subject, joined like the business key.
+fn decision_key(item: &Item, values: &[Option<String>]) -> Option<String> {
+    let names_subject =
+        |part: &Vec<usize>| part.iter().any(|i| Some(*i) == item.subject_code || Some(*i) == item.subject_name);
+    if !item.key.iter().any(names_subject) {
+        return None;
+    }
+    let mut key = String::new();
+    for (n, part) in item.key.iter().filter(|p| !names_subject(p)).enumerate() {
+        if n > 0 {
+            key.push(KEY_SEPARATOR);
+        }
+        key.push_str(part.iter().find_map(|&i| values[i].as_deref())?);
+    }
+    (!key.is_empty()).then_some(key)
 }
 
 fn push_json_str(out: &mut String, s: &str) {
@@ -107,7 +159,26 @@ fn push_json_str(out: &mut String, s: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::push_json_str;
+    use super::*;
+
+    #[test]
+    fn the_decision_key_leaves_the_subject_out() {
+        let catalogue = crate::catalogue::shipped_for_tests();
+        let item = catalogue.item("CF").unwrap();
+        let mut values = vec![None; item.fields.len()];
+        let mut set = |k: &str, v: &str| values[item.field_index(k).unwrap()] = Some(v.to_string());
+        set("CF_WSH", "淮相市监处罚〔2024〕1号");
+        set("CF_XDR_SHXYM", "91340600MA2PBM9HXD");
+        set("CF_XDR_MC", "某某（集团）有限公司");
+        set("CF_JDRQ", "2024-03-01");
+        let a = prepare(item, &values, 2, None);
+        values[item.field_index("CF_XDR_SHXYM").unwrap()] = Some("914403001922038216".into());
+        let b = prepare(item, &values, 2, None);
+        assert_ne!(a.business_key, b.business_key);
+        assert_eq!(a.decision_key, b.decision_key);
+        assert_eq!(a.decision_key.as_deref(), Some("淮相市监处罚〔2024〕1号\u{1f}2024-03-01"));
+        assert_eq!(b.subject, Some(("914403001922038216".into(), "某某（集团）有限公司".into())));
+    }
 
     #[test]
     fn json_strings_round_trip_through_serde() {

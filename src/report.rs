@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use crate::store::Figures;
 
 /// Column titles, as ops staff say them.
-const COLUMNS: [&str; 13] = [
+const COLUMNS: [&str; 19] = [
     "部门",
     "信息类别",
     "月份",
@@ -19,13 +19,33 @@ const COLUMNS: [&str; 13] = [
     "退回",
     "台账数",
     "漏报",
+    // The three parts of 漏报 (SPEC §7).
+    "漏报·未收到",
+    "漏报·校验未通过未补正",
+    "漏报·退回未补正",
+    "重错码数",
+    "重错码率",
+    // Back-filled history accepted in the month: neither on time nor late.
+    "补报",
 ];
 
 fn percent(rate: Option<f64>) -> String {
     rate.map_or_else(|| "-".to_string(), |r| format!("{:.1}%", r * 100.0))
 }
 
-fn cells(f: &Figures) -> [String; 13] {
+/// 重错码率 in per mille, marked when above the policy's target.
+fn per_mille(f: &Figures) -> String {
+    let Some(rate) = f.wrong_code_rate else {
+        return "-".to_string();
+    };
+    let shown = format!("{:.1}‰", rate * 1000.0);
+    match f.wrong_code_target {
+        Some(t) if f.wrong_code_over_target => format!("{shown}（超过目标{}‰）", t * 1000.0),
+        _ => shown,
+    }
+}
+
+fn cells(f: &Figures) -> [String; 19] {
     [
         f.department.clone(),
         f.item.clone(),
@@ -40,12 +60,18 @@ fn cells(f: &Figures) -> [String; 13] {
         f.returned.to_string(),
         f.declared.map_or_else(|| "-".to_string(), |d| d.to_string()),
         f.missing.map_or_else(|| "-".to_string(), |m| m.to_string()),
+        f.missing_never_received.map_or_else(|| "-".to_string(), |m| m.to_string()),
+        f.missing_rejected.to_string(),
+        f.missing_returned.to_string(),
+        f.wrong_code_rows.to_string(),
+        per_mille(f),
+        f.backfilled.to_string(),
     ]
 }
 
 /// An aligned text table (CJK characters count two columns wide).
 pub fn table(figures: &[Figures]) -> String {
-    let rows: Vec<[String; 13]> = figures.iter().map(cells).collect();
+    let rows: Vec<[String; 19]> = figures.iter().map(cells).collect();
     let width = |s: &str| s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum::<usize>();
     let mut widths: Vec<usize> = COLUMNS.iter().map(|c| width(c)).collect();
     for r in &rows {
@@ -121,5 +147,24 @@ mod tests {
         assert!(c.contains("market,CF,2026-03,10,3,1,25.0%,90.0%,2,0,0,12,2"));
         let j: serde_json::Value = serde_json::from_str(&json(&[sample()])).unwrap();
         assert_eq!(j[0]["late_rate"], 0.25);
+    }
+
+    #[test]
+    fn missing_reports_show_their_three_parts_and_wrong_codes_their_target() {
+        let mut f = sample();
+        f.missing_never_received = Some(1);
+        f.missing_rejected = 2;
+        f.missing_returned = 3;
+        f.wrong_code_rows = 3;
+        f.submitted_rows = 1000;
+        f.wrong_code_rate = Some(0.003);
+        let mut lines = [f];
+        Figures::mark_wrong_code_target(&mut lines, 0.001);
+        let c = csv(&lines);
+        assert!(c.contains("漏报·未收到,漏报·校验未通过未补正,漏报·退回未补正,重错码数,重错码率"), "{c}");
+        assert!(c.contains(",1,2,3,3,3.0‰（超过目标1‰）,0"), "{c}");
+        let j: serde_json::Value = serde_json::from_str(&json(&lines)).unwrap();
+        assert_eq!(j[0]["wrong_code_over_target"], true);
+        assert_eq!(j[0]["missing_returned"], 3);
     }
 }

@@ -87,6 +87,61 @@ pub fn normalize_text(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A subject's name as registered: trimmed, whitespace runs collapsed to one space,
+/// zero-width and control characters removed, and nothing else changed. Full-width
+/// brackets（）, the middle dot · and every other character stay as written, because the
+/// platforms compare the name with the registered one character for character.
+pub fn normalize_name(s: &str) -> Cow<'_, str> {
+    let t = s.trim();
+    if is_normal_name(t) {
+        return Cow::Borrowed(t);
+    }
+    let mut out = String::with_capacity(t.len());
+    let mut pending_space = false;
+    for c in t.chars() {
+        match fold_space(c) {
+            Folded::Drop => {}
+            Folded::Space => pending_space = !out.is_empty(),
+            Folded::Char(f) => {
+                if pending_space {
+                    out.push(' ');
+                    pending_space = false;
+                }
+                out.push(f);
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The form two names are compared in when their width, brackets or spacing must not
+/// matter (matching a correction, the subject library): `normalize_text` without any space.
+pub fn name_key(s: &str) -> String {
+    normalize_text(s).chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// `fold` without the full-width folding: only spaces and invisible characters.
+fn fold_space(c: char) -> Folded {
+    match c {
+        '\u{200B}'..='\u{200D}' | '\u{FEFF}' => Folded::Drop,
+        c if c.is_whitespace() => Folded::Space,
+        c if c.is_control() => Folded::Drop,
+        c => Folded::Char(c),
+    }
+}
+
+fn is_normal_name(t: &str) -> bool {
+    let mut prev_space = false;
+    for c in t.chars() {
+        match fold_space(c) {
+            Folded::Char(_) => prev_space = false,
+            Folded::Space if c == ' ' && !prev_space => prev_space = true,
+            _ => return false,
+        }
+    }
+    true
+}
+
 enum Folded {
     Char(char),
     Space,
@@ -508,6 +563,23 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(normalize_text(input), expected, "{input:?}");
         }
+    }
+
+    #[test]
+    fn names_keep_their_registered_form() {
+        let cases = [
+            ("  某某（集团）有限公司 ", "某某（集团）有限公司"),
+            ("阿卜杜·热合曼", "阿卜杜·热合曼"),
+            ("某某\u{3000}\u{3000}商行", "某某 商行"),
+            ("某某\u{200b}公司\u{7}", "某某公司"),
+            ("ＡＢＣ（淮北）", "ＡＢＣ（淮北）"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(normalize_name(input), expected, "{input:?}");
+        }
+        assert!(matches!(normalize_name("某某（集团）有限公司"), Cow::Borrowed(_)));
+        assert_eq!(name_key("某某（集团） 有限公司"), name_key("某某(集团)有限公司"));
+        assert_ne!(name_key("某某（集团）有限公司"), name_key("某某集团有限公司"));
     }
 
     #[test]

@@ -101,6 +101,10 @@ pub enum FieldKind {
         min: Option<Decimal>,
         max: Option<Decimal>,
         unit: Option<Unit>,
+        /// Above this the amount is warned as implausible.
+        plausible_max: Option<Decimal>,
+        /// Where the decision's text states the amount, for the unit cross-check.
+        stated_in: Option<StatedIn>,
     },
     Integer {
         min: Option<i64>,
@@ -117,6 +121,13 @@ pub enum FieldKind {
     IdDocument {
         id_type: IdTypeSource,
     },
+}
+
+/// A text field that states an amount after one of `after` (处罚内容 “罚款人民币2000元”).
+#[derive(Debug, Clone)]
+pub struct StatedIn {
+    pub field: usize,
+    pub after: Vec<String>,
 }
 
 /// Where an ID document's type comes from: another field, or fixed by the item.
@@ -186,6 +197,8 @@ pub struct Item {
     pub authority_code: Option<usize>,
     pub subject_name: Option<usize>,
     pub subject_code: Option<usize>,
+    /// The 行政相对人类别 field, checked against `subject_code`'s prefix.
+    pub subject_kind: Option<usize>,
     pub filters: Vec<Filter>,
     pub fields: Vec<Field>,
     index: HashMap<String, usize>,
@@ -202,6 +215,8 @@ pub struct Catalogue {
     items: Vec<Arc<Item>>,
     tables: HashMap<String, Arc<CodeTable>>,
     credit_code_exceptions: Arc<HashSet<String>>,
+    /// Credit-code prefix → the subject kind it implies (longest prefix first).
+    subject_kind_by_code: Arc<Vec<(String, String)>>,
 }
 
 impl Catalogue {
@@ -221,6 +236,11 @@ impl Catalogue {
         self.credit_code_exceptions.contains(code)
     }
 
+    /// The subject kind a credit code implies, when the configured table knows its prefix.
+    pub fn subject_kind_of_code(&self, code: &str) -> Option<&str> {
+        self.subject_kind_by_code.iter().find(|(p, _)| code.starts_with(p.as_str())).map(|(_, k)| k.as_str())
+    }
+
     /// A catalogue without items yet: its code tables (`None` when `code-tables.toml` could not
     /// be read) and the credit codes accepted despite a wrong check character.
     pub fn from_spec(
@@ -229,9 +249,45 @@ impl Catalogue {
         credit_code_exceptions: &[String],
         issues: &mut Issues,
     ) -> Catalogue {
+        let by_code = tables.as_ref().and_then(|t| t.subject_kind_by_code.as_ref()).map(|spec| {
+            let mut prefixes: Vec<(String, String)> =
+                spec.prefixes.iter().map(|(p, k)| (p.trim().to_ascii_uppercase(), k.trim().to_string())).collect();
+            if spec.regulation.trim().is_empty() {
+                issues.push(
+                    tables_file,
+                    "subject_kind_by_code.regulation",
+                    "expected the regulation the table follows",
+                );
+            }
+            for (p, _) in &prefixes {
+                if p.is_empty() || p.len() > 2 {
+                    issues.push(
+                        tables_file,
+                        format!("subject_kind_by_code.prefixes.{p}"),
+                        "expected 1 or 2 characters",
+                    );
+                }
+            }
+            // The longest prefix wins: `92` before `9`.
+            prefixes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+            prefixes
+        });
+        let tables = tables.map(|spec| compile_tables(tables_file, spec, issues)).unwrap_or_default();
+        if let (Some(prefixes), Some(kinds)) = (&by_code, tables.get("subject_kind")) {
+            for (p, k) in prefixes {
+                if !kinds.is_stored_form(k) {
+                    issues.push(
+                        tables_file,
+                        format!("subject_kind_by_code.prefixes.{p}"),
+                        format!("{k:?} is not in the subject_kind table"),
+                    );
+                }
+            }
+        }
         Catalogue {
             items: Vec::new(),
-            tables: tables.map(|spec| compile_tables(tables_file, spec, issues)).unwrap_or_default(),
+            subject_kind_by_code: Arc::new(by_code.unwrap_or_default()),
+            tables,
             credit_code_exceptions: Arc::new(
                 credit_code_exceptions.iter().map(|c| c.trim().to_ascii_uppercase()).collect(),
             ),
@@ -326,6 +382,7 @@ fn compile_item(
     let authority_code = optional(&spec.authority_code, "authority_code", issues);
     let subject_name = optional(&spec.subject_name, "subject_name", issues);
     let subject_code = optional(&spec.subject_code, "subject_code", issues);
+    let subject_kind = optional(&spec.subject_kind, "subject_kind", issues);
     let filters = spec
         .filters
         .iter()
@@ -353,6 +410,7 @@ fn compile_item(
         authority_code,
         subject_name,
         subject_code,
+        subject_kind,
         filters,
         fields,
         index,
@@ -396,6 +454,14 @@ fn compile_field(
             min: decimal(&f.min, "min", issues),
             max: decimal(&f.max, "max", issues),
             unit: f.unit,
+            plausible_max: decimal(&f.plausible_max, "plausible_max", issues),
+            stated_in: f.stated_in.as_ref().and_then(|s| {
+                let field = lookup(&s.field, at("stated_in.field"), issues)?;
+                if s.after.iter().all(|w| w.trim().is_empty()) {
+                    issues.push(file, at("stated_in.after"), "expected the words the amount follows");
+                }
+                Some(StatedIn { field, after: s.after.clone() })
+            }),
         },
         FieldType::Integer => FieldKind::Integer { min: integer(&f.min), max: integer(&f.max) },
         FieldType::Code => {
@@ -598,5 +664,37 @@ table = "measure"
     #[test]
     fn the_shipped_catalogue_builds() {
         assert!(shipped_for_tests().item("CF").is_some());
+    }
+
+    #[test]
+    fn the_shipped_code_prefixes_follow_gb_32100() {
+        // SPEC §3: 91 enterprise, 93 farmers' cooperative, 1x 机构编制, 51–53 民政 → 法人及非法人组织;
+        // 92 → 个体工商户.
+        let catalogue = shipped_for_tests();
+        let org = "法人及非法人组织";
+        for (code, kind) in [
+            ("91340600MA2PBM9HXD", Some(org)),
+            ("92340602MA2PBMEM24", Some("个体工商户")),
+            ("93340600MA2PBM9HXD", Some(org)),
+            ("121200004013590816", Some(org)),
+            ("11230500001755309F", Some(org)),
+            ("51340600MJ0000000X", Some(org)),
+            ("52340600MJ0000000X", Some(org)),
+            ("53340600MJ0000000X", Some(org)),
+            ("Y1340600MA2PBM9HXD", None),
+        ] {
+            assert_eq!(catalogue.subject_kind_of_code(code), kind, "{code}");
+        }
+        let text: toml::Value = toml::from_str(include_str!("../../config/code-tables.toml")).unwrap();
+        assert!(text["subject_kind_by_code"]["regulation"].as_str().unwrap().contains("GB 32100-2015"));
+    }
+
+    #[test]
+    fn revoking_a_business_licence_keeps_its_own_code() {
+        // 吊销营业执照 is not 05 吊销许可证: the grading rules tell them apart (seed 003).
+        let table = shipped_for_tests().table("penalty_kind").unwrap().clone();
+        assert_eq!(table.canonical("吊销许可证"), Some("05"));
+        assert_ne!(table.canonical("吊销营业执照"), Some("05"));
+        assert_eq!(table.describe(table.canonical("吊销营业执照").unwrap()), "15 吊销营业执照");
     }
 }

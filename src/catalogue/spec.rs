@@ -10,6 +10,20 @@ pub struct CodeTablesSpec {
     pub version: u32,
     #[serde(default)]
     pub tables: BTreeMap<String, CodeTableSpec>,
+    /// 统一社会信用代码 positions 1–2 (or 1) → the 行政相对人类别 it implies.
+    #[serde(default)]
+    pub subject_kind_by_code: Option<SubjectKindByCodeSpec>,
+}
+
+/// The subject type a credit code's first characters imply (GB 32100-2015): a row whose
+/// 行政相对人类别 says otherwise is warned.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectKindByCodeSpec {
+    /// The regulation the table follows, named in the file.
+    pub regulation: String,
+    /// Prefix (`91`, `92`, `5`) → stored 行政相对人类别; the longest matching prefix counts.
+    pub prefixes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +70,9 @@ pub struct ItemSpec {
     pub subject_name: Option<String>,
     #[serde(default)]
     pub subject_code: Option<String>,
+    /// The 行政相对人类别 field, checked against the subject's credit code.
+    #[serde(default)]
+    pub subject_kind: Option<String>,
     #[serde(default)]
     pub filters: Vec<FilterSpec>,
     pub fields: Vec<FieldSpec>,
@@ -99,6 +116,13 @@ pub struct FieldSpec {
     pub max: Option<toml::Value>,
     #[serde(default)]
     pub unit: Option<UnitSpec>,
+    /// Above this (in the field's unit) an amount is kept with a warning: likely mistyped.
+    #[serde(default)]
+    pub plausible_max: Option<toml::Value>,
+    /// The text field where the decision writes this amount out (处罚内容 “罚款2000元”),
+    /// and the words the amount follows there: the two are cross-checked.
+    #[serde(default)]
+    pub stated_in: Option<StatedInSpec>,
     // code
     #[serde(default)]
     pub table: Option<String>,
@@ -112,6 +136,13 @@ pub struct FieldSpec {
     pub id_type_field: Option<String>,
     #[serde(default)]
     pub id_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatedInSpec {
+    pub field: String,
+    pub after: Vec<String>,
 }
 
 fn yes() -> bool {

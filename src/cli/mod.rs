@@ -19,6 +19,7 @@ pub mod report;
 pub mod run;
 pub mod sample;
 pub mod sandbox;
+pub mod subjects;
 pub mod tokens;
 pub mod users;
 
@@ -95,6 +96,12 @@ pub enum Command {
     /// 异议：登记、查询、部门答复、答复申请人、办结。
     Objections(objections::ObjectionsArgs),
     Demo(demo::DemoArgs),
+    /// The provincial platform's subject base library (主体库): records whose name differs
+    /// from it are returned at once (1001 predicted) instead of pushed.
+    Subjects {
+        #[command(subcommand)]
+        command: subjects::SubjectsCommand,
+    },
     /// Simulated upper platforms and department sources on 127.0.0.1, for demos and tests.
     Sandbox(sandbox::SandboxArgs),
     /// Dashboard and API users: add, reset (each prints a password and an API token once),

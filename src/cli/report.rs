@@ -31,9 +31,10 @@ pub fn run(config: &Path, clock: &Clock, args: ReportArgs) -> anyhow::Result<Exi
     if objections {
         return objection_report(&settings, clock, &format, department.as_deref(), month.as_deref());
     }
-    let figures = super::with_store(&settings, async |store| {
+    let mut figures = super::with_store(&settings, async |store| {
         Ok(store.figures(clock.today(), month.as_deref(), department.as_deref()).await?)
     })?;
+    credit_gateway::store::Figures::mark_wrong_code_target(&mut figures, settings.gateway.wrong_code_rate_target);
     let text = match format.as_str() {
         "table" => report::table(&figures),
         "csv" => report::csv(&figures),

@@ -22,16 +22,21 @@ pub struct SandboxArgs {
     /// Subject base library (CSV name,credit_code): a known code under another name is returned (1001).
     #[arg(long)]
     subjects: Option<PathBuf>,
+    /// With the library: a subject it does not know is returned (1001) too, as the platform's
+    /// rule says (未查询到主体或查询到的主体信息不匹配).
+    #[arg(long)]
+    strict_subjects: bool,
 }
 
 /// Serves until Ctrl-C, after printing where.
 pub fn run(config: &Path, clock: Clock, args: SandboxArgs) -> anyhow::Result<ExitCode> {
-    let SandboxArgs { platforms, departments, platforms_only, subjects } = args;
+    let SandboxArgs { platforms, departments, platforms_only, subjects, strict_subjects } = args;
     let settings = super::settings(config)?;
     let mut plan = SandboxPlan::for_settings(&settings);
     plan.platforms = platforms;
     plan.departments = (!platforms_only).then_some(departments);
     plan.subjects = subjects;
+    plan.strict_subjects = strict_subjects;
     plan.clock = clock;
     super::runtime()?.block_on(credit_gateway::sim::sandbox::serve::run(
         &settings,

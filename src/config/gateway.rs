@@ -319,12 +319,30 @@ impl Default for IngestSpec {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ValidationSpec {
     /// Legally issued credit codes that fail the check (early Fujian pilots): a warning only.
     #[serde(default)]
     credit_code_exceptions: Vec<String>,
+    /// 重错码率 target (seed policy: below 1‰), marked in the figures when exceeded.
+    #[serde(default = "ValidationSpec::default_wrong_code_rate_target")]
+    wrong_code_rate_target: f64,
+}
+
+impl ValidationSpec {
+    fn default_wrong_code_rate_target() -> f64 {
+        0.001
+    }
+}
+
+impl Default for ValidationSpec {
+    fn default() -> Self {
+        ValidationSpec {
+            credit_code_exceptions: Vec::new(),
+            wrong_code_rate_target: Self::default_wrong_code_rate_target(),
+        }
+    }
 }
 
 /// The gateway's own settings, validated, with every path absolute.
@@ -350,6 +368,8 @@ pub struct GatewayConfig {
     pub statement_rows: usize,
     pub commit_rows: usize,
     pub credit_code_exceptions: Vec<String>,
+    /// 重错码率 target: a share (0.001 = 1‰).
+    pub wrong_code_rate_target: f64,
     pub calendar_poll: std::time::Duration,
     pub destinations_dir: PathBuf,
     /// Reverse feeds (`config/feeds/*.toml`) and the division-code table they route by.
@@ -367,6 +387,9 @@ pub struct GatewayConfig {
 
 impl GatewayConfig {
     pub(super) fn from_spec(file: &Path, spec: GatewaySpec, issues: &mut Issues) -> GatewayConfig {
+        if !(0.0..=1.0).contains(&spec.validation.wrong_code_rate_target) {
+            issues.push(file, "validation.wrong_code_rate_target", "expected a share between 0 and 1 (0.001 = 1‰)");
+        }
         check_version(file, spec.version, issues);
         let file_dir = file.parent().unwrap_or(Path::new("."));
         let base_dir = file_dir.join(&spec.base_dir);
@@ -449,6 +472,7 @@ impl GatewayConfig {
             statement_rows: spec.ingest.statement_rows,
             commit_rows: spec.ingest.commit_rows,
             credit_code_exceptions: spec.validation.credit_code_exceptions,
+            wrong_code_rate_target: spec.validation.wrong_code_rate_target,
             calendar_poll: std::time::Duration::from_secs(spec.daemon.calendar_poll_seconds.max(1)),
         }
     }

@@ -63,6 +63,8 @@ pub struct Pusher {
     sender_code: String,
     sender_name: String,
     worker: String,
+    /// Where each item keeps its subject's code and name, for the subject-library pre-check.
+    catalogue: crate::catalogue::Catalogue,
     /// Claims, package stamps, retry times and the day a record counts as reported.
     clock: Clock,
 }
@@ -78,6 +80,7 @@ impl Pusher {
             sender_code: settings.gateway.sender.code.clone(),
             sender_name: settings.gateway.sender.name.clone(),
             worker: worker.to_string(),
+            catalogue: settings.catalogue.clone(),
             destination,
             clock,
         }
@@ -103,6 +106,12 @@ impl Pusher {
             return Ok(from_files);
         }
         let mut counts = from_files.unwrap_or_default();
+        // Subjects the platform's library holds under another name are returned at once.
+        let predicted = self.precheck(store, &claimed).await?;
+        let claimed: Vec<Claimed> = match predicted.is_empty() {
+            true => claimed,
+            false => claimed.into_iter().filter(|c| !predicted.iter().any(|(p, _)| p.id == c.id)).collect(),
+        };
         // One package per catalogue item (the package type) and `batch_size` records, pushed
         // side by side; the outcomes of all of them are written in one transaction.
         let mut by_item: Vec<(&str, Vec<&Claimed>)> = Vec::new();
@@ -127,7 +136,7 @@ impl Pusher {
             answer
         }))
         .await;
-        let mut outcomes = Vec::with_capacity(claimed.len());
+        let mut outcomes: Vec<(&Claimed, Outcome)> = predicted.iter().map(|(c, o)| (c, o.clone())).collect();
         for ((_, batch), answer) in packages.iter().zip(answers) {
             outcomes.extend(self.outcomes(batch, answer));
             counts.pushes += 1;
@@ -142,6 +151,51 @@ impl Pusher {
         }
         store.record_outcomes(&d.name, d.deadline, &outcomes, pushed_at, self.clock.now()).await?;
         Ok(Some(counts))
+    }
+
+    /// The subject-library pre-check (deadline destination, the provincial platform whose
+    /// library is kept): an added or changed record whose credit code the library holds under
+    /// another name is not pushed but returned at once with the platform's rule 1001, so the
+    /// department corrects it before the platform returns it. Subjects the library does not
+    /// hold are pushed as usual.
+    async fn precheck(&self, store: &Store, claimed: &[Claimed]) -> Result<Vec<(Claimed, Outcome)>, DeliveryError> {
+        if !self.destination.deadline || !store.has_subject_library().await? {
+            return Ok(Vec::new());
+        }
+        let mut subjects: Vec<(usize, String, String)> = Vec::new();
+        for (i, c) in claimed.iter().enumerate() {
+            if c.source != "record" || !matches!(c.operation.as_str(), "add" | "update") {
+                continue;
+            }
+            let Some(item) = self.catalogue.item(&c.item) else { continue };
+            let (Some(ci), Some(ni)) = (item.subject_code, item.subject_name) else { continue };
+            let Ok(data) = serde_json::from_str::<HashMap<String, String>>(&c.content) else { continue };
+            if let (Some(code), Some(name)) = (data.get(&item.fields[ci].key), data.get(&item.fields[ni].key)) {
+                subjects.push((i, code.clone(), name.clone()));
+            }
+        }
+        if subjects.is_empty() {
+            return Ok(Vec::new());
+        }
+        let codes: Vec<&str> = subjects.iter().map(|s| s.1.as_str()).collect();
+        let library = store.subject_library_names(&codes).await?;
+        let mut out = Vec::new();
+        for (i, code, name) in subjects {
+            let Some(registered) = library.get(&code) else { continue };
+            if registered.trim() == name.trim() {
+                continue;
+            }
+            let how = if crate::transform::name_key(registered) == crate::transform::name_key(&name) {
+                "名称写法（括号、全半角或空格）与主体库登记名称不同"
+            } else {
+                "主体名称与统一社会信用代码不匹配"
+            };
+            let reason = format!(
+                "预判退回（未推送）：未查询到主体或查询到的主体信息不匹配：{how}（统一社会信用代码 {code}，主体库登记名称：{registered}，本记录名称：{name}）"
+            );
+            out.push((claimed[i].clone(), Outcome::Returned { rule: Some("1001".to_string()), reason }));
+        }
+        Ok(out)
     }
 
     /// Builds and sends one package; what the platform answered, or why it did not.

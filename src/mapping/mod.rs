@@ -3,6 +3,7 @@
 //! `mapping` does no IO once loaded: it turns a header and rows of cells into canonical
 //! values and problems. Bad data comes back as [`Problem`]s, never as errors.
 
+mod checks;
 mod spec;
 mod transform_chain;
 
@@ -12,11 +13,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::catalogue::validate::validate;
-use crate::catalogue::{Catalogue, FieldKind, Item};
+use crate::catalogue::{Catalogue, FieldKind, Item, Unit};
 use crate::format::{Encoding, RawRow};
 use crate::issues::{Issues, check_version};
 use crate::problem::{Problem, ProblemCode};
 use crate::transform::normalize_text;
+pub use checks::amounts_after;
 pub use spec::MappingSpec;
 use spec::{ColumnsDefault, FieldMapSpec, MappingTestSpec};
 pub use transform_chain::Transform;
@@ -36,6 +38,8 @@ enum Source {
 #[derive(Debug, Clone)]
 struct FieldMap {
     source: Source,
+    /// For `Source::Column`: the unit each candidate header names (`罚款金额（元）`), if any.
+    header_units: Vec<Option<Unit>>,
     default: Option<String>,
     map: HashMap<String, String>,
     transforms: Vec<Transform>,
@@ -64,6 +68,13 @@ pub struct Mapping {
 #[derive(Debug, Clone)]
 pub struct Binding {
     sources: Vec<Bound>,
+    /// Per field: the unit the bound header names, which unit-less amounts are taken in.
+    units: Vec<Option<Unit>>,
+    /// The column marking a row as 补报 (back-filled history), when the file has one.
+    backfill: Option<usize>,
+    /// The day the file is read (Asia/Shanghai): decisions after it are refused. `None` in a
+    /// mapping's own tests.
+    pub today: Option<chrono::NaiveDate>,
     /// Columns in the header.
     pub width: usize,
     /// Optional columns the file does not have (read as empty).
@@ -115,6 +126,8 @@ pub enum RowOutcome {
 /// Buffers reused across rows so the hot path does not allocate per field.
 #[derive(Debug, Default)]
 pub struct RowScratch {
+    /// The row is marked 补报 (back-filled history) in the file's 补报 column.
+    pub backfill: bool,
     pub values: Vec<Option<String>>,
     pub skip: Vec<bool>,
     pub problems: Vec<Problem>,
@@ -170,7 +183,9 @@ impl Mapping {
                     Source::Unmapped
                 }
             };
+            let is_subject_name = item.subject_name.is_some_and(|n| item.fields[n].key == field.key);
             let transforms = match &fm.transforms {
+                None if is_subject_name => Transform::name_defaults(),
                 None => Transform::defaults(&field.kind),
                 Some(names) => names
                     .iter()
@@ -190,7 +205,52 @@ impl Mapping {
             if fm.unit.is_some() && !matches!(field.kind, FieldKind::Decimal { .. }) {
                 issues.push(file, at("unit"), "only decimal fields have a unit");
             }
+            // The catalogue's own name and key mean the field's unit; other headers say theirs.
+            let field_unit = match field.kind {
+                FieldKind::Decimal { unit, .. } => unit,
+                _ => None,
+            };
+            let catalogue_names = [normalize_header(&field.name), normalize_header(&field.key)];
+            let header_units: Vec<Option<Unit>> = match &source {
+                Source::Column(names) if field_unit.is_some() => names
+                    .iter()
+                    .map(|n| header_unit(n).or_else(|| field_unit.filter(|_| catalogue_names.contains(n))))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let declared = fm.unit.is_some() || transforms.iter().any(|t| t.assumes_unit());
+            if let Some(field_unit) = field_unit
+                && !declared
+            {
+                // An amount's unit is never guessed: the header names it, or the mapping does.
+                let unnamed: Vec<&String> = match &source {
+                    Source::Column(names) => {
+                        names.iter().zip(&header_units).filter(|(_, u)| u.is_none()).map(|(n, _)| n).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                let positional = matches!(source, Source::Position(_) | Source::Concat(..));
+                if positional || !unnamed.is_empty() {
+                    let what = if positional {
+                        "this column".to_string()
+                    } else {
+                        unnamed.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+                    };
+                    let unit = match field_unit {
+                        Unit::Yuan => "元",
+                        Unit::Wan => "万元",
+                    };
+                    issues.push(
+                        file,
+                        at("unit"),
+                        format!(
+                            "{what} names no unit: declare unit = \"yuan\" (元) or \"wan\" (万元) (the field is in {unit})"
+                        ),
+                    );
+                }
+            }
             fields.push(FieldMap {
+                header_units,
                 source,
                 default: fm.default.clone(),
                 map: fm.map.iter().map(|(k, v)| (k.trim().to_string(), v.clone())).collect(),
@@ -257,22 +317,29 @@ impl Mapping {
         let mut missing_required = Vec::new();
         let mut missing_optional = Vec::new();
         let mut sources = Vec::with_capacity(self.fields.len());
+        let mut units = Vec::with_capacity(self.fields.len());
         for (fm, field) in self.fields.iter().zip(&self.item.fields) {
+            let mut unit = None;
             let bound = match &fm.source {
                 Source::Unmapped => Bound::Missing,
                 Source::Const(c) => Bound::Const(c.clone()),
                 Source::Position(p) => Bound::Cell(*p),
-                Source::Column(candidates) => match candidates.iter().find_map(|c| find(c)) {
-                    Some(idx) => Bound::Cell(idx),
-                    None => {
-                        if matches!(field.required, crate::catalogue::Requirement::Always) && fm.default.is_none() {
-                            missing_required.push(field.name.clone());
-                        } else {
-                            missing_optional.push(field.name.clone());
+                Source::Column(candidates) => {
+                    match candidates.iter().enumerate().find_map(|(j, c)| Some((j, find(c)?))) {
+                        Some((j, idx)) => {
+                            unit = fm.header_units.get(j).copied().flatten();
+                            Bound::Cell(idx)
                         }
-                        Bound::Missing
+                        None => {
+                            if matches!(field.required, crate::catalogue::Requirement::Always) && fm.default.is_none() {
+                                missing_required.push(field.name.clone());
+                            } else {
+                                missing_optional.push(field.name.clone());
+                            }
+                            Bound::Missing
+                        }
                     }
-                },
+                }
                 Source::Concat(cols, sep) => {
                     let idx: Vec<usize> = cols.iter().filter_map(|c| find(c)).collect();
                     if idx.len() < cols.len() {
@@ -287,9 +354,14 @@ impl Mapping {
                 _ => {}
             }
             sources.push(bound);
+            units.push(unit);
         }
         if !missing_required.is_empty() {
             return Err(BindError::MissingColumns(missing_required));
+        }
+        let backfill = names.iter().position(|n| BACKFILL_HEADERS.contains(&n.as_str()));
+        if let Some(i) = backfill {
+            used[i] = true;
         }
         let unused = header
             .cells
@@ -298,7 +370,16 @@ impl Mapping {
             .filter(|(c, u)| !**u && !c.trim().is_empty())
             .map(|(c, _)| c.clone())
             .collect();
-        Ok(Binding { sources, width: header.cells.len(), missing_optional, unused, strict_width: true })
+        Ok(Binding {
+            sources,
+            units,
+            backfill,
+            today: None,
+            width: header.cells.len(),
+            missing_optional,
+            unused,
+            strict_width: true,
+        })
     }
 
     /// Maps and validates one row into `scratch`.
@@ -309,6 +390,7 @@ impl Mapping {
         scratch.skip.clear();
         scratch.skip.resize(n, false);
         scratch.problems.clear();
+        scratch.backfill = binding.backfill.and_then(|i| row.cells.get(i)).is_some_and(|c| is_yes(c));
 
         if let Some(p) = ragged(binding.width, binding.strict_width, &row.cells) {
             scratch.problems.push(p);
@@ -328,7 +410,7 @@ impl Mapping {
                     Cow::Owned(parts.join(sep))
                 }
             };
-            match self.field_value(i, fm, &raw) {
+            match self.field_value(i, fm, binding.units.get(i).copied().flatten(), &raw) {
                 Ok(v) => scratch.values[i] = v,
                 Err(p) => {
                     scratch.problems.push(p);
@@ -344,6 +426,7 @@ impl Mapping {
             }
         }
         validate(&self.catalogue, &self.item, &scratch.values, &scratch.skip, &mut scratch.problems);
+        checks::check_row(&self.catalogue, &self.item, &scratch.values, binding.today, &mut scratch.problems);
         if scratch.problems.iter().any(|p| p.severity == crate::problem::Severity::Error) {
             RowOutcome::Rejected
         } else {
@@ -351,7 +434,7 @@ impl Mapping {
         }
     }
 
-    fn field_value(&self, i: usize, fm: &FieldMap, raw: &str) -> Result<Option<String>, Problem> {
+    fn field_value(&self, i: usize, fm: &FieldMap, unit: Option<Unit>, raw: &str) -> Result<Option<String>, Problem> {
         let trimmed = raw.trim();
         let start: &str = if trimmed.is_empty() {
             match &fm.default {
@@ -364,6 +447,11 @@ impl Mapping {
         let field = &self.item.fields[i];
         let mut value: Cow<'_, str> = Cow::Borrowed(start);
         for t in &fm.transforms {
+            // The unit the file's header names wins over the mapping's.
+            let t = match unit {
+                Some(u) => t.assuming(u),
+                None => *t,
+            };
             value = t.apply(value, field).map_err(|reason| Problem::error(Some(i), t.problem_code(), reason))?;
             if value.is_empty() {
                 return Ok(None);
@@ -453,6 +541,25 @@ impl Mapping {
 pub fn normalize_header(s: &str) -> String {
     let n = normalize_text(s);
     n.trim_end_matches('*').trim_start_matches('*').chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// Headers of the column a department marks 补报 (back-filled history) rows in.
+const BACKFILL_HEADERS: [&str; 3] = ["补报", "是否补报", "补报标记"];
+
+/// A 补报 cell that says yes.
+fn is_yes(cell: &str) -> bool {
+    matches!(cell.trim(), "是" | "补报" | "1" | "Y" | "y" | "yes" | "YES" | "true" | "TRUE" | "√")
+}
+
+/// The unit a (normalised) header names: `罚款金额(万元)` → 万元, `欠费金额(元)` → 元.
+fn header_unit(name: &str) -> Option<Unit> {
+    if name.contains("万元") || name.ends_with("(万)") {
+        Some(Unit::Wan)
+    } else if name.contains('元') {
+        Some(Unit::Yuan)
+    } else {
+        None
+    }
 }
 
 /// A row whose cells do not line up with the header would put values in the wrong fields.

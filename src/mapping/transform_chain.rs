@@ -4,7 +4,9 @@ use std::borrow::Cow;
 
 use crate::catalogue::{Field, FieldKind, Unit};
 use crate::problem::ProblemCode;
-use crate::transform::{AmountUnit, format_decimal, normalize_text, parse_amount, parse_date, yuan_to_wan};
+use crate::transform::{
+    AmountUnit, format_decimal, normalize_name, normalize_text, parse_amount, parse_date, yuan_to_wan,
+};
 
 /// What 长期 (open-ended) is stored as (SPEC §2.1).
 pub const OPEN_ENDED_DATE: &str = "2099-12-31";
@@ -16,7 +18,9 @@ const MULTI_SEPARATORS: [char; 6] = [';', '；', ',', '，', '、', '/'];
 /// A mapping file names a transform that does not exist, or does not fit its field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransformNameError {
-    #[error("unknown transform {0:?} (expected trim, normalize, upper, lower, date, amount, yuan_to_wan or code)")]
+    #[error(
+        "unknown transform {0:?} (expected trim, normalize, name, upper, lower, date, amount, yuan_to_wan or code)"
+    )]
     Unknown(String),
     #[error("transform {0:?} does not fit a field of this type")]
     DoesNotFit(String),
@@ -27,6 +31,9 @@ pub enum Transform {
     Trim,
     /// Full-width → half-width, whitespace folded (see `transform::normalize_text`).
     Normalize,
+    /// A subject's name: whitespace only, brackets and every other character kept as
+    /// registered (see `transform::normalize_name`).
+    Name,
     Upper,
     Lower,
     /// Any date form departments send → `YYYY-MM-DD`; 长期 → 2099-12-31 where allowed.
@@ -41,6 +48,11 @@ pub enum Transform {
 }
 
 impl Transform {
+    /// The chain a subject's name gets when its mapping names none: its registered form.
+    pub fn name_defaults() -> Vec<Transform> {
+        vec![Transform::Name]
+    }
+
     /// The chain a field gets when its mapping names none.
     pub fn defaults(kind: &FieldKind) -> Vec<Transform> {
         use Transform::*;
@@ -59,6 +71,7 @@ impl Transform {
         let t = match name {
             "trim" => Transform::Trim,
             "normalize" => Transform::Normalize,
+            "name" => Transform::Name,
             "upper" => Transform::Upper,
             "lower" => Transform::Lower,
             "date" => Transform::Date,
@@ -87,6 +100,11 @@ impl Transform {
         }
     }
 
+    /// Whether the transform says which unit unit-less amounts are in.
+    pub fn assumes_unit(self) -> bool {
+        matches!(self, Transform::Amount { assume: Some(_) })
+    }
+
     pub fn problem_code(self) -> ProblemCode {
         match self {
             Transform::Date => ProblemCode::BadDate,
@@ -106,6 +124,10 @@ impl Transform {
             Transform::Normalize => match value {
                 Cow::Borrowed(s) => normalize_text(s),
                 Cow::Owned(s) => Cow::Owned(normalize_text(&s).into_owned()),
+            },
+            Transform::Name => match value {
+                Cow::Borrowed(s) => normalize_name(s),
+                Cow::Owned(s) => Cow::Owned(normalize_name(&s).into_owned()),
             },
             Transform::Upper => {
                 if value.bytes().any(|b| b.is_ascii_lowercase()) {

@@ -19,19 +19,27 @@ const STATUS_SQL: &str = "CASE \
      WHEN $1 >= due_soon_from THEN 'due_soon' \
      ELSE 'pending' END";
 
-/// A month's decisions per department and item, with today's overdue and due-soon counts.
-const DECIDED: &str = "SELECT department, item, substr(decision_date, 1, 7) AS month, COUNT(*), \
-     SUM(CASE WHEN deadline IS NOT NULL AND reported_on IS NULL AND $1 > deadline THEN 1 ELSE 0 END), \
-     SUM(CASE WHEN deadline IS NOT NULL AND reported_on IS NULL AND $1 <= deadline AND $1 >= due_soon_from \
-         THEN 1 ELSE 0 END), \
-     SUM(returned) \
+/// A month's decisions per department and item, with today's overdue and due-soon counts. A
+/// record repeating a stored decision under another key (`duplicate`) is not counted again.
+const DECIDED: &str = "SELECT department, item, substr(decision_date, 1, 7) AS month, \
+     SUM(CASE WHEN duplicate = 0 THEN 1 ELSE 0 END), \
+     SUM(CASE WHEN duplicate = 0 AND deadline IS NOT NULL AND reported_on IS NULL AND $1 > deadline THEN 1 ELSE 0 END), \
+     SUM(CASE WHEN duplicate = 0 AND deadline IS NOT NULL AND reported_on IS NULL AND $1 <= deadline \
+         AND $1 >= due_soon_from THEN 1 ELSE 0 END), \
+     SUM(returned), \
+     SUM(CASE WHEN returned = 1 AND reported_on IS NULL AND duplicate = 0 THEN 1 ELSE 0 END) \
      FROM records WHERE decision_date >= $2 AND decision_date < $3 AND ($4 IS NULL OR department = $4) \
      GROUP BY department, item, substr(decision_date, 1, 7)";
 
-/// Acceptances in a month, on time and late.
+/// A `DECIDED` line: department, item, month, records, overdue, due soon, returned, returned
+/// and never accepted.
+type DecidedRow = (String, String, String, i64, i64, i64, i64, i64);
+
+/// Acceptances in a month, on time and late; 补报 (back-filled history) apart.
 const REPORTED: &str = "SELECT department, item, substr(reported_on, 1, 7), \
-     SUM(CASE WHEN reported_on <= deadline THEN 1 ELSE 0 END), \
-     SUM(CASE WHEN reported_on > deadline THEN 1 ELSE 0 END) \
+     SUM(CASE WHEN reported_on <= deadline AND backfill = 0 AND duplicate = 0 THEN 1 ELSE 0 END), \
+     SUM(CASE WHEN reported_on > deadline AND backfill = 0 AND duplicate = 0 THEN 1 ELSE 0 END), \
+     SUM(CASE WHEN backfill = 1 AND duplicate = 0 THEN 1 ELSE 0 END) \
      FROM records WHERE reported_on IS NOT NULL AND reported_on >= $1 AND reported_on < $2 \
      AND deadline IS NOT NULL AND ($3 IS NULL OR department = $3) \
      GROUP BY department, item, substr(reported_on, 1, 7)";
@@ -48,6 +56,9 @@ pub struct Figures {
     /// Accepted by the platform in the month, on time and late.
     pub on_time: i64,
     pub late: i64,
+    /// Accepted in the month but marked 补报 by the department (back-filled history): neither
+    /// on time nor late.
+    pub backfilled: i64,
     /// 迟报率: late / (on time + late) of those accepted in the month.
     pub late_rate: Option<f64>,
     /// 合规率: rows that passed validation / rows submitted (filtered rows excluded), by ingest month.
@@ -61,9 +72,39 @@ pub struct Figures {
     pub returned: i64,
     /// Declared in the department's ledger for the month (None without a ledger).
     pub declared: Option<i64>,
-    /// 漏报: declared decisions the gateway never received.
+    /// 漏报 (SPEC §7): decisions known to exist but never accepted by the deadline platform,
+    /// the sum of the three parts below (None when none of them is known).
     pub missing: Option<i64>,
+    /// Declared in the ledger but never received at all (None without a ledger).
+    pub missing_never_received: Option<i64>,
+    /// Rows refused by validation whose decision never arrived corrected.
+    pub missing_rejected: i64,
+    /// Records the platform returned and that were never accepted since.
+    pub missing_returned: i64,
+    /// Rows with an invalid, mismatched or conflicting credit code, by ingest month.
+    pub wrong_code_rows: i64,
+    /// 重错码率: `wrong_code_rows` ÷ rows submitted.
+    pub wrong_code_rate: Option<f64>,
+    /// The 重错码率 the policy sets (`[validation] wrong_code_rate_target`), when given.
+    pub wrong_code_target: Option<f64>,
+    /// 重错码率 is above its target.
+    pub wrong_code_over_target: bool,
 }
+
+impl Figures {
+    /// Marks each line's 重错码率 against the policy's target.
+    pub fn mark_wrong_code_target(figures: &mut [Figures], target: f64) {
+        for f in figures {
+            f.wrong_code_target = Some(target);
+            f.wrong_code_over_target = f.wrong_code_rate.is_some_and(|r| r > target);
+        }
+    }
+}
+
+/// Problem codes that make a row count in 重错码率 (SPEC §3: an invalid, mismatched or
+/// conflicting code).
+const WRONG_CODE_PROBLEMS: &str =
+    "('bad_credit_code', 'credit_code_exception', 'subject_type_mismatch', 'code_name_conflict')";
 
 /// One record against its deadline, for lists of what is late or due.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -299,22 +340,49 @@ impl Store {
             })
         }
 
-        let rows: Vec<(String, String, String, i64, i64, i64, i64)> = on_pool!(self.db(), pool =>
+        let rows: Vec<DecidedRow> = on_pool!(self.db(), pool =>
             sqlx::query_as(DECIDED).bind(&today).bind(&from).bind(&to).bind(department).fetch_all(pool).await?);
-        for (d, i, m, records, overdue, due_soon, returned) in rows {
+        for (d, i, m, records, overdue, due_soon, returned, never_accepted) in rows {
             let f = entry(&mut out, d, i, m);
             f.records = records;
             f.overdue = overdue;
             f.due_soon = due_soon;
             f.returned = returned;
+            f.missing_returned = never_accepted;
         }
 
-        let rows: Vec<(String, String, String, i64, i64)> = on_pool!(self.db(), pool =>
+        // Decisions whose rows were refused and never arrived corrected (by decision month).
+        const REJECTED: &str = "SELECT x.department, x.item, substr(x.decision_date, 1, 7), \
+             CAST(COUNT(DISTINCT x.decision_key) AS BIGINT) FROM rejected_decisions x \
+             WHERE x.decision_date >= $1 AND x.decision_date < $2 AND ($3 IS NULL OR x.department = $3) \
+             AND NOT EXISTS (SELECT 1 FROM records r WHERE r.item = x.item AND r.decision_key = x.decision_key) \
+             GROUP BY x.department, x.item, substr(x.decision_date, 1, 7)";
+        let rows: Vec<(String, String, String, i64)> = on_pool!(self.db(), pool =>
+            sqlx::query_as(REJECTED).bind(&from).bind(&to).bind(department).fetch_all(pool).await?);
+        for (d, i, m, n) in rows {
+            entry(&mut out, d, i, m).missing_rejected = n;
+        }
+
+        // Rows with a wrong credit code (重错码), by ingest month like 合规率.
+        let wrong_codes = format!(
+            "SELECT r.department, r.item, substr(r.started_at, 1, 7), CAST(COUNT(DISTINCT r.id || ':' || p.line) AS BIGINT) \
+             FROM ingest_runs r JOIN row_problems p ON p.ingest_run_id = r.id \
+             WHERE r.status = 'done' AND r.started_at >= $1 AND r.started_at < $2 AND ($3 IS NULL OR r.department = $3) \
+             AND p.code IN {WRONG_CODE_PROBLEMS} GROUP BY r.department, r.item, substr(r.started_at, 1, 7)"
+        );
+        let rows: Vec<(String, String, String, i64)> = on_pool!(self.db(), pool =>
+            sqlx::query_as(&wrong_codes).bind(&from).bind(&to).bind(department).fetch_all(pool).await?);
+        for (d, i, m, n) in rows {
+            entry(&mut out, d, i, m).wrong_code_rows = n;
+        }
+
+        let rows: Vec<(String, String, String, i64, i64, i64)> = on_pool!(self.db(), pool =>
             sqlx::query_as(REPORTED).bind(&from).bind(&to).bind(department).fetch_all(pool).await?);
-        for (d, i, m, on_time, late) in rows {
+        for (d, i, m, on_time, late, backfilled) in rows {
             let f = entry(&mut out, d, i, m);
             f.on_time = on_time;
             f.late = late;
+            f.backfilled = backfilled;
         }
 
         const INGESTED: &str = "SELECT department, item, substr(started_at, 1, 7), \
@@ -344,7 +412,14 @@ impl Store {
             let reported = f.on_time + f.late;
             f.late_rate = (reported > 0).then(|| f.late as f64 / reported as f64);
             f.compliance_rate = (f.submitted_rows > 0).then(|| f.valid_rows as f64 / f.submitted_rows as f64);
-            f.missing = f.declared.map(|d| (d - f.records).max(0));
+            f.wrong_code_rate = (f.submitted_rows > 0).then(|| f.wrong_code_rows as f64 / f.submitted_rows as f64);
+            // The ledger's decisions the gateway has no trace of: neither a record nor a refused row.
+            f.missing_never_received = f.declared.map(|d| (d - f.records - f.missing_rejected).max(0));
+            let known = f.missing_rejected + f.missing_returned;
+            f.missing = match f.missing_never_received {
+                Some(n) => Some(n + known),
+                None => (known > 0).then_some(known),
+            };
         }
         Ok(figures)
     }

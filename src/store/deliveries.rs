@@ -37,11 +37,11 @@ pub struct Claimed {
 }
 
 /// Claimed deliveries matching `filter` (over `d`): records from below with their current
-/// content, feed records with the content of the version the delivery pushes.
+/// content (under the key the delivery names, when a correction replaced it), feed records with the content of the version the delivery pushes.
 fn claimed_select(filter: &str) -> String {
     format!(
         "SELECT d.id, d.record_id, d.version, d.operation, d.idempotency_key, d.attempts, r.item, r.department, \
-         r.business_key, r.content, d.source FROM deliveries d JOIN records r ON r.id = d.record_id \
+         COALESCE(d.business_key, r.business_key) AS business_key, r.content, d.source FROM deliveries d JOIN records r ON r.id = d.record_id \
          WHERE d.source = 'record' AND {filter} \
          UNION ALL \
          SELECT d.id, d.record_id, d.version, d.operation, d.idempotency_key, d.attempts, f.item, f.feed, \
@@ -170,9 +170,10 @@ impl Store {
         }
         let list = id_list(ids.iter().copied());
         // A version the record has moved past is not pushed: the newer one has its own delivery.
+        // The withdrawal of a key a correction replaced (`business_key` set) is of the old version.
         let stale = format!(
             "UPDATE deliveries SET status = 'superseded', claimed_by = NULL, claim_expires_at = NULL, updated_at = $1 \
-             WHERE id IN ({list}) AND version < CASE WHEN source = 'feed' \
+             WHERE id IN ({list}) AND business_key IS NULL AND version < CASE WHEN source = 'feed' \
                THEN (SELECT f.version FROM feed_records f WHERE f.id = deliveries.record_id) \
                ELSE (SELECT r.version FROM records r WHERE r.id = deliveries.record_id) END"
         );

@@ -6,6 +6,7 @@
 
 mod connectors;
 mod deadlines;
+mod decisions;
 mod deliveries;
 mod feeds;
 mod health;
@@ -13,6 +14,7 @@ mod objections;
 mod publicity;
 mod records;
 pub mod scratch;
+mod subjects;
 mod web;
 
 use std::path::Path;
@@ -25,6 +27,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use connectors::{ConnectorHealth, IngestedFile, PassOutcome};
 pub use deadlines::{DeadlineFilter, DeadlineRow, Figures, LedgerEntry};
+pub use decisions::CheckedWrite;
 pub use deliveries::{Claimed, DeliveryRow, Outcome, ReturnRow};
 pub use feeds::{FeedCounts, FeedRecordRow, FeedRejectRow, FeedStateRow, RepairClock, RepairRow, RoutedRecord};
 pub use objections::{Answer, NewObjection, ObjectedRecord, ObjectionFilter, ObjectionRow};

@@ -50,7 +50,7 @@ pub struct RecordRow {
     pub source_line: i64,
 }
 
-enum Conn {
+pub(super) enum Conn {
     Sqlite(PoolConnection<Sqlite>),
     Postgres(PoolConnection<Postgres>),
 }
@@ -59,7 +59,7 @@ macro_rules! upsert_head {
     () => {
         "INSERT INTO records (item, department, ingest_run_id, created_at, updated_at, version, \
          business_key, content_hash, content, decision_date, region, source_line, \
-         deadline, due_soon_from, deadline_provisional, publicity, publicity_end, publicity_held) "
+         deadline, due_soon_from, deadline_provisional, publicity, publicity_end, publicity_held, decision_key, backfill) "
     };
 }
 /// A changed hash makes a new version (the trigger archives the old one); an equal hash
@@ -72,7 +72,8 @@ macro_rules! upsert_tail {
          source_line = excluded.source_line, updated_at = excluded.updated_at, deadline = excluded.deadline, \
          due_soon_from = excluded.due_soon_from, deadline_provisional = excluded.deadline_provisional, \
          publicity = excluded.publicity, publicity_end = excluded.publicity_end, \
-         publicity_held = excluded.publicity_held, publicity_closed = 0 \
+         publicity_held = excluded.publicity_held, publicity_closed = 0, \
+         decision_key = excluded.decision_key, backfill = excluded.backfill \
          WHERE records.content_hash <> excluded.content_hash RETURNING version"
     };
 }
@@ -81,9 +82,10 @@ const UPSERT_TAIL: &str = upsert_tail!();
 /// PostgreSQL: the chunk's columns as arrays, turned back into rows by `unnest`.
 const PG_UPSERT: &str = concat!(
     upsert_head!(),
-    "SELECT $1, $2, $3, $4, $4, 1, k, h, c, d, r, l, dl, ds, dp, pb, pe, ph \
+    "SELECT $1, $2, $3, $4, $4, 1, k, h, c, d, r, l, dl, ds, dp, pb, pe, ph, dk, b \
      FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[], $11::text[], $12::text[], \
-     $13::int4[], $14::text[], $15::text[], $16::int8[]) AS t(k, h, c, d, r, l, dl, ds, dp, pb, pe, ph)",
+     $13::int4[], $14::text[], $15::text[], $16::int8[], $17::text[], $18::int4[]) \
+     AS t(k, h, c, d, r, l, dl, ds, dp, pb, pe, ph, dk, b)",
     upsert_tail!()
 );
 
@@ -92,11 +94,11 @@ const PG_UPSERT: &str = concat!(
 /// Rows are committed every `commit_rows`; a crash loses at most the open transaction, and
 /// re-ingesting the file is idempotent (equal rows come back `unchanged`).
 pub struct RecordWriter {
-    conn: Conn,
-    run_id: i64,
-    item: String,
-    department: String,
-    now: String,
+    pub(super) conn: Conn,
+    pub(super) run_id: i64,
+    pub(super) item: String,
+    pub(super) department: String,
+    pub(super) now: String,
     statement_rows: usize,
     commit_rows: usize,
     rows_in_tx: usize,
@@ -282,7 +284,9 @@ impl RecordWriter {
                         .bind(p)
                         .bind(r.publicity.as_ref().map(|x| x.block.as_str()))
                         .bind(r.publicity.as_ref().and_then(|x| x.planned_end.as_deref()))
-                        .bind(r.publicity.as_ref().is_some_and(|x| x.held) as i64);
+                        .bind(r.publicity.as_ref().is_some_and(|x| x.held) as i64)
+                        .bind(&r.decision_key)
+                        .bind(i32::from(r.backfill));
                 }
                 q.fetch_all(&mut **c).await?
             }
@@ -301,10 +305,14 @@ impl RecordWriter {
                 let mut blocks = Vec::with_capacity(chunk.len());
                 let mut ends = Vec::with_capacity(chunk.len());
                 let mut held = Vec::with_capacity(chunk.len());
+                let mut decisions = Vec::with_capacity(chunk.len());
+                let mut backfills = Vec::with_capacity(chunk.len());
                 for r in chunk {
                     blocks.push(r.publicity.as_ref().map(|x| x.block.as_str()));
                     ends.push(r.publicity.as_ref().and_then(|x| x.planned_end.as_deref()));
                     held.push(r.publicity.as_ref().is_some_and(|x| x.held) as i64);
+                    decisions.push(r.decision_key.as_deref());
+                    backfills.push(i32::from(r.backfill));
                     let (d, s, p) = deadline_columns(r);
                     deadlines.push(d);
                     soon.push(s);
@@ -333,6 +341,8 @@ impl RecordWriter {
                     .bind(blocks)
                     .bind(ends)
                     .bind(held)
+                    .bind(decisions)
+                    .bind(backfills)
                     .fetch_all(&mut **c)
                     .await?
             }
@@ -400,7 +410,7 @@ fn deadline_columns(r: &PreparedRecord) -> (Option<String>, Option<String>, i32)
 /// department, run, time) are SQL literals: binding them on every row costs an allocation each.
 fn values_upsert_sql(n: usize, item: &str, department: &str, run_id: i64, now: &str) -> String {
     let row = format!(
-        "({},{},{run_id},{now},{now},1,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "({},{},{run_id},{now},{now},1,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         literal(item),
         literal(department),
         now = literal(now)
@@ -419,6 +429,6 @@ fn values_upsert_sql(n: usize, item: &str, department: &str, run_id: i64, now: &
 }
 
 /// A SQL string literal: quotes doubled, so any text is safe inside it.
-fn literal(s: &str) -> String {
+pub(super) fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }

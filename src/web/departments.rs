@@ -28,11 +28,21 @@ pub struct Month {
     pub records: i64,
     pub on_time: i64,
     pub late: i64,
+    /// 补报 (back-filled history) accepted in the month, apart from on time and late.
+    pub backfilled: i64,
     pub late_rate: Option<f64>,
     pub compliance_rate: Option<f64>,
     pub overdue: i64,
     pub returned: i64,
     pub missing: Option<i64>,
+    /// The parts of 漏报 (SPEC §7): never received, refused and never corrected, returned and
+    /// never corrected.
+    pub missing_never_received: Option<i64>,
+    pub missing_rejected: i64,
+    pub missing_returned: i64,
+    /// 重错码率 of the month's rows, and whether it is above the policy's target.
+    pub wrong_code_rate: Option<f64>,
+    pub wrong_code_over_target: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -55,11 +65,20 @@ fn last_twelve(today: NaiveDate) -> Vec<String> {
 
 fn sum(month: &str, figures: &[&Figures]) -> Month {
     let mut m = Month { month: month.to_string(), ..Month::default() };
-    let (mut submitted, mut valid, mut missing) = (0, 0, None::<i64>);
+    let (mut submitted, mut valid, mut missing, mut wrong) = (0, 0, None::<i64>, 0);
+    let mut target = None;
     for f in figures.iter().filter(|f| f.month == month) {
+        wrong += f.wrong_code_rows;
+        target = target.or(f.wrong_code_target);
+        m.missing_rejected += f.missing_rejected;
+        m.missing_returned += f.missing_returned;
+        if let Some(x) = f.missing_never_received {
+            m.missing_never_received = Some(m.missing_never_received.unwrap_or(0) + x);
+        }
         m.records += f.records;
         m.on_time += f.on_time;
         m.late += f.late;
+        m.backfilled += f.backfilled;
         m.overdue += f.overdue;
         m.returned += f.returned;
         submitted += f.submitted_rows;
@@ -72,6 +91,8 @@ fn sum(month: &str, figures: &[&Figures]) -> Month {
     m.late_rate = (reported > 0).then(|| m.late as f64 / reported as f64);
     m.compliance_rate = (submitted > 0).then(|| valid as f64 / submitted as f64);
     m.missing = missing;
+    m.wrong_code_rate = (submitted > 0).then(|| wrong as f64 / submitted as f64);
+    m.wrong_code_over_target = matches!((m.wrong_code_rate, target), (Some(r), Some(t)) if r > t);
     m
 }
 
@@ -79,7 +100,8 @@ async fn trends(state: &AppState, caller: &Caller, only: Option<&str>) -> Result
     let today = state.today();
     let months = last_twelve(today);
     let scope = caller.scope().or(only);
-    let figures = state.store.figures(today, None, scope).await?;
+    let mut figures = state.store.figures(today, None, scope).await?;
+    Figures::mark_wrong_code_target(&mut figures, state.settings().gateway.wrong_code_rate_target);
     let window: Vec<&Figures> = figures.iter().filter(|f| months.contains(&f.month)).collect();
     Ok(state
         .settings()
@@ -109,6 +131,15 @@ pub async fn api(
 
 fn percent(rate: Option<f64>) -> String {
     rate.map_or_else(|| "—".to_string(), |r| format!("{:.1}%", r * 100.0))
+}
+
+/// 重错码率 in per mille, red with a mark when above the target.
+fn wrong_code_cell(m: &Month) -> String {
+    match m.wrong_code_rate {
+        None => "—".to_string(),
+        Some(r) if m.wrong_code_over_target => format!("<span style=\"color:#b00\">{:.1}‰ 超标</span>", r * 1000.0),
+        Some(r) => format!("{:.1}‰", r * 1000.0),
+    }
 }
 
 /// 迟报率 (red) and record counts (blue bars) over twelve months.
@@ -161,24 +192,32 @@ pub async fn page_html(
         let _ = write!(
             body,
             "<h2 id=\"dept-{}\">{}</h2>{}<table><tr><th>月份</th><th>记录</th><th>按时</th><th>迟报</th><th>迟报率</th>\
-             <th>合规率</th><th>已逾期</th><th>漏报</th><th>退回待补正</th></tr>",
+             <th>补报</th><th>合规率</th><th>已逾期</th><th>漏报</th><th>其中未收到</th><th>其中校验未通过未补正</th>\
+             <th>其中退回未补正</th><th>退回待补正</th><th>重错码率（目标 {}‰）</th></tr>",
             esc(&d.id),
             esc(&d.name),
-            chart(&d.months)
+            chart(&d.months),
+            state.settings().gateway.wrong_code_rate_target * 1000.0
         );
         for m in d.months.iter().rev() {
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&m.month),
                 m.records,
                 m.on_time,
                 m.late,
                 percent(m.late_rate),
+                m.backfilled,
                 percent(m.compliance_rate),
                 m.overdue,
                 m.missing.map_or_else(|| "—".to_string(), |x| x.to_string()),
-                m.returned
+                m.missing_never_received.map_or_else(|| "—".to_string(), |x| x.to_string()),
+                m.missing_rejected,
+                m.missing_returned,
+                m.returned,
+                wrong_code_cell(m)
             );
         }
         body.push_str("</table>");

@@ -93,6 +93,7 @@ async fn render(state: &AppState) -> Result<String, ApiError> {
     );
     write_sample(&mut out, "credit_gateway_calendar_missing_years", "", state.missing_years().len() as i64);
     objections(state, &mut out).await?;
+    wrong_codes(state, today, &mut out).await?;
     push_latency(&mut out);
     task_panics(&mut out);
     Ok(out)
@@ -144,6 +145,35 @@ async fn objections(state: &AppState, out: &mut String) -> Result<(), ApiError> 
     for (department, (total, n)) in &handling {
         let _ = writeln!(out, "{name}{{department=\"{}\"}} {:.2}", label(department), total / *n as f64);
     }
+    Ok(())
+}
+
+/// 重错码率 of this month per department (SPEC §3), beside the policy's target.
+async fn wrong_codes(state: &AppState, today: chrono::NaiveDate, out: &mut String) -> Result<(), ApiError> {
+    let month = today.format("%Y-%m").to_string();
+    let figures = state.store.figures(today, Some(&month), None).await?;
+    let mut per_department: std::collections::BTreeMap<&str, (i64, i64)> = std::collections::BTreeMap::new();
+    for f in &figures {
+        let e = per_department.entry(f.department.as_str()).or_default();
+        e.0 += f.wrong_code_rows;
+        e.1 += f.submitted_rows;
+    }
+    let name = "credit_gateway_wrong_code_rate";
+    header_line(
+        out,
+        name,
+        "gauge",
+        "重错码率 this month: rows with an invalid, mismatched or conflicting credit code / rows.",
+    );
+    for (department, (wrong, rows)) in &per_department {
+        if *rows > 0 {
+            let labels = format!("department=\"{}\",month=\"{month}\"", label(department));
+            let _ = writeln!(out, "{name}{{{labels}}} {}", *wrong as f64 / *rows as f64);
+        }
+    }
+    let target = "credit_gateway_wrong_code_rate_target";
+    header_line(out, target, "gauge", "The 重错码率 the policy sets (seed policy: 1‰).");
+    let _ = writeln!(out, "{target} {}", state.settings().gateway.wrong_code_rate_target);
     Ok(())
 }
 

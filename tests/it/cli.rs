@@ -68,6 +68,20 @@ fn id_check_knows_every_example_of_the_spec() {
 }
 
 #[test]
+fn id_check_honours_the_configured_exceptions() {
+    // 91350100M0001TGQXM fails the check but is listed in gateway.toml: valid, with a note.
+    let out = run(&["id", "check", "91350100M0001TGQXM"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let line = stdout(&out);
+    let cols: Vec<&str> = line.trim_end().split('\t').collect();
+    assert_eq!(cols[..3], ["91350100M0001TGQXM", "valid", "credit_code"], "{line}");
+    assert!(cols.len() == 4 && cols[3].contains("例外"), "a note: {line}");
+    // A code one character away is not an exception.
+    let out = run(&["id", "check", "91350100M0001TGQXN"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+}
+
+#[test]
 fn the_shipped_configuration_is_valid() {
     let out = run(&["check-config"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -138,4 +152,28 @@ fn a_mapping_whose_own_tests_fail_is_refused() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn an_amount_column_naming_no_unit_is_a_configuration_mistake() {
+    let dir = config_copy();
+    let root = dir.path();
+    edit(
+        &root.join("mappings/market-penalties.toml"),
+        "aliases = [\"罚款金额\", \"罚款金额(万元)\"]\nunit = \"yuan\"",
+        "aliases = [\"罚款金额\", \"罚款金额(万元)\"]",
+    );
+    edit(&root.join("config/code-tables.toml"), "\"92\" = \"个体工商户\"", "\"92\" = \"个体商户\"");
+    let out = Command::new(env!("CARGO_BIN_EXE_credit-gateway"))
+        .args(["--config", root.join("config/gateway.toml").to_str().unwrap(), "check-config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    for expected in [
+        "market-penalties.toml: fields.CF_NR_FK.unit: \"罚款金额\" names no unit",
+        "code-tables.toml: subject_kind_by_code.prefixes.92: \"个体商户\" is not in the subject_kind table",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
 }

@@ -69,7 +69,16 @@ fn a_new_calendar_year_is_picked_up_without_a_restart() {
     w.write_record(&header).unwrap();
     w.write_record(&row).unwrap();
     w.flush().unwrap();
-    let out = cli(&["ingest", "--connector", "market-penalties", "--json", file.to_str().unwrap()]);
+    // Ingested after the decision: a decision dated after the day of ingest is refused.
+    let out = cli(&[
+        "--now",
+        "2026-12-29T12:00:00+08:00",
+        "ingest",
+        "--connector",
+        "market-penalties",
+        "--json",
+        file.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json(&out)["accepted"], 1, "{}", stdout(&out));
 

@@ -182,7 +182,20 @@ fn clock_scenario(dir: &Path, db: &str) {
     let config = root.join("config/gateway.toml");
     let file = root.join("p.csv");
     penalties_csv(&file, &[("春节前", "2026-02-12"), ("年末", "2026-12-24")]);
-    let out = run_with(&config, db, &["ingest", "--connector", "market-penalties", "--json", file.to_str().unwrap()]);
+    // Ingested after the decisions: a decision dated after the day of ingest is refused.
+    let out = run_with(
+        &config,
+        db,
+        &[
+            "--now",
+            "2026-12-31T12:00:00+08:00",
+            "ingest",
+            "--connector",
+            "market-penalties",
+            "--json",
+            file.to_str().unwrap(),
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
 
     // 2026-02-12 + 7 working days: the Spring Festival holiday, then the make-up Saturday 02-28.
@@ -242,7 +255,8 @@ fn monthly_figures_match_an_independent_recount() {
         summary_share: 0.0,
         format: credit_gateway::sim::sample::SampleFormat::Csv,
         first_date: date("2026-01-05"),
-        days: 100,
+        // Decided before the day of ingest (03-20): a decision dated after it is refused.
+        days: 70,
     };
     let expected = credit_gateway::sim::sample::write_sample(&spec, &file).unwrap();
     let out = gateway(

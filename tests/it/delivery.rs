@@ -68,6 +68,7 @@ async fn post(url: &str, body: Value) {
 }
 
 pub(crate) async fn stats(base: &str) -> Value {
+    // Run alone, a test may ask for the stats before anything installed the TLS provider.
     credit_gateway::connector::http::install_crypto_provider();
     reqwest::get(format!("{base}/sandbox/stats")).await.unwrap().json().await.unwrap()
 }

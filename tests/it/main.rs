@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod clock;
 mod connectors;
+mod corrections;
 mod daemon;
 mod deadlines;
 mod delivery;

@@ -104,6 +104,8 @@ struct PlatformState {
 pub struct Platforms {
     catalogue: Arc<Catalogue>,
     subjects: RwLock<HashMap<String, String>>,
+    /// `--strict-subjects`: a subject the library does not know is returned too (1001).
+    strict_subjects: std::sync::atomic::AtomicBool,
     secrets: HashMap<String, String>,
     state: Mutex<HashMap<String, PlatformState>>,
     /// Platform → the records its feed serves, in order.
@@ -141,6 +143,7 @@ impl Platforms {
         Ok(Platforms {
             catalogue: opts.catalogue.clone(),
             subjects: RwLock::new(subjects),
+            strict_subjects: std::sync::atomic::AtomicBool::new(false),
             secrets: opts.secrets.clone(),
             state: Mutex::new(HashMap::new()),
             feeds: Mutex::new(HashMap::new()),
@@ -161,14 +164,27 @@ impl Platforms {
             return verdict(Some("1002"), Some(format!("未知的操作类型 {}", r.operation)));
         }
         let field = |i: Option<usize>| i.and_then(|i| r.data.get(&spec.fields[i].key)).map(|v| v.trim());
+        // Rule 1001 in the platform's words: 未查询到主体或查询到的主体信息不匹配.
         if let (Some(name), Some(code)) = (field(spec.subject_name), field(spec.subject_code))
-            && let Some(registered) = self.subjects.read().expect("subjects lock").get(code)
-            && registered != name
+            && matches!(r.operation.as_str(), "add" | "update")
         {
-            return verdict(
-                Some("1001"),
-                Some(format!("主体名称与统一社会信用代码不匹配（主体库登记名称：{registered}）")),
-            );
+            match self.subjects.read().expect("subjects lock").get(code) {
+                Some(registered) if registered != name => {
+                    return verdict(
+                        Some("1001"),
+                        Some(format!(
+                            "未查询到主体或查询到的主体信息不匹配：主体名称与统一社会信用代码不匹配（主体库登记名称：{registered}）"
+                        )),
+                    );
+                }
+                None if self.strict_subjects.load(std::sync::atomic::Ordering::Relaxed) => {
+                    return verdict(
+                        Some("1001"),
+                        Some(format!("未查询到主体或查询到的主体信息不匹配：主体库中没有统一社会信用代码 {code}")),
+                    );
+                }
+                _ => {}
+            }
         }
         verdict(None, None)
     }
@@ -454,6 +470,21 @@ struct Subject {
     credit_code: String,
 }
 
+/// The subject base library as the platform pushes it down: CSV `name,credit_code`, the shape
+/// `--subjects` reads and `credit-gateway subjects import` takes.
+async fn list_subjects(State(p): State<AppState>) -> Response {
+    let subjects = p.subjects.read().expect("subjects lock");
+    let mut sorted: Vec<(&String, &String)> = subjects.iter().collect();
+    sorted.sort();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(["name", "credit_code"]);
+    for (code, name) in sorted {
+        let _ = w.write_record([name.as_str(), code.as_str()]);
+    }
+    let body = w.into_inner().unwrap_or_default();
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
+}
+
 async fn add_subjects(State(p): State<AppState>, axum::Json(list): axum::Json<Vec<Subject>>) -> Response {
     let mut subjects = p.subjects.write().expect("subjects lock");
     for s in &list {
@@ -590,7 +621,7 @@ pub fn router(platforms: Arc<Platforms>) -> axum::Router {
         .route("/platforms/{name}/xml", post(push_xml))
         .route("/sandbox/stats", get(stats))
         .route("/sandbox/received", get(received))
-        .route("/sandbox/subjects", post(add_subjects))
+        .route("/sandbox/subjects", post(add_subjects).get(list_subjects))
         .route("/sandbox/faults", post(add_fault).get(list_faults))
         .route("/sandbox/reset", post(reset))
         .layer(DefaultBodyLimit::max(64 << 20))
@@ -612,6 +643,11 @@ impl RunningSandbox {
 
     pub fn platforms(&self) -> &Arc<Platforms> {
         &self.platforms
+    }
+
+    /// `--strict-subjects`: a subject the library does not know is returned (1001) too.
+    pub fn set_strict_subjects(&self, strict: bool) {
+        self.platforms.strict_subjects.store(strict, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub async fn shutdown(self) {

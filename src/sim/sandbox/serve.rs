@@ -24,6 +24,9 @@ pub struct SandboxPlan {
     pub exchange: PathBuf,
     /// A subject base library (CSV `name,credit_code`), if any.
     pub subjects: Option<PathBuf>,
+    /// A subject the library does not know is returned (1001) too, not only a known code
+    /// under another name.
+    pub strict_subjects: bool,
     /// New department records every this often.
     pub every: Duration,
     /// The department sources' time (`--now`).
@@ -39,6 +42,7 @@ impl SandboxPlan {
             utilities_db: data.join("sandbox").join("utilities.db"),
             exchange: data.join("exchange"),
             subjects: None,
+            strict_subjects: false,
             every: Duration::from_secs(20),
             clock: Clock::real(),
         }
@@ -69,6 +73,7 @@ pub async fn run(
     })
     .await
     .map_err(|e| ServeError::Platform(e.to_string()))?;
+    platforms.set_strict_subjects(plan.strict_subjects);
     let Some(departments_addr) = plan.departments else {
         ready(platforms.addr(), None);
         shutdown.await;
