@@ -68,6 +68,32 @@ impl ErrorReport {
     }
 }
 
+/// Longest name of a note or report in the outbox, in bytes: file systems allow 255, and a
+/// report is written under its name plus `.tmp` first.
+const MAX_NAME_BYTES: usize = 240;
+
+/// The name of the department's note about file `file_name`: `<file_name><suffix>`
+/// (`<name>.errors.csv`), or when that is too long for a file name, the stem cut by bytes on
+/// a character boundary, a short hash of the whole name, then the extension and the suffix.
+pub fn outbox_name(file_name: &str, suffix: &str) -> String {
+    let whole = format!("{file_name}{suffix}");
+    if whole.len() <= MAX_NAME_BYTES {
+        return whole;
+    }
+    let hash = blake3::hash(file_name.as_bytes()).to_hex();
+    let hash = &hash[..8];
+    let (stem, ext) = match file_name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && ext.len() <= 16 => (stem, format!(".{ext}")),
+        _ => (file_name, String::new()),
+    };
+    let room = MAX_NAME_BYTES.saturating_sub(suffix.len() + ext.len() + hash.len() + 1);
+    let mut cut = room.min(stem.len());
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}~{hash}{ext}{suffix}", &stem[..cut])
+}
+
 pub fn truncate(value: &str) -> String {
     match value.char_indices().nth(MAX_VALUE_CHARS) {
         Some((cut, _)) => format!("{}…（共 {} 字）", &value[..cut], value.chars().count()),
@@ -86,6 +112,17 @@ pub fn neutralise_formula(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_too_long_for_its_report_is_shortened_keeping_the_extension() {
+        assert_eq!(outbox_name("处罚.csv", ".errors.csv"), "处罚.csv.errors.csv");
+        let long = format!("{}.xlsx", "处罚决定书".repeat(16)); // 245 bytes
+        let name = outbox_name(&long, ".errors.csv");
+        assert!(name.len() <= MAX_NAME_BYTES, "{}", name.len());
+        assert!(name.ends_with(".xlsx.errors.csv") && name.starts_with("处罚决定书"), "{name}");
+        let other = format!("{}.xlsx", "处罚决定书".repeat(15) + "处罚决定X");
+        assert_ne!(outbox_name(&other, ".errors.csv"), name, "the hash tells long names apart");
+    }
 
     #[test]
     fn formulas_are_neutralised_and_long_values_cut() {

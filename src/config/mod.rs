@@ -11,7 +11,7 @@ mod calendar;
 mod files;
 mod gateway;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::calendar::Calendar;
@@ -46,6 +46,9 @@ pub struct Settings {
     pub destinations: Vec<Destination>,
     pub feeds: Vec<Feed>,
     pub divisions: Divisions,
+    /// Per mapping, a hash of the files an ingest's outcome depends on (the mapping, the code
+    /// tables, the catalogue, the deadline rules): see [`Settings::rules_hash`].
+    pub rule_hashes: std::collections::BTreeMap<String, String>,
 }
 
 impl Settings {
@@ -70,7 +73,9 @@ impl Settings {
         let divisions = load_divisions(&gateway.divisions_file, &mut issues);
         crate::feed::route::check_destinations(&destinations, &divisions, &gateway.destinations_dir, &mut issues);
         let feeds = load_feeds(&gateway, &catalogue, &mut issues);
+        let rule_hashes = rule_hashes(&gateway, &mappings);
         issues.into_result(Settings {
+            rule_hashes,
             destinations,
             feeds,
             divisions,
@@ -108,6 +113,35 @@ impl Settings {
     pub fn mapping(&self, name: &str) -> Option<&Mapping> {
         self.mappings.iter().find(|m| m.name == name)
     }
+
+    /// What an ingest through `mapping` depends on, as loaded, in one hash: a file ingested
+    /// completely under another hash is ingested again (a fixed code table may accept its rows).
+    pub fn rules_hash(&self, mapping: &str) -> &str {
+        self.rule_hashes.get(mapping).map_or("", String::as_str)
+    }
+}
+
+/// Per mapping, the BLAKE3 of the files its ingests' outcome depends on, as read at load.
+fn rule_hashes(gateway: &GatewayConfig, mappings: &[Mapping]) -> std::collections::BTreeMap<String, String> {
+    let mut shared = blake3::Hasher::new();
+    shared.update(format!("{:?}", gateway.credit_code_exceptions).as_bytes());
+    let mut catalogue: Vec<PathBuf> = std::fs::read_dir(&gateway.catalogue_dir)
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect())
+        .unwrap_or_default();
+    catalogue.sort();
+    for file in [&gateway.code_tables_file, &gateway.deadlines_file].into_iter().chain(&catalogue) {
+        shared.update(file.display().to_string().as_bytes());
+        shared.update(&std::fs::read(file).unwrap_or_default());
+    }
+    mappings
+        .iter()
+        .map(|m| {
+            let mut hasher = shared.clone();
+            let file = gateway.mappings_dir.join(format!("{}.toml", m.name));
+            hasher.update(&std::fs::read(file).unwrap_or_default());
+            (m.name.clone(), hasher.finalize().to_hex().to_string())
+        })
+        .collect()
 }
 
 /// The code tables, then every item file of the catalogue folder.
