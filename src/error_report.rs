@@ -23,9 +23,8 @@ pub struct ErrorReport {
 impl ErrorReport {
     /// The report's place beside a source file.
     pub fn path_beside(source: &Path) -> PathBuf {
-        let mut name = source.file_name().unwrap_or_default().to_os_string();
-        name.push(".errors.csv");
-        source.with_file_name(name)
+        let name = source.file_name().unwrap_or_default().to_string_lossy();
+        source.with_file_name(outbox_name(&name, ".errors.csv"))
     }
 
     pub fn create(path: PathBuf) -> std::io::Result<ErrorReport> {

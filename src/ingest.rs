@@ -544,7 +544,7 @@ fn read_file(
             }
             sent += 1;
             if sent == 1 {
-                mid_read_seam(path);
+                test_seam(path, "mid-read");
             }
         }
     }
@@ -563,13 +563,14 @@ fn read_file(
 }
 
 /// Test seam, in debug builds only: `CREDIT_GATEWAY_TEST_MID_READ` names a program run with the
-/// file's path once its first rows are on their way to the store, so a test can replace, cut or
-/// extend the file in the middle of its read, deterministically.
-fn mid_read_seam(path: &Path) {
+/// file's path and the moment: `mid-read` once its first rows are on their way to the store,
+/// `before-move` when a connector is about to move it out of the inbox; so a test can replace,
+/// cut or extend the file at that moment, deterministically.
+pub fn test_seam(path: &Path, moment: &str) {
     if cfg!(debug_assertions)
         && let Some(program) = std::env::var_os("CREDIT_GATEWAY_TEST_MID_READ")
     {
-        let _ = std::process::Command::new(program).arg(path).status();
+        let _ = std::process::Command::new(program).arg(path).arg(moment).status();
     }
 }
 

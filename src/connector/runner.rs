@@ -263,7 +263,10 @@ async fn take_file(
             earlier.finished_at.as_deref().unwrap_or(""),
             earlier.ingest_run,
         );
-        let moved = move_out(path, &connector.processed_dir().join(&day))?;
+        let moved = match move_read_file(path, &connector.processed_dir().join(&day), &at_open)? {
+            Ok(moved) => moved,
+            Err(why) => return Ok(changed(source, why)),
+        };
         if connector.kind() == super::ConnectorKind::Folder
             && let Err(e) = write_note(&connector.outbox, &outbox_name(&file_name, ".duplicate.txt"), &note)
         {
@@ -298,7 +301,14 @@ async fn take_file(
         }
         (Err(IngestError::Unreadable { .. }), Err(why)) => Ok(changed(source, why)),
         (Ok(summary), Ok(())) => {
-            let moved = move_out(path, &connector.processed_dir().join(&day))?;
+            let moved = match move_read_file(path, &connector.processed_dir().join(&day), &at_open)? {
+                Ok(moved) => moved,
+                Err(why) => {
+                    store.mark_run_changed(summary.ingest_run, &why).await?;
+                    tracing::warn!(connector = %connector.name, file = %source, why = %why, "not moved: taken again");
+                    return Ok(FileResult { rows: summary.rows, ..changed(source, why) });
+                }
+            };
             Ok(FileResult {
                 source: source.to_string(),
                 outcome: FileOutcome::Ingested,
@@ -314,6 +324,29 @@ async fn take_file(
         // The file stays where it is; the next pass tries it again.
         (Err(e), _) => Err(RunError::Ingest(e)),
     }
+}
+
+/// Moves the file read (opened as `at_open`) from `path` into `dir`. A rename moves whatever the
+/// path names at that instant: when that is not the file read (saved over between the last look
+/// and the move), it is put back in the inbox and `Err` says so; the file read counts as changed.
+fn move_read_file(path: &Path, dir: &Path, at_open: &std::fs::Metadata) -> Result<Result<PathBuf, String>, RunError> {
+    use std::os::unix::fs::MetadataExt as _;
+    crate::ingest::test_seam(path, "before-move");
+    let moved = move_out(path, dir)?;
+    match std::fs::symlink_metadata(&moved) {
+        Ok(m) if (m.dev(), m.ino()) == (at_open.dev(), at_open.ino()) => return Ok(Ok(moved)),
+        // Copied to another file system: a new inode by nature (the copy read the path, as before).
+        Ok(m) if m.dev() != at_open.dev() => return Ok(Ok(moved)),
+        _ => {}
+    }
+    // Back under its own name, never over a newer file there (a link fails if the name is taken).
+    let back = std::fs::hard_link(&moved, path).and_then(|_| std::fs::remove_file(&moved));
+    if back.is_err()
+        && let Some(inbox) = path.parent()
+    {
+        move_out(&moved, inbox)?;
+    }
+    Ok(Err("the file was replaced just before it was moved (another file was saved over it)".into()))
 }
 
 /// The result of a file that changed while it was read: left where it is, for the next pass.

@@ -513,13 +513,36 @@ async fn a_database_table_is_pulled_incrementally_from_mariadb_and_sqlite() {
 // ---------------------------------------------------------------------------------------------
 // Crashes and hostile files
 
+/// A daemon process, killed when dropped (a failed assertion leaves none behind).
+struct Running(std::process::Child);
+
+impl std::ops::Deref for Running {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The daemon (`run`) on `config`, quiet.
-fn daemon(config: &Path) -> std::process::Child {
+fn daemon(config: &Path) -> Running {
     daemon_with(config, None)
 }
 
 /// The daemon, with `mid_read` run on each file once its first rows are read (a test seam).
-fn daemon_with(config: &Path, mid_read: Option<&Path>) -> std::process::Child {
+fn daemon_with(config: &Path, mid_read: Option<&Path>) -> Running {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_credit-gateway"));
     if let Some(program) = mid_read {
         command.env("CREDIT_GATEWAY_TEST_MID_READ", program);
@@ -532,6 +555,7 @@ fn daemon_with(config: &Path, mid_read: Option<&Path>) -> std::process::Child {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
+        .map(Running)
         .unwrap()
 }
 
@@ -872,11 +896,20 @@ async fn a_file_the_daemon_may_not_read_goes_to_failed_and_blocks_nothing() {
 /// A shell script run by the daemon in the middle of a file's read (`$1` is the file): it acts
 /// once (the next files read are left alone).
 fn mid_read_script(root: &Path, body: &str) -> PathBuf {
+    seam_script(root, "mid-read", body)
+}
+
+/// A shell script run by the daemon at `moment` of taking a file (`$1` is the file, `$2` the
+/// moment: `mid-read`, `before-move`): it acts once, at that moment.
+fn seam_script(root: &Path, moment: &str, body: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = root.join("mid-read.sh");
     let once = root.join("mid-read.done");
-    let text =
-        format!("#!/bin/sh\nset -e\n[ -e '{}' ] && exit 0\ntouch '{}'\n{body}\n", once.display(), once.display());
+    let text = format!(
+        "#!/bin/sh\nset -e\n[ \"$2\" = '{moment}' ] || exit 0\n[ -e '{}' ] && exit 0\ntouch '{}'\n{body}\n",
+        once.display(),
+        once.display()
+    );
     std::fs::write(&path, text).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
@@ -894,7 +927,7 @@ async fn runs(url: &str) -> Vec<(String, i64, Option<String>)> {
 }
 
 /// Waits for `path` while the daemon runs, then stops the daemon.
-async fn until_exists(daemon: &mut std::process::Child, path: &Path, what: &str) {
+async fn until_exists(daemon: &mut Running, path: &Path, what: &str) {
     let start = Instant::now();
     while !path.exists() {
         if start.elapsed() > Duration::from_secs(90) {
@@ -947,6 +980,54 @@ async fn a_file_replaced_while_it_is_read_is_not_moved_and_its_new_content_is_ta
     assert_eq!(statuses, [("changed", 20_000), ("done", 500)], "the run of the replaced file is not complete");
     let new_rows = "SELECT count(*) FROM records WHERE content LIKE '%罚改〔%'";
     assert_eq!(scalar(&url, new_rows).await, small_expected.good as i64, "every row of the new file is stored");
+}
+
+/// Issue 17 (2), found by `bench soak`: a file saved over between the last look and the move
+/// (after its rows were read and found unchanged) is not moved in its place: the new file is put
+/// back, the run marked `changed`, and the new file taken from its own content.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_replaced_just_before_it_is_moved_is_put_back_and_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let config = config(root, &[("market-penalties", FAST_FOLDER.to_string())], &[]);
+    let url = Settings::load(&config).unwrap().gateway.database_url;
+    let inbox = root.join("inbox/penalties");
+    std::fs::create_dir_all(&inbox).unwrap();
+    sample(&root.join("first.csv"), SampleItem::Penalties, 100, 0.0, SampleFormat::Csv);
+    let second = sample(&root.join("second.csv"), SampleItem::Penalties, 200, 0.0, SampleFormat::Csv);
+    let text = std::fs::read_to_string(root.join("second.csv")).unwrap().replace("处罚〔", "罚改〔");
+    std::fs::write(root.join("second.csv"), &text).unwrap();
+    let script = seam_script(
+        root,
+        "before-move",
+        &format!(
+            "cp '{}' \"$(dirname \"$1\")/.r.tmp\"\nmv \"$(dirname \"$1\")/.r.tmp\" \"$1\"",
+            root.join("second.csv").display()
+        ),
+    );
+    std::fs::rename(root.join("first.csv"), inbox.join("report.csv")).unwrap();
+    let mut daemon = daemon_with(&config, Some(&script));
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now()).to_string();
+    let processed = inbox.join("processed").join(&today);
+    // The first file passes through processed/ and back: done is when the second is taken.
+    let left = inbox.join("report.csv");
+    let second_taken = || async {
+        let Ok(pool) = sqlx::SqlitePool::connect(&url).await else { return false };
+        let done: Result<i64, _> =
+            sqlx::query_scalar("SELECT count(*) FROM ingest_runs WHERE status = 'done'").fetch_one(&pool).await;
+        pool.close().await;
+        done.is_ok_and(|n| n == 1) && !left.exists()
+    };
+    eventually_async(second_taken).await;
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert!(root.join("mid-read.done").exists(), "the file was replaced just before its move");
+    assert_eq!(std::fs::read_to_string(processed.join("report.csv")).unwrap(), text, "the file read last is there");
+    assert_eq!(files_in(&processed), ["report.csv"], "nothing moved unread");
+    let statuses: Vec<(String, i64)> = runs(&url).await.into_iter().map(|(s, n, _)| (s, n)).collect();
+    assert_eq!(statuses, [("changed".to_string(), 100), ("done".to_string(), 200)]);
+    let new_rows = "SELECT count(*) FROM records WHERE content LIKE '%罚改〔%'";
+    assert_eq!(scalar(&url, new_rows).await, second.good as i64);
 }
 
 /// Issue 17 (3): a 30,000-row file cut to a third in the middle of its read. The partial run

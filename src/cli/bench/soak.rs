@@ -71,11 +71,12 @@ impl Daemon {
         Ok(())
     }
 
-    fn kill(&mut self) {
+    /// SIGKILL: a crash, counted unless it is the end of the soak.
+    fn kill(&mut self, crash: bool) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill(); // SIGKILL
+            let _ = child.kill();
             let _ = child.wait();
-            self.killed += 1;
+            self.killed += u32::from(crash);
         }
     }
 
@@ -88,6 +89,12 @@ impl Daemon {
             .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
             .unwrap_or(0);
         self.peak_rss_mb = self.peak_rss_mb.max(kb / 1024);
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill(false);
     }
 }
 
@@ -121,9 +128,13 @@ struct Dropped {
 }
 
 /// A 行政处罚 CSV with `rows` rows of `seed`, written in `staging` (with the generator's
-/// expectations beside it, kept out of the inbox).
+/// expectations beside it, kept out of the inbox). Each seed's rows are decided on a day of
+/// their own: rows of two seeds may share a 决定书文号 and a placeholder credit code, never the
+/// decision date too, so every file's rows are records of their own.
 fn penalties(staging: &Path, name: &str, seed: u64, rows: u64) -> anyhow::Result<(PathBuf, u64)> {
     let path = staging.join(name);
+    let last = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).context("date")?;
+    let day = last - chrono::Duration::days((seed % 1_500) as i64);
     let spec = SampleSpec {
         item: SampleItem::Penalties,
         rows,
@@ -131,8 +142,8 @@ fn penalties(staging: &Path, name: &str, seed: u64, rows: u64) -> anyhow::Result
         bad_share: 0.0,
         summary_share: 0.0,
         format: SampleFormat::Csv,
-        first_date: chrono::NaiveDate::from_ymd_opt(2026, 1, 5).context("date")?,
-        days: 300,
+        first_date: day,
+        days: 1,
     };
     let summary = write_sample(&spec, &path).context("generating a sample file")?;
     Ok((path, summary.good))
@@ -153,7 +164,7 @@ async fn soak(config: &Path, dir: &Path, port: u16, minutes: u64) -> anyhow::Res
         std::fs::create_dir_all(d)?;
     }
     let sandbox = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let http = credit_gateway::http_client::builder(Duration::from_secs(30)).build()?;
     let mut daemon = Daemon { gateway, child: None, started: 0, killed: 0, peak_rss_mb: 0 };
     daemon.start()?;
     let mut dropped = Dropped::default();
@@ -215,7 +226,10 @@ async fn soak(config: &Path, dir: &Path, port: u16, minutes: u64) -> anyhow::Res
                         .iter()
                         .position(|b| *b == b'\n')
                         .map_or(bytes, |p| bytes / 3 + p as u64 + 1);
-                    std::fs::OpenOptions::new().write(true).open(inbox.join(&name))?.set_len(at)?;
+                    // Already taken whole and moved: then it is cut no more.
+                    if let Ok(file) = std::fs::OpenOptions::new().write(true).open(inbox.join(&name)) {
+                        file.set_len(at)?;
+                    }
                     tokio::time::sleep(Duration::from_millis(1_500)).await;
                     drop_in(&staging.join("again.csv"), &inbox, &format!("cut-{round}-again.csv"))?;
                     dropped.good_rows += good;
@@ -251,7 +265,7 @@ async fn soak(config: &Path, dir: &Path, port: u16, minutes: u64) -> anyhow::Res
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         if last_kill.elapsed() >= KILL_EVERY {
-            daemon.kill();
+            daemon.kill(true);
             daemon.start()?;
             last_kill = Instant::now();
         }
@@ -265,26 +279,28 @@ async fn soak(config: &Path, dir: &Path, port: u16, minutes: u64) -> anyhow::Res
     ))
     .await?;
     let drain = Instant::now();
-    let (records, accepted) = loop {
+    let (records, accepted, open) = loop {
         daemon.sample_rss();
         let left = inbox_files(&inbox);
         let records = store.count_records(None).await?;
         let counts = store.delivery_counts().await?;
         let accepted: i64 = counts.iter().filter(|c| c.1 == "accepted").map(|c| c.2).sum();
-        let open: i64 = counts.iter().filter(|c| c.1 != "accepted").map(|c| c.2).sum();
+        // A delivery replaced by a newer version's is done too.
+        let open: i64 = counts.iter().filter(|c| c.1 != "accepted" && c.1 != "superseded").map(|c| c.2).sum();
         if (left.is_empty() && open == 0 && records as u64 >= dropped.good_rows) || drain.elapsed() > DRAIN {
-            break (records, accepted);
+            break (records, accepted, open);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     let drained = drain.elapsed();
-    daemon.kill();
-    daemon.killed -= 1; // the last stop is not a crash
+    daemon.kill(false);
 
     let stats: serde_json::Value = http.get(format!("{sandbox}/sandbox/stats")).send().await?.json().await?;
     let cf = &stats["platforms"]["provincial"]["CF"];
     let sandbox_accepted = cf["accepted"].as_u64().unwrap_or(0);
     let sandbox_keys = cf["distinct_keys"].as_u64().unwrap_or(0);
+    // Records whose 公示截止期 has passed are withdrawn too: each withdrawal is a delivery of its own.
+    let sandbox_added = cf["operations"]["add"].as_u64().unwrap_or(0);
     let versions = store.record_versions_count().await?;
     store.close().await;
 
@@ -307,11 +323,19 @@ async fn soak(config: &Path, dir: &Path, port: u16, minutes: u64) -> anyhow::Res
     if versions != 0 {
         failures.push(format!("{versions} rows stored again as new versions"));
     }
-    if sandbox_accepted != dropped.good_rows || sandbox_keys != dropped.good_rows {
+    if sandbox_added != dropped.good_rows {
         failures.push(format!(
-            "the sandbox accepted {sandbox_accepted} ({sandbox_keys} distinct), {} good rows dropped",
+            "the sandbox was sent {sandbox_added} records to add, {} good rows dropped",
             dropped.good_rows
         ));
+    }
+    if sandbox_accepted != accepted as u64 || sandbox_keys != accepted as u64 {
+        failures.push(format!(
+            "the sandbox accepted {sandbox_accepted} deliveries ({sandbox_keys} distinct), the gateway counts {accepted}"
+        ));
+    }
+    if open != 0 {
+        failures.push(format!("{open} deliveries not accepted"));
     }
     let missing: Vec<&String> = dropped.bad.iter().filter(|b| !failed.contains(*b) || !reasons.contains(*b)).collect();
     if !missing.is_empty() {
@@ -342,6 +366,8 @@ async fn soak(config: &Path, dir: &Path, port: u16, minutes: u64) -> anyhow::Res
         "records_stored": records,
         "record_versions": versions,
         "deliveries_accepted": accepted,
+        "deliveries_open": open,
+        "sandbox_added": sandbox_added,
         "sandbox_accepted": sandbox_accepted,
         "sandbox_distinct_keys": sandbox_keys,
         "sandbox_received": cf["received"].as_u64().unwrap_or(0),
