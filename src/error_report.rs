@@ -23,9 +23,8 @@ pub struct ErrorReport {
 impl ErrorReport {
     /// The report's place beside a source file.
     pub fn path_beside(source: &Path) -> PathBuf {
-        let mut name = source.file_name().unwrap_or_default().to_os_string();
-        name.push(".errors.csv");
-        source.with_file_name(name)
+        let name = source.file_name().unwrap_or_default().to_string_lossy();
+        source.with_file_name(outbox_name(&name, ".errors.csv"))
     }
 
     pub fn create(path: PathBuf) -> std::io::Result<ErrorReport> {
@@ -37,24 +36,6 @@ impl ErrorReport {
         let mut out = csv::Writer::from_writer(file);
         out.write_record(["行号", "字段", "原因", "原始值"])?;
         Ok(ErrorReport { path, tmp, out, lines: 0 })
-    }
-
-    /// The report at `path` to add lines to: a copy of it (or a new one) in the temporary
-    /// file, moved into place again on `finish`. Ingest adds the warnings the store finds
-    /// after the rows were read (重码, repeated decisions).
-    pub fn reopen(path: PathBuf) -> std::io::Result<ErrorReport> {
-        let existing = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return ErrorReport::create(path),
-            Err(e) => return Err(e),
-        };
-        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-        tmp_name.push(".tmp");
-        let tmp = path.with_file_name(tmp_name);
-        let mut file = BufWriter::new(File::create(&tmp)?);
-        file.write_all(&existing)?;
-        let out = csv::WriterBuilder::new().has_headers(false).from_writer(file);
-        Ok(ErrorReport { path, tmp, out, lines: 1 })
     }
 
     /// `row` is None for problems with the whole file.
@@ -86,6 +67,32 @@ impl ErrorReport {
     }
 }
 
+/// Longest name of a note or report in the outbox, in bytes: file systems allow 255, and a
+/// report is written under its name plus `.tmp` first.
+const MAX_NAME_BYTES: usize = 240;
+
+/// The name of the department's note about file `file_name`: `<file_name><suffix>`
+/// (`<name>.errors.csv`), or when that is too long for a file name, the stem cut by bytes on
+/// a character boundary, a short hash of the whole name, then the extension and the suffix.
+pub fn outbox_name(file_name: &str, suffix: &str) -> String {
+    let whole = format!("{file_name}{suffix}");
+    if whole.len() <= MAX_NAME_BYTES {
+        return whole;
+    }
+    let hash = blake3::hash(file_name.as_bytes()).to_hex();
+    let hash = &hash[..8];
+    let (stem, ext) = match file_name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && ext.len() <= 16 => (stem, format!(".{ext}")),
+        _ => (file_name, String::new()),
+    };
+    let room = MAX_NAME_BYTES.saturating_sub(suffix.len() + ext.len() + hash.len() + 1);
+    let mut cut = room.min(stem.len());
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}~{hash}{ext}{suffix}", &stem[..cut])
+}
+
 pub fn truncate(value: &str) -> String {
     match value.char_indices().nth(MAX_VALUE_CHARS) {
         Some((cut, _)) => format!("{}…（共 {} 字）", &value[..cut], value.chars().count()),
@@ -106,23 +113,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_report_reopened_keeps_its_lines_and_takes_more() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.csv.errors.csv");
-        let mut r = ErrorReport::create(path.clone()).unwrap();
-        r.add(Some(2), "字段", "原因一", "x").unwrap();
-        r.finish().unwrap();
-        let mut r = ErrorReport::reopen(path.clone()).unwrap();
-        r.add(Some(3), "", "警告：原因二", "y").unwrap();
-        assert_eq!(r.finish().unwrap(), Some(path.clone()));
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text, "\u{feff}行号,字段,原因,原始值\n2,字段,原因一,x\n3,,警告：原因二,y\n");
-        // No report yet: one is made.
-        let other = dir.path().join("b.csv.errors.csv");
-        let mut r = ErrorReport::reopen(other.clone()).unwrap();
-        r.add(Some(5), "", "警告：原因三", "").unwrap();
-        r.finish().unwrap();
-        assert!(std::fs::read_to_string(&other).unwrap().ends_with("5,,警告：原因三,\n"));
+    fn a_name_too_long_for_its_report_is_shortened_keeping_the_extension() {
+        assert_eq!(outbox_name("处罚.csv", ".errors.csv"), "处罚.csv.errors.csv");
+        let long = format!("{}.xlsx", "处罚决定书".repeat(16)); // 245 bytes
+        let name = outbox_name(&long, ".errors.csv");
+        assert!(name.len() <= MAX_NAME_BYTES, "{}", name.len());
+        assert!(name.ends_with(".xlsx.errors.csv") && name.starts_with("处罚决定书"), "{name}");
+        let other = format!("{}.xlsx", "处罚决定书".repeat(15) + "处罚决定X");
+        assert_ne!(outbox_name(&other, ".errors.csv"), name, "the hash tells long names apart");
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! One-shot ingest of a department file: read → map → validate → store, streaming.
 //!
-//! A reader thread parses, maps, validates and writes the error report; the async side
-//! writes batches to the store in large transactions. A bounded channel between them keeps
-//! memory flat whatever the file size, and lets parsing overlap with writing.
+//! A reader thread fingerprints, parses, maps and validates; the async side writes batches to
+//! the store in large transactions. A bounded channel between them keeps memory flat whatever
+//! the file size, and lets parsing overlap with writing. The department's error report is
+//! written last, from the run's stored problems: a report that cannot be written costs no row.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -27,6 +27,7 @@ use crate::mapping::{Binding, Mapping, RowOutcome, RowScratch};
 use crate::problem::{ProblemCode, Severity};
 use crate::publicity::{ItemRule, Publicity, RowAction};
 use crate::record::{PreparedRecord, RejectedDecision, prepare, rejected_decision};
+use crate::store::RunProblem;
 use crate::store::{IngestCounts, IngestRunStart, ProblemRow, RunStatus, Store, StoreError};
 
 /// Rows per batch handed from the reader to the writer.
@@ -45,8 +46,6 @@ pub enum IngestError {
     Unreadable { path: PathBuf, reason: String, reason_zh: String, report: Option<PathBuf> },
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("error report {path}: {source}")]
-    Report { path: PathBuf, source: std::io::Error },
     #[error("reader thread failed: {0}")]
     Reader(String),
 }
@@ -62,6 +61,23 @@ pub struct IngestOptions {
     /// Where the rows came from, for lineage (default: the file's path); a pulled page
     /// names its URL.
     pub source: Option<String>,
+}
+
+/// A file opened once by whoever takes it: it is fingerprinted and read through this handle,
+/// so the rows stored are the bytes fingerprinted, whatever happens to its path meanwhile.
+#[derive(Debug)]
+pub struct OpenedFile {
+    pub file: std::fs::File,
+    /// Already fingerprinted through this handle (the folder connector does so to find
+    /// duplicates): not read a third time.
+    pub fingerprint: Option<Fingerprint>,
+}
+
+/// A file's BLAKE3 and the number of bytes it was taken over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub hash: String,
+    pub bytes: u64,
 }
 
 /// One listed row problem.
@@ -99,6 +115,12 @@ pub struct IngestSummary {
     /// Rows revoking (撤销) or deleting (删除) a record sent before, applied.
     pub revocations: u64,
     pub report: Option<PathBuf>,
+    /// Why the error report could not be written; the rows are stored all the same, and a
+    /// connector writes it again later.
+    pub report_error: Option<String>,
+    /// The BLAKE3 of the bytes read and how many there were.
+    pub fingerprint: String,
+    pub bytes: u64,
     /// Optional columns absent from the file and header columns not read.
     pub missing_columns: Vec<String>,
     pub unused_columns: Vec<String>,
@@ -111,7 +133,7 @@ enum Message {
 }
 
 struct StartInfo {
-    fingerprint: String,
+    fingerprint: Fingerprint,
     encoding: Option<String>,
     sheet: Option<String>,
     missing: Vec<String>,
@@ -138,7 +160,6 @@ struct ReaderEnd {
     errors_omitted: u64,
     warning_items: Vec<RowErrorEntry>,
     warnings_omitted: u64,
-    report: Option<PathBuf>,
 }
 
 /// Why the reader gave up on the whole file before any row.
@@ -157,6 +178,21 @@ pub async fn ingest_file(
     path: &Path,
     opts: &IngestOptions,
 ) -> Result<IngestSummary, IngestError> {
+    let opened = std::fs::File::open(path).map(|file| OpenedFile { file, fingerprint: None });
+    ingest_opened(settings, store, connector_name, path, opened, opts).await
+}
+
+/// Ingests a file already opened (`path` names it for the kind and the messages): every byte
+/// is read through that handle. The error report is written once the rows are committed, from
+/// the run's stored problems; failing to write it loses no row (see `report_error`).
+pub async fn ingest_opened(
+    settings: &Settings,
+    store: &Store,
+    connector_name: &str,
+    path: &Path,
+    opened: std::io::Result<OpenedFile>,
+    opts: &IngestOptions,
+) -> Result<IngestSummary, IngestError> {
     let started = Instant::now();
     let connector: Connector = settings
         .connector(connector_name)
@@ -164,6 +200,7 @@ pub async fn ingest_file(
         .ok_or_else(|| IngestError::UnknownConnector(connector_name.to_string()))?;
     let mapping =
         settings.mapping(&connector.mapping).cloned().expect("connectors are checked against mappings when loaded");
+    let mapping_item = mapping.item.clone();
     // New versions create their deliveries in the store: it must know the destinations.
     store.sync_destination_items(&settings.destination_items()).await?;
     let report_path = opts.report_path.clone().unwrap_or_else(|| ErrorReport::path_beside(path));
@@ -185,7 +222,7 @@ pub async fn ingest_file(
             .map(|rule| (settings.publicity.clone(), rule.clone(), mapping.publish_minor));
         // Decisions dated after today (Asia/Shanghai) are refused.
         let rules = ReadRules { deadline, publicity, today: opts.clock.today() };
-        tokio::task::spawn_blocking(move || read_file(&path, &mapping, rules, &report_path, progress, &tx))
+        tokio::task::spawn_blocking(move || read_file(&path, opened, &mapping, rules, &report_path, progress, &tx))
     };
 
     let start = match rx.recv().await {
@@ -203,6 +240,7 @@ pub async fn ingest_file(
                     item: &connector.item,
                     source: &source,
                     fingerprint: failure.fingerprint.as_deref(),
+                    config_hash: settings.rules_hash(&connector.mapping),
                     started_at: &now,
                 })
                 .await?;
@@ -225,7 +263,8 @@ pub async fn ingest_file(
             department: &connector.department,
             item: &connector.item,
             source: &source,
-            fingerprint: Some(&start.fingerprint),
+            fingerprint: Some(&start.fingerprint.hash),
+            config_hash: settings.rules_hash(&connector.mapping),
             started_at: &now,
         })
         .await?;
@@ -282,11 +321,13 @@ pub async fn ingest_file(
             store
                 .finish_ingest(run_id, &counts, RunStatus::Failed, Some(&f.reason), start.sheet.as_deref(), &finished)
                 .await?;
+            // The rows before the break are stored; the department learns about them and the break.
+            let report = write_error_report(store, run_id, &mapping_item, &report_path).await.ok().flatten();
             return Err(IngestError::Unreadable {
                 path: path.to_path_buf(),
                 reason: f.reason,
                 reason_zh: f.reason_zh,
-                report: f.report,
+                report: report.or(f.report),
             });
         }
     };
@@ -297,21 +338,22 @@ pub async fn ingest_file(
     counts.rejected += revoked.refused.len() as u64;
     end.errors.extend(revoked.refused);
     store.finish_ingest(run_id, &counts, RunStatus::Done, None, start.sheet.as_deref(), &finished).await?;
+    // Only now, with every row committed: a report that cannot be written costs no row.
+    let (report, report_error) = match write_error_report(store, run_id, &mapping_item, &report_path).await {
+        Ok(report) => (report, None),
+        Err(e) => {
+            let reason = e.to_string();
+            tracing::warn!(connector = %connector.name, file = %path.display(), report = %report_path.display(),
+                error = %reason, "the error report cannot be written; the rows are stored, it is written again later");
+            store.set_run_report(run_id, &report_path.display().to_string(), Some(&reason)).await?;
+            (None, Some(reason))
+        }
+    };
     tracing::info!(
         connector = %connector.name, file = %path.display(), rows = counts.rows, accepted = counts.accepted,
         unchanged = counts.unchanged, rejected = counts.rejected, skipped = counts.skipped, "file ingested"
     );
-    // The store's warnings go into the department's report too, after the reader's lines.
-    let mut report = end.report;
-    if !store_warnings.is_empty() {
-        let mut r = ErrorReport::reopen(report_path.clone())
-            .map_err(|source| IngestError::Report { path: report_path.clone(), source })?;
-        for w in &store_warnings {
-            r.add(Some(w.line), "", &format!("警告：{}", w.reason), w.value.as_deref().unwrap_or(""))
-                .map_err(|source| IngestError::Report { path: report_path.clone(), source })?;
-        }
-        report = r.finish().map_err(|source| IngestError::Report { path: report_path.clone(), source })?;
-    }
+    // The store's warnings are in row_problems: the report above has them; the summary lists them.
     let mut warning_items = end.warning_items;
     let mut warnings_omitted = end.warnings_omitted;
     for p in store_warnings {
@@ -349,6 +391,9 @@ pub async fn ingest_file(
         warnings_omitted,
         revocations: revoked.applied,
         report,
+        report_error,
+        fingerprint: start.fingerprint.hash,
+        bytes: start.fingerprint.bytes,
         missing_columns: start.missing,
         unused_columns: start.unused,
         elapsed_ms: started.elapsed().as_millis() as u64,
@@ -357,17 +402,73 @@ pub async fn ingest_file(
 
 /// BLAKE3 of the file's bytes: the same file dropped again has the same fingerprint.
 pub fn fingerprint(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
+    Ok(fingerprint_file(&std::fs::File::open(path)?)?.hash)
+}
+
+/// BLAKE3 of an open file's bytes, read by position (the handle's offset stays where it is),
+/// with the number of bytes read: fewer than the size at open means it was cut meanwhile.
+pub fn fingerprint_file(file: &std::fs::File) -> std::io::Result<Fingerprint> {
+    use std::os::unix::fs::FileExt as _;
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 256 * 1024];
+    let mut at = 0u64;
     loop {
-        let n = file.read(&mut buf)?;
+        let n = match file.read_at(&mut buf, at) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
+        at += n as u64;
     }
-    Ok(hasher.finalize().to_hex().to_string())
+    Ok(Fingerprint { hash: hasher.finalize().to_hex().to_string(), bytes: at })
+}
+
+/// Writes the department's error report of run `run_id` from its stored problems, page by
+/// page (never all in memory); `None` when the run had none (a stale report is removed).
+pub async fn write_error_report(
+    store: &Store,
+    run_id: i64,
+    item: &Item,
+    path: &Path,
+) -> Result<Option<PathBuf>, ReportError> {
+    const PAGE: i64 = 5_000;
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut report = ErrorReport::create(path.to_path_buf())?;
+    let mut after = 0i64;
+    loop {
+        let page = store.run_problems_after(run_id, after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for p in &page {
+            let RunProblem { line, field, severity, reason, value, .. } = p;
+            let name = field.as_deref().and_then(|k| item.fields.iter().find(|f| f.key == k)).map(|f| f.name.as_str());
+            let shown = if severity == "warning" { format!("警告：{reason}") } else { reason.clone() };
+            report.add(Some(*line as u64), name.unwrap_or(""), &shown, value.as_deref().unwrap_or(""))?;
+        }
+        if (page.len() as i64) < PAGE {
+            break;
+        }
+    }
+    let written = report.finish()?;
+    store.set_run_report(run_id, &path.display().to_string(), None).await?;
+    Ok(written)
+}
+
+/// Why the error report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What the reader checks each row against besides its mapping.
@@ -383,6 +484,7 @@ struct ReadRules {
 /// The reader thread: everything CPU-bound happens here.
 fn read_file(
     path: &Path,
+    opened: std::io::Result<OpenedFile>,
     mapping: &Mapping,
     rules: ReadRules,
     report_path: &Path,
@@ -401,17 +503,23 @@ fn read_file(
             .flatten();
         FileFailure { fingerprint, reason, reason_zh, report }
     };
-    let fingerprint = fingerprint(path)
-        .map_err(|e| refuse(None, format!("cannot read the file: {e}"), format!("无法读取文件：{e}")))?;
+    let unreadable =
+        |e: std::io::Error| refuse(None, format!("cannot read the file: {e}"), format!("无法读取文件：{e}"));
+    let OpenedFile { file, fingerprint } = opened.map_err(unreadable)?;
+    let fingerprint = match fingerprint {
+        Some(known) => known,
+        None => fingerprint_file(&file).map_err(unreadable)?,
+    };
+    let hash = fingerprint.hash.clone();
     let opts = ReadOptions {
         encoding: mapping.encoding,
         sheet: mapping.sheet.clone(),
         records: mapping.records.clone(),
         ..ReadOptions::default()
     };
-    let mut rows = match format::open(path, &opts) {
+    let mut rows = match format::open_file(file, path, &opts) {
         Ok(r) => r,
-        Err(e) => return Err(refuse(Some(fingerprint), e.to_string(), e.zh())),
+        Err(e) => return Err(refuse(Some(hash), e.to_string(), e.zh())),
     };
     // The header is among the first rows; a title row may stand above it.
     // Rows and unreadable rows in file order; the header is among the first readable ones.
@@ -428,17 +536,16 @@ fn read_file(
             Some(e) => (e.to_string(), e.zh()),
             None => ("the file has no rows".to_string(), "文件没有任何数据行".to_string()),
         };
-        return Err(refuse(Some(fingerprint), reason, zh));
+        return Err(refuse(Some(hash), reason, zh));
     }
-    let header_at = mapping.find_header(&head).map_err(|e| refuse(Some(fingerprint.clone()), e.to_string(), e.zh()))?;
-    let mut binding =
-        mapping.bind(&head[header_at]).map_err(|e| refuse(Some(fingerprint.clone()), e.to_string(), e.zh()))?;
+    let header_at = mapping.find_header(&head).map_err(|e| refuse(Some(hash.clone()), e.to_string(), e.zh()))?;
+    let mut binding = mapping.bind(&head[header_at]).map_err(|e| refuse(Some(hash.clone()), e.to_string(), e.zh()))?;
     binding.strict_width = rows.kind() == FileKind::Csv;
     binding.today = Some(today);
     let header_line = head[header_at].line;
 
     let start = StartInfo {
-        fingerprint: fingerprint.clone(),
+        fingerprint,
         encoding: rows.encoding().map(str::to_string),
         sheet: rows.sheet().map(str::to_string),
         missing: binding.missing_optional.clone(),
@@ -448,13 +555,6 @@ fn read_file(
         return Ok(ReaderEnd::default());
     }
 
-    let mut report = ErrorReport::create(report_path.to_path_buf()).map_err(|e| {
-        refuse(
-            Some(fingerprint.clone()),
-            format!("cannot write the error report: {e}"),
-            format!("无法写入错误报告：{e}"),
-        )
-    })?;
     let bar = progress.then(|| progress_bar(rows.progress().total));
     let mut state = RowState {
         backfill_file: path.file_name().is_some_and(|n| n.to_string_lossy().contains("补报")),
@@ -465,12 +565,10 @@ fn read_file(
         item: &mapping.item,
         scratch: RowScratch::default(),
         batch: Batch::default(),
-        report: &mut report,
         errors: Vec::new(),
         errors_omitted: 0,
         warning_items: Vec::new(),
         warnings_omitted: 0,
-        report_failed: None,
     };
     drop(head);
     for item in scanned.into_iter().filter(|r| r.as_ref().map_or_else(|e| e.line, |r| r.line) > header_line) {
@@ -480,6 +578,7 @@ fn read_file(
         }
     }
     let mut stopped = false;
+    let mut sent = 0u64;
     let mut truncated: Option<RowError> = None;
     // Not a `for` loop: the progress bar reads the reader between rows.
     while let Some(next) = rows.next() {
@@ -500,6 +599,10 @@ fn read_file(
                 stopped = true;
                 break;
             }
+            sent += 1;
+            if sent == 1 {
+                test_seam(path, "mid-read");
+            }
         }
     }
     if !stopped && state.batch.rows > 0 {
@@ -508,26 +611,24 @@ fn read_file(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let RowState { errors, errors_omitted, warning_items, warnings_omitted, report_failed, .. } = state;
-    if let Some(e) = report_failed {
-        return Err(refuse(
-            Some(fingerprint),
-            format!("cannot write the error report: {e}"),
-            format!("无法写入错误报告：{e}"),
-        ));
-    }
-    let report = report.finish().map_err(|e| {
-        refuse(
-            Some(fingerprint.clone()),
-            format!("cannot write the error report: {e}"),
-            format!("无法写入错误报告：{e}"),
-        )
-    })?;
+    let RowState { errors, errors_omitted, warning_items, warnings_omitted, .. } = state;
     if let Some(e) = truncated {
         // The rows before the break are stored; the run fails so the file is not taken as complete.
-        return Err(FileFailure { fingerprint: Some(fingerprint), reason: e.to_string(), reason_zh: e.zh(), report });
+        return Err(FileFailure { fingerprint: Some(hash), reason: e.to_string(), reason_zh: e.zh(), report: None });
     }
-    Ok(ReaderEnd { errors, errors_omitted, warning_items, warnings_omitted, report })
+    Ok(ReaderEnd { errors, errors_omitted, warning_items, warnings_omitted })
+}
+
+/// Test seam, in debug builds only: `CREDIT_GATEWAY_TEST_MID_READ` names a program run with the
+/// file's path and the moment: `mid-read` once its first rows are on their way to the store,
+/// `before-move` when a connector is about to move it out of the inbox; so a test can replace,
+/// cut or extend the file at that moment, deterministically.
+pub fn test_seam(path: &Path, moment: &str) {
+    if cfg!(debug_assertions)
+        && let Some(program) = std::env::var_os("CREDIT_GATEWAY_TEST_MID_READ")
+    {
+        let _ = std::process::Command::new(program).arg(path).arg(moment).status();
+    }
 }
 
 fn progress_bar(total: u64) -> indicatif::ProgressBar {
@@ -552,12 +653,10 @@ struct RowState<'a> {
     item: &'a Item,
     scratch: RowScratch,
     batch: Batch,
-    report: &'a mut ErrorReport,
     errors: Vec<RowErrorEntry>,
     errors_omitted: u64,
     warning_items: Vec<RowErrorEntry>,
     warnings_omitted: u64,
-    report_failed: Option<std::io::Error>,
 }
 
 impl RowState<'_> {
@@ -638,15 +737,6 @@ impl RowState<'_> {
         let f = field.map(|f| &self.item.fields[f]);
         if severity == Severity::Warning {
             self.batch.warnings += 1;
-        }
-        let shown_reason = match severity {
-            Severity::Error => reason.clone(),
-            Severity::Warning => format!("警告：{reason}"),
-        };
-        if self.report_failed.is_none()
-            && let Err(e) = self.report.add(Some(line), f.map_or("", |f| f.name.as_str()), &shown_reason, &value)
-        {
-            self.report_failed = Some(e);
         }
         let (listed, omitted) = match severity {
             Severity::Error => (&mut self.errors, &mut self.errors_omitted),

@@ -16,6 +16,8 @@ use credit_gateway::sim::sample::{SampleFormat, SampleItem, SampleSpec, write_sa
 use credit_gateway::store::Store;
 use credit_gateway::store::scratch;
 
+mod soak;
+
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Fill SQLite with records, some with provisional deadlines; time a month's figures and
@@ -55,6 +57,17 @@ pub enum BenchCommand {
     Idle {
         #[arg(long, default_value_t = 60)]
         seconds: u64,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
+    /// A real `run` daemon on a fresh SQLite store, pushing to the sandbox platform with faults,
+    /// while files are dropped into its market inbox without pause (good, bad, replaced while
+    /// read, cut while read, unreadable, links), and the daemon is killed (SIGKILL) and started
+    /// again once a minute. At the end: every good row stored and accepted once at the sandbox,
+    /// every bad file in failed/ with its reason, sampled RSS under 400 MB; exits non-zero if not.
+    Soak {
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
@@ -121,6 +134,7 @@ pub async fn run(config: &Path, clock: &Clock, command: BenchCommand) -> anyhow:
         BenchCommand::Deliver { rows, batch, workdir } => bench_deliver(config, clock, rows, batch, workdir).await,
         BenchCommand::Folder { rows, workdir } => bench_folder(config, clock, rows, workdir).await,
         BenchCommand::Idle { seconds, workdir } => bench_idle(config, clock, seconds, workdir).await,
+        BenchCommand::Soak { minutes, workdir } => soak::bench_soak(config, minutes, workdir).await,
         BenchCommand::Scale { rows, instances, database, batch, workdir } => {
             bench_scale(config, clock, rows, &instances, &database, batch, workdir).await
         }

@@ -79,6 +79,9 @@ fn print_summary(s: &IngestSummary) {
     if let Some(report) = &s.report {
         println!("  error report for the department: {}", report.display());
     }
+    if let Some(why) = &s.report_error {
+        println!("  错误报告未写出（数据已入库）：{why}");
+    }
     for e in s.errors.iter().take(10) {
         let field = e.field_name.as_deref().unwrap_or("整行");
         println!("    row {}  {field}: {}", e.row, mask_ids_in_text(&e.reason));

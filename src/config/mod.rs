@@ -11,7 +11,7 @@ mod calendar;
 mod files;
 mod gateway;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::calendar::Calendar;
@@ -51,6 +51,9 @@ pub struct Settings {
     pub feeds: Vec<Feed>,
     pub divisions: Divisions,
     pub objections: ObjectionRules,
+    /// Per mapping, a hash of the files an ingest's outcome depends on (the mapping, the code
+    /// tables, the catalogue, the deadline and publicity rules): see [`Settings::rules_hash`].
+    pub rule_hashes: std::collections::BTreeMap<String, String>,
 }
 
 impl Settings {
@@ -81,8 +84,10 @@ impl Settings {
         let objections = read_toml(&gateway.objections_file, &mut issues)
             .map(|spec| ObjectionRules::from_spec(&gateway.objections_file, spec, &mut issues))
             .unwrap_or_default();
+        let rule_hashes = rule_hashes(&gateway, &mappings);
         issues.into_result(Settings {
             objections,
+            rule_hashes,
             destinations,
             feeds,
             divisions,
@@ -121,6 +126,37 @@ impl Settings {
     pub fn mapping(&self, name: &str) -> Option<&Mapping> {
         self.mappings.iter().find(|m| m.name == name)
     }
+
+    /// What an ingest through `mapping` depends on, as loaded, in one hash: a file ingested
+    /// completely under another hash is ingested again (a fixed code table may accept its rows).
+    pub fn rules_hash(&self, mapping: &str) -> &str {
+        self.rule_hashes.get(mapping).map_or("", String::as_str)
+    }
+}
+
+/// Per mapping, the BLAKE3 of the files its ingests' outcome depends on, as read at load.
+fn rule_hashes(gateway: &GatewayConfig, mappings: &[Mapping]) -> std::collections::BTreeMap<String, String> {
+    let mut shared = blake3::Hasher::new();
+    shared.update(format!("{:?}", gateway.credit_code_exceptions).as_bytes());
+    let mut catalogue: Vec<PathBuf> = std::fs::read_dir(&gateway.catalogue_dir)
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect())
+        .unwrap_or_default();
+    catalogue.sort();
+    // The publicity rules decide a penalty's warnings and its stored period.
+    let files = [&gateway.code_tables_file, &gateway.deadlines_file, &gateway.publicity_file];
+    for file in files.into_iter().chain(&catalogue) {
+        shared.update(file.display().to_string().as_bytes());
+        shared.update(&std::fs::read(file).unwrap_or_default());
+    }
+    mappings
+        .iter()
+        .map(|m| {
+            let mut hasher = shared.clone();
+            let file = gateway.mappings_dir.join(format!("{}.toml", m.name));
+            hasher.update(&std::fs::read(file).unwrap_or_default());
+            (m.name.clone(), hasher.finalize().to_hex().to_string())
+        })
+        .collect()
 }
 
 /// The code tables, then every item file of the catalogue folder.

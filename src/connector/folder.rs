@@ -231,6 +231,11 @@ impl Source for FolderSource {
         })
     }
 
+    fn changed(&mut self, path: &Path) {
+        // Forgotten: seen anew at the next look, it settles before it is taken again.
+        self.seen.remove(path);
+    }
+
     fn set_aside(&mut self, path: &Path) {
         let wait = self.aside.get(path).map_or(ASIDE_FIRST, |a| (a.wait * 2).min(ASIDE_CAP));
         self.aside.insert(path.to_path_buf(), Aside { until: Instant::now() + wait, wait });

@@ -167,6 +167,10 @@ pub trait Source: Send {
     /// The file at `path` could not be taken, not even moved to `failed/`: leave it out of the
     /// next passes for a while (longer each time), so it blocks nothing behind it.
     fn set_aside(&mut self, _path: &Path) {}
+
+    /// The file at `path` changed while it was read and stays: take it again only once it has
+    /// settled anew.
+    fn changed(&mut self, _path: &Path) {}
 }
 
 impl Connector {

@@ -18,7 +18,8 @@ use super::{Connector, Refusal, SourceError, SourceSettings};
 use crate::calendar::shanghai_date;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::ingest::{IngestError, IngestOptions, fingerprint, ingest_file};
+use crate::error_report::outbox_name;
+use crate::ingest::{IngestError, IngestOptions, OpenedFile, fingerprint_file, ingest_opened, write_error_report};
 use crate::store::{PassOutcome, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +70,11 @@ pub enum FileOutcome {
         reason: String,
         error: String,
     },
+    /// Replaced, cut or written while it was read: left in place (its run, if any, marked
+    /// `changed`) and taken again once it has settled.
+    Changed {
+        reason: String,
+    },
 }
 
 /// What one pass did.
@@ -103,6 +109,7 @@ pub async fn run_pass(
     source.start_pass();
     let span = tracing::info_span!("connector_run", connector = %connector.name, department = %connector.department);
     let result: Result<(), RunError> = async {
+        retry_reports(settings, store, connector).await;
         loop {
             if *stop.borrow() {
                 return Ok(());
@@ -117,8 +124,10 @@ pub async fn run_pass(
             let Some(pulled) = pulled else { return Ok(()) };
             if let Some(path) = &pulled.path {
                 let taken = take_file(settings, store, connector, path, &pulled, clock).await?;
-                if matches!(taken.outcome, FileOutcome::SetAside { .. }) {
-                    source.set_aside(path);
+                match taken.outcome {
+                    FileOutcome::SetAside { .. } => source.set_aside(path),
+                    FileOutcome::Changed { .. } => source.changed(path),
+                    _ => {}
                 }
                 report.files.push(taken);
             }
@@ -139,6 +148,32 @@ pub async fn run_pass(
         report.error = Some(error);
     }
     report
+}
+
+/// Writes the error reports that could not be written once their rows were committed (a full
+/// disk, an outbox not writable): each pass tries again until they are.
+async fn retry_reports(settings: &Settings, store: &Store, connector: &Connector) {
+    let pending = match store.pending_reports(&connector.name).await {
+        Ok(pending) => pending,
+        Err(e) => {
+            tracing::warn!(connector = %connector.name, error = %e, "cannot list the error reports still to write");
+            return;
+        }
+    };
+    let Some(mapping) = settings.mapping(&connector.mapping) else { return };
+    for (run, path, _) in pending {
+        match write_error_report(store, run, &mapping.item, Path::new(&path)).await {
+            Ok(_) => tracing::info!(connector = %connector.name, run, report = %path, "error report written at last"),
+            Err(e) => {
+                let error = e.to_string();
+                let _ = store.set_run_report(run, &path, Some(&error)).await;
+                if let Some(repeated) = log_gate(&connector.name, "report", &format!("{path}: {error}")) {
+                    tracing::warn!(connector = %connector.name, run, report = %path, error = %error, repeated,
+                        "the error report still cannot be written");
+                }
+            }
+        }
+    }
 }
 
 /// How long the same message about the same thing is kept quiet after it was logged.
@@ -170,6 +205,11 @@ fn log_gate(connector: &str, topic: &'static str, message: &str) -> Option<u64> 
 }
 
 /// Ingests one file and moves it out of the way once its rows are committed.
+///
+/// The file is opened once, not through a link; its bytes are fingerprinted and read through
+/// that handle. Before it is moved, its path must still name the same file, unchanged since it
+/// was opened: a file replaced, cut or extended meanwhile stays (its run marked `changed`) and
+/// is taken again from its new content.
 async fn take_file(
     settings: &Settings,
     store: &Store,
@@ -184,29 +224,36 @@ async fn take_file(
     if let Some(refusal) = &pulled.refused {
         return fail_file(connector, path, source, &day, refusal);
     }
-    // Looked at again just before opening: a plain file swapped for a link is refused too.
-    if connector.kind() == super::ConnectorKind::Folder
-        && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+    let unreadable = |e: std::io::Error| Refusal {
+        reason: format!("the file cannot be opened or read: {e}"),
+        reason_zh: format!("网关无法打开或读取该文件（权限不足或读取出错：{e}）"),
+    };
+    let (file, at_open) = match open_plain(path) {
+        Ok(Opened::File(file, meta)) => (file, meta),
+        // Looked at again as it is opened: a plain file swapped for a link is refused too.
+        Ok(Opened::Link) => return fail_file(connector, path, source, &day, &super::folder::link_refusal()),
+        // Gone meanwhile (taken back by its department): nothing to do.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(changed(source, "the file is gone".into())),
+        // Not readable by the gateway (its rights, a read error): the file goes, the rest goes on.
+        Err(e) => return fail_file(connector, path, source, &day, &unreadable(e)),
+    };
+    let (file, fp) = match tokio::task::spawn_blocking(move || {
+        let fp = fingerprint_file(&file);
+        (file, fp)
+    })
+    .await
     {
-        return fail_file(connector, path, source, &day, &super::folder::link_refusal());
-    }
-    let fp = {
-        let owned = path.to_path_buf();
-        let joined = tokio::task::spawn_blocking(move || fingerprint(&owned)).await;
-        match joined.map_err(|e| std::io::Error::other(e.to_string())).and_then(|read| read) {
-            Ok(fp) => fp,
-            // Not readable by the gateway (its rights, a read error): the file goes, the rest goes on.
-            Err(e) => {
-                let refusal = Refusal {
-                    reason: format!("the file cannot be opened or read: {e}"),
-                    reason_zh: format!("网关无法打开或读取该文件（权限不足或读取出错：{e}）"),
-                };
-                return fail_file(connector, path, source, &day, &refusal);
-            }
-        }
+        Ok((file, Ok(fp))) => (file, fp),
+        Ok((_, Err(e))) => return fail_file(connector, path, source, &day, &unreadable(e)),
+        Err(e) => return fail_file(connector, path, source, &day, &unreadable(std::io::Error::other(e.to_string()))),
     };
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    if let Some(earlier) = store.ingested_file(&connector.name, &fp).await? {
+    if let Err(why) = unchanged_since_open(path, &file, &at_open, fp.bytes) {
+        tracing::info!(connector = %connector.name, file = %source, why = %why, "the file changed while it was read: taken again later");
+        return Ok(changed(source, why));
+    }
+    let config_hash = settings.rules_hash(&connector.mapping);
+    if let Some(earlier) = store.ingested_file(&connector.name, &fp.hash, config_hash).await? {
         let note = format!(
             "文件《{file_name}》与 {} 已导入的文件（{}）内容完全相同，未重复导入。\n\
              The file has the same content as {} ingested at {} (run {}); not ingested again.\n",
@@ -216,9 +263,14 @@ async fn take_file(
             earlier.finished_at.as_deref().unwrap_or(""),
             earlier.ingest_run,
         );
-        let moved = move_out(path, &connector.processed_dir().join(&day))?;
-        if connector.kind() == super::ConnectorKind::Folder {
-            write_note(&connector.outbox, &format!("{file_name}.duplicate.txt"), &note)?;
+        let moved = match move_read_file(path, &connector.processed_dir().join(&day), &at_open)? {
+            Ok(moved) => moved,
+            Err(why) => return Ok(changed(source, why)),
+        };
+        if connector.kind() == super::ConnectorKind::Folder
+            && let Err(e) = write_note(&connector.outbox, &outbox_name(&file_name, ".duplicate.txt"), &note)
+        {
+            tracing::warn!(connector = %connector.name, file = %source, error = %e, "cannot write the duplicate note");
         }
         tracing::info!(connector = %connector.name, file = %source, earlier = earlier.ingest_run, "same file again: not ingested");
         return Ok(FileResult {
@@ -230,17 +282,33 @@ async fn take_file(
             moved_to: Some(moved),
         });
     }
-    std::fs::create_dir_all(&connector.outbox)
-        .map_err(|source| RunError::Io { path: connector.outbox.clone(), source })?;
     let opts = IngestOptions {
-        report_path: Some(connector.outbox.join(format!("{file_name}.errors.csv"))),
+        report_path: Some(connector.outbox.join(outbox_name(&file_name, ".errors.csv"))),
         progress: false,
         clock: clock.clone(),
         source: Some(source.to_string()),
     };
-    match ingest_file(settings, store, &connector.name, path, &opts).await {
-        Ok(summary) => {
-            let moved = move_out(path, &connector.processed_dir().join(&day))?;
+    let handle = file.try_clone().map(|file| OpenedFile { file, fingerprint: Some(fp.clone()) });
+    let ingested = ingest_opened(settings, store, &connector.name, path, handle, &opts).await;
+    // Whatever the outcome, a file that changed while it was read is not the file read.
+    let still = unchanged_since_open(path, &file, &at_open, fp.bytes);
+    match (ingested, still) {
+        (Ok(summary), Err(why)) => {
+            store.mark_run_changed(summary.ingest_run, &why).await?;
+            tracing::warn!(connector = %connector.name, file = %source, run = summary.ingest_run, why = %why,
+                "the file changed while it was read: not moved, taken again from its new content");
+            Ok(FileResult { rows: summary.rows, ..changed(source, why) })
+        }
+        (Err(IngestError::Unreadable { .. }), Err(why)) => Ok(changed(source, why)),
+        (Ok(summary), Ok(())) => {
+            let moved = match move_read_file(path, &connector.processed_dir().join(&day), &at_open)? {
+                Ok(moved) => moved,
+                Err(why) => {
+                    store.mark_run_changed(summary.ingest_run, &why).await?;
+                    tracing::warn!(connector = %connector.name, file = %source, why = %why, "not moved: taken again");
+                    return Ok(FileResult { rows: summary.rows, ..changed(source, why) });
+                }
+            };
             Ok(FileResult {
                 source: source.to_string(),
                 outcome: FileOutcome::Ingested,
@@ -250,11 +318,104 @@ async fn take_file(
                 moved_to: Some(moved),
             })
         }
-        Err(IngestError::Unreadable { reason, reason_zh, .. }) => {
+        (Err(IngestError::Unreadable { reason, reason_zh, .. }), Ok(())) => {
             fail_file(connector, path, source, &day, &Refusal { reason, reason_zh })
         }
         // The file stays where it is; the next pass tries it again.
-        Err(e) => Err(RunError::Ingest(e)),
+        (Err(e), _) => Err(RunError::Ingest(e)),
+    }
+}
+
+/// Moves the file read (opened as `at_open`) from `path` into `dir`. A rename moves whatever the
+/// path names at that instant: when that is not the file read (saved over between the last look
+/// and the move), it is put back in the inbox and `Err` says so; the file read counts as changed.
+fn move_read_file(path: &Path, dir: &Path, at_open: &std::fs::Metadata) -> Result<Result<PathBuf, String>, RunError> {
+    use std::os::unix::fs::MetadataExt as _;
+    crate::ingest::test_seam(path, "before-move");
+    let moved = move_out(path, dir)?;
+    match std::fs::symlink_metadata(&moved) {
+        Ok(m) if (m.dev(), m.ino()) == (at_open.dev(), at_open.ino()) => return Ok(Ok(moved)),
+        // Copied to another file system: a new inode by nature (the copy read the path, as before).
+        Ok(m) if m.dev() != at_open.dev() => return Ok(Ok(moved)),
+        _ => {}
+    }
+    // Back under its own name, never over a newer file there (a link fails if the name is taken).
+    let back = std::fs::hard_link(&moved, path).and_then(|_| std::fs::remove_file(&moved));
+    if back.is_err()
+        && let Some(inbox) = path.parent()
+    {
+        move_out(&moved, inbox)?;
+    }
+    Ok(Err("the file was replaced just before it was moved (another file was saved over it)".into()))
+}
+
+/// The result of a file that changed while it was read: left where it is, for the next pass.
+fn changed(source: &str, why: String) -> FileResult {
+    FileResult {
+        source: source.to_string(),
+        outcome: FileOutcome::Changed { reason: why },
+        rows: 0,
+        accepted: 0,
+        rejected: 0,
+        moved_to: None,
+    }
+}
+
+/// What opening an inbox entry found.
+enum Opened {
+    File(std::fs::File, std::fs::Metadata),
+    /// A link (or something swapped for one): never opened through.
+    Link,
+}
+
+/// Opens `path` as the plain file it names: the handle must be the very file the path names,
+/// not one a link points to (the link is looked at first, and the handle checked against it).
+fn open_plain(path: &Path) -> std::io::Result<Opened> {
+    use std::os::unix::fs::MetadataExt as _;
+    let named = std::fs::symlink_metadata(path)?;
+    if named.file_type().is_symlink() {
+        return Ok(Opened::Link);
+    }
+    if !named.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if (meta.dev(), meta.ino()) != (named.dev(), named.ino()) {
+        // Swapped between the look and the open.
+        return match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => Ok(Opened::Link),
+            _ => Err(std::io::Error::other("the file was replaced while it was opened")),
+        };
+    }
+    Ok(Opened::File(file, meta))
+}
+
+/// Whether `path` still names the file opened as `file`, unchanged since `at_open` (device and
+/// inode, size, modification time), and `read` bytes were taken of it, all it had; if not, why.
+fn unchanged_since_open(
+    path: &Path,
+    file: &std::fs::File,
+    at_open: &std::fs::Metadata,
+    read: u64,
+) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let same = |m: &std::fs::Metadata| m.len() == at_open.len() && m.modified().ok() == at_open.modified().ok();
+    match file.metadata() {
+        Ok(now) if same(&now) => {}
+        Ok(_) => return Err("the file was written while it was read (its size or time changed)".into()),
+        Err(e) => return Err(format!("the file cannot be looked at again: {e}")),
+    }
+    if read != at_open.len() {
+        return Err(format!("{read} bytes were read of a {}-byte file: it was cut while it was read", at_open.len()));
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(named) if (named.dev(), named.ino()) != (at_open.dev(), at_open.ino()) => {
+            Err("the file was replaced while it was read (another file was saved over it)".into())
+        }
+        Ok(named) if !same(&named) => Err("the file was written while it was read".into()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("the file was removed or renamed while it was read: {e}")),
     }
 }
 
@@ -291,7 +452,7 @@ fn fail_file(
     let moved_name = moved.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let (reason, reason_zh) = (&refusal.reason, &refusal.reason_zh);
     let note = format!("文件《{file_name}》无法读取，未导入：{reason_zh}\nThe file cannot be read: {reason}\n");
-    write_note(&failed, &format!("{moved_name}.reason.txt"), &note)?;
+    write_note(&failed, &outbox_name(&moved_name, ".reason.txt"), &note)?;
     tracing::warn!(connector = %connector.name, file = %source, reason = %reason, "file refused and moved to failed/");
     Ok(result(FileOutcome::Failed { reason: reason.clone() }, Some(moved)))
 }

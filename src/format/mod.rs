@@ -341,6 +341,12 @@ impl Oversize {
 /// `.jsonl`, `.ndjson`, `.xml`), except that a zip is always read as a workbook: departments
 /// rename files more often than they convert them.
 pub fn open(path: &Path, opts: &ReadOptions) -> Result<RowReader, FormatError> {
+    open_file(File::open(path)?, path, opts)
+}
+
+/// [`open`] on a file already opened: `path` only names its kind. The rows are read through
+/// this handle, so what is read is the file that was opened, whatever happens to the path.
+pub fn open_file(mut file: File, path: &Path, opts: &ReadOptions) -> Result<RowReader, FormatError> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
     let named = match ext.as_str() {
         "csv" | "txt" => Named::Csv(opts.delimiter),
@@ -354,7 +360,7 @@ pub fn open(path: &Path, opts: &ReadOptions) -> Result<RowReader, FormatError> {
         "" => return Err(FormatError::UnsupportedKind("no file extension".into())),
         other => return Err(FormatError::UnsupportedKind(format!(".{other}"))),
     };
-    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(0))?;
     let mut magic = [0; 8];
     let n = read_full(&mut file, &mut magic)?;
     if n == 0 {

@@ -141,13 +141,23 @@ impl Store {
         Ok(rows)
     }
 
-    /// The completed ingest of a file with this content through this connector, if any.
-    pub async fn ingested_file(&self, connector: &str, fingerprint: &str) -> Result<Option<IngestedFile>, StoreError> {
+    /// The complete ingest of a file with this content through this connector whose outcome
+    /// the configuration loaded now (`config_hash`) would not change, if any: `done` (not
+    /// interrupted, not changed while read), every row stored (none rejected), under the same
+    /// mapping, catalogue, code tables and deadline rules.
+    pub async fn ingested_file(
+        &self,
+        connector: &str,
+        fingerprint: &str,
+        config_hash: &str,
+    ) -> Result<Option<IngestedFile>, StoreError> {
         const SQL: &str = "SELECT id AS ingest_run, source, finished_at FROM ingest_runs \
-                           WHERE connector = $1 AND fingerprint = $2 AND status = 'done' ORDER BY id LIMIT 1";
+                           WHERE connector = $1 AND fingerprint = $2 AND status = 'done' AND rejected = 0 \
+                           AND config_hash = $3 ORDER BY id LIMIT 1";
         let row = on_pool!(self.db(), pool => sqlx::query_as::<_, IngestedFile>(SQL)
             .bind(connector)
             .bind(fingerprint)
+            .bind(config_hash)
             .fetch_optional(pool)
             .await?);
         Ok(row)

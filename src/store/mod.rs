@@ -32,7 +32,7 @@ pub use deliveries::{Claimed, DeliveryRow, Outcome, ReturnRow};
 pub use feeds::{FeedCounts, FeedRecordRow, FeedRejectRow, FeedStateRow, RepairClock, RepairRow, RoutedRecord};
 pub use objections::{Answer, NewObjection, ObjectedRecord, ObjectionFilter, ObjectionRow};
 pub use publicity::{EarlyEnd, EarlyEndRow, PublicityPass, PublicityRow, WithdrawalRow};
-pub use records::{ProblemRow, RecordRow, RecordWriter, WriteCounts};
+pub use records::{ProblemRow, RecordRow, RecordWriter, RunProblem, WriteCounts};
 pub use web::{AuditRow, DepartmentCounts, InvalidRow, OverviewCounts, PushRow, RecordDetail, RunRow, UserRow};
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +86,8 @@ pub struct IngestRunStart<'a> {
     pub item: &'a str,
     pub source: &'a str,
     pub fingerprint: Option<&'a str>,
+    /// The configuration the run's outcome comes from (see `Settings::rules_hash`).
+    pub config_hash: &'a str,
     pub started_at: &'a str,
 }
 
@@ -198,8 +200,8 @@ impl Store {
     }
 
     pub async fn start_ingest(&self, run: &IngestRunStart<'_>) -> Result<i64, StoreError> {
-        const SQL: &str = "INSERT INTO ingest_runs (connector, department, item, source, fingerprint, status, started_at, holder) \
-                           VALUES ($1, $2, $3, $4, $5, 'running', $6, $7) RETURNING id";
+        const SQL: &str = "INSERT INTO ingest_runs (connector, department, item, source, fingerprint, status, started_at, holder, config_hash) \
+                           VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8) RETURNING id";
         let id: i64 = on_pool!(&self.db, pool => sqlx::query_scalar(SQL)
             .bind(run.connector)
             .bind(run.department)
@@ -208,6 +210,7 @@ impl Store {
             .bind(run.fingerprint)
             .bind(run.started_at)
             .bind(crate::service::instance_id())
+            .bind(run.config_hash)
             .fetch_one(pool)
             .await?);
         Ok(id)
@@ -234,6 +237,29 @@ impl Store {
             .await
             .map(|r| r.rows_affected())?);
         Ok(closed == 1)
+    }
+
+    /// Marks a finished run `changed`: its file changed while it was read, so it is not a
+    /// complete ingest of any content (never a duplicate's original, its problems not listed);
+    /// the file is taken again from its new content.
+    pub async fn mark_run_changed(&self, id: i64, reason: &str) -> Result<(), StoreError> {
+        const SQL: &str = "UPDATE ingest_runs SET status = 'changed', error = $2 WHERE id = $1";
+        on_pool!(&self.db, pool => sqlx::query(SQL).bind(id).bind(reason).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// Notes where run `id`'s error report goes and why it could not be written (`None`: written).
+    pub async fn set_run_report(&self, id: i64, path: &str, error: Option<&str>) -> Result<(), StoreError> {
+        const SQL: &str = "UPDATE ingest_runs SET report_path = $2, report_error = $3 WHERE id = $1";
+        on_pool!(&self.db, pool => sqlx::query(SQL).bind(id).bind(path).bind(error).execute(pool).await.map(|_| ())?);
+        Ok(())
+    }
+
+    /// The runs of `connector` whose error report is still to be written: (run, report path, why not yet).
+    pub async fn pending_reports(&self, connector: &str) -> Result<Vec<(i64, String, String)>, StoreError> {
+        const SQL: &str = "SELECT id, report_path, report_error FROM ingest_runs \
+                           WHERE connector = $1 AND report_error IS NOT NULL AND report_path IS NOT NULL ORDER BY id";
+        Ok(on_pool!(&self.db, pool => sqlx::query_as(SQL).bind(connector).fetch_all(pool).await?))
     }
 
     pub async fn finish_ingest(

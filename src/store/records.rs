@@ -24,6 +24,17 @@ impl std::ops::AddAssign for WriteCounts {
     }
 }
 
+/// A stored row problem, as the error report is written from it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RunProblem {
+    pub id: i64,
+    pub line: i64,
+    pub field: Option<String>,
+    pub severity: String,
+    pub reason: String,
+    pub value: Option<String>,
+}
+
 /// A row problem as stored (field by key; value already masked where personal).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProblemRow {
@@ -174,11 +185,32 @@ impl Store {
         Ok(n)
     }
 
+    /// Number of superseded versions kept, all records.
+    pub async fn record_versions_count(&self) -> Result<i64, StoreError> {
+        const SQL: &str = "SELECT COUNT(*) FROM record_versions";
+        let n: i64 = on_pool!(self.db(), pool => sqlx::query_scalar(SQL).fetch_one(pool).await?);
+        Ok(n)
+    }
+
     /// Superseded versions of a record, oldest first: (version, content).
     pub async fn record_history(&self, record_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
         const SQL: &str = "SELECT version, content FROM record_versions WHERE record_id = $1 ORDER BY version";
         let rows: Vec<(i64, String)> =
             on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(record_id).fetch_all(pool).await?);
+        Ok(rows)
+    }
+
+    /// Up to `limit` stored problems of one ingest run after problem `after`, in the order
+    /// they were found: the error report is written from these, a page at a time.
+    pub async fn run_problems_after(&self, run_id: i64, after: i64, limit: i64) -> Result<Vec<RunProblem>, StoreError> {
+        const SQL: &str = "SELECT id, line, field, severity, reason, value FROM row_problems \
+                           WHERE ingest_run_id = $1 AND id > $2 ORDER BY id LIMIT $3";
+        let rows = on_pool!(self.db(), pool => sqlx::query_as::<_, RunProblem>(SQL)
+            .bind(run_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?);
         Ok(rows)
     }
 

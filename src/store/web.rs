@@ -110,6 +110,8 @@ pub struct RunRow {
     pub rejected: i64,
     pub started_at: String,
     pub finished_at: Option<String>,
+    /// Why its error report could not be written yet (the connector writes it again later).
+    pub report_error: Option<String>,
 }
 
 /// A delivery of one record, for its lineage.
@@ -145,11 +147,11 @@ impl Store {
     }
 
     /// The newest invalid rows (errors, not warnings), for one department or all; not those of
-    /// interrupted runs, whose files are taken again.
+    /// interrupted runs or runs whose file changed while read: their files are taken again.
     pub async fn invalid_rows(&self, department: Option<&str>, limit: i64) -> Result<Vec<InvalidRow>, StoreError> {
         const SQL: &str = "SELECT p.ingest_run_id, i.department, i.item, i.source, p.line, p.field, p.code, p.reason, \
              p.value, i.started_at AS at FROM row_problems p JOIN ingest_runs i ON i.id = p.ingest_run_id \
-             WHERE p.severity = 'error' AND i.status <> 'interrupted' AND ($1 IS NULL OR i.department = $1) \
+             WHERE p.severity = 'error' AND i.status NOT IN ('interrupted', 'changed') AND ($1 IS NULL OR i.department = $1) \
              ORDER BY p.id DESC LIMIT $2";
         Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(department).bind(limit).fetch_all(pool).await?))
     }
@@ -157,7 +159,7 @@ impl Store {
     /// The newest ingest runs, for one department or all.
     pub async fn recent_runs(&self, department: Option<&str>, limit: i64) -> Result<Vec<RunRow>, StoreError> {
         const SQL: &str = "SELECT id, connector, department, source, status, rows_read, accepted, rejected, \
-             started_at, finished_at FROM ingest_runs WHERE ($1 IS NULL OR department = $1) ORDER BY id DESC LIMIT $2";
+             started_at, finished_at, report_error FROM ingest_runs WHERE ($1 IS NULL OR department = $1) ORDER BY id DESC LIMIT $2";
         Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(department).bind(limit).fetch_all(pool).await?))
     }
 

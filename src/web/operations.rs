@@ -76,7 +76,7 @@ pub async fn connectors_page(State(state): State<AppState>, caller: Caller) -> R
             r.id,
             esc(&r.connector),
             esc(&r.source),
-            esc(&r.status),
+            run_status(r),
             r.rows_read,
             r.accepted,
             r.rejected,
@@ -86,6 +86,15 @@ pub async fn connectors_page(State(state): State<AppState>, caller: Caller) -> R
     }
     body.push_str("</table>");
     Ok(page("连接器", Some(&caller), &body))
+}
+
+/// A run's status as the connectors page shows it: when its error report could not be written,
+/// 错误报告未写出 and why (the connector writes it again later).
+pub fn run_status(r: &RunRow) -> String {
+    match &r.report_error {
+        Some(why) => format!("{}<br><span class=\"bad\">错误报告未写出：{}</span>", esc(&r.status), esc(why)),
+        None => esc(&r.status),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -144,10 +144,15 @@ poll_seconds = 0.1
         );
         assert_eq!(files_in(&outbox), ["处罚2024.csv.errors.csv"], "the bad rows are reported to the department");
 
-        // The same content dropped again under another name is recognised.
-        std::fs::write(inbox.join("again.csv"), &bytes).unwrap();
+        // The same content dropped again under another name is recognised once it was taken
+        // whole: every row stored (a file with rejected rows is taken again, idempotently).
+        sample(&root.join("clean.csv"), SampleItem::Penalties, 40, 0.0, SampleFormat::Csv);
+        let clean = std::fs::read(root.join("clean.csv")).unwrap();
+        std::fs::write(inbox.join("clean.csv"), &clean).unwrap();
+        eventually("the clean file is processed", || processed.join("clean.csv").exists()).await;
+        std::fs::write(inbox.join("again.csv"), &clean).unwrap();
         eventually("the duplicate is moved", || processed.join("again.csv").exists()).await;
-        assert_eq!(scalar(&url, "SELECT count(*) FROM ingest_runs").await, 1, "not ingested twice");
+        assert_eq!(scalar(&url, "SELECT count(*) FROM ingest_runs").await, 2, "not ingested twice");
         let note = std::fs::read_to_string(outbox.join("again.csv.duplicate.txt")).unwrap();
         assert!(note.contains("未重复导入"), "{note}");
 
@@ -164,8 +169,8 @@ poll_seconds = 0.1
 
     let health = store.connector_health().await.unwrap();
     assert_eq!(health[0].connector, "market-penalties");
-    assert_eq!(health[0].files_total, 3);
-    assert_eq!(health[0].rows_total, expected.rows as i64);
+    assert_eq!(health[0].files_total, 4);
+    assert_eq!(health[0].rows_total, expected.rows as i64 + 40);
     store.close().await;
 }
 
@@ -509,9 +514,41 @@ async fn a_database_table_is_pulled_incrementally_from_mariadb_and_sqlite() {
 // ---------------------------------------------------------------------------------------------
 // Crashes and hostile files
 
+/// A daemon process, killed when dropped (a failed assertion leaves none behind).
+struct Running(std::process::Child);
+
+impl std::ops::Deref for Running {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The daemon (`run`) on `config`, quiet.
-fn daemon(config: &Path) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_credit-gateway"))
+fn daemon(config: &Path) -> Running {
+    daemon_with(config, None)
+}
+
+/// The daemon, with `mid_read` run on each file once its first rows are read (a test seam).
+fn daemon_with(config: &Path, mid_read: Option<&Path>) -> Running {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_credit-gateway"));
+    if let Some(program) = mid_read {
+        command.env("CREDIT_GATEWAY_TEST_MID_READ", program);
+    }
+    command
         .arg("--config")
         .arg(config)
         .arg("run")
@@ -519,6 +556,7 @@ fn daemon(config: &Path) -> std::process::Child {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
+        .map(Running)
         .unwrap()
 }
 
@@ -854,4 +892,311 @@ async fn a_file_the_daemon_may_not_read_goes_to_failed_and_blocks_nothing() {
     let reason = std::fs::read_to_string(inbox.join("failed").join(&today).join("a-closed.csv.reason.txt")).unwrap();
     assert!(reason.contains("无法打开或读取"), "{reason}");
     store.close().await;
+}
+
+/// A shell script run by the daemon in the middle of a file's read (`$1` is the file): it acts
+/// once (the next files read are left alone).
+fn mid_read_script(root: &Path, body: &str) -> PathBuf {
+    seam_script(root, "mid-read", body)
+}
+
+/// A shell script run by the daemon at `moment` of taking a file (`$1` is the file, `$2` the
+/// moment: `mid-read`, `before-move`): it acts once, at that moment.
+fn seam_script(root: &Path, moment: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = root.join("mid-read.sh");
+    let once = root.join("mid-read.done");
+    let text = format!(
+        "#!/bin/sh\nset -e\n[ \"$2\" = '{moment}' ] || exit 0\n[ -e '{}' ] && exit 0\ntouch '{}'\n{body}\n",
+        once.display(),
+        once.display()
+    );
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// The ingest runs, oldest first: (status, rows read, fingerprint).
+async fn runs(url: &str) -> Vec<(String, i64, Option<String>)> {
+    let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+    let rows = sqlx::query_as("SELECT status, rows_read, fingerprint FROM ingest_runs ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    rows
+}
+
+/// Waits for `path` while the daemon runs, then stops the daemon.
+async fn until_exists(daemon: &mut Running, path: &Path, what: &str) {
+    let start = Instant::now();
+    while !path.exists() {
+        if start.elapsed() > Duration::from_secs(90) {
+            daemon.kill().unwrap();
+            daemon.wait().unwrap();
+            panic!("timed out waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Issue 17 (2): while a 20,000-row `report.csv` is read, an editor saves a 500-row file over
+/// it (writes `.report.csv.tmp`, renames it over). The file read is not moved: its run is marked
+/// `changed` (never complete), and the new 500-row file is taken next, from its own content,
+/// and is the one in `processed/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_replaced_while_it_is_read_is_not_moved_and_its_new_content_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let config = config(root, &[("market-penalties", FAST_FOLDER.to_string())], &[]);
+    let url = Settings::load(&config).unwrap().gateway.database_url;
+    let inbox = root.join("inbox/penalties");
+    std::fs::create_dir_all(&inbox).unwrap();
+    sample(&root.join("large.csv"), SampleItem::Penalties, 20_000, 0.0, SampleFormat::Csv);
+    // The new version: other rows (another seed's worth: every 行政处罚决定书文号 changed).
+    let small_expected = sample(&root.join("small.csv"), SampleItem::Penalties, 500, 0.0, SampleFormat::Csv);
+    let small = std::fs::read_to_string(root.join("small.csv")).unwrap().replace("处罚〔", "罚改〔");
+    std::fs::write(root.join("small.csv"), &small).unwrap();
+    let script = mid_read_script(
+        root,
+        &format!(
+            "cp '{}' \"$(dirname \"$1\")/.report.csv.tmp\"\nmv \"$(dirname \"$1\")/.report.csv.tmp\" \"$1\"",
+            root.join("small.csv").display()
+        ),
+    );
+    std::fs::rename(root.join("large.csv"), inbox.join("report.csv")).unwrap();
+
+    let mut daemon = daemon_with(&config, Some(&script));
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now()).to_string();
+    let processed = inbox.join("processed").join(&today).join("report.csv");
+    until_exists(&mut daemon, &processed, "the new report.csv is processed").await;
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+
+    assert!(root.join("mid-read.done").exists(), "the file was replaced in the middle of its read");
+    assert_eq!(std::fs::read_to_string(&processed).unwrap(), small, "processed/ holds the new file");
+    assert!(!inbox.join("report.csv").exists());
+    let runs = runs(&url).await;
+    let statuses: Vec<(&str, i64)> = runs.iter().map(|(s, n, _)| (s.as_str(), *n)).collect();
+    assert_eq!(statuses, [("changed", 20_000), ("done", 500)], "the run of the replaced file is not complete");
+    let new_rows = "SELECT count(*) FROM records WHERE content LIKE '%罚改〔%'";
+    assert_eq!(scalar(&url, new_rows).await, small_expected.good as i64, "every row of the new file is stored");
+}
+
+/// Issue 17 (2), found by `bench soak`: a file saved over between the last look and the move
+/// (after its rows were read and found unchanged) is not moved in its place: the new file is put
+/// back, the run marked `changed`, and the new file taken from its own content.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_replaced_just_before_it_is_moved_is_put_back_and_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let config = config(root, &[("market-penalties", FAST_FOLDER.to_string())], &[]);
+    let url = Settings::load(&config).unwrap().gateway.database_url;
+    let inbox = root.join("inbox/penalties");
+    std::fs::create_dir_all(&inbox).unwrap();
+    sample(&root.join("first.csv"), SampleItem::Penalties, 100, 0.0, SampleFormat::Csv);
+    let second = sample(&root.join("second.csv"), SampleItem::Penalties, 200, 0.0, SampleFormat::Csv);
+    let text = std::fs::read_to_string(root.join("second.csv")).unwrap().replace("处罚〔", "罚改〔");
+    std::fs::write(root.join("second.csv"), &text).unwrap();
+    let script = seam_script(
+        root,
+        "before-move",
+        &format!(
+            "cp '{}' \"$(dirname \"$1\")/.r.tmp\"\nmv \"$(dirname \"$1\")/.r.tmp\" \"$1\"",
+            root.join("second.csv").display()
+        ),
+    );
+    std::fs::rename(root.join("first.csv"), inbox.join("report.csv")).unwrap();
+    let mut daemon = daemon_with(&config, Some(&script));
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now()).to_string();
+    let processed = inbox.join("processed").join(&today);
+    // The first file passes through processed/ and back: done is when the second is taken.
+    let left = inbox.join("report.csv");
+    let second_taken = || async {
+        let Ok(pool) = sqlx::SqlitePool::connect(&url).await else { return false };
+        let done: Result<i64, _> =
+            sqlx::query_scalar("SELECT count(*) FROM ingest_runs WHERE status = 'done'").fetch_one(&pool).await;
+        pool.close().await;
+        done.is_ok_and(|n| n == 1) && !left.exists()
+    };
+    eventually_async(second_taken).await;
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert!(root.join("mid-read.done").exists(), "the file was replaced just before its move");
+    assert_eq!(std::fs::read_to_string(processed.join("report.csv")).unwrap(), text, "the file read last is there");
+    assert_eq!(files_in(&processed), ["report.csv"], "nothing moved unread");
+    let statuses: Vec<(String, i64)> = runs(&url).await.into_iter().map(|(s, n, _)| (s, n)).collect();
+    assert_eq!(statuses, [("changed".to_string(), 100), ("done".to_string(), 200)]);
+    let new_rows = "SELECT count(*) FROM records WHERE content LIKE '%罚改〔%'";
+    assert_eq!(scalar(&url, new_rows).await, second.good as i64);
+}
+
+/// Issue 17 (3): a 30,000-row file cut to a third in the middle of its read. The partial run
+/// is marked `changed`, not `done`; the cut file is taken again as it now is; and the complete
+/// file dropped again later is ingested whole, not refused as a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_cut_while_it_is_read_is_taken_again_and_never_blocks_the_complete_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let config = config(root, &[("market-penalties", FAST_FOLDER.to_string())], &[]);
+    let url = Settings::load(&config).unwrap().gateway.database_url;
+    let inbox = root.join("inbox/penalties");
+    std::fs::create_dir_all(&inbox).unwrap();
+    const N: u64 = 30_000;
+    let expected = sample(&root.join("full.csv"), SampleItem::Penalties, N, 0.0, SampleFormat::Csv);
+    let full = std::fs::read(root.join("full.csv")).unwrap();
+    let script = mid_read_script(root, &format!("truncate -s {} \"$1\"", full.len() / 3));
+    std::fs::copy(root.join("full.csv"), inbox.join("penalties.csv")).unwrap();
+
+    let mut daemon = daemon_with(&config, Some(&script));
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now()).to_string();
+    let processed = inbox.join("processed").join(&today);
+    until_exists(&mut daemon, &processed.join("penalties.csv"), "the cut file is processed").await;
+    assert!(root.join("mid-read.done").exists(), "the file was cut in the middle of its read");
+    let first = runs(&url).await;
+    assert_eq!(first[0].0, "changed", "the run that read a file being cut is not complete: {first:?}");
+    assert!(first[0].1 < N as i64, "{first:?}");
+    assert_eq!(first.len(), 2, "{first:?}");
+    assert_eq!(first[1].0, "done", "the cut file, taken again as it now is");
+    assert!(first[1].1 < N as i64, "{first:?}");
+
+    // The department drops the complete file again: all of it is stored.
+    std::fs::write(root.join("again.csv"), &full).unwrap();
+    std::fs::rename(root.join("again.csv"), inbox.join("penalties-again.csv")).unwrap();
+    until_exists(&mut daemon, &processed.join("penalties-again.csv"), "the complete file is processed").await;
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    let all = runs(&url).await;
+    assert_eq!(all.len(), 3, "ingested, not refused as a duplicate: {all:?}");
+    assert_eq!((all[2].0.as_str(), all[2].1), ("done", N as i64));
+    assert_eq!(all[2].2, first[0].2, "the same bytes as the run that was cut");
+    assert_eq!(scalar(&url, "SELECT count(*) FROM records").await, expected.good as i64, "every row stored");
+    let outbox = inbox.join("outbox");
+    assert!(!outbox.join("penalties-again.csv.duplicate.txt").exists());
+}
+
+/// Issue 17 (8): a file whose every row is rejected for a code the code table lacks is taken
+/// again once the code table has it, though its bytes are the same: its earlier run stored
+/// nothing, and the configuration now loaded gives another outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fully_rejected_file_is_taken_again_after_the_code_table_is_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let config = config(root, &[("market-penalties", FAST_FOLDER.to_string())], &[]);
+    let url = Settings::load(&config).unwrap().gateway.database_url;
+    let inbox = root.join("inbox/penalties");
+    std::fs::create_dir_all(&inbox).unwrap();
+    sample(&root.join("s.csv"), SampleItem::Penalties, 60, 0.0, SampleFormat::Csv);
+    // Every row's 行政相对人类别 is a name the code table does not know yet.
+    let mut reader = csv::Reader::from_path(root.join("s.csv")).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let kind = header.iter().position(|h| h == "行政相对人类别").expect("a 行政相对人类别 column");
+    let mut writer = csv::Writer::from_path(root.join("bad.csv")).unwrap();
+    writer.write_record(&header).unwrap();
+    for row in reader.records() {
+        let mut row: Vec<String> = row.unwrap().iter().map(str::to_string).collect();
+        if row[kind].contains("法人") {
+            row[kind] = "社会团体法人".into();
+        }
+        writer.write_record(&row).unwrap();
+    }
+    writer.flush().unwrap();
+    drop(writer);
+    let bytes = std::fs::read(root.join("bad.csv")).unwrap();
+    std::fs::write(inbox.join("penalties.csv"), &bytes).unwrap();
+
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now()).to_string();
+    let processed = inbox.join("processed").join(&today);
+    let mut first = daemon(&config);
+    until_exists(&mut first, &processed.join("penalties.csv"), "the file is processed").await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let stored_before = scalar(&url, "SELECT count(*) FROM records").await;
+    let rejected = scalar(&url, "SELECT rejected FROM ingest_runs").await;
+    assert!(rejected > 0, "rows rejected for the unknown 行政相对人类别");
+
+    // The code table is fixed, the daemon started again, the same bytes dropped again.
+    let tables = root.join("config/code-tables.toml");
+    let text = std::fs::read_to_string(&tables).unwrap();
+    let fixed = text.replace("\"非法人组织\", \"企业\"]", "\"非法人组织\", \"企业\", \"社会团体法人\"]");
+    assert_ne!(text, fixed);
+    std::fs::write(&tables, fixed).unwrap();
+    std::fs::write(inbox.join("penalties-again.csv"), &bytes).unwrap();
+    let mut second = daemon(&config);
+    until_exists(&mut second, &processed.join("penalties-again.csv"), "the file dropped again is processed").await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let runs = runs(&url).await;
+    assert_eq!(runs.len(), 2, "taken again, not refused as a duplicate: {runs:?}");
+    assert_eq!(runs[1].0, "done");
+    let stored_after = scalar(&url, "SELECT count(*) FROM records").await;
+    assert_eq!(stored_after - stored_before, rejected, "the rows the code table refused are stored now");
+    assert!(!inbox.join("outbox/penalties-again.csv.duplicate.txt").exists());
+}
+
+/// Issue 17 (5): the error report cannot be written (the outbox is a plain file): the good rows
+/// are stored all the same, the file goes to `processed/`, the run says why its report is
+/// missing (shown as 错误报告未写出 on the connectors page), and once the outbox can be written
+/// the daemon writes the report. A file named too long for `<name>.errors.csv` gets its report
+/// under a shortened name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn good_rows_are_stored_when_the_error_report_cannot_be_written_and_it_is_written_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let connector = format!("{FAST_FOLDER}outbox = \"outbox/market\"\n");
+    let config = config(root, &[("market-penalties", connector)], &[]);
+    let (settings, store) = load(&config).await;
+    let url = settings.gateway.database_url.clone();
+    let inbox = root.join("inbox/penalties");
+    let outbox = root.join("outbox/market");
+    std::fs::create_dir_all(root.join("outbox")).unwrap();
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(&outbox, "not a folder").unwrap();
+    let expected = sample(&root.join("p.csv"), SampleItem::Penalties, 400, 0.05, SampleFormat::Csv);
+    assert!(expected.good < expected.rows);
+    std::fs::rename(root.join("p.csv"), inbox.join("p.csv")).unwrap();
+
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now()).to_string();
+    let processed = inbox.join("processed").join(&today);
+    let mut daemon = daemon(&config);
+    until_exists(&mut daemon, &processed.join("p.csv"), "the file is processed").await;
+    assert_eq!(scalar(&url, "SELECT count(*) FROM records").await, expected.good as i64, "the good rows are stored");
+    let runs = store.recent_runs(None, 10).await.unwrap();
+    assert_eq!(runs[0].status, "done");
+    let why = runs[0].report_error.clone().expect("the run says its report is missing");
+    let shown = credit_gateway::web::operations::run_status(&runs[0]);
+    assert!(shown.contains("错误报告未写出"), "{shown}");
+
+    // The outbox is made writable: the daemon's next pass writes the report.
+    std::fs::remove_file(&outbox).unwrap();
+    until_exists(&mut daemon, &outbox.join("p.csv.errors.csv"), "the report is written later").await;
+    let report = std::fs::read_to_string(outbox.join("p.csv.errors.csv")).unwrap();
+    let problems = scalar(&url, "SELECT count(*) FROM row_problems").await;
+    assert!(problems as u64 >= expected.rows - expected.good - expected.skipped);
+    assert_eq!(report.lines().count() as i64, 1 + problems, "each stored problem reported ({why})");
+    let pending = "SELECT count(*) FROM ingest_runs WHERE report_error IS NOT NULL";
+    eventually_async(|| async { scalar(&url, pending).await == 0 }).await;
+
+    // A name too long for its report: the report's name is shortened, the rows stored.
+    let long = format!("{}.csv", "市场监管行政处罚".repeat(10)); // 244 bytes
+    sample(&root.join("l.csv"), SampleItem::Penalties, 50, 0.1, SampleFormat::Csv);
+    std::fs::rename(root.join("l.csv"), inbox.join(&long)).unwrap();
+    until_exists(&mut daemon, &processed.join(&long), "the long-named file is processed").await;
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    let reports = files_in(&outbox);
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert!(
+        reports.iter().any(|r| r.starts_with("市场监管行政处罚") && r.ends_with(".csv.errors.csv") && r.len() <= 240)
+    );
+    assert_eq!(scalar(&url, "SELECT count(*) FROM ingest_runs WHERE status = 'done'").await, 2);
+    store.close().await;
+}
+
+async fn eventually_async<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) {
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < Duration::from_secs(30), "timed out");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
