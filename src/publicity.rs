@@ -749,7 +749,9 @@ pub fn status(block: &StoredBlock, p: &Progress, due: Option<NaiveDate>, today: 
     if block.held && p.early_end.is_none() {
         return Status::Held;
     }
-    let over = p.early_end.is_some() || block.planned_end.is_some_and(|e| e < today);
+    // Over at an early end, after the planned end, or once a withdrawal is queued (a repair
+    // result from a reverse feed queues one without an early end of ours).
+    let over = p.early_end.is_some() || block.planned_end.is_some_and(|e| e < today) || p.withdrawals > 0;
     if over {
         if p.published > 0 || p.withdrawals > p.withdrawals_accepted {
             return match due {
@@ -937,6 +939,21 @@ mod tests {
         assert!(!b.held);
         assert_eq!((b.max_end, b.planned_end), (d("2026-08-31"), Some(d("2026-08-31"))));
         assert_eq!(codes(&p), ["publicity_too_long"]);
+    }
+
+    #[test]
+    fn a_mapping_that_publishes_minor_penalties() {
+        let (p, catalogue) = shipped();
+        let item = catalogue.item("CF").expect("CF");
+        let rule = p.for_item("CF").expect("CF rule").clone();
+        let mut values: Vec<Option<String>> = vec![None; item.fields.len()];
+        values[item.field_index("CF_JDRQ").expect("JDRQ")] = Some("2026-05-10".into());
+        values[item.field_index("CF_SXYZCD").expect("class")] = Some("轻微失信".into());
+        let held = p.compute(&rule, &values, false, &mut Vec::new()).expect("block");
+        assert!(held.held);
+        let published = p.compute(&rule, &values, true, &mut Vec::new()).expect("block");
+        assert!(!published.held);
+        assert_eq!(published.planned_end, Some(d("2026-08-10")), "no department date: the 3-month maximum");
     }
 
     #[test]

@@ -68,6 +68,7 @@ async fn post(url: &str, body: Value) {
 }
 
 async fn stats(base: &str) -> Value {
+    credit_gateway::connector::http::install_crypto_provider();
     reqwest::get(format!("{base}/sandbox/stats")).await.unwrap().json().await.unwrap()
 }
 
