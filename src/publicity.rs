@@ -444,10 +444,12 @@ impl Publicity {
     /// The class the rules give a penalty of these kinds (codes joined by `;`): the most
     /// serious rule that matches any kind, else the default class.
     fn class_by_rules(&self, kinds: Option<&str>) -> Class {
-        let kinds: Vec<&str> = kinds.map(|k| k.split(';').map(str::trim).collect()).unwrap_or_default();
+        // Runs for every row: no allocation.
+        let has =
+            |rule: &ClassRule| kinds.is_some_and(|k| k.split(';').any(|k| rule.kinds.iter().any(|x| x == k.trim())));
         self.class_rules
             .iter()
-            .filter(|r| r.kinds.iter().any(|k| kinds.contains(&k.as_str())))
+            .filter(|r| has(r))
             .map(|r| r.class)
             .max()
             .unwrap_or(self.default_class.unwrap_or(Class::General))
@@ -581,9 +583,11 @@ impl Block<'_> {
     /// The compact form the store keeps in `records.publicity`:
     /// `regime|class|defaulted|sector|decided|min|max|department|planned|held`.
     pub fn encode(&self) -> String {
-        let date = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
-        format!(
-            "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(96);
+        let _ = write!(
+            out,
+            "{}|{}|{}|{}|{}|{}|{}|",
             self.regime,
             self.class.map_or("", Class::as_str),
             u8::from(self.class_defaulted),
@@ -591,10 +595,17 @@ impl Block<'_> {
             self.decided,
             self.min_end,
             self.max_end,
-            date(self.department_end),
-            date(self.planned_end),
-            u8::from(self.held)
-        )
+        );
+        if let Some(d) = self.department_end {
+            let _ = write!(out, "{d}");
+        }
+        out.push('|');
+        if let Some(d) = self.planned_end {
+            let _ = write!(out, "{d}");
+        }
+        out.push('|');
+        out.push(if self.held { '1' } else { '0' });
+        out
     }
 }
 
