@@ -444,10 +444,12 @@ impl Publicity {
     /// The class the rules give a penalty of these kinds (codes joined by `;`): the most
     /// serious rule that matches any kind, else the default class.
     fn class_by_rules(&self, kinds: Option<&str>) -> Class {
-        let kinds: Vec<&str> = kinds.map(|k| k.split(';').map(str::trim).collect()).unwrap_or_default();
+        // Runs for every row: no allocation.
+        let has =
+            |rule: &ClassRule| kinds.is_some_and(|k| k.split(';').any(|k| rule.kinds.iter().any(|x| x == k.trim())));
         self.class_rules
             .iter()
-            .filter(|r| r.kinds.iter().any(|k| kinds.contains(&k.as_str())))
+            .filter(|r| has(r))
             .map(|r| r.class)
             .max()
             .unwrap_or(self.default_class.unwrap_or(Class::General))
@@ -581,9 +583,11 @@ impl Block<'_> {
     /// The compact form the store keeps in `records.publicity`:
     /// `regime|class|defaulted|sector|decided|min|max|department|planned|held`.
     pub fn encode(&self) -> String {
-        let date = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
-        format!(
-            "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(96);
+        let _ = write!(
+            out,
+            "{}|{}|{}|{}|{}|{}|{}|",
             self.regime,
             self.class.map_or("", Class::as_str),
             u8::from(self.class_defaulted),
@@ -591,10 +595,17 @@ impl Block<'_> {
             self.decided,
             self.min_end,
             self.max_end,
-            date(self.department_end),
-            date(self.planned_end),
-            u8::from(self.held)
-        )
+        );
+        if let Some(d) = self.department_end {
+            let _ = write!(out, "{d}");
+        }
+        out.push('|');
+        if let Some(d) = self.planned_end {
+            let _ = write!(out, "{d}");
+        }
+        out.push('|');
+        out.push(if self.held { '1' } else { '0' });
+        out
     }
 }
 
@@ -749,7 +760,9 @@ pub fn status(block: &StoredBlock, p: &Progress, due: Option<NaiveDate>, today: 
     if block.held && p.early_end.is_none() {
         return Status::Held;
     }
-    let over = p.early_end.is_some() || block.planned_end.is_some_and(|e| e < today);
+    // Over at an early end, after the planned end, or once a withdrawal is queued (a repair
+    // result from a reverse feed queues one without an early end of ours).
+    let over = p.early_end.is_some() || block.planned_end.is_some_and(|e| e < today) || p.withdrawals > 0;
     if over {
         if p.published > 0 || p.withdrawals > p.withdrawals_accepted {
             return match due {
@@ -937,6 +950,21 @@ mod tests {
         assert!(!b.held);
         assert_eq!((b.max_end, b.planned_end), (d("2026-08-31"), Some(d("2026-08-31"))));
         assert_eq!(codes(&p), ["publicity_too_long"]);
+    }
+
+    #[test]
+    fn a_mapping_that_publishes_minor_penalties() {
+        let (p, catalogue) = shipped();
+        let item = catalogue.item("CF").expect("CF");
+        let rule = p.for_item("CF").expect("CF rule").clone();
+        let mut values: Vec<Option<String>> = vec![None; item.fields.len()];
+        values[item.field_index("CF_JDRQ").expect("JDRQ")] = Some("2026-05-10".into());
+        values[item.field_index("CF_SXYZCD").expect("class")] = Some("轻微失信".into());
+        let held = p.compute(&rule, &values, false, &mut Vec::new()).expect("block");
+        assert!(held.held);
+        let published = p.compute(&rule, &values, true, &mut Vec::new()).expect("block");
+        assert!(!published.held);
+        assert_eq!(published.planned_end, Some(d("2026-08-10")), "no department date: the 3-month maximum");
     }
 
     #[test]

@@ -27,7 +27,7 @@ fn progress(r: &PublicityRow) -> Progress {
         withdrawals: r.withdrawals,
         withdrawals_accepted: r.withdrawals_accepted,
         early_end: date(r.event_decided.as_deref()),
-        early_due: date(r.event_due_on.as_deref()),
+        early_due: date(r.event_due_on.as_deref()).or_else(|| date(r.feed_repair_due_on.as_deref())),
     }
 }
 
@@ -115,7 +115,8 @@ pub async fn show(settings: &Settings, store: &Store, today: NaiveDate, id: i64)
         .flatten()
         .map(shanghai_date);
     let withdrawal = WithdrawalState {
-        due_on: due.filter(|_| p.early_end.is_some() || block.planned_end.is_some_and(|e| e < today)),
+        due_on: due
+            .filter(|_| p.early_end.is_some() || p.withdrawals > 0 || block.planned_end.is_some_and(|e| e < today)),
         done_on: done,
         on_time: done.zip(due).map(|(d, due)| d <= due),
     };

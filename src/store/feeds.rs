@@ -251,7 +251,9 @@ impl Store {
                 }
                 if r.repair {
                     // Our own penalty, by business key or by its decision number: withdrawn at
-                    // every destination that accepted it, on the repair SLA's clock.
+                    // every destination that accepted it, on the repair SLA's clock. The upper
+                    // platform decided the repair: followed even before our minimum period ends
+                    // (the 超期公示 audit excuses it; `publicity repair` by the office is refused then).
                     let matched: Vec<i64> = sqlx::query_scalar(&format!(
                         "SELECT r.id FROM records r WHERE r.item = $1 AND (r.business_key = $2 \
                          OR ($4 IS NOT NULL AND {json_doc} = $4))"
@@ -263,20 +265,11 @@ impl Store {
                     .fetch_all(&mut *tx)
                     .await?;
                     for record_id in matched {
-                        // Never withdrawn before the end of its minimum period's day (SPEC §5).
-                        let block: Option<String> = sqlx::query_scalar("SELECT publicity FROM records WHERE id = $1")
-                            .bind(record_id)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        let not_before = block
-                            .as_deref()
-                            .and_then(crate::publicity::StoredBlock::decode)
-                            .map_or(now, |b| crate::calendar::end_of_day_shanghai(b.min_end).max(now));
                         counts.withdrawals += sqlx::query(
                             "INSERT INTO deliveries (record_id, version, destination, operation, idempotency_key, status, \
                              next_attempt_at, created_at, updated_at) \
                              SELECT r.id, r.version, a.destination, 'withdraw', \
-                             r.id || ':' || r.version || ':withdraw:' || a.destination, 'pending', $3, $2, $2 \
+                             r.id || ':' || r.version || ':withdraw:' || a.destination, 'pending', $2, $2, $2 \
                              FROM records r JOIN (SELECT DISTINCT record_id, destination FROM deliveries \
                                WHERE source = 'record' AND status = 'accepted' AND operation IN ('add', 'update')) a \
                              ON a.record_id = r.id WHERE r.id = $1 \
@@ -284,7 +277,6 @@ impl Store {
                         )
                         .bind(record_id)
                         .bind(&now_s)
-                        .bind(ts(not_before))
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();

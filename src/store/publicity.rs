@@ -95,8 +95,9 @@ pub struct PublicityRow {
     pub event_kind: Option<String>,
     pub event_decided: Option<String>,
     pub event_due_on: Option<String>,
-    /// A repair result from a reverse feed withdrew it.
+    /// A repair result from a reverse feed withdrew it, and the latest one's deadline.
     pub feed_repairs: i64,
+    pub feed_repair_due_on: Option<String>,
 }
 
 /// One early end as `publicity show` lists it.
@@ -137,7 +138,8 @@ const ROW_SELECT: &str = "SELECT r.id, r.item, r.business_key, r.department, r.c
      (SELECT e.kind FROM publicity_events e WHERE e.record_id = r.id ORDER BY e.id DESC LIMIT 1) AS event_kind, \
      (SELECT e.decided FROM publicity_events e WHERE e.record_id = r.id ORDER BY e.id DESC LIMIT 1) AS event_decided, \
      (SELECT e.due_on FROM publicity_events e WHERE e.record_id = r.id ORDER BY e.id DESC LIMIT 1) AS event_due_on, \
-     (SELECT count(*) FROM repairs p WHERE p.record_id = r.id) AS feed_repairs \
+     (SELECT count(*) FROM repairs p WHERE p.record_id = r.id) AS feed_repairs, \
+     (SELECT max(p.due_on) FROM repairs p WHERE p.record_id = r.id) AS feed_repair_due_on \
      FROM records r";
 
 impl Store {

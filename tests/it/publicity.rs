@@ -146,12 +146,24 @@ async fn ids(settings: &Settings, store: &Store, today: NaiveDate) -> BTreeMap<S
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_years_of_publicity_at_the_sandbox_platform() {
+async fn three_years_of_publicity_at_the_sandbox_platform_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    three_years(&sqlite_url(dir.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_years_of_publicity_at_the_sandbox_platform_on_postgres() {
+    let (url, name) = fresh_postgres().await;
+    three_years(&url).await;
+    drop_postgres(&name).await;
+}
+
+async fn three_years(database_url: &str) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let probe = Settings::load(&repo().join("config/gateway.toml")).unwrap();
     let (base, running) = sandbox(&probe).await;
-    let config = config(root, &base, &format!("sqlite://{}", root.join("gateway.db").display()));
+    let config = config(root, &base, database_url);
     let settings = Settings::load(&config).unwrap();
     let store = Store::connect(&settings.gateway.database_url).await.unwrap();
 
@@ -430,6 +442,16 @@ async fn bad_input_on(database_url: &str) {
 async fn bad_input_gets_chinese_reasons_and_blocks_nothing_else_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     bad_input_on(&sqlite_url(dir.path())).await;
+    // The daily pass reads the partial index of open records by planned end, not the table.
+    let pool = sqlx::SqlitePool::connect(&sqlite_url(dir.path())).await.unwrap();
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN SELECT id FROM records WHERE publicity_closed = 0 AND publicity_end IS NOT NULL \
+         AND publicity_end < '2026-12-01'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(plan.iter().any(|p| p.3.contains("records_publicity_due")), "{plan:?}");
 }
 
 #[tokio::test]

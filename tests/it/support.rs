@@ -92,6 +92,28 @@ pub fn sample(
     credit_gateway::sim::sample::write_sample(&spec, path).expect("sample written")
 }
 
+/// A sample file of decisions made in the 30 days before last month, by the real clock: still
+/// within their publicity periods (at least 3 months), so every penalty is pushed.
+pub fn recent_sample(
+    path: &Path,
+    item: credit_gateway::sim::sample::SampleItem,
+    rows: u64,
+    format: credit_gateway::sim::sample::SampleFormat,
+) -> credit_gateway::sim::sample::SampleSummary {
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now());
+    let spec = credit_gateway::sim::sample::SampleSpec {
+        item,
+        rows,
+        seed: 42,
+        bad_share: 0.0,
+        summary_share: 0.03,
+        format,
+        first_date: today - chrono::Days::new(60),
+        days: 30,
+    };
+    credit_gateway::sim::sample::write_sample(&spec, path).expect("sample written")
+}
+
 pub fn json(out: &Output) -> serde_json::Value {
     serde_json::from_str(stdout(out).trim())
         .unwrap_or_else(|e| panic!("json output ({e}): {}{}", stdout(out), stderr(out)))
