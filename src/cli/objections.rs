@@ -128,7 +128,7 @@ async fn step(
             let r = Registration { target, ground, applicant, contact, text, suspend, by: CLI_USER.into() };
             for case in handle::register(settings, &settings.calendar, store, now, &r).await? {
                 audit("objection:add", &case).await?;
-                show(settings, clock, &case, json);
+                show(settings, store, clock, &case, json).await?;
             }
         }
         ObjectionsCommand::List { status, department, record, json } => {
@@ -177,7 +177,9 @@ async fn step(
                 ]);
             }
         }
-        ObjectionsCommand::Show { id, json } => show(settings, clock, &handle::find(store, None, id).await?, json),
+        ObjectionsCommand::Show { id, json } => {
+            show(settings, store, clock, &handle::find(store, None, id).await?, json).await?
+        }
         ObjectionsCommand::Answer { id, upheld, rejected: _, outcome, text, json } => {
             let case = handle::answer(
                 store,
@@ -189,17 +191,17 @@ async fn step(
             )
             .await?;
             audit(if upheld { "objection:upheld" } else { "objection:rejected" }, &case).await?;
-            show(settings, clock, &case, json);
+            show(settings, store, clock, &case, json).await?;
         }
         ObjectionsCommand::Reply { id, text, json } => {
             let case = handle::reply(store, now, id, &text).await?;
             audit("objection:reply", &case).await?;
-            show(settings, clock, &case, json);
+            show(settings, store, clock, &case, json).await?;
         }
         ObjectionsCommand::Close { id, json } => {
             let case = handle::close(store, now, id).await?;
             audit("objection:close", &case).await?;
-            show(settings, clock, &case, json);
+            show(settings, store, clock, &case, json).await?;
         }
     }
     Ok(())
@@ -212,11 +214,17 @@ fn print(value: &impl serde::Serialize) {
 }
 
 /// One case: a JSON object, or its fields one per line.
-fn show(settings: &Settings, clock: &Clock, o: &ObjectionRow, json: bool) {
-    let d = handle::detail(settings, &settings.calendar, clock.today(), o, false);
+async fn show(
+    settings: &Settings,
+    store: &Store,
+    clock: &Clock,
+    o: &ObjectionRow,
+    json: bool,
+) -> Result<(), ObjectionError> {
+    let d = handle::detail_with_causes(settings, &settings.calendar, store, clock.today(), o, false).await?;
     if json {
         print(&d);
-        return;
+        return Ok(());
     }
     let s = &d.summary;
     let status = Status::parse(s.status).map_or("", Status::zh);
@@ -245,4 +253,8 @@ fn show(settings: &Settings, clock: &Clock, o: &ObjectionRow, json: bool) {
     for (k, v) in lines {
         super::print_row(&[&k, &v]);
     }
+    for cause in &d.could_have_caught {
+        super::print_row(&[&"可防止的原因", cause]);
+    }
+    Ok(())
 }

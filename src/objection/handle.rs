@@ -283,6 +283,9 @@ pub struct Detail {
     pub registered_by: String,
     /// The gateway's checks that prevent this ground, for an upheld case (its cause fed back).
     pub caught_by: Option<String>,
+    /// The records and warnings behind an upheld case the gateway could have caught
+    /// ([`causes`]; empty until filled).
+    pub could_have_caught: Vec<String>,
 }
 
 pub fn summary(rules: &ObjectionRules, o: &ObjectionRow) -> Summary {
@@ -341,7 +344,22 @@ pub fn detail(settings: &Settings, calendar: &Calendar, today: NaiveDate, o: &Ob
         caught_by: upheld
             .then(|| rules.by_code(&o.ground).map(|g| g.caught_by.clone()).filter(|c| !c.is_empty()))
             .flatten(),
+        could_have_caught: Vec::new(),
     }
+}
+
+/// [`detail`] with its [`causes`].
+pub async fn detail_with_causes(
+    settings: &Settings,
+    calendar: &Calendar,
+    store: &Store,
+    today: NaiveDate,
+    o: &ObjectionRow,
+    unmasked: bool,
+) -> Result<Detail, ObjectionError> {
+    let mut d = detail(settings, calendar, today, o, unmasked);
+    d.could_have_caught = causes(store, o).await?;
+    Ok(d)
 }
 
 /// One department's objections received in one month, as `report`, the dashboard and
@@ -405,4 +423,40 @@ pub fn figures(rules: &ObjectionRules, calendar: &Calendar, today: NaiveDate, ca
             f
         })
         .collect()
+}
+
+/// What the gateway could have caught of an upheld objection of ground 重复公示, 超期公示 or
+/// 信息错误: the records and warnings behind it, in words for the office (its causes fed back).
+pub async fn causes(store: &Store, o: &ObjectionRow) -> Result<Vec<String>, ObjectionError> {
+    let upheld = o.outcome.is_some();
+    if !upheld {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    match o.ground.as_str() {
+        "duplicate" => {
+            let others = store.same_decision_records(o.record_id).await?;
+            if !others.is_empty() {
+                let ids: Vec<String> = others.iter().map(i64::to_string).collect();
+                out.push(format!("同一决定另有记录 {}（duplicate_decision 已在导入时提示）", ids.join("、")));
+            }
+        }
+        "overdue_publicity" => {
+            if let Some(end) = store.record_publicity_end(o.record_id).await?
+                && end.as_str() < o.received_on.as_str()
+            {
+                out.push(format!(
+                    "记录 {} 的公示期应于 {end} 届满（publicity audit 列出未按期撤下的记录）",
+                    o.record_id
+                ));
+            }
+        }
+        "wrong" => {
+            for (code, reason) in store.record_row_warnings(o.record_id).await? {
+                out.push(format!("记录 {} 导入时已有警告 {code}：{reason}", o.record_id));
+            }
+        }
+        _ => {}
+    }
+    Ok(out)
 }

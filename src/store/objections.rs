@@ -273,4 +273,27 @@ impl Store {
              AND source = 'record' AND idempotency_key LIKE '%:o' || $2 ORDER BY id";
         Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(record_id).bind(id.to_string()).fetch_all(pool).await?))
     }
+
+    /// Other records of the same decision (item and decision key) as `record_id`: what a
+    /// 重复公示 objection is about.
+    pub async fn same_decision_records(&self, record_id: i64) -> Result<Vec<i64>, StoreError> {
+        const SQL: &str = "SELECT o.id FROM records r JOIN records o ON o.item = r.item AND o.decision_key = r.decision_key \
+             AND o.id <> r.id WHERE r.id = $1 AND r.decision_key IS NOT NULL ORDER BY o.id";
+        Ok(on_pool!(self.db(), pool => sqlx::query_scalar(SQL).bind(record_id).fetch_all(pool).await?))
+    }
+
+    /// The warnings the record's row was stored with (code, reason): what the gateway saw.
+    pub async fn record_row_warnings(&self, record_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+        const SQL: &str = "SELECT p.code, p.reason FROM records r JOIN row_problems p ON p.ingest_run_id = r.ingest_run_id \
+             AND p.line = r.source_line WHERE r.id = $1 AND p.severity = 'warning' ORDER BY p.id";
+        Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(record_id).fetch_all(pool).await?))
+    }
+
+    /// The record's planned end of publicity, if it has one.
+    pub async fn record_publicity_end(&self, record_id: i64) -> Result<Option<String>, StoreError> {
+        const SQL: &str = "SELECT publicity_end FROM records WHERE id = $1";
+        Ok(on_pool!(self.db(), pool => sqlx::query_scalar::<_, Option<String>>(SQL)
+            .bind(record_id).fetch_optional(pool).await?)
+        .flatten())
+    }
 }

@@ -423,7 +423,11 @@ pub async fn show_page(
         Ok(o) => o,
         Err(e) => return Ok(refused_page(&caller, e, "/objections")),
     };
-    let d = detail(&state, &caller, &o);
+    let mut d = detail(&state, &caller, &o);
+    d.could_have_caught = match handle::causes(&state.store, &o).await {
+        Ok(c) => c,
+        Err(e) => return Ok(refused_page(&caller, e, "/objections")),
+    };
     let item_name = state.settings().catalogue.item(&o.item).map_or_else(|| o.item.clone(), |i| i.name.clone());
     let rows: [(&str, String); 15] = [
         (
@@ -478,6 +482,13 @@ pub async fn show_page(
         let _ = write!(body, "<tr><th>{k}</th><td>{v}</td></tr>");
     }
     body.push_str("</table>");
+    if !d.could_have_caught.is_empty() {
+        body.push_str("<h2>网关可事先发现的问题</h2><ul id=\"causes\">");
+        for c in &d.could_have_caught {
+            let _ = write!(body, "<li>{}</li>", esc(c));
+        }
+        body.push_str("</ul>");
+    }
     let pushes = state.store.objection_deliveries(o.id, o.record_id).await?;
     if !pushes.is_empty() {
         body.push_str(

@@ -370,3 +370,34 @@ async fn supervision_list_changes_are_due_ten_working_days_after_the_change() {
     );
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upheld_overdue_publicity_objection_names_what_the_gateway_could_have_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let config = config(root, &destination("http://127.0.0.1:9", "http_json", ""));
+    let settings = Settings::load(&config).unwrap();
+    let store = Store::connect(&settings.gateway.database_url).await.unwrap();
+    ingest_penalties_at(&settings, &store, root, 3, "2026-04-01", at(FRIDAY)).await;
+    store.close().await;
+    let shown = ok_json(&gateway_with(&config, &["publicity", "show", "1", "--json"]));
+    let end: chrono::NaiveDate = shown["planned_end"].as_str().expect("a planned end").parse().unwrap();
+    // Received the day after the period ended: 超期公示, upheld.
+    let late = format!("{}T10:00:00+08:00", end + chrono::Days::new(1));
+    ok_json(&objections(
+        &config,
+        &late,
+        &["add", "--record", "1", "--ground", "超期公示", "--applicant", "周七", "--json"],
+    ));
+    let before = ok_json(&objections(&config, &late, &["show", "1", "--json"]));
+    assert_eq!(before["could_have_caught"], json!([]), "nothing is named before the department upholds it");
+    let upheld = ok_json(&objections(
+        &config,
+        &late,
+        &["answer", "1", "--upheld", "--outcome", "withdrawal", "--text", "公示期已满，撤下", "--json"],
+    ));
+    let causes = upheld["could_have_caught"].as_array().unwrap();
+    assert_eq!(causes.len(), 1, "{upheld}");
+    assert!(causes[0].as_str().unwrap().contains(&format!("记录 1 的公示期应于 {end} 届满")), "{upheld}");
+    assert!(upheld["caught_by"].as_str().unwrap().contains("publicity audit"));
+}
