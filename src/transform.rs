@@ -69,22 +69,7 @@ pub fn normalize_text(s: &str) -> Cow<'_, str> {
     if is_normal(t) {
         return Cow::Borrowed(t);
     }
-    let mut out = String::with_capacity(t.len());
-    let mut pending_space = false;
-    for c in t.chars() {
-        match fold(c) {
-            Folded::Drop => {}
-            Folded::Space => pending_space = !out.is_empty(),
-            Folded::Char(f) => {
-                if pending_space {
-                    out.push(' ');
-                    pending_space = false;
-                }
-                out.push(f);
-            }
-        }
-    }
-    Cow::Owned(out)
+    Cow::Owned(rebuild(t, fold))
 }
 
 /// A subject's name as registered: trimmed, whitespace runs collapsed to one space,
@@ -96,22 +81,7 @@ pub fn normalize_name(s: &str) -> Cow<'_, str> {
     if is_normal_name(t) {
         return Cow::Borrowed(t);
     }
-    let mut out = String::with_capacity(t.len());
-    let mut pending_space = false;
-    for c in t.chars() {
-        match fold_space(c) {
-            Folded::Drop => {}
-            Folded::Space => pending_space = !out.is_empty(),
-            Folded::Char(f) => {
-                if pending_space {
-                    out.push(' ');
-                    pending_space = false;
-                }
-                out.push(f);
-            }
-        }
-    }
-    Cow::Owned(out)
+    Cow::Owned(rebuild(t, fold_space))
 }
 
 /// The form two names are compared in when their width, brackets or spacing must not
@@ -140,6 +110,27 @@ fn is_normal_name(t: &str) -> bool {
         }
     }
     true
+}
+
+/// `t` with each character folded: dropped, a space (runs collapse to one, none at the ends),
+/// or another character.
+fn rebuild(t: &str, fold: impl Fn(char) -> Folded) -> String {
+    let mut out = String::with_capacity(t.len());
+    let mut pending_space = false;
+    for c in t.chars() {
+        match fold(c) {
+            Folded::Drop => {}
+            Folded::Space => pending_space = !out.is_empty(),
+            Folded::Char(f) => {
+                if pending_space {
+                    out.push(' ');
+                    pending_space = false;
+                }
+                out.push(f);
+            }
+        }
+    }
+    out
 }
 
 enum Folded {

@@ -163,10 +163,7 @@ pub async fn create_api(State(state): State<AppState>, caller: Caller, Json(case
 /// `GET /api/v1/objections/{id}`.
 pub async fn show_api(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Response {
     let _ = state.store.audit(&caller.name, "view", &format!("api:objection:{id}"), state.now()).await;
-    match handle::find(&state.store, caller.scope(), id).await {
-        Ok(o) => Json(detail(&state, &caller, &o)).into_response(),
-        Err(e) => refused(e),
-    }
+    shown(&state, &caller, handle::find(&state.store, caller.scope(), id).await)
 }
 
 /// The department's answer (API JSON and the page's form).
@@ -191,6 +188,14 @@ async fn answer(state: &AppState, caller: &Caller, id: i64, form: &AnswerForm) -
     Ok(o)
 }
 
+/// A step's case as the API answers it, or its refusal.
+fn shown(state: &AppState, caller: &Caller, step: Result<ObjectionRow, ObjectionError>) -> Response {
+    match step {
+        Ok(o) => Json(detail(state, caller, &o)).into_response(),
+        Err(e) => refused(e),
+    }
+}
+
 /// `POST /api/v1/objections/{id}/answer`: a department user answers its own department's cases.
 pub async fn answer_api(
     State(state): State<AppState>,
@@ -198,10 +203,7 @@ pub async fn answer_api(
     Path(id): Path<i64>,
     Json(form): Json<AnswerForm>,
 ) -> Response {
-    match answer(&state, &caller, id, &form).await {
-        Ok(o) => Json(detail(&state, &caller, &o)).into_response(),
-        Err(e) => refused(e),
-    }
+    shown(&state, &caller, answer(&state, &caller, id, &form).await)
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,10 +233,7 @@ pub async fn reply_api(
     if let Err(denied) = caller.require(OFFICE) {
         return denied.into_response();
     }
-    match reply(&state, &caller, id, &form.text).await {
-        Ok(o) => Json(detail(&state, &caller, &o)).into_response(),
-        Err(e) => refused(e),
-    }
+    shown(&state, &caller, reply(&state, &caller, id, &form.text).await)
 }
 
 /// `POST /api/v1/objections/{id}/close` (office staff).
@@ -242,10 +241,7 @@ pub async fn close_api(State(state): State<AppState>, caller: Caller, Path(id): 
     if let Err(denied) = caller.require(OFFICE) {
         return denied.into_response();
     }
-    match close(&state, &caller, id).await {
-        Ok(o) => Json(detail(&state, &caller, &o)).into_response(),
-        Err(e) => refused(e),
-    }
+    shown(&state, &caller, close(&state, &caller, id).await)
 }
 
 fn status_zh(s: &str) -> &'static str {
