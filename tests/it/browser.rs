@@ -57,6 +57,9 @@ const PAGES: &[Page] = &[
     Page { name: "connectors", path: "/connectors", shows: &["连接器", "market-penalties", "最近导入"] },
     Page { name: "deliveries", path: "/deliveries", shows: &["投递", "待处理投递"] },
     Page {
+        name: "publicity", path: "/publicity", shows: &["公示期", "待撤下", "30 日内到期", "暂缓公示的轻微失信"]
+    },
+    Page {
         name: "objections", path: "/objections", shows: &["异议", "登记异议", "异议处理情况", "登记并分送部门"]
     },
 ];
