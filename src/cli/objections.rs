@@ -21,11 +21,14 @@ pub enum ObjectionsCommand {
     /// the department that provided the record.
     Add {
         /// The record's id (as on its page /records/ID).
-        #[arg(long, required_unless_present = "wsh", conflicts_with = "wsh")]
+        #[arg(long, required_unless_present_any = ["wsh", "subject"], conflicts_with_all = ["wsh", "subject"])]
         record: Option<i64>,
         /// Or the decision number (文书号): one case per record that has it.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "subject")]
         wsh: Option<String>,
+        /// Or the subject's credit code or registered name: one case per record about it.
+        #[arg(long)]
+        subject: Option<String>,
         /// 信息错误, 遗漏, 重复公示, 不应公示, 超期公示, 已修复未更新 or 其他 (config/objections.toml).
         #[arg(long)]
         ground: String,
@@ -118,11 +121,23 @@ async fn step(
         store.audit(CLI_USER, action, &format!("objection:{}:record:{}", o.id, o.record_id), now).await
     };
     match command {
-        ObjectionsCommand::Add { record, wsh, ground, applicant, contact, text, suspend, no_suspend, json } => {
-            let target = match (record, wsh) {
-                (Some(id), _) => Target::Record(id),
-                (None, Some(number)) => Target::Document(number),
-                (None, None) => unreachable!("clap requires --record or --wsh"),
+        ObjectionsCommand::Add {
+            record,
+            wsh,
+            subject,
+            ground,
+            applicant,
+            contact,
+            text,
+            suspend,
+            no_suspend,
+            json,
+        } => {
+            let target = match (record, wsh, subject) {
+                (Some(id), _, _) => Target::Record(id),
+                (None, Some(number), _) => Target::Document(number),
+                (None, None, Some(subject)) => Target::Subject(subject),
+                (None, None, None) => unreachable!("clap requires --record, --wsh or --subject"),
             };
             let suspend = (suspend || no_suspend).then_some(suspend);
             let r = Registration { target, ground, applicant, contact, text, suspend, by: CLI_USER.into() };

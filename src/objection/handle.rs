@@ -17,6 +17,8 @@ pub enum ObjectionError {
     UnknownRecord(String),
     #[error("没有决定书文号为“{0}”的记录")]
     UnknownDocument(String),
+    #[error("没有统一社会信用代码或名称为“{0}”的主体的记录")]
+    UnknownSubject(String),
     #[error("未知异议事由“{given}”（可选：{choices}）")]
     UnknownGround { given: String, choices: String },
     #[error("异议 {0} 不存在")]
@@ -56,6 +58,8 @@ pub enum Target {
     Record(i64),
     /// A decision number (文书号): every record of any item with it.
     Document(String),
+    /// A subject's credit code or name as registered: every record of any item about it.
+    Subject(String),
 }
 
 /// A new objection as the office registers it.
@@ -102,6 +106,19 @@ async fn find_records(
             }
             if found.is_empty() {
                 return Err(ObjectionError::UnknownDocument(number.to_string()));
+            }
+            Ok(found)
+        }
+        Target::Subject(subject) => {
+            let subject = subject.trim();
+            let mut found = Vec::new();
+            for item in settings.catalogue.items() {
+                for field in [item.subject_code, item.subject_name].into_iter().flatten() {
+                    found.extend(store.records_by_document(&item.code, &item.fields[field].key, subject).await?);
+                }
+            }
+            if found.is_empty() {
+                return Err(ObjectionError::UnknownSubject(subject.to_string()));
             }
             Ok(found)
         }

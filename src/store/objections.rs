@@ -129,7 +129,7 @@ impl Store {
         Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?))
     }
 
-    /// Records whose decision number field (`field` of `item`) is `number`.
+    /// Records whose field `field` of `item` is `number` (a decision number, a subject's code or name).
     pub async fn records_by_document(
         &self,
         item: &str,

@@ -24,9 +24,10 @@ const OFFICE: &[Role] = &[Role::Admin, Role::Ops];
 /// The HTTP status and API error code of a refused step.
 fn status_of(e: &ObjectionError) -> (StatusCode, &'static str) {
     match e {
-        ObjectionError::UnknownObjection(_) | ObjectionError::UnknownRecord(_) | ObjectionError::UnknownDocument(_) => {
-            (StatusCode::NOT_FOUND, "not_found")
-        }
+        ObjectionError::UnknownObjection(_)
+        | ObjectionError::UnknownRecord(_)
+        | ObjectionError::UnknownDocument(_)
+        | ObjectionError::UnknownSubject(_) => (StatusCode::NOT_FOUND, "not_found"),
         ObjectionError::Refused(_) | ObjectionError::Raced => (StatusCode::CONFLICT, "conflict"),
         ObjectionError::Store(_) | ObjectionError::NoDeadlineRule => {
             tracing::error!(error = %e, "objection step");
@@ -98,6 +99,8 @@ pub async fn list_api(
 pub struct NewCase {
     pub record_id: Option<i64>,
     pub wsh: Option<String>,
+    /// A subject's credit code or registered name.
+    pub subject: Option<String>,
     pub ground: String,
     pub applicant: String,
     pub contact: Option<String>,
@@ -109,10 +112,12 @@ pub struct NewCase {
 
 impl NewCase {
     fn registration(self, caller: &Caller) -> Result<Registration, ObjectionError> {
-        let target = match (self.record_id, self.wsh.as_deref().map(str::trim).filter(|w| !w.is_empty())) {
-            (Some(id), _) => Target::Record(id),
-            (None, Some(w)) => Target::Document(w.to_string()),
-            (None, None) => return Err(ObjectionError::Empty("记录编号或决定书文号")),
+        let given = |t: &Option<String>| t.as_deref().map(str::trim).filter(|w| !w.is_empty()).map(str::to_string);
+        let target = match (self.record_id, given(&self.wsh), given(&self.subject)) {
+            (Some(id), _, _) => Target::Record(id),
+            (None, Some(w), _) => Target::Document(w),
+            (None, None, Some(subject)) => Target::Subject(subject),
+            (None, None, None) => return Err(ObjectionError::Empty("记录编号、决定书文号或主体")),
         };
         let suspend = match self.suspend {
             Some(serde_json::Value::Bool(b)) => Some(b),
@@ -356,6 +361,7 @@ fn registration_form(rules: &crate::objection::ObjectionRules) -> String {
         "<h2>登记异议</h2><form method=\"post\" action=\"/objections\" id=\"register\" class=\"stack\">\
          <label>记录编号 <input name=\"record_id\" inputmode=\"numeric\"></label>\
          <label>或决定书文号 <input name=\"wsh\"></label>\
+         <label>或主体（统一社会信用代码或登记名称） <input name=\"subject\"></label>\
          <label>异议事由 <select name=\"ground\">{options}</select></label>\
          <label>申请人 <input name=\"applicant\" required></label>\
          <label>联系方式 <input name=\"contact\"></label>\
@@ -372,6 +378,7 @@ pub struct NewCaseForm {
     #[serde(default)]
     pub record_id: String,
     pub wsh: Option<String>,
+    pub subject: Option<String>,
     pub ground: String,
     pub applicant: String,
     pub contact: Option<String>,
@@ -395,6 +402,7 @@ pub async fn create_page(State(state): State<AppState>, caller: Caller, Form(for
     let case = NewCase {
         record_id,
         wsh: form.wsh,
+        subject: form.subject,
         ground: form.ground,
         applicant: form.applicant,
         contact: form.contact,

@@ -378,23 +378,46 @@ async fn an_upheld_overdue_publicity_objection_names_what_the_gateway_could_have
     let config = config(root, &destination("http://127.0.0.1:9", "http_json", ""));
     let settings = Settings::load(&config).unwrap();
     let store = Store::connect(&settings.gateway.database_url).await.unwrap();
-    ingest_penalties_at(&settings, &store, root, 3, "2026-04-01", at(FRIDAY)).await;
+    let rows = ingest_penalties_at(&settings, &store, root, 3, "2026-04-01", at(FRIDAY)).await;
     store.close().await;
+    // Found by the subject's registered name too (each record about it gets its case).
+    let name = &rows[1][rows[0].iter().position(|h| h == "行政相对人名称").unwrap()];
+    let by_subject = objections(
+        &config,
+        FRIDAY,
+        &["add", "--subject", name, "--ground", "信息错误", "--applicant", "吴八", "--json"],
+    );
+    assert!(by_subject.status.success(), "{}", stderr(&by_subject));
+    let cases: Vec<Value> = stdout(&by_subject).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(cases.iter().any(|c| c["record_id"] == 1), "{cases:?}");
+    refused(
+        &objections(
+            &config,
+            FRIDAY,
+            &["add", "--subject", "没有这家公司", "--ground", "信息错误", "--applicant", "吴八"],
+        ),
+        "没有统一社会信用代码或名称为“没有这家公司”的主体的记录",
+    );
+    for c in &cases {
+        let id = c["id"].to_string();
+        ok_json(&objections(&config, FRIDAY, &["answer", &id, "--rejected", "--text", "原记录无误", "--json"]));
+    }
     let shown = ok_json(&gateway_with(&config, &["publicity", "show", "1", "--json"]));
     let end: chrono::NaiveDate = shown["planned_end"].as_str().expect("a planned end").parse().unwrap();
     // Received the day after the period ended: 超期公示, upheld.
     let late = format!("{}T10:00:00+08:00", end + chrono::Days::new(1));
-    ok_json(&objections(
+    let case = ok_json(&objections(
         &config,
         &late,
         &["add", "--record", "1", "--ground", "超期公示", "--applicant", "周七", "--json"],
     ));
-    let before = ok_json(&objections(&config, &late, &["show", "1", "--json"]));
+    let id = case["id"].to_string();
+    let before = ok_json(&objections(&config, &late, &["show", &id, "--json"]));
     assert_eq!(before["could_have_caught"], json!([]), "nothing is named before the department upholds it");
     let upheld = ok_json(&objections(
         &config,
         &late,
-        &["answer", "1", "--upheld", "--outcome", "withdrawal", "--text", "公示期已满，撤下", "--json"],
+        &["answer", &id, "--upheld", "--outcome", "withdrawal", "--text", "公示期已满，撤下", "--json"],
     ));
     let causes = upheld["could_have_caught"].as_array().unwrap();
     assert_eq!(causes.len(), 1, "{upheld}");
