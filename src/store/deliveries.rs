@@ -8,6 +8,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
+use super::publicity::{HoldBack, expired_sql, held_sql, hold_back};
 use super::{Db, Store, StoreError, on_pool};
 use crate::calendar::shanghai_date;
 
@@ -34,6 +35,16 @@ pub struct Claimed {
     pub content: String,
     /// `record` (from a department, in `records`) or `feed` (sent down, in `feed_records`).
     pub source: String,
+    /// The record's version now: a delivery of an older one is superseded at the claim.
+    pub current_version: i64,
+    /// The delivery names its own business key (the withdrawal of a key a correction replaced),
+    /// so it is of the old version and never superseded.
+    pub own_key: bool,
+    /// Publicity (`store::publicity`): the record is held back (1), and its planned end.
+    pub publicity_held: i64,
+    pub publicity_end: Option<String>,
+    /// The record has an open return somewhere (1): its acceptance may close it.
+    pub returned: i64,
 }
 
 /// Claimed deliveries matching `filter` (over `d`): records from below with their current
@@ -41,11 +52,14 @@ pub struct Claimed {
 fn claimed_select(filter: &str) -> String {
     format!(
         "SELECT d.id, d.record_id, d.version, d.operation, d.idempotency_key, d.attempts, r.item, r.department, \
-         COALESCE(d.business_key, r.business_key) AS business_key, r.content, d.source FROM deliveries d JOIN records r ON r.id = d.record_id \
+         COALESCE(d.business_key, r.business_key) AS business_key, r.content, d.source, r.version AS current_version, \
+         (d.business_key IS NOT NULL) AS own_key, r.publicity_held, r.publicity_end, CAST(r.returned AS BIGINT) AS returned \
+         FROM deliveries d JOIN records r ON r.id = d.record_id \
          WHERE d.source = 'record' AND {filter} \
          UNION ALL \
          SELECT d.id, d.record_id, d.version, d.operation, d.idempotency_key, d.attempts, f.item, f.feed, \
-         f.business_key, v.content, d.source FROM deliveries d JOIN feed_records f ON f.id = d.record_id \
+         f.business_key, v.content, d.source, f.version, (d.business_key IS NOT NULL), 0, CAST(NULL AS TEXT), 0 \
+         FROM deliveries d JOIN feed_records f ON f.id = d.record_id \
          JOIN feed_record_versions v ON v.feed_record_id = d.record_id AND v.version = d.version \
          WHERE d.source = 'feed' AND {filter} ORDER BY 1"
     )
@@ -150,7 +164,6 @@ impl Store {
         // oldest due deliveries are claimed in index order, so a claim reads only what it takes.
         const EXPIRED: &str = "UPDATE deliveries SET status = 'pending', claimed_by = NULL, claim_expires_at = NULL \
              WHERE destination = $1 AND status = 'in_flight' AND claim_expires_at < $2";
-        on_pool!(self.db(), pool => sqlx::query(EXPIRED).bind(destination).bind(&now_s).execute(pool).await.map(|_| ())?);
         let claim = format!(
             "UPDATE deliveries SET status = 'in_flight', claimed_by = $1, claim_expires_at = $2, attempts = attempts + 1, \
              pushed_at = $3, updated_at = $3 \
@@ -158,30 +171,61 @@ impl Store {
                ORDER BY next_attempt_at, id LIMIT {limit}{lock}) \
              RETURNING id"
         );
-        let ids: Vec<i64> = on_pool!(self.db(), pool => sqlx::query_scalar(&claim)
-            .bind(worker)
-            .bind(&expires)
-            .bind(&now_s)
-            .bind(destination)
-            .fetch_all(pool)
-            .await?);
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let list = id_list(ids.iter().copied());
-        // A version the record has moved past is not pushed: the newer one has its own delivery.
-        // The withdrawal of a key a correction replaced (`business_key` set) is of the old version.
-        let stale = format!(
-            "UPDATE deliveries SET status = 'superseded', claimed_by = NULL, claim_expires_at = NULL, updated_at = $1 \
-             WHERE id IN ({list}) AND business_key IS NULL AND version < CASE WHEN source = 'feed' \
-               THEN (SELECT f.version FROM feed_records f WHERE f.id = deliveries.record_id) \
-               ELSE (SELECT r.version FROM records r WHERE r.id = deliveries.record_id) END"
-        );
-        on_pool!(self.db(), pool => sqlx::query(&stale).bind(&now_s).execute(pool).await.map(|_| ())?);
-        // Publicity (store::publicity): held-back minor penalties and ended periods are not pushed.
-        self.hold_back_claimed(&list, shanghai_date(now), now).await?;
-        let load = claimed_select(&format!("d.id IN ({list}) AND d.status = 'in_flight'"));
-        let claimed = on_pool!(self.db(), pool => sqlx::query_as::<_, Claimed>(&load).fetch_all(pool).await?);
+        // One transaction for the whole claim: on SQLite each statement would otherwise be a
+        // commit of its own, and the writer lock is what ingest and the other workers wait for.
+        let claimed = on_pool!(self.db(), pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(EXPIRED).bind(destination).bind(&now_s).execute(&mut *tx).await?;
+            let ids: Vec<i64> = sqlx::query_scalar(&claim)
+                .bind(worker)
+                .bind(&expires)
+                .bind(&now_s)
+                .bind(destination)
+                .fetch_all(&mut *tx)
+                .await?;
+            if ids.is_empty() {
+                tx.commit().await?;
+                return Ok(Vec::new());
+            }
+            let list = id_list(ids.iter().copied());
+            let load = claimed_select(&format!("d.id IN ({list}) AND d.status = 'in_flight'"));
+            let loaded = sqlx::query_as::<_, Claimed>(&load).fetch_all(&mut *tx).await?;
+            // What is not pushed after all is set apart in Rust from the loaded rows, so the
+            // usual claim (nothing set apart) costs no statement for it.
+            let today = shanghai_date(now).to_string();
+            let (mut superseded, mut held, mut expired, mut claimed) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for c in loaded {
+                // A version the record has moved past is not pushed: the newer one has its own
+                // delivery. The withdrawal of a key a correction replaced is of the old version.
+                if !c.own_key && c.version < c.current_version {
+                    superseded.push(c.id);
+                } else {
+                    match hold_back(&c, &today) {
+                        Some(HoldBack::Held) => held.push(c.id),
+                        Some(HoldBack::Expired) => expired.push(c.id),
+                        None => claimed.push(c),
+                    }
+                }
+            }
+            if !superseded.is_empty() {
+                sqlx::query(&format!(
+                    "UPDATE deliveries SET status = 'superseded', claimed_by = NULL, claim_expires_at = NULL, updated_at = $1 \
+                     WHERE id IN ({})",
+                    id_list(superseded)
+                ))
+                .bind(&now_s)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if !held.is_empty() {
+                sqlx::query(&held_sql(&id_list(held))).bind(&now_s).execute(&mut *tx).await?;
+            }
+            if !expired.is_empty() {
+                sqlx::query(&expired_sql(&id_list(expired))).bind(&now_s).bind(&today).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            claimed
+        });
         Ok(claimed)
     }
 
@@ -233,9 +277,11 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            if !from_below.is_empty() {
-                let records = id_list(from_below.iter().map(|c| c.record_id));
-                // A corrected version accepted closes what was returned before it (补正).
+            // A corrected version accepted closes what was returned before it (补正): only
+            // records with an open return (flagged at the claim) have anything to close.
+            let corrected: Vec<&&Claimed> = from_below.iter().filter(|c| c.returned == 1).collect();
+            if !corrected.is_empty() {
+                let records = id_list(corrected.iter().map(|c| c.record_id));
                 sqlx::query(&format!(
                     "UPDATE returns SET closed_at = $1, closed_by_version = (SELECT r.version FROM records r WHERE r.id = returns.record_id) \
                      WHERE record_id IN ({records}) AND destination = $2 AND closed_at IS NULL"
@@ -250,6 +296,9 @@ impl Store {
                 ))
                 .execute(&mut *tx)
                 .await?;
+            }
+            if !from_below.is_empty() {
+                let records = id_list(from_below.iter().map(|c| c.record_id));
                 if deadline {
                     sqlx::query(&format!(
                         "UPDATE records SET reported_at = $1, reported_on = $2 WHERE id IN ({records}) AND reported_at IS NULL"

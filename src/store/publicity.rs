@@ -8,7 +8,7 @@
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::{Store, StoreError, on_pool};
+use super::{Claimed, Store, StoreError, on_pool};
 
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -177,35 +177,6 @@ impl Store {
         Ok(pass)
     }
 
-    /// Of the claimed deliveries `ids`, adds and changes of held-back records (minor penalties
-    /// not published) become `held`, and those of records whose planned end is before `today`
-    /// become `expired`: neither is pushed. Run by the claim before the batch is loaded.
-    pub(super) async fn hold_back_claimed(
-        &self,
-        ids: &str,
-        today: NaiveDate,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let held = format!(
-            "UPDATE deliveries SET status = 'held', claimed_by = NULL, claim_expires_at = NULL, updated_at = $1, \
-             reason = '轻微失信行为原则上不公示：暂缓推送' WHERE id IN ({ids}) AND status = 'in_flight' AND source = 'record' \
-             AND operation IN ('add', 'update') AND EXISTS (SELECT 1 FROM records r WHERE r.id = deliveries.record_id \
-             AND r.publicity_held = 1)"
-        );
-        let expired = format!(
-            "UPDATE deliveries SET status = 'expired', claimed_by = NULL, claim_expires_at = NULL, updated_at = $1, \
-             reason = '公示期已于' || (SELECT r.publicity_end FROM records r WHERE r.id = deliveries.record_id) || '届满，不再推送' \
-             WHERE id IN ({ids}) AND status = 'in_flight' AND source = 'record' AND operation IN ('add', 'update') \
-             AND EXISTS (SELECT 1 FROM records r WHERE r.id = deliveries.record_id AND r.publicity_end < $2)"
-        );
-        let now_s = ts(now);
-        on_pool!(self.db(), pool => {
-            sqlx::query(&held).bind(&now_s).execute(pool).await?;
-            sqlx::query(&expired).bind(&now_s).bind(today.to_string()).execute(pool).await?;
-        });
-        Ok(())
-    }
-
     /// Ends a record's publication early: notes the event, lets no add or change of it go out
     /// any more, and queues its withdrawal (or deletion) wherever it is published, pushed no
     /// earlier than `not_before`. None when the same event was noted before (nothing done).
@@ -340,4 +311,43 @@ impl Store {
             on_pool!(self.db(), pool => sqlx::query_as::<_, WithdrawalRow>(SQL).bind(record_id).fetch_all(pool).await?);
         Ok(rows)
     }
+}
+
+/// Why a claimed delivery is not pushed after all (publicity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HoldBack {
+    /// An add or change of a held-back record (a minor penalty not published).
+    Held,
+    /// An add or change of a record whose planned end is before `today`.
+    Expired,
+}
+
+/// Whether claimed delivery `c` is held back on `today` (a Shanghai day, `YYYY-MM-DD`).
+pub(super) fn hold_back(c: &Claimed, today: &str) -> Option<HoldBack> {
+    if c.source != "record" || !matches!(c.operation.as_str(), "add" | "update") {
+        return None;
+    }
+    if c.publicity_held == 1 {
+        return Some(HoldBack::Held);
+    }
+    c.publicity_end.as_deref().is_some_and(|end| end < today).then_some(HoldBack::Expired)
+}
+
+/// Marks the claimed deliveries `ids` held (`$1`: the time).
+pub(super) fn held_sql(ids: &str) -> String {
+    format!(
+        "UPDATE deliveries SET status = 'held', claimed_by = NULL, claim_expires_at = NULL, updated_at = $1, \
+         reason = '轻微失信行为原则上不公示：暂缓推送' WHERE id IN ({ids}) AND status = 'in_flight'"
+    )
+}
+
+/// Marks the claimed deliveries `ids` expired, naming the planned end (`$1`: the time, `$2`:
+/// the day, checked again).
+pub(super) fn expired_sql(ids: &str) -> String {
+    format!(
+        "UPDATE deliveries SET status = 'expired', claimed_by = NULL, claim_expires_at = NULL, updated_at = $1, \
+         reason = '公示期已于' || (SELECT r.publicity_end FROM records r WHERE r.id = deliveries.record_id) || '届满，不再推送' \
+         WHERE id IN ({ids}) AND status = 'in_flight' \
+         AND EXISTS (SELECT 1 FROM records r WHERE r.id = deliveries.record_id AND r.publicity_end < $2)"
+    )
 }

@@ -192,6 +192,14 @@ impl Store {
         Ok(n)
     }
 
+    /// Up to `limit` records after id `after`, in id order: (id, item, content). For the
+    /// delivery benchmark's minimal client, which posts the same records without the gateway.
+    pub async fn records_after(&self, after: i64, limit: i64) -> Result<Vec<(i64, String, String)>, StoreError> {
+        const SQL: &str = "SELECT id, item, content FROM records WHERE id > $1 ORDER BY id LIMIT $2";
+        let rows = on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(after).bind(limit).fetch_all(pool).await?);
+        Ok(rows)
+    }
+
     /// Superseded versions of a record, oldest first: (version, content).
     pub async fn record_history(&self, record_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
         const SQL: &str = "SELECT version, content FROM record_versions WHERE record_id = $1 ORDER BY version";

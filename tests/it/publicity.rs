@@ -265,6 +265,7 @@ async fn three_years(database_url: &str) {
                 .unwrap();
             assert_eq!((r.withdrawals, r.due_on), (1, day("2024-06-05")));
         }
+        store.publicity_pass(clock.today(), clock.now()).await.unwrap();
         push_due(&settings, &store, "provincial", &clock).await.unwrap();
         for row in store.deliveries(Some("accepted"), 100_000).await.unwrap() {
             if row.operation == "withdraw" || row.operation == "delete" {
