@@ -16,6 +16,7 @@ use credit_gateway::sim::sample::{SampleFormat, SampleItem, SampleSpec, write_sa
 use credit_gateway::store::Store;
 use credit_gateway::store::scratch;
 
+mod cgroup;
 mod soak;
 
 #[derive(Debug, Subcommand)]
@@ -32,12 +33,17 @@ pub enum BenchCommand {
         workdir: Option<PathBuf>,
     },
     /// Ingest generated records into a fresh SQLite store, then push them all through HTTP JSON
-    /// to the sandbox platform on loopback; report records/s and the resident memory.
+    /// to the sandbox platform on loopback; report records/s, the rate of a minimal client
+    /// posting the same records in the same run, and the resident memory.
     Deliver {
         #[arg(long, default_value_t = 200_000)]
         rows: u64,
         #[arg(long, default_value_t = 500)]
         batch: usize,
+        /// Import the sandbox platform's subject library first, so every push runs the
+        /// subject-library pre-check (compare with a run without it).
+        #[arg(long)]
+        precheck: bool,
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
@@ -99,6 +105,10 @@ pub enum BenchCommand {
         database: String,
         #[arg(long, default_value_t = 500)]
         batch: usize,
+        /// Puts each instance in a cgroup of its own (v1 cpu controller) limited to this share
+        /// of one core, so instances behave as separate small machines.
+        #[arg(long)]
+        cpu_quota: Option<f64>,
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
@@ -131,12 +141,14 @@ pub async fn run(config: &Path, clock: &Clock, command: BenchCommand) -> anyhow:
         BenchCommand::Deadlines { rows, provisional, workdir } => {
             bench_deadlines(config, clock, rows, provisional, workdir).await
         }
-        BenchCommand::Deliver { rows, batch, workdir } => bench_deliver(config, clock, rows, batch, workdir).await,
+        BenchCommand::Deliver { rows, batch, precheck, workdir } => {
+            bench_deliver(config, clock, rows, batch, precheck, workdir).await
+        }
         BenchCommand::Folder { rows, workdir } => bench_folder(config, clock, rows, workdir).await,
         BenchCommand::Idle { seconds, workdir } => bench_idle(config, clock, seconds, workdir).await,
         BenchCommand::Soak { minutes, workdir } => soak::bench_soak(config, minutes, workdir).await,
-        BenchCommand::Scale { rows, instances, database, batch, workdir } => {
-            bench_scale(config, clock, rows, &instances, &database, batch, workdir).await
+        BenchCommand::Scale { rows, instances, database, batch, cpu_quota, workdir } => {
+            bench_scale(config, clock, rows, &instances, &database, batch, cpu_quota, workdir).await
         }
         BenchCommand::Web { rows, requests, clients, seconds, workdir } => {
             bench_web(config, clock, rows, requests, clients, seconds, workdir).await
@@ -399,14 +411,13 @@ async fn bench_deliver(
     clock: &Clock,
     rows: u64,
     batch: usize,
+    precheck: bool,
     workdir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     use credit_gateway::delivery::worker::Pusher;
     let mut guard = None;
     let dir = work_dir(workdir, &mut guard)?;
-    let file = dir.join(format!("cf-{rows}-deliver.csv"));
-    let first = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).expect("valid date");
-    penalties_file(&file, rows, 0.0, 0.0, first, 300)?;
+    let file = recent_penalties(&dir, clock, rows)?;
     let mut settings = Settings::load(config)?;
     let db = dir.join(format!("deliver-{}.db", std::process::id()));
     settings.gateway.database_url = format!("sqlite://{}", db.display());
@@ -428,28 +439,70 @@ async fn bench_deliver(
     let summary = ingest_file(&settings, &store, "market-penalties", &file, &opts).await?;
     eprintln!("ingested {} records in {:.1} s", summary.accepted, t.elapsed().as_secs_f64());
 
-    let pusher = Pusher::new(&settings, destination, "bench", clock.clone());
-    let (mut accepted, mut pushes) = (0u64, 0u64);
-    let mut rss = Vec::new();
-    let t = Instant::now();
-    while let Some(counts) = pusher.push_batch(&store).await? {
-        accepted += counts.accepted;
-        pushes += counts.pushes;
-        if pushes % 20 == 0 {
-            rss.extend(current_rss_mb());
+    let mut library = 0;
+    if precheck {
+        // The library holds every stored subject under its own name: every lookup finds its
+        // subject and nothing is returned, so the pre-check's whole cost is on the push.
+        let item = settings.catalogue.item("CF").context("the CF item")?;
+        let (Some(ci), Some(ni)) = (item.subject_code, item.subject_name) else {
+            anyhow::bail!("the CF item names no subject code and name")
+        };
+        let (code_key, name_key) = (item.fields[ci].key.clone(), item.fields[ni].key.clone());
+        let mut subjects = Vec::new();
+        let mut after = 0;
+        loop {
+            let rows = store.records_after(after, 10_000).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.0;
+            for (_, _, content) in rows {
+                let data: serde_json::Value = serde_json::from_str(&content)?;
+                if let (Some(code), Some(name)) = (data[&code_key].as_str(), data[&name_key].as_str()) {
+                    subjects.push((code.to_string(), name.to_string()));
+                }
+            }
         }
+        library = store.replace_subject_library(&subjects, "bench", clock.now()).await?;
     }
+    // The same records posted by the simplest client a data office would script, first (so a
+    // platform slowed by what it already holds slows the gateway, not the reference).
+    let url = destination.url.clone().context("the provincial URL")?;
+    let minimal = minimal_client(&store, url.as_str(), batch).await?;
+    let pusher = Pusher::new(&settings, destination, "bench", clock.clone());
+    // Resident memory sampled while the lanes push: (min, max).
+    let range =
+        std::sync::Arc::new((std::sync::atomic::AtomicU64::new(u64::MAX), std::sync::atomic::AtomicU64::new(0)));
+    let sampling = tokio::spawn({
+        let range = range.clone();
+        async move {
+            loop {
+                if let Some(mb) = current_rss_mb() {
+                    range.0.fetch_min(mb, std::sync::atomic::Ordering::Relaxed);
+                    range.1.fetch_max(mb, std::sync::atomic::Ordering::Relaxed);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    });
+    let t = Instant::now();
+    let counts = pusher.push_all(&store).await?;
     let seconds = t.elapsed().as_secs_f64();
+    sampling.abort();
+    let rss = [range.0.load(std::sync::atomic::Ordering::Relaxed), range.1.load(std::sync::atomic::Ordering::Relaxed)];
+    let (accepted, pushes) = (counts.accepted, counts.pushes);
     let figures = serde_json::json!({
         "bench": "deliver",
         "adapter": "http_json",
+        "precheck_library_subjects": library,
         "records": accepted,
         "batch": batch,
         "pushes": pushes,
         "seconds": (seconds * 100.0).round() / 100.0,
         "records_per_sec": (accepted as f64 / seconds).round(),
-        "rss_mb_min": rss.iter().min(),
-        "rss_mb_max": rss.iter().max(),
+        "minimal_client_records": minimal.0,
+        "minimal_client_records_per_sec": (minimal.0 as f64 / minimal.1).round(),
+        "ratio_to_minimal_client": ((accepted as f64 / seconds) / (minimal.0 as f64 / minimal.1) * 100.0).round() / 100.0,
+        "rss_mb_min": rss[0],
+        "rss_mb_max": rss[1],
         "rss": "this process (the gateway); the sandbox platform runs in its own process",
     });
     println!("{figures}");
@@ -458,6 +511,49 @@ async fn bench_deliver(
     let _ = sandbox.wait();
     Cleanup::SqliteFile(db).run().await;
     Ok(())
+}
+
+/// The reference for `bench deliver`: every stored record posted to `url` in JSON packages of
+/// `batch`, four at a time as the gateway does, by a bare reqwest client with no store, no
+/// claim and no outcomes (keys of its own, so the platform takes them as new). Returns the
+/// records the platform accepted and the seconds taken (reading the store included).
+async fn minimal_client(store: &Store, url: &str, batch: usize) -> anyhow::Result<(u64, f64)> {
+    // The one client builder only for its TLS provider; plain HTTP here.
+    let client = credit_gateway::http_client::builder(std::time::Duration::from_secs(30)).build()?;
+    let t = Instant::now();
+    let (mut after, mut accepted, mut n) = (0i64, 0u64, 0u64);
+    loop {
+        let rows = store.records_after(after, (batch * 4) as i64).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        let posts = rows.chunks(batch).map(|chunk| {
+            n += 1;
+            let records: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|(id, _, content)| {
+                    let data: Box<serde_json::value::RawValue> =
+                        serde_json::value::RawValue::from_string(content.clone()).expect("stored content is JSON");
+                    serde_json::json!({"key": format!("minimal-{id}"), "operation": "add", "data": data})
+                })
+                .collect();
+            let body =
+                serde_json::json!({"package_id": format!("minimal-{n}"), "item": chunk[0].1, "records": records});
+            let client = &client;
+            async move {
+                let answer: serde_json::Value =
+                    client.post(url).json(&body).send().await?.error_for_status()?.json().await?;
+                let ok = answer["receipts"]
+                    .as_array()
+                    .map(|r| r.iter().filter(|r| r["status"] == "accepted").count())
+                    .unwrap_or(0);
+                anyhow::Ok(ok as u64)
+            }
+        });
+        for answer in futures_util::future::join_all(posts).await {
+            accepted += answer?;
+        }
+    }
+    Ok((accepted, t.elapsed().as_secs_f64()))
 }
 
 /// The sandbox platform in a process of its own on a free port: (process, port).
@@ -504,6 +600,7 @@ fn scale_config(config: &Path, dir: &Path, database_url: &str, port: u16, batch:
     Ok(gateway)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn bench_scale(
     config: &Path,
     clock: &Clock,
@@ -511,15 +608,14 @@ async fn bench_scale(
     instances: &[usize],
     admin: &str,
     batch: usize,
+    cpu_quota: Option<f64>,
     workdir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let mut guard = None;
     let dir = work_dir(workdir, &mut guard)?;
-    let file = dir.join(format!("cf-{rows}-deliver.csv"));
-    let first = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).expect("valid date");
-    penalties_file(&file, rows, 0.0, 0.0, first, 300)?;
+    let file = recent_penalties(&dir, clock, rows)?;
     let (mut sandbox, port) = sandbox_platform(config)?;
-    let measured = scale_runs(config, clock, &dir, &file, port, instances, admin, batch).await;
+    let measured = scale_runs(config, clock, &dir, &file, port, instances, admin, batch, cpu_quota).await;
     let _ = sandbox.kill();
     let _ = sandbox.wait();
     measured
@@ -536,6 +632,7 @@ async fn scale_runs(
     instances: &[usize],
     admin: &str,
     batch: usize,
+    cpu_quota: Option<f64>,
 ) -> anyhow::Result<()> {
     for &n in instances {
         anyhow::ensure!((1..=16).contains(&n), "--instances takes 1 to 16");
@@ -551,7 +648,8 @@ async fn scale_runs(
 
         let t = Instant::now();
         let mut children = Vec::new();
-        for _ in 0..n {
+        let mut groups = Vec::new();
+        for i in 0..n {
             let child = std::process::Command::new(std::env::current_exe()?)
                 .arg("--config")
                 .arg(&gateway)
@@ -561,6 +659,11 @@ async fn scale_runs(
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()?;
+            if let Some(cores) = cpu_quota {
+                let group = cgroup::CpuGroup::new(&format!("credit-gateway-bench-{}-{i}", std::process::id()), cores)?;
+                group.add(child.id())?;
+                groups.push(group);
+            }
             children.push(child);
         }
         let outcome = loop {
@@ -578,6 +681,7 @@ async fn scale_runs(
             let _ = c.kill();
             let _ = c.wait();
         }
+        drop(groups);
         store.close().await;
         Cleanup::Postgres { admin: admin.to_string(), name }.run().await;
         let seconds = outcome?;
@@ -586,6 +690,7 @@ async fn scale_runs(
             "instances": n,
             "records": expected,
             "batch": batch,
+            "cpu_quota_per_instance": cpu_quota,
             "seconds": (seconds * 100.0).round() / 100.0,
             "records_per_sec": (expected as f64 / seconds).round(),
             "timing": "from starting the instances until the last delivery is accepted (startup included)",
@@ -628,6 +733,16 @@ fn work_dir(workdir: Option<PathBuf>, guard: &mut Option<tempfile::TempDir>) -> 
 }
 
 /// Writes a 行政处罚 sample file unless it is already there.
+/// A file of `rows` penalties decided over the 60 days before the clock's day, all still in
+/// their publicity period (3 months at least), so every one is pushed: older decisions would be
+/// expired at the claim and never reach the platform.
+fn recent_penalties(dir: &Path, clock: &Clock, rows: u64) -> anyhow::Result<PathBuf> {
+    let first = clock.today() - chrono::Days::new(61);
+    let file = dir.join(format!("cf-{rows}-deliver-{first}.csv"));
+    penalties_file(&file, rows, 0.0, 0.0, first, 60)?;
+    Ok(file)
+}
+
 fn penalties_file(
     path: &Path,
     rows: u64,

@@ -25,6 +25,8 @@ pub enum ObjectionError {
     UnknownObjection(i64),
     #[error("未知处理结果“{0}”（可选：更正 correction、撤销公示 withdrawal、信用修复 repair）")]
     UnknownOutcome(String),
+    #[error("未知答复结论“{0}”（可选：upheld 异议成立、rejected 异议不成立）")]
+    UnknownDecision(String),
     #[error("未知状态“{0}”（可选：open 待答复、upheld 成立、rejected 不成立、closed 办结）")]
     UnknownStatus(String),
     #[error("{0}不能为空")]

@@ -185,7 +185,7 @@ async fn answer(state: &AppState, caller: &Caller, id: i64, form: &AnswerForm) -
         serde_json::Value::Bool(b) => *b,
         serde_json::Value::String(s) if s == "upheld" || s == "true" => true,
         serde_json::Value::String(s) if s == "rejected" || s == "false" => false,
-        other => return Err(ObjectionError::UnknownOutcome(other.to_string())),
+        other => return Err(ObjectionError::UnknownDecision(other.to_string())),
     };
     let decision = Decision { upheld, outcome: form.outcome.as_deref(), text: &form.text };
     let o = handle::answer(&state.store, caller.scope(), state.now(), id, &decision, &caller.name).await?;
