@@ -28,7 +28,7 @@ pub async fn search(
 ) -> Result<Vec<SubjectHit>, StoreError> {
     let code = crate::subject::code_query(q);
     let key = crate::subject::search_key(q);
-    if code.is_none() && key.chars().count() < 2 && !key.chars().any(|c| !c.is_ascii()) {
+    if code.is_none() && key.chars().count() < 2 && key.is_ascii() {
         return Ok(Vec::new());
     }
     let others = settings.gateway.credit_file_others == OtherDepartments::Count;
@@ -256,27 +256,37 @@ pub async fn credit_file(
     }))
 }
 
-/// A record in a line: its key parts that are not the subject, then its first few other fields.
+/// A record in a line: the key parts that are not the subject (文书号, 案号 …), then its coded
+/// fields (处罚类别 …), then its long texts (违法行为类型, 处罚内容 …), at most four, each cut short.
 pub fn summary(settings: &Settings, item: &str, content: &str) -> String {
+    use crate::catalogue::FieldKind;
     let Some(item) = settings.catalogue.item(item) else { return String::new() };
     let Ok(map) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(content) else {
         return String::new();
     };
     let subject: Vec<usize> = [item.subject_code, item.subject_name, item.subject_kind].into_iter().flatten().collect();
+    let shown = |i: &usize| !subject.contains(i) && *i != item.decision_date && !item.fields[*i].personal;
+    let keys: Vec<usize> = item.key.iter().filter_map(|part| part.first().copied()).filter(|i| shown(i)).collect();
+    let coded = (0..item.fields.len())
+        .filter(|i| shown(i) && item.fields[*i].report && matches!(item.fields[*i].kind, FieldKind::Code { .. }));
+    let long = (0..item.fields.len()).filter(|i| {
+        shown(i) && matches!(item.fields[*i].kind, FieldKind::Text) && item.fields[*i].max_len.unwrap_or(0) >= 1000
+    });
     let mut parts: Vec<String> = Vec::new();
-    for (i, f) in item.fields.iter().enumerate() {
-        if subject.contains(&i) || f.personal || i == item.decision_date {
-            continue;
-        }
+    for i in keys.into_iter().chain(coded).chain(long) {
+        let f = &item.fields[i];
         let Some(v) = map.get(&f.key).and_then(|v| v.as_str()) else { continue };
         let v = match &f.kind {
-            crate::catalogue::FieldKind::Code { table, .. } => {
+            FieldKind::Code { table, .. } => {
                 v.split(';').map(|c| table.describe(c.trim())).collect::<Vec<_>>().join("、")
             }
             _ => v.to_string(),
         };
-        let v: String = v.chars().take(60).collect();
-        parts.push(format!("{}：{v}", f.name));
+        let cut: String = v.chars().take(40).collect();
+        let more = if cut.len() < v.len() { "…" } else { "" };
+        if !parts.iter().any(|p| p.starts_with(&format!("{}：", f.name))) {
+            parts.push(format!("{}：{cut}{more}", f.name));
+        }
         if parts.len() == 4 {
             break;
         }

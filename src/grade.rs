@@ -41,6 +41,8 @@ pub struct GradeRun {
     pub records_new: u64,
     pub records_updated: u64,
     pub records_unchanged: u64,
+    /// Of `seconds`, the time spent writing the result records.
+    pub write_seconds: f64,
     pub seconds: f64,
 }
 
@@ -76,30 +78,42 @@ pub async fn grade_all(
         return Err(GradeError::NotConfigured);
     }
     store.link_subjects(&settings.catalogue).await?;
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "grading: linked");
     let day = as_of.format("%Y-%m-%d").to_string();
     let floor = rules.window_floor(as_of).format("%Y-%m-%d").to_string();
     let window: Vec<String> = rules.items.iter().filter(|r| !r.while_listed).map(|r| r.item.clone()).collect();
     let listed: Vec<String> = rules.items.iter().filter(|r| r.while_listed).map(|r| r.item.clone()).collect();
+    let (repaired, revoked) = store.ended_records(&day).await?;
+    // Per item: the item and the content fields the grading reads (its rule's, its subject's).
+    let mut needed: HashMap<&str, (&crate::catalogue::Item, Vec<&str>)> = HashMap::new();
+    for r in &rules.items {
+        let Some(item) = settings.catalogue.item(&r.item) else { continue };
+        let mut keys: Vec<&str> =
+            [&r.kinds_field, &r.severity_field, &r.removed_field].into_iter().flatten().map(String::as_str).collect();
+        keys.extend([item.subject_code, item.subject_name].into_iter().flatten().map(|i| item.fields[i].key.as_str()));
+        needed.insert(r.item.as_str(), (item, keys));
+    }
     let mut tallies: HashMap<String, Tally> = HashMap::new();
     store
         .each_grading_row(&window, &listed, &floor, &day, |row| {
-            let Ok(content) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&row.content) else {
-                return;
-            };
+            let Some((item, keys)) = needed.get(row.item.as_str()) else { return };
+            let Some(content) = light_content(&row.content, keys) else { return };
+            let Some((code, _)) = crate::subject::of_content(item, &content) else { return };
             let c = Candidate {
                 record_id: row.record_id,
                 item: &row.item,
                 decision_date: row.decision_date.as_deref(),
                 content: &content,
-                repaired: row.repaired,
-                withdrawn: row.withdrawn,
+                repaired: repaired.contains(&row.record_id),
+                withdrawn: revoked.contains(&row.record_id),
                 duplicate: row.duplicate,
             };
             if let Some(class) = rules.classify(&c, as_of) {
-                tallies.entry(row.subject_code).or_default().add(class, row.record_id);
+                tallies.entry(code).or_default().add(class, row.record_id);
             }
         })
         .await?;
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, subjects = tallies.len(), "grading: tallied");
     let before = store.latest_grades_before(&day).await?;
     let same_day = store.grades_on(&day).await?;
     let computed_at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
@@ -109,6 +123,7 @@ pub async fn grade_all(
     let empty = Tally::default();
     let mut subjects: Vec<(String, String)> = Vec::new();
     store.each_subject(|code, name| subjects.push((code, name))).await?;
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "grading: subjects read");
     for (code, name) in subjects {
         let graded = rules.grade(tallies.get(&code).unwrap_or(&empty));
         let reasons = crate::store::join_ids(&graded.reasons);
@@ -157,7 +172,10 @@ pub async fn grade_all(
     }
     run.stored = rows.len() as u64;
     store.store_grades(&rows).await?;
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "grading: grades stored");
+    let writing = std::time::Instant::now();
     write_results(settings, store, &day, &results, now, &mut run).await?;
+    run.write_seconds = writing.elapsed().as_secs_f64();
     run.seconds = started.elapsed().as_secs_f64();
     Ok(run)
 }
@@ -232,4 +250,18 @@ async fn write_results(
         .finish_ingest(run_id, &counts, RunStatus::Done, None, None, &now.to_rfc3339_opts(SecondsFormat::Millis, true))
         .await?;
     Ok(())
+}
+
+/// The fields `keys` of a record's content, as strings, without building the whole document.
+fn light_content(content: &str, keys: &[&str]) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let raw: HashMap<&str, &serde_json::value::RawValue> = serde_json::from_str(content).ok()?;
+    let mut out = serde_json::Map::new();
+    for k in keys {
+        if let Some(v) = raw.get(k)
+            && let Ok(text) = serde_json::from_str::<String>(v.get())
+        {
+            out.insert((*k).to_string(), serde_json::Value::String(text));
+        }
+    }
+    Some(out)
 }

@@ -19,6 +19,14 @@ CREATE TABLE subject_aliases (
     PRIMARY KEY (subject_code, name)
 ) WITHOUT ROWID;
 CREATE INDEX subject_aliases_key ON subject_aliases (name_key);
+-- SQLite: the folded names again in a trigram index, so a search for any part of a name of
+-- three characters or more reads the names holding its trigrams, not every name (PostgreSQL
+-- reads subject_aliases through; pg_trgm is not assumed installed).
+CREATE VIRTUAL TABLE subject_aliases_fts USING fts5(name_key, subject_code UNINDEXED, name UNINDEXED, tokenize = 'trigram');
+CREATE TRIGGER subject_aliases_to_fts AFTER INSERT ON subject_aliases
+BEGIN
+    INSERT INTO subject_aliases_fts (name_key, subject_code, name) VALUES (new.name_key, new.subject_code, new.name);
+END;
 
 -- How far the catch-up pass has read each source (the last id linked).
 CREATE TABLE subject_link_state (

@@ -87,16 +87,14 @@ pub struct GradeRow {
     pub computed_at: String,
 }
 
-/// A record the grading reads: in the window (or a listing), of a counted item.
+/// A record the grading reads: in the window (or a listing), of a counted item. Its subject
+/// is read from its content (the grading parses it anyway).
 #[derive(Debug, Clone)]
 pub struct GradingRow {
-    pub subject_code: String,
     pub record_id: i64,
     pub item: String,
     pub decision_date: Option<String>,
     pub content: String,
-    pub repaired: bool,
-    pub withdrawn: bool,
     pub duplicate: bool,
 }
 
@@ -223,11 +221,30 @@ impl Store {
             }
         }
         if !key.is_empty() {
-            let pattern = crate::subject::like_anywhere(key);
-            let rows: Vec<(String, String, String)> = on_pool!(self.db(), pool => sqlx::query_as(
-                "SELECT subject_code, name, name_key FROM subject_aliases WHERE name_key LIKE $1 ESCAPE '\\' LIMIT $2")
-                .bind(&pattern).bind(wanted).fetch_all(pool).await?);
-            for (c, name, k) in rows {
+            // Exact names first (they are never cut by the limit), then any part of a name: on
+            // SQLite through the trigram index when the part has three characters or more.
+            let exact: Vec<(String, String, String)> = on_pool!(self.db(), pool => sqlx::query_as(
+                "SELECT subject_code, name, name_key FROM subject_aliases WHERE name_key = $1 LIMIT $2")
+                .bind(key).bind(wanted).fetch_all(pool).await?);
+            let plain: String = key.chars().filter(|c| !matches!(c, '%' | '_' | '\\')).collect();
+            let rows: Vec<(String, String, String)> = match self.db() {
+                Db::Sqlite(pool) if plain.chars().count() >= 3 => {
+                    sqlx::query_as(
+                        "SELECT subject_code, name, name_key FROM subject_aliases_fts WHERE name_key LIKE $1 LIMIT $2",
+                    )
+                    .bind(format!("%{plain}%"))
+                    .bind(wanted)
+                    .fetch_all(pool)
+                    .await?
+                }
+                db => {
+                    let pattern = crate::subject::like_anywhere(key);
+                    on_pool!(db, pool => sqlx::query_as(
+                        "SELECT subject_code, name, name_key FROM subject_aliases WHERE name_key LIKE $1 ESCAPE '\\' LIMIT $2")
+                        .bind(&pattern).bind(wanted).fetch_all(pool).await?)
+                }
+            };
+            for (c, name, k) in exact.into_iter().chain(rows) {
                 let rank = if k == key {
                     2
                 } else if k.starts_with(key) {
@@ -431,8 +448,8 @@ impl Store {
     }
 
     /// The records the grading of `as_of` reads: of the `items` decided after `floor` and on
-    /// or before `as_of`, and of the `listed` items on or before `as_of` whatever their date,
-    /// with their repair (on or before `as_of`), revocation and duplicate marks. Streamed.
+    /// or before `as_of`, and of the `listed` items on or before `as_of` whatever their date.
+    /// Streamed; one range read of `records`, no per-row lookups (see [`Store::ended_records`]).
     pub async fn each_grading_row(
         &self,
         items: &[String],
@@ -442,14 +459,7 @@ impl Store {
         mut f: impl FnMut(GradingRow),
     ) -> Result<(), StoreError> {
         let sql = format!(
-            "SELECT s.subject_code, r.id, r.item, r.decision_date, r.content, \
-             CAST(CASE WHEN EXISTS (SELECT 1 FROM publicity_events e WHERE e.record_id = r.id AND e.kind = 'repair' \
-                  AND e.decided <= $2) OR EXISTS (SELECT 1 FROM repairs p WHERE p.record_id = r.id AND p.received_on <= $2) \
-                  THEN 1 ELSE 0 END AS BIGINT), \
-             CAST(CASE WHEN EXISTS (SELECT 1 FROM publicity_events e WHERE e.record_id = r.id \
-                  AND e.kind IN ('withdraw', 'delete') AND e.decided <= $2) THEN 1 ELSE 0 END AS BIGINT), \
-             CAST(r.duplicate AS BIGINT) \
-             FROM records r JOIN subject_records s ON s.source = 'record' AND s.record_id = r.id \
+            "SELECT r.id, r.item, r.decision_date, r.content, CAST(r.duplicate AS BIGINT) FROM records r \
              WHERE r.decision_date <= $2 AND ((r.item IN ({}) AND r.decision_date > $1) OR r.item IN ({}))",
             quoted(items),
             quoted(listed)
@@ -458,18 +468,32 @@ impl Store {
             let mut rows = sqlx::query(&sql).bind(floor).bind(as_of).fetch(pool);
             while let Some(r) = rows.try_next().await? {
                 f(GradingRow {
-                    subject_code: r.get(0),
-                    record_id: r.get(1),
-                    item: r.get(2),
-                    decision_date: r.get(3),
-                    content: r.get(4),
-                    repaired: r.get::<i64, _>(5) != 0,
-                    withdrawn: r.get::<i64, _>(6) != 0,
-                    duplicate: r.get::<i64, _>(7) != 0,
+                    record_id: r.get(0),
+                    item: r.get(1),
+                    decision_date: r.get(2),
+                    content: r.get(3),
+                    duplicate: r.get::<i64, _>(4) != 0,
                 });
             }
         });
         Ok(())
+    }
+
+    /// The records repaired (信用修复: by the office, or a feed's repair result) on or before
+    /// `as_of`, and those revoked or deleted by their department (撤销/删除) by then.
+    pub async fn ended_records(
+        &self,
+        as_of: &str,
+    ) -> Result<(std::collections::HashSet<i64>, std::collections::HashSet<i64>), StoreError> {
+        const REPAIRED: &str = "SELECT record_id FROM publicity_events WHERE kind = 'repair' AND decided <= $1 \
+             UNION SELECT record_id FROM repairs WHERE received_on <= $1";
+        const REVOKED: &str =
+            "SELECT record_id FROM publicity_events WHERE kind IN ('withdraw', 'delete') AND decided <= $1";
+        let repaired: Vec<(i64,)> =
+            on_pool!(self.db(), pool => sqlx::query_as(REPAIRED).bind(as_of).fetch_all(pool).await?);
+        let revoked: Vec<(i64,)> =
+            on_pool!(self.db(), pool => sqlx::query_as(REVOKED).bind(as_of).fetch_all(pool).await?);
+        Ok((repaired.into_iter().map(|r| r.0).collect(), revoked.into_iter().map(|r| r.0).collect()))
     }
 
     /// Each subject's latest stored grade before `as_of`: code → (grade, reasons as stored).
