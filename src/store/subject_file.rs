@@ -261,7 +261,8 @@ impl Store {
         if found.is_empty() {
             return Ok(Vec::new());
         }
-        found.truncate(limit * 4);
+        // A department user may not see some candidates: keep spares for those; else only the page.
+        found.truncate(if scope.is_some() && !others { limit * 4 } else { limit });
         let codes: Vec<&str> = found.iter().map(|f| f.0.as_str()).collect();
         let counts = self.subject_counts(&codes, scope).await?;
         let names = self.subject_display_names(&codes).await?;

@@ -196,9 +196,24 @@ impl Browser {
     /// Clicks what submits a form, then waits until the next page has loaded (the old one is
     /// marked first, so a redirect back to the same address is noticed too).
     async fn submit(&self, css: &str) {
+        self.leave(css, None).await;
+    }
+
+    /// Goes back in the history, then waits until the earlier page has loaded.
+    async fn back(&self) {
+        self.leave("history back", Some("/back")).await;
+    }
+
+    /// Clicks `css` (or posts `command`), then waits until the next page has loaded.
+    async fn leave(&self, css: &str, command: Option<&str>) {
         let script = |s: &str| json!({"script": s, "args": []});
         self.post("/execute/sync", script("window.__leaving = true; return true;")).await;
-        self.click(css).await;
+        match command {
+            Some(c) => {
+                self.post(c, json!({})).await;
+            }
+            None => self.click(css).await,
+        }
         for _ in 0..200 {
             let (status, answer) = self
                 .try_call(
@@ -458,17 +473,17 @@ async fn browse(
     let text = browser.visible_text().await;
     assert!(text.contains("信用档案查询") && text.contains(code.as_str()), "{fragment}: {text}");
     browser.screenshot(&shots.join("subject-search.png")).await;
-    browser.click(&format!("#hits a[href='/subjects/{code}']")).await;
+    browser.submit(&format!("#hits a[href='/subjects/{code}']")).await;
     browser.wait_for_path(base, &format!("/subjects/{code}")).await;
     let text = browser.visible_text().await;
     assert!(text.contains("信用档案") && text.contains("主体信息") && text.contains("信用记录"), "{text}");
     assert!(text.contains("行政处罚信息") && text.contains(name.as_str()), "{text}");
     browser.screenshot(&shots.join("subject-file.png")).await;
-    browser.click("table.records a[href^='/records/']").await;
+    browser.submit("table.records a[href^='/records/']").await;
     let text = browser.visible_text().await;
     assert!(text.contains("当前内容") && text.contains(code.as_str()), "{text}");
     browser.screenshot(&shots.join("subject-record.png")).await;
-    browser.post("/back", json!({})).await;
+    browser.back().await;
     browser.wait_for_path(base, &format!("/subjects/{code}")).await;
     assert!(browser.visible_text().await.contains("信用记录"));
     browser.screenshot(&shots.join("subject-back.png")).await;
