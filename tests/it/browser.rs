@@ -196,24 +196,20 @@ impl Browser {
     /// Clicks what submits a form, then waits until the next page has loaded (the old one is
     /// marked first, so a redirect back to the same address is noticed too).
     async fn submit(&self, css: &str) {
-        self.leave(css, None).await;
+        self.leave(css).await;
     }
 
-    /// Goes back in the history, then waits until the earlier page has loaded.
+    /// Goes back in the history (WebDriver waits for the earlier page to load; it may come
+    /// from the back-forward cache with its scripts' state, so no mark is set for it).
     async fn back(&self) {
-        self.leave("history back", Some("/back")).await;
+        self.post("/back", json!({})).await;
     }
 
-    /// Clicks `css` (or posts `command`), then waits until the next page has loaded.
-    async fn leave(&self, css: &str, command: Option<&str>) {
+    /// Clicks `css`, then waits until the next page has loaded.
+    async fn leave(&self, css: &str) {
         let script = |s: &str| json!({"script": s, "args": []});
         self.post("/execute/sync", script("window.__leaving = true; return true;")).await;
-        match command {
-            Some(c) => {
-                self.post(c, json!({})).await;
-            }
-            None => self.click(css).await,
-        }
+        self.click(css).await;
         for _ in 0..200 {
             let (status, answer) = self
                 .try_call(
