@@ -320,6 +320,10 @@ async fn run_tasks(
         tasks.spawn("upkeep", move || upkeep(settings.clone(), store.clone(), clock.clone(), stop.clone()));
     }
     {
+        let (settings, store, clock, stop) = (settings.clone(), store.clone(), clock.clone(), stop_rx.clone());
+        tasks.spawn("subjects", move || subjects(settings.clone(), store.clone(), clock.clone(), stop.clone()));
+    }
+    {
         let (settings, store, clock, publish, stop) =
             (settings.clone(), store.clone(), clock.clone(), calendar_tx.clone(), stop_rx.clone());
         tasks.spawn("calendar", move || {
@@ -427,6 +431,51 @@ async fn upkeep(settings: Settings, store: Store, clock: Clock, mut stop: watch:
         }
         tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Every few seconds: new records and feed records are linked to their subjects (the search
+/// and the credit file read the links). With grading configured, every subject is graded again
+/// on the yearly evaluation day and, when `on_new_records`, at most every ten minutes after new
+/// records arrived (`grade::grade_all`; a change of grade queues its 分级分类结果 record).
+async fn subjects(settings: Settings, store: Store, clock: Clock, mut stop: watch::Receiver<bool>) {
+    const LINK_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+    const GRADE_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+    let grading = &settings.grading;
+    let mut unseen = 0u64;
+    let mut last_graded: Option<std::time::Instant> = None;
+    let mut graded_on: Option<chrono::NaiveDate> = None;
+    loop {
+        match store.link_subjects(&settings.catalogue).await {
+            Ok(n) => unseen += n,
+            Err(e) => tracing::error!(error = %e, "cannot link records to their subjects"),
+        }
+        let today = clock.today();
+        use chrono::Datelike;
+        let yearly =
+            grading.yearly_on.is_some_and(|(m, d)| today.month() == m && today.day() == d) && graded_on != Some(today);
+        let due =
+            grading.on_new_records && unseen > 0 && last_graded.is_none_or(|t| t.elapsed() >= GRADE_AT_MOST_EVERY);
+        if !grading.items.is_empty() && (yearly || due) {
+            match crate::grade::grade_all(&settings, &store, today, clock.now(), |_| {}).await {
+                Ok(run) => {
+                    tracing::info!(
+                        subjects = run.subjects,
+                        changed = run.changed,
+                        seconds = run.seconds,
+                        "subjects graded"
+                    );
+                    unseen = 0;
+                    graded_on = Some(today);
+                }
+                Err(e) => tracing::error!(error = %e, "grading failed"),
+            }
+            last_graded = Some(std::time::Instant::now());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(LINK_EVERY) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
     }

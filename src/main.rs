@@ -48,6 +48,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ledger { command } => cli::ledger::run(config, &clock, command),
         Command::Objections(args) => cli::objections::run(config, &clock, args),
         Command::Subjects { command } => cli::subjects::run(config, &clock, command),
+        Command::Grade(args) => cli::grade::run(config, &clock, args),
         Command::Demo(args) => cli::demo::run(config, clock, args),
         Command::Sandbox(args) => cli::sandbox::run(config, clock, args),
         Command::Users { command } => cli::users::run(config, &clock, command),

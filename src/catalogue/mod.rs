@@ -579,6 +579,7 @@ pub(crate) fn shipped_for_tests() -> Catalogue {
         ("cf.toml", include_str!("../../config/catalogue/cf.toml")),
         ("court_dishonest.toml", include_str!("../../config/catalogue/court_dishonest.toml")),
         ("court_judgments.toml", include_str!("../../config/catalogue/court_judgments.toml")),
+        ("grading_result.toml", include_str!("../../config/catalogue/grading_result.toml")),
         ("market_abnormal.toml", include_str!("../../config/catalogue/market_abnormal.toml")),
         ("market_serious.toml", include_str!("../../config/catalogue/market_serious.toml")),
         ("supervision_items.toml", include_str!("../../config/catalogue/supervision_items.toml")),

@@ -18,6 +18,7 @@ use credit_gateway::store::scratch;
 
 mod cgroup;
 mod soak;
+mod subjects;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -115,6 +116,19 @@ pub enum BenchCommand {
     /// Fill SQLite with records, add an ops user and serve the dashboard in this process on
     /// loopback; time GET /api/v1/overview one request after another, then load the 总览 page
     /// from concurrent clients (reqwest in tokio, in this same process) and report requests/s.
+    /// `rows` penalties about `subjects` enterprises in a fresh SQLite store: time linking them
+    /// to their subjects, the subject search and the credit file page over HTTP (one request
+    /// after another), and grading every subject.
+    Subjects {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        #[arg(long, default_value_t = 200_000)]
+        subjects: u64,
+        #[arg(long, default_value_t = 400)]
+        requests: usize,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     Web {
         #[arg(long, default_value_t = 1_000_000)]
         rows: u64,
@@ -149,6 +163,9 @@ pub async fn run(config: &Path, clock: &Clock, command: BenchCommand) -> anyhow:
         BenchCommand::Soak { minutes, workdir } => soak::bench_soak(config, minutes, workdir).await,
         BenchCommand::Scale { rows, instances, database, batch, cpu_quota, workdir } => {
             bench_scale(config, clock, rows, &instances, &database, batch, cpu_quota, workdir).await
+        }
+        BenchCommand::Subjects { rows, subjects, requests, workdir } => {
+            subjects::bench_subjects(config, clock, rows, subjects, requests, workdir).await
         }
         BenchCommand::Web { rows, requests, clients, seconds, workdir } => {
             bench_web(config, clock, rows, requests, clients, seconds, workdir).await

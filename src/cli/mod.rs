@@ -9,6 +9,7 @@ pub mod deadlines;
 pub mod deliveries;
 pub mod demo;
 pub mod feeds;
+pub mod grade;
 pub mod id;
 pub mod ingest;
 pub mod ledger;
@@ -97,7 +98,9 @@ pub enum Command {
     Objections(objections::ObjectionsArgs),
     Demo(demo::DemoArgs),
     /// The provincial platform's subject base library (主体库): records whose name differs
-    /// from it are returned at once (1001 predicted) instead of pushed.
+    /// from it are returned at once (1001 predicted) instead of pushed; `subject show CODE|NAME`:
+    /// a subject's credit file (信用档案).
+    #[command(alias = "subject")]
     Subjects {
         #[command(subcommand)]
         command: subjects::SubjectsCommand,
@@ -115,6 +118,8 @@ pub enum Command {
         #[command(subcommand)]
         command: tokens::TokensCommand,
     },
+    /// Credit grades A–D of every subject on a day (SPEC §8, config/grading.toml).
+    Grade(grade::GradeArgs),
     /// Benchmarks of the hot paths.
     Bench {
         #[command(subcommand)]

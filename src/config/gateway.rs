@@ -33,6 +33,28 @@ pub(super) struct GatewaySpec {
     sender: SenderSpec,
     #[serde(default)]
     auth: AuthSpec,
+    #[serde(default)]
+    credit_file: CreditFileSpec,
+}
+
+/// `[credit_file]`: what a department user's view of a subject's credit file (信用档案) and of
+/// the subject search shows of other departments' records.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreditFileSpec {
+    /// `hidden` (default): only the department's own records, and only subjects it has records
+    /// of; `count`: also how many records other departments hold, never their content.
+    #[serde(default)]
+    other_departments: OtherDepartments,
+}
+
+/// What a department user learns of other departments' records about a subject.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OtherDepartments {
+    #[default]
+    Hidden,
+    Count,
 }
 
 /// `[auth]`: how long API tokens last and when failed logins lock a name or an address.
@@ -192,6 +214,8 @@ struct PathsSpec {
     divisions: PathBuf,
     #[serde(default = "PathsSpec::default_objections")]
     objections: PathBuf,
+    #[serde(default = "PathsSpec::default_grading")]
+    grading: PathBuf,
 }
 
 impl PathsSpec {
@@ -234,6 +258,9 @@ impl PathsSpec {
     fn default_objections() -> PathBuf {
         "config/objections.toml".into()
     }
+    fn default_grading() -> PathBuf {
+        "config/grading.toml".into()
+    }
 }
 
 impl Default for PathsSpec {
@@ -252,6 +279,7 @@ impl Default for PathsSpec {
             feeds: Self::default_feeds(),
             divisions: Self::default_divisions(),
             objections: Self::default_objections(),
+            grading: Self::default_grading(),
         }
     }
 }
@@ -376,6 +404,10 @@ pub struct GatewayConfig {
     pub feeds_dir: PathBuf,
     pub divisions_file: PathBuf,
     pub objections_file: PathBuf,
+    /// Credit grading (`config/grading.toml`, SPEC §8); grading is off when the file is absent.
+    pub grading_file: PathBuf,
+    /// `[credit_file] other_departments`.
+    pub credit_file_others: OtherDepartments,
     pub sender: SenderSpec,
     pub correction_working_days: u32,
     pub connector_lease: std::time::Duration,
@@ -461,6 +493,8 @@ impl GatewayConfig {
             feeds_dir: at(&spec.paths.feeds),
             divisions_file: at(&spec.paths.divisions),
             objections_file: at(&spec.paths.objections),
+            grading_file: at(&spec.paths.grading),
+            credit_file_others: spec.credit_file.other_departments,
             sender: spec.sender,
             correction_working_days: spec.daemon.correction_working_days,
             connector_lease: std::time::Duration::from_secs(spec.daemon.connector_lease_seconds.max(1)),

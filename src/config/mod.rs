@@ -28,7 +28,7 @@ use crate::publicity::Publicity;
 
 pub use crate::issues::{ConfigError, ConfigIssue};
 pub use calendar::{CalendarFolder, load_calendar_dir};
-pub use gateway::{GatewayConfig, SenderSpec};
+pub use gateway::{GatewayConfig, OtherDepartments, SenderSpec};
 
 use crate::issues::Issues;
 use files::{read_toml, toml_files};
@@ -51,6 +51,8 @@ pub struct Settings {
     pub feeds: Vec<Feed>,
     pub divisions: Divisions,
     pub objections: ObjectionRules,
+    /// Credit grading (`config/grading.toml`); default (no items) when the file is absent.
+    pub grading: crate::grading::Grading,
     /// Per mapping, a hash of the files an ingest's outcome depends on (the mapping, the code
     /// tables, the catalogue, the deadline and publicity rules): see [`Settings::rules_hash`].
     pub rule_hashes: std::collections::BTreeMap<String, String>,
@@ -84,8 +86,16 @@ impl Settings {
         let objections = read_toml(&gateway.objections_file, &mut issues)
             .map(|spec| ObjectionRules::from_spec(&gateway.objections_file, spec, &mut issues))
             .unwrap_or_default();
+        let grading = if gateway.grading_file.exists() {
+            read_toml(&gateway.grading_file, &mut issues)
+                .map(|spec| crate::grading::Grading::from_spec(&gateway.grading_file, spec, &catalogue, &mut issues))
+                .unwrap_or_default()
+        } else {
+            crate::grading::Grading::default()
+        };
         let rule_hashes = rule_hashes(&gateway, &mappings);
         issues.into_result(Settings {
+            grading,
             objections,
             rule_hashes,
             destinations,

@@ -14,6 +14,7 @@ mod objections;
 mod publicity;
 mod records;
 pub mod scratch;
+mod subject_file;
 mod subjects;
 mod web;
 
@@ -33,6 +34,9 @@ pub use feeds::{FeedCounts, FeedRecordRow, FeedRejectRow, FeedStateRow, RepairCl
 pub use objections::{Answer, NewObjection, ObjectedRecord, ObjectionFilter, ObjectionRow};
 pub use publicity::{EarlyEnd, EarlyEndRow, PublicityPass, PublicityRow, WithdrawalRow};
 pub use records::{ProblemRow, RecordRow, RecordWriter, RunProblem, WriteCounts};
+pub use subject_file::{
+    FILE_LIMIT as SUBJECT_FILE_LIMIT, FileFeedRecord, FileRecord, GradeRow, GradingRow, SubjectHit, join_ids, split_ids,
+};
 pub use web::{AuditRow, DepartmentCounts, InvalidRow, OverviewCounts, PushRow, RecordDetail, RunRow, UserRow};
 
 #[derive(Debug, thiserror::Error)]

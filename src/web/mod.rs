@@ -18,6 +18,7 @@ pub mod pages;
 pub mod publicity;
 pub mod records;
 pub mod serve;
+pub mod subjects;
 pub mod throttle;
 
 use std::net::SocketAddr;
@@ -117,6 +118,9 @@ pub fn router(state: AppState) -> Router {
         .route("/publicity", get(publicity::page_html))
         .route("/problems", get(records::problems_page))
         .route("/records/{id}", get(records::record_page))
+        .route("/subjects", get(subjects::search_page))
+        .route("/subjects/{code}", get(subjects::file_page))
+        .route("/subjects/{code}/report", get(subjects::report_page))
         .route("/objections", get(objections::list_page).post(objections::create_page))
         .route("/objections/{id}", get(objections::show_page))
         .route("/objections/{id}/answer", post(objections::answer_page))
@@ -132,6 +136,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/publicity", get(publicity::api))
         .route("/api/v1/problems", get(records::problems_api))
         .route("/api/v1/records/{id}", get(records::record_api))
+        .route("/api/v1/subjects", get(subjects::search_api))
+        .route("/api/v1/subjects/{code}", get(subjects::file_api))
         .route("/api/v1/connectors", get(operations::connectors_api))
         .route("/api/v1/deliveries", get(operations::deliveries_api))
         .route("/api/v1/objections", get(objections::list_api).post(objections::create_api))

@@ -40,6 +40,7 @@ th,td{border:1px solid #ccd;padding:4px 8px;text-align:left}th{background:#e8eef
 form.login{background:#fff;border:1px solid #ccd;padding:16px;width:280px;margin:60px auto}\
 form.login input{display:block;width:100%;margin:6px 0 12px;padding:4px}.err{color:#b00}\
 form.stack{background:#fff;border:1px solid #ccd;padding:12px;max-width:640px}form.stack label{display:block;margin:6px 0}\
+header form.search{margin:0}header form.search input{width:220px}\
 form.stack input:not([type=radio]):not([type=checkbox]),form.stack select,form.stack textarea{display:block;width:100%;max-width:600px;margin-top:2px;padding:4px;box-sizing:border-box}";
 
 const NAV: &[(&str, &str)] = &[
@@ -63,6 +64,7 @@ pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
             }
             let _ = write!(nav, "<a href=\"{href}\">{label}</a>");
         }
+        nav.push_str(&super::subjects::search_box(""));
         let who = match &c.department {
             Some(d) => format!("{}（{}：{}）", esc(&c.name), c.role.zh(), esc(d)),
             None => format!("{}（{}）", esc(&c.name), c.role.zh()),

@@ -196,6 +196,17 @@ impl Browser {
     /// Clicks what submits a form, then waits until the next page has loaded (the old one is
     /// marked first, so a redirect back to the same address is noticed too).
     async fn submit(&self, css: &str) {
+        self.leave(css).await;
+    }
+
+    /// Goes back in the history (WebDriver waits for the earlier page to load; it may come
+    /// from the back-forward cache with its scripts' state, so no mark is set for it).
+    async fn back(&self) {
+        self.post("/back", json!({})).await;
+    }
+
+    /// Clicks `css`, then waits until the next page has loaded.
+    async fn leave(&self, css: &str) {
         let script = |s: &str| json!({"script": s, "args": []});
         self.post("/execute/sync", script("window.__leaving = true; return true;")).await;
         self.click(css).await;
@@ -333,6 +344,18 @@ async fn the_dashboard_works_in_a_real_browser() {
         pool.close().await;
         ids
     };
+    // A market subject with a credit code, for the credit file (信用档案); the daemon would link
+    // the records to their subjects within seconds, here it is done once by hand.
+    store.link_subjects(&settings.catalogue).await.unwrap();
+    let subject: (String, String) = {
+        let pool = sqlx::SqlitePool::connect(&settings.gateway.database_url).await.unwrap();
+        let sql = "SELECT s.subject_code, a.name FROM subject_records s JOIN records r ON r.id = s.record_id \
+                   JOIN subject_aliases a ON a.subject_code = s.subject_code WHERE r.department = 'market' \
+                   ORDER BY s.subject_code LIMIT 1";
+        let row = sqlx::query_as(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        row
+    };
 
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let (_cal_tx, calendar) = tokio::sync::watch::channel(settings.calendar.clone());
@@ -346,7 +369,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     let checks = {
         let (browser, base) = (browser.clone(), base.clone());
         let downloads = root.join("profile/downloads");
-        tokio::spawn(async move { browse(&browser, &base, record, tax_record, downloads).await })
+        tokio::spawn(async move { browse(&browser, &base, record, tax_record, &subject, downloads).await })
     };
     let outcome = checks.await;
     browser.close().await;
@@ -360,7 +383,14 @@ async fn the_dashboard_works_in_a_real_browser() {
     assert!(started.elapsed() < Duration::from_secs(60), "the browser test took {:?}", started.elapsed());
 }
 
-async fn browse(browser: &Browser, base: &str, record: i64, tax_record: i64, downloads: PathBuf) {
+async fn browse(
+    browser: &Browser,
+    base: &str,
+    record: i64,
+    tax_record: i64,
+    subject: &(String, String),
+    downloads: PathBuf,
+) {
     let shots = screenshots();
 
     // Without a session every page leads to the login form.
@@ -428,6 +458,31 @@ async fn browse(browser: &Browser, base: &str, record: i64, tax_record: i64, dow
     browser.screenshot(&shots.join("objection.png")).await;
     browser.open(&format!("{base}/records/{record}")).await;
     assert!(browser.visible_text().await.contains("异议处理中"));
+
+    // 信用档案: the header's search box, the subject's name → its file → one of its records →
+    // back to the file.
+    let (code, name) = subject;
+    let fragment = name.clone();
+    browser.open(&format!("{base}/")).await;
+    browser.type_into("header form.search input[name=q]", &fragment).await;
+    browser.submit("header form.search button[type=submit]").await;
+    let text = browser.visible_text().await;
+    assert!(text.contains("信用档案查询") && text.contains(code.as_str()), "{fragment}: {text}");
+    browser.screenshot(&shots.join("subject-search.png")).await;
+    browser.submit(&format!("#hits a[href='/subjects/{code}']")).await;
+    browser.wait_for_path(base, &format!("/subjects/{code}")).await;
+    let text = browser.visible_text().await;
+    assert!(text.contains("信用档案") && text.contains("主体信息") && text.contains("信用记录"), "{text}");
+    assert!(text.contains("行政处罚信息") && text.contains(name.as_str()), "{text}");
+    browser.screenshot(&shots.join("subject-file.png")).await;
+    browser.submit("table.records a[href^='/records/']").await;
+    let text = browser.visible_text().await;
+    assert!(text.contains("当前内容") && text.contains(code.as_str()), "{text}");
+    browser.screenshot(&shots.join("subject-record.png")).await;
+    browser.back().await;
+    browser.wait_for_path(base, &format!("/subjects/{code}")).await;
+    assert!(browser.visible_text().await.contains("信用记录"));
+    browser.screenshot(&shots.join("subject-back.png")).await;
 
     browser.log_out(base).await;
     browser.open(&format!("{base}/")).await;

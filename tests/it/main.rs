@@ -24,6 +24,7 @@ mod publicity;
 mod sandbox_departments;
 mod scale;
 mod service;
+mod subjects;
 mod supervisor;
 mod tidy;
 mod validation;
