@@ -16,6 +16,7 @@ pub mod feed;
 pub mod format;
 #[cfg(test)]
 mod fuzz;
+pub mod glossary;
 pub mod http_client;
 pub mod ids;
 pub mod ingest;

@@ -29,7 +29,7 @@ pub enum ConnectorsCommand {
 pub fn run(config: &Path, clock: &Clock, args: ConnectorsArgs) -> anyhow::Result<ExitCode> {
     let ConnectorsArgs { command, json } = args;
     let settings = super::settings(config)?;
-    super::with_store(&settings, async |store| match command.unwrap_or(ConnectorsCommand::List) {
+    super::with_store_creating(&settings, async |store| match command.unwrap_or(ConnectorsCommand::List) {
         ConnectorsCommand::List => {
             let list = runner::statuses(&settings, store).await?;
             if json {
