@@ -312,11 +312,12 @@ pub async fn page_html(
     }
     for d in &list {
         let months: Vec<&Month> = d.months.iter().rev().filter(|m| !is_empty(m)).collect();
-        let _ = write!(body, "<h2 id=\"dept-{}\">{}</h2>{}", esc(&d.id), esc(&d.name), chart(&d.months));
+        let _ = write!(body, "<h2 id=\"dept-{}\">{}</h2>", esc(&d.id), esc(&d.name));
         if months.is_empty() {
             body.push_str("<p>近 12 个月没有数据。</p>");
             continue;
         }
+        body.push_str(&chart(&d.months));
         body.push_str(
             "<div class=\"tables\"><div><h3>按接收月份（平台接收的月份）</h3><table class=\"by-report\"><tr><th>月份</th>\
              <th>按时</th><th>迟报</th><th>迟报率</th><th>补报</th></tr>",
