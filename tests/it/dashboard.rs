@@ -439,3 +439,77 @@ fn the_lint_finds_what_it_looks_for() {
     );
     assert_eq!(visible("<p class=\"x\">a &amp; b</p><style>p{}</style>c"), " a & b c");
 }
+
+/// The command line on the scripted day's database: arguments checked in Chinese with the
+/// valid values, a header and 还有 N 条, a quiet end on a broken pipe, and a database that does
+/// not exist named instead of made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_checks_its_arguments_and_says_what_it_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let day = scripted_day(root).await;
+    day.store.close().await;
+    let config = root.join("config/gateway.toml");
+    let run = |args: &[&str]| gateway_with(&config, &[&["--now", "2026-12-07T10:00:00+08:00"], args].concat());
+
+    let out = run(&["report", "--month", "2026-13"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("月份“2026-13”无效"), "{}", stderr(&out));
+    let out = run(&["report", "--department", "nope"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("没有部门“nope”，可选：") && stderr(&out).contains("market（市场监督管理局）"), "{}", stderr(&out));
+    let out = run(&["report", "--department", "市场监督管理局", "--month", "2026-11"]);
+    assert!(out.status.success(), "a department's name is taken for its id: {}", stderr(&out));
+    let out = run(&["deadlines", "--status", "late"]);
+    assert!(!out.status.success() && stderr(&out).contains("可选"), "{}", stderr(&out));
+
+    // A header, the rows asked for, and how many more there are.
+    let out = run(&["deadlines", "--status", "overdue", "--limit", "10"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("状态\t逾期原因\t部门"), "{text}");
+    assert_eq!(text.lines().count(), 11, "{text}");
+    let all = day.late_arrivals + day.returned + day.ours;
+    assert!(stderr(&out).contains(&format!("还有 {} 条未显示", all - 10)), "{}", stderr(&out));
+    let out = run(&["deadlines", "--status", "overdue", "--cause", "push", "--limit", "100"]);
+    assert_eq!(stdout(&out).lines().count() as i64, day.ours + 1);
+
+    // `… | head -1`: the pipe closes after one line (the output is far larger than the pipe's
+    // buffer, so the command writes into a closed pipe) and the command ends without a panic.
+    let dates = vec!["2026-02-28"; 20_000];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_credit-gateway"))
+        .args(["--config", config.to_str().unwrap(), "calendar", "is-workday"])
+        .args(&dates)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(first.starts_with("2026-02-28"), "{first}");
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    assert!(out.status.success(), "a broken pipe is a quiet end: {:?}", out.status);
+
+    // A configuration naming a database that does not exist: said, not made.
+    let gateway = std::fs::read_to_string(&config).unwrap();
+    let elsewhere = root.join("elsewhere.toml");
+    let missing = root.join("missing.db");
+    let db_line = gateway.lines().find(|l| l.contains("sqlite://")).unwrap();
+    let url = db_line.split('"').nth(1).unwrap();
+    std::fs::write(&elsewhere, gateway.replace(url, &format!("sqlite://{}", missing.display()))).unwrap();
+    std::fs::copy(&elsewhere, root.join("config/elsewhere.toml")).unwrap();
+    let out = gateway_with(&root.join("config/elsewhere.toml"), &["report"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("不存在") && stderr(&out).contains("--config"), "{}", stderr(&out));
+    assert!(!missing.exists(), "an empty database was made");
+
+    // check-config: a mapping that does not parse is one mistake, not two.
+    let mapping = root.join("mappings/market-penalties.toml");
+    let text = std::fs::read_to_string(&mapping).unwrap();
+    std::fs::write(&mapping, text.replacen("version = 1", "version = 1\nnonsense = [", 1)).unwrap();
+    let out = gateway_with(&config, &["check-config"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("market-penalties.toml"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("no mapping file"), "a follow-on error: {}", stderr(&out));
+}
