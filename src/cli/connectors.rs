@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use credit_gateway::clock::Clock;
+use credit_gateway::glossary;
 use credit_gateway::connector::runner;
 
 #[derive(Args)]
@@ -53,18 +54,21 @@ pub fn run(config: &Path, clock: &Clock, args: ConnectorsArgs) -> anyhow::Result
             for c in list {
                 let h = &c.health;
                 let stopped = if c.enabled { "" } else { " (停用)" };
+                let department =
+                    settings.departments.get(&c.department).map_or(c.department.clone(), |d| d.name.clone());
+                let local = |v: &Option<String>| v.as_deref().map_or_else(|| "-".into(), glossary::local_time);
                 super::print_row(&[
                     &format_args!("{}{stopped}", c.name),
                     &c.kind.as_str(),
-                    &c.department,
+                    &department,
                     &c.item,
                     &dash(&c.schedule),
-                    &dash(&h.last_run_at),
-                    &dash(&h.last_status),
+                    &local(&h.last_run_at),
+                    &h.last_status.as_deref().map_or("-", glossary::connector_status),
                     &h.rows_total,
                     &h.errors_total,
-                    &dash(&h.next_run_at),
-                    &dash(&h.last_error),
+                    &local(&h.next_run_at),
+                    &h.last_error.as_deref().map_or_else(|| "-".into(), glossary::push_error),
                 ]);
             }
             Ok(ExitCode::SUCCESS)

@@ -147,7 +147,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .thread_name("gateway")
         .build()
-        .context("starting the tokio runtime")
+        .context("启动运行时失败（starting the tokio runtime）")
 }
 
 /// The gateway's settings from `config`, every file checked.
@@ -187,7 +187,7 @@ pub fn with_store_creating<T>(
     body: impl AsyncFnOnce(&Store) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     runtime()?.block_on(async {
-        let store = Store::connect(&settings.gateway.database_url).await.context("opening the store")?;
+        let store = Store::connect(&settings.gateway.database_url).await.context("打开数据库失败（opening the store）")?;
         let result = body(&store).await;
         store.close().await;
         result
