@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use credit_gateway::clock::Clock;
-use credit_gateway::glossary;
 use credit_gateway::delivery::worker::push_due;
+use credit_gateway::glossary;
 
 #[derive(Args)]
 pub struct DeliveriesArgs {

@@ -187,7 +187,8 @@ pub fn with_store_creating<T>(
     body: impl AsyncFnOnce(&Store) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     runtime()?.block_on(async {
-        let store = Store::connect(&settings.gateway.database_url).await.context("打开数据库失败（opening the store）")?;
+        let store =
+            Store::connect(&settings.gateway.database_url).await.context("打开数据库失败（opening the store）")?;
         let result = body(&store).await;
         store.close().await;
         result

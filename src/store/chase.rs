@@ -298,6 +298,14 @@ impl Store {
         let today = today.to_string();
         let count = format!("SELECT COUNT(*) FROM records WHERE {w}");
         let push = Cause::Push.sql();
+        // Records without a deadline last; where the filter has none of them, the plain order
+        // lets the open-deadline index serve it without a sort.
+        let order = match f.status {
+            ListStatus::All | ListStatus::One(Status::Untracked) => {
+                "CASE WHEN deadline IS NULL THEN 1 ELSE 0 END, deadline, id"
+            }
+            _ => "deadline, id",
+        };
         let list = format!(
             "SELECT id, department, item, business_key, decision_date, deadline, deadline_provisional, reported_on, \
              CASE WHEN deadline IS NULL THEN 'untracked' WHEN reported_on IS NOT NULL AND reported_on <= deadline \
@@ -305,7 +313,7 @@ impl Store {
              WHEN $1 >= due_soon_from THEN 'due_soon' ELSE 'pending' END, \
              CASE WHEN reported_on IS NULL AND deadline < $1 THEN (CASE WHEN returned = 1 THEN 'returned' \
              WHEN {push} THEN 'push' ELSE 'department' END) END, content \
-             FROM records WHERE {w} ORDER BY CASE WHEN deadline IS NULL THEN 1 ELSE 0 END, deadline, id LIMIT $7 OFFSET $8"
+             FROM records WHERE {w} ORDER BY {order} LIMIT $7 OFFSET $8"
         );
         let total: i64 = on_pool!(self.db(), pool => sqlx::query_scalar(&count)
             .bind(&today).bind(&f.department).bind(&f.item).bind(&search).bind(&from).bind(&to)

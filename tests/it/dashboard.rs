@@ -457,7 +457,11 @@ async fn the_command_line_checks_its_arguments_and_says_what_it_left_out() {
     assert!(stderr(&out).contains("月份“2026-13”无效"), "{}", stderr(&out));
     let out = run(&["report", "--department", "nope"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("没有部门“nope”，可选：") && stderr(&out).contains("market（市场监督管理局）"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("没有部门“nope”，可选：") && stderr(&out).contains("market（市场监督管理局）"),
+        "{}",
+        stderr(&out)
+    );
     let out = run(&["report", "--department", "市场监督管理局", "--month", "2026-11"]);
     assert!(out.status.success(), "a department's name is taken for its id: {}", stderr(&out));
     let out = run(&["deadlines", "--status", "late"]);
