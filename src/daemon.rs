@@ -401,36 +401,49 @@ async fn recompute(store: &Store, calendar: &Calendar, settings: &Settings) {
 }
 
 /// Hourly: penalties whose planned publicity end passed are withdrawn (撤销) wherever they are
-/// published (`store::publicity`),
-/// and each department's list of returned records awaiting correction is brought up to date.
+/// published (`store::publicity`). Each department's list of returned records awaiting
+/// correction is brought up to date hourly too, and within a minute of a return arriving or
+/// closing (a cheap look at the open returns each minute).
 async fn upkeep(settings: Settings, store: Store, clock: Clock, mut stop: watch::Receiver<bool>) {
+    const LOOK: std::time::Duration = std::time::Duration::from_secs(60);
+    let mut last_pass: Option<std::time::Instant> = None;
+    let mut last_returns: Option<(i64, i64)> = None;
     loop {
         let now = clock.now();
         let today = shanghai_date(now);
-        match store.open_returns(None).await {
-            Ok(returns) => {
-                let departments: Vec<String> = settings.departments.iter().map(|d| d.id.clone()).collect();
-                let outbox = settings.gateway.data_dir.join("outbox");
-                let days = settings.gateway.correction_working_days;
-                if let Err(e) = reminder::write_lists(&outbox, &departments, &returns, &settings.calendar, today, days)
-                {
-                    tracing::error!(error = %e, "cannot write the correction lists");
+        let hourly = last_pass.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600));
+        let signature = store.open_returns_signature().await.ok();
+        if hourly || signature != last_returns {
+            last_returns = signature;
+            match store.open_returns(None).await {
+                Ok(returns) => {
+                    let departments: Vec<String> = settings.departments.iter().map(|d| d.id.clone()).collect();
+                    let outbox = settings.gateway.data_dir.join("outbox");
+                    let days = settings.gateway.correction_working_days;
+                    if let Err(e) =
+                        reminder::write_lists(&outbox, &departments, &returns, &settings.calendar, today, days)
+                    {
+                        tracing::error!(error = %e, "cannot write the correction lists");
+                    }
                 }
+                Err(e) => tracing::error!(error = %e, "cannot read returned records"),
             }
-            Err(e) => tracing::error!(error = %e, "cannot read returned records"),
         }
-        match store.publicity_pass(today, now).await {
-            Ok(p) if p.ended + p.withdrawals + p.expired == 0 => {}
-            Ok(p) => tracing::info!(
-                ended = p.ended,
-                withdrawals = p.withdrawals,
-                expired = p.expired,
-                "publicity ended: withdrawals queued"
-            ),
-            Err(e) => tracing::error!(error = %e, "the publicity pass failed"),
+        if hourly {
+            last_pass = Some(std::time::Instant::now());
+            match store.publicity_pass(today, now).await {
+                Ok(p) if p.ended + p.withdrawals + p.expired == 0 => {}
+                Ok(p) => tracing::info!(
+                    ended = p.ended,
+                    withdrawals = p.withdrawals,
+                    expired = p.expired,
+                    "publicity ended: withdrawals queued"
+                ),
+                Err(e) => tracing::error!(error = %e, "the publicity pass failed"),
+            }
         }
         tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            _ = tokio::time::sleep(LOOK) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
     }

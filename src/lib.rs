@@ -17,6 +17,7 @@ pub mod feed;
 pub mod format;
 #[cfg(test)]
 mod fuzz;
+pub mod glossary;
 pub mod grade;
 pub mod grading;
 pub mod http_client;

@@ -17,11 +17,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run | Command::Demo(_) | Command::Sandbox(_) | Command::Bench { .. }) {
+        cli::quiet_on_broken_pipe();
+    }
     cli::init_logging(matches!(cli.command, Command::Run), &cli.log_format);
     match dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("错误：{err:#}");
             ExitCode::FAILURE
         }
     }

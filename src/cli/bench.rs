@@ -985,6 +985,33 @@ async fn bench_web(
         .context("login set no cookie")?
         .to_string();
 
+    // The list pages each 总览 figure links to (not cached), one request after another.
+    let mut lists = serde_json::Map::new();
+    for path in [
+        "/deadlines",
+        "/deadlines?status=overdue",
+        "/deadlines?status=overdue&cause=department",
+        "/deadlines?status=all&offset=500000",
+        "/deadlines?status=all&q=91340600",
+        "/problems",
+    ] {
+        let mut list_times = Vec::new();
+        for _ in 0..=20 {
+            let t = Instant::now();
+            let r = client.get(format!("{base}{path}")).header("cookie", &cookie).send().await?;
+            let status = r.status();
+            let _ = r.bytes().await?;
+            anyhow::ensure!(status.is_success(), "GET {path}: {status}");
+            list_times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        list_times.remove(0);
+        list_times.sort_by(f64::total_cmp);
+        lists.insert(
+            path.to_string(),
+            serde_json::json!({"ms_p50": percentile(&list_times, 50), "ms_p95": percentile(&list_times, 95)}),
+        );
+    }
+
     // The 总览 page from concurrent clients, each with its own connection.
     let errors = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + std::time::Duration::from_secs(seconds);
@@ -1037,6 +1064,7 @@ async fn bench_web(
         "overview_ms_p95": overview_p95,
         "overview_ms_max": percentile(&times, 100),
         "overview_parts_ms": parts,
+        "list_pages": lists,
         "dashboard_clients": clients,
         "dashboard_seconds": (load_secs * 100.0).round() / 100.0,
         "dashboard_requests": done,

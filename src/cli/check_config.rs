@@ -11,7 +11,7 @@ pub fn run(config: &Path) -> anyhow::Result<ExitCode> {
     match Settings::load(config) {
         Ok(s) => {
             println!(
-                "configuration ok: {} catalogue items, {} mappings, {} connectors",
+                "配置无误（configuration ok）：{} 个信息类别，{} 个映射，{} 个连接器",
                 s.catalogue.items().len(),
                 s.mappings.len(),
                 s.connectors.len()

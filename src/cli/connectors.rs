@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 
 use credit_gateway::clock::Clock;
 use credit_gateway::connector::runner;
+use credit_gateway::glossary;
 
 #[derive(Args)]
 pub struct ConnectorsArgs {
@@ -29,7 +30,7 @@ pub enum ConnectorsCommand {
 pub fn run(config: &Path, clock: &Clock, args: ConnectorsArgs) -> anyhow::Result<ExitCode> {
     let ConnectorsArgs { command, json } = args;
     let settings = super::settings(config)?;
-    super::with_store(&settings, async |store| match command.unwrap_or(ConnectorsCommand::List) {
+    super::with_store_creating(&settings, async |store| match command.unwrap_or(ConnectorsCommand::List) {
         ConnectorsCommand::List => {
             let list = runner::statuses(&settings, store).await?;
             if json {
@@ -53,18 +54,21 @@ pub fn run(config: &Path, clock: &Clock, args: ConnectorsArgs) -> anyhow::Result
             for c in list {
                 let h = &c.health;
                 let stopped = if c.enabled { "" } else { " (停用)" };
+                let department =
+                    settings.departments.get(&c.department).map_or(c.department.clone(), |d| d.name.clone());
+                let local = |v: &Option<String>| v.as_deref().map_or_else(|| "-".into(), glossary::local_time);
                 super::print_row(&[
                     &format_args!("{}{stopped}", c.name),
                     &c.kind.as_str(),
-                    &c.department,
+                    &department,
                     &c.item,
                     &dash(&c.schedule),
-                    &dash(&h.last_run_at),
-                    &dash(&h.last_status),
+                    &local(&h.last_run_at),
+                    &h.last_status.as_deref().map_or("-", glossary::connector_status),
                     &h.rows_total,
                     &h.errors_total,
-                    &dash(&h.next_run_at),
-                    &dash(&h.last_error),
+                    &local(&h.next_run_at),
+                    &h.last_error.as_deref().map_or_else(|| "-".into(), glossary::push_error),
                 ]);
             }
             Ok(ExitCode::SUCCESS)

@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 
 use credit_gateway::clock::Clock;
 use credit_gateway::delivery::worker::push_due;
+use credit_gateway::glossary;
 
 #[derive(Args)]
 pub struct DeliveriesArgs {
@@ -46,8 +47,12 @@ pub fn run(config: &Path, clock: &Clock, args: DeliveriesArgs) -> anyhow::Result
                     super::print_json(&rows, true)?;
                     return Ok(ExitCode::SUCCESS);
                 }
+                let title = |d: &str| {
+                    settings.destinations.iter().find(|x| x.name == d).map_or(d.to_string(), |x| x.title.clone())
+                };
+                super::print_header(&["目的地", "状态", "数量"]);
                 for (destination, status, n) in store.delivery_counts().await? {
-                    super::print_row(&[&destination, &status, &n]);
+                    super::print_row(&[&title(&destination), &glossary::delivery_status(&status), &n]);
                 }
                 println!();
                 super::print_header(&[
@@ -61,25 +66,33 @@ pub fn run(config: &Path, clock: &Clock, args: DeliveriesArgs) -> anyhow::Result
                     "下次尝试",
                     "最近错误/退回原因",
                 ]);
+                let shown = rows.len();
                 for r in rows {
-                    let why = r.reason.or(r.last_error).unwrap_or_default();
+                    let why = match (r.reason, r.last_error) {
+                        (Some(reason), _) => reason,
+                        (None, Some(error)) => glossary::push_error(&error),
+                        (None, None) => String::new(),
+                    };
                     super::print_row(&[
                         &r.id,
                         &r.record_id,
                         &r.version,
-                        &r.destination,
-                        &r.operation,
-                        &r.status,
+                        &title(&r.destination),
+                        &glossary::operation(&r.operation),
+                        &glossary::delivery_status(&r.status),
                         &r.attempts,
-                        &r.next_attempt_at,
+                        &glossary::local_time(&r.next_attempt_at),
                         &why,
                     ]);
+                }
+                if shown as i64 >= limit {
+                    eprintln!("只显示前 {limit} 条：用 --limit 查看更多，或 --json 导出");
                 }
             }
             Some(DeliveriesCommand::Retry { ids, dead }) => {
                 let ids = (!dead).then_some(ids.as_slice());
                 let n = store.retry_deliveries(ids, clock.now()).await?;
-                println!("{n} deliveries queued again");
+                println!("已重新排队 {n} 条投递（{n} deliveries queued again）");
             }
             Some(DeliveriesCommand::Push { destination }) => {
                 // Publicity that ended is withdrawn in this push too, as the daemon's upkeep does.

@@ -31,7 +31,7 @@ pub fn run(config: &Path, clock: &Clock, args: IngestArgs) -> anyhow::Result<Exi
         let known: Vec<&str> = settings.connectors.iter().map(|c| c.name.as_str()).collect();
         anyhow::bail!("unknown connector {connector:?} (known: {})", known.join(", "));
     }
-    super::with_store(&settings, async |store| {
+    super::with_store_creating(&settings, async |store| {
         let mut code = ExitCode::SUCCESS;
         for file in &files {
             let progress = !json && std::io::stderr().is_terminal();

@@ -21,7 +21,7 @@ pub fn run(config: &Path, clock: &Clock, command: LedgerCommand) -> anyhow::Resu
         .map_err(|e| credit_gateway::ledger::LedgerError::Csv(e.into()))
         .and_then(|f| credit_gateway::ledger::read(f, &settings.departments, &settings.catalogue))
         .with_context(|| format!("{}", file.display()))?;
-    super::with_store(&settings, async |store| {
+    super::with_store_creating(&settings, async |store| {
         Ok(store.import_ledger(&entries, &file.display().to_string(), clock.now()).await?)
     })?;
     println!("imported {} ledger lines from {}", entries.len(), file.display());

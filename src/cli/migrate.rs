@@ -6,7 +6,7 @@ use std::process::ExitCode;
 /// Connecting applies the migrations; this lists what the database now has.
 pub fn run(config: &Path) -> anyhow::Result<ExitCode> {
     let settings = super::settings(config)?;
-    super::with_store(&settings, async |store| {
+    super::with_store_creating(&settings, async |store| {
         let applied = store.applied_migrations().await?;
         for (version, description, at) in &applied {
             println!("{version:04} {description}  (applied {at})");

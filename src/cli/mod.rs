@@ -152,7 +152,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .thread_name("gateway")
         .build()
-        .context("starting the tokio runtime")
+        .context("启动运行时失败（starting the tokio runtime）")
 }
 
 /// The gateway's settings from `config`, every file checked.
@@ -161,10 +161,39 @@ pub fn settings(config: &Path) -> anyhow::Result<Settings> {
 }
 
 /// Opens the store `settings` name, runs `body` with it on the runtime, and closes the store
-/// whether `body` succeeded or not.
+/// whether `body` succeeded or not. A SQLite database that does not exist is an error (a
+/// command pointed at the wrong configuration would otherwise make an empty one and print
+/// empty tables); commands that bring data in use [`with_store_creating`].
 pub fn with_store<T>(settings: &Settings, body: impl AsyncFnOnce(&Store) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    if let Some(path) = missing_database(&settings.gateway.database_url) {
+        anyhow::bail!(
+            "数据库 {} 不存在：请用 --config 指向已有的配置（如 demo 的数据：--config data/demo/config/gateway.toml），\
+             或先运行 credit-gateway migrate 建库",
+            path.display()
+        );
+    }
+    with_store_creating(settings, body)
+}
+
+/// The SQLite file a URL names, when it does not exist (`None` for PostgreSQL and memory).
+pub fn missing_database(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    let path = PathBuf::from(path);
+    (!path.exists()).then_some(path)
+}
+
+/// As [`with_store`], making the database when it does not exist yet (migrate, ingest, users).
+pub fn with_store_creating<T>(
+    settings: &Settings,
+    body: impl AsyncFnOnce(&Store) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     runtime()?.block_on(async {
-        let store = Store::connect(&settings.gateway.database_url).await.context("opening the store")?;
+        let store =
+            Store::connect(&settings.gateway.database_url).await.context("打开数据库失败（opening the store）")?;
         let result = body(&store).await;
         store.close().await;
         result
@@ -211,6 +240,62 @@ pub fn print_rendered(text: &str, json: bool) -> anyhow::Result<()> {
 /// The first line of a CLI table: its Chinese column names.
 pub fn print_header(names: &[&str]) {
     println!("{}", names.join("\t"));
+}
+
+/// After a table cut at `shown` of `total` rows: says so on stderr (the table stays clean).
+pub fn print_more(shown: usize, total: i64, offset: i64) {
+    let rest = total - offset - shown as i64;
+    if rest > 0 {
+        eprintln!("还有 {rest} 条未显示（共 {total} 条）：用 --limit 与 --offset 查看更多，或 --json 导出");
+    }
+}
+
+/// A department id given on the command line, checked against the configuration: an unknown
+/// one is an error that lists the valid ids (a name is taken for its id).
+pub fn department_arg(settings: &Settings, given: Option<String>) -> anyhow::Result<Option<String>> {
+    let Some(given) = given else { return Ok(None) };
+    if let Some(d) = settings.departments.iter().find(|d| d.id == given || d.name == given) {
+        return Ok(Some(d.id.clone()));
+    }
+    let valid: Vec<String> = settings.departments.iter().map(|d| format!("{}（{}）", d.id, d.name)).collect();
+    anyhow::bail!("没有部门“{given}”，可选：{}", valid.join("、"))
+}
+
+/// A catalogue item code given on the command line, checked like [`department_arg`].
+pub fn item_arg(settings: &Settings, given: Option<String>) -> anyhow::Result<Option<String>> {
+    let Some(given) = given else { return Ok(None) };
+    if let Some(i) = settings.catalogue.items().iter().find(|i| i.code == given || i.name == given) {
+        return Ok(Some(i.code.clone()));
+    }
+    let valid: Vec<String> = settings.catalogue.items().iter().map(|i| format!("{}（{}）", i.code, i.name)).collect();
+    anyhow::bail!("没有信息类别“{given}”，可选：{}", valid.join("、"))
+}
+
+/// A month given as `YYYY-MM`, checked.
+pub fn month_arg(given: Option<String>) -> anyhow::Result<Option<String>> {
+    let Some(given) = given else { return Ok(None) };
+    let ok = given.len() == 7 && chrono::NaiveDate::parse_from_str(&format!("{given}-01"), "%Y-%m-%d").is_ok();
+    anyhow::ensure!(ok, "月份“{given}”无效：应为 YYYY-MM，月份 01–12，如 2026-03");
+    Ok(Some(given))
+}
+
+/// A broken pipe (`credit-gateway deadlines | head -1`) ends a one-shot command quietly, as
+/// it ends `cat`: `println!` panics when stdout is closed, and this hook turns exactly that
+/// panic into a silent exit; every other panic is reported as before.
+pub fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what systemd sends).

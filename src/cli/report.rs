@@ -28,6 +28,9 @@ pub struct ReportArgs {
 pub fn run(config: &Path, clock: &Clock, args: ReportArgs) -> anyhow::Result<ExitCode> {
     let ReportArgs { format, department, month, objections } = args;
     let settings = super::settings(config)?;
+    let department = super::department_arg(&settings, department)?;
+    let month = super::month_arg(month)?;
+    anyhow::ensure!(matches!(format.as_str(), "table" | "csv" | "json"), "未知格式“{format}”，可选：table、csv、json");
     if objections {
         return objection_report(&settings, clock, &format, department.as_deref(), month.as_deref());
     }
@@ -39,7 +42,7 @@ pub fn run(config: &Path, clock: &Clock, args: ReportArgs) -> anyhow::Result<Exi
         "table" => report::table(&figures),
         "csv" => report::csv(&figures),
         "json" => report::json(&figures),
-        other => anyhow::bail!("unknown format {other:?} (expected table, csv or json)"),
+        other => anyhow::bail!("未知格式“{other}”，可选：table、csv、json"),
     };
     super::print_rendered(&text, format == "json")?;
     Ok(ExitCode::SUCCESS)

@@ -41,7 +41,7 @@ pub fn run(config: &Path, clock: &Clock, command: SubjectsCommand) -> anyhow::Re
         std::fs::read(&source).with_context(|| source.clone())?
     };
     let library = credit_gateway::subject_library::read(bytes.as_slice()).map_err(|e| anyhow::anyhow!(e.zh()))?;
-    let kept = super::with_store(&settings, async |store| {
+    let kept = super::with_store_creating(&settings, async |store| {
         Ok(store.replace_subject_library(&library.subjects, &source, clock.now()).await?)
     })?;
     println!("主体库：{kept} 个主体（跳过 {} 行无效代码或名称），来源 {source}", library.skipped);

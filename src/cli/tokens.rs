@@ -16,7 +16,7 @@ pub enum TokensCommand {
 
 pub fn run(config: &Path, command: TokensCommand) -> anyhow::Result<ExitCode> {
     let settings = super::settings(config)?;
-    super::with_store(&settings, async |store| {
+    super::with_store_creating(&settings, async |store| {
         match command {
             TokensCommand::Revoke { name } => {
                 let ended = revoke_tokens(store, &name).await?;

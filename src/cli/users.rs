@@ -40,7 +40,7 @@ pub enum UsersCommand {
 pub fn run(config: &Path, clock: &Clock, command: UsersCommand) -> anyhow::Result<ExitCode> {
     let settings = super::settings(config)?;
     let lifetime = settings.gateway.api_token_lifetime;
-    super::with_store(&settings, async |store| {
+    super::with_store_creating(&settings, async |store| {
         match command {
             UsersCommand::Add { name, role, department, password } => {
                 let departments = &settings.departments;

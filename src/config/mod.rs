@@ -77,8 +77,8 @@ impl Settings {
         let publicity = read_toml(&gateway.publicity_file, &mut issues)
             .map(|spec| Publicity::from_spec(&gateway.publicity_file, spec, &catalogue, &mut issues))
             .unwrap_or_default();
-        let mappings = load_mappings(&gateway, &catalogue, &mut issues);
-        let connectors = load_connectors(&gateway, &catalogue, &departments, &mappings, &mut issues);
+        let (mappings, broken_mappings) = load_mappings(&gateway, &catalogue, &mut issues);
+        let connectors = load_connectors(&gateway, &catalogue, &departments, &mappings, &broken_mappings, &mut issues);
         let destinations = load_destinations(&gateway, &catalogue, &mut issues);
         let divisions = load_divisions(&gateway.divisions_file, &mut issues);
         crate::feed::route::check_destinations(&destinations, &divisions, &gateway.destinations_dir, &mut issues);
@@ -183,14 +183,18 @@ fn load_catalogue(gateway: &GatewayConfig, issues: &mut Issues) -> Catalogue {
 }
 
 /// Every mapping file, each checked against the catalogue and its own `[[tests]]`.
-fn load_mappings(gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> Vec<Mapping> {
+/// The mappings that load, and the names of the mapping files that do not (their mistakes
+/// are in `issues`).
+fn load_mappings(gateway: &GatewayConfig, catalogue: &Catalogue, issues: &mut Issues) -> (Vec<Mapping>, Vec<String>) {
     let mut out = Vec::new();
+    let mut broken = Vec::new();
     for file in toml_files(&gateway.mappings_dir, issues, &gateway.file, "paths.mappings") {
-        if let Some(m) = read_toml(&file, issues).and_then(|spec| Mapping::from_spec(&file, spec, catalogue, issues)) {
-            out.push(m);
+        match read_toml(&file, issues).and_then(|spec| Mapping::from_spec(&file, spec, catalogue, issues)) {
+            Some(m) => out.push(m),
+            None => broken.extend(file.file_stem().map(|s| s.to_string_lossy().into_owned())),
         }
     }
-    out
+    (out, broken)
 }
 
 /// Every connector file, checked against the departments, the catalogue and the mappings.
@@ -199,9 +203,17 @@ fn load_connectors(
     catalogue: &Catalogue,
     departments: &Departments,
     mappings: &[Mapping],
+    broken_mappings: &[String],
     issues: &mut Issues,
 ) -> Vec<Connector> {
-    let known = Known { base_dir: &gateway.base_dir, data_dir: &gateway.data_dir, catalogue, departments, mappings };
+    let known = Known {
+        base_dir: &gateway.base_dir,
+        data_dir: &gateway.data_dir,
+        catalogue,
+        departments,
+        mappings,
+        broken_mappings,
+    };
     let mut out = Vec::new();
     for file in toml_files(&gateway.connectors_dir, issues, &gateway.file, "paths.connectors") {
         if let Some(c) = read_toml(&file, issues).and_then(|spec| Connector::from_spec(&file, spec, &known, issues)) {

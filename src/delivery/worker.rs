@@ -157,6 +157,12 @@ impl Pusher {
             answer
         }))
         .await;
+        // The outage banner: failing while every package failed, healthy once one got an answer.
+        if d.adapter != AdapterKind::File && !answers.is_empty() {
+            let failure = answers.iter().all(Result::is_err).then(|| answers.iter().find_map(|a| a.as_ref().err()));
+            let error = failure.flatten().map(|f| f.error.as_str());
+            store.note_push(&d.name, error, self.clock.now()).await?;
+        }
         let mut outcomes: Vec<(&Claimed, Outcome)> = predicted.iter().map(|(c, o)| (c, o.clone())).collect();
         for ((_, batch), answer) in packages.iter().zip(answers) {
             outcomes.extend(self.outcomes(batch, answer));

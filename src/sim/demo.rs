@@ -387,6 +387,11 @@ pub fn banner(login: &DemoLogin, dir: &Path) -> String {
     let _ = writeln!(out, "  沙箱平台 sandbox:  http://{}/sandbox/stats", login.platforms);
     let _ =
         writeln!(out, "  工作目录 folder:   {}  (收件箱 data/inbox/*，错误报告在各收件箱的 outbox/)", dir.display());
+    let config = dir.join("config/gateway.toml");
+    let _ = writeln!(out, "\n  在另一个终端使用演示数据（命令须带 --config）：");
+    let _ = writeln!(out, "    credit-gateway --config {} report --month YYYY-MM", config.display());
+    let _ = writeln!(out, "    credit-gateway --config {} deadlines --status overdue", config.display());
+    let _ = writeln!(out, "    credit-gateway --config {} deliveries", config.display());
     let _ = writeln!(out, "\n  新文件每隔片刻放入收件箱；按 Ctrl-C 停止。 New files keep arriving; Ctrl-C stops.\n");
     String::from_utf8_lossy(&out).into_owned()
 }

@@ -4,6 +4,7 @@
 //! `$n` parameters, which both SQLite and PostgreSQL understand; where a backend has a much
 //! faster path (PostgreSQL `COPY`), the writer uses it.
 
+mod chase;
 mod connectors;
 mod deadlines;
 mod decisions;
@@ -26,6 +27,7 @@ use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use chase::{Cause, ChaseLine, ListFilter, ListRow, ListStatus, PushOutage, ReturnFilter, ReturnedRecord};
 pub use connectors::{ConnectorHealth, IngestedFile, PassOutcome};
 pub use deadlines::{DeadlineFilter, DeadlineRow, Figures, LedgerEntry};
 pub use decisions::CheckedWrite;

@@ -39,6 +39,66 @@ pub struct Overview {
     pub deliveries: Vec<StatusCount>,
     /// Years without a calendar file that this year's deadlines reach into.
     pub calendar_missing_years: Vec<i32>,
+    /// 今日催办: one line per department, overdue split by who must act.
+    pub chase: Vec<ChaseRow>,
+    /// Destinations whose pushes fail now (the red banner).
+    pub outages: Vec<OutageLine>,
+    /// Working days a department has to correct a returned record.
+    pub correction_working_days: u32,
+    /// Records first returned on or before this day and still open are past their correction time.
+    pub corrections_due_by: Option<String>,
+}
+
+/// One department's line of 今日催办 (SPEC §7 overdue, split by cause).
+#[derive(Debug, Clone, Serialize)]
+pub struct ChaseRow {
+    pub id: String,
+    pub name: String,
+    /// Overdue: the department handed the record over after its deadline (部门未报送).
+    pub overdue_department: i64,
+    /// Overdue: returned by a platform and not yet corrected (已退回待补正).
+    pub overdue_returned: i64,
+    /// Overdue although it reached the gateway in time: our push or the platform (not charged).
+    pub overdue_push: i64,
+    /// Due within the due-soon working days.
+    pub due_soon: i64,
+    /// Returned records past their correction time (补正超期).
+    pub corrections_overdue: i64,
+    /// Calendar days since the oldest deadline charged to the department.
+    pub oldest_days_overdue: Option<i64>,
+}
+
+/// A destination whose pushes are failing.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutageLine {
+    pub destination: String,
+    pub title: String,
+    /// RFC 3339 (UTC) and Asia/Shanghai `HH:MM`.
+    pub since: String,
+    pub since_local: String,
+    /// In Chinese.
+    pub error: String,
+    pub http_status: Option<u16>,
+    pub pending: i64,
+}
+
+/// The last day a record may have been first returned on and be past its correction time
+/// today: more than `allowed` working days in (day, today].
+pub fn correction_cutoff(
+    calendar: &crate::calendar::Calendar,
+    today: chrono::NaiveDate,
+    allowed: u32,
+) -> Option<chrono::NaiveDate> {
+    let mut day = today;
+    let mut waited = 0u32;
+    for _ in 0..800 {
+        waited += u32::from(calendar.is_workday(day).workday);
+        day = day.pred_opt()?;
+        if waited > allowed {
+            return Some(day);
+        }
+    }
+    None
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -160,7 +220,7 @@ async fn count_overview(state: &AppState, caller: &Caller) -> Result<Overview, S
     let scope = caller.scope();
     let counts = state.store.overview_counts(today, scope).await?;
     let by_department = state.store.department_counts(today, scope).await?;
-    let departments = state
+    let departments: Vec<DepartmentLine> = state
         .settings()
         .departments
         .iter()
@@ -214,7 +274,77 @@ async fn count_overview(state: &AppState, caller: &Caller) -> Result<Overview, S
     } else {
         Vec::new()
     };
+    let settings = state.settings();
+    let allowed = settings.gateway.correction_working_days;
+    let cutoff = correction_cutoff(&state.calendar.borrow(), today, allowed).map(|d| d.to_string());
+    let return_days = state.store.open_return_days(scope).await?;
+    let returned_of = |department: Option<&str>, by: Option<&str>| -> i64 {
+        return_days
+            .iter()
+            .filter(|(d, on, _)| department.is_none_or(|x| x == d) && by.is_none_or(|b| on.as_str() <= b))
+            .map(|(_, _, n)| n)
+            .sum()
+    };
+    let lines = state.store.chase_lines(today, scope).await?;
+    let chase = settings
+        .departments
+        .iter()
+        .filter(|d| caller.sees(&d.id))
+        .map(|d| {
+            let l = lines.iter().find(|l| l.department == d.id).cloned().unwrap_or_default();
+            ChaseRow {
+                id: d.id.clone(),
+                name: d.name.clone(),
+                overdue_department: l.overdue_department,
+                overdue_returned: l.overdue_returned,
+                overdue_push: l.overdue_push,
+                due_soon: l.due_soon,
+                corrections_overdue: cutoff.as_deref().map_or(0, |c| returned_of(Some(&d.id), Some(c))),
+                oldest_days_overdue: l
+                    .oldest_deadline
+                    .as_deref()
+                    .and_then(|o| o.parse::<chrono::NaiveDate>().ok())
+                    .map(|o| (today - o).num_days()),
+            }
+        })
+        .collect();
+    let outages = if scope.is_none() {
+        state
+            .store
+            .push_outages()
+            .await?
+            .into_iter()
+            .map(|o| OutageLine {
+                title: settings
+                    .destinations
+                    .iter()
+                    .find(|d| d.name == o.destination)
+                    .map_or(o.destination.clone(), |d| d.title.clone()),
+                since_local: crate::glossary::local_hm(&o.failing_since),
+                error: crate::glossary::push_error(&o.last_error),
+                http_status: crate::glossary::http_status(&o.last_error),
+                destination: o.destination,
+                since: o.failing_since,
+                pending: o.pending,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut counts = counts;
+    counts.returned = returned_of(None, None);
+    let departments: Vec<DepartmentLine> = departments
+        .into_iter()
+        .map(|mut d: DepartmentLine| {
+            d.returned = returned_of(Some(&d.id), None);
+            d
+        })
+        .collect();
     Ok(Overview {
+        chase,
+        outages,
+        correction_working_days: allowed,
+        corrections_due_by: cutoff,
         today: today.to_string(),
         as_of: state.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         counts,
@@ -245,6 +375,17 @@ pub fn openapi_document() -> serde_json::Value {
     let mut overview_props = counts(&["records", "overdue", "due_soon", "late", "returned", "dead_letters"]);
     let extra = serde_json::json!({
         "today": {"type": "string", "format": "date"},
+        "as_of": {"type": "string", "format": "date-time"},
+        "chase": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "string"}, "name": {"type": "string"}, "overdue_department": {"type": "integer"},
+            "overdue_returned": {"type": "integer"}, "overdue_push": {"type": "integer"}, "due_soon": {"type": "integer"},
+            "corrections_overdue": {"type": "integer"}, "oldest_days_overdue": {"type": ["integer", "null"]}}}},
+        "outages": {"type": "array", "items": {"type": "object", "properties": {
+            "destination": {"type": "string"}, "title": {"type": "string"}, "since": {"type": "string"},
+            "since_local": {"type": "string"}, "error": {"type": "string"}, "http_status": {"type": ["integer", "null"]},
+            "pending": {"type": "integer"}}}},
+        "correction_working_days": {"type": "integer"},
+        "corrections_due_by": {"type": ["string", "null"]},
         "departments": {"type": "array", "items": {"type": "object", "properties": {
             "id": {"type": "string"}, "name": {"type": "string"}, "records": {"type": "integer"},
             "late_rate": {"type": ["number", "null"]}, "overdue": {"type": "integer"}, "returned": {"type": "integer"}}}},
@@ -275,16 +416,25 @@ pub fn openapi_document() -> serde_json::Value {
             "/api/v1/openapi.json": {"get": {"summary": "this document", "responses": {"200": {"description": "OpenAPI"}}}},
             "/api/v1/departments": read("部门：每月迟报率、合规率、逾期、漏报、退回（近 12 个月）",
                 &[("department", "部门编号；部门用户只能查看本部门")]),
-            "/api/v1/deadlines": read("到期：按截止日期排列的记录（最多 500 条）",
+            "/api/v1/deadlines": read("到期：按截止日期排列的记录，答 {total, offset, limit, rows}，total 为筛选结果总数",
                 &[("department", "部门编号"), ("item", "信息类别代码，如 CF、XK"),
-                  ("status", "overdue、due_soon、pending、reported_late、reported_on_time")]),
+                  ("status", "open（缺省：未接收）、all、tracked、overdue、due_soon、pending、reported_late、reported_on_time、untracked"),
+                  ("cause", "逾期原因：department（部门未报送）、returned（已退回待补正）、push（推送失败/平台异常）"),
+                  ("q", "搜索：统一社会信用代码、主体名称、文书号等片段"),
+                  ("reported_month", "接收月份 YYYY-MM"),
+                  ("offset", "跳过条数，缺省 0"), ("limit", "每页条数，缺省 50，最多 500")]),
             "/api/v1/publicity": read("公示期：处罚的公示期限（规则、失信程度、领域、最短/最长/部门/计划截止日期）与状态",
                 &[("status", "published、ending、ended、held、too-short、too-long、withdrawal-due、withdrawal-late")]),
-            "/api/v1/problems": read("问题数据：平台退回待补正的记录与校验未通过的数据行", &[]),
+            "/api/v1/problems": read("问题数据：平台退回待补正的记录（每条记录一行，含处理建议与补正期限）与校验未通过的数据行",
+                &[("department", "部门编号"), ("q", "搜索：统一社会信用代码、主体名称、文书号等片段"),
+                  ("returned_by", "仅此日期（YYYY-MM-DD）及以前首次退回的记录"), ("view", "invalid：校验未通过的数据行分页"),
+                  ("offset", "跳过条数"), ("limit", "每页条数，最多 500")]),
             "/api/v1/records/{id}": read("记录：来源、版本、推送、回执与截止日期；他部门的记录答 404", &[]),
             "/api/v1/connectors": read("连接器：状态与最近导入批次", &[]),
-            "/api/v1/deliveries": read("投递：待处理、死信、退回或已接收的投递（运维与管理员）",
-                &[("status", "dead、returned、accepted；缺省为待推送、推送中与死信")])
+            "/api/v1/deliveries": read("投递：待处理、死信、退回或已接收的投递（运维与管理员），答 {total, offset, limit, rows}",
+                &[("status", "pending、in_flight、dead、returned、accepted、superseded；缺省为待推送、推送中与死信"),
+                  ("destination", "目的地编号，如 provincial"), ("source", "record 或 feed"),
+                  ("offset", "跳过条数"), ("limit", "每页条数，最多 500")])
         }
     })
 }
@@ -303,6 +453,7 @@ fn read(summary: &str, params: &[(&str, &str)]) -> serde_json::Value {
         "parameters": parameters,
         "responses": {
             "200": {"description": "OK", "content": {"application/json": {}}},
+            "400": {"description": "筛选参数无效（中文说明可选值）"},
             "401": {"description": "no or unknown token"},
             "403": {"description": "this role may not read it"},
             "404": {"description": "not found, or another department's"}}}})
@@ -321,6 +472,10 @@ mod tests {
             connectors: Vec::new(),
             deliveries: Vec::new(),
             calendar_missing_years: Vec::new(),
+            chase: Vec::new(),
+            outages: Vec::new(),
+            correction_working_days: 5,
+            corrections_due_by: None,
         })
     }
 

@@ -5,20 +5,22 @@ use std::fmt::Write as _;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::api::ApiError;
 use super::auth::Caller;
+use super::lists::{self, department_name, item_name, key_text, subject_of};
 use super::pages::{esc, page};
+use crate::calendar::Calendar;
 use crate::deadline::Status;
 use crate::error_report::neutralise_formula;
-use crate::store::{DeadlineFilter, DeadlineRow};
+use crate::store::{Cause, ListFilter, ListRow, ListStatus};
 
-/// Rows on a page; an export takes up to [`EXPORT_LIMIT`].
-const PAGE_LIMIT: i64 = 500;
+/// An export takes up to this many rows.
 const EXPORT_LIMIT: i64 = 100_000;
 
 #[derive(Debug, Default, Deserialize)]
@@ -27,41 +29,181 @@ pub struct DeadlineQuery {
     department: Option<String>,
     #[serde(default)]
     item: Option<String>,
+    /// `open` (default), `all`, or a status.
     #[serde(default)]
     status: Option<String>,
+    /// `department`, `returned` or `push`: overdue for that cause.
+    #[serde(default)]
+    cause: Option<String>,
+    /// Credit code, subject name, 文书号 or any fragment of the record.
+    #[serde(default)]
+    q: Option<String>,
+    /// Accepted in this month, `YYYY-MM`.
+    #[serde(default)]
+    reported_month: Option<String>,
+    #[serde(default)]
+    offset: Option<i64>,
+    #[serde(default)]
+    limit: Option<i64>,
     /// `csv` or `xlsx` for an export.
     #[serde(default)]
     format: Option<String>,
 }
 
+fn nonempty(s: &Option<String>) -> Option<String> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+}
+
 impl DeadlineQuery {
-    /// The filter this caller may ask for: a department user is held to its own department.
-    fn filter(&self, caller: &Caller, limit: i64) -> DeadlineFilter {
-        let nonempty = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(str::to_string);
-        DeadlineFilter {
+    /// The filter this caller may ask for (a department user is held to its own department),
+    /// or what is wrong with the question, in Chinese.
+    fn filter(&self, caller: &Caller, offset: i64, limit: i64) -> Result<ListFilter, String> {
+        let status = match nonempty(&self.status) {
+            None => ListStatus::Open,
+            Some(s) => ListStatus::parse(&s).ok_or_else(|| {
+                format!(
+                    "状态“{s}”无效，可选：open（未接收）、all（全部）、overdue、due_soon、pending、reported_late、reported_on_time、untracked"
+                )
+            })?,
+        };
+        let cause = match nonempty(&self.cause) {
+            None => None,
+            Some(c) => {
+                Some(Cause::parse(&c).ok_or_else(|| format!("原因“{c}”无效，可选：department、returned、push"))?)
+            }
+        };
+        let reported_month = nonempty(&self.reported_month);
+        if let Some(m) = &reported_month
+            && NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").is_err()
+        {
+            return Err(format!("月份“{m}”无效，应为 YYYY-MM，如 2026-03"));
+        }
+        Ok(ListFilter {
             department: caller.scope().map(str::to_string).or_else(|| nonempty(&self.department)),
             item: nonempty(&self.item),
-            status: self.status.as_deref().and_then(Status::parse),
+            status,
+            cause,
+            search: nonempty(&self.q),
+            reported_month,
+            offset,
             limit,
-        }
+        })
     }
+
+    /// The path with this question's filters, for links and paging.
+    fn href(&self, filter: &ListFilter) -> String {
+        let status = Some(filter.status.as_str()).filter(|s| *s != "open");
+        let path = lists::query(&[
+            ("department", filter.department.as_deref()),
+            ("item", filter.item.as_deref()),
+            ("status", status),
+            ("cause", filter.cause.map(Cause::as_str)),
+            ("q", filter.search.as_deref()),
+            ("reported_month", filter.reported_month.as_deref()),
+        ]);
+        format!("/deadlines{path}")
+    }
+}
+
+/// One page of the list, for the API.
+#[derive(Debug, Serialize)]
+pub struct DeadlinePage {
+    /// How many records the filter finds (not only this page).
+    pub total: i64,
+    pub offset: i64,
+    pub limit: i64,
+    pub rows: Vec<DeadlineLine>,
+}
+
+/// One record of the list with what a clerk needs to act on it.
+#[derive(Debug, Serialize)]
+pub struct DeadlineLine {
+    #[serde(flatten)]
+    pub row: ListRow,
+    pub department_name: String,
+    pub item_name: String,
+    pub subject_name: Option<String>,
+    pub credit_code: Option<String>,
+    /// Calendar days past the deadline (overdue), or late (reported late).
+    pub days_overdue: Option<i64>,
+    /// Working days left to the deadline (open and not overdue).
+    pub working_days_left: Option<u32>,
+    /// The status and cause in Chinese.
+    pub status_zh: String,
+    pub cause_zh: Option<String>,
+}
+
+fn line(state: &AppState, calendar: &Calendar, today: NaiveDate, row: ListRow) -> DeadlineLine {
+    let settings = state.settings();
+    let (subject_name, credit_code) = subject_of(&settings, &row.item, &row.content);
+    let deadline = row.deadline.as_deref().and_then(|d| d.parse::<NaiveDate>().ok());
+    let reported = row.reported_on.as_deref().and_then(|d| d.parse::<NaiveDate>().ok());
+    let days_overdue = match (deadline, reported) {
+        (Some(d), Some(r)) if r > d => Some((r - d).num_days()),
+        (Some(d), None) if today > d => Some((today - d).num_days()),
+        _ => None,
+    };
+    let working_days_left = match (deadline, reported) {
+        (Some(d), None) if d >= today => Some(calendar.working_days_between(today, d).0),
+        _ => None,
+    };
+    DeadlineLine {
+        department_name: department_name(&settings, &row.department).to_string(),
+        item_name: item_name(&settings, &row.item),
+        subject_name,
+        credit_code,
+        days_overdue,
+        working_days_left,
+        status_zh: row.status.zh().to_string(),
+        cause_zh: row.cause.map(|c| c.zh().to_string()),
+        row,
+    }
+}
+
+fn bad_request(message: String, html: Option<&Caller>) -> Response {
+    match html {
+        Some(caller) => {
+            (StatusCode::BAD_REQUEST, page("到期", Some(caller), &format!("<p class=\"err\">{}</p>", esc(&message))))
+                .into_response()
+        }
+        None => (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": "bad_request", "message": message})))
+            .into_response(),
+    }
+}
+
+async fn fetch(state: &AppState, filter: &ListFilter) -> Result<(i64, Vec<DeadlineLine>), ApiError> {
+    let today = state.today();
+    let (total, rows) = state.store.record_list(today, filter).await?;
+    let calendar = state.calendar.borrow().clone();
+    Ok((total, rows.into_iter().map(|r| line(state, &calendar, today, r)).collect()))
 }
 
 pub async fn api(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<DeadlineQuery>,
-) -> Result<Json<Vec<DeadlineRow>>, ApiError> {
-    let rows = state.store.deadlines(state.today(), &q.filter(&caller, PAGE_LIMIT)).await?;
+) -> Result<Response, ApiError> {
+    let (offset, limit) = lists::window(q.offset, q.limit);
+    let filter = match q.filter(&caller, offset, limit) {
+        Ok(f) => f,
+        Err(message) => return Ok(bad_request(message, None)),
+    };
+    let (total, rows) = fetch(&state, &filter).await?;
     let _ = state.store.audit(&caller.name, "view", "api:deadlines", state.now()).await;
-    Ok(Json(rows))
+    Ok(Json(DeadlinePage { total, offset, limit, rows }).into_response())
 }
 
-const STATUSES: [Status; 5] =
-    [Status::Overdue, Status::DueSoon, Status::Pending, Status::ReportedLate, Status::ReportedOnTime];
+const STATUSES: [Status; 6] = [
+    Status::Overdue,
+    Status::DueSoon,
+    Status::Pending,
+    Status::ReportedLate,
+    Status::ReportedOnTime,
+    Status::Untracked,
+];
 
-fn options(values: &[(String, String)], selected: Option<&str>) -> String {
-    let mut out = String::from("<option value=\"\">全部</option>");
+fn options(values: &[(String, String)], selected: Option<&str>, all: &str) -> String {
+    let mut out = format!("<option value=\"\">{all}</option>");
     for (value, label) in values {
         let sel = if selected == Some(value.as_str()) { " selected" } else { "" };
         let _ = write!(out, "<option value=\"{}\"{sel}>{}</option>", esc(value), esc(label));
@@ -74,87 +216,142 @@ pub async fn page_or_export(
     caller: Caller,
     Query(q): Query<DeadlineQuery>,
 ) -> Result<Response, ApiError> {
-    match q.format.as_deref() {
-        Some("csv") | Some("xlsx") => return export(&state, &caller, &q).await,
-        _ => {}
+    if matches!(q.format.as_deref(), Some("csv") | Some("xlsx")) {
+        return export(&state, &caller, &q).await;
     }
-    let filter = q.filter(&caller, PAGE_LIMIT);
-    let rows = state.store.deadlines(state.today(), &filter).await?;
+    let (offset, limit) = lists::window(q.offset, q.limit);
+    let filter = match q.filter(&caller, offset, limit) {
+        Ok(f) => f,
+        Err(message) => return Ok(bad_request(message, Some(&caller))),
+    };
+    let (total, rows) = fetch(&state, &filter).await?;
     let _ = state.store.audit(&caller.name, "view", "page:deadlines", state.now()).await;
-    let departments: Vec<(String, String)> = state
-        .settings()
-        .departments
-        .iter()
-        .filter(|d| caller.sees(&d.id))
-        .map(|d| (d.id.clone(), d.name.clone()))
-        .collect();
+    let settings = state.settings();
+    let departments: Vec<(String, String)> =
+        settings.departments.iter().filter(|d| caller.sees(&d.id)).map(|d| (d.id.clone(), d.name.clone())).collect();
     let items: Vec<(String, String)> =
-        state.settings().catalogue.items().iter().map(|i| (i.code.clone(), format!("{} {}", i.code, i.name))).collect();
-    let statuses: Vec<(String, String)> =
-        STATUSES.iter().map(|s| (s.as_str().to_string(), s.zh().to_string())).collect();
+        settings.catalogue.items().iter().map(|i| (i.code.clone(), i.name.clone())).collect();
+    let mut statuses: Vec<(String, String)> = vec![("all".into(), "全部（含已接收）".into())];
+    statuses.extend(STATUSES.iter().map(|s| (s.as_str().to_string(), s.zh().to_string())));
+    let causes: Vec<(String, String)> = Cause::ALL.iter().map(|c| (c.as_str().into(), c.zh().into())).collect();
+    let selected_status = Some(filter.status.as_str()).filter(|s| *s != "open");
     let mut body = format!(
-        "<form method=\"get\" action=\"/deadlines\" id=\"filter\">部门 <select name=\"department\">{}</select> \
-         信息类别 <select name=\"item\">{}</select> 状态 <select name=\"status\">{}</select> \
-         <button type=\"submit\">筛选</button> \
+        "<form method=\"get\" action=\"/deadlines\" id=\"filter\">\
+         <label>搜索 <input name=\"q\" value=\"{}\" placeholder=\"统一社会信用代码、名称或文书号\" size=\"28\"></label> \
+         部门 <select name=\"department\">{}</select> 信息类别 <select name=\"item\">{}</select> \
+         状态 <select name=\"status\">{}</select> 逾期原因 <select name=\"cause\">{}</select> \
+         {}<button type=\"submit\">筛选</button> \
          <button type=\"submit\" name=\"format\" value=\"csv\">导出 CSV</button> \
          <button type=\"submit\" name=\"format\" value=\"xlsx\">导出 Excel</button></form>",
-        options(&departments, filter.department.as_deref()),
-        options(&items, filter.item.as_deref()),
-        options(&statuses, filter.status.map(Status::as_str)),
+        esc(filter.search.as_deref().unwrap_or("")),
+        options(&departments, filter.department.as_deref(), "全部"),
+        options(&items, filter.item.as_deref(), "全部"),
+        options(&statuses, selected_status, "未接收（默认）"),
+        options(&causes, filter.cause.map(Cause::as_str), "全部"),
+        filter
+            .reported_month
+            .as_deref()
+            .map(|m| format!(
+                "<input type=\"hidden\" name=\"reported_month\" value=\"{}\">接收月份 {} ",
+                esc(m),
+                esc(m)
+            ))
+            .unwrap_or_default(),
     );
-    let _ = write!(
-        body,
-        "<p>共 {} 条{}</p><table id=\"deadline-list\"><tr><th>部门</th><th>信息类别</th><th>业务主键</th>\
-         <th>决定日期</th><th>截止日期</th><th>上报日期</th><th>状态</th></tr>",
-        rows.len(),
-        if rows.len() as i64 >= PAGE_LIMIT { "（仅显示前 500 条，完整列表请导出）" } else { "" }
+    let href = q.href(&filter);
+    body.push_str(&lists::pager("total", &href, total, offset, limit, rows.len()));
+    body.push_str(
+        "<div class=\"scroll\"><table id=\"deadline-list\"><tr><th>部门</th><th>信息类别</th><th>主体名称</th><th>业务主键</th>\
+         <th>决定日期</th><th>截止日期</th><th>上报日期</th><th>逾期天数 / 剩余工作日</th><th>状态</th><th>逾期原因</th></tr>",
     );
-    let settings = state.settings();
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let ids: Vec<i64> = rows.iter().map(|r| r.row.id).collect();
     let disputed: std::collections::HashSet<i64> =
         state.store.records_under_objection(&ids).await?.into_iter().collect();
-    for r in &rows {
-        let department = settings.departments.get(&r.department).map_or(r.department.as_str(), |d| &d.name);
+    for l in &rows {
+        let r = &l.row;
+        let days = match (l.days_overdue, l.working_days_left) {
+            (Some(n), _) if r.reported_on.is_some() => format!("迟 {n} 天"),
+            (Some(n), _) => format!("<span class=\"overdue-mark\">逾期 {n} 天</span>"),
+            (_, Some(0)) => "今日截止".to_string(),
+            (_, Some(n)) => format!("剩 {n} 个工作日"),
+            _ => "—".to_string(),
+        };
         let _ = write!(
             body,
-            "<tr class=\"{}\"><td>{}</td><td>{}</td><td><a href=\"/records/{}\">{}</a></td><td>{}</td><td>{}{}</td>\
-             <td>{}</td><td>{}{}</td></tr>",
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td><a href=\"/records/{}\">{}</a></td><td>{}</td>\
+             <td>{}{}</td><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td></tr>",
             r.status.as_str(),
-            esc(department),
-            esc(&r.item),
+            esc(&l.department_name),
+            esc(&l.item_name),
+            esc(l.subject_name.as_deref().unwrap_or("—")),
             r.id,
-            esc(&r.business_key.replace(crate::record::KEY_SEPARATOR, " / ")),
+            esc(&key_text(&r.business_key)),
             esc(r.decision_date.as_deref().unwrap_or("")),
             esc(r.deadline.as_deref().unwrap_or("")),
             if r.provisional { "（临时）" } else { "" },
             esc(r.reported_on.as_deref().unwrap_or("")),
-            r.status.zh(),
+            days,
+            esc(&l.status_zh),
             if disputed.contains(&r.id) { "（异议处理中）" } else { "" },
+            esc(l.cause_zh.as_deref().unwrap_or("")),
         );
     }
-    body.push_str("</table>");
+    body.push_str("</table></div>");
+    body.push_str(&lists::pager("total-bottom", &href, total, offset, limit, rows.len()));
+    body.push_str(&super::pages::definitions(&[
+        "已逾期",
+        "部门未报送",
+        "已退回待补正",
+        "推送失败/平台异常",
+        "即将到期",
+    ]));
     Ok(page("到期", Some(&caller), &body).into_response())
 }
 
-const HEADER: [&str; 8] = ["记录编号", "部门", "信息类别", "业务主键", "决定日期", "截止日期", "上报日期", "状态"];
+const HEADER: [&str; 12] = [
+    "记录编号",
+    "部门",
+    "信息类别",
+    "主体名称",
+    "统一社会信用代码",
+    "业务主键",
+    "决定日期",
+    "截止日期",
+    "上报日期",
+    "逾期天数",
+    "状态",
+    "逾期原因",
+];
 
-fn cells(r: &DeadlineRow) -> [String; 8] {
+/// The date columns (written as dates in the workbook).
+const DATE_COLUMNS: [usize; 3] = [6, 7, 8];
+
+fn cells(l: &DeadlineLine) -> [String; 12] {
+    let r = &l.row;
     [
         r.id.to_string(),
-        r.department.clone(),
-        r.item.clone(),
-        r.business_key.replace(crate::record::KEY_SEPARATOR, " / "),
+        l.department_name.clone(),
+        l.item_name.clone(),
+        l.subject_name.clone().unwrap_or_default(),
+        l.credit_code.clone().unwrap_or_default(),
+        key_text(&r.business_key),
         r.decision_date.clone().unwrap_or_default(),
         format!("{}{}", r.deadline.as_deref().unwrap_or(""), if r.provisional { "（临时）" } else { "" }),
         r.reported_on.clone().unwrap_or_default(),
-        r.status.zh().to_string(),
+        l.days_overdue.map(|n| n.to_string()).unwrap_or_default(),
+        l.status_zh.clone(),
+        l.cause_zh.clone().unwrap_or_default(),
     ]
 }
 
 /// The filtered list as a file; every cell that a spreadsheet would take for a formula is
 /// neutralised. The CSV is masked by the masking layer like any text answer.
 async fn export(state: &AppState, caller: &Caller, q: &DeadlineQuery) -> Result<Response, ApiError> {
-    let rows = state.store.deadlines(state.today(), &q.filter(caller, EXPORT_LIMIT)).await?;
+    let filter = match q.filter(caller, 0, EXPORT_LIMIT) {
+        Ok(f) => f,
+        Err(message) => return Ok(bad_request(message, Some(caller))),
+    };
+    let (_, rows) = fetch(state, &filter).await?;
     let csv = q.format.as_deref() == Some("csv");
     let target = format!("export:deadlines:{}:{} rows", if csv { "csv" } else { "xlsx" }, rows.len());
     let _ = state.store.audit(&caller.name, "export", &target, state.now()).await;
@@ -166,8 +363,8 @@ async fn export(state: &AppState, caller: &Caller, q: &DeadlineQuery) -> Result<
     if csv {
         let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
         let _ = w.write_record(HEADER);
-        for r in &rows {
-            let _ = w.write_record(cells(r).iter().map(|c| neutralise_formula(c)));
+        for l in &rows {
+            let _ = w.write_record(cells(l).iter().map(|c| neutralise_formula(c)));
         }
         let bytes = w.into_inner().unwrap_or_default();
         let headers = [
@@ -177,9 +374,11 @@ async fn export(state: &AppState, caller: &Caller, q: &DeadlineQuery) -> Result<
         return Ok((headers, bytes).into_response());
     }
     let mask = !caller.is_admin();
-    let bytes = tokio::task::spawn_blocking(move || xlsx(&rows, mask)).await.ok().flatten();
+    let cells: Vec<[String; 12]> = rows.iter().map(cells).collect();
+    let bytes =
+        tokio::task::spawn_blocking(move || xlsx("到期", &HEADER, &DATE_COLUMNS, &cells, mask)).await.ok().flatten();
     let Some(bytes) = bytes else {
-        return Ok((axum::http::StatusCode::INTERNAL_SERVER_ERROR, "导出失败").into_response());
+        return Ok((StatusCode::INTERNAL_SERVER_ERROR, "导出失败").into_response());
     };
     let headers = [
         (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string()),
@@ -188,21 +387,60 @@ async fn export(state: &AppState, caller: &Caller, q: &DeadlineQuery) -> Result<
     Ok((headers, bytes).into_response())
 }
 
-/// Strings only, so nothing is ever evaluated; neutralised as in the CSV for users who copy
-/// cells onward. A workbook is a zip the masking layer cannot read, so ID numbers are
-/// masked here, cell by cell, when `mask` (the caller is not an admin).
-fn xlsx(rows: &[DeadlineRow], mask: bool) -> Option<Vec<u8>> {
-    let mut book = rust_xlsxwriter::Workbook::new();
+/// A workbook people can work in: a named sheet, the header frozen and filtered, columns wide
+/// enough, dates as real dates (`YYYY-MM-DD` cells in `dates`), everything else as text, so
+/// nothing is ever evaluated; text neutralised as in the CSV for users who copy cells onward.
+/// A workbook is a zip the masking layer cannot read, so ID numbers are masked here, cell by
+/// cell, when `mask` (the caller is not an admin).
+pub fn xlsx<const N: usize>(
+    sheet_name: &str,
+    header: &[&str; N],
+    dates: &[usize],
+    rows: &[[String; N]],
+    mask: bool,
+) -> Option<Vec<u8>> {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let mut book = Workbook::new();
+    let bold = Format::new().set_bold();
+    let date = Format::new().set_num_format("yyyy-mm-dd");
     let sheet = book.add_worksheet_with_constant_memory().ok()?;
-    for (c, h) in HEADER.iter().enumerate() {
-        sheet.write_string(0, c as u16, *h).ok()?;
-    }
-    for (i, r) in rows.iter().enumerate() {
-        for (c, v) in cells(r).iter().enumerate() {
-            let v = if mask { crate::ids::mask_ids_in_text(v) } else { std::borrow::Cow::Borrowed(v.as_str()) };
-            sheet.write_string(i as u32 + 1, c as u16, neutralise_formula(&v)).ok()?;
+    sheet.set_name(sheet_name).ok()?;
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count() * 2 + 2).collect();
+    for row in rows.iter().take(1000) {
+        for (c, v) in row.iter().enumerate() {
+            let w = v.chars().map(|ch| if ch.is_ascii() { 1 } else { 2 }).sum::<usize>() + 2;
+            widths[c] = widths[c].max(w).min(60);
         }
     }
+    for (c, w) in widths.iter().enumerate() {
+        sheet.set_column_width(c as u16, *w as f64).ok()?;
+    }
+    for (c, h) in header.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *h, &bold).ok()?;
+    }
+    sheet.set_freeze_panes(1, 0).ok()?;
+    for (i, r) in rows.iter().enumerate() {
+        let row = i as u32 + 1;
+        for (c, v) in r.iter().enumerate() {
+            if dates.contains(&c)
+                && let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                && let Ok(dt) = ExcelDateTime::from_ymd(
+                    chrono::Datelike::year(&d) as u16,
+                    chrono::Datelike::month(&d) as u8,
+                    chrono::Datelike::day(&d) as u8,
+                )
+            {
+                sheet.write_datetime_with_format(row, c as u16, &dt, &date).ok()?;
+                continue;
+            }
+            if v.is_empty() {
+                continue;
+            }
+            let v = if mask { crate::ids::mask_ids_in_text(v) } else { std::borrow::Cow::Borrowed(v.as_str()) };
+            sheet.write_string(row, c as u16, neutralise_formula(&v)).ok()?;
+        }
+    }
+    sheet.autofilter(0, 0, rows.len() as u32, (N as u16).saturating_sub(1)).ok()?;
     book.save_to_buffer().ok()
 }
 
@@ -219,22 +457,28 @@ mod tests {
         text
     }
 
+    fn row(key: &str) -> [String; 3] {
+        [key.to_string(), "2024-03-01".to_string(), "已逾期".to_string()]
+    }
+
     #[test]
     fn the_workbook_masks_id_numbers_unless_asked_not_to() {
-        let row = DeadlineRow {
-            id: 1,
-            department: "court".into(),
-            item: "COURT_SX".into(),
-            business_key: format!("（2024）皖0602执1号{}11010519491231002X", crate::record::KEY_SEPARATOR),
-            decision_date: Some("2024-03-01".into()),
-            deadline: Some("2024-03-12".into()),
-            provisional: false,
-            reported_on: None,
-            status: Status::Overdue,
-        };
-        let masked = workbook_text(xlsx(std::slice::from_ref(&row), true).expect("a workbook"));
+        let key = format!("（2024）皖0602执1号 / 11010519491231002X");
+        let header = ["业务主键", "决定日期", "状态"];
+        let masked = workbook_text(xlsx("到期", &header, &[1], &[row(&key)], true).expect("a workbook"));
         assert!(masked.contains("110105********002X") && !masked.contains("19491231"));
-        let full = workbook_text(xlsx(&[row], false).expect("a workbook"));
+        let full = workbook_text(xlsx("到期", &header, &[1], &[row(&key)], false).expect("a workbook"));
         assert!(full.contains("11010519491231002X"));
+    }
+
+    #[test]
+    fn the_workbook_has_dates_a_frozen_filtered_header_and_a_named_sheet() {
+        let header = ["业务主键", "决定日期", "状态"];
+        let text = workbook_text(xlsx("到期", &header, &[1], &[row("甲")], false).expect("a workbook"));
+        assert!(text.contains("name=\"到期\""), "the sheet is named");
+        assert!(text.contains("<pane") && text.contains("frozen"), "the header is frozen");
+        assert!(text.contains("<autoFilter"), "the header filters");
+        assert!(text.contains("<cols>"), "columns have widths");
+        assert!(text.contains("<v>45352</v>"), "2024-03-01 is a date serial, not text");
     }
 }

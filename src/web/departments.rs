@@ -129,9 +129,7 @@ pub async fn api(
     Ok(Json(out))
 }
 
-fn percent(rate: Option<f64>) -> String {
-    rate.map_or_else(|| "—".to_string(), |r| format!("{:.1}%", r * 100.0))
-}
+use super::pages::percent;
 
 /// 重错码率 in per mille, red with a mark when above the target.
 fn wrong_code_cell(m: &Month) -> String {
@@ -142,41 +140,138 @@ fn wrong_code_cell(m: &Month) -> String {
     }
 }
 
-/// 迟报率 (red) and record counts (blue bars) over twelve months.
-fn chart(months: &[Month]) -> String {
-    let (w, h, pad) = (600.0, 160.0, 24.0);
-    let step = (w - 2.0 * pad) / months.len().max(1) as f64;
-    let top = months.iter().map(|m| m.records).max().unwrap_or(0).max(1) as f64;
+/// A month with nothing to show in any table (hidden).
+fn is_empty(m: &Month) -> bool {
+    m.records == 0
+        && m.on_time + m.late + m.backfilled == 0
+        && m.compliance_rate.is_none()
+        && m.overdue == 0
+        && m.returned == 0
+        && m.missing.unwrap_or(0) == 0
+}
+
+/// A round axis maximum at or above `n` (1, 2, 5 × 10ᵏ).
+fn nice_max(n: i64) -> i64 {
+    let mut step = 1i64;
+    loop {
+        for m in [1, 2, 5] {
+            if step * m >= n.max(1) {
+                return step * m;
+            }
+        }
+        step *= 10;
+    }
+}
+
+/// Records accepted per month (blue bars: on time, and late stacked in orange, by the month the
+/// platform accepted them) against the left axis, and 迟报率 (red line and points) against the
+/// right axis, 0–100%. Drawn server-side as SVG: readable without JavaScript.
+pub fn chart(months: &[Month]) -> String {
+    let (w, h) = (640.0, 220.0);
+    let (left, right, top, bottom) = (48.0, 48.0, 28.0, 28.0);
+    let (pw, ph) = (w - left - right, h - top - bottom);
+    let shown: Vec<&Month> = months.iter().filter(|m| m.on_time + m.late > 0 || m.records > 0).collect();
     let mut svg = format!(
         "<svg class=\"trend\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" \
-         aria-label=\"近12个月记录数与迟报率\" style=\"background:#fff;border:1px solid #ccd\">"
+         aria-label=\"每月接收记录数与迟报率\" style=\"background:#fff;border:1px solid #ccd;max-width:100%\" \
+         font-family=\"sans-serif\">"
     );
-    let mut line = Vec::new();
-    for (i, m) in months.iter().enumerate() {
-        let x = pad + step * i as f64;
-        let bar = (h - 2.0 * pad) * m.records as f64 / top;
+    if shown.is_empty() {
         let _ = write!(
             svg,
-            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bar:.1}\" fill=\"#9ec5e8\"><title>{} 记录 {}</title></rect>\
-             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\">{}</text>",
-            x + 2.0,
-            h - pad - bar,
-            step - 4.0,
+            "<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\">暂无数据</text></svg>",
+            w / 2.0,
+            h / 2.0
+        );
+        return svg;
+    }
+    let max = nice_max(shown.iter().map(|m| m.on_time + m.late).max().unwrap_or(0));
+    let y = |v: f64| top + ph - ph * v;
+    // Axes, grid and their labels: counts on the left, 迟报率 on the right.
+    for i in 0..=4 {
+        let f = i as f64 / 4.0;
+        let yy = y(f);
+        let _ = write!(
+            svg,
+            "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#e3e7ec\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text>\
+             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#b00\">{}%</text>",
+            left + pw,
+            left - 4.0,
+            yy + 3.0,
+            (max as f64 * f).round() as i64,
+            left + pw + 4.0,
+            yy + 3.0,
+            (f * 100.0).round() as i64,
+        );
+    }
+    let _ = write!(
+        svg,
+        "<line x1=\"{left}\" x2=\"{left}\" y1=\"{top}\" y2=\"{:.1}\" stroke=\"#555\"/>\
+         <line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{top}\" y2=\"{:.1}\" stroke=\"#b00\"/>\
+         <line x1=\"{left}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#555\"/>\
+         <text x=\"4\" y=\"14\" font-size=\"11\">接收记录数</text>\
+         <text x=\"{:.1}\" y=\"14\" font-size=\"11\" fill=\"#b00\" text-anchor=\"end\">迟报率</text>\
+         <rect x=\"{:.1}\" y=\"6\" width=\"10\" height=\"10\" fill=\"#7fb3e0\"/><text x=\"{:.1}\" y=\"15\" font-size=\"11\">按时</text>\
+         <rect x=\"{:.1}\" y=\"6\" width=\"10\" height=\"10\" fill=\"#f0a35e\"/><text x=\"{:.1}\" y=\"15\" font-size=\"11\">迟报</text>",
+        top + ph,
+        left + pw,
+        left + pw,
+        top + ph,
+        left + pw,
+        top + ph,
+        top + ph,
+        w - 4.0,
+        left + 120.0,
+        left + 134.0,
+        left + 170.0,
+        left + 184.0,
+    );
+    let step = pw / shown.len() as f64;
+    let bar_w = (step * 0.6).min(40.0);
+    let mut line = Vec::new();
+    for (i, m) in shown.iter().enumerate() {
+        let cx = left + step * (i as f64 + 0.5);
+        let on_time = ph * m.on_time as f64 / max as f64;
+        let late = ph * m.late as f64 / max as f64;
+        let base = top + ph;
+        let _ = write!(
+            svg,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{bar_w:.1}\" height=\"{on_time:.1}\" fill=\"#7fb3e0\"><title>{} 按时 {}</title></rect>\
+             <rect x=\"{:.1}\" y=\"{:.1}\" width=\"{bar_w:.1}\" height=\"{late:.1}\" fill=\"#f0a35e\"><title>{} 迟报 {}</title></rect>\
+             <text x=\"{cx:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+            cx - bar_w / 2.0,
+            base - on_time,
             esc(&m.month),
-            m.records,
-            x + 2.0,
-            h - 8.0,
+            m.on_time,
+            cx - bar_w / 2.0,
+            base - on_time - late,
+            esc(&m.month),
+            m.late,
+            base + 14.0,
             esc(m.month.get(2..).unwrap_or(&m.month)),
         );
         if let Some(rate) = m.late_rate {
-            line.push(format!("{:.1},{:.1}", x + step / 2.0, h - pad - (h - 2.0 * pad) * rate));
+            line.push((cx, y(rate), rate, &m.month));
         }
     }
     if line.len() > 1 {
-        let _ =
-            write!(svg, "<polyline fill=\"none\" stroke=\"#b00\" stroke-width=\"2\" points=\"{}\"/>", line.join(" "));
+        let points: Vec<String> = line.iter().map(|(x, y, _, _)| format!("{x:.1},{y:.1}")).collect();
+        let _ = write!(
+            svg,
+            "<polyline class=\"late-rate\" fill=\"none\" stroke=\"#b00\" stroke-width=\"2\" points=\"{}\"/>",
+            points.join(" ")
+        );
     }
-    svg.push_str("</svg><p style=\"font-size:12px\">蓝色柱：每月决定的记录数；红线：迟报率（0–100%）</p>");
+    for (x, y, rate, month) in &line {
+        let _ = write!(
+            svg,
+            "<circle class=\"late-rate-point\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"#b00\"><title>{} 迟报率 {:.1}%</title></circle>",
+            esc(month),
+            rate * 100.0
+        );
+    }
+    svg.push_str("</svg>");
     svg
 }
 
@@ -187,41 +282,94 @@ pub async fn page_html(
 ) -> Result<Html<String>, ApiError> {
     let list = trends(&state, &caller, q.department.as_deref().filter(|d| !d.is_empty())).await?;
     let _ = state.store.audit(&caller.name, "view", "page:departments", state.now()).await;
+    let target = state.settings().gateway.wrong_code_rate_target * 1000.0;
     let mut body = String::new();
-    for d in &list {
-        let _ = write!(
-            body,
-            "<h2 id=\"dept-{}\">{}</h2>{}<table><tr><th>月份</th><th>记录</th><th>按时</th><th>迟报</th><th>迟报率</th>\
-             <th>补报</th><th>合规率</th><th>已逾期</th><th>漏报</th><th>其中未收到</th><th>其中校验未通过未补正</th>\
-             <th>其中退回未补正</th><th>退回待补正</th><th>重错码率（目标 {}‰）</th></tr>",
-            esc(&d.id),
-            esc(&d.name),
-            chart(&d.months),
-            state.settings().gateway.wrong_code_rate_target * 1000.0
+    // The departments side by side: this year's 迟报率 and what is open today.
+    if list.len() > 1 {
+        body.push_str(
+            "<h2>部门对比（近 12 个月）</h2><div class=\"scroll\"><table id=\"comparison\"><tr><th>部门</th><th>接收</th><th>迟报</th>\
+             <th>迟报率</th><th>已逾期</th><th>退回待补正</th></tr>",
         );
-        for m in d.months.iter().rev() {
+        for d in &list {
+            let (on_time, late) = d.months.iter().fold((0, 0), |(a, b), m| (a + m.on_time, b + m.late));
+            let rate = (on_time + late > 0).then(|| late as f64 / (on_time + late) as f64);
+            let bar = rate.map_or(0.0, |r| r * 100.0);
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td><a href=\"/departments?department={}\">{}</a></td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+                 <td><svg width=\"104\" height=\"10\" role=\"img\" aria-label=\"迟报率\"><rect width=\"100\" height=\"10\" fill=\"#eee\"/>\
+                 <rect width=\"{bar:.1}\" height=\"10\" fill=\"#b00\"/></svg> {}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                esc(&d.id),
+                esc(&d.name),
+                on_time + late,
+                late,
+                percent(rate),
+                d.months.iter().map(|m| m.overdue).sum::<i64>(),
+                d.months.iter().map(|m| m.returned).sum::<i64>(),
+            );
+        }
+        body.push_str("</table></div>");
+    }
+    for d in &list {
+        let months: Vec<&Month> = d.months.iter().rev().filter(|m| !is_empty(m)).collect();
+        let _ = write!(body, "<h2 id=\"dept-{}\">{}</h2>", esc(&d.id), esc(&d.name));
+        if months.is_empty() {
+            body.push_str("<p>近 12 个月没有数据。</p>");
+            continue;
+        }
+        body.push_str(&chart(&d.months));
+        body.push_str(
+            "<div class=\"tables\"><div><h3>按接收月份（平台接收的月份）</h3><table class=\"by-report\"><tr><th>月份</th>\
+             <th>按时</th><th>迟报</th><th>迟报率</th><th>补报</th></tr>",
+        );
+        for m in months.iter().filter(|m| m.on_time + m.late + m.backfilled > 0) {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 esc(&m.month),
-                m.records,
                 m.on_time,
                 m.late,
                 percent(m.late_rate),
-                m.backfilled,
-                percent(m.compliance_rate),
+                m.backfilled
+            );
+        }
+        body.push_str(
+            "</table></div><div><h3>按决定月份（作出决定的月份，今日状态）</h3><table class=\"by-decision\"><tr><th>月份</th>\
+             <th>记录</th><th>已逾期</th><th>退回待补正</th><th>漏报</th><th>其中未收到</th><th>其中校验未通过未补正</th>\
+             <th>其中退回未补正</th></tr>",
+        );
+        for m in months.iter().filter(|m| m.records > 0 || m.missing.unwrap_or(0) > 0) {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+                 <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                esc(&m.month),
+                m.records,
                 m.overdue,
+                m.returned,
                 m.missing.map_or_else(|| "—".to_string(), |x| x.to_string()),
                 m.missing_never_received.map_or_else(|| "—".to_string(), |x| x.to_string()),
                 m.missing_rejected,
                 m.missing_returned,
-                m.returned,
+            );
+        }
+        let _ = write!(
+            body,
+            "</table></div><div><h3>按导入月份（数据行交给网关的月份）</h3><table class=\"by-ingest\"><tr><th>月份</th>\
+             <th>合规率</th><th>重错码率（目标 {target}‰）</th></tr>"
+        );
+        for m in months.iter().filter(|m| m.compliance_rate.is_some()) {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                esc(&m.month),
+                percent(m.compliance_rate),
                 wrong_code_cell(m)
             );
         }
-        body.push_str("</table>");
+        body.push_str("</table></div></div>");
     }
+    body.push_str(&super::pages::definitions(&["迟报率", "合规率", "漏报", "已逾期"]));
     Ok(page("部门", Some(&caller), &body))
 }
 
@@ -252,6 +400,19 @@ mod tests {
         let m = sum("2026-03", &[&a, &b]);
         assert_eq!((m.records, m.on_time, m.late), (20, 7, 3));
         assert_eq!(m.late_rate, Some(0.3));
-        assert!(chart(&[m]).contains("<svg"));
+        let svg = chart(&[m.clone(), m]);
+        assert!(svg.contains("<svg") && svg.contains("class=\"late-rate\"") && svg.contains("迟报率"), "{svg}");
+        assert!(svg.contains(">100%<") && svg.contains(">0%<"), "the right axis is labelled: {svg}");
+    }
+
+    #[test]
+    fn one_month_still_draws_its_late_rate_and_empty_months_are_hidden() {
+        let m = Month { month: "2026-03".into(), on_time: 3, late: 1, late_rate: Some(0.25), ..Month::default() };
+        let empty = Month { month: "2026-02".into(), ..Month::default() };
+        let svg = chart(&[empty.clone(), m]);
+        assert!(svg.contains("late-rate-point") && svg.contains("迟报率 25.0%"), "{svg}");
+        assert!(!svg.contains(">26-02<"), "an empty month is drawn: {svg}");
+        assert!(is_empty(&empty));
+        assert_eq!((nice_max(0), nice_max(7), nice_max(183), nice_max(2000)), (1, 10, 200, 2000));
     }
 }

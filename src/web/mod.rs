@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod deadlines;
 pub mod departments;
+pub mod lists;
 pub mod masking;
 pub mod metrics;
 pub mod objections;
@@ -117,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .route("/deadlines", get(deadlines::page_or_export))
         .route("/publicity", get(publicity::page_html))
         .route("/problems", get(records::problems_page))
+        .route("/problems/report/{run}", get(records::error_report))
         .route("/records/{id}", get(records::record_page))
         .route("/subjects", get(subjects::search_page))
         .route("/subjects/{code}", get(subjects::file_page))
@@ -146,10 +148,35 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/objections/{id}/reply", post(objections::reply_api))
         .route("/api/v1/objections/{id}/close", post(objections::close_api))
         .route("/api/v1/openapi.json", get(api::openapi))
+        .layer(axum::middleware::from_fn(forbidden_page))
         .layer(axum::middleware::from_fn_with_state(state.clone(), masking::mask_unless_admin))
         // A write that rides on the session cookie must come from our own pages.
         .layer(axum::middleware::from_fn(origin::same_origin_writes))
         .with_state(state)
+}
+
+/// A browser refused a page (a clerk opening 投递) reads why in Chinese, on a page; API
+/// callers keep the JSON answer.
+async fn forbidden_page(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let page = !request.uri().path().starts_with("/api/")
+        && request
+            .headers()
+            .get(axum::http::header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+    let response = next.run(request).await;
+    let json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/json"));
+    if !(page && json && response.status() == axum::http::StatusCode::FORBIDDEN) {
+        return response;
+    }
+    let body = "<p class=\"err\" id=\"forbidden\">无权访问：此页面仅对运维人员和管理员开放。如需查看，请联系信用办。</p>\
+                <p><a href=\"/\">返回总览</a></p>";
+    (axum::http::StatusCode::FORBIDDEN, pages::page("无权访问", None, body)).into_response()
 }
 
 async fn healthz() -> &'static str {

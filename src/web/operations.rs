@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::api::{ApiError, ConnectorLine, overview_for};
 use super::auth::{Caller, Role};
-use super::pages::{esc, page};
+use super::pages::{esc, linked, page, thousands};
+use crate::glossary;
 use crate::store::{DeliveryRow, RunRow};
 
 const RUNS: i64 = 100;
-const DELIVERIES: i64 = 500;
 
 #[derive(Debug, Serialize)]
 pub struct Connectors {
@@ -37,6 +37,7 @@ pub async fn connectors_api(State(state): State<AppState>, caller: Caller) -> Re
 pub async fn connectors_page(State(state): State<AppState>, caller: Caller) -> Result<Html<String>, ApiError> {
     let c = connectors(&state, &caller).await?;
     let _ = state.store.audit(&caller.name, "view", "page:connectors", state.now()).await;
+    let settings = state.settings();
     let mut body = String::from(
         "<table id=\"connector-list\"><tr><th>连接器</th><th>部门</th><th>状态</th><th>上次运行</th><th>下次运行</th>\
          <th>累计行数</th><th>错误次数</th><th>最近错误</th><th></th></tr>",
@@ -54,15 +55,17 @@ pub async fn connectors_page(State(state): State<AppState>, caller: Caller) -> R
         };
         let _ = write!(
             body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{run}</td></tr>",
+            "<tr id=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+             <td>{}</td><td>{run}</td></tr>",
             esc(&k.name),
-            esc(&k.department),
-            esc(&k.status),
-            esc(k.last_run.as_deref().unwrap_or("—")),
-            esc(k.next_run.as_deref().unwrap_or("—")),
-            k.rows_total,
-            k.errors_total,
-            esc(k.last_error.as_deref().unwrap_or(""))
+            esc(&k.name),
+            esc(super::lists::department_name(&settings, &k.department)),
+            glossary::connector_status(&k.status),
+            esc(&k.last_run.as_deref().map_or_else(|| "—".to_string(), glossary::local_time)),
+            esc(&k.next_run.as_deref().map_or_else(|| "—".to_string(), glossary::local_time)),
+            thousands(k.rows_total),
+            thousands(k.errors_total),
+            esc(&k.last_error.as_deref().map(glossary::push_error).unwrap_or_default())
         );
     }
     body.push_str(
@@ -75,13 +78,17 @@ pub async fn connectors_page(State(state): State<AppState>, caller: Caller) -> R
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             r.id,
             esc(&r.connector),
-            esc(&r.source),
+            esc(glossary::file_name(&r.source)),
             run_status(r),
-            r.rows_read,
-            r.accepted,
-            r.rejected,
-            esc(&r.started_at),
-            esc(r.finished_at.as_deref().unwrap_or(""))
+            thousands(r.rows_read),
+            thousands(r.accepted),
+            if r.rejected > 0 {
+                format!("<a href=\"/problems/report/{}\" title=\"下载错误报告\">{}</a>", r.id, thousands(r.rejected))
+            } else {
+                "0".to_string()
+            },
+            esc(&glossary::local_time(&r.started_at)),
+            esc(&r.finished_at.as_deref().map(glossary::local_time).unwrap_or_default())
         );
     }
     body.push_str("</table>");
@@ -92,8 +99,10 @@ pub async fn connectors_page(State(state): State<AppState>, caller: Caller) -> R
 /// 错误报告未写出 and why (the connector writes it again later).
 pub fn run_status(r: &RunRow) -> String {
     match &r.report_error {
-        Some(why) => format!("{}<br><span class=\"bad\">错误报告未写出：{}</span>", esc(&r.status), esc(why)),
-        None => esc(&r.status),
+        Some(why) => {
+            format!("{}<br><span class=\"bad\">错误报告未写出：{}</span>", glossary::run_status(&r.status), esc(why))
+        }
+        None => esc(glossary::run_status(&r.status)),
     }
 }
 
@@ -101,11 +110,33 @@ pub fn run_status(r: &RunRow) -> String {
 pub struct DeliveryQuery {
     #[serde(default)]
     status: Option<String>,
+    #[serde(default)]
+    destination: Option<String>,
+    /// `record` (from departments) or `feed` (from the reverse feeds).
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    offset: Option<i64>,
+    #[serde(default)]
+    limit: Option<i64>,
 }
 
-async fn deliveries(state: &AppState, q: &DeliveryQuery) -> Result<Vec<DeliveryRow>, ApiError> {
-    let status = q.status.as_deref().filter(|s| !s.is_empty());
-    Ok(state.store.deliveries(status, DELIVERIES).await?)
+/// One page of deliveries, with the true total.
+#[derive(Debug, Serialize)]
+pub struct DeliveryPage {
+    pub total: i64,
+    pub offset: i64,
+    pub limit: i64,
+    pub rows: Vec<DeliveryRow>,
+}
+
+async fn deliveries(state: &AppState, q: &DeliveryQuery) -> Result<DeliveryPage, ApiError> {
+    let nonempty = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(str::to_string);
+    let (offset, limit) = super::lists::window(q.offset, q.limit);
+    let (status, destination, source) = (nonempty(&q.status), nonempty(&q.destination), nonempty(&q.source));
+    let (total, rows) =
+        state.store.delivery_list(status.as_deref(), destination.as_deref(), source.as_deref(), offset, limit).await?;
+    Ok(DeliveryPage { total, offset, limit, rows })
 }
 
 /// The outbox spans departments: ops and admins only.
@@ -117,9 +148,9 @@ pub async fn deliveries_api(
     if let Err(denied) = caller.require(&[Role::Admin, Role::Ops]) {
         return Ok(denied.into_response());
     }
-    let rows = deliveries(&state, &q).await?;
+    let page = deliveries(&state, &q).await?;
     let _ = state.store.audit(&caller.name, "view", "api:deliveries", state.now()).await;
-    Ok(Json(rows).into_response())
+    Ok(Json(page).into_response())
 }
 
 pub async fn deliveries_page(
@@ -130,12 +161,20 @@ pub async fn deliveries_page(
     if let Err(denied) = caller.require(&[Role::Admin, Role::Ops]) {
         return Ok(denied.into_response());
     }
-    let rows = deliveries(&state, &q).await?;
+    let p = deliveries(&state, &q).await?;
     let counts = state.store.delivery_counts().await?;
     let _ = state.store.audit(&caller.name, "view", "page:deliveries", state.now()).await;
+    let settings = state.settings();
+    let title = |d: &str| settings.destinations.iter().find(|x| x.name == d).map_or(d.to_string(), |x| x.title.clone());
     let mut body = String::from("<table id=\"delivery-counts\"><tr><th>平台</th><th>状态</th><th>数量</th></tr>");
     for (destination, status, n) in &counts {
-        let _ = write!(body, "<tr><td>{}</td><td>{}</td><td>{n}</td></tr>", esc(destination), esc(status));
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
+            esc(&title(destination)),
+            glossary::delivery_status(status),
+            linked(*n, &format!("/deliveries?status={status}&destination={destination}"))
+        );
     }
     body.push_str("</table>");
     if caller.is_admin() {
@@ -144,16 +183,36 @@ pub async fn deliveries_page(
              <button type=\"submit\" id=\"retry-dead\">全部死信重新投递</button></form>",
         );
     }
+    let status = q.status.as_deref().unwrap_or("");
+    let option = |value: &str, label: &str| {
+        let sel = if status == value { " selected" } else { "" };
+        format!("<option value=\"{value}\"{sel}>{label}</option>")
+    };
     let _ = write!(
         body,
-        "<h2>待处理投递（{}）</h2><form method=\"get\" action=\"/deliveries\">状态 <select name=\"status\">\
-         <option value=\"\">待推送 / 推送中 / 死信</option><option value=\"dead\">死信</option>\
-         <option value=\"returned\">已退回</option><option value=\"accepted\">已接收</option></select> \
-         <button type=\"submit\">筛选</button></form><table id=\"delivery-list\"><tr><th>编号</th><th>记录</th><th>平台</th>\
-         <th>操作</th><th>状态</th><th>尝试</th><th>下次尝试</th><th>错误 / 原因</th><th></th></tr>",
-        rows.len()
+        "<h2>待处理投递</h2><form method=\"get\" action=\"/deliveries\">状态 <select name=\"status\">{}{}{}{}{}</select> \
+         <button type=\"submit\">筛选</button></form>",
+        option("", "待推送 / 推送中 / 死信"),
+        option("pending", glossary::delivery_status("pending")),
+        option("dead", glossary::delivery_status("dead")),
+        option("returned", glossary::delivery_status("returned")),
+        option("accepted", glossary::delivery_status("accepted")),
     );
-    for d in &rows {
+    let nonempty = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(str::to_string);
+    let base = format!(
+        "/deliveries{}",
+        super::lists::query(&[
+            ("status", nonempty(&q.status).as_deref()),
+            ("destination", nonempty(&q.destination).as_deref()),
+            ("source", nonempty(&q.source).as_deref()),
+        ])
+    );
+    body.push_str(&super::lists::pager("delivery-total", &base, p.total, p.offset, p.limit, p.rows.len()));
+    body.push_str(
+        "<div class=\"scroll\"><table id=\"delivery-list\"><tr><th>编号</th><th>记录</th><th>平台</th>\
+         <th>操作</th><th>状态</th><th>尝试次数</th><th>下次尝试</th><th>错误 / 原因</th><th></th></tr>",
+    );
+    for d in &p.rows {
         let retry = if caller.is_admin() && (d.status == "dead" || d.status == "pending") {
             format!(
                 "<form method=\"post\" action=\"/deliveries/retry\" style=\"margin:0\"><input type=\"hidden\" name=\"id\" \
@@ -163,22 +222,27 @@ pub async fn deliveries_page(
         } else {
             String::new()
         };
+        let why = match (&d.reason, &d.last_error) {
+            (Some(reason), _) => reason.clone(),
+            (None, Some(error)) => glossary::push_error(error),
+            (None, None) => String::new(),
+        };
         let _ = write!(
             body,
-            "<tr><td>{}</td><td><a href=\"/records/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{retry}</td></tr>",
+            "<tr><td>{}</td><td><a href=\"/records/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
+             <td>{}</td><td>{}</td><td>{retry}</td></tr>",
             d.id,
             d.record_id,
             d.record_id,
-            esc(&d.destination),
-            esc(&d.operation),
-            esc(&d.status),
+            esc(&title(&d.destination)),
+            glossary::operation(&d.operation),
+            glossary::delivery_status(&d.status),
             d.attempts,
-            esc(&d.next_attempt_at),
-            esc(d.reason.as_deref().or(d.last_error.as_deref()).unwrap_or(""))
+            esc(&glossary::local_time(&d.next_attempt_at)),
+            esc(&why)
         );
     }
-    body.push_str("</table>");
+    body.push_str("</table></div>");
     Ok(page("投递", Some(&caller), &body).into_response())
 }
 

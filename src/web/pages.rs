@@ -31,16 +31,21 @@ pub fn esc(text: &str) -> String {
 }
 
 const STYLE: &str = "body{font-family:'Microsoft YaHei','PingFang SC',sans-serif;margin:0;color:#222;background:#f4f6f8}\
-header{background:#1f4e79;color:#fff;padding:8px 16px;display:flex;gap:16px;align-items:center}\
+header{background:#1f4e79;color:#fff;padding:8px 16px;display:flex;flex-wrap:wrap;gap:8px 16px;align-items:center}\
 header a{color:#fff;text-decoration:none}header .who{margin-left:auto}\
 main{padding:16px}h1{font-size:20px}table{border-collapse:collapse;background:#fff;margin:8px 0 16px}\
-th,td{border:1px solid #ccd;padding:4px 8px;text-align:left}th{background:#e8eef5}\
+th,td{border:1px solid #ccd;padding:4px 8px;text-align:left}th{white-space:nowrap}th{background:#e8eef5}\
 .cards{display:flex;flex-wrap:wrap;gap:12px}.card{background:#fff;border:1px solid #ccd;padding:10px 14px;min-width:120px}\
 .card b{display:block;font-size:24px}.bad b{color:#b00}.warn{background:#fff3cd;border:1px solid #e0c36c;padding:8px;margin:8px 0}\
 form.login{background:#fff;border:1px solid #ccd;padding:16px;width:280px;margin:60px auto}\
 form.login input{display:block;width:100%;margin:6px 0 12px;padding:4px}.err{color:#b00}\
 form.stack{background:#fff;border:1px solid #ccd;padding:12px;max-width:640px}form.stack label{display:block;margin:6px 0}\
 header form.search{margin:0}header form.search input{width:220px}\
+.alarm{background:#b00;color:#fff;padding:10px 14px;font-weight:bold;margin:8px 0}\
+a.card{color:#222;text-decoration:none}a.card:hover{border-color:#1f4e79}td.n{text-align:right}td.hot a{color:#b00;font-weight:bold}\
+td.ours{color:#666}.overdue-mark{color:#b00;font-weight:bold}dl.defs{font-size:12px;color:#555;margin:0 0 16px}\
+dl.defs dt{display:inline;font-weight:bold}dl.defs dd{display:inline;margin:0 12px 0 4px}\
+.scroll{overflow-x:auto;max-width:100%}.tables{display:flex;flex-wrap:wrap;gap:16px}.tables h3{font-size:14px;margin:4px 0}td{min-width:3.5em}td:first-child{white-space:nowrap}.pager{margin:8px 0}.pager a{margin-right:12px}\
 form.stack input:not([type=radio]):not([type=checkbox]),form.stack select,form.stack textarea{display:block;width:100%;max-width:600px;margin-top:2px;padding:4px;box-sizing:border-box}";
 
 const NAV: &[(&str, &str)] = &[
@@ -153,32 +158,70 @@ pub async fn logout(State(state): State<AppState>, parts: Parts) -> Response {
     ([(header::SET_COOKIE, clear)], Redirect::to("/login")).into_response()
 }
 
-fn percent(rate: Option<f64>) -> String {
+pub fn percent(rate: Option<f64>) -> String {
     rate.map_or_else(|| "—".to_string(), |r| format!("{:.1}%", r * 100.0))
 }
 
-const CONNECTOR_STATUS: [(&str, &str); 5] =
-    [("ok", "正常"), ("idle", "空闲"), ("error", "出错"), ("never", "未运行"), ("disabled", "已停用")];
-
-const DELIVERY_STATUS: [(&str, &str); 6] = [
-    ("pending", "待推送"),
-    ("in_flight", "推送中"),
-    ("accepted", "已接收"),
-    ("returned", "已退回"),
-    ("dead", "死信"),
-    ("superseded", "已被新版本取代"),
-];
-
-fn zh<'a>(table: &[(&str, &'a str)], code: &'a str) -> &'a str {
-    table.iter().find(|(c, _)| *c == code).map_or(code, |(_, z)| z)
+/// A count as people read it: `2,902`.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
 }
 
-/// 总览: today's overdue and due soon, this month's lateness, returns, dead letters, the
-/// departments, the connectors, calendar warnings and the delivery queue.
+/// A figure that links to the list behind it (whose total is the figure).
+pub fn linked(n: i64, href: &str) -> String {
+    format!("<a href=\"{}\">{}</a>", esc(href), thousands(n))
+}
+
+/// The one statement of each measure (SPEC §7), shown under every table that uses them.
+pub const DEFINITIONS: &[(&str, &str)] = &[
+    ("已逾期", "截止日期（决定日期起第 N 个工作日 24:00）已过、省平台尚未接收的记录"),
+    ("部门未报送", "已逾期，且部门在截止日期之后才交给网关"),
+    ("已退回待补正", "已逾期，平台退回后部门尚未补正"),
+    ("推送失败/平台异常", "已逾期，但记录在截止日期前已到达网关，因推送或平台原因未被接收；不计入部门"),
+    ("即将到期", "尚未接收、剩余不超过规定工作日的记录"),
+    ("补正超期", "平台退回后超过规定工作日仍未补正的记录"),
+    ("迟报率", "当期被省平台接收的记录中，首次接收晚于截止日期的比例（补报不计）；及时率 = 1 − 迟报率"),
+    ("合规率", "当期（按导入月份）提交的数据行中通过校验的比例"),
+    ("漏报", "已知存在（部门台账、被拒且未更正、被退回且从未接收）但从未被省平台接收的决定"),
+];
+
+/// The definitions of `terms`, as a footnote.
+pub fn definitions(terms: &[&str]) -> String {
+    let mut out = String::from("<dl class=\"defs\">");
+    for (term, text) in DEFINITIONS.iter().filter(|(t, _)| terms.contains(t)) {
+        let _ = write!(out, "<dt>{term}</dt><dd>{text}</dd>");
+    }
+    out.push_str("</dl>");
+    out
+}
+
+/// 总览: 今日催办 first (who to chase today, and why), a red banner while a platform fails,
+/// then the figures, each a link to its list; the connectors and the delivery queue.
 pub async fn overview(State(state): State<AppState>, caller: Caller) -> Result<Html<String>, ApiError> {
+    use crate::glossary;
     let o = overview_for(&state, &caller).await?;
     let _ = state.store.audit(&caller.name, "view", "page:overview", state.now()).await;
     let mut body = String::new();
+    for out in &o.outages {
+        let _ = write!(
+            body,
+            "<p class=\"alarm\" id=\"outage-{}\">{}推送失败（{}），{} 条待推送，自 {} 起。\
+             因此逾期的记录计入“推送失败/平台异常”，不计入部门。</p>",
+            esc(&out.destination),
+            esc(&out.title),
+            esc(&out.http_status.map_or_else(|| out.error.clone(), |c| format!("HTTP {c}"))),
+            thousands(out.pending),
+            esc(&out.since_local),
+        );
+    }
     for year in &o.calendar_missing_years {
         let _ = write!(
             body,
@@ -187,58 +230,123 @@ pub async fn overview(State(state): State<AppState>, caller: Caller) -> Result<H
         );
     }
     let c = &o.counts;
-    let card = |label: &str, n: i64, bad: bool| {
-        format!(
-            "<div class=\"card{}\" id=\"card-{label}\">{label}<b>{n}</b></div>",
-            if bad && n > 0 { " bad" } else { "" }
-        )
+    let month = o.today.get(..7).unwrap_or("");
+    let card = |id: &str, label: &str, n: i64, bad: bool, href: Option<String>| {
+        let class = if bad && n > 0 { "card bad" } else { "card" };
+        match href {
+            Some(h) => {
+                format!("<a class=\"{class}\" id=\"card-{id}\" href=\"{}\">{label}<b>{}</b></a>", esc(&h), thousands(n))
+            }
+            None => format!("<div class=\"{class}\" id=\"card-{id}\">{label}<b>{}</b></div>", thousands(n)),
+        }
     };
+    let ops = caller.scope().is_none();
+    let withdrawals = state.store.withdrawals_due(state.today(), caller.scope()).await?;
     let _ = write!(
         body,
-        "<p>今日：{}</p><div class=\"cards\">{}{}{}{}{}{}</div>",
+        "<p>今日：{}（数据截至 {}）</p><div class=\"cards\">{}{}{}{}{}{}{}</div>",
         esc(&o.today),
-        card("记录总数", c.records, false),
-        card("已逾期", c.overdue, true),
-        card("即将到期", c.due_soon, false),
-        card("本月迟报", c.late, true),
-        card("退回待补正", c.returned, true),
-        card("死信", c.dead_letters, true),
+        esc(&glossary::local_time(&o.as_of)),
+        card("records", "记录总数", c.records, false, Some("/deadlines?status=all".into())),
+        card("overdue", "已逾期", c.overdue, true, Some("/deadlines?status=overdue".into())),
+        card("due-soon", "即将到期", c.due_soon, false, Some("/deadlines?status=due_soon".into())),
+        card("late", "本月迟报", c.late, true, Some(format!("/deadlines?status=reported_late&reported_month={month}"))),
+        card("returned", "退回待补正", c.returned, true, Some("/problems".into())),
+        card(
+            "dead",
+            "推送失败（死信）",
+            c.dead_letters,
+            true,
+            ops.then(|| "/deliveries?status=dead&source=record".to_string())
+        ),
+        card("withdrawals", "待撤下公示", withdrawals, true, Some("/publicity".into())),
     );
-    let withdrawals = state.store.withdrawals_due(state.today(), caller.scope()).await?;
-    let _ =
-        write!(body, "<div class=\"cards\"><a href=\"/publicity\">{}</a></div>", card("待撤下公示", withdrawals, true));
-    body.push_str("<h2>部门</h2><table id=\"departments\"><tr><th>部门</th><th>记录</th><th>迟报率</th><th>已逾期</th><th>退回待补正</th></tr>");
-    for d in &o.departments {
+
+    body.push_str(
+        "<h2>今日催办</h2><table id=\"chase\"><tr><th rowspan=\"2\">部门</th><th colspan=\"3\">已逾期（按原因）</th>\
+         <th rowspan=\"2\">2 个工作日内到期</th><th rowspan=\"2\">补正超期</th><th rowspan=\"2\">最久逾期（天）</th></tr>\
+         <tr><th>部门未报送</th><th>已退回待补正</th><th>推送失败/平台异常<br><small>不计入部门</small></th></tr>",
+    );
+    let overdue_link = |d: &str, cause: &str| format!("/deadlines?department={d}&status=overdue&cause={cause}");
+    for r in &o.chase {
+        let d = r.id.as_str();
+        let corrections = match &o.corrections_due_by {
+            Some(by) => linked(r.corrections_overdue, &format!("/problems?department={d}&returned_by={by}")),
+            None => "0".into(),
+        };
         let _ = write!(
             body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&d.name),
-            d.records,
-            percent(d.late_rate),
-            d.overdue,
-            d.returned
-        );
-    }
-    body.push_str("</table><h2>连接器</h2><table id=\"connectors\"><tr><th>连接器</th><th>部门</th><th>状态</th><th>上次运行</th><th>下次运行</th><th>累计行数</th><th>错误次数</th><th>最近错误</th></tr>");
-    for k in &o.connectors {
-        let _ = write!(
-            body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&k.name),
-            esc(&k.department),
-            zh(&CONNECTOR_STATUS, &k.status),
-            esc(k.last_run.as_deref().unwrap_or("—")),
-            esc(k.next_run.as_deref().unwrap_or("—")),
-            k.rows_total,
-            k.errors_total,
-            esc(k.last_error.as_deref().unwrap_or(""))
+            "<tr id=\"chase-{}\"><td>{}</td><td class=\"n{}\">{}</td><td class=\"n{}\">{}</td><td class=\"n ours\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"n{}\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(d),
+            esc(&r.name),
+            if r.overdue_department > 0 { " hot" } else { "" },
+            linked(r.overdue_department, &overdue_link(d, "department")),
+            if r.overdue_returned > 0 { " hot" } else { "" },
+            linked(r.overdue_returned, &overdue_link(d, "returned")),
+            linked(r.overdue_push, &overdue_link(d, "push")),
+            linked(r.due_soon, &format!("/deadlines?department={d}&status=due_soon")),
+            if r.corrections_overdue > 0 { " hot" } else { "" },
+            corrections,
+            r.oldest_days_overdue.map_or_else(|| "—".to_string(), |n| n.to_string()),
         );
     }
     body.push_str("</table>");
-    if caller.scope().is_none() {
+    body.push_str(&definitions(&["已逾期", "部门未报送", "已退回待补正", "推送失败/平台异常", "即将到期", "补正超期"]));
+    let _ = write!(body, "<p class=\"note\">补正期限：退回后 {} 个工作日。</p>", o.correction_working_days);
+
+    body.push_str(
+        "<h2>部门</h2><table id=\"departments\"><tr><th>部门</th><th>记录</th><th>迟报率（累计）</th><th>已逾期</th>\
+         <th>退回待补正</th></tr>",
+    );
+    for d in &o.departments {
+        let id = d.id.as_str();
+        let _ = write!(
+            body,
+            "<tr id=\"department-{}\"><td><a href=\"/departments?department={id}\">{}</a></td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(id),
+            esc(&d.name),
+            linked(d.records, &format!("/deadlines?department={id}&status=all")),
+            percent(d.late_rate),
+            linked(d.overdue, &format!("/deadlines?department={id}&status=overdue")),
+            linked(d.returned, &format!("/problems?department={id}")),
+        );
+    }
+    body.push_str("</table>");
+    body.push_str(&definitions(&["迟报率"]));
+    body.push_str(
+        "<h2>连接器</h2><div class=\"scroll\"><table id=\"connectors\"><tr><th>连接器</th><th>部门</th><th>状态</th><th>上次运行</th>\
+         <th>下次运行</th><th>累计行数</th><th>错误次数</th><th>最近错误</th></tr>",
+    );
+    let settings = state.settings();
+    for k in &o.connectors {
+        let department = settings.departments.get(&k.department).map_or(k.department.as_str(), |d| d.name.as_str());
+        let _ = write!(
+            body,
+            "<tr><td><a href=\"/connectors#{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td>{}</td></tr>",
+            esc(&k.name),
+            esc(&k.name),
+            esc(department),
+            glossary::connector_status(&k.status),
+            esc(&k.last_run.as_deref().map_or_else(|| "—".to_string(), glossary::local_time)),
+            esc(&k.next_run.as_deref().map_or_else(|| "—".to_string(), glossary::local_time)),
+            thousands(k.rows_total),
+            thousands(k.errors_total),
+            esc(&k.last_error.as_deref().map(glossary::push_error).unwrap_or_default())
+        );
+    }
+    body.push_str("</table></div>");
+    if ops {
         body.push_str("<h2>投递队列</h2><table id=\"deliveries\"><tr><th>状态</th><th>数量</th></tr>");
         for s in &o.deliveries {
-            let _ = write!(body, "<tr><td>{}</td><td>{}</td></tr>", zh(&DELIVERY_STATUS, &s.status), s.count);
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td class=\"n\">{}</td></tr>",
+                glossary::delivery_status(&s.status),
+                linked(s.count, &format!("/deliveries?status={}", s.status))
+            );
         }
         body.push_str("</table>");
     }

@@ -429,7 +429,7 @@ async fn browse(
     browser.click("select[name=department] option[value=market]").await;
     browser.click("select[name=status] option[value=overdue]").await;
     browser.click("#filter button[type=submit]:not([name])").await;
-    browser.wait_for_path(base, "/deadlines?department=market&item=&status=overdue").await;
+    browser.wait_for_path(base, "/deadlines?q=&department=market&item=&status=overdue&cause=").await;
     let rows = browser.visible_text_of("#deadline-list").await;
     assert!(rows.contains("已逾期") && !rows.contains("已按时上报"), "{rows}");
     assert!(!rows.contains("税务局"), "the filter let the tax office's records through:\n{rows}");
@@ -438,7 +438,7 @@ async fn browse(
     let csv = downloaded(&downloads, ".csv").await;
     let text = String::from_utf8(std::fs::read(&csv).unwrap()).unwrap();
     assert!(text.trim_start_matches('\u{feff}').starts_with("记录编号,部门"), "{text}");
-    assert!(text.lines().skip(1).all(|l| l.contains(",market,") && l.ends_with("已逾期")), "{text}");
+    assert!(text.lines().skip(1).all(|l| l.contains(",市场监督管理局,") && l.contains(",已逾期,")), "{text}");
     browser.click("#filter button[value=xlsx]").await;
     let xlsx = downloaded(&downloads, ".xlsx").await;
     assert!(std::fs::read(&xlsx).unwrap().starts_with(b"PK"));
@@ -544,4 +544,157 @@ fn base64_decodes() {
     assert_eq!(base64_decode("aGVsbG8h"), b"hello!");
     assert_eq!(base64_decode("aGk="), b"hi");
     assert_eq!(base64_decode(""), b"");
+}
+
+/// Pages of the scripted day, screenshotted at both widths (`{record}`: a returned record).
+const WORK_PAGES: &[(&str, &str)] = &[
+    ("work-overview", "/"),
+    ("work-departments", "/departments"),
+    ("work-deadlines", "/deadlines"),
+    ("work-deadlines-overdue", "/deadlines?status=overdue"),
+    ("work-problems", "/problems"),
+    ("work-invalid", "/problems?view=invalid"),
+    ("work-record", "/records/{record}"),
+    ("work-connectors", "/connectors"),
+    ("work-deliveries", "/deliveries"),
+    ("work-publicity", "/publicity"),
+    ("work-objections", "/objections"),
+];
+
+impl Browser {
+    async fn resize(&self, width: u32) {
+        self.post("/window/rect", json!({"width": width, "height": 1000})).await;
+    }
+
+    async fn script(&self, source: &str) -> Value {
+        self.post("/execute/sync", json!({"script": source, "args": []})).await
+    }
+
+    /// Clicks a link and waits for the next page to load.
+    async fn follow(&self, css: &str) {
+        self.submit(css).await;
+    }
+}
+
+/// The number a figure or a list's total shows (`2,902` → 2902).
+fn number(text: &str) -> i64 {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or_else(|_| panic!("no number in {text:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_chase_from_the_overview_and_a_clerk_follows_a_return() {
+    let driver = Driver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let day = crate::dashboard::scripted_day(root).await;
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let (_cal_tx, calendar) = tokio::sync::watch::channel(day.settings.calendar.clone());
+    let state =
+        AppState::new(Arc::new(day.settings.clone()), day.store.clone(), calendar).with_clock(day.clock.clone());
+    let (addr, serve) = credit_gateway::web::bind("127.0.0.1:0".parse().unwrap(), state, stop).await.unwrap();
+    let server = tokio::spawn(serve);
+    let base = format!("http://{addr}");
+    let browser = driver.session(&root.join("profile")).await;
+    let checks = {
+        let (browser, base) = (browser.clone(), base.clone());
+        let downloads = root.join("profile/downloads");
+        let expect = (day.late_arrivals, day.returned, day.ours, day.returned_record);
+        tokio::spawn(async move { chase(&browser, &base, expect, downloads).await })
+    };
+    let outcome = checks.await;
+    browser.close().await;
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    day.store.close().await;
+    drop(driver);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn chase(browser: &Browser, base: &str, expect: (i64, i64, i64, i64), downloads: PathBuf) {
+    let (late_arrivals, returned, ours, record) = expect;
+    let shots = screenshots();
+    browser.resize(1400).await;
+    browser.log_in(base, "ops").await;
+
+    // The outage is a red banner, and the market regulator is charged only with its own.
+    let banner = browser.visible_text_of("#outage-provincial").await;
+    assert!(banner.contains("省公共信用信息平台推送失败（HTTP 503）") && banner.contains("自 10:00 起"), "{banner}");
+    assert!(banner.contains(&format!("{} 条待推送", ours + late_arrivals)), "{banner}");
+    let row = browser.visible_text_of("#chase-market").await;
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells[..4],
+        ["市场监督管理局", &late_arrivals.to_string(), &returned.to_string(), &ours.to_string()],
+        "{row}"
+    );
+
+    // Each card lands on a list whose total is the card's figure.
+    for card in ["records", "overdue", "due-soon", "late", "returned", "dead"] {
+        browser.open(&format!("{base}/")).await;
+        let figure = number(&browser.visible_text_of(&format!("#card-{card} b")).await);
+        browser.follow(&format!("#card-{card}")).await;
+        let total = number(&browser.visible_text_of(".pager .total").await);
+        assert_eq!(total, figure, "card {card} → {}", browser.url().await);
+    }
+    // And each cell of the market regulator's chase line.
+    for column in 2..=6 {
+        browser.open(&format!("{base}/")).await;
+        let css = format!("#chase-market td:nth-child({column}) a");
+        let figure = number(&browser.visible_text_of(&css).await);
+        browser.follow(&css).await;
+        let total = number(&browser.visible_text_of(".pager .total").await);
+        assert_eq!(total, figure, "chase column {column} → {}", browser.url().await);
+    }
+    browser.screenshot(&shots.join("chase-list.png")).await;
+
+    // Search finds a subject by a fragment of its name.
+    browser.open(&format!("{base}/deadlines?status=overdue&cause=department")).await;
+    let name = browser.visible_text_of("#deadline-list tr:nth-child(2) td:nth-child(3)").await;
+    let fragment: String = name.chars().skip(1).take(3).collect();
+    browser.type_into("#filter input[name=q]", &fragment).await;
+    browser.submit("#filter button[type=submit]:not([name])").await;
+    let rows = browser.visible_text_of("#deadline-list").await;
+    assert!(rows.contains(&fragment), "{fragment}: {rows}");
+    assert!(number(&browser.visible_text_of(".pager .total").await) >= 1);
+
+    // Every page at 1,400 and 1,024 px, none wider than the window.
+    for width in [1400, 1024] {
+        browser.resize(width).await;
+        for (name, path) in WORK_PAGES {
+            let path = path.replace("{record}", &record.to_string());
+            browser.open(&format!("{base}{path}")).await;
+            let wide = browser
+                .script("return document.documentElement.scrollWidth > document.documentElement.clientWidth + 1;")
+                .await;
+            assert_eq!(wide, false, "{path} scrolls sideways at {width} px");
+            browser.screenshot(&shots.join(format!("{name}-{width}.png"))).await;
+        }
+    }
+    browser.resize(1400).await;
+    browser.open(&format!("{base}/")).await;
+    browser.log_out(base).await;
+
+    // A clerk follows a return from 问题数据 to the record, and downloads an error report.
+    browser.log_in(base, "clerk").await;
+    let text = browser.visible_text().await;
+    assert!(!text.contains("推送失败（HTTP"), "the clerk sees the gateway's outage banner:\n{text}");
+    browser.open(&format!("{base}/problems")).await;
+    let returned_rows = browser.visible_text_of("#returned").await;
+    assert!(returned_rows.contains("已超期") && returned_rows.contains("与主体库名称"), "{returned_rows}");
+    browser.follow("#returned a[href^='/records/']").await;
+    let text = browser.visible_text().await;
+    assert!(text.contains("退回记录") && text.contains("省公共信用信息平台"), "{text}");
+    browser.open(&format!("{base}/problems")).await;
+    browser.click("#invalid a.report").await;
+    let report = downloaded(&downloads, ".csv").await;
+    let text = String::from_utf8(std::fs::read(&report).unwrap()).unwrap();
+    assert!(text.trim_start_matches('\u{feff}').starts_with("行号,字段,原因,原始值"), "{text}");
+    assert!(text.lines().count() > 1, "{text}");
+    browser.open(&format!("{base}/deliveries")).await;
+    let text = browser.visible_text().await;
+    assert!(text.contains("无权访问"), "the clerk gets no Chinese refusal page:\n{text}");
+    browser.screenshot(&shots.join("forbidden-1400.png")).await;
 }

@@ -77,7 +77,7 @@ async fn the_demo_shows_every_department_deliveries_returns_and_overdue_within_a
         .json()
         .await
         .unwrap();
-    assert!(!deliveries.as_array().unwrap().is_empty(), "no delivery accepted: {deliveries}");
+    assert!(!deliveries["rows"].as_array().unwrap().is_empty(), "no delivery accepted: {deliveries}");
     assert!(overview["late"].as_i64() > Some(0), "the demo has late decisions: {overview:#}");
 
     // Prometheus sees the pushes and how long they took.

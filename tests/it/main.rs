@@ -12,6 +12,7 @@ mod clock;
 mod connectors;
 mod corrections;
 mod daemon;
+mod dashboard;
 mod deadlines;
 mod delivery;
 mod demo;

@@ -182,26 +182,26 @@ async fn each_view_filters_exports_and_keeps_departments_apart(postgres: bool) {
     let web = Web::serve(&settings, &store).await;
 
     // 到期: filters by department and status; a clerk asking for another department gets its own.
-    let all = web.json("/api/v1/deadlines", ops).await;
-    let all = all.as_array().unwrap();
+    let all = web.json("/api/v1/deadlines?status=tracked&limit=500", ops).await;
+    let all = all["rows"].as_array().unwrap();
     assert_eq!(all.len() as u64, summary.accepted + tax);
-    let market = web.json("/api/v1/deadlines?department=market&status=overdue", ops).await;
-    let market = market.as_array().unwrap();
+    let market = web.json("/api/v1/deadlines?department=market&status=overdue&limit=500", ops).await;
+    let market = market["rows"].as_array().unwrap();
     assert!(!market.is_empty() && market.iter().all(|r| r["department"] == "market" && r["status"] == "overdue"));
-    let asked = web.json("/api/v1/deadlines?department=market", clerk).await;
-    let asked = asked.as_array().unwrap();
+    let asked = web.json("/api/v1/deadlines?department=market&status=tracked&limit=500", clerk).await;
+    let asked = asked["rows"].as_array().unwrap();
     assert_eq!(asked.len() as u64, tax);
     assert!(asked.iter().all(|r| r["department"] == "tax"), "a clerk reads another department's deadlines");
     let html = web.get("/deadlines?department=market", Some(clerk)).await.text().await.unwrap();
     assert!(!html.contains("市监处罚"), "the page shows a clerk the market regulator's records");
 
     // Exported as CSV and XLSX, with the formula neutralised and the export audited.
-    let r = web.get("/deadlines?department=market&format=csv", Some(ops)).await;
+    let r = web.get("/deadlines?department=market&status=tracked&format=csv", Some(ops)).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
     let csv = r.text().await.unwrap();
     let csv = csv.trim_start_matches('\u{feff}');
-    assert!(csv.starts_with("记录编号,部门,信息类别,业务主键"), "{csv}");
+    assert!(csv.starts_with("记录编号,部门,信息类别,主体名称,统一社会信用代码,业务主键"), "{csv}");
     assert_eq!(csv.lines().count() as u64, summary.accepted + 1);
     assert!(csv.contains(",'=") && csv.contains("处罚〔2024〕1号"), "the formula reaches the spreadsheet:\n{csv}");
     assert!(!csv.contains(",="), "the formula reaches the spreadsheet:\n{csv}");
@@ -426,7 +426,7 @@ async fn publicity_views(postgres: bool) {
     let record = web.text(&format!("/records/{id}"), &ops).await;
     assert!(record.contains("id=\"publicity\"") && record.contains("计划撤下"), "{record}");
     let overview = web.text("/", &ops).await;
-    assert!(overview.contains("card-待撤下公示"), "{overview}");
+    assert!(overview.contains("card-withdrawals") && overview.contains("待撤下公示"), "{overview}");
     let openapi = web.json("/api/v1/openapi.json", &ops).await;
     assert!(openapi["paths"]["/api/v1/publicity"]["get"].is_object());
     store.close().await;

@@ -1,0 +1,541 @@
+//! What the dashboard's work lists read: today's chase list per department (overdue split by
+//! who must act), each destination's push health (the outage banner), and the paged, searchable
+//! lists every figure links to, each counted by the same condition as its figure.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Store, StoreError, on_pool};
+use crate::deadline::Status;
+
+/// When an overdue record reached the gateway in time (before 24:00 Asia/Shanghai of its
+/// deadline day, 16:00 UTC), what keeps it from the platform is on our side (the push).
+const ARRIVED_IN_TIME: &str = "created_at < (deadline || 'T16:00:00')";
+
+/// Why an overdue record is overdue (SPEC §7 overdue: not yet accepted and past its deadline),
+/// by who must act. Only `Department` and `Returned` are charged to the department.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// The department handed the record over after its deadline (部门未报送).
+    Department,
+    /// A platform returned it and the department has not corrected it (已退回待补正).
+    Returned,
+    /// It reached the gateway in time; our push has not got it accepted (推送失败/平台异常).
+    Push,
+}
+
+impl Cause {
+    pub const ALL: [Cause; 3] = [Cause::Department, Cause::Returned, Cause::Push];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Department => "department",
+            Cause::Returned => "returned",
+            Cause::Push => "push",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Cause> {
+        Cause::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    pub fn zh(self) -> &'static str {
+        crate::glossary::overdue_cause(self.as_str())
+    }
+
+    /// The SQL condition on a `records` row (already known to be overdue).
+    fn sql(self) -> String {
+        match self {
+            Cause::Department => format!("returned = 0 AND NOT ({ARRIVED_IN_TIME})"),
+            Cause::Returned => "returned = 1".to_string(),
+            Cause::Push => format!("returned = 0 AND {ARRIVED_IN_TIME}"),
+        }
+    }
+}
+
+/// One department's line of 今日催办.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ChaseLine {
+    pub department: String,
+    /// Overdue because the department handed them over late.
+    pub overdue_department: i64,
+    /// Overdue and returned, awaiting the department's correction.
+    pub overdue_returned: i64,
+    /// Overdue while they reached us in time: our push or the platform (not the department's).
+    pub overdue_push: i64,
+    /// Due within the due-soon working days (not yet overdue).
+    pub due_soon: i64,
+    /// The oldest deadline among the overdue charged to the department.
+    pub oldest_deadline: Option<String>,
+}
+
+/// A destination whose pushes are failing now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PushOutage {
+    pub destination: String,
+    /// First failure since the last push that went through (RFC 3339, UTC).
+    pub failing_since: String,
+    pub last_error: String,
+    /// Deliveries waiting to go to it.
+    pub pending: i64,
+}
+
+/// Filters of the records list (到期) and its figures' links.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub department: Option<String>,
+    pub item: Option<String>,
+    /// `None`: open ones (not yet accepted); see [`ListStatus`].
+    pub status: ListStatus,
+    /// Overdue for this cause only (implies overdue).
+    pub cause: Option<Cause>,
+    /// A fragment of the credit code, the subject's name, the 文书号 or anything in the record.
+    pub search: Option<String>,
+    /// Accepted in this month (`YYYY-MM`).
+    pub reported_month: Option<String>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// The status a list is filtered by: one of the record statuses, the open ones, or all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListStatus {
+    /// Not yet accepted, with a deadline: overdue, due soon and pending.
+    #[default]
+    Open,
+    /// Every record with a deadline, accepted or not.
+    Tracked,
+    All,
+    One(Status),
+}
+
+impl ListStatus {
+    pub fn parse(s: &str) -> Option<ListStatus> {
+        match s {
+            "" | "open" => Some(ListStatus::Open),
+            "all" => Some(ListStatus::All),
+            "tracked" => Some(ListStatus::Tracked),
+            s => Status::parse(s).map(ListStatus::One),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListStatus::Open => "open",
+            ListStatus::All => "all",
+            ListStatus::Tracked => "tracked",
+            ListStatus::One(s) => s.as_str(),
+        }
+    }
+
+    /// The condition, with `$1` today.
+    fn sql(self) -> &'static str {
+        match self {
+            ListStatus::Open => "reported_on IS NULL AND deadline IS NOT NULL",
+            ListStatus::All => "1 = 1",
+            ListStatus::Tracked => "deadline IS NOT NULL",
+            ListStatus::One(Status::Overdue) => "reported_on IS NULL AND deadline < $1",
+            ListStatus::One(Status::DueSoon) => "reported_on IS NULL AND deadline >= $1 AND due_soon_from <= $1",
+            ListStatus::One(Status::Pending) => "reported_on IS NULL AND due_soon_from > $1",
+            ListStatus::One(Status::ReportedLate) => "reported_on IS NOT NULL AND reported_on > deadline",
+            ListStatus::One(Status::ReportedOnTime) => "reported_on IS NOT NULL AND reported_on <= deadline",
+            ListStatus::One(Status::Untracked) => "deadline IS NULL",
+        }
+    }
+}
+
+/// One record of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListRow {
+    pub id: i64,
+    pub department: String,
+    pub item: String,
+    pub business_key: String,
+    pub decision_date: Option<String>,
+    pub deadline: Option<String>,
+    pub provisional: bool,
+    pub reported_on: Option<String>,
+    pub status: Status,
+    /// Why it is overdue, when it is.
+    pub cause: Option<Cause>,
+    /// The record's content (canonical JSON), for the subject's name and code.
+    #[serde(skip)]
+    pub content: String,
+}
+
+/// A LIKE pattern that finds `text` anywhere, `%` and `_` taken literally.
+pub fn contains_pattern(text: &str) -> String {
+    let mut p = String::from("%");
+    for c in text.trim().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+fn month_bounds(month: &str) -> Option<(String, String)> {
+    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
+    let next = first.checked_add_months(chrono::Months::new(1))?;
+    Some((first.to_string(), next.to_string()))
+}
+
+impl ListFilter {
+    /// The WHERE clause: `$1` today, `$2` department, `$3` item, `$4` search, `$5`/`$6` the
+    /// reported month's bounds.
+    fn where_sql(&self) -> String {
+        let mut w = format!(
+            "$1 IS NOT NULL AND ({}) AND ($2 IS NULL OR department = $2) AND ($3 IS NULL OR item = $3) \
+             AND ($4 IS NULL OR business_key LIKE $4 ESCAPE '\\' OR content LIKE $4 ESCAPE '\\') \
+             AND ($5 IS NULL OR (reported_on >= $5 AND reported_on < $6))",
+            self.status.sql()
+        );
+        if let Some(cause) = self.cause {
+            w.push_str(&format!(" AND reported_on IS NULL AND deadline < $1 AND {}", cause.sql()));
+        }
+        w
+    }
+
+    fn binds(&self) -> (Option<String>, Option<String>, Option<String>) {
+        let bounds = self.reported_month.as_deref().map(|m| month_bounds(m).unwrap_or_else(|| (m.into(), m.into())));
+        let search = self.search.as_deref().filter(|s| !s.trim().is_empty()).map(contains_pattern);
+        let (from, to) = bounds.unzip();
+        (search, from, to)
+    }
+}
+
+impl Store {
+    /// Notes one push's health for `destination`: `failure` is its error, `None` when the
+    /// platform answered.
+    pub async fn note_push(
+        &self,
+        destination: &str,
+        failure: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let now = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let sql = match failure {
+            Some(_) => {
+                "INSERT INTO push_health (destination, failing_since, last_error, last_failure_at) VALUES ($1, $2, $3, $2) \
+                 ON CONFLICT (destination) DO UPDATE SET failing_since = COALESCE(push_health.failing_since, excluded.failing_since), \
+                 last_error = excluded.last_error, last_failure_at = excluded.last_failure_at"
+            }
+            None => {
+                "INSERT INTO push_health (destination, last_ok_at) VALUES ($1, $2) \
+                 ON CONFLICT (destination) DO UPDATE SET failing_since = NULL, last_ok_at = excluded.last_ok_at"
+            }
+        };
+        match failure {
+            Some(error) => on_pool!(self.db(), pool => sqlx::query(sql).bind(destination).bind(&now).bind(error)
+                .execute(pool).await.map(|_| ())?),
+            None => on_pool!(self.db(), pool => sqlx::query(sql).bind(destination).bind(&now)
+                .execute(pool).await.map(|_| ())?),
+        }
+        Ok(())
+    }
+
+    /// Destinations whose pushes fail now, with the deliveries waiting for each.
+    pub async fn push_outages(&self) -> Result<Vec<PushOutage>, StoreError> {
+        const SQL: &str = "SELECT destination, failing_since, COALESCE(last_error, '') FROM push_health \
+             WHERE failing_since IS NOT NULL ORDER BY destination";
+        const PENDING: &str = "SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND destination = $1";
+        let failing: Vec<(String, String, String)> =
+            on_pool!(self.db(), pool => sqlx::query_as(SQL).fetch_all(pool).await?);
+        let mut out = Vec::with_capacity(failing.len());
+        for (destination, failing_since, last_error) in failing {
+            let pending: i64 =
+                on_pool!(self.db(), pool => sqlx::query_scalar(PENDING).bind(&destination).fetch_one(pool).await?);
+            out.push(PushOutage { destination, failing_since, last_error, pending });
+        }
+        Ok(out)
+    }
+
+    /// 今日催办: per department, the overdue by cause, the due soon and the oldest deadline
+    /// charged to it, as of `today`.
+    pub async fn chase_lines(&self, today: NaiveDate, department: Option<&str>) -> Result<Vec<ChaseLine>, StoreError> {
+        let (dept, ret, push) = (Cause::Department.sql(), Cause::Returned.sql(), Cause::Push.sql());
+        let sql = format!(
+            "SELECT department, \
+             COALESCE(SUM(CASE WHEN deadline < $1 AND {dept} THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN deadline < $1 AND {ret} THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN deadline < $1 AND {push} THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN deadline >= $1 AND due_soon_from <= $1 THEN 1 ELSE 0 END), 0), \
+             MIN(CASE WHEN deadline < $1 AND NOT ({push}) THEN deadline END) \
+             FROM records WHERE reported_on IS NULL AND deadline IS NOT NULL AND ($2 IS NULL OR department = $2) \
+             GROUP BY department ORDER BY department"
+        );
+        let rows: Vec<(String, i64, i64, i64, i64, Option<String>)> = on_pool!(self.db(), pool =>
+            sqlx::query_as(&sql).bind(today.to_string()).bind(department).fetch_all(pool).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(department, d, r, p, soon, oldest)| ChaseLine {
+                department,
+                overdue_department: d,
+                overdue_returned: r,
+                overdue_push: p,
+                due_soon: soon,
+                oldest_deadline: oldest,
+            })
+            .collect())
+    }
+
+    /// Records with an open return, per department and the day of their first open return.
+    pub async fn open_return_days(&self, department: Option<&str>) -> Result<Vec<(String, String, i64)>, StoreError> {
+        const SQL: &str = "SELECT department, first_on, COUNT(*) FROM (SELECT department, record_id, \
+             MIN(returned_on) AS first_on FROM returns WHERE closed_at IS NULL AND ($1 IS NULL OR department = $1) \
+             GROUP BY department, record_id) x GROUP BY department, first_on ORDER BY department, first_on";
+        Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(department).fetch_all(pool).await?))
+    }
+
+    /// One page of the records list and the true number of records the filter finds.
+    pub async fn record_list(&self, today: NaiveDate, f: &ListFilter) -> Result<(i64, Vec<ListRow>), StoreError> {
+        let w = f.where_sql();
+        let (search, from, to) = f.binds();
+        let today = today.to_string();
+        let count = format!("SELECT COUNT(*) FROM records WHERE {w}");
+        let push = Cause::Push.sql();
+        // Records without a deadline last; where the filter has none of them, the plain order
+        // lets the open-deadline index serve it without a sort.
+        let order = match f.status {
+            ListStatus::All | ListStatus::One(Status::Untracked) => {
+                "CASE WHEN deadline IS NULL THEN 1 ELSE 0 END, deadline, id"
+            }
+            _ => "deadline, id",
+        };
+        let list = format!(
+            "SELECT id, department, item, business_key, decision_date, deadline, deadline_provisional, reported_on, \
+             CASE WHEN deadline IS NULL THEN 'untracked' WHEN reported_on IS NOT NULL AND reported_on <= deadline \
+             THEN 'reported_on_time' WHEN reported_on IS NOT NULL THEN 'reported_late' WHEN $1 > deadline THEN 'overdue' \
+             WHEN $1 >= due_soon_from THEN 'due_soon' ELSE 'pending' END, \
+             CASE WHEN reported_on IS NULL AND deadline < $1 THEN (CASE WHEN returned = 1 THEN 'returned' \
+             WHEN {push} THEN 'push' ELSE 'department' END) END, content \
+             FROM records WHERE {w} ORDER BY {order} LIMIT $7 OFFSET $8"
+        );
+        let total: i64 = on_pool!(self.db(), pool => sqlx::query_scalar(&count)
+            .bind(&today).bind(&f.department).bind(&f.item).bind(&search).bind(&from).bind(&to)
+            .fetch_one(pool).await?);
+        let rows = on_pool!(self.db(), pool => sqlx::query(&list)
+            .bind(&today).bind(&f.department).bind(&f.item).bind(&search).bind(&from).bind(&to)
+            .bind(f.limit.max(1)).bind(f.offset.max(0))
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|r| ListRow {
+                id: r.get(0),
+                department: r.get(1),
+                item: r.get(2),
+                business_key: r.get(3),
+                decision_date: r.get(4),
+                deadline: r.get(5),
+                provisional: r.get::<i32, _>(6) != 0,
+                reported_on: r.get(7),
+                status: Status::parse(&r.get::<String, _>(8)).unwrap_or(Status::Untracked),
+                cause: r.get::<Option<String>, _>(9).as_deref().and_then(Cause::parse),
+                content: r.get(10),
+            })
+            .collect::<Vec<_>>());
+        Ok((total, rows))
+    }
+}
+
+/// Filters of the returned-records list (问题数据).
+#[derive(Debug, Clone, Default)]
+pub struct ReturnFilter {
+    pub department: Option<String>,
+    pub search: Option<String>,
+    /// Only records whose first open return is on or before this day (past the correction time).
+    pub returned_by: Option<String>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// A returned record awaiting correction: one row per record, whatever the platforms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReturnedRecord {
+    pub record_id: i64,
+    pub department: String,
+    pub item: String,
+    pub business_key: String,
+    /// The first open return's day.
+    pub returned_on: String,
+    /// The open returns: destination, rule, reason.
+    pub returns: Vec<(String, Option<String>, String)>,
+    /// The file (or source) and line the current version came from.
+    pub source: String,
+    pub source_line: i64,
+    /// The error report written for that file, if any.
+    pub report_path: Option<String>,
+    #[serde(skip)]
+    pub content: String,
+}
+
+impl Store {
+    /// One page of records with open returns, oldest first, and how many the filter finds.
+    pub async fn returned_records(&self, f: &ReturnFilter) -> Result<(i64, Vec<ReturnedRecord>), StoreError> {
+        let search = f.search.as_deref().filter(|s| !s.trim().is_empty()).map(contains_pattern);
+        let grouped = "SELECT x.record_id, MIN(x.returned_on) AS first_on FROM returns x \
+             WHERE x.closed_at IS NULL AND ($1 IS NULL OR x.department = $1) GROUP BY x.record_id";
+        let w = "($2 IS NULL OR r.business_key LIKE $2 ESCAPE '\\' OR r.content LIKE $2 ESCAPE '\\') \
+             AND ($3 IS NULL OR g.first_on <= $3)";
+        let count = format!("SELECT COUNT(*) FROM ({grouped}) g JOIN records r ON r.id = g.record_id WHERE {w}");
+        let page = format!(
+            "SELECT g.record_id, r.department, r.item, r.business_key, g.first_on, r.content, r.source_line, \
+             COALESCE(i.source, ''), i.report_path FROM ({grouped}) g JOIN records r ON r.id = g.record_id \
+             LEFT JOIN ingest_runs i ON i.id = r.ingest_run_id WHERE {w} \
+             ORDER BY g.first_on, g.record_id LIMIT $4 OFFSET $5"
+        );
+        let total: i64 = on_pool!(self.db(), pool => sqlx::query_scalar(&count)
+            .bind(&f.department).bind(&search).bind(&f.returned_by).fetch_one(pool).await?);
+        type Page = (i64, String, String, String, String, String, i64, String, Option<String>);
+        let rows: Vec<Page> = on_pool!(self.db(), pool => sqlx::query_as(&page)
+            .bind(&f.department).bind(&search).bind(&f.returned_by).bind(f.limit.max(1)).bind(f.offset.max(0))
+            .fetch_all(pool).await?);
+        let mut out: Vec<ReturnedRecord> = rows
+            .into_iter()
+            .map(
+                |(
+                    record_id,
+                    department,
+                    item,
+                    business_key,
+                    returned_on,
+                    content,
+                    source_line,
+                    source,
+                    report_path,
+                )| {
+                    ReturnedRecord {
+                        record_id,
+                        department,
+                        item,
+                        business_key,
+                        returned_on,
+                        returns: Vec::new(),
+                        source,
+                        source_line,
+                        report_path,
+                        content,
+                    }
+                },
+            )
+            .collect();
+        if !out.is_empty() {
+            let ids = out.iter().map(|r| r.record_id.to_string()).collect::<Vec<_>>().join(",");
+            let sql = format!(
+                "SELECT record_id, destination, rule, reason FROM returns WHERE closed_at IS NULL \
+                 AND record_id IN ({ids}) ORDER BY record_id, destination, id"
+            );
+            let returns: Vec<(i64, String, Option<String>, String)> =
+                on_pool!(self.db(), pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+            for (id, destination, rule, reason) in returns {
+                if let Some(r) = out.iter_mut().find(|r| r.record_id == id)
+                    && !r.returns.iter().any(|(d, _, _)| *d == destination)
+                {
+                    r.returns.push((destination, rule, reason));
+                }
+            }
+        }
+        Ok((total, out))
+    }
+
+    /// The open returns' count and newest id: changes when a return arrives or closes.
+    pub async fn open_returns_signature(&self) -> Result<(i64, i64), StoreError> {
+        const SQL: &str = "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM returns WHERE closed_at IS NULL";
+        Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).fetch_one(pool).await?))
+    }
+
+    /// Records with an open return (the 退回待补正 figure), for one department or all.
+    pub async fn returned_count(&self, department: Option<&str>) -> Result<i64, StoreError> {
+        const SQL: &str = "SELECT COUNT(DISTINCT record_id) FROM returns WHERE closed_at IS NULL \
+             AND ($1 IS NULL OR department = $1)";
+        Ok(on_pool!(self.db(), pool => sqlx::query_scalar(SQL).bind(department).fetch_one(pool).await?))
+    }
+}
+
+impl Store {
+    /// One page of invalid rows (newest first) and how many there are, for one department or all.
+    pub async fn invalid_page(
+        &self,
+        department: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<super::InvalidRow>), StoreError> {
+        const WHERE: &str = "p.severity = 'error' AND i.status NOT IN ('interrupted', 'changed')              AND ($1 IS NULL OR i.department = $1)";
+        let count =
+            format!("SELECT COUNT(*) FROM row_problems p JOIN ingest_runs i ON i.id = p.ingest_run_id WHERE {WHERE}");
+        let page = format!(
+            "SELECT p.ingest_run_id, i.department, i.item, i.source, p.line, p.field, p.code, p.reason,              p.value, i.started_at AS at FROM row_problems p JOIN ingest_runs i ON i.id = p.ingest_run_id              WHERE {WHERE} ORDER BY p.id DESC LIMIT $2 OFFSET $3"
+        );
+        let total: i64 =
+            on_pool!(self.db(), pool => sqlx::query_scalar(&count).bind(department).fetch_one(pool).await?);
+        let rows = on_pool!(self.db(), pool => sqlx::query_as(&page)
+            .bind(department).bind(limit.max(1)).bind(offset.max(0)).fetch_all(pool).await?);
+        Ok((total, rows))
+    }
+
+    /// One page of deliveries by status (all not done: pending, in flight, dead, when `None`),
+    /// destination and source, and how many the filter finds.
+    pub async fn delivery_list(
+        &self,
+        status: Option<&str>,
+        destination: Option<&str>,
+        source: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<super::DeliveryRow>), StoreError> {
+        const WHERE: &str = "(($1 IS NULL AND status IN ('pending', 'in_flight', 'dead')) OR status = $1)              AND ($2 IS NULL OR destination = $2) AND ($3 IS NULL OR source = $3)";
+        let count = format!("SELECT COUNT(*) FROM deliveries WHERE {WHERE}");
+        let page = format!(
+            "SELECT id, record_id, version, destination, operation, status, attempts, next_attempt_at, last_error, rule, \
+             reason, updated_at FROM deliveries WHERE {WHERE} ORDER BY id LIMIT $4 OFFSET $5"
+        );
+        let total: i64 = on_pool!(self.db(), pool => sqlx::query_scalar(&count)
+            .bind(status).bind(destination).bind(source).fetch_one(pool).await?);
+        let rows = on_pool!(self.db(), pool => sqlx::query_as(&page)
+            .bind(status).bind(destination).bind(source).bind(limit.max(1)).bind(offset.max(0)).fetch_all(pool).await?);
+        Ok((total, rows))
+    }
+
+    /// An ingest run's department, item and source.
+    pub async fn run_source(&self, run_id: i64) -> Result<Option<(String, String, String)>, StoreError> {
+        const SQL: &str = "SELECT department, item, source FROM ingest_runs WHERE id = $1";
+        Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(run_id).fetch_optional(pool).await?))
+    }
+
+    /// The runs among `ids` that have an error report.
+    pub async fn runs_with_reports(&self, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let sql = format!("SELECT id FROM ingest_runs WHERE report_path IS NOT NULL AND id IN ({list})");
+        Ok(on_pool!(self.db(), pool => sqlx::query_scalar(&sql).fetch_all(pool).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_patterns_take_wildcards_literally() {
+        assert_eq!(contains_pattern(" 甲公司 "), "%甲公司%");
+        assert_eq!(contains_pattern("50%_a"), "%50\\%\\_a%");
+    }
+
+    #[test]
+    fn statuses_and_causes_round_trip() {
+        for c in Cause::ALL {
+            assert_eq!(Cause::parse(c.as_str()), Some(c));
+        }
+        for s in ["open", "all", "overdue", "due_soon", "reported_late"] {
+            assert_eq!(ListStatus::parse(s).map(ListStatus::as_str), Some(s));
+        }
+        assert_eq!(ListStatus::parse(""), Some(ListStatus::Open));
+        assert_eq!(ListStatus::parse("nonsense"), None);
+    }
+}
