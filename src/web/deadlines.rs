@@ -463,7 +463,7 @@ mod tests {
 
     #[test]
     fn the_workbook_masks_id_numbers_unless_asked_not_to() {
-        let key = format!("（2024）皖0602执1号 / 11010519491231002X");
+        let key = "（2024）皖0602执1号 / 11010519491231002X".to_string();
         let header = ["业务主键", "决定日期", "状态"];
         let masked = workbook_text(xlsx("到期", &header, &[1], &[row(&key)], true).expect("a workbook"));
         assert!(masked.contains("110105********002X") && !masked.contains("19491231"));

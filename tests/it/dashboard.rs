@@ -40,16 +40,16 @@ pub(crate) struct Day {
     pub tokens: std::collections::HashMap<&'static str, String>,
 }
 
-async fn ingest(
-    settings: &Settings,
-    store: &Store,
-    root: &Path,
+/// One file of sample penalties: its seed, row count, share of bad rows and decision date.
+struct Batch<'a> {
     seed: u64,
     rows: u64,
     bad: f64,
-    first: &str,
-    clock: &Clock,
-) -> u64 {
+    first: &'a str,
+}
+
+async fn ingest(settings: &Settings, store: &Store, root: &Path, batch: Batch<'_>, clock: &Clock) -> u64 {
+    let Batch { seed, rows, bad, first } = batch;
     let file = root.join(format!("处罚-{seed}.csv"));
     let spec = SampleSpec {
         item: SampleItem::Penalties,
@@ -81,7 +81,8 @@ pub(crate) async fn scripted_day(root: &Path) -> Day {
     let settings = Settings::load(&config(root, &destination(&url, "http_json", "max_attempts = 50"))).unwrap();
     let store = Store::connect(&settings.gateway.database_url).await.unwrap();
     let clock = Clock::fixed(at("2026-11-25T02:00:00Z"));
-    let in_time = ingest(&settings, &store, root, 11, 30, 0.0, "2026-11-24", &clock).await as i64;
+    let in_time = ingest(&settings, &store, root, Batch { seed: 11, rows: 30, bad: 0.0, first: "2026-11-24" }, &clock)
+        .await as i64;
     // The province returns five of them: the subject library holds another name.
     let now = clock.now();
     let claimed =
@@ -97,7 +98,9 @@ pub(crate) async fn scripted_day(root: &Path) -> Day {
     let returned_record = claimed[0].record_id;
 
     clock.set(at("2026-12-07T02:00:00Z"));
-    let late_arrivals = ingest(&settings, &store, root, 12, 24, 0.2, "2026-11-02", &clock).await as i64;
+    let late_arrivals =
+        ingest(&settings, &store, root, Batch { seed: 12, rows: 24, bad: 0.2, first: "2026-11-02" }, &clock).await
+            as i64;
     let bad_run: i64 = {
         let pool = sqlx::SqlitePool::connect(&settings.gateway.database_url).await.unwrap();
         let id = sqlx::query_scalar("SELECT MAX(ingest_run_id) FROM row_problems").fetch_one(&pool).await.unwrap();
