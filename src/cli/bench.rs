@@ -485,26 +485,22 @@ async fn bench_deliver(
     let url = destination.url.clone().context("the provincial URL")?;
     let minimal = minimal_client(&store, url.as_str(), batch).await?;
     let pusher = Pusher::new(&settings, destination, "bench", clock.clone());
-    // Resident memory sampled while the lanes push: (min, max).
-    let range =
-        std::sync::Arc::new((std::sync::atomic::AtomicU64::new(u64::MAX), std::sync::atomic::AtomicU64::new(0)));
-    let sampling = tokio::spawn({
-        let range = range.clone();
-        async move {
-            loop {
-                if let Some(mb) = current_rss_mb() {
-                    range.0.fetch_min(mb, std::sync::atomic::Ordering::Relaxed);
-                    range.1.fetch_max(mb, std::sync::atomic::Ordering::Relaxed);
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Resident memory sampled while the lanes push, in the same task: (min, max).
+    let mut rss = [u64::MAX, 0];
+    let sampling = async {
+        loop {
+            if let Some(mb) = current_rss_mb() {
+                rss = [rss[0].min(mb), rss[1].max(mb)];
             }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-    });
+    };
     let t = Instant::now();
-    let counts = pusher.push_all(&store).await?;
+    let counts = tokio::select! {
+        counts = pusher.push_all(&store) => counts?,
+        () = sampling => unreachable!("the sampler loops until the pushes end"),
+    };
     let seconds = t.elapsed().as_secs_f64();
-    sampling.abort();
-    let rss = [range.0.load(std::sync::atomic::Ordering::Relaxed), range.1.load(std::sync::atomic::Ordering::Relaxed)];
     let (accepted, pushes) = (counts.accepted, counts.pushes);
     let figures = serde_json::json!({
         "bench": "deliver",
