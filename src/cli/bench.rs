@@ -224,7 +224,7 @@ async fn bench_ingest(
     // The database goes whatever happens: an error, or ^C while it runs.
     let measured = tokio::select! {
         m = measure_ingest(&settings, clock, &url, connector, &file, &dir, first) => m,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        reason = interrupted() => Err(anyhow::anyhow!("{reason}")),
     };
     cleanup.run().await;
     let mut figures = measured?;
@@ -342,6 +342,20 @@ async fn measure_ingest(
         "publicity_pass_ended": pass.ended,
         "publicity_pass_ms": (pass_secs * 1000.0).round(),
     }))
+}
+
+/// Resolves on ^C (SIGINT) or SIGTERM (`timeout`, `kill`): a benchmark then removes what it
+/// made before it exits.
+pub(crate) async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "interrupted";
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "interrupted",
+        _ = term.recv() => "terminated",
+    }
 }
 
 /// Bytes this process has caused to be written to storage (/proc/self/io `write_bytes`).

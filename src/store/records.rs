@@ -109,8 +109,8 @@ macro_rules! outbox_operation {
     };
 }
 /// PostgreSQL: the chunk's columns as arrays, turned back into rows by `unnest`; the same
-/// statement supersedes their pending deliveries and queues theirs (data-modifying CTEs
-/// share one snapshot: the supersede cannot see the rows queued beside it).
+/// statement queues the new versions' deliveries. What a new version replaces is superseded
+/// by the next statement ([`PG_SUPERSEDE`]), only when the chunk changed a stored record.
 const PG_UPSERT: &str = concat!(
     "WITH up AS (",
     upsert_head!(),
@@ -119,9 +119,7 @@ const PG_UPSERT: &str = concat!(
      $13::int4[], $14::text[], $15::text[], $16::int8[], $17::text[], $18::int4[]) \
      AS t(k, h, c, d, r, l, dl, ds, dp, pb, pe, ph, dk, b)",
     upsert_tail!(),
-    "), superseded AS (UPDATE deliveries SET status = 'superseded', updated_at = $4 \
-     WHERE source = 'record' AND status = 'pending' AND record_id IN (SELECT id FROM up WHERE version > 1)), \
-     queued AS (",
+    "), queued AS (",
     outbox_insert!(),
     "SELECT v.id, v.version, d.destination, ",
     outbox_operation!(),
@@ -129,6 +127,12 @@ const PG_UPSERT: &str = concat!(
      FROM up v JOIN destination_items d ON d.item = $1 ORDER BY v.id, d.destination) \
      SELECT id, version FROM up"
 );
+
+/// PostgreSQL: what was pending for the records of new versions `(id, version)` and came
+/// before them is superseded (the deliveries just queued are of the new version itself).
+const PG_SUPERSEDE: &str = "UPDATE deliveries d SET status = 'superseded', updated_at = $3 \
+     FROM unnest($1::int8[], $2::int8[]) AS v(id, version) \
+     WHERE d.record_id = v.id AND d.version < v.version AND d.source = 'record' AND d.status = 'pending'";
 
 /// Writes one ingest's records in large transactions on one dedicated connection.
 ///
@@ -170,6 +174,10 @@ impl Store {
             Db::Postgres(pool) => {
                 let mut c = pool.acquire().await?;
                 c.close_on_drop();
+                // Planned for each chunk: a generic plan made while the tables were small (a
+                // fresh database, the first rows of a large transaction) stays a sequential
+                // scan for every lookup after it, which made ingest quadratic.
+                (&mut *c).execute(sqlx::raw_sql("SET plan_cache_mode = force_custom_plan")).await?;
                 Conn::Postgres(c)
             }
         };
@@ -396,7 +404,7 @@ impl RecordWriter {
                     regions.push(r.region.as_deref());
                     lines.push(r.line as i64);
                 }
-                sqlx::query_as::<_, (i64, i64)>(PG_UPSERT)
+                let versions = sqlx::query_as::<_, (i64, i64)>(PG_UPSERT)
                     .bind(&self.item)
                     .bind(&self.department)
                     .bind(self.run_id)
@@ -416,7 +424,12 @@ impl RecordWriter {
                     .bind(decisions)
                     .bind(backfills)
                     .fetch_all(&mut **c)
-                    .await?
+                    .await?;
+                let (ids, changed): (Vec<i64>, Vec<i64>) = versions.iter().filter(|(_, v)| *v > 1).copied().unzip();
+                if !ids.is_empty() {
+                    sqlx::query(PG_SUPERSEDE).bind(ids).bind(changed).bind(&self.now).execute(&mut **c).await?;
+                }
+                versions
             }
         };
         let inserted = versions.iter().filter(|(_, v)| *v == 1).count() as u64;

@@ -17,7 +17,7 @@ use credit_gateway::format::RawRow;
 use credit_gateway::ingest::{IngestOptions, ingest_file};
 use credit_gateway::store::{Store, scratch};
 
-use super::{Cleanup, fresh_postgres_database, load_average, peak_rss_mb, work_dir};
+use super::{Cleanup, fresh_postgres_database, interrupted, load_average, peak_rss_mb, work_dir};
 
 /// The peers' table: every header column as text, the business key's columns unique.
 struct PeerTable {
@@ -44,7 +44,10 @@ pub async fn bench_compare(
     let mut guard = None;
     let dir = work_dir(workdir, &mut guard)?;
     let mut cleanups = Vec::new();
-    let result = compare(config, clock, file, connector, database, &dir, &mut cleanups).await;
+    let result = tokio::select! {
+        r = compare(config, clock, file, connector, database, &dir, &mut cleanups) => r,
+        reason = interrupted() => Err(anyhow::anyhow!("{reason}")),
+    };
     // Whatever happened above: what was made is removed.
     for c in cleanups {
         c.run().await;
