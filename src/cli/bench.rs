@@ -17,11 +17,26 @@ use credit_gateway::store::Store;
 use credit_gateway::store::scratch;
 
 mod cgroup;
+mod compare;
 mod soak;
 mod subjects;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// The gateway's ingest of FILE (a UTF-8 CSV) beside `sqlite3 .import` into a table of text
+    /// columns keyed like the item (and, with --database, beside `psql \copy`), same file,
+    /// same run: rows/s and the gateway's ratio to each.
+    Compare {
+        file: PathBuf,
+        #[arg(long, default_value = "market-penalties")]
+        connector: String,
+        /// A postgres:// URL: also the gateway on PostgreSQL and `psql \copy` (fresh databases
+        /// made on it and dropped after).
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
     /// Fill SQLite with records, some with provisional deadlines; time a month's figures and
     /// the recomputation when the missing year's calendar arrives.
     Deadlines {
@@ -88,6 +103,9 @@ pub enum BenchCommand {
         /// Share of bad rows in the generated file.
         #[arg(long, default_value_t = 0.02)]
         bad: f64,
+        /// Parts of ingest turned off in this run, to measure what they cost.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        without: Vec<Without>,
         /// Folder for the generated file and SQLite database (default: a temporary one).
         #[arg(long)]
         workdir: Option<PathBuf>,
@@ -149,8 +167,11 @@ pub enum BenchCommand {
 /// Runs one benchmark; what it stores is stamped by `clock`.
 pub async fn run(config: &Path, clock: &Clock, command: BenchCommand) -> anyhow::Result<()> {
     match command {
-        BenchCommand::Ingest { rows, database, bad, workdir } => {
-            bench_ingest(config, clock, rows, &database, bad, workdir).await
+        BenchCommand::Ingest { rows, database, bad, without, workdir } => {
+            bench_ingest(config, clock, rows, &database, bad, &without, workdir).await
+        }
+        BenchCommand::Compare { file, connector, database, workdir } => {
+            compare::bench_compare(config, clock, &file, &connector, database.as_deref(), workdir).await
         }
         BenchCommand::Deadlines { rows, provisional, workdir } => {
             bench_deadlines(config, clock, rows, provisional, workdir).await
@@ -179,6 +200,7 @@ async fn bench_ingest(
     rows: u64,
     database: &str,
     bad: f64,
+    without: &[Without],
     workdir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let mut guard = None;
@@ -187,6 +209,10 @@ async fn bench_ingest(
     let first = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("valid date");
     penalties_file(&file, rows, bad, 0.01, first, 700)?;
     let mut settings = Settings::load(config)?;
+    let connector = "market-penalties";
+    for w in without {
+        w.apply(&mut settings, connector)?;
+    }
     let (url, cleanup) = if database == "sqlite" {
         let db = dir.join(format!("bench-{}.db", std::process::id()));
         (format!("sqlite://{}", db.display()), Cleanup::SqliteFile(db))
@@ -195,32 +221,112 @@ async fn bench_ingest(
         (url, Cleanup::Postgres { admin: database.to_string(), name })
     };
     settings.gateway.database_url = url.clone();
-    let store = Store::connect(&url).await?;
-    let connector = "market-penalties";
+    // The database goes whatever happens: an error, or ^C while it runs.
+    let measured = tokio::select! {
+        m = measure_ingest(&settings, clock, &url, connector, &file, &dir, first) => m,
+        reason = interrupted() => Err(anyhow::anyhow!("{reason}")),
+    };
+    cleanup.run().await;
+    let mut figures = measured?;
+    figures["backend"] = if database == "sqlite" { "sqlite" } else { "postgres" }.into();
+    figures["without"] = without.iter().map(|w| format!("{w:?}").to_lowercase()).collect::<Vec<_>>().into();
+    figures["load_average"] = load_average().into();
+    println!("{figures}");
+    Ok(())
+}
+
+/// What `bench ingest --without` turns off, in this benchmark's settings only, to show what
+/// a part of ingest costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Without {
+    /// No publicity block computed or stored (the item's rule in publicity.toml removed).
+    Publicity,
+    /// No checks beyond each field's own (the subject code and name, the amounts' stated text
+    /// and ceilings unknown to the item): no decision or 重码 lookups, no row-level checks.
+    Checks,
+}
+
+impl Without {
+    fn apply(self, settings: &mut Settings, connector: &str) -> anyhow::Result<()> {
+        let connector = settings.connector(connector).context("the connector")?.clone();
+        match self {
+            Without::Publicity => settings.publicity.items.retain(|r| r.item != connector.item),
+            Without::Checks => {
+                let mapping = settings
+                    .mappings
+                    .iter_mut()
+                    .find(|m| m.name == connector.mapping)
+                    .context("the connector's mapping")?;
+                let item = std::sync::Arc::make_mut(&mut mapping.item);
+                item.subject_code = None;
+                item.subject_name = None;
+                item.subject_kind = None;
+                for field in &mut item.fields {
+                    if let credit_gateway::catalogue::FieldKind::Decimal { plausible_max, stated_in, .. } =
+                        &mut field.kind
+                    {
+                        *plausible_max = None;
+                        *stated_in = None;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn measure_ingest(
+    settings: &Settings,
+    clock: &Clock,
+    url: &str,
+    connector: &str,
+    file: &Path,
+    dir: &Path,
+    first: chrono::NaiveDate,
+) -> anyhow::Result<serde_json::Value> {
+    let store = Store::connect(url).await?;
     let opts = IngestOptions {
         report_path: Some(dir.join("bench.errors.csv")),
         progress: false,
         clock: clock.clone(),
         source: None,
     };
+    let before = store.storage_bytes().await?;
+    let io_before = process_write_bytes();
     let t = Instant::now();
-    let summary = ingest_file(&settings, &store, connector, &file, &opts).await?;
+    let summary = ingest_file(settings, &store, connector, file, &opts).await;
     let secs = t.elapsed().as_secs_f64();
+    let io_after = process_write_bytes();
+    let summary = match summary {
+        Ok(s) => s,
+        Err(e) => {
+            store.close().await;
+            return Err(e.into());
+        }
+    };
+    let after = store.storage_bytes().await?;
     // The daily publicity pass on a day when about a day's decisions reach their planned end:
     // it reads the index of open records by planned end, not the table.
     // The first pass catches up with every period ended since the decisions; the next day's
     // pass finds that day's few.
     let due_day = first + chrono::Months::new(13);
     let t = Instant::now();
-    let catch_up = store.publicity_pass(due_day - chrono::Days::new(1), clock.now()).await?;
+    let catch_up = store.publicity_pass(due_day - chrono::Days::new(1), clock.now()).await;
     let catch_up_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let pass = store.publicity_pass(due_day, clock.now()).await?;
+    let pass = store.publicity_pass(due_day, clock.now()).await;
     let pass_secs = t.elapsed().as_secs_f64();
     store.close().await;
-    let figures = serde_json::json!({
+    let (catch_up, pass) = (catch_up?, pass?);
+    let per_row = |bytes: i64| (bytes as f64 / summary.rows.max(1) as f64).round();
+    // Bytes written: SQLite's by this process (WAL and checkpoints, /proc/self/io), PostgreSQL's
+    // WAL (the server's, so other work on it counts too); the database's growth for both.
+    let written = match (before.wal, after.wal) {
+        (Some(b), Some(a)) => Some(a - b),
+        _ => io_before.zip(io_after).map(|(b, a)| a - b),
+    };
+    Ok(serde_json::json!({
         "bench": "ingest",
-        "backend": if database == "sqlite" { "sqlite" } else { "postgres" },
         "rows": summary.rows,
         "accepted": summary.accepted,
         "rejected": summary.rejected,
@@ -228,15 +334,39 @@ async fn bench_ingest(
         "seconds": (secs * 100.0).round() / 100.0,
         "rows_per_sec": (summary.rows as f64 / secs).round(),
         "peak_rss_mb": peak_rss_mb(),
+        "bytes_written_per_row": written.map(per_row),
+        "database_bytes_per_row": per_row(after.database - before.database),
         "publicity_catch_up_ended": catch_up.ended,
         "publicity_catch_up_ms": (catch_up_secs * 1000.0).round(),
         "publicity_pass_day": due_day.to_string(),
         "publicity_pass_ended": pass.ended,
         "publicity_pass_ms": (pass_secs * 1000.0).round(),
-    });
-    println!("{figures}");
-    cleanup.run().await;
-    Ok(())
+    }))
+}
+
+/// Resolves on ^C (SIGINT) or SIGTERM (`timeout`, `kill`): a benchmark then removes what it
+/// made before it exits.
+pub(crate) async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "interrupted";
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "interrupted",
+        _ = term.recv() => "terminated",
+    }
+}
+
+/// Bytes this process has caused to be written to storage (/proc/self/io `write_bytes`).
+fn process_write_bytes() -> Option<i64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines().find_map(|l| l.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok())
+}
+
+/// The 1-minute load average, as `uptime` shows it.
+pub(crate) fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
 }
 
 async fn bench_folder(config: &Path, clock: &Clock, rows: u64, workdir: Option<PathBuf>) -> anyhow::Result<()> {

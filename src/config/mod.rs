@@ -116,7 +116,7 @@ impl Settings {
         self.connectors.iter().find(|c| c.name == name)
     }
 
-    /// (destination, item) for every enabled destination: what the outbox triggers read.
+    /// (destination, item) for every enabled destination: what the record writer joins new versions to.
     pub fn destination_items(&self) -> Vec<(String, String)> {
         self.destinations
             .iter()

@@ -2,7 +2,8 @@
 //! formats ([`package`]), the transports ([`adapter`]) and the outbox worker ([`worker`]).
 //!
 //! The outbox lives in the store: storing a record version creates one delivery per
-//! destination that carries its item, in the same transaction (a trigger). Workers claim
+//! destination that carries its item, in the same transaction (the record writer queues a
+//! statement's new versions with one set-based insert). Workers claim
 //! batches, push them, and record one outcome per record; every push carries an idempotency
 //! key per record version, so a batch pushed again after a crash is never counted twice.
 

@@ -382,6 +382,16 @@ impl Mapping {
         })
     }
 
+    /// The header columns a field is read from (none for a constant or a missing column):
+    /// `bench compare` gives its peers' table the business key's columns as its unique key.
+    pub fn columns_of(&self, binding: &Binding, field: usize) -> Vec<usize> {
+        match binding.sources.get(field) {
+            Some(Bound::Cell(i)) => vec![*i],
+            Some(Bound::Cells(list, _)) => list.clone(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Maps and validates one row into `scratch`.
     pub fn map_row(&self, binding: &Binding, row: &RawRow, scratch: &mut RowScratch) -> RowOutcome {
         let n = self.fields.len();

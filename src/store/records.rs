@@ -74,7 +74,8 @@ macro_rules! upsert_head {
     };
 }
 /// A changed hash makes a new version (the trigger archives the old one); an equal hash
-/// changes nothing and returns no row, which is how `unchanged` is counted.
+/// changes nothing and returns no row, which is how `unchanged` is counted. The rows returned
+/// (id, version) are the chunk's new versions: their deliveries are queued from them.
 macro_rules! upsert_tail {
     () => {
         " ON CONFLICT (item, business_key) DO UPDATE SET version = records.version + 1, \
@@ -85,20 +86,53 @@ macro_rules! upsert_tail {
          publicity = excluded.publicity, publicity_end = excluded.publicity_end, \
          publicity_held = excluded.publicity_held, publicity_closed = 0, \
          decision_key = excluded.decision_key, backfill = excluded.backfill \
-         WHERE records.content_hash <> excluded.content_hash RETURNING version"
+         WHERE records.content_hash <> excluded.content_hash RETURNING id, version"
     };
 }
 const UPSERT_HEAD: &str = upsert_head!();
 const UPSERT_TAIL: &str = upsert_tail!();
-/// PostgreSQL: the chunk's columns as arrays, turned back into rows by `unnest`.
+/// The outbox (`deliveries`) rows of a chunk's new versions, written in the statement or
+/// transaction that stores them: one per destination carrying the item. A new version first
+/// supersedes what was still pending for the record , and goes out
+/// as a change (`update`) where the platform already accepted the record, else as new (`add`).
+macro_rules! outbox_insert {
+    () => {
+        "INSERT INTO deliveries (record_id, version, destination, operation, idempotency_key, status, \
+         next_attempt_at, created_at, updated_at) "
+    };
+}
+macro_rules! outbox_operation {
+    () => {
+        "CASE WHEN v.version > 1 AND EXISTS (SELECT 1 FROM deliveries x WHERE x.record_id = v.id \
+         AND x.destination = d.destination AND x.status = 'accepted' AND x.source = 'record') \
+         THEN 'update' ELSE 'add' END"
+    };
+}
+/// PostgreSQL: the chunk's columns as arrays, turned back into rows by `unnest`; the same
+/// statement queues the new versions' deliveries. What a new version replaces is superseded
+/// by the next statement ([`PG_SUPERSEDE`]), only when the chunk changed a stored record.
 const PG_UPSERT: &str = concat!(
+    "WITH up AS (",
     upsert_head!(),
     "SELECT $1, $2, $3, $4, $4, 1, k, h, c, d, r, l, dl, ds, dp, pb, pe, ph, dk, b \
      FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[], $11::text[], $12::text[], \
      $13::int4[], $14::text[], $15::text[], $16::int8[], $17::text[], $18::int4[]) \
      AS t(k, h, c, d, r, l, dl, ds, dp, pb, pe, ph, dk, b)",
-    upsert_tail!()
+    upsert_tail!(),
+    "), queued AS (",
+    outbox_insert!(),
+    "SELECT v.id, v.version, d.destination, ",
+    outbox_operation!(),
+    ", v.id || ':' || v.version || ':' || d.destination, 'pending', $4, $4, $4 \
+     FROM up v JOIN destination_items d ON d.item = $1 ORDER BY v.id, d.destination) \
+     SELECT id, version FROM up"
 );
+
+/// PostgreSQL: what was pending for the records of new versions `(id, version)` and came
+/// before them is superseded (the deliveries just queued are of the new version itself).
+const PG_SUPERSEDE: &str = "UPDATE deliveries d SET status = 'superseded', updated_at = $3 \
+     FROM unnest($1::int8[], $2::int8[]) AS v(id, version) \
+     WHERE d.record_id = v.id AND d.version < v.version AND d.source = 'record' AND d.status = 'pending'";
 
 /// Writes one ingest's records in large transactions on one dedicated connection.
 ///
@@ -140,6 +174,10 @@ impl Store {
             Db::Postgres(pool) => {
                 let mut c = pool.acquire().await?;
                 c.close_on_drop();
+                // Planned for each chunk: a generic plan made while the tables were small (a
+                // fresh database, the first rows of a large transaction) stays a sequential
+                // scan for every lookup after it, which made ingest quadratic.
+                (&mut *c).execute(sqlx::raw_sql("SET plan_cache_mode = force_custom_plan")).await?;
                 Conn::Postgres(c)
             }
         };
@@ -304,12 +342,12 @@ impl RecordWriter {
         if chunk.is_empty() {
             return Ok(WriteCounts::default());
         }
-        let versions: Vec<i64> = match &mut self.conn {
+        let versions: Vec<(i64, i64)> = match &mut self.conn {
             Conn::Sqlite(c) => {
                 let sql = self.sql_cache.entry(chunk.len()).or_insert_with(|| {
                     values_upsert_sql(chunk.len(), &self.item, &self.department, self.run_id, &self.now)
                 });
-                let mut q = sqlx::query_scalar::<_, i64>(sql.as_str());
+                let mut q = sqlx::query_as::<_, (i64, i64)>(sql.as_str());
                 for r in chunk {
                     let (d, s, p) = deadline_columns(r);
                     q = q
@@ -328,7 +366,9 @@ impl RecordWriter {
                         .bind(&r.decision_key)
                         .bind(i32::from(r.backfill));
                 }
-                q.fetch_all(&mut **c).await?
+                let versions = q.fetch_all(&mut **c).await?;
+                queue_deliveries_sqlite(c, &versions, &self.item, &self.now).await?;
+                versions
             }
             Conn::Postgres(c) => {
                 // One round trip per chunk: the columns travel as arrays and `unnest` turns them
@@ -364,7 +404,7 @@ impl RecordWriter {
                     regions.push(r.region.as_deref());
                     lines.push(r.line as i64);
                 }
-                sqlx::query_scalar::<_, i64>(PG_UPSERT)
+                let versions = sqlx::query_as::<_, (i64, i64)>(PG_UPSERT)
                     .bind(&self.item)
                     .bind(&self.department)
                     .bind(self.run_id)
@@ -384,10 +424,15 @@ impl RecordWriter {
                     .bind(decisions)
                     .bind(backfills)
                     .fetch_all(&mut **c)
-                    .await?
+                    .await?;
+                let (ids, changed): (Vec<i64>, Vec<i64>) = versions.iter().filter(|(_, v)| *v > 1).copied().unzip();
+                if !ids.is_empty() {
+                    sqlx::query(PG_SUPERSEDE).bind(ids).bind(changed).bind(&self.now).execute(&mut **c).await?;
+                }
+                versions
             }
         };
-        let inserted = versions.iter().filter(|v| **v == 1).count() as u64;
+        let inserted = versions.iter().filter(|(_, v)| *v == 1).count() as u64;
         let new_versions = versions.len() as u64 - inserted;
         Ok(WriteCounts { inserted, new_versions, unchanged: chunk.len() as u64 - versions.len() as u64 })
     }
@@ -434,6 +479,46 @@ impl RecordWriter {
         }
         Ok(())
     }
+}
+
+/// SQLite: the deliveries of a chunk's new versions `(id, version)`, right after the upsert
+/// that stored them, on the same connection and in the same transaction. The ids are the
+/// store's own integers, written as literals.
+async fn queue_deliveries_sqlite(
+    c: &mut PoolConnection<Sqlite>,
+    versions: &[(i64, i64)],
+    item: &str,
+    now: &str,
+) -> Result<(), StoreError> {
+    if versions.is_empty() {
+        return Ok(());
+    }
+    let now = literal(now);
+    let changed: Vec<String> = versions.iter().filter(|(_, v)| *v > 1).map(|(id, _)| id.to_string()).collect();
+    if !changed.is_empty() {
+        let sql = format!(
+            "UPDATE deliveries SET status = 'superseded', updated_at = {now} \
+             WHERE source = 'record' AND status = 'pending' AND record_id IN ({})",
+            changed.join(",")
+        );
+        (&mut **c).execute(sqlx::raw_sql(&sql)).await?;
+    }
+    let mut sql = String::with_capacity(512 + versions.len() * 24);
+    sql.push_str("WITH v(id, version) AS (VALUES ");
+    for (i, (id, version)) in versions.iter().enumerate() {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!("({id},{version})"));
+    }
+    sql.push_str(concat!(") ", outbox_insert!(), "SELECT v.id, v.version, d.destination, ", outbox_operation!()));
+    sql.push_str(&format!(
+        ", v.id || ':' || v.version || ':' || d.destination, 'pending', {now}, {now}, {now} \
+         FROM v JOIN destination_items d ON d.item = {} ORDER BY v.id, d.destination",
+        literal(item)
+    ));
+    (&mut **c).execute(sqlx::raw_sql(&sql)).await?;
+    Ok(())
 }
 
 /// The deadline columns of a record: deadline, due-soon day, provisional flag.

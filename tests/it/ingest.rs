@@ -327,3 +327,97 @@ fn rows_kept_with_a_warning_are_listed_in_warning_items() {
     assert_eq!(items[0]["value"], "91350100M0001TGQXM");
     assert!(!items[0]["reason"].as_str().unwrap().is_empty());
 }
+
+/// The outbox rows of new versions are written by the record writer, set-based, per
+/// statement: one `add` per destination carrying the item for a new record; a new version
+/// supersedes what was pending for the record and goes out as `update` where the platform
+/// accepted the record, else as `add`; an unchanged row queues nothing. Same on both backends.
+#[test]
+fn new_versions_queue_one_delivery_per_destination_on_both_backends() {
+    type Delivery = (i64, i64, String, String, String, String);
+    async fn deliveries(db: &str) -> Vec<Delivery> {
+        const SQL: &str = "SELECT record_id, version, destination, operation, status, idempotency_key \
+                           FROM deliveries ORDER BY record_id, version, destination";
+        if db.starts_with("sqlite") {
+            sqlx::query_as(SQL).fetch_all(&sqlx::SqlitePool::connect(db).await.unwrap()).await.unwrap()
+        } else {
+            sqlx::query_as(SQL).fetch_all(&sqlx::PgPool::connect(db).await.unwrap()).await.unwrap()
+        }
+    }
+    async fn accept(db: &str, record: i64, destination: &str) {
+        const SQL: &str = "UPDATE deliveries SET status = 'accepted' WHERE record_id = $1 AND destination = $2";
+        if db.starts_with("sqlite") {
+            let pool = sqlx::SqlitePool::connect(db).await.unwrap();
+            sqlx::query(SQL).bind(record).bind(destination).execute(&pool).await.unwrap();
+        } else {
+            let pool = sqlx::PgPool::connect(db).await.unwrap();
+            sqlx::query(SQL).bind(record).bind(destination).execute(&pool).await.unwrap();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("outbox.csv");
+    sample(&file, SampleItem::Penalties, 30, 0.0, SampleFormat::Csv);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().to_string();
+    let rows: Vec<String> = lines.filter(|l| !l.contains("简易程序")).take(3).map(str::to_string).collect();
+    let changed = |row: &str, word: &str| {
+        let c = row.replacen("经查", word, 1);
+        assert_ne!(c, row);
+        c
+    };
+    std::fs::write(&file, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    // Row 1 changed; row 2 changed twice in the same file; row 3 as it was.
+    let second = format!(
+        "{header}\n{}\n{}\n{}\n{}\n",
+        changed(&rows[0], "复查"),
+        changed(&rows[1], "复查"),
+        changed(&rows[1], "再查"),
+        rows[2]
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (pg, name) = rt.block_on(fresh_postgres());
+    for db in [sqlite_url(dir.path()), pg] {
+        std::fs::write(&file, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+        let out = gateway(&db, &["ingest", "--connector", "market-penalties", "--json", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{db}: {}", stderr(&out));
+        let first = rt.block_on(deliveries(&db));
+        // The shipped destinations carrying CF: the national and the provincial platform.
+        assert_eq!(first.len(), 6, "{db}: {first:?}");
+        for (record, version, destination, operation, status, key) in &first {
+            assert_eq!((*version, operation.as_str(), status.as_str()), (1, "add", "pending"), "{db}");
+            assert_eq!(key, &format!("{record}:1:{destination}"), "{db}");
+        }
+        let ids: Vec<i64> = first.iter().step_by(2).map(|d| d.0).collect();
+        rt.block_on(accept(&db, ids[0], "provincial"));
+
+        std::fs::write(&file, &second).unwrap();
+        let out = gateway(&db, &["ingest", "--connector", "market-penalties", "--json", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{db}: {}", stderr(&out));
+        let v = json(&out);
+        assert_eq!((v["new_versions"].as_u64(), v["unchanged"].as_u64()), (Some(3), Some(1)), "{db}: {v}");
+        let got: Vec<(i64, i64, String, String, String)> =
+            rt.block_on(deliveries(&db)).into_iter().map(|(r, v, d, o, s, _)| (r, v, d, o, s)).collect();
+        let want = |r: i64, v: i64, d: &str, o: &str, s: &str| (r, v, d.to_string(), o.to_string(), s.to_string());
+        assert_eq!(
+            got,
+            vec![
+                want(ids[0], 1, "national", "add", "superseded"),
+                want(ids[0], 1, "provincial", "add", "accepted"),
+                want(ids[0], 2, "national", "add", "pending"),
+                want(ids[0], 2, "provincial", "update", "pending"),
+                want(ids[1], 1, "national", "add", "superseded"),
+                want(ids[1], 1, "provincial", "add", "superseded"),
+                want(ids[1], 2, "national", "add", "superseded"),
+                want(ids[1], 2, "provincial", "add", "superseded"),
+                want(ids[1], 3, "national", "add", "pending"),
+                want(ids[1], 3, "provincial", "add", "pending"),
+                want(ids[2], 1, "national", "add", "pending"),
+                want(ids[2], 1, "provincial", "add", "pending"),
+            ],
+            "{db}"
+        );
+    }
+    rt.block_on(drop_postgres(&name));
+}

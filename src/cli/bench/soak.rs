@@ -282,21 +282,29 @@ async fn soak(config: &Path, dir: &Path, port: u16, minutes: u64) -> anyhow::Res
     ))
     .await?;
     let drain = Instant::now();
-    let (records, accepted, open) = loop {
-        daemon.sample_rss();
-        let left = inbox_files(&inbox);
+    // What the store holds: records, accepted deliveries and open ones (a delivery replaced by
+    // a newer version's is done too).
+    let tally = async |store: &Store| -> anyhow::Result<(i64, i64, i64)> {
         let records = store.count_records(None).await?;
         let counts = store.delivery_counts().await?;
         let accepted: i64 = counts.iter().filter(|c| c.1 == "accepted").map(|c| c.2).sum();
-        // A delivery replaced by a newer version's is done too.
         let open: i64 = counts.iter().filter(|c| c.1 != "accepted" && c.1 != "superseded").map(|c| c.2).sum();
+        Ok((records, accepted, open))
+    };
+    loop {
+        daemon.sample_rss();
+        let left = inbox_files(&inbox);
+        let (records, _, open) = tally(&store).await?;
         if (left.is_empty() && open == 0 && records as u64 >= dropped.good_rows) || drain.elapsed() > DRAIN {
-            break (records, accepted, open);
+            break;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    }
     let drained = drain.elapsed();
+    // Stopped first, then counted: a daemon stopping finishes its file and its pushes, and the
+    // gateway's figures must be those of the moment the sandbox is asked.
     daemon.kill(false);
+    let (records, accepted, open) = tally(&store).await?;
 
     let stats: serde_json::Value = http.get(format!("{sandbox}/sandbox/stats")).send().await?.json().await?;
     let cf = &stats["platforms"]["provincial"]["CF"];
