@@ -141,6 +141,15 @@ impl Class {
         }
     }
 
+    /// The one-letter form of the stored block.
+    fn initial(self) -> &'static str {
+        &self.as_str()[..1]
+    }
+
+    fn from_initial(s: &str) -> Option<Class> {
+        [Class::Minor, Class::General, Class::Serious].into_iter().find(|c| c.initial() == s)
+    }
+
     pub fn zh(self) -> &'static str {
         match self {
             Class::Minor => "轻微",
@@ -581,27 +590,30 @@ fn months_zh(months: u32) -> String {
 
 impl Block<'_> {
     /// The compact form the store keeps in `records.publicity`:
-    /// `regime|class|defaulted|sector|decided|min|max|department|planned|held`.
+    /// `regime|class|defaulted|sector|decided|min|max|department|planned|held`, the class by
+    /// its initial and the four ends as days after `decided` (a signed count): every byte is
+    /// written again for each version, so the block is kept short (bench ingest).
     pub fn encode(&self) -> String {
         use std::fmt::Write as _;
-        let mut out = String::with_capacity(96);
+        let days = |d: NaiveDate| (d - self.decided).num_days();
+        let mut out = String::with_capacity(48);
         let _ = write!(
             out,
             "{}|{}|{}|{}|{}|{}|{}|",
             self.regime,
-            self.class.map_or("", Class::as_str),
+            self.class.map_or("", Class::initial),
             u8::from(self.class_defaulted),
             self.sector.unwrap_or(""),
             self.decided,
-            self.min_end,
-            self.max_end,
+            days(self.min_end),
+            days(self.max_end),
         );
         if let Some(d) = self.department_end {
-            let _ = write!(out, "{d}");
+            let _ = write!(out, "{}", days(d));
         }
         out.push('|');
         if let Some(d) = self.planned_end {
-            let _ = write!(out, "{d}");
+            let _ = write!(out, "{}", days(d));
         }
         out.push('|');
         out.push(if self.held { '1' } else { '0' });
@@ -610,23 +622,31 @@ impl Block<'_> {
 }
 
 impl StoredBlock {
-    /// Reads `Block::encode`'s form back; None when it is not one.
+    /// Reads `Block::encode`'s form back; None when it is not one. Blocks stored before the
+    /// compact form (class words, ends as dates) read the same.
     pub fn decode(s: &str) -> Option<StoredBlock> {
         let p: Vec<&str> = s.split('|').collect();
         let [regime, class, defaulted, sector, decided, min, max, department, planned, held] = p.as_slice() else {
             return None;
         };
-        let date = |v: &str| if v.is_empty() { Some(None) } else { v.parse().ok().map(Some) };
+        let decided: NaiveDate = decided.parse().ok()?;
+        let end = |v: &str| -> Option<NaiveDate> {
+            match v.parse::<i64>() {
+                Ok(days) => decided.checked_add_signed(chrono::Duration::try_days(days)?),
+                Err(_) => v.parse().ok(),
+            }
+        };
+        let optional = |v: &str| if v.is_empty() { Some(None) } else { end(v).map(Some) };
         Some(StoredBlock {
             regime: regime.to_string(),
-            class: Class::parse(class),
+            class: Class::parse(class).or_else(|| Class::from_initial(class)),
             class_defaulted: *defaulted == "1",
             sector: (!sector.is_empty()).then(|| sector.to_string()),
-            decided: decided.parse().ok()?,
-            min_end: min.parse().ok()?,
-            max_end: max.parse().ok()?,
-            department_end: date(department)?,
-            planned_end: date(planned)?,
+            decided,
+            min_end: end(min)?,
+            max_end: end(max)?,
+            department_end: optional(department)?,
+            planned_end: optional(planned)?,
             held: *held == "1",
         })
     }
@@ -861,6 +881,32 @@ mod tests {
 
     fn codes(problems: &[Problem]) -> Vec<&'static str> {
         problems.iter().map(|p| p.code.as_str()).collect()
+    }
+
+    #[test]
+    fn the_stored_block_is_compact_and_blocks_stored_before_read_the_same() {
+        let block = Block {
+            regime: "order58",
+            class: Some(Class::General),
+            class_defaulted: true,
+            sector: Some("特种设备"),
+            decided: d("2026-01-05"),
+            min_end: d("2027-01-05"),
+            max_end: d("2029-01-05"),
+            department_end: Some(d("2026-01-01")),
+            planned_end: Some(d("2027-01-05")),
+            held: false,
+        };
+        assert_eq!(block.encode(), "order58|g|1|特种设备|2026-01-05|365|1096|-4|365|0");
+        let before = "order58|general|1|特种设备|2026-01-05|2027-01-05|2029-01-05|2026-01-01|2027-01-05|0";
+        assert_eq!(StoredBlock::decode(before), StoredBlock::decode(&block.encode()));
+        let held = Block { class: Some(Class::Minor), department_end: None, planned_end: None, held: true, ..block };
+        let stored = StoredBlock::decode(&held.encode()).expect("decodes");
+        assert_eq!(
+            (stored.class, stored.department_end, stored.planned_end, stored.held),
+            (Some(Class::Minor), None, None, true)
+        );
+        assert_eq!(StoredBlock::decode("order58|g|1||2026-01-05|x|1096||365|0"), None);
     }
 
     #[test]

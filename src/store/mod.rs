@@ -34,7 +34,7 @@ pub use decisions::CheckedWrite;
 pub use deliveries::{Claimed, DeliveryRow, Outcome, ReturnRow};
 pub use feeds::{FeedCounts, FeedRecordRow, FeedRejectRow, FeedStateRow, RepairClock, RepairRow, RoutedRecord};
 pub use objections::{Answer, NewObjection, ObjectedRecord, ObjectionFilter, ObjectionRow};
-pub use publicity::{EarlyEnd, EarlyEndRow, PublicityPass, PublicityRow, WithdrawalRow};
+pub use publicity::{EarlyEnd, EarlyEndRow, PUBLICITY_DUE, PublicityPass, PublicityRow, WithdrawalRow};
 pub use records::{ProblemRow, RecordRow, RecordWriter, RunProblem, WriteCounts};
 pub use subject_file::{
     FILE_LIMIT as SUBJECT_FILE_LIMIT, FileFeedRecord, FileRecord, GradeRow, GradingRow, SubjectHit, join_ids, split_ids,

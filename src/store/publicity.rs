@@ -142,15 +142,17 @@ const ROW_SELECT: &str = "SELECT r.id, r.item, r.business_key, r.department, r.c
      (SELECT max(p.due_on) FROM repairs p WHERE p.record_id = r.id) AS feed_repair_due_on \
      FROM records r";
 
+/// Open records whose planned end is before `$1` (a day): the months up to `$1`'s through the
+/// index `records_publicity_due_month` (same expression, same condition), then the day.
+pub const PUBLICITY_DUE: &str = "SELECT id FROM records WHERE publicity_closed = 0 AND publicity_end IS NOT NULL \
+     AND substr(publicity_end, 1, 7) <= substr($1, 1, 7) AND publicity_end < $1";
+
 impl Store {
     /// The daily pass: every open record whose planned end is before `today` (read through
-    /// the partial index `records_publicity_due`) is withdrawn wherever it is published, its
+    /// the partial index `records_publicity_due_month`) is withdrawn wherever it is published, its
     /// unpushed adds and changes expire, and it is closed. Idempotent.
     pub async fn publicity_pass(&self, today: NaiveDate, now: DateTime<Utc>) -> Result<PublicityPass, StoreError> {
-        const DUE: &str = "SELECT id FROM records WHERE publicity_closed = 0 AND publicity_end IS NOT NULL \
-                           AND publicity_end < $1";
-        let due: Vec<i64> =
-            on_pool!(self.db(), pool => sqlx::query_scalar(DUE).bind(today.to_string()).fetch_all(pool).await?);
+        let due: Vec<i64> = on_pool!(self.db(), pool => sqlx::query_scalar(PUBLICITY_DUE).bind(today.to_string()).fetch_all(pool).await?);
         let mut pass = PublicityPass::default();
         let now_s = ts(now);
         for chunk in due.chunks(1000) {
@@ -259,7 +261,7 @@ impl Store {
     /// end passed before `today` and not yet passed over, and queued withdrawals not accepted.
     pub async fn withdrawals_due(&self, today: NaiveDate, department: Option<&str>) -> Result<i64, StoreError> {
         const SQL: &str = "SELECT (SELECT count(*) FROM records WHERE publicity_closed = 0 AND publicity_end IS NOT NULL \
-             AND publicity_end < $1 AND ($2 IS NULL OR department = $2)) + \
+             AND substr(publicity_end, 1, 7) <= substr($1, 1, 7) AND publicity_end < $1 AND ($2 IS NULL OR department = $2)) + \
              (SELECT count(DISTINCT d.record_id) FROM deliveries d JOIN records r ON r.id = d.record_id \
               WHERE d.source = 'record' AND d.operation IN ('withdraw', 'delete') \
               AND d.status IN ('pending', 'in_flight', 'dead') AND ($2 IS NULL OR r.department = $2))";

@@ -445,14 +445,13 @@ async fn bad_input_gets_chinese_reasons_and_blocks_nothing_else_on_sqlite() {
     bad_input_on(&sqlite_url(dir.path())).await;
     // The daily pass reads the partial index of open records by planned end, not the table.
     let pool = sqlx::SqlitePool::connect(&sqlite_url(dir.path())).await.unwrap();
-    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
-        "EXPLAIN QUERY PLAN SELECT id FROM records WHERE publicity_closed = 0 AND publicity_end IS NOT NULL \
-         AND publicity_end < '2026-12-01'",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert!(plan.iter().any(|p| p.3.contains("records_publicity_due")), "{plan:?}");
+    let plan: Vec<(i64, i64, i64, String)> =
+        sqlx::query_as(&format!("EXPLAIN QUERY PLAN {}", credit_gateway::store::PUBLICITY_DUE))
+            .bind("2026-12-01")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(plan.iter().any(|p| p.3.contains("records_publicity_due_month")), "{plan:?}");
 }
 
 #[tokio::test]
