@@ -131,9 +131,6 @@ pub enum BenchCommand {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
-    /// Fill SQLite with records, add an ops user and serve the dashboard in this process on
-    /// loopback; time GET /api/v1/overview one request after another, then load the 总览 page
-    /// from concurrent clients (reqwest in tokio, in this same process) and report requests/s.
     /// `rows` penalties about `subjects` enterprises in a fresh SQLite store: time linking them
     /// to their subjects, the subject search and the credit file page over HTTP (one request
     /// after another), and grading every subject.
@@ -147,6 +144,9 @@ pub enum BenchCommand {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+    /// Fill SQLite with records, add an ops user and serve the dashboard in this process on
+    /// loopback; time GET /api/v1/overview one request after another, then load the 总览 page
+    /// from concurrent clients (reqwest in tokio, in this same process) and report requests/s.
     Web {
         #[arg(long, default_value_t = 1_000_000)]
         rows: u64,
