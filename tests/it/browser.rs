@@ -116,6 +116,9 @@ impl Driver {
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "pageLoadStrategy": "normal",
+            // Finding an element waits for it: right after a submit the next page may not have
+            // its body yet (the login refusal was read too early once under load).
+            "timeouts": {"implicit": 5000},
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
                 "prefs": {"download.default_directory": profile.join("downloads").display().to_string(),
