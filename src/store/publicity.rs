@@ -144,8 +144,13 @@ const ROW_SELECT: &str = "SELECT r.id, r.item, r.business_key, r.department, r.c
 
 /// Open records whose planned end is before `$1` (a day): the months up to `$1`'s through the
 /// index `records_publicity_due_month` (same expression, same condition), then the day.
-pub const PUBLICITY_DUE: &str = "SELECT id FROM records WHERE publicity_closed = 0 AND publicity_end IS NOT NULL \
-     AND substr(publicity_end, 1, 7) <= substr($1, 1, 7) AND publicity_end < $1";
+macro_rules! publicity_due_where {
+    () => {
+        "publicity_closed = 0 AND publicity_end IS NOT NULL \
+         AND substr(publicity_end, 1, 7) <= substr($1, 1, 7) AND publicity_end < $1"
+    };
+}
+pub const PUBLICITY_DUE: &str = concat!("SELECT id FROM records WHERE ", publicity_due_where!());
 
 impl Store {
     /// The daily pass: every open record whose planned end is before `today` (read through
@@ -260,11 +265,14 @@ impl Store {
     /// Withdrawals due and not yet accepted (of `department`, or all): records whose planned
     /// end passed before `today` and not yet passed over, and queued withdrawals not accepted.
     pub async fn withdrawals_due(&self, today: NaiveDate, department: Option<&str>) -> Result<i64, StoreError> {
-        const SQL: &str = "SELECT (SELECT count(*) FROM records WHERE publicity_closed = 0 AND publicity_end IS NOT NULL \
-             AND substr(publicity_end, 1, 7) <= substr($1, 1, 7) AND publicity_end < $1 AND ($2 IS NULL OR department = $2)) + \
+        const SQL: &str = concat!(
+            "SELECT (SELECT count(*) FROM records WHERE ",
+            publicity_due_where!(),
+            " AND ($2 IS NULL OR department = $2)) + \
              (SELECT count(DISTINCT d.record_id) FROM deliveries d JOIN records r ON r.id = d.record_id \
               WHERE d.source = 'record' AND d.operation IN ('withdraw', 'delete') \
-              AND d.status IN ('pending', 'in_flight', 'dead') AND ($2 IS NULL OR r.department = $2))";
+              AND d.status IN ('pending', 'in_flight', 'dead') AND ($2 IS NULL OR r.department = $2))"
+        );
         let n: i64 = on_pool!(self.db(), pool => sqlx::query_scalar(SQL)
             .bind(today.to_string())
             .bind(department)
