@@ -1147,6 +1147,24 @@ mod tests {
     use super::*;
     use crate::ids::id_number_check_char;
 
+    /// The shipped configuration agrees with itself: the sample departments, the sandbox and
+    /// the demo decide in our own jurisdiction, so `feeds missing` has something to compare.
+    #[test]
+    fn the_sample_regions_are_the_shipped_own_jurisdiction() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let settings = crate::config::Settings::load(&root.join("config/gateway.toml")).expect("shipped config loads");
+        let own = settings.divisions.own().expect("config/divisions.toml names its own jurisdiction").to_string();
+        for region in &REGIONS {
+            assert!(
+                settings.divisions.within(region.code, &own),
+                "{} ({}) is not within {own}",
+                region.code,
+                region.place
+            );
+            assert!(settings.divisions.get(region.code).is_some(), "{} is not in config/divisions.toml", region.code);
+        }
+    }
+
     fn spec(item: SampleItem, rows: u64, format: SampleFormat) -> SampleSpec {
         SampleSpec {
             item,

@@ -4,7 +4,7 @@
 //! withdraw our published penalty within the SLA; resuming from the cursor after a restart;
 //! malformed records refused in Chinese without stopping the feed; PostgreSQL too.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use credit_gateway::calendar::shanghai_date;
@@ -44,6 +44,12 @@ fn destination(name: &str, base: &str, adapter: &str, regions: &str) -> String {
     )
 }
 
+/// Hangzhou's division table, with its merged districts, in place of the shipped one (淮北's):
+/// these tests route to 上城区 and 西湖区 and send records under a merged district's code.
+fn hangzhou_divisions(root: &Path) {
+    std::fs::copy(repo().join("tests/fixtures/divisions-hangzhou.toml"), root.join("config/divisions.toml")).unwrap();
+}
+
 /// The shipped configuration in a tempdir with the sandbox's platforms as destinations, a
 /// feed of `page_size` records per page in `format`, and its own database (SQLite by default).
 async fn harness(database_url: Option<&str>, format: &str, page_size: u32) -> Harness {
@@ -61,6 +67,7 @@ async fn harness(database_url: Option<&str>, format: &str, page_size: u32) -> Ha
     .expect("sandbox starts");
     let base = format!("http://{}", sandbox.addr());
     copy_config(&root);
+    hangzhou_divisions(&root);
     let dests = root.join("config/destinations");
     for entry in std::fs::read_dir(&dests).unwrap() {
         std::fs::remove_file(entry.unwrap().path()).unwrap();
@@ -336,14 +343,13 @@ async fn repair_withdraws_downstream(h: &Harness) {
 async fn a_repair_result_withdraws_the_published_penalty_within_its_deadline() {
     let h = harness(None, "json", 10).await;
     repair_withdraws_downstream(&h).await;
-    let db = format!("sqlite://{}", h.root.join("gateway.db").display());
-    let out = gateway(&db, &["feeds", "missing", "--json"]);
+    // The commands read this harness's configuration (Hangzhou's divisions, its database).
+    let out = gateway_with(&h.config, &["feeds", "missing", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json(&out).as_array().unwrap().len(), 1);
-    let out = gateway(&db, &["feeds", "repairs"]);
+    let out = gateway_with(&h.config, &["feeds", "repairs"]);
     assert!(stdout(&out).contains("on_time"), "{}", stdout(&out));
-    // The shipped feed has the same name: its cursor and health are this database's.
-    let out = gateway(&db, &["feeds", "--json"]);
+    let out = gateway_with(&h.config, &["feeds", "--json"]);
     let list = json(&out);
     assert_eq!((list[0]["feed"].as_str(), list[0]["cursor"].as_str()), (Some("provincial"), Some("3")));
     assert_eq!(list[0]["healthy"], true);
@@ -544,6 +550,7 @@ fn feed_and_division_mistakes_are_reported_with_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     copy_config(root);
+    hangzhou_divisions(root);
     std::fs::create_dir_all(root.join("config/feeds")).unwrap();
     std::fs::write(
         root.join("config/feeds/broken.toml"),
