@@ -39,7 +39,16 @@ pub const RUN_STATUS: Words = &[
 ];
 
 /// Delivery operations (操作类型).
-pub const OPERATION: Words = &[("add", "新增"), ("update", "变更"), ("withdraw", "撤下公示"), ("delete", "删除")];
+/// `suspend`/`resume`: publication paused while an objection is handled, and resumed when it
+/// is rejected (pushed to the platform as 撤销 and 新增).
+pub const OPERATION: Words = &[
+    ("add", "新增"),
+    ("update", "变更"),
+    ("withdraw", "撤下公示"),
+    ("delete", "删除"),
+    ("suspend", "暂停公示（撤销）"),
+    ("resume", "恢复公示（新增）"),
+];
 
 /// Why an overdue record is overdue (SPEC §7 overdue, split by who must act).
 pub const OVERDUE_CAUSE: Words =

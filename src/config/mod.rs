@@ -59,6 +59,16 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// A destination's title as people read it (`省平台`), or its name when none is configured.
+    pub fn destination_title<'a>(&'a self, name: &'a str) -> &'a str {
+        self.destinations.iter().find(|d| d.name == name).map_or(name, |d| d.title.as_str())
+    }
+
+    /// A feed's title as people read it (`省平台回流数据`), or its name when none is configured.
+    pub fn feed_title<'a>(&'a self, name: &'a str) -> &'a str {
+        self.feeds.iter().find(|f| f.name == name).map_or(name, |f| f.title.as_str())
+    }
+
     /// Loads `gateway.toml` and every file it points to; all mistakes come back together.
     pub fn load(config_file: &Path) -> Result<Settings, ConfigError> {
         let mut issues = Issues::default();

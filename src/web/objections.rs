@@ -14,6 +14,7 @@ use super::AppState;
 use super::api::ApiError;
 use super::auth::{Caller, Role};
 use super::pages::{esc, page};
+use crate::glossary;
 use crate::objection::Status;
 use crate::objection::handle::{self, Decision, Detail, ObjectionError, Registration, Target};
 use crate::store::ObjectionRow;
@@ -498,14 +499,15 @@ pub async fn show_page(
         body.push_str(
             "<h2>因本异议推送</h2><table id=\"objection-pushes\"><tr><th>平台</th><th>操作</th><th>状态</th></tr>",
         );
+        let settings = state.settings();
         for (destination, operation, status) in &pushes {
-            let op = match operation.as_str() {
-                "suspend" => "暂停公示（撤销）",
-                "resume" => "恢复公示（新增）",
-                "withdraw" => "撤销公示",
-                other => other,
-            };
-            let _ = write!(body, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(destination), op, esc(status));
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(settings.destination_title(destination)),
+                esc(glossary::operation(operation)),
+                esc(glossary::delivery_status(status))
+            );
         }
         body.push_str("</table>");
     }

@@ -165,7 +165,7 @@ pub async fn deliveries_page(
     let counts = state.store.delivery_counts().await?;
     let _ = state.store.audit(&caller.name, "view", "page:deliveries", state.now()).await;
     let settings = state.settings();
-    let title = |d: &str| settings.destinations.iter().find(|x| x.name == d).map_or(d.to_string(), |x| x.title.clone());
+    let title = |d: &str| settings.destination_title(d).to_string();
     let mut body = String::from("<table id=\"delivery-counts\"><tr><th>平台</th><th>状态</th><th>数量</th></tr>");
     for (destination, status, n) in &counts {
         let _ = write!(

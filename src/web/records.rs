@@ -114,7 +114,7 @@ async fn problems(state: &AppState, caller: &Caller, q: &ProblemsQuery) -> Resul
     } else {
         state.store.returned_records(&filter).await?
     };
-    let title = |d: &str| settings.destinations.iter().find(|x| x.name == d).map_or(d.to_string(), |x| x.title.clone());
+    let title = |d: &str| settings.destination_title(d).to_string();
     let returned = returned
         .into_iter()
         .map(|r| {
@@ -435,7 +435,7 @@ pub async fn record_page(
     let department = state.settings().departments.get(&r.department).map_or(r.department.clone(), |d| d.name.clone());
     let settings = state.settings();
     let names = lists::field_names(&settings, &r.item);
-    let title = |d: &str| settings.destinations.iter().find(|x| x.name == d).map_or(d.to_string(), |x| x.title.clone());
+    let title = |d: &str| settings.destination_title(d).to_string();
     let mut body = String::new();
     if l.under_objection {
         body.push_str(

@@ -14,7 +14,9 @@ use super::AppState;
 use super::api::ApiError;
 use super::auth::Caller;
 use super::pages::{esc, page};
+use crate::config::Settings;
 use crate::credit_file::{self, CreditFile, Entry, SEARCH_LIMIT};
+use crate::glossary;
 use crate::store::SubjectHit;
 
 #[derive(Debug, Default, Deserialize)]
@@ -224,7 +226,7 @@ fn by_item(f: &CreditFile) -> Vec<(String, Vec<&Entry>)> {
     groups
 }
 
-fn feed_table(f: &CreditFile) -> String {
+fn feed_table(f: &CreditFile, settings: &Settings) -> String {
     let mut out = String::from(
         "<table id=\"feed-records\"><tr><th>回流记录</th><th>信息类别</th><th>来源</th><th>状态</th><th>接收时间</th><th>内容摘要</th></tr>",
     );
@@ -234,9 +236,9 @@ fn feed_table(f: &CreditFile) -> String {
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             r.id,
             esc(&r.item_name),
-            esc(&r.feed),
+            esc(settings.feed_title(&r.feed)),
             esc(r.status),
-            esc(&r.received_at),
+            esc(&glossary::local_time(&r.received_at)),
             esc(&r.summary)
         );
     }
@@ -306,7 +308,8 @@ pub async fn file_page(
         );
     }
     if !f.feed_records.is_empty() {
-        let _ = write!(body, "<h2>上级平台回流（{} 条）</h2>{}", f.feed_records.len(), feed_table(&f));
+        let _ =
+            write!(body, "<h2>上级平台回流（{} 条）</h2>{}", f.feed_records.len(), feed_table(&f, &state.settings()));
     }
     if !f.grades.is_empty() {
         let _ = write!(body, "<h2>等级历史</h2>{}", history_table(&f));
@@ -372,7 +375,7 @@ pub async fn report_page(
         body.push_str(&history_table(&f));
     }
     if !f.feed_records.is_empty() {
-        let _ = write!(body, "<h2>九、上级平台回流信息</h2>{}", feed_table(&f));
+        let _ = write!(body, "<h2>九、上级平台回流信息</h2>{}", feed_table(&f, &state.settings()));
     }
     body.push_str(&others_note(&f));
     body.push_str(

@@ -361,7 +361,15 @@ async fn no_page_or_export_shows_english_status_words_utc_field_codes_or_id_numb
     let day = scripted_day(dir.path()).await;
     let web = Web::serve_with_clock(&day.settings, &day.store, day.clock.clone()).await;
     let record = day.returned_record;
+    // The returned record's subject: its search, credit file and printable report.
+    day.store.link_subjects(&day.settings.catalogue).await.unwrap();
+    let problems: serde_json::Value = web.get("/api/v1/problems", Some(&day.tokens["ops"])).await.json().await.unwrap();
+    let code =
+        problems["returned"][0]["credit_code"].as_str().expect("the returned record names its subject").to_string();
     let pages = [
+        format!("/subjects?q={code}"),
+        format!("/subjects/{code}"),
+        format!("/subjects/{code}/report"),
         "/".to_string(),
         "/departments".into(),
         "/deadlines".into(),
