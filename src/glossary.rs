@@ -170,11 +170,24 @@ pub fn return_advice(rule: Option<&str>, reason: &str, sent_name: Option<&str>) 
     }
 }
 
-/// The text after `marker` up to the closing bracket or comma that ends it.
+/// The text after `marker` up to the closing bracket or comma that ends it. Brackets opened
+/// inside it are its own: a registered name such as `某某（集团）有限公司` is read whole.
 fn after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
     let start = text.find(marker)? + marker.len();
     let rest = &text[start..];
-    let end = rest.find(['）', '，', ')']).unwrap_or(rest.len());
+    let mut depth = 0usize;
+    let mut end = rest.len();
+    for (i, c) in rest.char_indices() {
+        match c {
+            '（' | '(' => depth += 1,
+            '）' | ')' if depth > 0 => depth -= 1,
+            '）' | ')' | '，' => {
+                end = i;
+                break;
+            }
+            _ => {}
+        }
+    }
     Some(rest[..end].trim()).filter(|s| !s.is_empty())
 }
 
@@ -239,6 +252,14 @@ mod tests {
         let pre = "预判退回（未推送）：…（统一社会信用代码 X，主体库登记名称：甲，本记录名称：乙）";
         assert!(return_advice(Some("1001"), pre, Some("乙")).contains("“乙”与主体库名称“甲”"));
         assert!(return_advice(None, "x", None).contains("重新提交"));
+        // A registered name with full-width brackets is read whole, not cut at its first ）.
+        let bracketed = "主体名称与统一社会信用代码不匹配（主体库登记名称：淮北市某某（集团）有限公司）";
+        assert!(
+            return_advice(Some("1001"), bracketed, Some("淮北市某某集团有限公司"))
+                .contains("与主体库名称“淮北市某某（集团）有限公司”不一致"),
+            "{}",
+            return_advice(Some("1001"), bracketed, Some("淮北市某某集团有限公司"))
+        );
     }
 
     #[test]

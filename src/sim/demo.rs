@@ -308,7 +308,7 @@ async fn drop_round(
     if !returned.is_empty() {
         let subjects: Vec<serde_json::Value> = returned
             .iter()
-            .map(|code| serde_json::json!({"name": format!("{}（主体库登记名称）", &code[8..14]), "credit_code": code}))
+            .map(|code| serde_json::json!({"name": registered_name(code), "credit_code": code}))
             .collect();
         let url = format!("http://{platforms}/sandbox/subjects");
         if let Err(e) = http.post(url).json(&subjects).send().await.and_then(|r| r.error_for_status()) {
@@ -344,6 +344,15 @@ fn drop_into(inbox: &Path, name: &str, spec: &SampleSpec) -> Result<(), DemoErro
     write_sample(spec, &part).map_err(|e| DemoError::Io { path: part.clone(), source: std::io::Error::other(e) })?;
     let path = inbox.join(name);
     std::fs::rename(&part, &path).map_err(io(&path))
+}
+
+/// The name the demo's platform has registered under `code`: a group company's name, with the
+/// full-width brackets a legal name keeps, that differs from the one the department reports,
+/// so its 1001 return and its 处理建议 show both names.
+fn registered_name(code: &str) -> String {
+    const WORDS: [&str; 8] = ["恒信", "瑞丰", "金诚", "华创", "润达", "鼎盛", "宏远", "泰和"];
+    let n: usize = code.bytes().map(usize::from).sum();
+    format!("淮北市{}{}（集团）有限公司", WORDS[n % WORDS.len()], WORDS[(n / WORDS.len()) % WORDS.len()])
 }
 
 /// Up to `n` companies (统一社会信用代码) of good-looking rows decided more than two weeks
