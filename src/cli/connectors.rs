@@ -30,7 +30,9 @@ pub enum ConnectorsCommand {
 pub fn run(config: &Path, clock: &Clock, args: ConnectorsArgs) -> anyhow::Result<ExitCode> {
     let ConnectorsArgs { command, json } = args;
     let settings = super::settings(config)?;
-    super::with_store_creating(&settings, async |store| match command.unwrap_or(ConnectorsCommand::List) {
+    // Listing reads; only a pass brings data in (and may make the database).
+    let creates = matches!(command, Some(ConnectorsCommand::Run { .. }));
+    super::with_store_if(&settings, creates, async |store| match command.unwrap_or(ConnectorsCommand::List) {
         ConnectorsCommand::List => {
             let list = runner::statuses(&settings, store).await?;
             if json {

@@ -40,7 +40,9 @@ pub fn run(config: &Path, clock: &Clock, args: FeedsArgs) -> anyhow::Result<Exit
         Some(FeedsCommand::Pull { feed }) => FeedsAction::Pull(feed),
     };
     let settings = Arc::new(super::settings(config)?);
-    let text = super::with_store_creating(&settings, async |store| {
+    // The lists read; only a pull brings data in (and may make the database).
+    let creates = matches!(action, FeedsAction::Pull(_));
+    let text = super::with_store_if(&settings, creates, async |store| {
         Ok(feeds_command(settings.clone(), store, action, json, clock.now()).await?)
     })?;
     super::print_rendered(&text, json)?;

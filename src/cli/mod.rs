@@ -175,6 +175,16 @@ pub fn with_store<T>(settings: &Settings, body: impl AsyncFnOnce(&Store) -> anyh
     with_store_creating(settings, body)
 }
 
+/// [`with_store_creating`] for a command that brings data in (`creates`), else [`with_store`]:
+/// one command name can both list (never making an empty database) and take data.
+pub fn with_store_if<T>(
+    settings: &Settings,
+    creates: bool,
+    body: impl AsyncFnOnce(&Store) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    if creates { with_store_creating(settings, body) } else { with_store(settings, body) }
+}
+
 /// The SQLite file a URL names, when it does not exist (`None` for PostgreSQL and memory).
 pub fn missing_database(url: &str) -> Option<PathBuf> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;

@@ -514,10 +514,12 @@ async fn the_command_line_checks_its_arguments_and_says_what_it_left_out() {
     let url = db_line.split('"').nth(1).unwrap();
     std::fs::write(&elsewhere, gateway.replace(url, &format!("sqlite://{}", missing.display()))).unwrap();
     std::fs::copy(&elsewhere, root.join("config/elsewhere.toml")).unwrap();
-    let out = gateway_with(&root.join("config/elsewhere.toml"), &["report"]);
-    assert!(!out.status.success(), "{}", stdout(&out));
-    assert!(stderr(&out).contains("不存在") && stderr(&out).contains("--config"), "{}", stderr(&out));
-    assert!(!missing.exists(), "an empty database was made");
+    for args in [&["report"][..], &["connectors", "--json"], &["connectors"], &["feeds"], &["feeds", "missing"]] {
+        let out = gateway_with(&root.join("config/elsewhere.toml"), args);
+        assert!(!out.status.success(), "{args:?}: {}", stdout(&out));
+        assert!(stderr(&out).contains("不存在") && stderr(&out).contains("--config"), "{args:?}: {}", stderr(&out));
+        assert!(!missing.exists(), "{args:?}: an empty database was made");
+    }
 
     // check-config: a mapping that does not parse is one mistake, not two.
     let mapping = root.join("mappings/market-penalties.toml");
