@@ -420,8 +420,11 @@ async fn upkeep(settings: Settings, store: Store, clock: Clock, mut stop: watch:
                     let departments: Vec<String> = settings.departments.iter().map(|d| d.id.clone()).collect();
                     let outbox = settings.gateway.data_dir.join("outbox");
                     let days = settings.gateway.correction_working_days;
+                    let item = |code: &str| settings.catalogue.item(code).map_or(code.to_string(), |i| i.name.clone());
+                    let destination = |name: &str| settings.destination_title(name).to_string();
+                    let names = reminder::ListNames { item: &item, destination: &destination };
                     if let Err(e) =
-                        reminder::write_lists(&outbox, &departments, &returns, &settings.calendar, today, days)
+                        reminder::write_lists(&outbox, &departments, &returns, &names, &settings.calendar, today, days)
                     {
                         tracing::error!(error = %e, "cannot write the correction lists");
                     }

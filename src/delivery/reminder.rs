@@ -23,10 +23,17 @@ pub fn waiting(calendar: &Calendar, returned_on: &str, today: NaiveDate, allowed
 
 /// Writes one list per department that has open returns, and removes the list of a
 /// department that has none left. Returns the files written.
+/// How the list names an item and a platform for people (`行政处罚`, `省平台`).
+pub struct ListNames<'a> {
+    pub item: &'a dyn Fn(&str) -> String,
+    pub destination: &'a dyn Fn(&str) -> String,
+}
+
 pub fn write_lists(
     outbox_root: &Path,
     departments: &[String],
     returns: &[ReturnRow],
+    names: &ListNames<'_>,
     calendar: &Calendar,
     today: NaiveDate,
     allowed: u32,
@@ -59,9 +66,9 @@ pub fn write_lists(
             // An export leaves the gateway: ID numbers in keys and reasons are masked.
             let key = mask_ids_in_text(&r.business_key).replace(KEY_SEPARATOR, " | ");
             out.write_record([
-                r.item.as_str(),
+                (names.item)(&r.item).as_str(),
                 &neutralise_formula(&key),
-                r.destination.as_str(),
+                &(names.destination)(&r.destination),
                 r.rule.as_deref().unwrap_or(""),
                 &neutralise_formula(&mask_ids_in_text(&r.reason)),
                 r.returned_on.as_str(),
@@ -84,6 +91,13 @@ pub fn write_lists(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names() -> ListNames<'static> {
+        ListNames {
+            item: &|code| if code == "CF" { "行政处罚".into() } else { code.into() },
+            destination: &|name| if name == "provincial" { "省平台".into() } else { name.into() },
+        }
+    }
 
     fn row(department: &str, returned_on: &str) -> ReturnRow {
         ReturnRow {
@@ -109,7 +123,8 @@ mod tests {
         returned.business_key = format!("（2024）皖0602执1号{KEY_SEPARATOR}11010519491231002X");
         returned.reason = "身份证号 11010519491231002X 与姓名不符".into();
         let departments = vec!["court".to_string()];
-        let written = write_lists(dir.path(), &departments, &[returned], &Calendar::default(), today, 5).unwrap();
+        let written =
+            write_lists(dir.path(), &departments, &[returned], &names(), &Calendar::default(), today, 5).unwrap();
         let text = std::fs::read_to_string(&written[0]).unwrap();
         assert!(!text.contains("19491231"), "{text}");
         assert!(text.contains("（2024）皖0602执1号 | 110105********002X"), "{text}");
@@ -123,17 +138,18 @@ mod tests {
         let today: NaiveDate = "2026-11-23".parse().unwrap(); // a Monday
         let returns = [row("market", "2026-11-20"), row("market", "2026-11-02")];
         let departments = vec!["market".to_string(), "tax".to_string()];
-        let written = write_lists(dir.path(), &departments, &returns, &calendar, today, 5).unwrap();
+        let written = write_lists(dir.path(), &departments, &returns, &names(), &calendar, today, 5).unwrap();
         assert_eq!(written, [dir.path().join("market").join(FILE_NAME)]);
         let text = std::fs::read_to_string(&written[0]).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[1].ends_with(",1,待补正"), "{}", lines[1]);
         assert!(lines[2].ends_with(",15,已超期，请尽快补正"), "{}", lines[2]);
         assert!(lines[1].contains("'=主体名称"), "formulas are neutralised: {}", lines[1]);
+        assert!(lines[1].starts_with("行政处罚,") && lines[1].contains(",省平台,"), "names for people: {}", lines[1]);
         assert!(!dir.path().join("tax").join(FILE_NAME).exists());
         // Unchanged content is not written again; a corrected department's list goes away.
-        assert!(write_lists(dir.path(), &departments, &returns, &calendar, today, 5).unwrap().is_empty());
-        write_lists(dir.path(), &departments, &[], &calendar, today, 5).unwrap();
+        assert!(write_lists(dir.path(), &departments, &returns, &names(), &calendar, today, 5).unwrap().is_empty());
+        write_lists(dir.path(), &departments, &[], &names(), &calendar, today, 5).unwrap();
         assert!(!dir.path().join("market").join(FILE_NAME).exists());
     }
 }
