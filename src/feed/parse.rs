@@ -441,14 +441,17 @@ impl Refusal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    /// The shipped catalogue and division table.
+    /// The shipped catalogue and Hangzhou's division table (it has merged districts).
     struct Shipped {
         catalogue: Catalogue,
         divisions: Divisions,
     }
 
     fn settings() -> Shipped {
-        Shipped { catalogue: crate::catalogue::shipped_for_tests(), divisions: crate::feed::route::shipped_for_tests() }
+        Shipped {
+            catalogue: crate::catalogue::shipped_for_tests(),
+            divisions: crate::feed::route::hangzhou_for_tests(),
+        }
     }
 
     /// 上城区 authority and subject (valid check characters).

@@ -232,6 +232,17 @@ pub(crate) fn shipped_for_tests() -> Divisions {
     divisions
 }
 
+/// Hangzhou's table (with its merged districts), the feed tests' fixture.
+#[cfg(test)]
+pub(crate) fn hangzhou_for_tests() -> Divisions {
+    let spec =
+        toml::from_str(include_str!("../../tests/fixtures/divisions-hangzhou.toml")).expect("the fixture parses");
+    let mut issues = Issues::default();
+    let divisions = Divisions::from_spec(Path::new("tests/fixtures/divisions-hangzhou.toml"), spec, &mut issues);
+    assert!(issues.is_empty(), "{:?}", issues.iter().map(ToString::to_string).collect::<Vec<_>>());
+    divisions
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
