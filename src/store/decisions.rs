@@ -7,7 +7,8 @@
 //! takes the row's key and the row becomes its next version, so the return is closed by it
 //! and the key the platform had accepted elsewhere is deleted there. Any other row repeating
 //! a stored decision under another key is kept with the warning `duplicate_decision`; a
-//! credit code stored under another name (重码) with `code_name_conflict`.
+//! credit code known under another name (重码: the names the link pass keeps, and this run's
+//! earlier rows) with `code_name_conflict`.
 
 use std::collections::HashMap;
 
@@ -32,19 +33,13 @@ struct Sibling {
     returned: bool,
 }
 
-/// The name a credit code is stored under, and the record that stored it.
-#[derive(Debug, Clone)]
-struct KnownSubject {
-    name: String,
-    item: String,
-    business_key: String,
-}
-
 /// A record re-keyed by a correction: its id, and the key and version it had.
 struct Rekeyed {
     id: i64,
     old_key: String,
     old_version: i64,
+    /// The correcting row's credit code and name: the record is linked to them now.
+    subject: Option<(String, String)>,
 }
 
 /// What one checked write did, beyond `WriteCounts`.
@@ -60,6 +55,75 @@ pub struct CheckedWrite {
 /// A key as a person reads it: its parts joined by ` / `.
 fn shown(key: &str) -> String {
     key.replace(KEY_SEPARATOR, " / ")
+}
+
+/// The `code_name_conflict` warning: the code's earlier name and where it came from.
+fn conflict(code: &str, earlier_name: &str, earlier: &str, name: &str, r: &PreparedRecord) -> ProblemRow {
+    ProblemRow {
+        line: r.line,
+        field: None,
+        code: ProblemCode::CodeNameConflict.as_str(),
+        severity: "warning",
+        reason: format!(
+            "统一社会信用代码 {code} 已以名称“{earlier_name}”存储（{earlier}），本行名称为“{name}”（记录 {}）：一码多名（重码），请核对",
+            shown(&r.business_key)
+        ),
+        value: Some(name.to_string()),
+    }
+}
+
+/// The credit codes one ingest run has met, with the name and record each first came under.
+/// Compact because a 1,000,000-row file can hold as many codes: the code's hash leads to the
+/// line, the record key's hash and the name, kept in one byte arena (about 50 bytes a code,
+/// where a code-keyed table on the writer's path cost a random b-tree insert per row).
+#[derive(Default)]
+pub(super) struct SeenSubjects {
+    by_code: HashMap<u64, Seen>,
+    names: Vec<u8>,
+}
+
+#[derive(Clone, Copy)]
+struct Seen {
+    line: u32,
+    at: u32,
+    key: u64,
+}
+
+/// What [`SeenSubjects::get`] gives.
+struct SeenName {
+    line: u64,
+    key: u64,
+    name: String,
+}
+
+impl SeenSubjects {
+    fn hash(s: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        s.hash(&mut h);
+        h.finish()
+    }
+
+    fn get(&self, code: &str) -> Option<SeenName> {
+        let seen = self.by_code.get(&Self::hash(code))?;
+        let at = seen.at as usize;
+        let len = u16::from_le_bytes([self.names[at], self.names[at + 1]]) as usize;
+        let name = String::from_utf8_lossy(&self.names[at + 2..at + 2 + len]).into_owned();
+        Some(SeenName { line: u64::from(seen.line), key: seen.key, name })
+    }
+
+    fn insert(&mut self, code: &str, line: u64, key: &str, name: &str) {
+        // A name past 65,535 bytes is cut at a character boundary (no registered name comes near).
+        let mut end = name.len().min(usize::from(u16::MAX));
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        let at = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.names.extend_from_slice(&(end as u16).to_le_bytes());
+        self.names.extend_from_slice(&name.as_bytes()[..end]);
+        let seen = Seen { line: u32::try_from(line).unwrap_or(u32::MAX), at, key: Self::hash(key) };
+        self.by_code.insert(Self::hash(code), seen);
+    }
 }
 
 impl RecordWriter {
@@ -163,6 +227,7 @@ impl RecordWriter {
                     id: s.id,
                     old_key: std::mem::replace(&mut s.business_key, r.business_key.clone()),
                     old_version: s.version,
+                    subject: r.subject.clone(),
                 });
                 s.returned = false;
                 continue;
@@ -197,126 +262,116 @@ impl RecordWriter {
         Ok(rekeyed)
     }
 
-    /// Warns a credit code stored under another name; remembers the first name of new codes.
+    /// Warns a credit code stored under another name (重码). The store's names of a code are
+    /// the link pass's (`subject_aliases`, every name the code's records gave it, linked at the
+    /// start of the run); this run's own rows are in `self.subjects`, so a code repeated further
+    /// down the file is compared too. A row that renames its own record (a new version, or the
+    /// correction of a returned one) is no conflict: its name joins the code's names.
     async fn match_subjects(
         &mut self,
         records: &[PreparedRecord],
         rekeyed: &[Rekeyed],
         warnings: &mut Vec<ProblemRow>,
     ) -> Result<(), StoreError> {
-        let mut codes: Vec<&str> = records.iter().filter_map(|r| r.subject.as_ref().map(|s| s.0.as_str())).collect();
-        codes.sort_unstable();
-        codes.dedup();
-        if codes.is_empty() {
-            return Ok(());
-        }
-        let mut known: HashMap<String, KnownSubject> = HashMap::new();
-        for chunk in codes.chunks(LOOKUP_CHUNK) {
-            let sql = format!(
-                "SELECT subject_code, name, item, business_key FROM subject_names WHERE subject_code IN ({})",
-                self.marks(chunk.len(), 1)
-            );
-            macro_rules! fetch {
-                ($c:expr) => {{
-                    let mut q = sqlx::query_as::<_, (String, String, String, String)>(&sql);
-                    for k in chunk {
-                        q = q.bind(*k);
-                    }
-                    q.fetch_all(&mut **$c).await?
-                }};
-            }
-            let rows = match &mut self.conn {
-                Conn::Sqlite(c) => fetch!(c),
-                Conn::Postgres(c) => fetch!(c),
+        let mut unseen: Vec<&str> = records
+            .iter()
+            .filter_map(|r| r.subject.as_ref().map(|s| s.0.as_str()))
+            .filter(|code| self.subjects.get(code).is_none())
+            .collect();
+        unseen.sort_unstable();
+        unseen.dedup();
+        // One parameter, the codes as a list, not one bind per code: the probes follow the list.
+        let mut stored: HashMap<String, Vec<String>> = HashMap::new();
+        if !unseen.is_empty() {
+            let rows: Vec<(String, String)> = match &mut self.conn {
+                Conn::Sqlite(c) => {
+                    let list = serde_json::to_string(&unseen).expect("a list of strings serialises");
+                    sqlx::query_as(
+                        "SELECT a.subject_code, a.name FROM json_each(?) j \
+                         CROSS JOIN subject_aliases a ON a.subject_code = j.value ORDER BY 1, 2",
+                    )
+                    .bind(list)
+                    .fetch_all(&mut **c)
+                    .await?
+                }
+                Conn::Postgres(c) => {
+                    sqlx::query_as(
+                        "SELECT a.subject_code, a.name FROM unnest($1::text[]) AS j(code) \
+                         JOIN subject_aliases a ON a.subject_code = j.code ORDER BY 1, 2",
+                    )
+                    .bind(&unseen)
+                    .fetch_all(&mut **c)
+                    .await?
+                }
             };
-            for (code, name, item, business_key) in rows {
-                known.insert(code, KnownSubject { name, item, business_key });
+            for (code, name) in rows {
+                stored.entry(code).or_default().push(name);
             }
         }
-        let mut new: Vec<(&str, &PreparedRecord)> = Vec::new();
-        let mut renamed: Vec<(&str, &PreparedRecord)> = Vec::new();
+        let same = |a: &str, b: &str| a == b || name_key(a) == name_key(b);
+        let mut renamed: Vec<(&str, &str)> = Vec::new();
         for r in records {
             let Some((code, name)) = &r.subject else { continue };
-            let k = match known.get(code.as_str()) {
-                None => {
-                    known.insert(
-                        code.clone(),
-                        KnownSubject {
-                            name: name.clone(),
-                            item: self.item.clone(),
-                            business_key: r.business_key.clone(),
-                        },
-                    );
-                    new.push((code, r));
+            if let Some(first) = self.subjects.get(code) {
+                if same(&first.name, name) {
                     continue;
                 }
-                Some(k) if k.name == *name || name_key(&k.name) == name_key(name) => continue,
-                Some(k) => k.clone(),
-            };
-            // The record that gave the name is corrected by this row: its name goes with it.
-            let same_record = k.item == self.item
-                && (k.business_key == r.business_key || rekeyed.iter().any(|x| x.old_key == k.business_key));
-            if same_record {
-                renamed.push((code, r));
-                known.insert(
-                    code.clone(),
-                    KnownSubject { name: name.clone(), item: self.item.clone(), business_key: r.business_key.clone() },
-                );
+                if first.key == SeenSubjects::hash(&r.business_key) {
+                    // A later version of the same record in this file: its name is the record's now.
+                    self.subjects.insert(code, r.line, &r.business_key, name);
+                    continue;
+                }
+                let earlier = format!("本文件第 {} 行", first.line);
+                warnings.push(conflict(code, &first.name, &earlier, name, r));
                 continue;
             }
-            warnings.push(ProblemRow {
-                line: r.line,
-                field: None,
-                code: ProblemCode::CodeNameConflict.as_str(),
-                severity: "warning",
-                reason: format!(
-                    "统一社会信用代码 {code} 已以名称“{}”存储（{} 记录 {}），本行名称为“{name}”（记录 {}）：一码多名（重码），请核对",
-                    k.name,
-                    k.item,
-                    shown(&k.business_key),
-                    shown(&r.business_key)
-                ),
-                value: Some(name.clone()),
-            });
-        }
-        for chunk in new.chunks(LOOKUP_CHUNK / 4) {
-            let marks = self.marks(chunk.len() * 4, 4);
-            let sql = format!(
-                "INSERT INTO subject_names (subject_code, name, item, business_key) VALUES {marks} \
-                 ON CONFLICT (subject_code) DO NOTHING"
-            );
-            macro_rules! insert {
-                ($c:expr) => {{
-                    let mut q = sqlx::query(&sql);
-                    for (code, r) in chunk {
-                        let name = r.subject.as_ref().map_or("", |s| s.1.as_str());
-                        q = q.bind(*code).bind(name).bind(&self.item).bind(&r.business_key);
-                    }
-                    q.execute(&mut **$c).await?;
-                }};
+            self.subjects.insert(code, r.line, &r.business_key, name);
+            let Some(names) = stored.get(code.as_str()) else { continue };
+            if names.iter().any(|n| same(n, name)) {
+                continue;
             }
-            match &mut self.conn {
-                Conn::Sqlite(c) => insert!(c),
-                Conn::Postgres(c) => insert!(c),
+            let records_of_code = self.records_of_subject(code).await?;
+            let own = |(id, item, key): &(i64, String, String)| {
+                (*item == self.item && *key == r.business_key) || rekeyed.iter().any(|x| x.id == *id)
+            };
+            match records_of_code.iter().find(|o| !own(o)) {
+                Some((_, item, key)) => {
+                    let earlier = format!("{item} 记录 {}", shown(key));
+                    warnings.push(conflict(code, &names[0], &earlier, name, r));
+                }
+                // The row's own record is renamed: the link pass, which reads new records only, would not
+                // learn the new name.
+                None if !records_of_code.is_empty() => renamed.push((code, name)),
+                None => {}
             }
         }
-        for (code, r) in renamed {
-            let name = r.subject.as_ref().map_or("", |s| s.1.as_str());
-            let sql = "UPDATE subject_names SET name = $1, item = $2, business_key = $3 WHERE subject_code = $4";
-            macro_rules! update {
-                ($c:expr) => {{
-                    sqlx::query(sql)
-                        .bind(name)
-                        .bind(&self.item)
-                        .bind(&r.business_key)
-                        .bind(code)
-                        .execute(&mut **$c)
-                        .await?;
-                }};
+        for (code, name) in renamed {
+            self.add_alias(code, name).await?;
+        }
+        Ok(())
+    }
+
+    /// The records linked to a credit code: id, item, business key.
+    async fn records_of_subject(&mut self, code: &str) -> Result<Vec<(i64, String, String)>, StoreError> {
+        let sql = "SELECT r.id, r.item, r.business_key FROM subject_records s JOIN records r ON r.id = s.record_id \
+                   WHERE s.subject_code = $1 AND s.source = 'record' ORDER BY r.id";
+        Ok(match &mut self.conn {
+            Conn::Sqlite(c) => sqlx::query_as(sql).bind(code).fetch_all(&mut **c).await?,
+            Conn::Postgres(c) => sqlx::query_as(sql).bind(code).fetch_all(&mut **c).await?,
+        })
+    }
+
+    /// Adds a name to a code's names (`subject_aliases`), as the link pass would.
+    async fn add_alias(&mut self, code: &str, name: &str) -> Result<(), StoreError> {
+        let sql =
+            "INSERT INTO subject_aliases (subject_code, name, name_key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+        let key = crate::subject::search_key(name);
+        match &mut self.conn {
+            Conn::Sqlite(c) => {
+                sqlx::query(sql).bind(code).bind(name).bind(&key).execute(&mut **c).await?;
             }
-            match &mut self.conn {
-                Conn::Sqlite(c) => update!(c),
-                Conn::Postgres(c) => update!(c),
+            Conn::Postgres(c) => {
+                sqlx::query(sql).bind(code).bind(name).bind(&key).execute(&mut **c).await?;
             }
         }
         Ok(())
@@ -398,22 +453,29 @@ impl RecordWriter {
             v = r.old_version,
             now = literal(&self.now)
         );
-        // The old key's first name no longer stands for the code it named.
-        let forget = "DELETE FROM subject_names WHERE item = $1 AND business_key = $2";
+        // The record no longer concerns the subject its old key named: it is linked to the new one.
+        let unlink = "DELETE FROM subject_records WHERE source = 'record' AND record_id = $1";
+        let link = "INSERT INTO subject_records (subject_code, source, record_id) VALUES ($1, 'record', $2) \
+                    ON CONFLICT DO NOTHING";
         let as_new = "UPDATE deliveries SET operation = 'add' WHERE record_id = $1 AND status = 'pending' \
                       AND operation = 'update' AND business_key IS NULL \
                       AND version = (SELECT version FROM records WHERE id = $1)";
+        macro_rules! run {
+            ($c:expr) => {{
+                sqlx::query(as_new).bind(r.id).execute(&mut **$c).await?;
+                sqlx::query(&delete).bind(&r.old_key).bind(r.id).execute(&mut **$c).await?;
+                sqlx::query(unlink).bind(r.id).execute(&mut **$c).await?;
+                if let Some((code, _)) = &r.subject {
+                    sqlx::query(link).bind(code).bind(r.id).execute(&mut **$c).await?;
+                }
+            }};
+        }
         match &mut self.conn {
-            Conn::Sqlite(c) => {
-                sqlx::query(forget).bind(&self.item).bind(&r.old_key).execute(&mut **c).await?;
-                sqlx::query(as_new).bind(r.id).execute(&mut **c).await?;
-                sqlx::query(&delete).bind(&r.old_key).bind(r.id).execute(&mut **c).await?;
-            }
-            Conn::Postgres(c) => {
-                sqlx::query(forget).bind(&self.item).bind(&r.old_key).execute(&mut **c).await?;
-                sqlx::query(as_new).bind(r.id).execute(&mut **c).await?;
-                sqlx::query(&delete).bind(&r.old_key).bind(r.id).execute(&mut **c).await?;
-            }
+            Conn::Sqlite(c) => run!(c),
+            Conn::Postgres(c) => run!(c),
+        }
+        if let Some((code, name)) = &r.subject {
+            self.add_alias(code, name).await?;
         }
         Ok(())
     }

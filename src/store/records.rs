@@ -148,6 +148,8 @@ pub struct RecordWriter {
     commit_rows: usize,
     rows_in_tx: usize,
     sql_cache: HashMap<usize, String>,
+    /// The credit codes this run has met (the 重码 check of `store::decisions`).
+    pub(super) subjects: super::decisions::SeenSubjects,
 }
 
 impl Store {
@@ -191,6 +193,7 @@ impl Store {
             commit_rows: commit_rows.max(1),
             rows_in_tx: 0,
             sql_cache: HashMap::new(),
+            subjects: Default::default(),
         };
         writer.begin().await?;
         Ok(writer)

@@ -327,7 +327,7 @@ impl Store {
     }
 
     /// The name each subject is shown under: the platform's subject library's (as registered),
-    /// else the first name our records gave it, else any name they gave.
+    /// else the first of the names our records gave it.
     pub async fn subject_display_names(&self, codes: &[&str]) -> Result<HashMap<String, String>, StoreError> {
         let mut out = HashMap::new();
         let db = self.db();
@@ -335,11 +335,10 @@ impl Store {
             let m = list_marks(db, chunk.len(), 1);
             let sql = format!(
                 "SELECT credit_code, name, 0 FROM subject_library WHERE credit_code IN ({m}) \
-                 UNION ALL SELECT subject_code, name, 1 FROM subject_names WHERE subject_code IN ({m}) \
-                 UNION ALL SELECT subject_code, MIN(name), 2 FROM subject_aliases WHERE subject_code IN ({m}) GROUP BY subject_code"
+                 UNION ALL SELECT subject_code, MIN(name), 1 FROM subject_aliases WHERE subject_code IN ({m}) GROUP BY subject_code"
             );
-            // PostgreSQL reads the same numbered list three times; SQLite's `?` are three lists.
-            let times = if matches!(db, Db::Postgres(_)) { 1 } else { 3 };
+            // PostgreSQL reads the same numbered list twice; SQLite's `?` are two lists.
+            let times = if matches!(db, Db::Postgres(_)) { 1 } else { 2 };
             let rows: Vec<(String, String, i32)> = on_pool!(db, pool => {
                 let mut q = sqlx::query_as(&sql);
                 for _ in 0..times {
@@ -434,11 +433,10 @@ impl Store {
     /// Every subject our records name, with the name it is shown under, in code order: the
     /// population graded. Streamed.
     pub async fn each_subject(&self, mut f: impl FnMut(String, String)) -> Result<(), StoreError> {
-        const SQL: &str = "SELECT c.subject_code, COALESCE(l.name, n.name, \
+        const SQL: &str = "SELECT c.subject_code, COALESCE(l.name, \
              (SELECT MIN(a.name) FROM subject_aliases a WHERE a.subject_code = c.subject_code), '') \
              FROM (SELECT DISTINCT subject_code FROM subject_records WHERE source = 'record') c \
-             LEFT JOIN subject_library l ON l.credit_code = c.subject_code \
-             LEFT JOIN subject_names n ON n.subject_code = c.subject_code ORDER BY c.subject_code";
+             LEFT JOIN subject_library l ON l.credit_code = c.subject_code ORDER BY c.subject_code";
         on_pool!(self.db(), pool => {
             let mut rows = sqlx::query(SQL).fetch(pool);
             while let Some(r) = rows.try_next().await? {

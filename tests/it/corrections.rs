@@ -396,6 +396,56 @@ fn an_ingest_reports_every_check_with_its_code() {
     assert_eq!(figures[0]["records"], 8, "{figures:?}");
 }
 
+/// 重码 across files: a code stored by an earlier file under another name is warned with both
+/// names and the earlier record; a new version renaming its own record is not, and the new
+/// name is then one of the code's names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_stored_by_an_earlier_file_under_another_name_is_warned() {
+    async fn scenario(engine: &str, root: &Path, _base: &str, settings: &Settings, store: &Store) {
+        let file = |name: &str, rows: &[BTreeMap<&'static str, String>]| {
+            let path = root.join(name);
+            write_csv(&path, rows);
+            path
+        };
+        let codes =
+            |s: &credit_gateway::ingest::IngestSummary| s.warning_items.iter().map(|w| w.code).collect::<Vec<_>>();
+        let first = ingest(settings, store, &file("1.csv", &[penalty(&[])])).await;
+        assert_eq!((first.accepted, codes(&first)), (1, vec![]), "{engine}");
+
+        let other = [("行政处罚决定书文号", "淮相市监处罚〔2026〕2号"), ("行政相对人名称", "淮北市另一家公司")];
+        let second = ingest(settings, store, &file("2.csv", &[penalty(&other)])).await;
+        assert_eq!(codes(&second), ["code_name_conflict"], "{engine}");
+        let reason = &second.warning_items[0].reason;
+        assert!(
+            reason.contains("淮北市相山区某某商贸有限公司")
+                && reason.contains("淮北市另一家公司")
+                && reason.contains("CF 记录 淮相市监处罚〔2026〕1号"),
+            "{engine}: both names and the earlier record: {reason}"
+        );
+
+        // Another subject's record, then its next version with the subject's corrected name: no
+        // conflict, and a later decision under that name is none either.
+        let shenzhen = |n: u32, name: &str| {
+            let wsh = format!("淮相市监处罚〔2026〕{n}号");
+            penalty(&[
+                ("行政处罚决定书文号", &wsh),
+                ("统一社会信用代码", "9144030071526726XG"),
+                ("行政相对人名称", name),
+            ])
+        };
+        let third = ingest(settings, store, &file("3.csv", &[shenzhen(5, "深圳某某公司")])).await;
+        assert_eq!((third.accepted, codes(&third)), (1, vec![]), "{engine}");
+        let renamed = ingest(settings, store, &file("4.csv", &[shenzhen(5, "深圳市某某科技有限公司")])).await;
+        assert_eq!((renamed.new_versions, codes(&renamed)), (1, vec![]), "{engine}");
+        let later = ingest(settings, store, &file("5.csv", &[shenzhen(6, "深圳市某某科技有限公司")])).await;
+        assert_eq!((later.accepted, codes(&later)), (1, vec![]), "{engine}");
+        // A third name for it is warned, naming one of the code's names and its record.
+        let third_name = ingest(settings, store, &file("6.csv", &[shenzhen(7, "深圳另一公司")])).await;
+        assert_eq!(codes(&third_name), ["code_name_conflict"], "{engine}");
+    }
+    on_both_engines!(scenario);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfilled_history_is_counted_apart_never_as_late() {
     async fn scenario(engine: &str, root: &Path, _base: &str, settings: &Settings, store: &Store) {
