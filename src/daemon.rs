@@ -290,6 +290,7 @@ async fn run_tasks(
 ) -> Result<(), DaemonError> {
     let shared = Arc::new(settings.clone());
     store.sync_destination_items(&settings.destination_items()).await?;
+    store.forget_decisions_without_key(&settings.catalogue).await?;
     let mut tasks = Supervisor::new(stop_rx.clone());
     for c in settings.connectors.iter().filter(|c| c.enabled) {
         let (shared, store, c, clock, run_now, stop) =

@@ -205,6 +205,7 @@ pub async fn ingest_opened(
     store.sync_destination_items(&settings.destination_items()).await?;
     // The 重码 check compares with the names of the subjects' records linked so far.
     store.link_subjects(&settings.catalogue).await?;
+    store.forget_decisions_without_key(&settings.catalogue).await?;
     let report_path = opts.report_path.clone().unwrap_or_else(|| ErrorReport::path_beside(path));
     let now = opts.clock.now().to_rfc3339_opts(SecondsFormat::Millis, true);
     let source = opts.source.clone().unwrap_or_else(|| path.display().to_string());

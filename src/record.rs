@@ -122,21 +122,19 @@ pub fn rejected_decision(item: &Item, values: &[Option<String>], line: u64) -> O
     Some(RejectedDecision { decision_key: decision_key(item, values)?, decision_date: date.to_string(), line })
 }
 
-/// The key parts that do not name the subject, joined like the business key.
+/// The catalogue's decision fields (文书号, 决定日期), joined like the business key.
 fn decision_key(item: &Item, values: &[Option<String>]) -> Option<String> {
-    let names_subject =
-        |part: &Vec<usize>| part.iter().any(|i| Some(*i) == item.subject_code || Some(*i) == item.subject_name);
-    if !item.key.iter().any(names_subject) {
+    if item.decision_key.is_empty() {
         return None;
     }
     let mut key = String::new();
-    for (n, part) in item.key.iter().filter(|p| !names_subject(p)).enumerate() {
+    for (n, &i) in item.decision_key.iter().enumerate() {
         if n > 0 {
             key.push(KEY_SEPARATOR);
         }
-        key.push_str(part.iter().find_map(|&i| values[i].as_deref())?);
+        key.push_str(values[i].as_deref().filter(|v| !v.is_empty())?);
     }
-    (!key.is_empty()).then_some(key)
+    Some(key)
 }
 
 fn push_json_str(out: &mut String, s: &str) {
@@ -178,6 +176,21 @@ mod tests {
         assert_eq!(a.decision_key, b.decision_key);
         assert_eq!(a.decision_key.as_deref(), Some("淮相市监处罚〔2024〕1号\u{1f}2024-03-01"));
         assert_eq!(b.subject, Some(("914403001922038216".into(), "某某（集团）有限公司".into())));
+    }
+
+    #[test]
+    fn list_items_have_no_decision_so_subjects_listed_the_same_day_are_not_duplicates() {
+        let catalogue = crate::catalogue::shipped_for_tests();
+        for code in ["UTIL_QF", "TAX_QS", "COURT_SX", "COURT_PJ", "MKT_YC", "MKT_YZWF", "TAX_A", "FJFL", "JGSX"] {
+            let item = catalogue.item(code).unwrap();
+            let mut values = vec![Some("2024-03-01".to_string()); item.fields.len()];
+            assert_eq!(prepare(item, &values, 2, None).decision_key, None, "{code}");
+            values.iter_mut().for_each(|v| *v = Some("X".into()));
+            assert_eq!(prepare(item, &values, 2, None).decision_key, None, "{code}");
+        }
+        for code in ["CF", "XK"] {
+            assert!(!catalogue.item(code).unwrap().decision_key.is_empty(), "{code}");
+        }
     }
 
     #[test]

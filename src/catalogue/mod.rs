@@ -194,6 +194,8 @@ pub struct Item {
     /// Each part lists alternatives; the first non-empty one counts.
     pub key: Vec<Vec<usize>>,
     pub decision_date: usize,
+    /// The key fields naming the decision whatever its subject (empty: the item has none).
+    pub decision_key: Vec<usize>,
     pub authority_code: Option<usize>,
     pub subject_name: Option<usize>,
     pub subject_code: Option<usize>,
@@ -377,6 +379,12 @@ fn compile_item(
         issues.push(file, "key", "expected at least one key field");
     }
     let decision_date = lookup(&spec.decision_date, "decision_date".into(), issues);
+    let decision_key: Vec<usize> = spec
+        .decision_key
+        .iter()
+        .enumerate()
+        .filter_map(|(i, k)| lookup(k, format!("decision_key[{i}]"), issues))
+        .collect();
     let optional =
         |k: &Option<String>, at: &str, issues: &mut Issues| k.as_ref().and_then(|k| lookup(k, at.into(), issues));
     let authority_code = optional(&spec.authority_code, "authority_code", issues);
@@ -401,12 +409,24 @@ fn compile_item(
         issues.push(file, "decision_date", "expected a date field");
         return None;
     }
+    for (i, &f) in decision_key.iter().enumerate() {
+        let in_key = key.iter().any(|part| part.contains(&f));
+        if !in_key || Some(f) == subject_code || Some(f) == subject_name {
+            issues.push(
+                file,
+                format!("decision_key[{i}]"),
+                format!("{} must be a key field that does not name the subject", spec.decision_key[i]),
+            );
+            return None;
+        }
+    }
     let item = Item {
         code: spec.code,
         name: spec.name,
         dual_publicity: spec.dual_publicity,
         key,
         decision_date,
+        decision_key,
         authority_code,
         subject_name,
         subject_code,
@@ -660,6 +680,20 @@ table = "measure"
             issues.iter().any(|i| i.starts_with("item2.toml: ") && i.contains("unknown code table \"colour\"")),
             "{issues:?}"
         );
+    }
+
+    #[test]
+    fn a_decision_key_names_key_fields_only() {
+        let with = |d: &str| {
+            ITEM.replace("decision_date = \"T_JDRQ\"", &format!("decision_date = \"T_JDRQ\"\ndecision_key = {d}"))
+        };
+        let (catalogue, issues) = build(&[&with(r#"["T_WSH"]"#)]);
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(catalogue.item("T").unwrap().decision_key, vec![0]);
+        let (_, issues) = build(&[&with(r#"["T_LB"]"#)]);
+        assert!(issues.iter().any(|i| i.contains("decision_key[0]") && i.contains("T_LB")), "{issues:?}");
+        let (_, issues) = build(&[&with(r#"["T_XX"]"#)]);
+        assert!(issues.iter().any(|i| i.contains("decision_key[0]") && i.contains("unknown field")), "{issues:?}");
     }
 
     #[test]

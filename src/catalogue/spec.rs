@@ -64,6 +64,12 @@ pub struct ItemSpec {
     /// Business key parts; `A|B` takes the first non-empty of A and B.
     pub key: Vec<String>,
     pub decision_date: String,
+    /// The key fields that name the decision whatever its subject (文书号, 决定日期): a row
+    /// repeating them under another key is that decision again (a correction or a duplicate).
+    /// Only items whose records are decisions with a document number have one; a list item
+    /// (欠费, 经营异常, A 级纳税人) repeats its date for many subjects, so has none.
+    #[serde(default)]
+    pub decision_key: Vec<String>,
     #[serde(default)]
     pub authority_code: Option<String>,
     #[serde(default)]

@@ -261,6 +261,7 @@ impl Without {
                 item.subject_code = None;
                 item.subject_name = None;
                 item.subject_kind = None;
+                item.decision_key.clear();
                 for field in &mut item.fields {
                     if let credit_gateway::catalogue::FieldKind::Decimal { plausible_max, stated_in, .. } =
                         &mut field.kind

@@ -498,3 +498,33 @@ impl RecordWriter {
 fn sibling(id: i64, business_key: String, department: String, version: i64, returned: i64) -> Sibling {
     Sibling { id, business_key, department, version, returned: returned != 0 }
 }
+
+impl crate::store::Store {
+    /// Items the catalogue gives no decision key (list items: 欠费, 经营异常, A 级纳税人) keep
+    /// none in the store: a key and a `duplicate` mark an earlier catalogue gave them are
+    /// cleared, with their rejected decisions, so subjects listed the same day are not one
+    /// decision. The partial decision index makes this a probe when there is nothing to clear.
+    pub async fn forget_decisions_without_key(
+        &self,
+        catalogue: &crate::catalogue::Catalogue,
+    ) -> Result<u64, StoreError> {
+        let mut cleared = 0;
+        for item in catalogue.items().iter().filter(|i| i.decision_key.is_empty()) {
+            let n = crate::store::on_pool!(self.db(), pool => {
+                sqlx::query("UPDATE records SET decision_key = NULL, duplicate = 0 WHERE item = $1 AND decision_key IS NOT NULL")
+                    .bind(&item.code)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            });
+            if n > 0 {
+                crate::store::on_pool!(self.db(), pool => {
+                    sqlx::query("DELETE FROM rejected_decisions WHERE item = $1").bind(&item.code).execute(pool).await?.rows_affected()
+                });
+                tracing::info!(item = %item.code, records = n, "the item has no decision key: its records' decision keys and duplicate marks are cleared");
+            }
+            cleared += n;
+        }
+        Ok(cleared)
+    }
+}

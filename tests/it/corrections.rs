@@ -566,3 +566,48 @@ async fn a_strict_sandbox_returns_subjects_it_does_not_know() {
     store.close().await;
     running.shutdown().await;
 }
+
+/// A list item (水电气欠费) has no decision: two customers in arrears for the same kind on the
+/// same day are two records, neither a duplicate of the other; a store an earlier catalogue
+/// gave decision keys and duplicate marks is cleared of them at the next ingest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_listed_the_same_day_are_not_one_decision() {
+    async fn scenario(engine: &str, root: &Path, _base: &str, settings: &Settings, store: &Store) {
+        let path = root.join("arrears.csv");
+        let rows = [
+            "id,yhmc,shxydm,sfzhm,qflx,qfje,qfqsrq,tjrq,gydw,updated_at",
+            "1,淮北市某某商贸有限公司,91340600MA2PBM9HXD,,电费,1200,2026-08-01,2026-11-20,国网淮北供电公司,2026-11-21 08:00:00",
+            "2,淮北市另一家商贸有限公司,9144030071526726XG,,电费,800,2026-08-01,2026-11-20,国网淮北供电公司,2026-11-21 08:00:00",
+        ];
+        std::fs::write(&path, rows.join("\n")).unwrap();
+        let clock = Clock::fixed(
+            "2026-11-25T10:00:00+08:00".parse::<chrono::DateTime<chrono::FixedOffset>>().unwrap().to_utc(),
+        );
+        let opts = IngestOptions { report_path: None, progress: false, clock, source: None };
+        let s = ingest_file(settings, store, "utility-arrears", &path, &opts).await.unwrap();
+        assert_eq!((s.accepted, s.rejected), (2, 0), "{engine}: {s:?}");
+        assert!(s.warning_items.is_empty(), "{engine}: {:?}", s.warning_items);
+
+        // What an earlier catalogue (every key part but the subject) left behind.
+        let url = &settings.gateway.database_url;
+        let mark = "UPDATE records SET decision_key = '电\u{1f}2026-11-20', duplicate = CASE WHEN source_line = 3 THEN 1 ELSE 0 END";
+        let count = "SELECT COUNT(*) FROM records WHERE decision_key IS NOT NULL OR duplicate <> 0";
+        let (before, after) = if url.starts_with("sqlite") {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            sqlx::query(mark).execute(&pool).await.unwrap();
+            let before: i64 = sqlx::query_scalar(count).fetch_one(&pool).await.unwrap();
+            assert_eq!(store.forget_decisions_without_key(&settings.catalogue).await.unwrap(), 2, "{engine}");
+            (before, sqlx::query_scalar::<_, i64>(count).fetch_one(&pool).await.unwrap())
+        } else {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query(mark).execute(&pool).await.unwrap();
+            let before: i64 = sqlx::query_scalar(count).fetch_one(&pool).await.unwrap();
+            assert_eq!(store.forget_decisions_without_key(&settings.catalogue).await.unwrap(), 2, "{engine}");
+            (before, sqlx::query_scalar::<_, i64>(count).fetch_one(&pool).await.unwrap())
+        };
+        assert_eq!((before, after), (2, 0), "{engine}");
+        // Nothing left to clear: the probe changes nothing.
+        assert_eq!(store.forget_decisions_without_key(&settings.catalogue).await.unwrap(), 0, "{engine}");
+    }
+    on_both_engines!(scenario);
+}
