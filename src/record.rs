@@ -122,6 +122,16 @@ pub fn rejected_decision(item: &Item, values: &[Option<String>], line: u64) -> O
     Some(RejectedDecision { decision_key: decision_key(item, values)?, decision_date: date.to_string(), line })
 }
 
+/// Where the business keys of a decision's records start: the decision key's first part and
+/// the separator (the catalogue makes the decision's first field the key's first part).
+pub fn decision_key_prefix(decision_key: &str) -> String {
+    let first = decision_key.split(KEY_SEPARATOR).next().unwrap_or(decision_key);
+    let mut prefix = String::with_capacity(first.len() + 1);
+    prefix.push_str(first);
+    prefix.push(KEY_SEPARATOR);
+    prefix
+}
+
 /// The catalogue's decision fields (文书号, 决定日期), joined like the business key.
 fn decision_key(item: &Item, values: &[Option<String>]) -> Option<String> {
     if item.decision_key.is_empty() {
@@ -176,6 +186,10 @@ mod tests {
         assert_eq!(a.decision_key, b.decision_key);
         assert_eq!(a.decision_key.as_deref(), Some("淮相市监处罚〔2024〕1号\u{1f}2024-03-01"));
         assert_eq!(b.subject, Some(("914403001922038216".into(), "某某（集团）有限公司".into())));
+        // The business keys of the decision's records start with its prefix.
+        let prefix = decision_key_prefix(a.decision_key.as_deref().unwrap());
+        assert_eq!(prefix, "淮相市监处罚〔2024〕1号\u{1f}");
+        assert!(a.business_key.starts_with(&prefix) && b.business_key.starts_with(&prefix));
     }
 
     #[test]

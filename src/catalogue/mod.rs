@@ -409,6 +409,20 @@ fn compile_item(
         issues.push(file, "decision_date", "expected a date field");
         return None;
     }
+    // The decision's records are found by their business key's first part (store::decisions).
+    if let Some(&first) = decision_key.first()
+        && (key.len() < 2 || key[0] != [first])
+    {
+        issues.push(
+            file,
+            "decision_key[0]",
+            format!(
+                "{} must be the key's first part, alone, and the key must name the subject after it",
+                spec.decision_key[0]
+            ),
+        );
+        return None;
+    }
     for (i, &f) in decision_key.iter().enumerate() {
         let in_key = key.iter().any(|part| part.contains(&f));
         if !in_key || Some(f) == subject_code || Some(f) == subject_name {
@@ -684,16 +698,23 @@ table = "measure"
 
     #[test]
     fn a_decision_key_names_key_fields_only() {
+        // T_LB stands for the subject here: the key names it after the document number.
         let with = |d: &str| {
-            ITEM.replace("decision_date = \"T_JDRQ\"", &format!("decision_date = \"T_JDRQ\"\ndecision_key = {d}"))
+            ITEM.replace("key = [\"T_WSH\"]", "key = [\"T_WSH\", \"T_LB\", \"T_JDRQ\"]")
+                .replace("decision_date = \"T_JDRQ\"", &format!("decision_date = \"T_JDRQ\"\ndecision_key = {d}"))
         };
-        let (catalogue, issues) = build(&[&with(r#"["T_WSH"]"#)]);
+        let (catalogue, issues) = build(&[&with(r#"["T_WSH", "T_JDRQ"]"#)]);
         assert!(issues.is_empty(), "{issues:?}");
-        assert_eq!(catalogue.item("T").unwrap().decision_key, vec![0]);
-        let (_, issues) = build(&[&with(r#"["T_LB"]"#)]);
-        assert!(issues.iter().any(|i| i.contains("decision_key[0]") && i.contains("T_LB")), "{issues:?}");
+        assert_eq!(catalogue.item("T").unwrap().decision_key, vec![0, 1]);
+        let (_, issues) = build(&[&with(r#"["T_JDRQ", "T_WSH"]"#)]);
+        assert!(issues.iter().any(|i| i.contains("decision_key[0]") && i.contains("first part")), "{issues:?}");
         let (_, issues) = build(&[&with(r#"["T_XX"]"#)]);
         assert!(issues.iter().any(|i| i.contains("decision_key[0]") && i.contains("unknown field")), "{issues:?}");
+        // With the key's only part as its decision, a decision could never have two records.
+        let (_, issues) = build(&[
+            &ITEM.replace("decision_date = \"T_JDRQ\"", "decision_date = \"T_JDRQ\"\ndecision_key = [\"T_WSH\"]")
+        ]);
+        assert!(issues.iter().any(|i| i.contains("decision_key[0]")), "{issues:?}");
     }
 
     #[test]

@@ -355,7 +355,9 @@ impl Store {
         const REJECTED: &str = "SELECT x.department, x.item, substr(x.decision_date, 1, 7), \
              CAST(COUNT(DISTINCT x.decision_key) AS BIGINT) FROM rejected_decisions x \
              WHERE x.decision_date >= $1 AND x.decision_date < $2 AND ($3 IS NULL OR x.department = $3) \
-             AND NOT EXISTS (SELECT 1 FROM records r WHERE r.item = x.item AND r.decision_key = x.decision_key) \
+             AND NOT EXISTS (SELECT 1 FROM records r WHERE r.item = x.item AND r.business_key >= x.key_prefix \
+             AND r.business_key < substr(x.key_prefix, 1, length(x.key_prefix) - 1) || ' ' \
+             AND r.decision_key = x.decision_key) \
              GROUP BY x.department, x.item, substr(x.decision_date, 1, 7)";
         let rows: Vec<(String, String, String, i64)> = on_pool!(self.db(), pool =>
             sqlx::query_as(REJECTED).bind(&from).bind(&to).bind(department).fetch_all(pool).await?);

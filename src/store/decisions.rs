@@ -12,8 +12,6 @@
 
 use std::collections::HashMap;
 
-use sqlx::Row;
-
 use super::StoreError;
 use super::records::{Conn, ProblemRow, RecordWriter, WriteCounts, literal};
 use crate::problem::ProblemCode;
@@ -171,39 +169,39 @@ impl RecordWriter {
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        let mut siblings: HashMap<String, Vec<Sibling>> = HashMap::new();
-        for chunk in wanted.chunks(LOOKUP_CHUNK) {
-            let sql = format!(
-                "SELECT id, business_key, decision_key, department, version, CAST(returned AS BIGINT) FROM records \
-                 WHERE item = {} AND decision_key IN ({})",
-                literal(&self.item),
-                self.marks(chunk.len(), 1)
-            );
-            macro_rules! fetch {
-                ($c:expr) => {{
-                    let mut q = sqlx::query(&sql);
-                    for k in chunk {
-                        q = q.bind(*k);
-                    }
-                    q.fetch_all(&mut **$c).await?
-                }};
+        // The records of a decision share their business key's first part (the catalogue makes
+        // it the decision's 文书号), so the business key's own index finds them by that prefix:
+        // no index of its own for the check to keep up on every insert. The exact decision key
+        // is compared here.
+        let mut prefixes: Vec<String> = wanted.iter().map(|k| crate::record::decision_key_prefix(k)).collect();
+        prefixes.dedup();
+        const RANGE: &str = "r.item = $2 AND r.business_key >= j.p AND r.business_key < substr(j.p, 1, length(j.p) - 1) || ' ' \
+             AND r.decision_key IS NOT NULL";
+        let rows: Vec<(i64, String, String, String, i64, i64)> = match &mut self.conn {
+            Conn::Sqlite(c) => {
+                let list = serde_json::to_string(&prefixes).expect("a list of strings serialises");
+                let sql = format!(
+                    "SELECT r.id, r.business_key, r.decision_key, r.department, r.version, CAST(r.returned AS BIGINT) \
+                     FROM (SELECT value AS p FROM json_each($1)) j CROSS JOIN records r WHERE {RANGE}"
+                );
+                sqlx::query_as(&sql).bind(list).bind(&self.item).fetch_all(&mut **c).await?
             }
-            let rows = match &mut self.conn {
-                Conn::Sqlite(c) => fetch!(c)
-                    .into_iter()
-                    .map(|r| {
-                        (r.get::<String, _>(2), sibling(r.get(0), r.get(1), r.get(3), r.get(4), r.get::<i64, _>(5)))
-                    })
-                    .collect::<Vec<_>>(),
-                Conn::Postgres(c) => fetch!(c)
-                    .into_iter()
-                    .map(|r| {
-                        (r.get::<String, _>(2), sibling(r.get(0), r.get(1), r.get(3), r.get(4), r.get::<i64, _>(5)))
-                    })
-                    .collect::<Vec<_>>(),
-            };
-            for (dk, s) in rows {
-                siblings.entry(dk).or_default().push(s);
+            Conn::Postgres(c) => {
+                // A range scan of the key index per prefix (OFFSET 0 keeps the subquery apart):
+                // joined, the planner takes an item's records, of which a young table's
+                // statistics know few, whole, and compares them with every prefix.
+                let sql = format!(
+                    "SELECT r.id, r.business_key, r.decision_key, r.department, r.version, r.returned \
+                     FROM unnest($1::text[]) AS j(p) CROSS JOIN LATERAL (SELECT r.id, r.business_key, r.decision_key, \
+                     r.department, r.version, CAST(r.returned AS BIGINT) AS returned FROM records r WHERE {RANGE} OFFSET 0) r"
+                );
+                sqlx::query_as(&sql).bind(&prefixes).bind(&self.item).fetch_all(&mut **c).await?
+            }
+        };
+        let mut siblings: HashMap<String, Vec<Sibling>> = HashMap::new();
+        for (id, key, dk, department, version, returned) in rows {
+            if wanted.binary_search(&dk.as_str()).is_ok() {
+                siblings.entry(dk).or_default().push(sibling(id, key, department, version, returned));
             }
         }
         let mut rekeyed = Vec::new();
@@ -384,12 +382,12 @@ impl RecordWriter {
         for chunk in rejected.chunks(LOOKUP_CHUNK) {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|i| match numbered {
-                    true => format!("({constants},${},${},${})", 3 * i + 1, 3 * i + 2, 3 * i + 3),
-                    false => format!("({constants},?,?,?)"),
+                    true => format!("({constants},${},${},${},${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4),
+                    false => format!("({constants},?,?,?,?)"),
                 })
                 .collect();
             let sql = format!(
-                "INSERT INTO rejected_decisions (department, item, ingest_run_id, decision_key, decision_date, line) \
+                "INSERT INTO rejected_decisions (department, item, ingest_run_id, decision_key, decision_date, line, key_prefix) \
                  VALUES {}",
                 rows.join(",")
             );
@@ -397,7 +395,11 @@ impl RecordWriter {
                 ($c:expr) => {{
                     let mut q = sqlx::query(&sql);
                     for d in chunk {
-                        q = q.bind(&d.decision_key).bind(&d.decision_date).bind(d.line as i64);
+                        q = q
+                            .bind(&d.decision_key)
+                            .bind(&d.decision_date)
+                            .bind(d.line as i64)
+                            .bind(crate::record::decision_key_prefix(&d.decision_key));
                     }
                     q.execute(&mut **$c).await?;
                 }};
@@ -479,20 +481,6 @@ impl RecordWriter {
         }
         Ok(())
     }
-
-    /// `n` parameters in groups of `group`: `(?,?),(?,?)` on SQLite (anonymous, see
-    /// `values_upsert_sql`), `($1,$2),($3,$4)` on PostgreSQL; one group is `?,?` / `$1,$2`.
-    fn marks(&self, n: usize, group: usize) -> String {
-        let numbered = matches!(self.conn, Conn::Postgres(_));
-        let mark = |i: usize| if numbered { format!("${}", i + 1) } else { "?".to_string() };
-        if group == 1 {
-            return (0..n).map(mark).collect::<Vec<_>>().join(",");
-        }
-        (0..n / group)
-            .map(|g| format!("({})", (0..group).map(|j| mark(g * group + j)).collect::<Vec<_>>().join(",")))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
 }
 
 fn sibling(id: i64, business_key: String, department: String, version: i64, returned: i64) -> Sibling {
@@ -503,27 +491,46 @@ impl crate::store::Store {
     /// Items the catalogue gives no decision key (list items: 欠费, 经营异常, A 级纳税人) keep
     /// none in the store: a key and a `duplicate` mark an earlier catalogue gave them are
     /// cleared, with their rejected decisions, so subjects listed the same day are not one
-    /// decision. The partial decision index makes this a probe when there is nothing to clear.
+    /// decision. `decision_key_items` remembers each item's decision fields as last reconciled,
+    /// so the clearing (a pass over the item's records) runs once, when they change.
     pub async fn forget_decisions_without_key(
         &self,
         catalogue: &crate::catalogue::Catalogue,
     ) -> Result<u64, StoreError> {
+        let known: Vec<(String, String)> = crate::store::on_pool!(self.db(), pool => {
+            sqlx::query_as("SELECT item, fields FROM decision_key_items").fetch_all(pool).await?
+        });
         let mut cleared = 0;
-        for item in catalogue.items().iter().filter(|i| i.decision_key.is_empty()) {
-            let n = crate::store::on_pool!(self.db(), pool => {
-                sqlx::query("UPDATE records SET decision_key = NULL, duplicate = 0 WHERE item = $1 AND decision_key IS NOT NULL")
+        for item in catalogue.items() {
+            let fields = item.decision_key.iter().map(|&i| item.fields[i].key.as_str()).collect::<Vec<_>>().join(",");
+            if known.iter().any(|(i, f)| *i == item.code && *f == fields) {
+                continue;
+            }
+            if fields.is_empty() {
+                let n = crate::store::on_pool!(self.db(), pool => {
+                    sqlx::query("UPDATE records SET decision_key = NULL, duplicate = 0 WHERE item = $1 AND decision_key IS NOT NULL")
+                        .bind(&item.code)
+                        .execute(pool)
+                        .await?
+                        .rows_affected()
+                });
+                crate::store::on_pool!(self.db(), pool => {
+                    sqlx::query("DELETE FROM rejected_decisions WHERE item = $1").bind(&item.code).execute(pool).await?.rows_affected()
+                });
+                if n > 0 {
+                    tracing::info!(item = %item.code, records = n, "the item has no decision key: its records' decision keys and duplicate marks are cleared");
+                }
+                cleared += n;
+            }
+            crate::store::on_pool!(self.db(), pool => {
+                sqlx::query("INSERT INTO decision_key_items (item, fields) VALUES ($1, $2) \
+                     ON CONFLICT (item) DO UPDATE SET fields = excluded.fields")
                     .bind(&item.code)
+                    .bind(&fields)
                     .execute(pool)
                     .await?
                     .rows_affected()
             });
-            if n > 0 {
-                crate::store::on_pool!(self.db(), pool => {
-                    sqlx::query("DELETE FROM rejected_decisions WHERE item = $1").bind(&item.code).execute(pool).await?.rows_affected()
-                });
-                tracing::info!(item = %item.code, records = n, "the item has no decision key: its records' decision keys and duplicate marks are cleared");
-            }
-            cleared += n;
         }
         Ok(cleared)
     }

@@ -277,9 +277,16 @@ impl Store {
     /// Other records of the same decision (item and decision key) as `record_id`: what a
     /// 重复公示 objection is about.
     pub async fn same_decision_records(&self, record_id: i64) -> Result<Vec<i64>, StoreError> {
-        const SQL: &str = "SELECT o.id FROM records r JOIN records o ON o.item = r.item AND o.decision_key = r.decision_key \
-             AND o.id <> r.id WHERE r.id = $1 AND r.decision_key IS NOT NULL ORDER BY o.id";
-        Ok(on_pool!(self.db(), pool => sqlx::query_scalar(SQL).bind(record_id).fetch_all(pool).await?))
+        const RECORD: &str = "SELECT item, decision_key FROM records WHERE id = $1 AND decision_key IS NOT NULL";
+        let found: Option<(String, String)> =
+            on_pool!(self.db(), pool => sqlx::query_as(RECORD).bind(record_id).fetch_optional(pool).await?);
+        let Some((item, decision_key)) = found else { return Ok(Vec::new()) };
+        // A decision's records share their business key's prefix (see store::decisions).
+        const SQL: &str = "SELECT id FROM records WHERE item = $1 AND business_key >= $2 \
+             AND business_key < substr($2, 1, length($2) - 1) || ' ' AND decision_key = $3 AND id <> $4 ORDER BY id";
+        let prefix = crate::record::decision_key_prefix(&decision_key);
+        Ok(on_pool!(self.db(), pool => sqlx::query_scalar(SQL)
+            .bind(&item).bind(&prefix).bind(&decision_key).bind(record_id).fetch_all(pool).await?))
     }
 
     /// The warnings the record's row was stored with (code, reason): what the gateway saw.
