@@ -294,9 +294,11 @@ async fn measure_ingest(
     };
     let before = store.storage_bytes().await?;
     let io_before = process_write_bytes();
+    let cpu_before = thread_cpu_seconds();
     let t = Instant::now();
     let summary = ingest_file(settings, &store, connector, file, &opts).await;
     let secs = t.elapsed().as_secs_f64();
+    let cpu = cpu_spent(&cpu_before, &thread_cpu_seconds());
     let io_after = process_write_bytes();
     let summary = match summary {
         Ok(s) => s,
@@ -335,6 +337,7 @@ async fn measure_ingest(
         "seconds": (secs * 100.0).round() / 100.0,
         "rows_per_sec": (summary.rows as f64 / secs).round(),
         "peak_rss_mb": peak_rss_mb(),
+        "cpu_seconds": cpu,
         "bytes_written_per_row": written.map(per_row),
         "database_bytes_per_row": per_row(after.database - before.database),
         "publicity_catch_up_ended": catch_up.ended,
@@ -363,6 +366,48 @@ pub(crate) async fn interrupted() -> &'static str {
 fn process_write_bytes() -> Option<i64> {
     let io = std::fs::read_to_string("/proc/self/io").ok()?;
     io.lines().find_map(|l| l.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok())
+}
+
+/// CPU seconds (user + system) each live thread of this process has used, by thread name
+/// (threads of one name summed): where an ingest's time goes, steadier than the wall clock on
+/// a shared machine. Linux only; empty elsewhere.
+fn thread_cpu_seconds() -> std::collections::BTreeMap<String, f64> {
+    let mut spent = std::collections::BTreeMap::new();
+    // `pid (comm) state …`: the name may hold spaces and parentheses, so split at the last ')';
+    // utime and stime are the 14th and 15th fields, in clock ticks (100 a second on Linux).
+    let read = |path: std::path::PathBuf| -> Option<(String, f64)> {
+        let stat = std::fs::read_to_string(path).ok()?;
+        let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        Some((stat[open + 1..close].to_string(), (ticks(11) + ticks(12)) / 100.0))
+    };
+    // The process's own line counts threads that have ended too (the writer's SQLite thread ends
+    // with its connection).
+    if let Some((_, all)) = read("/proc/self/stat".into()) {
+        spent.insert("process".to_string(), all);
+    }
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return spent };
+    for task in tasks.flatten() {
+        if let Some((name, used)) = read(task.path().join("stat")) {
+            *spent.entry(format!("thread {name}")).or_insert(0.0) += used;
+        }
+    }
+    spent
+}
+
+/// What each thread name (and the whole process) used between two [`thread_cpu_seconds`]
+/// readings.
+fn cpu_spent(
+    before: &std::collections::BTreeMap<String, f64>,
+    after: &std::collections::BTreeMap<String, f64>,
+) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for (name, a) in after {
+        let used = a - before.get(name).copied().unwrap_or(0.0);
+        out.insert(name.clone(), ((used * 100.0).round() / 100.0).into());
+    }
+    out.into()
 }
 
 /// The 1-minute load average, as `uptime` shows it.

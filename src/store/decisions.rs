@@ -21,12 +21,14 @@ use crate::transform::name_key;
 /// Keys looked up per statement.
 const LOOKUP_CHUNK: usize = 500;
 
-/// A stored record sharing a decision with a row of the batch.
+/// A stored record (or an earlier row of the batch) sharing a decision with a row of the
+/// batch; borrowed from the lookup's rows and the batch, as a batch's 2,048 rows would
+/// otherwise each copy their key.
 #[derive(Debug, Clone)]
-struct Sibling {
+struct Sibling<'a> {
     id: i64,
-    business_key: String,
-    department: String,
+    business_key: &'a str,
+    department: &'a str,
     version: i64,
     returned: bool,
 }
@@ -76,7 +78,10 @@ fn conflict(code: &str, earlier_name: &str, earlier: &str, name: &str, r: &Prepa
 /// where a code-keyed table on the writer's path cost a random b-tree insert per row).
 #[derive(Default)]
 pub(super) struct SeenSubjects {
-    by_code: HashMap<u64, Seen>,
+    /// Keyed by the code's hash already, so the table's own hashing is foldhash's, not SipHash's
+    /// (SipHash, the standard library's default against hash flooding, cost a second hashing per
+    /// row for keys no caller chooses).
+    by_code: foldhash::HashMap<u64, Seen>,
     names: Vec<u8>,
 }
 
@@ -88,25 +93,25 @@ struct Seen {
 }
 
 /// What [`SeenSubjects::get`] gives.
-struct SeenName {
+struct SeenName<'a> {
     line: u64,
     key: u64,
-    name: String,
+    name: &'a str,
 }
 
 impl SeenSubjects {
+    /// A fixed seed: the same code hashes alike through the run.
     fn hash(s: &str) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::hash::DefaultHasher::new();
-        s.hash(&mut h);
-        h.finish()
+        use std::hash::BuildHasher;
+        foldhash::quality::FixedState::with_seed(0).hash_one(s)
     }
 
-    fn get(&self, code: &str) -> Option<SeenName> {
+    fn get(&self, code: &str) -> Option<SeenName<'_>> {
         let seen = self.by_code.get(&Self::hash(code))?;
         let at = seen.at as usize;
         let len = u16::from_le_bytes([self.names[at], self.names[at + 1]]) as usize;
-        let name = String::from_utf8_lossy(&self.names[at + 2..at + 2 + len]).into_owned();
+        // Whole characters of a str went in (see insert).
+        let name = std::str::from_utf8(&self.names[at + 2..at + 2 + len]).unwrap_or_default();
         Some(SeenName { line: u64::from(seen.line), key: seen.key, name })
     }
 
@@ -173,7 +178,7 @@ impl RecordWriter {
         // it the decision's 文书号), so the business key's own index finds them by that prefix:
         // no index of its own for the check to keep up on every insert. The exact decision key
         // is compared here.
-        let mut prefixes: Vec<String> = wanted.iter().map(|k| crate::record::decision_key_prefix(k)).collect();
+        let mut prefixes: Vec<&str> = wanted.iter().map(|k| decision_prefix(k)).collect();
         prefixes.dedup();
         const RANGE: &str = "r.item = $2 AND r.business_key >= j.p AND r.business_key < substr(j.p, 1, length(j.p) - 1) || ' ' \
              AND r.decision_key IS NOT NULL";
@@ -198,16 +203,18 @@ impl RecordWriter {
                 sqlx::query_as(&sql).bind(&prefixes).bind(&self.item).fetch_all(&mut **c).await?
             }
         };
-        let mut siblings: HashMap<String, Vec<Sibling>> = HashMap::new();
-        for (id, key, dk, department, version, returned) in rows {
+        let own_department = self.department.clone();
+        let mut siblings: foldhash::HashMap<&str, Vec<Sibling>> = foldhash::HashMap::default();
+        for (id, key, dk, department, version, returned) in &rows {
             if wanted.binary_search(&dk.as_str()).is_ok() {
-                siblings.entry(dk).or_default().push(sibling(id, key, department, version, returned));
+                let s = Sibling { id: *id, business_key: key, department, version: *version, returned: *returned != 0 };
+                siblings.entry(dk.as_str()).or_default().push(s);
             }
         }
         let mut rekeyed = Vec::new();
         for r in records {
             let Some(dk) = r.decision_key.as_deref() else { continue };
-            let list = siblings.entry(dk.to_string()).or_default();
+            let list = siblings.entry(dk).or_default();
             if list.iter().any(|s| s.business_key == r.business_key) {
                 continue;
             }
@@ -223,7 +230,7 @@ impl RecordWriter {
                 self.set_key(s.id, &r.business_key).await?;
                 rekeyed.push(Rekeyed {
                     id: s.id,
-                    old_key: std::mem::replace(&mut s.business_key, r.business_key.clone()),
+                    old_key: std::mem::replace(&mut s.business_key, &r.business_key).to_string(),
                     old_version: s.version,
                     subject: r.subject.clone(),
                 });
@@ -243,7 +250,7 @@ impl RecordWriter {
                     severity: "warning",
                     reason: format!(
                         "同一决定（文书号、决定日期相同）已以另一业务键存储：已存 {}{version}，本行 {}；请核对是否重复报送，一个决定只计一次",
-                        shown(&other.business_key),
+                        shown(other.business_key),
                         shown(&r.business_key)
                     ),
                     value: Some(shown(&r.business_key)),
@@ -251,8 +258,8 @@ impl RecordWriter {
             }
             list.push(Sibling {
                 id: 0,
-                business_key: r.business_key.clone(),
-                department: self.department.clone(),
+                business_key: &r.business_key,
+                department: &own_department,
                 version: 1,
                 returned: false,
             });
@@ -311,7 +318,7 @@ impl RecordWriter {
         for r in records {
             let Some((code, name)) = &r.subject else { continue };
             if let Some(first) = self.subjects.get(code) {
-                if same(&first.name, name) {
+                if same(first.name, name) {
                     continue;
                 }
                 if first.key == SeenSubjects::hash(&r.business_key) {
@@ -320,7 +327,7 @@ impl RecordWriter {
                     continue;
                 }
                 let earlier = format!("本文件第 {} 行", first.line);
-                warnings.push(conflict(code, &first.name, &earlier, name, r));
+                warnings.push(conflict(code, first.name, &earlier, name, r));
                 continue;
             }
             self.subjects.insert(code, r.line, &r.business_key, name);
@@ -483,8 +490,13 @@ impl RecordWriter {
     }
 }
 
-fn sibling(id: i64, business_key: String, department: String, version: i64, returned: i64) -> Sibling {
-    Sibling { id, business_key, department, version, returned: returned != 0 }
+/// [`crate::record::decision_key_prefix`] as a slice of the decision key: its first part and the
+/// separator after it.
+fn decision_prefix(decision_key: &str) -> &str {
+    match decision_key.find(KEY_SEPARATOR) {
+        Some(at) => &decision_key[..at + KEY_SEPARATOR.len_utf8()],
+        None => decision_key,
+    }
 }
 
 impl crate::store::Store {
