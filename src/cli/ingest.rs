@@ -29,7 +29,7 @@ pub fn run(config: &Path, clock: &Clock, args: IngestArgs) -> anyhow::Result<Exi
     let settings = super::settings(config)?;
     if settings.connector(&connector).is_none() {
         let known: Vec<&str> = settings.connectors.iter().map(|c| c.name.as_str()).collect();
-        anyhow::bail!("unknown connector {connector:?} (known: {})", known.join(", "));
+        anyhow::bail!("没有名为 {connector:?} 的连接器（已配置：{}）", known.join("、"));
     }
     super::with_store_creating(&settings, async |store| {
         let mut code = ExitCode::SUCCESS;
@@ -46,13 +46,13 @@ pub fn run(config: &Path, clock: &Clock, args: IngestArgs) -> anyhow::Result<Exi
                             serde_json::json!({ "file": path, "error": reason, "reason": reason_zh, "report": report });
                         super::print_json(&obj, false)?;
                     } else {
-                        eprintln!("{}: refused: {reason_zh} ({reason})", path.display());
+                        eprintln!("{}：整个文件未接收：{reason_zh}（{reason}）", path.display());
                         if let Some(report) = report {
-                            eprintln!("  error report for the department: {}", report.display());
+                            eprintln!("  给部门的错误报告：{}", report.display());
                         }
                     }
                 }
-                Err(e) => return Err(e).with_context(|| format!("ingesting {}", file.display())),
+                Err(e) => return Err(e).with_context(|| format!("导入 {} 失败", file.display())),
             }
         }
         Ok(code)
@@ -61,33 +61,33 @@ pub fn run(config: &Path, clock: &Clock, args: IngestArgs) -> anyhow::Result<Exi
 
 fn print_summary(s: &IngestSummary) {
     let how = [s.encoding.as_deref(), s.sheet.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(", ");
-    println!("{} ({how}) via {}", s.file.display(), s.connector);
+    println!("{}（{how}）经连接器 {}", s.file.display(), s.connector);
     println!(
-        "  rows {}  accepted {} (new {}, new versions {})  unchanged {}  rejected {}  skipped {}  warnings {}",
+        "  读取 {} 行  接收 {}（新记录 {}，新版本 {}）  未变 {}  拒收 {}  跳过 {}  警告 {}",
         s.rows, s.accepted, s.new_records, s.new_versions, s.unchanged, s.rejected, s.skipped, s.warnings
     );
     let secs = s.elapsed_ms as f64 / 1000.0;
     if secs > 0.0 {
-        println!("  {:.1} s, {:.0} rows/s", secs, s.rows as f64 / secs);
+        println!("  用时 {:.1} 秒，每秒 {:.0} 行", secs, s.rows as f64 / secs);
     }
     if !s.missing_columns.is_empty() {
-        println!("  optional columns not in the file: {}", s.missing_columns.join("、"));
+        println!("  文件缺少的选填列：{}", s.missing_columns.join("、"));
     }
     if !s.unused_columns.is_empty() {
-        println!("  columns not read: {}", s.unused_columns.join("、"));
+        println!("  未读取的列：{}", s.unused_columns.join("、"));
     }
     if let Some(report) = &s.report {
-        println!("  error report for the department: {}", report.display());
+        println!("  给部门的错误报告：{}", report.display());
     }
     if let Some(why) = &s.report_error {
         println!("  错误报告未写出（数据已入库）：{why}");
     }
     for e in s.errors.iter().take(10) {
         let field = e.field_name.as_deref().unwrap_or("整行");
-        println!("    row {}  {field}: {}", e.row, mask_ids_in_text(&e.reason));
+        println!("    第 {} 行  {field}：{}", e.row, mask_ids_in_text(&e.reason));
     }
     let more = s.errors.len().saturating_sub(10) as u64 + s.errors_omitted;
     if more > 0 {
-        println!("    … and {more} more in the report");
+        println!("    ……还有 {more} 条，见错误报告");
     }
 }

@@ -24,6 +24,6 @@ pub fn run(config: &Path, clock: &Clock, command: LedgerCommand) -> anyhow::Resu
     super::with_store_creating(&settings, async |store| {
         Ok(store.import_ledger(&entries, &file.display().to_string(), clock.now()).await?)
     })?;
-    println!("imported {} ledger lines from {}", entries.len(), file.display());
+    println!("已从 {} 导入 {} 条台账", file.display(), entries.len());
     Ok(ExitCode::SUCCESS)
 }

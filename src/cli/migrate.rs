@@ -9,9 +9,9 @@ pub fn run(config: &Path) -> anyhow::Result<ExitCode> {
     super::with_store_creating(&settings, async |store| {
         let applied = store.applied_migrations().await?;
         for (version, description, at) in &applied {
-            println!("{version:04} {description}  (applied {at})");
+            println!("{version:04} {description}  （应用于 {}）", credit_gateway::glossary::local_time(at));
         }
-        println!("schema up to date: {} migrations, version {}", applied.len(), env!("CARGO_PKG_VERSION"));
+        println!("数据库结构已是最新：共 {} 项迁移，版本 {}", applied.len(), env!("CARGO_PKG_VERSION"));
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -40,7 +40,7 @@ pub fn run(args: SampleArgs) -> anyhow::Result<ExitCode> {
     let item = match item.as_str() {
         "CF" | "cf" => SampleItem::Penalties,
         "XK" | "xk" => SampleItem::Licences,
-        other => anyhow::bail!("unknown item {other:?} (expected XK or CF)"),
+        other => anyhow::bail!("未知事项 {other:?}（可选：XK 行政许可、CF 行政处罚）"),
     };
     let format = match format.as_str() {
         "csv" => SampleFormat::Csv,
@@ -48,10 +48,10 @@ pub fn run(args: SampleArgs) -> anyhow::Result<ExitCode> {
         "csv-gbk" => SampleFormat::CsvGbk,
         "xlsx" => SampleFormat::Xlsx { title_row: false },
         "xlsx-title" => SampleFormat::Xlsx { title_row: true },
-        other => anyhow::bail!("unknown format {other:?} (expected csv, csv-bom, csv-gbk, xlsx or xlsx-title)"),
+        other => anyhow::bail!("未知格式 {other:?}（可选：csv、csv-bom、csv-gbk、xlsx、xlsx-title）"),
     };
     let spec = SampleSpec { item, rows, seed, bad_share: bad, summary_share: summary, format, first_date, days };
-    let summary = write_sample(&spec, &out).with_context(|| format!("writing {}", out.display()))?;
+    let summary = write_sample(&spec, &out).with_context(|| format!("写入 {} 失败", out.display()))?;
     println!("{}", serde_json::to_string(&summary)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -172,8 +172,7 @@ impl Store {
     pub async fn applied_migrations(&self) -> Result<Vec<(i64, String, String)>, StoreError> {
         let rows = match &self.db {
             Db::Sqlite(pool) => {
-                const SQL: &str =
-                    "SELECT version, description, CAST(installed_on AS TEXT) FROM _sqlx_migrations ORDER BY version";
+                const SQL: &str = "SELECT version, description, strftime('%Y-%m-%dT%H:%M:%SZ', installed_on) FROM _sqlx_migrations ORDER BY version";
                 sqlx::query_as(SQL).fetch_all(pool).await?
             }
             Db::Postgres(pool) => {

@@ -64,7 +64,7 @@ fn every_day_of_2023_to_2026_agrees_with_an_independent_holiday_dataset() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), days.len());
     for (line, d) in lines.iter().zip(&days) {
-        let want = if reference_workday(*d) { "workday" } else { "off" };
+        let want = if reference_workday(*d) { "工作日" } else { "休息日" };
         assert_eq!(*line, format!("{d}\t{want}"), "{d}");
     }
     for n in [3u32, 7, 10] {
@@ -105,7 +105,7 @@ fn the_spec_examples_and_a_provisional_year() {
     assert_eq!(
         stdout(&out),
         "2023-01-19\t2023-02-02\n2023-09-27\t2023-10-12\n2024-09-27\t2024-10-12\n2025-09-26\t2025-10-13\n\
-         2025-12-31\t2026-01-12\n2026-02-12\t2026-02-28\n2026-12-24\t2027-01-04 provisional\n"
+         2025-12-31\t2026-01-12\n2026-02-12\t2026-02-28\n2026-12-24\t2027-01-04\t暂定\n"
     );
 }
 
@@ -211,7 +211,8 @@ fn clock_scenario(dir: &Path, db: &str) {
     // No 2027 calendar yet: weekends only, marked provisional.
     assert_eq!(at("2026-12-24T12:00:00+08:00")["年末"], ("pending".into(), "2027-01-04".into(), true));
     let warn = run_with(&config, db, &["--now", "2026-12-24T12:00:00+08:00", "calendar", "deadline", "2026-12-24"]);
-    assert!(stderr(&warn).contains("no calendar file for 2027"), "{}", stderr(&warn));
+    assert!(stderr(&warn).contains("缺少 2027 年的节假日文件"), "{}", stderr(&warn));
+    assert_eq!(stdout(&warn).trim_end(), "2026-12-24\t2027-01-04\t暂定");
 
     // The 2027 notice arrives (test data: New Year's Day off): recompute, no longer provisional.
     std::fs::write(
@@ -221,7 +222,7 @@ fn clock_scenario(dir: &Path, db: &str) {
     .unwrap();
     let out = run_with(&config, db, &["calendar", "recompute"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("recomputed 1 provisional deadlines; 0 still provisional"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("已重算 1 个暂定期限；仍暂定 0 个"), "{}", stdout(&out));
     assert_eq!(at("2026-12-24T12:00:00+08:00")["年末"], ("pending".into(), "2027-01-05".into(), false));
 
     // Reported on the deadline day is on time; the day after is late.

@@ -298,7 +298,10 @@ fn migrate_brings_a_new_database_up_to_date_and_says_so() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
-        text.contains("0001 records") && text.contains("0008 leases") && text.contains("schema up to date"),
+        text.contains("0001 records")
+            && text.contains("0008 leases")
+            && text.contains("数据库结构已是最新")
+            && !text.contains("T0"),
         "{text}"
     );
     // Again: nothing to do, same answer.
