@@ -46,7 +46,7 @@ pub fn run(config: &Path, clock: &Clock, args: DeadlinesArgs) -> anyhow::Result<
         None => ListStatus::Tracked,
         Some(s) => ListStatus::parse(s).ok_or_else(|| {
             anyhow::anyhow!(
-                "没有状态“{s}”，可选：tracked（有截止日期的全部）、open（未接收）、all（全部）、pending、due_soon、overdue、reported_on_time、reported_late、untracked"
+                "没有状态“{s}”，可选：tracked（有截止日期的全部）、open（未接收）、all（全部）、pending、due_soon、overdue、reported_on_time、reported_late、backfilled（补报）、untracked"
             )
         })?,
     };
@@ -60,7 +60,17 @@ pub fn run(config: &Path, clock: &Clock, args: DeadlinesArgs) -> anyhow::Result<
     };
     anyhow::ensure!(limit > 0, "--limit 应为正整数");
     anyhow::ensure!(offset >= 0, "--offset 不能为负数");
-    let filter = ListFilter { department, item, status, cause, search, reported_month: None, offset, limit };
+    let filter = ListFilter {
+        department,
+        item,
+        status,
+        cause,
+        search,
+        reported_month: None,
+        decision_month: None,
+        offset,
+        limit,
+    };
     let (total, rows) =
         super::with_store(&settings, async |store| Ok(store.record_list(clock.today(), &filter).await?))?;
     if json {

@@ -41,6 +41,9 @@ pub struct DeadlineQuery {
     /// Accepted in this month, `YYYY-MM`.
     #[serde(default)]
     reported_month: Option<String>,
+    /// Decided in this month, `YYYY-MM`.
+    #[serde(default)]
+    decision_month: Option<String>,
     #[serde(default)]
     offset: Option<i64>,
     #[serde(default)]
@@ -62,7 +65,7 @@ impl DeadlineQuery {
             None => ListStatus::Open,
             Some(s) => ListStatus::parse(&s).ok_or_else(|| {
                 format!(
-                    "状态“{s}”无效，可选：open（未接收）、all（全部）、overdue、due_soon、pending、reported_late、reported_on_time、untracked"
+                    "状态“{s}”无效，可选：open（未接收）、all（全部）、overdue、due_soon、pending、reported_late、reported_on_time、backfilled（补报）、untracked"
                 )
             })?,
         };
@@ -73,10 +76,11 @@ impl DeadlineQuery {
             }
         };
         let reported_month = nonempty(&self.reported_month);
-        if let Some(m) = &reported_month
-            && NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").is_err()
-        {
-            return Err(format!("月份“{m}”无效，应为 YYYY-MM，如 2026-03"));
+        let decision_month = nonempty(&self.decision_month);
+        for m in reported_month.iter().chain(&decision_month) {
+            if NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").is_err() {
+                return Err(format!("月份“{m}”无效，应为 YYYY-MM，如 2026-03"));
+            }
         }
         Ok(ListFilter {
             department: caller.scope().map(str::to_string).or_else(|| nonempty(&self.department)),
@@ -85,6 +89,7 @@ impl DeadlineQuery {
             cause,
             search: nonempty(&self.q),
             reported_month,
+            decision_month,
             offset,
             limit,
         })
@@ -100,6 +105,7 @@ impl DeadlineQuery {
             ("cause", filter.cause.map(Cause::as_str)),
             ("q", filter.search.as_deref()),
             ("reported_month", filter.reported_month.as_deref()),
+            ("decision_month", filter.decision_month.as_deref()),
         ]);
         format!("/deadlines{path}")
     }
@@ -233,6 +239,7 @@ pub async fn page_or_export(
         settings.catalogue.items().iter().map(|i| (i.code.clone(), i.name.clone())).collect();
     let mut statuses: Vec<(String, String)> = vec![("all".into(), "全部（含已接收）".into())];
     statuses.extend(STATUSES.iter().map(|s| (s.as_str().to_string(), s.zh().to_string())));
+    statuses.push((ListStatus::Backfilled.as_str().into(), "补报（历史数据，不计按时或迟报）".into()));
     let causes: Vec<(String, String)> = Cause::ALL.iter().map(|c| (c.as_str().into(), c.zh().into())).collect();
     let selected_status = Some(filter.status.as_str()).filter(|s| *s != "open");
     let mut body = format!(
@@ -240,7 +247,7 @@ pub async fn page_or_export(
          <label>搜索 <input name=\"q\" value=\"{}\" placeholder=\"统一社会信用代码、名称或文书号\" size=\"28\"></label> \
          部门 <select name=\"department\">{}</select> 信息类别 <select name=\"item\">{}</select> \
          状态 <select name=\"status\">{}</select> 逾期原因 <select name=\"cause\">{}</select> \
-         {}<button type=\"submit\">筛选</button> \
+         {}{}<button type=\"submit\">筛选</button> \
          <button type=\"submit\" name=\"format\" value=\"csv\">导出 CSV</button> \
          <button type=\"submit\" name=\"format\" value=\"xlsx\">导出 Excel</button></form>",
         esc(filter.search.as_deref().unwrap_or("")),
@@ -253,6 +260,15 @@ pub async fn page_or_export(
             .as_deref()
             .map(|m| format!(
                 "<input type=\"hidden\" name=\"reported_month\" value=\"{}\">接收月份 {} ",
+                esc(m),
+                esc(m)
+            ))
+            .unwrap_or_default(),
+        filter
+            .decision_month
+            .as_deref()
+            .map(|m| format!(
+                "<input type=\"hidden\" name=\"decision_month\" value=\"{}\">决定月份 {} ",
                 esc(m),
                 esc(m)
             ))

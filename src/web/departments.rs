@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::api::ApiError;
 use super::auth::Caller;
-use super::pages::{esc, page};
+use super::pages::{esc, linked, page};
 use crate::store::Figures;
 
 #[derive(Debug, Default, Deserialize)]
@@ -322,15 +322,19 @@ pub async fn page_html(
             "<div class=\"tables\"><div><h3>按接收月份（平台接收的月份）</h3><table class=\"by-report\"><tr><th>月份</th>\
              <th>按时</th><th>迟报</th><th>迟报率</th><th>补报</th></tr>",
         );
+        // Each count links to its records: the list's total is the figure.
+        let list = |status: &str, basis: &str, month: &str| {
+            format!("/deadlines?department={}&status={status}&{basis}={month}", d.id)
+        };
         for m in months.iter().filter(|m| m.on_time + m.late + m.backfilled > 0) {
             let _ = write!(
                 body,
                 "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 esc(&m.month),
-                m.on_time,
-                m.late,
+                linked(m.on_time, &list("reported_on_time", "reported_month", &m.month)),
+                linked(m.late, &list("reported_late", "reported_month", &m.month)),
                 percent(m.late_rate),
-                m.backfilled
+                linked(m.backfilled, &list("backfilled", "reported_month", &m.month)),
             );
         }
         body.push_str(
@@ -344,8 +348,8 @@ pub async fn page_html(
                 "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
                  <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 esc(&m.month),
-                m.records,
-                m.overdue,
+                linked(m.records, &list("all", "decision_month", &m.month)),
+                linked(m.overdue, &list("overdue", "decision_month", &m.month)),
                 m.returned,
                 m.missing.map_or_else(|| "—".to_string(), |x| x.to_string()),
                 m.missing_never_received.map_or_else(|| "—".to_string(), |x| x.to_string()),

@@ -198,6 +198,49 @@ fn figure_links(html: &str) -> Vec<(String, i64)> {
     out
 }
 
+/// 部门's month tables link each count to its records; 补报 (back-filled history) is counted
+/// apart from on time and late, in the figures and in the lists behind them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn department_month_cells_list_their_records_with_backfill_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = scripted_day(dir.path()).await;
+    // Two of the late arrivals (decided 2026-11-02) are history the department handed over as 补报.
+    let pool = sqlx::SqlitePool::connect(&day.settings.gateway.database_url).await.unwrap();
+    sqlx::query(
+        "UPDATE records SET backfill = 1 WHERE id IN \
+         (SELECT id FROM records WHERE decision_date < '2026-11-24' ORDER BY id LIMIT 2)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    // The platform answers again: everything not returned is accepted today (2026-12-07).
+    reqwest::Client::new().post(format!("http://{}/sandbox/reset", day.sandbox.addr())).send().await.unwrap();
+    day.clock.advance(TimeDelta::hours(2));
+    push_due(&day.settings, &day.store, "provincial", &day.clock).await.unwrap();
+    let web = Web::serve_with_clock(&day.settings, &day.store, day.clock.clone()).await;
+
+    let accepted = day.late_arrivals + day.ours;
+    let cells = figure_links(&web.text("/departments?department=market", &day.tokens["ops"]).await);
+    let cell = |status: &str| {
+        let basis = format!("department=market&status={status}&reported_month=2026-12");
+        cells.iter().find(|(h, _)| h.ends_with(&basis)).map(|(_, n)| *n)
+    };
+    assert_eq!(cell("backfilled"), Some(2), "{cells:?}");
+    assert_eq!(cell("reported_late"), Some(accepted - 2), "{cells:?}");
+    assert_eq!(cell("reported_on_time"), Some(0), "{cells:?}");
+    for token in [&day.tokens["ops"], &day.tokens["clerk"]] {
+        for (href, figure) in figure_links(&web.text("/departments", token).await) {
+            let list = web.text(&href, token).await;
+            assert_eq!(total(&list), Some(figure), "{href} says another total than the figure {figure}");
+        }
+    }
+    let backfilled = web.json("/api/v1/deadlines?status=backfilled&reported_month=2026-12", &day.tokens["ops"]).await;
+    assert_eq!(backfilled["total"], 2, "{backfilled}");
+    let wrong = web.get("/api/v1/deadlines?decision_month=2026-13", Some(&day.tokens["ops"])).await;
+    assert_eq!(wrong.status(), reqwest::StatusCode::BAD_REQUEST);
+}
+
 /// The true total a list page states (`共 <b class="total">N</b>`).
 fn total(html: &str) -> Option<i64> {
     let at = html.find("class=\"total\">")? + "class=\"total\">".len();
@@ -220,7 +263,13 @@ async fn every_figure_links_to_a_list_whose_total_is_the_figure() {
         let overview = web.text("/", token).await;
         let links = figure_links(&overview);
         assert!(links.len() >= 12, "{who}: too few figures link anywhere: {links:?}");
-        for (href, figure) in links {
+        // 部门: each month's counts by decision month and by reporting month.
+        let months = figure_links(&web.text("/departments", token).await);
+        assert!(
+            months.iter().any(|(h, _)| h.contains("decision_month=2026-11") && h.contains("status=overdue")),
+            "{who}: 部门's month cells link nowhere: {months:?}"
+        );
+        for (href, figure) in links.into_iter().chain(months) {
             let list = web.text(&href, token).await;
             assert_eq!(total(&list), Some(figure), "{who}: {href} says another total than the figure {figure}");
         }
