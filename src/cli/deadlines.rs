@@ -15,7 +15,8 @@ pub struct DeadlinesArgs {
     /// reported_late or untracked.
     #[arg(long)]
     status: Option<String>,
-    /// Overdue for this cause: department (部门未报送), returned (已退回待补正), push (推送失败/平台异常).
+    /// Overdue for this cause: department (部门未报送), returned (已退回待补正), push (推送失败/平台异常),
+    /// or several separated by commas (department,returned: those charged to the department).
     #[arg(long)]
     cause: Option<String>,
     /// Department id (or name).
@@ -50,13 +51,13 @@ pub fn run(config: &Path, clock: &Clock, args: DeadlinesArgs) -> anyhow::Result<
             )
         })?,
     };
-    let cause = match cause.as_deref() {
-        None => None,
-        Some(c) => Some(Cause::parse(c).ok_or_else(|| {
+    let causes = match cause.as_deref() {
+        None => Vec::new(),
+        Some(c) => Cause::parse_list(c).ok_or_else(|| {
             anyhow::anyhow!(
-                "没有逾期原因“{c}”，可选：department（部门未报送）、returned（已退回待补正）、push（推送失败/平台异常）"
+                "没有逾期原因“{c}”，可选：department（部门未报送）、returned（已退回待补正）、push（推送失败/平台异常），或以逗号分隔的几项"
             )
-        })?),
+        })?,
     };
     anyhow::ensure!(limit > 0, "--limit 应为正整数");
     anyhow::ensure!(offset >= 0, "--offset 不能为负数");
@@ -64,7 +65,7 @@ pub fn run(config: &Path, clock: &Clock, args: DeadlinesArgs) -> anyhow::Result<
         department,
         item,
         status,
-        cause,
+        causes,
         search,
         reported_month: None,
         decision_month: None,

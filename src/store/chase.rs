@@ -11,7 +11,7 @@ use crate::deadline::Status;
 
 /// When an overdue record reached the gateway in time (before 24:00 Asia/Shanghai of its
 /// deadline day, 16:00 UTC), what keeps it from the platform is on our side (the push).
-const ARRIVED_IN_TIME: &str = "created_at < (deadline || 'T16:00:00')";
+pub(super) const ARRIVED_IN_TIME: &str = "created_at < (deadline || 'T16:00:00')";
 
 /// Why an overdue record is overdue (SPEC §7 overdue: not yet accepted and past its deadline),
 /// by who must act. Only `Department` and `Returned` are charged to the department.
@@ -28,6 +28,8 @@ pub enum Cause {
 
 impl Cause {
     pub const ALL: [Cause; 3] = [Cause::Department, Cause::Returned, Cause::Push];
+    /// The causes charged to the department: what its figures count as overdue.
+    pub const CHARGED: [Cause; 2] = [Cause::Department, Cause::Returned];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,12 +43,29 @@ impl Cause {
         Cause::ALL.into_iter().find(|c| c.as_str() == s)
     }
 
+    /// Causes separated by commas (`department,returned`), each once; `None` if one is unknown.
+    pub fn parse_list(s: &str) -> Option<Vec<Cause>> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let cause = Cause::parse(part)?;
+            if !out.contains(&cause) {
+                out.push(cause);
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// The causes as a URL takes them, `department,returned`.
+    pub fn list_str(causes: &[Cause]) -> String {
+        causes.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
+    }
+
     pub fn zh(self) -> &'static str {
         crate::glossary::overdue_cause(self.as_str())
     }
 
     /// The SQL condition on a `records` row (already known to be overdue).
-    fn sql(self) -> String {
+    pub(super) fn sql(self) -> String {
         match self {
             Cause::Department => format!("returned = 0 AND NOT ({ARRIVED_IN_TIME})"),
             Cause::Returned => "returned = 1".to_string(),
@@ -89,8 +108,8 @@ pub struct ListFilter {
     pub item: Option<String>,
     /// `None`: open ones (not yet accepted); see [`ListStatus`].
     pub status: ListStatus,
-    /// Overdue for this cause only (implies overdue).
-    pub cause: Option<Cause>,
+    /// Overdue for one of these causes only (implies overdue); empty: any record.
+    pub causes: Vec<Cause>,
     /// A fragment of the credit code, the subject's name, the 文书号 or anything in the record.
     pub search: Option<String>,
     /// Accepted in this month (`YYYY-MM`).
@@ -208,8 +227,9 @@ impl ListFilter {
              AND ($7 IS NULL OR (decision_date >= $7 AND decision_date < $8))",
             self.status.sql()
         );
-        if let Some(cause) = self.cause {
-            w.push_str(&format!(" AND reported_on IS NULL AND deadline < $1 AND {}", cause.sql()));
+        if !self.causes.is_empty() {
+            let any: Vec<String> = self.causes.iter().map(|c| format!("({})", c.sql())).collect();
+            w.push_str(&format!(" AND reported_on IS NULL AND deadline < $1 AND ({})", any.join(" OR ")));
         }
         w
     }

@@ -35,6 +35,18 @@ const DECIDED: &str = "SELECT department, item, substr(decision_date, 1, 7) AS m
 /// and never accepted.
 type DecidedRow = (String, String, String, i64, i64, i64, i64, i64);
 
+/// Of the overdue per department, item and decision month, those that reached us in time
+/// (our push, not charged to the department). Reads the overdue records only, not the month.
+fn overdue_push_sql() -> String {
+    format!(
+        "SELECT department, item, substr(decision_date, 1, 7), COUNT(*) FROM records \
+         WHERE reported_on IS NULL AND deadline IS NOT NULL AND deadline < $1 AND duplicate = 0 AND {} \
+         AND decision_date >= $2 AND decision_date < $3 AND ($4 IS NULL OR department = $4) \
+         GROUP BY department, item, substr(decision_date, 1, 7)",
+        super::chase::Cause::Push.sql()
+    )
+}
+
 /// Acceptances in a month, on time and late; 补报 (back-filled history) apart.
 const REPORTED: &str = "SELECT department, item, substr(reported_on, 1, 7), \
      SUM(CASE WHEN reported_on <= deadline AND backfill = 0 AND duplicate = 0 THEN 1 ELSE 0 END), \
@@ -67,6 +79,9 @@ pub struct Figures {
     pub valid_rows: i64,
     /// Of the month's decisions: past their deadline and not accepted, as of today.
     pub overdue: i64,
+    /// Of `overdue`, those that reached the gateway in time: held up by our push or the
+    /// platform, not charged to the department.
+    pub overdue_push: i64,
     pub due_soon: i64,
     /// Returned by the platform and not yet corrected.
     pub returned: i64,
@@ -349,6 +364,12 @@ impl Store {
             f.due_soon = due_soon;
             f.returned = returned;
             f.missing_returned = never_accepted;
+        }
+
+        let rows: Vec<(String, String, String, i64)> = on_pool!(self.db(), pool => sqlx::query_as(&overdue_push_sql())
+            .bind(&today).bind(&from).bind(&to).bind(department).fetch_all(pool).await?);
+        for (d, i, m, n) in rows {
+            entry(&mut out, d, i, m).overdue_push = n;
         }
 
         // Decisions whose rows were refused and never arrived corrected (by decision month).

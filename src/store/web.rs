@@ -55,7 +55,10 @@ pub struct DepartmentCounts {
     pub records: i64,
     pub on_time: i64,
     pub late: i64,
+    /// Overdue and charged to the department (部门未报送, 已退回待补正).
     pub overdue: i64,
+    /// Overdue although it reached us in time: our push, not charged to the department.
+    pub overdue_push: i64,
     pub returned: i64,
 }
 
@@ -276,7 +279,7 @@ impl Store {
              COALESCE(SUM(CASE WHEN deadline >= $1 AND due_soon_from <= $1 THEN 1 ELSE 0 END), 0) \
              FROM records WHERE reported_on IS NULL AND deadline IS NOT NULL AND ($2 IS NULL OR department = $2)";
         const LATE: &str = "SELECT COUNT(*) FROM records WHERE reported_on IS NOT NULL AND reported_on >= $1 \
-             AND reported_on < $2 AND reported_on > deadline AND ($3 IS NULL OR department = $3)";
+             AND reported_on < $2 AND reported_on > deadline AND backfill = 0 AND ($3 IS NULL OR department = $3)";
         const TOTALS: &str =
             "SELECT COUNT(*), COALESCE(SUM(returned), 0) FROM records WHERE ($1 IS NULL OR department = $1)";
         const DEAD: &str = "SELECT COUNT(*) FROM deliveries d JOIN records r ON r.id = d.record_id \
@@ -298,14 +301,19 @@ impl Store {
         today: NaiveDate,
         department: Option<&str>,
     ) -> Result<Vec<DepartmentCounts>, StoreError> {
-        const SQL: &str = "SELECT department, COUNT(*) AS records, \
-             COALESCE(SUM(CASE WHEN reported_on IS NOT NULL AND reported_on <= deadline THEN 1 ELSE 0 END), 0) AS on_time, \
-             COALESCE(SUM(CASE WHEN reported_on IS NOT NULL AND reported_on > deadline THEN 1 ELSE 0 END), 0) AS late, \
-             COALESCE(SUM(CASE WHEN reported_on IS NULL AND deadline < $1 THEN 1 ELSE 0 END), 0) AS overdue, \
+        // 补报 is neither on time nor late (SPEC §7); overdue split as 今日催办 splits it.
+        let push = super::chase::Cause::Push.sql();
+        let sql = format!(
+            "SELECT department, COUNT(*) AS records, \
+             COALESCE(SUM(CASE WHEN reported_on IS NOT NULL AND reported_on <= deadline AND backfill = 0 THEN 1 ELSE 0 END), 0) AS on_time, \
+             COALESCE(SUM(CASE WHEN reported_on IS NOT NULL AND reported_on > deadline AND backfill = 0 THEN 1 ELSE 0 END), 0) AS late, \
+             COALESCE(SUM(CASE WHEN reported_on IS NULL AND deadline < $1 AND NOT ({push}) THEN 1 ELSE 0 END), 0) AS overdue, \
+             COALESCE(SUM(CASE WHEN reported_on IS NULL AND deadline < $1 AND {push} THEN 1 ELSE 0 END), 0) AS overdue_push, \
              COALESCE(SUM(returned), 0) AS returned \
-             FROM records WHERE ($2 IS NULL OR department = $2) GROUP BY department ORDER BY department";
+             FROM records WHERE ($2 IS NULL OR department = $2) GROUP BY department ORDER BY department"
+        );
         Ok(on_pool!(self.db(), pool =>
-            sqlx::query_as(SQL).bind(today.to_string()).bind(department).fetch_all(pool).await?))
+            sqlx::query_as(&sql).bind(today.to_string()).bind(department).fetch_all(pool).await?))
     }
 
     /// Deliveries per status, for the queue gauge.

@@ -108,6 +108,8 @@ pub struct DepartmentLine {
     pub records: i64,
     /// 迟报率 of all accepted records: late / (on time + late); null before any acceptance.
     pub late_rate: Option<f64>,
+    /// Overdue and charged to the department (部门未报送, 已退回待补正); overdue by our push
+    /// is never the department's.
     pub overdue: i64,
     pub returned: i64,
 }

@@ -32,7 +32,7 @@ pub struct DeadlineQuery {
     /// `open` (default), `all`, or a status.
     #[serde(default)]
     status: Option<String>,
-    /// `department`, `returned` or `push`: overdue for that cause.
+    /// `department`, `returned` or `push`, or several with commas: overdue for those causes.
     #[serde(default)]
     cause: Option<String>,
     /// Credit code, subject name, 文书号 or any fragment of the record.
@@ -69,11 +69,10 @@ impl DeadlineQuery {
                 )
             })?,
         };
-        let cause = match nonempty(&self.cause) {
-            None => None,
-            Some(c) => {
-                Some(Cause::parse(&c).ok_or_else(|| format!("原因“{c}”无效，可选：department、returned、push"))?)
-            }
+        let causes = match nonempty(&self.cause) {
+            None => Vec::new(),
+            Some(c) => Cause::parse_list(&c)
+                .ok_or_else(|| format!("原因“{c}”无效，可选：department、returned、push，或以逗号分隔的几项"))?,
         };
         let reported_month = nonempty(&self.reported_month);
         let decision_month = nonempty(&self.decision_month);
@@ -86,7 +85,7 @@ impl DeadlineQuery {
             department: caller.scope().map(str::to_string).or_else(|| nonempty(&self.department)),
             item: nonempty(&self.item),
             status,
-            cause,
+            causes,
             search: nonempty(&self.q),
             reported_month,
             decision_month,
@@ -102,7 +101,7 @@ impl DeadlineQuery {
             ("department", filter.department.as_deref()),
             ("item", filter.item.as_deref()),
             ("status", status),
-            ("cause", filter.cause.map(Cause::as_str)),
+            ("cause", Some(Cause::list_str(&filter.causes)).filter(|c| !c.is_empty()).as_deref()),
             ("q", filter.search.as_deref()),
             ("reported_month", filter.reported_month.as_deref()),
             ("decision_month", filter.decision_month.as_deref()),
@@ -240,7 +239,10 @@ pub async fn page_or_export(
     let mut statuses: Vec<(String, String)> = vec![("all".into(), "全部（含已接收）".into())];
     statuses.extend(STATUSES.iter().map(|s| (s.as_str().to_string(), s.zh().to_string())));
     statuses.push((ListStatus::Backfilled.as_str().into(), "补报（历史数据，不计按时或迟报）".into()));
-    let causes: Vec<(String, String)> = Cause::ALL.iter().map(|c| (c.as_str().into(), c.zh().into())).collect();
+    let mut causes: Vec<(String, String)> =
+        vec![(Cause::list_str(&Cause::CHARGED), "计入部门（部门未报送、已退回待补正）".into())];
+    causes.extend(Cause::ALL.iter().map(|c| (c.as_str().into(), c.zh().into())));
+    let selected_causes = Cause::list_str(&filter.causes);
     let selected_status = Some(filter.status.as_str()).filter(|s| *s != "open");
     let mut body = format!(
         "<form method=\"get\" action=\"/deadlines\" id=\"filter\">\
@@ -254,7 +256,7 @@ pub async fn page_or_export(
         options(&departments, filter.department.as_deref(), "全部"),
         options(&items, filter.item.as_deref(), "全部"),
         options(&statuses, selected_status, "未接收（默认）"),
-        options(&causes, filter.cause.map(Cause::as_str), "全部"),
+        options(&causes, Some(selected_causes.as_str()).filter(|c| !c.is_empty()), "全部"),
         filter
             .reported_month
             .as_deref()

@@ -13,7 +13,7 @@ use super::AppState;
 use super::api::ApiError;
 use super::auth::Caller;
 use super::pages::{esc, linked, page};
-use crate::store::Figures;
+use crate::store::{Cause, Figures};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct DepartmentQuery {
@@ -32,7 +32,10 @@ pub struct Month {
     pub backfilled: i64,
     pub late_rate: Option<f64>,
     pub compliance_rate: Option<f64>,
+    /// Overdue and charged to the department (部门未报送, 已退回待补正).
     pub overdue: i64,
+    /// Overdue although it reached us in time: our push, never charged to the department.
+    pub overdue_push: i64,
     pub returned: i64,
     pub missing: Option<i64>,
     /// The parts of 漏报 (SPEC §7): never received, refused and never corrected, returned and
@@ -79,7 +82,8 @@ fn sum(month: &str, figures: &[&Figures]) -> Month {
         m.on_time += f.on_time;
         m.late += f.late;
         m.backfilled += f.backfilled;
-        m.overdue += f.overdue;
+        m.overdue += f.overdue - f.overdue_push;
+        m.overdue_push += f.overdue_push;
         m.returned += f.returned;
         submitted += f.submitted_rows;
         valid += f.valid_rows;
@@ -145,7 +149,7 @@ fn is_empty(m: &Month) -> bool {
     m.records == 0
         && m.on_time + m.late + m.backfilled == 0
         && m.compliance_rate.is_none()
-        && m.overdue == 0
+        && m.overdue + m.overdue_push == 0
         && m.returned == 0
         && m.missing.unwrap_or(0) == 0
 }
@@ -288,7 +292,7 @@ pub async fn page_html(
     if list.len() > 1 {
         body.push_str(
             "<h2>部门对比（近 12 个月）</h2><div class=\"scroll\"><table id=\"comparison\"><tr><th>部门</th><th>接收</th><th>迟报</th>\
-             <th>迟报率</th><th>已逾期</th><th>退回待补正</th></tr>",
+             <th>迟报率</th><th>已逾期（计入部门）</th><th>退回待补正</th></tr>",
         );
         for d in &list {
             let (on_time, late) = d.months.iter().fold((0, 0), |(a, b), m| (a + m.on_time, b + m.late));
@@ -326,6 +330,7 @@ pub async fn page_html(
         let list = |status: &str, basis: &str, month: &str| {
             format!("/deadlines?department={}&status={status}&{basis}={month}", d.id)
         };
+        let charged = Cause::list_str(&Cause::CHARGED);
         for m in months.iter().filter(|m| m.on_time + m.late + m.backfilled > 0) {
             let _ = write!(
                 body,
@@ -339,17 +344,18 @@ pub async fn page_html(
         }
         body.push_str(
             "</table></div><div><h3>按决定月份（作出决定的月份，今日状态）</h3><table class=\"by-decision\"><tr><th>月份</th>\
-             <th>记录</th><th>已逾期</th><th>退回待补正</th><th>漏报</th><th>其中未收到</th><th>其中校验未通过未补正</th>\
+             <th>记录</th><th>已逾期（计入部门）</th><th>推送未成功<br><small>不计入部门</small></th><th>退回待补正</th><th>漏报</th><th>其中未收到</th><th>其中校验未通过未补正</th>\
              <th>其中退回未补正</th></tr>",
         );
         for m in months.iter().filter(|m| m.records > 0 || m.missing.unwrap_or(0) > 0) {
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-                 <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n ours\">{}</td><td class=\"n\">{}</td>\
+                 <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 esc(&m.month),
                 linked(m.records, &list("all", "decision_month", &m.month)),
-                linked(m.overdue, &list("overdue", "decision_month", &m.month)),
+                linked(m.overdue, &format!("{}&cause={charged}", list("overdue", "decision_month", &m.month))),
+                linked(m.overdue_push, &format!("{}&cause=push", list("overdue", "decision_month", &m.month))),
                 m.returned,
                 m.missing.map_or_else(|| "—".to_string(), |x| x.to_string()),
                 m.missing_never_received.map_or_else(|| "—".to_string(), |x| x.to_string()),
@@ -373,7 +379,14 @@ pub async fn page_html(
         }
         body.push_str("</table></div></div>");
     }
-    body.push_str(&super::pages::definitions(&["迟报率", "合规率", "漏报", "已逾期"]));
+    body.push_str(&super::pages::definitions(&[
+        "迟报率",
+        "合规率",
+        "漏报",
+        "已逾期",
+        "已逾期（计入部门）",
+        "推送未成功",
+    ]));
     Ok(page("部门", Some(&caller), &body))
 }
 

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::api::{ApiError, overview_for};
 use super::auth::{self, Caller, SESSION_COOKIE};
+use crate::store::Cause;
 
 /// Text made safe for HTML element content and attribute values.
 pub fn esc(text: &str) -> String {
@@ -186,6 +187,8 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
     ("部门未报送", "已逾期，且部门在截止日期之后才交给网关"),
     ("已退回待补正", "已逾期，平台退回后部门尚未补正"),
     ("推送失败/平台异常", "已逾期，但记录在截止日期前已到达网关，因推送或平台原因未被接收；不计入部门"),
+    ("已逾期（计入部门）", "已逾期中的部门未报送与已退回待补正；推送失败/平台异常不计入部门"),
+    ("推送未成功", "即推送失败/平台异常：已逾期，但记录在截止日期前已到达网关；不计入部门"),
     ("即将到期", "尚未接收、剩余不超过规定工作日的记录"),
     ("补正超期", "平台退回后超过规定工作日仍未补正的记录"),
     ("迟报率", "当期被省平台接收的记录中，首次接收晚于截止日期的比例（补报不计）；及时率 = 1 − 迟报率"),
@@ -296,9 +299,10 @@ pub async fn overview(State(state): State<AppState>, caller: Caller) -> Result<H
     let _ = write!(body, "<p class=\"note\">补正期限：退回后 {} 个工作日。</p>", o.correction_working_days);
 
     body.push_str(
-        "<h2>部门</h2><table id=\"departments\"><tr><th>部门</th><th>记录</th><th>迟报率（累计）</th><th>已逾期</th>\
+        "<h2>部门</h2><table id=\"departments\"><tr><th>部门</th><th>记录</th><th>迟报率（累计）</th><th>已逾期（计入部门）</th>\
          <th>退回待补正</th></tr>",
     );
+    let charged = Cause::list_str(&Cause::CHARGED);
     for d in &o.departments {
         let id = d.id.as_str();
         let _ = write!(
@@ -309,12 +313,12 @@ pub async fn overview(State(state): State<AppState>, caller: Caller) -> Result<H
             esc(&d.name),
             linked(d.records, &format!("/deadlines?department={id}&status=all")),
             percent(d.late_rate),
-            linked(d.overdue, &format!("/deadlines?department={id}&status=overdue")),
+            linked(d.overdue, &format!("/deadlines?department={id}&status=overdue&cause={charged}")),
             linked(d.returned, &format!("/problems?department={id}")),
         );
     }
     body.push_str("</table>");
-    body.push_str(&definitions(&["迟报率"]));
+    body.push_str(&definitions(&["迟报率", "已逾期（计入部门）"]));
     body.push_str(
         "<h2>连接器</h2><div class=\"scroll\"><table id=\"connectors\"><tr><th>连接器</th><th>部门</th><th>状态</th><th>上次运行</th>\
          <th>下次运行</th><th>累计行数</th><th>错误次数</th><th>最近错误</th></tr>",

@@ -148,6 +148,13 @@ async fn an_outage_is_a_banner_and_never_charged_to_the_department() {
     assert_eq!(market["overdue_returned"], day.returned, "{market}");
     assert_eq!(market["overdue_push"], day.ours, "{market}");
     assert_eq!(o["overdue"], day.late_arrivals + day.returned + day.ours, "{o}");
+    // The department tables charge the department with its own overdue only.
+    let line = o["departments"].as_array().unwrap().iter().find(|d| d["id"] == "market").unwrap().clone();
+    assert_eq!(line["overdue"], day.late_arrivals + day.returned, "{line}");
+    let trend = web.json("/api/v1/departments?department=market", ops).await;
+    let months = trend.as_array().and_then(|a| a.first()).map_or(&Value::Null, |d| &d["months"]);
+    let sum = |key: &str| months.as_array().unwrap().iter().map(|m| m[key].as_i64().unwrap()).sum::<i64>();
+    assert_eq!((sum("overdue"), sum("overdue_push")), (day.late_arrivals + day.returned, day.ours), "{trend}");
     // Three working days of the demo's returns: 2026-11-25 + 5 working days = 2026-12-02, passed.
     assert_eq!(market["corrections_overdue"], day.returned, "{market}");
     assert_eq!(market["oldest_days_overdue"], 26, "2026-11-11 to 2026-12-07: {market}");
