@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use crate::store::Figures;
 
 /// Column titles, as ops staff say them.
-const COLUMNS: [&str; 19] = [
+const COLUMNS: [&str; 20] = [
     "部门",
     "信息类别",
     "月份",
@@ -14,7 +14,9 @@ const COLUMNS: [&str; 19] = [
     "迟报",
     "迟报率",
     "合规率",
-    "逾期",
+    // Overdue charged to the department, and the overdue our push holds up (not charged).
+    "逾期（计入部门）",
+    "推送未成功（不计入部门）",
     "即将到期",
     "退回",
     "台账数",
@@ -45,7 +47,7 @@ fn per_mille(f: &Figures) -> String {
     }
 }
 
-fn cells(f: &Figures) -> [String; 19] {
+fn cells(f: &Figures) -> [String; 20] {
     [
         f.department.clone(),
         f.item.clone(),
@@ -55,7 +57,8 @@ fn cells(f: &Figures) -> [String; 19] {
         f.late.to_string(),
         percent(f.late_rate),
         percent(f.compliance_rate),
-        f.overdue.to_string(),
+        (f.overdue - f.overdue_push).to_string(),
+        f.overdue_push.to_string(),
         f.due_soon.to_string(),
         f.returned.to_string(),
         f.declared.map_or_else(|| "-".to_string(), |d| d.to_string()),
@@ -71,7 +74,7 @@ fn cells(f: &Figures) -> [String; 19] {
 
 /// An aligned text table (CJK characters count two columns wide).
 pub fn table(figures: &[Figures]) -> String {
-    let rows: Vec<[String; 19]> = figures.iter().map(cells).collect();
+    let rows: Vec<[String; 20]> = figures.iter().map(cells).collect();
     let width = |s: &str| s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum::<usize>();
     let mut widths: Vec<usize> = COLUMNS.iter().map(|c| width(c)).collect();
     for r in &rows {
@@ -130,7 +133,8 @@ mod tests {
             late: 1,
             late_rate: Some(0.25),
             compliance_rate: Some(0.9),
-            overdue: 2,
+            overdue: 3,
+            overdue_push: 1,
             declared: Some(12),
             missing: Some(2),
             ..Figures::default()
@@ -144,7 +148,8 @@ mod tests {
         assert!(t.contains("25.0%") && t.contains("90.0%"));
         let c = csv(&[sample()]);
         assert!(c.starts_with('\u{feff}'));
-        assert!(c.contains("market,CF,2026-03,10,3,1,25.0%,90.0%,2,0,0,12,2"));
+        // Overdue: 2 charged to the department, 1 held up by our push.
+        assert!(c.contains("market,CF,2026-03,10,3,1,25.0%,90.0%,2,1,0,0,12,2"), "{c}");
         let j: serde_json::Value = serde_json::from_str(&json(&[sample()])).unwrap();
         assert_eq!(j[0]["late_rate"], 0.25);
     }
