@@ -7,12 +7,12 @@ use clap::Args;
 
 use credit_gateway::clock::Clock;
 use credit_gateway::record::KEY_SEPARATOR;
-use credit_gateway::store::{Cause, ListFilter, ListStatus};
+use credit_gateway::store::{Cause, ListFilter, ListOrder, ListStatus};
 
 #[derive(Args)]
 pub struct DeadlinesArgs {
     /// tracked (default: every record with a deadline), open (not yet accepted), all, pending, due_soon, overdue, reported_on_time,
-    /// reported_late or untracked.
+    /// reported_late, backfilled (补报) or untracked.
     #[arg(long)]
     status: Option<String>,
     /// Overdue for this cause: department (部门未报送), returned (已退回待补正), push (推送失败/平台异常),
@@ -28,6 +28,9 @@ pub struct DeadlinesArgs {
     /// Credit code, subject name or 文书号 (any fragment).
     #[arg(long)]
     search: Option<String>,
+    /// deadline (default), decision_date or department; a leading - for descending (--sort=-deadline).
+    #[arg(long, allow_hyphen_values = true)]
+    sort: Option<String>,
     #[arg(long, default_value_t = 50)]
     limit: i64,
     #[arg(long, default_value_t = 0)]
@@ -39,7 +42,7 @@ pub struct DeadlinesArgs {
 /// A header, then one line per record (status, cause, department, item, deadline, decision
 /// date, key), and how many more there are; or JSON with the total.
 pub fn run(config: &Path, clock: &Clock, args: DeadlinesArgs) -> anyhow::Result<ExitCode> {
-    let DeadlinesArgs { status, cause, department, item, search, limit, offset, json } = args;
+    let DeadlinesArgs { status, cause, department, item, search, sort, limit, offset, json } = args;
     let settings = super::settings(config)?;
     let department = super::department_arg(&settings, department)?;
     let item = super::item_arg(&settings, item)?;
@@ -59,6 +62,12 @@ pub fn run(config: &Path, clock: &Clock, args: DeadlinesArgs) -> anyhow::Result<
             )
         })?,
     };
+    let order = match sort.as_deref() {
+        None => ListOrder::Deadline,
+        Some(o) => ListOrder::parse(o).ok_or_else(|| {
+            anyhow::anyhow!("没有排序“{o}”，可选：deadline（截止日期）、decision_date（决定日期）、department（部门），前加 - 为倒序")
+        })?,
+    };
     anyhow::ensure!(limit > 0, "--limit 应为正整数");
     anyhow::ensure!(offset >= 0, "--offset 不能为负数");
     let filter = ListFilter {
@@ -69,6 +78,7 @@ pub fn run(config: &Path, clock: &Clock, args: DeadlinesArgs) -> anyhow::Result<
         search,
         reported_month: None,
         decision_month: None,
+        order,
         offset,
         limit,
     };

@@ -116,8 +116,77 @@ pub struct ListFilter {
     pub reported_month: Option<String>,
     /// Decided in this month (`YYYY-MM`): the 部门 page's 按决定月份 figures.
     pub decision_month: Option<String>,
+    pub order: ListOrder,
     pub offset: i64,
     pub limit: i64,
+}
+
+/// The order of a list: by deadline (the default: the most overdue first), by decision date or
+/// by department, each either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListOrder {
+    #[default]
+    Deadline,
+    DeadlineDesc,
+    DecisionDate,
+    DecisionDateDesc,
+    Department,
+    DepartmentDesc,
+}
+
+impl ListOrder {
+    pub const ALL: [ListOrder; 6] = [
+        ListOrder::Deadline,
+        ListOrder::DeadlineDesc,
+        ListOrder::DecisionDate,
+        ListOrder::DecisionDateDesc,
+        ListOrder::Department,
+        ListOrder::DepartmentDesc,
+    ];
+
+    /// As a URL says it: the column, `-` before it for descending.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListOrder::Deadline => "deadline",
+            ListOrder::DeadlineDesc => "-deadline",
+            ListOrder::DecisionDate => "decision_date",
+            ListOrder::DecisionDateDesc => "-decision_date",
+            ListOrder::Department => "department",
+            ListOrder::DepartmentDesc => "-department",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ListOrder> {
+        ListOrder::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// The same column the other way round.
+    pub fn reversed(self) -> ListOrder {
+        match self {
+            ListOrder::Deadline => ListOrder::DeadlineDesc,
+            ListOrder::DeadlineDesc => ListOrder::Deadline,
+            ListOrder::DecisionDate => ListOrder::DecisionDateDesc,
+            ListOrder::DecisionDateDesc => ListOrder::DecisionDate,
+            ListOrder::Department => ListOrder::DepartmentDesc,
+            ListOrder::DepartmentDesc => ListOrder::Department,
+        }
+    }
+
+    /// The ORDER BY clause; the id last, so that paging is stable. Records without a deadline
+    /// come last either way; where a filter has none of them, the plain deadline order lets the
+    /// open-deadline index serve it without a sort.
+    fn sql(self, status: ListStatus) -> &'static str {
+        let may_lack_deadline = matches!(status, ListStatus::All | ListStatus::One(Status::Untracked));
+        match self {
+            ListOrder::Deadline if may_lack_deadline => "CASE WHEN deadline IS NULL THEN 1 ELSE 0 END, deadline, id",
+            ListOrder::Deadline => "deadline, id",
+            ListOrder::DeadlineDesc => "CASE WHEN deadline IS NULL THEN 1 ELSE 0 END, deadline DESC, id DESC",
+            ListOrder::DecisionDate => "decision_date, id",
+            ListOrder::DecisionDateDesc => "decision_date DESC, id DESC",
+            ListOrder::Department => "department, deadline, id",
+            ListOrder::DepartmentDesc => "department DESC, deadline, id",
+        }
+    }
 }
 
 /// The status a list is filtered by: one of the record statuses, the open ones, or all.
@@ -333,14 +402,7 @@ impl Store {
         let today = today.to_string();
         let count = format!("SELECT COUNT(*) FROM records WHERE {w}");
         let push = Cause::Push.sql();
-        // Records without a deadline last; where the filter has none of them, the plain order
-        // lets the open-deadline index serve it without a sort.
-        let order = match f.status {
-            ListStatus::All | ListStatus::One(Status::Untracked) => {
-                "CASE WHEN deadline IS NULL THEN 1 ELSE 0 END, deadline, id"
-            }
-            _ => "deadline, id",
-        };
+        let order = f.order.sql(f.status);
         let list = format!(
             "SELECT id, department, item, business_key, decision_date, deadline, deadline_provisional, reported_on, \
              CASE WHEN deadline IS NULL THEN 'untracked' WHEN reported_on IS NOT NULL AND reported_on <= deadline \

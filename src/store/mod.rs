@@ -27,7 +27,9 @@ use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use chase::{Cause, ChaseLine, ListFilter, ListRow, ListStatus, PushOutage, ReturnFilter, ReturnedRecord};
+pub use chase::{
+    Cause, ChaseLine, ListFilter, ListOrder, ListRow, ListStatus, PushOutage, ReturnFilter, ReturnedRecord,
+};
 pub use connectors::{ConnectorHealth, IngestedFile, PassOutcome};
 pub use deadlines::{DeadlineFilter, DeadlineRow, Figures, LedgerEntry};
 pub use decisions::CheckedWrite;

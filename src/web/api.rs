@@ -425,6 +425,7 @@ pub fn openapi_document() -> serde_json::Value {
                   ("q", "搜索：统一社会信用代码、主体名称、文书号等片段"),
                   ("reported_month", "接收月份 YYYY-MM"),
                   ("decision_month", "决定月份 YYYY-MM"),
+                  ("sort", "排序：deadline（截止日期，缺省）、decision_date（决定日期）、department（部门），前加 - 为倒序"),
                   ("offset", "跳过条数，缺省 0"), ("limit", "每页条数，缺省 50，最多 500")]),
             "/api/v1/publicity": read("公示期：处罚的公示期限（规则、失信程度、领域、最短/最长/部门/计划截止日期）与状态",
                 &[("status", "published、ending、ended、held、too-short、too-long、withdrawal-due、withdrawal-late")]),

@@ -18,7 +18,7 @@ use super::pages::{esc, page};
 use crate::calendar::Calendar;
 use crate::deadline::Status;
 use crate::error_report::neutralise_formula;
-use crate::store::{Cause, ListFilter, ListRow, ListStatus};
+use crate::store::{Cause, ListFilter, ListOrder, ListRow, ListStatus};
 
 /// An export takes up to this many rows.
 const EXPORT_LIMIT: i64 = 100_000;
@@ -44,6 +44,9 @@ pub struct DeadlineQuery {
     /// Decided in this month, `YYYY-MM`.
     #[serde(default)]
     decision_month: Option<String>,
+    /// `deadline` (default), `decision_date` or `department`; `-` before it for descending.
+    #[serde(default)]
+    sort: Option<String>,
     #[serde(default)]
     offset: Option<i64>,
     #[serde(default)]
@@ -74,6 +77,12 @@ impl DeadlineQuery {
             Some(c) => Cause::parse_list(&c)
                 .ok_or_else(|| format!("原因“{c}”无效，可选：department、returned、push，或以逗号分隔的几项"))?,
         };
+        let order = match nonempty(&self.sort) {
+            None => ListOrder::Deadline,
+            Some(o) => ListOrder::parse(&o).ok_or_else(|| {
+                format!("排序“{o}”无效，可选：deadline（截止日期）、decision_date（决定日期）、department（部门），前加 - 为倒序")
+            })?,
+        };
         let reported_month = nonempty(&self.reported_month);
         let decision_month = nonempty(&self.decision_month);
         for m in reported_month.iter().chain(&decision_month) {
@@ -89,6 +98,7 @@ impl DeadlineQuery {
             search: nonempty(&self.q),
             reported_month,
             decision_month,
+            order,
             offset,
             limit,
         })
@@ -105,6 +115,7 @@ impl DeadlineQuery {
             ("q", filter.search.as_deref()),
             ("reported_month", filter.reported_month.as_deref()),
             ("decision_month", filter.decision_month.as_deref()),
+            ("sort", Some(filter.order.as_str()).filter(|_| filter.order != ListOrder::Deadline)),
         ]);
         format!("/deadlines{path}")
     }
@@ -278,9 +289,23 @@ pub async fn page_or_export(
     );
     let href = q.href(&filter);
     body.push_str(&lists::pager("total", &href, total, offset, limit, rows.len()));
-    body.push_str(
-        "<div class=\"scroll\"><table id=\"deadline-list\"><tr><th>部门</th><th>信息类别</th><th>主体名称</th><th>业务主键</th>\
-         <th>决定日期</th><th>截止日期</th><th>上报日期</th><th>逾期天数 / 剩余工作日</th><th>状态</th><th>逾期原因</th></tr>",
+    // A column title sorts by it; clicked again, the other way round (from the first page).
+    let sorted_by = |title: &str, column: ListOrder| {
+        let (order, mark) = match filter.order {
+            o if o == column => (column.reversed(), " ▲"),
+            o if o == column.reversed() => (column, " ▼"),
+            _ => (column, ""),
+        };
+        let link = q.href(&ListFilter { order, ..filter.clone() });
+        format!("<th><a class=\"sort\" href=\"{}\">{title}{mark}</a></th>", esc(&link))
+    };
+    let _ = write!(
+        body,
+        "<div class=\"scroll\"><table id=\"deadline-list\"><tr>{}<th>信息类别</th><th>主体名称</th><th>业务主键</th>\
+         {}{}<th>上报日期</th><th>逾期天数 / 剩余工作日</th><th>状态</th><th>逾期原因</th></tr>",
+        sorted_by("部门", ListOrder::Department),
+        sorted_by("决定日期", ListOrder::DecisionDate),
+        sorted_by("截止日期", ListOrder::Deadline),
     );
     let ids: Vec<i64> = rows.iter().map(|r| r.row.id).collect();
     let disputed: std::collections::HashSet<i64> =

@@ -293,6 +293,20 @@ async fn every_figure_links_to_a_list_whose_total_is_the_figure() {
         }
     }
     assert_eq!(seen.len() as i64, all);
+    // Sorting: by decision date either way; a column title sorts by it, then the other way.
+    let web = &web;
+    let dates = |order: &'static str| async move {
+        let page = web.json(&format!("/api/v1/deadlines?status=all&sort={order}&limit=500"), ops).await;
+        let rows = page["rows"].as_array().unwrap().clone();
+        rows.iter().map(|r| r["decision_date"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    let (up, down) = (dates("decision_date").await, dates("-decision_date").await);
+    assert!(up.windows(2).all(|w| w[0] <= w[1]) && up.first() < up.last(), "{up:?}");
+    assert!(down.windows(2).all(|w| w[0] >= w[1]) && down.len() == up.len(), "{down:?}");
+    let html = web.text("/deadlines?status=all&sort=decision_date", ops).await;
+    assert!(html.contains("sort=-decision_date\">决定日期 ▲"), "{html}");
+    let bad = web.get("/api/v1/deadlines?sort=size", Some(ops)).await;
+    assert_eq!(bad.status(), reqwest::StatusCode::BAD_REQUEST);
     // Search by a fragment of a subject's name finds its records.
     let first = web.json("/api/v1/deadlines?status=overdue&cause=department&limit=1", ops).await;
     let name = first["rows"][0]["subject_name"].as_str().unwrap().to_string();
