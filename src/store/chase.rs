@@ -448,6 +448,8 @@ pub struct ReturnFilter {
     pub search: Option<String>,
     /// Only records whose first open return is on or before this day (past the correction time).
     pub returned_by: Option<String>,
+    /// Only records decided in this month (`YYYY-MM`): the 部门 page's 退回待补正 cells.
+    pub decision_month: Option<String>,
     pub offset: i64,
     pub limit: i64,
 }
@@ -479,19 +481,22 @@ impl Store {
         let grouped = "SELECT x.record_id, MIN(x.returned_on) AS first_on FROM returns x \
              WHERE x.closed_at IS NULL AND ($1 IS NULL OR x.department = $1) GROUP BY x.record_id";
         let w = "($2 IS NULL OR r.business_key LIKE $2 ESCAPE '\\' OR r.content LIKE $2 ESCAPE '\\') \
-             AND ($3 IS NULL OR g.first_on <= $3)";
+             AND ($3 IS NULL OR g.first_on <= $3) AND ($4 IS NULL OR (r.decision_date >= $4 AND r.decision_date < $5))";
+        let (from, to): MonthBounds =
+            f.decision_month.as_deref().map(|m| month_bounds(m).unwrap_or_else(|| (m.into(), m.into()))).unzip();
         let count = format!("SELECT COUNT(*) FROM ({grouped}) g JOIN records r ON r.id = g.record_id WHERE {w}");
         let page = format!(
             "SELECT g.record_id, r.department, r.item, r.business_key, g.first_on, r.content, r.source_line, \
              COALESCE(i.source, ''), i.report_path FROM ({grouped}) g JOIN records r ON r.id = g.record_id \
              LEFT JOIN ingest_runs i ON i.id = r.ingest_run_id WHERE {w} \
-             ORDER BY g.first_on, g.record_id LIMIT $4 OFFSET $5"
+             ORDER BY g.first_on, g.record_id LIMIT $6 OFFSET $7"
         );
         let total: i64 = on_pool!(self.db(), pool => sqlx::query_scalar(&count)
-            .bind(&f.department).bind(&search).bind(&f.returned_by).fetch_one(pool).await?);
+            .bind(&f.department).bind(&search).bind(&f.returned_by).bind(&from).bind(&to).fetch_one(pool).await?);
         type Page = (i64, String, String, String, String, String, i64, String, Option<String>);
         let rows: Vec<Page> = on_pool!(self.db(), pool => sqlx::query_as(&page)
-            .bind(&f.department).bind(&search).bind(&f.returned_by).bind(f.limit.max(1)).bind(f.offset.max(0))
+            .bind(&f.department).bind(&search).bind(&f.returned_by).bind(&from).bind(&to)
+            .bind(f.limit.max(1)).bind(f.offset.max(0))
             .fetch_all(pool).await?);
         let mut out: Vec<ReturnedRecord> = rows
             .into_iter()

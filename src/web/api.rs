@@ -431,7 +431,7 @@ pub fn openapi_document() -> serde_json::Value {
                 &[("status", "published、ending、ended、held、too-short、too-long、withdrawal-due、withdrawal-late")]),
             "/api/v1/problems": read("问题数据：平台退回待补正的记录（每条记录一行，含处理建议与补正期限）与校验未通过的数据行",
                 &[("department", "部门编号"), ("q", "搜索：统一社会信用代码、主体名称、文书号等片段"),
-                  ("returned_by", "仅此日期（YYYY-MM-DD）及以前首次退回的记录"), ("view", "invalid：校验未通过的数据行分页"),
+                  ("returned_by", "仅此日期（YYYY-MM-DD）及以前首次退回的记录"), ("decision_month", "决定月份 YYYY-MM"), ("view", "invalid：校验未通过的数据行分页"),
                   ("offset", "跳过条数"), ("limit", "每页条数，最多 500")]),
             "/api/v1/records/{id}": read("记录：来源、版本、推送、回执与截止日期；他部门的记录答 404", &[]),
             "/api/v1/connectors": read("连接器：状态与最近导入批次", &[]),

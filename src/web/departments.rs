@@ -356,7 +356,7 @@ pub async fn page_html(
                 linked(m.records, &list("all", "decision_month", &m.month)),
                 linked(m.overdue, &format!("{}&cause={charged}", list("overdue", "decision_month", &m.month))),
                 linked(m.overdue_push, &format!("{}&cause=push", list("overdue", "decision_month", &m.month))),
-                m.returned,
+                linked(m.returned, &format!("/problems?department={}&decision_month={}", d.id, m.month)),
                 m.missing.map_or_else(|| "—".to_string(), |x| x.to_string()),
                 m.missing_never_received.map_or_else(|| "—".to_string(), |x| x.to_string()),
                 m.missing_rejected,

@@ -30,6 +30,9 @@ pub struct ProblemsQuery {
     /// Only records first returned on or before this day (past their correction time).
     #[serde(default)]
     returned_by: Option<String>,
+    /// Only records decided in this month, `YYYY-MM`.
+    #[serde(default)]
+    decision_month: Option<String>,
     /// `invalid`: the invalid rows, paged.
     #[serde(default)]
     view: Option<String>,
@@ -105,6 +108,7 @@ async fn problems(state: &AppState, caller: &Caller, q: &ProblemsQuery) -> Resul
         department: department.clone(),
         search: nonempty(&q.q),
         returned_by: nonempty(&q.returned_by),
+        decision_month: nonempty(&q.decision_month),
         offset,
         limit,
     };
@@ -197,6 +201,7 @@ pub async fn problems_page(
                 ("department", department.as_deref()),
                 ("q", nonempty(&q.q).as_deref()),
                 ("returned_by", nonempty(&q.returned_by).as_deref()),
+                ("decision_month", nonempty(&q.decision_month).as_deref()),
                 ("view", view),
             ])
         )
@@ -213,13 +218,16 @@ pub async fn problems_page(
     let mut body = format!(
         "<form method=\"get\" action=\"/problems\" id=\"filter\"><label>搜索 <input name=\"q\" value=\"{}\" \
          placeholder=\"统一社会信用代码、名称或文书号\" size=\"28\"></label> 部门 <select name=\"department\">\
-         <option value=\"\">全部</option>{departments}</select> {}<button type=\"submit\">筛选</button></form>",
+         <option value=\"\">全部</option>{departments}</select> {}{}<button type=\"submit\">筛选</button></form>",
         esc(nonempty(&q.q).as_deref().unwrap_or("")),
         nonempty(&q.returned_by)
             .map(|b| format!(
                 "<input type=\"hidden\" name=\"returned_by\" value=\"{0}\">仅补正超期（{0} 及以前退回） ",
                 esc(&b)
             ))
+            .unwrap_or_default(),
+        nonempty(&q.decision_month)
+            .map(|m| format!("<input type=\"hidden\" name=\"decision_month\" value=\"{0}\">决定月份 {0} ", esc(&m)))
             .unwrap_or_default(),
     );
     if q.view.as_deref() != Some("invalid") {

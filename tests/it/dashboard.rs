@@ -236,6 +236,8 @@ async fn department_month_cells_list_their_records_with_backfill_apart() {
     assert_eq!(cell("backfilled"), Some(2), "{cells:?}");
     assert_eq!(cell("reported_late"), Some(accepted - 2), "{cells:?}");
     assert_eq!(cell("reported_on_time"), Some(0), "{cells:?}");
+    let returned = cells.iter().find(|(h, _)| h == "/problems?department=market&decision_month=2026-11");
+    assert_eq!(returned.map(|(_, n)| *n), Some(day.returned), "{cells:?}");
     for token in [&day.tokens["ops"], &day.tokens["clerk"]] {
         for (href, figure) in figure_links(&web.text("/departments", token).await) {
             let list = web.text(&href, token).await;
