@@ -421,7 +421,7 @@ pub fn openapi_document() -> serde_json::Value {
             "/api/v1/deadlines": read("到期：按截止日期排列的记录，答 {total, offset, limit, rows}，total 为筛选结果总数",
                 &[("department", "部门编号"), ("item", "信息类别代码，如 CF、XK"),
                   ("status", "open（缺省：未接收）、all、tracked、overdue、due_soon、pending、reported_late、reported_on_time、backfilled（补报，不计按时或迟报）、untracked"),
-                  ("cause", "逾期原因：department（部门未报送）、returned（已退回待补正）、push（推送失败/平台异常）"),
+                  ("cause", "逾期原因：department（部门未报送）、returned（已退回待补正）、push（推送失败/平台异常），可用逗号列出几项，如 department,returned（计入部门）"),
                   ("q", "搜索：统一社会信用代码、主体名称、文书号等片段"),
                   ("reported_month", "接收月份 YYYY-MM"),
                   ("decision_month", "决定月份 YYYY-MM"),
@@ -433,7 +433,23 @@ pub fn openapi_document() -> serde_json::Value {
                 &[("department", "部门编号"), ("q", "搜索：统一社会信用代码、主体名称、文书号等片段"),
                   ("returned_by", "仅此日期（YYYY-MM-DD）及以前首次退回的记录"), ("decision_month", "决定月份 YYYY-MM"), ("view", "invalid：校验未通过的数据行分页"),
                   ("offset", "跳过条数"), ("limit", "每页条数，最多 500")]),
-            "/api/v1/records/{id}": read("记录：来源、版本、推送、回执与截止日期；他部门的记录答 404", &[]),
+            "/api/v1/records/{id}": at("id", read("记录：来源、版本、推送、回执与截止日期；他部门的记录答 404", &[])),
+            "/api/v1/subjects": read("信用主体：按统一社会信用代码或名称片段查找，答 {q, items: [{credit_code, name, records}]}",
+                &[("q", "统一社会信用代码（至少 4 位）或名称片段"), ("limit", "最多条数")]),
+            "/api/v1/subjects/{code}": at("code", read("信用档案：一个主体的记录、反馈、异议与评价；部门用户只见本部门记录", &[])),
+            "/api/v1/objections": merged(
+                read("异议：调用者可见的异议案件，新的在前", &[("status", "案件状态"), ("record", "记录编号")]),
+                write("登记异议（信用办）：按记录编号、文书号或主体找到记录，每条记录一个案件", json_object(&[
+                    ("record_id", "integer"), ("wsh", "string"), ("subject", "string"), ("ground", "string"),
+                    ("applicant", "string"), ("contact", "string"), ("text", "string"), ("suspend", "boolean")],
+                    &["ground", "applicant"])),
+            ),
+            "/api/v1/objections/{id}": at("id", read("异议案件：经过、答复与处理结果", &[])),
+            "/api/v1/objections/{id}/answer": at("id", write("部门答复本部门的异议案件：upheld 为 true（异议成立）或 false",
+                json_object(&[("upheld", "boolean"), ("outcome", "string"), ("text", "string")], &["upheld", "text"]))),
+            "/api/v1/objections/{id}/reply": at("id", write("信用办答复申请人",
+                json_object(&[("text", "string")], &["text"]))),
+            "/api/v1/objections/{id}/close": at("id", write("信用办办结案件", json_object(&[], &[]))),
             "/api/v1/connectors": read("连接器：状态与最近导入批次", &[]),
             "/api/v1/deliveries": read("投递：待处理、死信、退回或已接收的投递（运维与管理员），答 {total, offset, limit, rows}",
                 &[("status", "pending、in_flight、dead、returned、accepted、superseded；缺省为待推送、推送中与死信"),
@@ -441,6 +457,49 @@ pub fn openapi_document() -> serde_json::Value {
                   ("offset", "跳过条数"), ("limit", "每页条数，最多 500")])
         }
     })
+}
+
+/// A route whose path names `name` (`/records/{id}`): each operation takes it as a path parameter.
+fn at(name: &str, mut route: serde_json::Value) -> serde_json::Value {
+    if let Some(ops) = route.as_object_mut() {
+        for op in ops.values_mut() {
+            let param = serde_json::json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}});
+            match op.get_mut("parameters").and_then(|p| p.as_array_mut()) {
+                Some(list) => list.push(param),
+                None => op["parameters"] = serde_json::json!([param]),
+            }
+        }
+    }
+    route
+}
+
+/// Two routes' operations on one path (a GET and a POST).
+fn merged(mut a: serde_json::Value, b: serde_json::Value) -> serde_json::Value {
+    if let (Some(a), serde_json::Value::Object(b)) = (a.as_object_mut(), b) {
+        a.extend(b);
+    }
+    a
+}
+
+/// A JSON object schema of `fields` (name, JSON type), `required` among them.
+fn json_object(fields: &[(&str, &str)], required: &[&str]) -> serde_json::Value {
+    let props: serde_json::Map<String, serde_json::Value> =
+        fields.iter().map(|(n, t)| (n.to_string(), serde_json::json!({"type": t}))).collect();
+    serde_json::json!({"type": "object", "properties": props, "required": required})
+}
+
+/// A POST route's description: its summary and JSON body, JSON answers, the usual errors.
+fn write(summary: &str, body: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"post": {
+        "summary": summary,
+        "requestBody": {"required": true, "content": {"application/json": {"schema": body}}},
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {}}},
+            "400": {"description": "请求无效（中文说明）"},
+            "401": {"description": "no or unknown token"},
+            "403": {"description": "this role may not do it"},
+            "404": {"description": "not found, or another department's"},
+            "409": {"description": "案件当前状态不允许此操作"}}}})
 }
 
 /// A GET route's description: its summary and query parameters, JSON answers, the usual errors.
@@ -466,6 +525,30 @@ fn read(summary: &str, params: &[(&str, &str)]) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The router and the document cannot drift: every `/api/v1` route the router serves is
+    /// described with each of its methods, and every `{name}` in a path is a path parameter.
+    #[test]
+    fn every_api_route_is_in_the_openapi_document() {
+        let doc = openapi_document();
+        let router = include_str!("mod.rs");
+        let routes: Vec<&str> = router.lines().filter(|l| l.contains(".route(\"/api/v1/")).collect();
+        assert!(routes.len() >= 15, "{routes:?}");
+        for line in routes {
+            let path = line.split('"').nth(1).unwrap();
+            for method in ["get", "post"].into_iter().filter(|m| line.contains(&format!("{m}("))) {
+                let op = &doc["paths"][path][method];
+                assert!(op.is_object(), "{method} {path} is not in the OpenAPI document");
+                for name in path.split('{').skip(1).filter_map(|p| p.split('}').next()) {
+                    let params = op["parameters"].as_array().cloned().unwrap_or_default();
+                    assert!(
+                        params.iter().any(|p| p["name"] == name && p["in"] == "path"),
+                        "{method} {path}: no path parameter {name}"
+                    );
+                }
+            }
+        }
+    }
 
     fn overview() -> std::sync::Arc<Overview> {
         std::sync::Arc::new(Overview {
