@@ -154,13 +154,14 @@ fn is_empty(m: &Month) -> bool {
         && m.missing.unwrap_or(0) == 0
 }
 
-/// A round axis maximum at or above `n` (1, 2, 5 × 10ᵏ).
+/// A round axis maximum at or above `n` whose quarters, the grid lines, are whole counts:
+/// four steps of 1, 2 or 5 × 10ᵏ (4, 8, 20, 40, 80, 200, …).
 fn nice_max(n: i64) -> i64 {
     let mut step = 1i64;
     loop {
         for m in [1, 2, 5] {
-            if step * m >= n.max(1) {
-                return step * m;
+            if 4 * step * m >= n.max(1) {
+                return 4 * step * m;
             }
         }
         step *= 10;
@@ -430,6 +431,11 @@ mod tests {
         assert!(svg.contains("late-rate-point") && svg.contains("迟报率 25.0%"), "{svg}");
         assert!(!svg.contains(">26-02<"), "an empty month is drawn: {svg}");
         assert!(is_empty(&empty));
-        assert_eq!((nice_max(0), nice_max(7), nice_max(183), nice_max(2000)), (1, 10, 200, 2000));
+        assert_eq!((nice_max(0), nice_max(7), nice_max(183), nice_max(2000)), (4, 8, 200, 2000));
+        // No quarter of the axis repeats a count (an axis of 1 read 0, 0, 1, 1, 1).
+        let empty_axis = chart(&[Month { month: "2026-03".into(), records: 2, ..Month::default() }]);
+        for tick in ["end\">1<", "end\">2<", "end\">3<", "end\">4<"] {
+            assert_eq!(empty_axis.matches(tick).count(), 1, "{tick}: {empty_axis}");
+        }
     }
 }
