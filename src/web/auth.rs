@@ -86,6 +86,8 @@ pub struct Caller {
     pub role: Role,
     /// The department a department user is limited to.
     pub department: Option<String>,
+    /// Its name as people say it (税务局), for the page header.
+    pub department_name: Option<String>,
 }
 
 impl Caller {
@@ -348,7 +350,9 @@ impl FromRequestParts<AppState> for Caller {
             }
         };
         let role = Role::parse(&user.role).ok_or(Denied::Forbidden)?;
-        Ok(Caller { name: user.name, role, department: user.department })
+        let department_name =
+            user.department.as_deref().and_then(|d| state.settings().departments.get(d).map(|d| d.name.clone()));
+        Ok(Caller { name: user.name, role, department: user.department, department_name })
     }
 }
 
@@ -376,10 +380,15 @@ mod tests {
 
     #[test]
     fn a_department_user_sees_only_its_department() {
-        let clerk = Caller { name: "c".into(), role: Role::Department, department: Some("tax".into()) };
+        let clerk = Caller {
+            name: "c".into(),
+            role: Role::Department,
+            department: Some("tax".into()),
+            department_name: Some("税务局".into()),
+        };
         assert!(clerk.sees("tax") && !clerk.sees("court"));
         assert_eq!(clerk.require(&[Role::Admin, Role::Ops]), Err(Denied::Forbidden));
-        let ops = Caller { name: "o".into(), role: Role::Ops, department: None };
+        let ops = Caller { name: "o".into(), role: Role::Ops, department: None, department_name: None };
         assert!(ops.sees("court") && ops.scope().is_none());
     }
 }

@@ -72,7 +72,7 @@ pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
             let _ = write!(nav, "<a href=\"{href}\">{label}</a>");
         }
         nav.push_str(&super::subjects::search_box(""));
-        let who = match &c.department {
+        let who = match c.department_name.as_ref().or(c.department.as_ref()) {
             Some(d) => format!("{}（{}：{}）", esc(&c.name), c.role.zh(), esc(d)),
             None => format!("{}（{}）", esc(&c.name), c.role.zh()),
         };

@@ -171,6 +171,7 @@ async fn an_outage_is_a_banner_and_never_charged_to_the_department() {
     // A clerk sees the department's line, not the gateway's queue.
     let clerk = web.text("/", &day.tokens["clerk"]).await;
     assert!(clerk.contains("今日催办") && !clerk.contains("推送失败（HTTP"), "{clerk}");
+    assert!(clerk.contains("clerk（部门：市场监督管理局）"), "the header names the clerk's department: {clerk}");
 
     // Once the platform answers again, the banner goes.
     reqwest::Client::new().post(format!("http://{}/sandbox/reset", day.sandbox.addr())).send().await.unwrap();
