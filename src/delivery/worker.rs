@@ -196,9 +196,9 @@ impl Pusher {
             }
             let Some(item) = self.catalogue.item(&c.item) else { continue };
             let (Some(ci), Some(ni)) = (item.subject_code, item.subject_name) else { continue };
-            let Ok(data) = serde_json::from_str::<HashMap<String, String>>(&c.content) else { continue };
-            if let (Some(code), Some(name)) = (data.get(&item.fields[ci].key), data.get(&item.fields[ni].key)) {
-                subjects.push((i, code.clone(), name.clone()));
+            let code = content_field(&c.content, &item.fields[ci].key);
+            if let (Some(code), Some(name)) = (code, content_field(&c.content, &item.fields[ni].key)) {
+                subjects.push((i, code, name));
             }
         }
         if subjects.is_empty() {
@@ -435,6 +435,23 @@ fn wire_operation(operation: &str) -> &str {
     }
 }
 
+/// The text of `key` in a record's content (a JSON object of strings), read without parsing
+/// the whole object: contents are written compact (`"key":"value"`), and `"key":` cannot occur
+/// inside a string value, where quotes are escaped. Any other layout is parsed whole.
+fn content_field(content: &str, key: &str) -> Option<String> {
+    let pattern = format!("\"{key}\":");
+    match content.find(&pattern) {
+        Some(at) => {
+            let mut value = serde_json::Deserializer::from_str(&content[at + pattern.len()..]);
+            serde::Deserialize::deserialize(&mut value).ok()
+        }
+        None => {
+            let data = serde_json::from_str::<HashMap<String, serde_json::Value>>(content).ok()?;
+            data.get(key)?.as_str().map(str::to_string)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,5 +479,19 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(200)).await;
         first.set_busy(false);
         assert_eq!(waiting.await.unwrap(), Duration::from_millis(200));
+    }
+}
+
+#[cfg(test)]
+mod content_field_tests {
+    use super::content_field;
+
+    #[test]
+    fn reads_a_field_as_a_full_parse_would() {
+        let compact = r#"{"A":"x\"B\":\"no","B":"北京（集团）\\","C":"c"}"#;
+        assert_eq!(content_field(compact, "B").as_deref(), Some("北京（集团）\\"));
+        assert_eq!(content_field(compact, "A").as_deref(), Some("x\"B\":\"no"));
+        assert_eq!(content_field(compact, "D"), None);
+        assert_eq!(content_field(r#"{ "B" : "spaced" }"#, "B").as_deref(), Some("spaced"));
     }
 }
