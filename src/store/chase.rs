@@ -11,7 +11,7 @@ use crate::deadline::Status;
 
 /// When an overdue record reached the gateway in time (before 24:00 Asia/Shanghai of its
 /// deadline day, 16:00 UTC), what keeps it from the platform is on our side (the push).
-pub(super) const ARRIVED_IN_TIME: &str = "created_at < (deadline || 'T16:00:00')";
+const ARRIVED_IN_TIME: &str = "created_at < (deadline || 'T16:00:00')";
 
 /// Why an overdue record is overdue (SPEC §7 overdue: not yet accepted and past its deadline),
 /// by who must act. Only `Department` and `Returned` are charged to the department.

@@ -328,8 +328,10 @@ pub async fn page_html(
              <th>按时</th><th>迟报</th><th>迟报率</th><th>补报</th></tr>",
         );
         // Each count links to its records: the list's total is the figure.
-        let list = |status: &str, basis: &str, month: &str| {
-            format!("/deadlines?department={}&status={status}&{basis}={month}", d.id)
+        let list = |status: &str, basis: &str, month: &str, cause: Option<&str>| {
+            let filters =
+                [("department", Some(d.id.as_str())), ("status", Some(status)), (basis, Some(month)), ("cause", cause)];
+            format!("/deadlines{}", super::lists::query(&filters))
         };
         let charged = Cause::list_str(&Cause::CHARGED);
         for m in months.iter().filter(|m| m.on_time + m.late + m.backfilled > 0) {
@@ -337,10 +339,10 @@ pub async fn page_html(
                 body,
                 "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 esc(&m.month),
-                linked(m.on_time, &list("reported_on_time", "reported_month", &m.month)),
-                linked(m.late, &list("reported_late", "reported_month", &m.month)),
+                linked(m.on_time, &list("reported_on_time", "reported_month", &m.month, None)),
+                linked(m.late, &list("reported_late", "reported_month", &m.month, None)),
                 percent(m.late_rate),
-                linked(m.backfilled, &list("backfilled", "reported_month", &m.month)),
+                linked(m.backfilled, &list("backfilled", "reported_month", &m.month, None)),
             );
         }
         body.push_str(
@@ -354,10 +356,19 @@ pub async fn page_html(
                 "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n ours\">{}</td><td class=\"n\">{}</td>\
                  <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 esc(&m.month),
-                linked(m.records, &list("all", "decision_month", &m.month)),
-                linked(m.overdue, &format!("{}&cause={charged}", list("overdue", "decision_month", &m.month))),
-                linked(m.overdue_push, &format!("{}&cause=push", list("overdue", "decision_month", &m.month))),
-                linked(m.returned, &format!("/problems?department={}&decision_month={}", d.id, m.month)),
+                linked(m.records, &list("all", "decision_month", &m.month, None)),
+                linked(m.overdue, &list("overdue", "decision_month", &m.month, Some(&charged))),
+                linked(m.overdue_push, &list("overdue", "decision_month", &m.month, Some("push"))),
+                linked(
+                    m.returned,
+                    &format!(
+                        "/problems{}",
+                        super::lists::query(&[
+                            ("department", Some(d.id.as_str())),
+                            ("decision_month", Some(m.month.as_str()))
+                        ])
+                    )
+                ),
                 m.missing.map_or_else(|| "—".to_string(), |x| x.to_string()),
                 m.missing_never_received.map_or_else(|| "—".to_string(), |x| x.to_string()),
                 m.missing_rejected,
