@@ -178,10 +178,11 @@ fn line(state: &AppState, calendar: &Calendar, today: NaiveDate, row: ListRow) -
 
 fn bad_request(message: String, html: Option<&Caller>) -> Response {
     match html {
-        Some(caller) => {
-            (StatusCode::BAD_REQUEST, page("到期", Some(caller), &format!("<p class=\"err\">{}</p>", esc(&message))))
-                .into_response()
-        }
+        Some(caller) => (
+            StatusCode::BAD_REQUEST,
+            page("到期", Some(caller), maud::PreEscaped(format!("<p class=\"err\">{}</p>", esc(&message)))),
+        )
+            .into_response(),
         None => (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": "bad_request", "message": message})))
             .into_response(),
     }
@@ -341,14 +342,11 @@ pub async fn page_or_export(
     }
     body.push_str("</table></div>");
     body.push_str(&lists::pager("total-bottom", &href, total, offset, limit, rows.len()));
-    body.push_str(&super::pages::definitions(&[
-        "已逾期",
-        "部门未报送",
-        "已退回待补正",
-        "推送失败/平台异常",
-        "即将到期",
-    ]));
-    Ok(page("到期", Some(&caller), &body).into_response())
+    body.push_str(
+        &super::pages::definitions(&["已逾期", "部门未报送", "已退回待补正", "推送失败/平台异常", "即将到期"])
+            .into_string(),
+    );
+    Ok(page("到期", Some(&caller), maud::PreEscaped(body)).into_response())
 }
 
 const HEADER: [&str; 12] = [

@@ -339,10 +339,10 @@ pub async fn page_html(
                 body,
                 "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 esc(&m.month),
-                linked(m.on_time, &list("reported_on_time", "reported_month", &m.month, None)),
-                linked(m.late, &list("reported_late", "reported_month", &m.month, None)),
+                linked(m.on_time, &list("reported_on_time", "reported_month", &m.month, None)).into_string(),
+                linked(m.late, &list("reported_late", "reported_month", &m.month, None)).into_string(),
                 percent(m.late_rate),
-                linked(m.backfilled, &list("backfilled", "reported_month", &m.month, None)),
+                linked(m.backfilled, &list("backfilled", "reported_month", &m.month, None)).into_string(),
             );
         }
         body.push_str(
@@ -356,9 +356,9 @@ pub async fn page_html(
                 "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n ours\">{}</td><td class=\"n\">{}</td>\
                  <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 esc(&m.month),
-                linked(m.records, &list("all", "decision_month", &m.month, None)),
-                linked(m.overdue, &list("overdue", "decision_month", &m.month, Some(&charged))),
-                linked(m.overdue_push, &list("overdue", "decision_month", &m.month, Some("push"))),
+                linked(m.records, &list("all", "decision_month", &m.month, None)).into_string(),
+                linked(m.overdue, &list("overdue", "decision_month", &m.month, Some(&charged))).into_string(),
+                linked(m.overdue_push, &list("overdue", "decision_month", &m.month, Some("push"))).into_string(),
                 linked(
                     m.returned,
                     &format!(
@@ -368,7 +368,8 @@ pub async fn page_html(
                             ("decision_month", Some(m.month.as_str()))
                         ])
                     )
-                ),
+                )
+                .into_string(),
                 m.missing.map_or_else(|| "—".to_string(), |x| x.to_string()),
                 m.missing_never_received.map_or_else(|| "—".to_string(), |x| x.to_string()),
                 m.missing_rejected,
@@ -391,15 +392,11 @@ pub async fn page_html(
         }
         body.push_str("</table></div></div>");
     }
-    body.push_str(&super::pages::definitions(&[
-        "迟报率",
-        "合规率",
-        "漏报",
-        "已逾期",
-        "已逾期（计入部门）",
-        "推送未成功",
-    ]));
-    Ok(page("部门", Some(&caller), &body))
+    body.push_str(
+        &super::pages::definitions(&["迟报率", "合规率", "漏报", "已逾期", "已逾期（计入部门）", "推送未成功"])
+            .into_string(),
+    );
+    Ok(page("部门", Some(&caller), maud::PreEscaped(body)))
 }
 
 #[cfg(test)]

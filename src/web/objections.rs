@@ -48,7 +48,7 @@ fn refused(e: ObjectionError) -> Response {
 fn refused_page(caller: &Caller, e: ObjectionError, back: &str) -> Response {
     let (status, _) = status_of(&e);
     let body = format!("<p class=\"err\">{}</p><p><a href=\"{}\">返回</a></p>", esc(&e.to_string()), esc(back));
-    (status, page("异议", Some(caller), &body)).into_response()
+    (status, page("异议", Some(caller), maud::PreEscaped(body))).into_response()
 }
 
 fn detail(state: &AppState, caller: &Caller, o: &ObjectionRow) -> Detail {
@@ -313,7 +313,7 @@ pub async fn list_page(
     if caller.require(OFFICE).is_ok() {
         body.push_str(&registration_form(&settings.objections));
     }
-    Ok(page("异议", Some(&caller), &body).into_response())
+    Ok(page("异议", Some(&caller), maud::PreEscaped(body)).into_response())
 }
 
 async fn cases_for_figures(state: &AppState, caller: &Caller) -> Result<Vec<ObjectionRow>, ApiError> {
@@ -538,7 +538,7 @@ pub async fn show_page(
             );
         }
     }
-    Ok(page("异议", Some(&caller), &body).into_response())
+    Ok(page("异议", Some(&caller), maud::PreEscaped(body)).into_response())
 }
 
 /// `POST /objections/{id}/answer` from the page.

@@ -92,7 +92,7 @@ pub async fn connectors_page(State(state): State<AppState>, caller: Caller) -> R
         );
     }
     body.push_str("</table>");
-    Ok(page("连接器", Some(&caller), &body))
+    Ok(page("连接器", Some(&caller), maud::PreEscaped(body)))
 }
 
 /// A run's status as the connectors page shows it: when its error report could not be written,
@@ -173,7 +173,7 @@ pub async fn deliveries_page(
             "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
             esc(&title(destination)),
             glossary::delivery_status(status),
-            linked(*n, &format!("/deliveries?status={status}&destination={destination}"))
+            linked(*n, &format!("/deliveries?status={status}&destination={destination}")).into_string()
         );
     }
     body.push_str("</table>");
@@ -243,7 +243,7 @@ pub async fn deliveries_page(
         );
     }
     body.push_str("</table></div>");
-    Ok(page("投递", Some(&caller), &body).into_response())
+    Ok(page("投递", Some(&caller), maud::PreEscaped(body)).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -94,7 +94,7 @@ pub async fn page_html(State(state): State<AppState>, caller: Caller) -> Result<
             body.push_str(&table(id, &listed));
         }
     }
-    Ok(page("公示期", Some(&caller), &body))
+    Ok(page("公示期", Some(&caller), maud::PreEscaped(body)))
 }
 
 /// The record page's 公示期 block; empty for a record without a period.

@@ -316,7 +316,7 @@ pub async fn problems_page(
         );
     }
     body.push_str("</table></div>");
-    Ok(page("问题数据", Some(&caller), &body))
+    Ok(page("问题数据", Some(&caller), maud::PreEscaped(body)))
 }
 
 /// The department's error report for one ingest run (行号, 字段, 原因, 原始值), made from the
@@ -437,7 +437,11 @@ pub async fn record_page(
     let _ = state.store.audit(&caller.name, "view", &format!("page:record:{id}"), state.now()).await;
     let Some(l) = lineage(&state, &caller, id).await? else {
         let body = "<p>记录不存在或无权查看。</p>";
-        return Ok((axum::http::StatusCode::NOT_FOUND, page("记录", Some(&caller), body)).into_response());
+        return Ok((
+            axum::http::StatusCode::NOT_FOUND,
+            page("记录", Some(&caller), maud::PreEscaped(body.to_string())),
+        )
+            .into_response());
     };
     let r = &l.record;
     let department = state.settings().departments.get(&r.department).map_or(r.department.clone(), |d| d.name.clone());
@@ -540,5 +544,5 @@ pub async fn record_page(
             let _ = write!(body, "<h3>版本 {version}</h3>{}", content_table(&state, &r.item, content));
         }
     }
-    Ok(page("记录", Some(&caller), &body).into_response())
+    Ok(page("记录", Some(&caller), maud::PreEscaped(body)).into_response())
 }
