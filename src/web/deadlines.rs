@@ -289,7 +289,7 @@ pub async fn page_or_export(
             .unwrap_or_default(),
     );
     let href = q.href(&filter);
-    body.push_str(&lists::pager("total", &href, total, offset, limit, rows.len()));
+    body.push_str(&lists::pager("total", &href, total, offset, limit, rows.len()).into_string());
     // A column title sorts by it; clicked again, the other way round (from the first page).
     let sorted_by = |title: &str, column: ListOrder| {
         let (order, mark) = match filter.order {
@@ -341,7 +341,7 @@ pub async fn page_or_export(
         );
     }
     body.push_str("</table></div>");
-    body.push_str(&lists::pager("total-bottom", &href, total, offset, limit, rows.len()));
+    body.push_str(&lists::pager("total-bottom", &href, total, offset, limit, rows.len()).into_string());
     body.push_str(
         &super::pages::definitions(&["已逾期", "部门未报送", "已退回待补正", "推送失败/平台异常", "即将到期"])
             .into_string(),

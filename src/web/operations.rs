@@ -207,7 +207,9 @@ pub async fn deliveries_page(
             ("source", nonempty(&q.source).as_deref()),
         ])
     );
-    body.push_str(&super::lists::pager("delivery-total", &base, p.total, p.offset, p.limit, p.rows.len()));
+    body.push_str(
+        &super::lists::pager("delivery-total", &base, p.total, p.offset, p.limit, p.rows.len()).into_string(),
+    );
     body.push_str(
         "<div class=\"scroll\"><table id=\"delivery-list\"><tr><th>编号</th><th>记录</th><th>平台</th>\
          <th>操作</th><th>状态</th><th>尝试次数</th><th>下次尝试</th><th>错误 / 原因</th><th></th></tr>",

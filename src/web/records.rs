@@ -237,14 +237,10 @@ pub async fn problems_page(
              补正期限为退回后 {} 个工作日。</p>",
             settings.gateway.correction_working_days
         );
-        body.push_str(&lists::pager(
-            "returned-total",
-            &base(None),
-            p.returned_total,
-            p.offset,
-            p.limit,
-            p.returned.len(),
-        ));
+        body.push_str(
+            &lists::pager("returned-total", &base(None), p.returned_total, p.offset, p.limit, p.returned.len())
+                .into_string(),
+        );
         body.push_str(
             "<div class=\"scroll\"><table id=\"returned\"><tr><th>部门</th><th>信息类别</th><th>主体名称</th><th>业务主键</th>\
              <th>退回平台</th><th>退回原因</th><th>处理建议</th><th>退回日期</th><th>补正期限</th><th>来源</th></tr>",
@@ -277,14 +273,10 @@ pub async fn problems_page(
     }
     let _ = write!(body, "<h2>校验未通过的数据行</h2>");
     if q.view.as_deref() == Some("invalid") {
-        body.push_str(&lists::pager(
-            "invalid-total",
-            &base(Some("invalid")),
-            p.invalid_total,
-            p.offset,
-            p.limit,
-            p.invalid.len(),
-        ));
+        body.push_str(
+            &lists::pager("invalid-total", &base(Some("invalid")), p.invalid_total, p.offset, p.limit, p.invalid.len())
+                .into_string(),
+        );
     } else {
         let _ = write!(
             body,
