@@ -469,7 +469,7 @@ pub async fn record_page(
         esc(&glossary::local_time(&r.updated_at)),
     );
     let _ = write!(body, "<h2>当前内容</h2>{}", content_table(&state, &r.item, &r.content));
-    body.push_str(&super::publicity::block(&state, id).await?);
+    body.push_str(&super::publicity::block(&state, id).await?.into_string());
     body.push_str(
         "<h2>推送与回执</h2><table id=\"pushes\"><tr><th>平台</th><th>版本</th><th>操作</th><th>状态</th>\
                    <th>尝试次数</th><th>推送时间</th><th>数据包</th><th>规则</th><th>原因 / 错误</th></tr>",
