@@ -3,17 +3,16 @@
 //! credit report (`/subjects/{code}/report`). A department user sees its own department's
 //! records only; `[credit_file] other_departments` says whether it learns of the others'.
 
-use std::fmt::Write as _;
-
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Deserialize;
 
 use super::AppState;
 use super::api::ApiError;
 use super::auth::Caller;
-use super::pages::{esc, page};
+use super::pages::{header_row, page};
 use crate::config::Settings;
 use crate::credit_file::{self, CreditFile, Entry, SEARCH_LIMIT};
 use crate::glossary;
@@ -56,8 +55,8 @@ pub async fn search_api(
 }
 
 /// The search box, as the header has it too.
-pub fn search_box(q: &str) -> maud::Markup {
-    maud::html! {
+pub fn search_box(q: &str) -> Markup {
+    html! {
         form class="search" method="get" action="/subjects" {
             input name="q" value=(q) placeholder="统一社会信用代码或名称" aria-label="主体查询";
             button type="submit" { "查询" }
@@ -72,38 +71,41 @@ pub async fn search_page(
 ) -> Result<Html<String>, ApiError> {
     let answer = search(&state, &caller, &q).await?;
     let _ = state.store.audit(&caller.name, "view", "page:subjects", state.now()).await;
-    let mut body = search_box(&answer.q).into_string();
-    if answer.q.trim().is_empty() {
-        body.push_str("<p>按统一社会信用代码（全部或开头）或名称（全部或部分）查询主体的信用档案。</p>");
-        return Ok(page("信用档案查询", Some(&caller), maud::PreEscaped(body)));
-    }
-    if answer.items.is_empty() {
-        let _ = write!(body, "<p id=\"no-hits\">未找到与“{}”相符的主体。</p>", esc(&answer.q));
-        return Ok(page("信用档案查询", Some(&caller), maud::PreEscaped(body)));
-    }
-    let others = answer.items.iter().any(|h| h.other_records.is_some());
-    body.push_str("<table id=\"hits\"><tr><th>统一社会信用代码</th><th>名称</th><th>记录数</th>");
-    if others {
-        body.push_str("<th>其他部门记录</th>");
-    }
-    body.push_str("</tr>");
-    for h in &answer.items {
-        let matched = h.matched_name.as_deref().map(|m| format!("（匹配：{}）", esc(m))).unwrap_or_default();
-        let _ = write!(
-            body,
-            "<tr><td><a href=\"/subjects/{0}\">{0}</a></td><td><a href=\"/subjects/{0}\">{1}</a>{2}</td><td>{3}</td>",
-            esc(&h.credit_code),
-            esc(&h.name),
-            matched,
-            h.records
-        );
-        if others {
-            let _ = write!(body, "<td>{}</td>", h.other_records.unwrap_or(0));
+    let body = html! {
+        (search_box(&answer.q))
+        @if answer.q.trim().is_empty() {
+            p { "按统一社会信用代码（全部或开头）或名称（全部或部分）查询主体的信用档案。" }
+        } @else if answer.items.is_empty() {
+            p id="no-hits" { "未找到与“" (answer.q) "”相符的主体。" }
+        } @else {
+            (hits_table(&answer.items))
         }
-        body.push_str("</tr>");
+    };
+    Ok(page("信用档案查询", Some(&caller), body))
+}
+
+/// The subjects found; 其他部门记录 only where the caller may learn of them.
+fn hits_table(hits: &[SubjectHit]) -> Markup {
+    let others = hits.iter().any(|h| h.other_records.is_some());
+    html! {
+        table id="hits" {
+            tr {
+                th { "统一社会信用代码" } th { "名称" } th { "记录数" }
+                @if others { th { "其他部门记录" } }
+            }
+            @for h in hits {
+                tr {
+                    td { a href={ "/subjects/" (h.credit_code) } { (h.credit_code) } }
+                    td {
+                        a href={ "/subjects/" (h.credit_code) } { (h.name) }
+                        @if let Some(m) = &h.matched_name { "（匹配：" (m) "）" }
+                    }
+                    td { (h.records) }
+                    @if others { td { (h.other_records.unwrap_or(0)) } }
+                }
+            }
+        }
     }
-    body.push_str("</table>");
-    Ok(page("信用档案查询", Some(&caller), maud::PreEscaped(body)))
 }
 
 fn valid_code(code: &str) -> bool {
@@ -127,8 +129,8 @@ fn not_found_json() -> Response {
 }
 
 fn not_found_page(caller: &Caller) -> Response {
-    let body = format!("{}<p>主体不存在或无权查看。</p>", search_box("").into_string());
-    (axum::http::StatusCode::NOT_FOUND, page("信用档案", Some(caller), maud::PreEscaped(body))).into_response()
+    let body = html! { (search_box("")) p { "主体不存在或无权查看。" } };
+    (axum::http::StatusCode::NOT_FOUND, page("信用档案", Some(caller), body)).into_response()
 }
 
 /// `GET /api/v1/subjects/{code}`: the credit file.
@@ -144,76 +146,82 @@ pub async fn file_api(
     })
 }
 
-fn identity(f: &CreditFile) -> String {
-    let mut out = format!(
-        "<table id=\"identity\"><tr><th>统一社会信用代码</th><td>{}</td></tr><tr><th>名称</th><td id=\"subject-name\">{}</td></tr>\
-         <tr><th>主体类别</th><td>{}</td></tr><tr><th>登记地（代码第3–8位）</th><td>{}</td></tr></table>",
-        esc(&f.credit_code),
-        esc(&f.name),
-        esc(f.kind.as_deref().unwrap_or("—")),
-        esc(&match (&f.region_name, &f.region) {
-            (Some(n), Some(r)) => format!("{n}（{r}）"),
-            (None, Some(r)) => r.clone(),
-            _ => "—".into(),
-        }),
-    );
-    out.push_str(
-        "<h3>名称记载</h3><table id=\"names\"><tr><th>名称</th><th>最早记录</th><th>最近记录</th><th>记录数</th></tr>",
-    );
-    for n in &f.names {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&n.name),
-            esc(n.first.as_deref().unwrap_or("—")),
-            esc(n.last.as_deref().unwrap_or("—")),
-            n.records
-        );
-    }
-    out.push_str("</table>");
-    out
-}
-
-fn grade_block(f: &CreditFile) -> String {
-    let mut out = String::from("<div id=\"grade\">");
-    match &f.grade {
-        Some(g) => {
-            let reasons: Vec<String> =
-                g.reasons.iter().map(|id| format!("<a href=\"/records/{id}\">{id}</a>")).collect();
-            let _ = write!(
-                out,
-                "<p class=\"grade grade-{0}\"><b>{0}</b> {1}（评定日 {2}）</p><p>规则：{3}</p><p>依据：{4}</p><p>所据记录：{5}</p>",
-                esc(&g.grade),
-                esc(&g.name),
-                esc(&g.as_of),
-                esc(&g.rule),
-                esc(&g.regulation),
-                if reasons.is_empty() { "无".to_string() } else { reasons.join("、") }
-            );
+fn identity(f: &CreditFile) -> Markup {
+    let region = match (&f.region_name, &f.region) {
+        (Some(n), Some(r)) => format!("{n}（{r}）"),
+        (None, Some(r)) => r.clone(),
+        _ => "—".into(),
+    };
+    html! {
+        table id="identity" {
+            tr { th { "统一社会信用代码" } td { (f.credit_code) } }
+            tr { th { "名称" } td id="subject-name" { (f.name) } }
+            tr { th { "主体类别" } td { (f.kind.as_deref().unwrap_or("—")) } }
+            tr { th { "登记地（代码第3–8位）" } td { (region) } }
         }
-        None => out.push_str("<p>尚未评定（运行 <code>credit-gateway grade</code>）。</p>"),
+        h3 { "名称记载" }
+        table id="names" {
+            (header_row(&["名称", "最早记录", "最近记录", "记录数"]))
+            @for n in &f.names {
+                tr {
+                    td { (n.name) }
+                    td { (n.first.as_deref().unwrap_or("—")) }
+                    td { (n.last.as_deref().unwrap_or("—")) }
+                    td { (n.records) }
+                }
+            }
+        }
     }
-    out.push_str("</div>");
-    out
 }
 
-fn records_table(id: &str, rows: &[&Entry], links: bool) -> String {
-    let mut out = format!(
-        "<table id=\"{id}\" class=\"records\"><tr><th>记录</th><th>决定日期</th><th>部门</th><th>状态</th><th>内容摘要</th></tr>"
-    );
-    for r in rows {
-        let record = if links { format!("<a href=\"/records/{0}\">{0}</a>", r.id) } else { r.id.to_string() };
-        let _ = write!(
-            out,
-            "<tr><td>{record}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(r.decision_date.as_deref().unwrap_or("—")),
-            esc(&r.department_name),
-            esc(&r.status.join("、")),
-            esc(&r.summary)
-        );
+fn grade_block(f: &CreditFile) -> Markup {
+    html! {
+        div id="grade" {
+            @match &f.grade {
+                Some(g) => {
+                    p class={ "grade grade-" (g.grade) } { b { (g.grade) } " " (g.name) "（评定日 " (g.as_of) "）" }
+                    p { "规则：" (g.rule) }
+                    p { "依据：" (g.regulation) }
+                    p {
+                        "所据记录："
+                        @for (i, id) in g.reasons.iter().enumerate() {
+                            @if i > 0 { "、" }
+                            a href={ "/records/" (id) } { (id) }
+                        }
+                        @if g.reasons.is_empty() { "无" }
+                    }
+                },
+                None => p { "尚未评定（运行 " code { "credit-gateway grade" } "）。" },
+            }
+        }
     }
-    out.push_str("</table>");
-    out
+}
+
+/// A subject's records of one kind; the report prints them without links.
+fn records_table(id: &str, rows: &[&Entry], links: Links) -> Markup {
+    html! {
+        table id=(id) class="records" {
+            (header_row(&["记录", "决定日期", "部门", "状态", "内容摘要"]))
+            @for r in rows {
+                tr {
+                    td {
+                        @if links == Links::Shown { a href={ "/records/" (r.id) } { (r.id) } } @else { (r.id) }
+                    }
+                    td { (r.decision_date.as_deref().unwrap_or("—")) }
+                    td { (r.department_name) }
+                    td { (r.status.join("、")) }
+                    td { (r.summary) }
+                }
+            }
+        }
+    }
+}
+
+/// Whether a record's number links to its page (not on paper).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Links {
+    Shown,
+    Printed,
 }
 
 fn by_item(f: &CreditFile) -> Vec<(String, Vec<&Entry>)> {
@@ -227,52 +235,47 @@ fn by_item(f: &CreditFile) -> Vec<(String, Vec<&Entry>)> {
     groups
 }
 
-fn feed_table(f: &CreditFile, settings: &Settings) -> String {
-    let mut out = String::from(
-        "<table id=\"feed-records\"><tr><th>回流记录</th><th>信息类别</th><th>来源</th><th>状态</th><th>接收时间</th><th>内容摘要</th></tr>",
-    );
-    for r in &f.feed_records {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            r.id,
-            esc(&r.item_name),
-            esc(settings.feed_title(&r.feed)),
-            esc(r.status),
-            esc(&glossary::local_time(&r.received_at)),
-            esc(&r.summary)
-        );
+fn feed_table(f: &CreditFile, settings: &Settings) -> Markup {
+    html! {
+        table id="feed-records" {
+            (header_row(&["回流记录", "信息类别", "来源", "状态", "接收时间", "内容摘要"]))
+            @for r in &f.feed_records {
+                tr {
+                    td { (r.id) }
+                    td { (r.item_name) }
+                    td { (settings.feed_title(&r.feed)) }
+                    td { (r.status) }
+                    td { (glossary::local_time(&r.received_at)) }
+                    td { (r.summary) }
+                }
+            }
+        }
     }
-    out.push_str("</table>");
-    out
 }
 
-fn history_table(f: &CreditFile) -> String {
-    let mut out = String::from(
-        "<table id=\"grade-history\"><tr><th>评定日</th><th>原等级</th><th>等级</th><th>一般失信</th><th>严重失信</th><th>规则</th></tr>",
-    );
-    for g in &f.grades {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&g.as_of),
-            esc(g.previous.as_deref().unwrap_or("—")),
-            esc(&g.grade),
-            g.general,
-            g.serious,
-            esc(&g.rule)
-        );
+fn history_table(f: &CreditFile) -> Markup {
+    html! {
+        table id="grade-history" {
+            (header_row(&["评定日", "原等级", "等级", "一般失信", "严重失信", "规则"]))
+            @for g in &f.grades {
+                tr {
+                    td { (g.as_of) }
+                    td { (g.previous.as_deref().unwrap_or("—")) }
+                    td { (g.grade) }
+                    td { (g.general) }
+                    td { (g.serious) }
+                    td { (g.rule) }
+                }
+            }
+        }
     }
-    out.push_str("</table>");
-    out
 }
 
-fn others_note(f: &CreditFile) -> String {
-    match f.other_departments_records {
-        Some(n) if n > 0 => format!(
-            "<p class=\"warn\" id=\"other-departments\">其他部门另有 {n} 条关于该主体的记录，按规定不予显示。</p>"
-        ),
-        _ => String::new(),
+fn others_note(f: &CreditFile) -> Markup {
+    html! {
+        @if let Some(n) = f.other_departments_records.filter(|n| *n > 0) {
+            p class="warn" id="other-departments" { "其他部门另有 " (n) " 条关于该主体的记录，按规定不予显示。" }
+        }
     }
 }
 
@@ -284,38 +287,31 @@ pub async fn file_page(
 ) -> Result<Response, ApiError> {
     let _ = state.store.audit(&caller.name, "view", &format!("page:subject:{code}"), state.now()).await;
     let Some(f) = file(&state, &caller, &code).await? else { return Ok(not_found_page(&caller)) };
-    let mut body = search_box("").into_string();
-    let _ = write!(
-        body,
-        "<p><a id=\"report-link\" href=\"/subjects/{}/report\">打印信用报告</a></p><h2>主体信息</h2>{}<h2>信用等级</h2>{}",
-        esc(&f.credit_code),
-        identity(&f),
-        grade_block(&f)
-    );
-    let _ = write!(body, "<h2>信用记录（{} 条）</h2>{}", f.records.len(), others_note(&f));
-    if f.truncated {
-        body.push_str("<p class=\"warn\">记录过多，仅列出前一部分。</p>");
-    }
-    if f.records.is_empty() {
-        body.push_str("<p>无可查看的记录。</p>");
-    }
-    for (i, (name, rows)) in by_item(&f).iter().enumerate() {
-        let _ = write!(
-            body,
-            "<h3>{}（{} 条）</h3>{}",
-            esc(name),
-            rows.len(),
-            records_table(&format!("item-{i}"), rows, true)
-        );
-    }
-    if !f.feed_records.is_empty() {
-        let _ =
-            write!(body, "<h2>上级平台回流（{} 条）</h2>{}", f.feed_records.len(), feed_table(&f, &state.settings()));
-    }
-    if !f.grades.is_empty() {
-        let _ = write!(body, "<h2>等级历史</h2>{}", history_table(&f));
-    }
-    Ok(page(&format!("信用档案：{}", f.name), Some(&caller), maud::PreEscaped(body)).into_response())
+    let body = html! {
+        (search_box(""))
+        p { a id="report-link" href={ "/subjects/" (f.credit_code) "/report" } { "打印信用报告" } }
+        h2 { "主体信息" }
+        (identity(&f))
+        h2 { "信用等级" }
+        (grade_block(&f))
+        h2 { "信用记录（" (f.records.len()) " 条）" }
+        (others_note(&f))
+        @if f.truncated { p class="warn" { "记录过多，仅列出前一部分。" } }
+        @if f.records.is_empty() { p { "无可查看的记录。" } }
+        @for (i, (name, rows)) in by_item(&f).iter().enumerate() {
+            h3 { (name) "（" (rows.len()) " 条）" }
+            (records_table(&format!("item-{i}"), rows, Links::Shown))
+        }
+        @if !f.feed_records.is_empty() {
+            h2 { "上级平台回流（" (f.feed_records.len()) " 条）" }
+            (feed_table(&f, &state.settings()))
+        }
+        @if !f.grades.is_empty() {
+            h2 { "等级历史" }
+            (history_table(&f))
+        }
+    };
+    Ok(page(&format!("信用档案：{}", f.name), Some(&caller), body).into_response())
 }
 
 /// The credit report's chapters: which items each holds (items not named go to 其他信息).
@@ -336,65 +332,75 @@ pub async fn report_page(
     let _ = state.store.audit(&caller.name, "view", &format!("page:subject-report:{code}"), state.now()).await;
     let Some(f) = file(&state, &caller, &code).await? else { return Ok(not_found_page(&caller)) };
     let settings = state.settings();
-    let now = (state.now() + chrono::Duration::hours(8)).format("%Y-%m-%d %H:%M");
-    let mut body = String::new();
-    let _ = write!(
-        body,
-        "<header class=\"report\"><h1>公共信用信息报告</h1><p>{} · 统一社会信用代码 {}</p><p>出具：{} · 生成时间 {}（北京时间）{}</p></header>",
-        esc(&f.name),
-        esc(&f.credit_code),
-        esc(&settings.gateway.sender.name),
-        now,
-        match caller.scope() {
-            Some(d) => format!(" · 查询部门 {}（仅含本部门报送的记录）", esc(d)),
-            None => String::new(),
-        }
-    );
-    let _ = write!(body, "<h2>一、基本信息</h2>{}", identity(&f));
-    let mut placed: Vec<&str> = Vec::new();
-    for (title, items) in CHAPTERS {
-        let rows: Vec<&Entry> = f.records.iter().filter(|r| items.contains(&r.item.as_str())).collect();
-        placed.extend(items.iter());
-        let _ = write!(body, "<h2>{title}</h2>");
-        if rows.is_empty() {
-            body.push_str("<p>无。</p>");
-        } else {
-            body.push_str(&records_table(&format!("chapter-{}", placed.len()), &rows, false));
-        }
-    }
+    let now = (state.now() + chrono::Duration::hours(8)).format("%Y-%m-%d %H:%M").to_string();
     let result_item = settings.grading.result_item.as_str();
+    let mut placed: Vec<&str> = Vec::new();
+    let chapters: Vec<(&str, Vec<&Entry>, String)> = CHAPTERS
+        .iter()
+        .map(|(title, items)| {
+            placed.extend(items.iter());
+            let rows = f.records.iter().filter(|r| items.contains(&r.item.as_str())).collect();
+            (*title, rows, format!("chapter-{}", placed.len()))
+        })
+        .collect();
     let rest: Vec<&Entry> =
         f.records.iter().filter(|r| !placed.contains(&r.item.as_str()) && r.item != result_item).collect();
-    body.push_str("<h2>七、其他信息</h2>");
-    if rest.is_empty() {
-        body.push_str("<p>无。</p>");
-    } else {
-        body.push_str(&records_table("chapter-other", &rest, false));
-    }
-    let _ = write!(body, "<h2>八、信用评价信息</h2>{}", grade_block(&f));
-    if !f.grades.is_empty() {
-        body.push_str(&history_table(&f));
-    }
-    if !f.feed_records.is_empty() {
-        let _ = write!(body, "<h2>九、上级平台回流信息</h2>{}", feed_table(&f, &state.settings()));
-    }
-    body.push_str(&others_note(&f));
-    body.push_str(
-        "<h2>报告说明</h2><ol id=\"report-notes\">\
-         <li>本报告的章节顺序参照“信用中国”网站出具的《法人和非法人组织公共信用信息报告》的常见版式（基本信息、行政管理信息、\
-         严重失信主体名单信息、经营异常名录信息、守信激励信息、其他信息、信用评价信息），并非该报告本身，不具有其证明效力。</li>\
-         <li>内容仅限本网关归集的本地部门记录及上级平台回流记录；未包含：市场监管部门的登记注册详情（注册资本、经营范围、\
-         股东及主要人员）、信用承诺及履约情况（尚未归集）、其他地区和行业的信息、司法判决全文。</li>\
-         <li>未包含报告编号核验、二维码、出具机构电子签章和有效期声明；打印件仅供内部参考。</li>\
-         <li>已撤销、已删除、已修复的记录仍列出并标明状态，不计入信用等级。</li></ol>",
-    );
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>公共信用信息报告 - {}</title>\
-         <style>body{{font-family:'SimSun','Songti SC',serif;margin:24px auto;max-width:900px;color:#000}}\
-         h1{{text-align:center;font-size:24px}}header.report p{{text-align:center;margin:4px}}h2{{font-size:17px;border-bottom:1px solid #000;margin-top:20px}}\
-         table{{border-collapse:collapse;width:100%;margin:6px 0}}th,td{{border:1px solid #000;padding:3px 6px;font-size:13px;text-align:left}}\
-         .warn{{border:1px solid #000;padding:6px}}@media print{{a{{color:#000;text-decoration:none}}}}</style></head><body>{body}</body></html>",
-        esc(&f.name)
-    );
-    Ok(Html(html).into_response())
+    let body = html! {
+        header class="report" {
+            h1 { "公共信用信息报告" }
+            p { (f.name) " · 统一社会信用代码 " (f.credit_code) }
+            p {
+                "出具：" (settings.gateway.sender.name) " · 生成时间 " (now) "（北京时间）"
+                @if let Some(d) = caller.scope() { " · 查询部门 " (d) "（仅含本部门报送的记录）" }
+            }
+        }
+        h2 { "一、基本信息" }
+        (identity(&f))
+        @for (title, rows, id) in &chapters {
+            h2 { (title) }
+            @if rows.is_empty() { p { "无。" } } @else { (records_table(id, rows, Links::Printed)) }
+        }
+        h2 { "七、其他信息" }
+        @if rest.is_empty() { p { "无。" } } @else { (records_table("chapter-other", &rest, Links::Printed)) }
+        h2 { "八、信用评价信息" }
+        (grade_block(&f))
+        @if !f.grades.is_empty() { (history_table(&f)) }
+        @if !f.feed_records.is_empty() {
+            h2 { "九、上级平台回流信息" }
+            (feed_table(&f, &settings))
+        }
+        (others_note(&f))
+        h2 { "报告说明" }
+        ol id="report-notes" {
+            li {
+                "本报告的章节顺序参照“信用中国”网站出具的《法人和非法人组织公共信用信息报告》的常见版式（基本信息、行政管理信息、"
+                "严重失信主体名单信息、经营异常名录信息、守信激励信息、其他信息、信用评价信息），并非该报告本身，不具有其证明效力。"
+            }
+            li {
+                "内容仅限本网关归集的本地部门记录及上级平台回流记录；未包含：市场监管部门的登记注册详情（注册资本、经营范围、"
+                "股东及主要人员）、信用承诺及履约情况（尚未归集）、其他地区和行业的信息、司法判决全文。"
+            }
+            li { "未包含报告编号核验、二维码、出具机构电子签章和有效期声明；打印件仅供内部参考。" }
+            li { "已撤销、已删除、已修复的记录仍列出并标明状态，不计入信用等级。" }
+        }
+    };
+    let document = html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                title { "公共信用信息报告 - " (f.name) }
+                // A style sheet is raw text in HTML, and this one is the constant below.
+                style { (PreEscaped(REPORT_STYLE)) }
+            }
+            body { (body) }
+        }
+    };
+    Ok(Html(document.into_string()).into_response())
 }
+
+/// The printed report's look: a serif face, black rules, links as plain text on paper.
+const REPORT_STYLE: &str = "body{font-family:'SimSun','Songti SC',serif;margin:24px auto;max-width:900px;color:#000}\
+h1{text-align:center;font-size:24px}header.report p{text-align:center;margin:4px}h2{font-size:17px;border-bottom:1px solid #000;margin-top:20px}\
+table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border:1px solid #000;padding:3px 6px;font-size:13px;text-align:left}\
+.warn{border:1px solid #000;padding:6px}@media print{a{color:#000;text-decoration:none}}";
