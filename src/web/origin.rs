@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::auth;
-use super::pages::{esc, page};
+use super::pages::page;
 
 /// Refuses a cookie-borne write whose origin is not the host it was sent to; lets every
 /// other request through.
@@ -26,8 +26,11 @@ pub async fn same_origin_writes(request: Request, next: Next) -> Response {
         let body = serde_json::json!({"error": "cross_site", "message": message});
         return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     }
-    let body = format!("<p class=\"err\">{message}</p><p>请求来源：{}</p>", esc(&seen));
-    (StatusCode::FORBIDDEN, page("拒绝访问", None, maud::PreEscaped(body))).into_response()
+    let body = maud::html! {
+        p class="err" { (message) }
+        p { "请求来源：" (seen) }
+    };
+    (StatusCode::FORBIDDEN, page("拒绝访问", None, body)).into_response()
 }
 
 /// `Err` with the origin seen (or a note that there was none) when the request must be refused.

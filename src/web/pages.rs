@@ -16,22 +16,6 @@ use super::auth::{self, Caller, SESSION_COOKIE};
 use crate::config::Settings;
 use crate::store::Cause;
 
-/// Text made safe for HTML element content and attribute values.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 const STYLE: &str = "body{font-family:'Microsoft YaHei','PingFang SC',sans-serif;margin:0;color:#222;background:#f4f6f8}\
 header{background:#1f4e79;color:#fff;padding:8px 16px;display:flex;flex-wrap:wrap;gap:8px 16px;align-items:center}\
 header a{color:#fff;text-decoration:none}header .who{margin-left:auto}\
@@ -424,7 +408,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn html_is_escaped() {
-        assert_eq!(esc("<script>\"x\"&'y'</script>"), "&lt;script&gt;&quot;x&quot;&amp;&#39;y&#39;&lt;/script&gt;");
+    fn values_are_escaped_by_construction() {
+        let value = "<script>\"x\"&'y'</script>";
+        let Html(html) = page(value, None, html! { p title=(value) { (value) } });
+        let escaped = "&lt;script&gt;&quot;x&quot;&amp;'y'&lt;/script&gt;";
+        assert!(html.contains(&format!("<title>{escaped} - 信用信息网关</title>")), "{html}");
+        assert!(html.contains(&format!("<p title=\"{escaped}\">{escaped}</p>")), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
     }
 }
