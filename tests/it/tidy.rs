@@ -1,8 +1,8 @@
 //! The architecture's rules, checked on the source (as rust-analyzer's tidy test does): SQL
 //! against the store only in `store`, `anyhow` only in the command line, the clock read only
-//! in `clock`, tasks spawned only by the supervisor, no file system in pure modules, and a
-//! `//!` line opening every source file. Each rule is also run on a planted violation, so the
-//! test cannot pass by matching nothing.
+//! in `clock`, tasks spawned only by the supervisor, no file system in pure modules, no HTML
+//! written by hand in `web`, and a `//!` line opening every source file. Each rule is also run
+//! on a planted violation, so the test cannot pass by matching nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -90,6 +90,19 @@ fn rules() -> Vec<Rule> {
                     || line.contains("crate::config")
             },
         },
+        Rule {
+            // Pages are maud templates, which escape every value they are given; only the
+            // constant style sheets go in as they are.
+            name: "HTML written by hand in `web`",
+            applies: |p| p.starts_with("web/"),
+            offends: |line| {
+                line.contains("\"<")
+                    || line.contains("</")
+                    || (line.contains("PreEscaped(")
+                        && !line.contains("PreEscaped(STYLE)")
+                        && !line.contains("PreEscaped(REPORT_STYLE)"))
+            },
+        },
     ]
 }
 
@@ -161,6 +174,8 @@ fn each_rule_catches_a_planted_violation() {
         planted("daemon.rs", "tokio::spawn(async {});"),
         planted("calendar.rs", "let text = std::fs::read_to_string(path)?;"),
         planted("mapping/mod.rs", "use crate::config::read_toml;"),
+        planted("web/pages.rs", r#"let cell = format!("<td>{}</td>", name);"#),
+        planted("web/records.rs", "let cell = PreEscaped(reason);"),
         Source { path: "web/mod.rs".to_string(), text: "use std::sync::Arc;\n".to_string() },
     ];
     for case in &cases {
@@ -175,6 +190,8 @@ fn each_rule_catches_a_planted_violation() {
         planted("supervisor.rs", "tokio::spawn(task)"),
         planted("format/csv.rs", "std::fs::File::open(path)"),
         planted("calendar.rs", "// std::fs is not used here"),
+        planted("web/pages.rs", "style { (PreEscaped(STYLE)) }"),
+        planted("api.rs", r#"let doc = "<b>not a page</b>";"#),
     ];
     for case in &allowed {
         assert!(violations(std::slice::from_ref(case)).is_empty(), "{} is allowed", case.path);
