@@ -952,6 +952,7 @@ fn penalties_file(
         format: SampleFormat::Csv,
         first_date,
         days,
+        first_number: 0,
     };
     let t = Instant::now();
     write_sample(&spec, path).context("generating the sample file")?;
