@@ -66,22 +66,15 @@ impl DeadlineQuery {
     fn filter(&self, caller: &Caller, offset: i64, limit: i64) -> Result<ListFilter, String> {
         let status = match nonempty(&self.status) {
             None => ListStatus::Open,
-            Some(s) => ListStatus::parse(&s).ok_or_else(|| {
-                format!(
-                    "状态“{s}”无效，可选：open（未接收）、all（全部）、overdue、due_soon、pending、reported_late、reported_on_time、backfilled（补报）、untracked"
-                )
-            })?,
+            Some(s) => ListStatus::parse_filter(&s)?,
         };
         let causes = match nonempty(&self.cause) {
             None => Vec::new(),
-            Some(c) => Cause::parse_list(&c)
-                .ok_or_else(|| format!("原因“{c}”无效，可选：department、returned、push，或以逗号分隔的几项"))?,
+            Some(c) => Cause::parse_filter(&c)?,
         };
         let order = match nonempty(&self.sort) {
             None => ListOrder::Deadline,
-            Some(o) => ListOrder::parse(&o).ok_or_else(|| {
-                format!("排序“{o}”无效，可选：deadline（截止日期）、decision_date（决定日期）、department（部门），前加 - 为倒序")
-            })?,
+            Some(o) => ListOrder::parse_filter(&o)?,
         };
         let reported_month = nonempty(&self.reported_month);
         let decision_month = nonempty(&self.decision_month);
