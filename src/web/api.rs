@@ -43,6 +43,23 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// PostgreSQL refuses text holding NUL, which SQLite stores: a request whose path or query
+/// holds an encoded NUL (`%00`) is refused here, with 400 and a Chinese reason, before any
+/// handler puts it into a query (it was a 500 on PostgreSQL), so both backends answer alike.
+pub async fn refuse_nul(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri = request.uri();
+    if !(uri.path().contains("%00") || uri.query().is_some_and(|q| q.contains("%00"))) {
+        return next.run(request).await;
+    }
+    let message = "请求中含有空字符（%00），无法处理";
+    if uri.path().starts_with("/api/") {
+        let body = ErrorBody { error: "bad_request".into(), message: message.into() };
+        (axum::http::StatusCode::BAD_REQUEST, Json(body)).into_response()
+    } else {
+        (axum::http::StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Overview {
     #[schema(format = Date)]

@@ -157,6 +157,7 @@ fn not_found_page(caller: &Caller) -> Response {
     ),
     responses(
         (status = 200, description = "信用档案", body = CreditFile),
+        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
         (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
         (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
         (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),

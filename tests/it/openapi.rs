@@ -221,10 +221,25 @@ async fn ask(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_get_operation_answers_generated_requests_as_documented() {
+async fn every_get_operation_answers_generated_requests_as_documented_on_sqlite() {
+    generated_requests(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_get_operation_answers_generated_requests_as_documented_on_postgres() {
+    generated_requests(true).await;
+}
+
+async fn generated_requests(postgres: bool) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let settings = Settings::load(&two_departments_config(root)).unwrap_or_else(|e| panic!("{e}"));
+    let mut settings = Settings::load(&two_departments_config(root)).unwrap_or_else(|e| panic!("{e}"));
+    let mut database = None;
+    if postgres {
+        let (url, name) = fresh_postgres().await;
+        settings.gateway.database_url = url;
+        database = Some(name);
+    }
     let store = Store::connect(&settings.gateway.database_url).await.unwrap();
     // Penalties with bad rows (problems, publicity) and licences of another department.
     let file = root.join("penalties.csv");
@@ -307,7 +322,10 @@ async fn every_get_operation_answers_generated_requests_as_documented() {
             let name = p["name"].as_str().unwrap();
             let prefix = path.split('{').next().unwrap();
             let mut values = known.get(prefix).cloned().unwrap_or_default();
-            values.extend(["0", "-1", "abc", "1.5", "99999999999999999999", "中", "..", " ", "9111"].map(String::from));
+            values.extend(
+                ["0", "-1", "abc", "1.5", "99999999999999999999", "中", "..", " ", "9111", "\u{0}", "a\u{0}b"]
+                    .map(String::from),
+            );
             paths = values.iter().map(|v| path.replace(&format!("{{{name}}}"), &segment(v))).collect();
             assert_eq!(in_path.len(), 1, "{path}: one path parameter expected");
         }
@@ -362,4 +380,7 @@ async fn every_get_operation_answers_generated_requests_as_documented() {
         }
     }
     store.close().await;
+    if let Some(name) = database {
+        drop_postgres(&name).await;
+    }
 }
