@@ -258,7 +258,7 @@ pub async fn list(
 }
 
 /// A case as `objections list --json` and `/api/v1/objections` show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     pub id: i64,
     pub record_id: i64,
@@ -276,7 +276,7 @@ pub struct Summary {
 
 /// A case with everything `objections show` and the case page show; the applicant is masked
 /// unless `unmasked`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Detail {
     #[serde(flatten)]
     pub summary: Summary,

@@ -15,7 +15,7 @@ const ARRIVED_IN_TIME: &str = "created_at < (deadline || 'T16:00:00')";
 
 /// Why an overdue record is overdue (SPEC §7 overdue: not yet accepted and past its deadline),
 /// by who must act. Only `Department` and `Returned` are charged to the department.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     /// The department handed the record over after its deadline (部门未报送).
@@ -292,7 +292,7 @@ impl ListStatus {
 }
 
 /// One record of a list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ListRow {
     pub id: i64,
     pub department: String,
