@@ -31,7 +31,7 @@ fn status_of(e: &ObjectionError) -> (StatusCode, &'static str) {
         | ObjectionError::UnknownSubject(_) => (StatusCode::NOT_FOUND, "not_found"),
         ObjectionError::Refused(_) | ObjectionError::Raced => (StatusCode::CONFLICT, "conflict"),
         ObjectionError::Store(_) | ObjectionError::NoDeadlineRule => {
-            tracing::error!(error = %e, "objection step");
+            tracing::error!(error = ?e, "objection step");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
         _ => (StatusCode::BAD_REQUEST, "bad_request"),
