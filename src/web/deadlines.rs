@@ -1,21 +1,23 @@
 //! 到期: records by deadline, filtered by department, item and status, and exported to CSV or
 //! XLSX for the clerks who chase them.
 
-use std::fmt::Write as _;
+use std::collections::HashSet;
 
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
+use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::api::ApiError;
 use super::auth::Caller;
 use super::lists::{self, department_name, item_name, key_text, subject_of};
-use super::pages::{esc, page};
+use super::pages::{definitions, page};
 use crate::calendar::Calendar;
+use crate::config::Settings;
 use crate::deadline::Status;
 use crate::error_report::neutralise_formula;
 use crate::store::{Cause, ListFilter, ListOrder, ListRow, ListStatus};
@@ -172,8 +174,7 @@ fn line(state: &AppState, calendar: &Calendar, today: NaiveDate, row: ListRow) -
 fn bad_request(message: String, html: Option<&Caller>) -> Response {
     match html {
         Some(caller) => {
-            (StatusCode::BAD_REQUEST, page("到期", Some(caller), &format!("<p class=\"err\">{}</p>", esc(&message))))
-                .into_response()
+            (StatusCode::BAD_REQUEST, page("到期", Some(caller), html! { p class="err" { (message) } })).into_response()
         }
         None => (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": "bad_request", "message": message})))
             .into_response(),
@@ -235,13 +236,14 @@ const STATUSES: [Status; 6] = [
     Status::Untracked,
 ];
 
-fn options(values: &[(String, String)], selected: Option<&str>, all: &str) -> String {
-    let mut out = format!("<option value=\"\">{all}</option>");
-    for (value, label) in values {
-        let sel = if selected == Some(value.as_str()) { " selected" } else { "" };
-        let _ = write!(out, "<option value=\"{}\"{sel}>{}</option>", esc(value), esc(label));
+/// A filter's choices: "all" (no value) first, then each value, the one asked for selected.
+fn options(values: &[(String, String)], selected: Option<&str>, all: &str) -> Markup {
+    html! {
+        option value="" { (all) }
+        @for (value, label) in values {
+            option value=(value) selected[selected == Some(value.as_str())] { (label) }
+        }
     }
-    out
 }
 
 pub async fn page_or_export(
@@ -259,7 +261,33 @@ pub async fn page_or_export(
     };
     let (total, rows) = fetch(&state, &filter).await?;
     let _ = state.store.audit(&caller.name, "view", "page:deadlines", state.now()).await;
-    let settings = state.settings();
+    let ids: Vec<i64> = rows.iter().map(|r| r.row.id).collect();
+    let disputed: HashSet<i64> = state.store.records_under_objection(&ids).await?.into_iter().collect();
+    let href = q.href(&filter);
+    let body = html! {
+        (filter_form(&state.settings(), &caller, &filter))
+        (lists::pager("total", &href, total, offset, limit, rows.len()))
+        div class="scroll" {
+            table id="deadline-list" {
+                tr {
+                    (sort_header(&q, &filter, "部门", ListOrder::Department))
+                    th { "信息类别" } th { "主体名称" } th { "业务主键" }
+                    (sort_header(&q, &filter, "决定日期", ListOrder::DecisionDate))
+                    (sort_header(&q, &filter, "截止日期", ListOrder::Deadline))
+                    th { "上报日期" } th { "逾期天数 / 剩余工作日" } th { "状态" } th { "逾期原因" }
+                }
+                @for l in &rows { (list_row(l, disputed.contains(&l.row.id))) }
+            }
+        }
+        (lists::pager("total-bottom", &href, total, offset, limit, rows.len()))
+        (definitions(&["已逾期", "部门未报送", "已退回待补正", "推送失败/平台异常", "即将到期"]))
+    };
+    Ok(page("到期", Some(&caller), body).into_response())
+}
+
+/// The filters, as asked (a month asked for from a figure's link is kept, hidden), and the
+/// export buttons.
+fn filter_form(settings: &Settings, caller: &Caller, filter: &ListFilter) -> Markup {
     let departments: Vec<(String, String)> =
         settings.departments.iter().filter(|d| caller.sees(&d.id)).map(|d| (d.id.clone(), d.name.clone())).collect();
     let items: Vec<(String, String)> =
@@ -272,100 +300,78 @@ pub async fn page_or_export(
     causes.extend(Cause::ALL.iter().map(|c| (c.as_str().into(), c.zh().into())));
     let selected_causes = Cause::list_str(&filter.causes);
     let selected_status = Some(filter.status.as_str()).filter(|s| *s != "open");
-    let mut body = format!(
-        "<form method=\"get\" action=\"/deadlines\" id=\"filter\">\
-         <label>搜索 <input name=\"q\" value=\"{}\" placeholder=\"统一社会信用代码、名称或文书号\" size=\"28\"></label> \
-         部门 <select name=\"department\">{}</select> 信息类别 <select name=\"item\">{}</select> \
-         状态 <select name=\"status\">{}</select> 逾期原因 <select name=\"cause\">{}</select> \
-         {}{}<button type=\"submit\">筛选</button> \
-         <button type=\"submit\" name=\"format\" value=\"csv\">导出 CSV</button> \
-         <button type=\"submit\" name=\"format\" value=\"xlsx\">导出 Excel</button></form>",
-        esc(filter.search.as_deref().unwrap_or("")),
-        options(&departments, filter.department.as_deref(), "全部"),
-        options(&items, filter.item.as_deref(), "全部"),
-        options(&statuses, selected_status, "未接收（默认）"),
-        options(&causes, Some(selected_causes.as_str()).filter(|c| !c.is_empty()), "全部"),
-        filter
-            .reported_month
-            .as_deref()
-            .map(|m| format!(
-                "<input type=\"hidden\" name=\"reported_month\" value=\"{}\">接收月份 {} ",
-                esc(m),
-                esc(m)
-            ))
-            .unwrap_or_default(),
-        filter
-            .decision_month
-            .as_deref()
-            .map(|m| format!(
-                "<input type=\"hidden\" name=\"decision_month\" value=\"{}\">决定月份 {} ",
-                esc(m),
-                esc(m)
-            ))
-            .unwrap_or_default(),
-    );
-    let href = q.href(&filter);
-    body.push_str(&lists::pager("total", &href, total, offset, limit, rows.len()));
-    // A column title sorts by it; clicked again, the other way round (from the first page).
-    let sorted_by = |title: &str, column: ListOrder| {
-        let (order, mark) = match filter.order {
-            o if o == column => (column.reversed(), " ▲"),
-            o if o == column.reversed() => (column, " ▼"),
-            _ => (column, ""),
-        };
-        let link = q.href(&ListFilter { order, ..filter.clone() });
-        format!("<th><a class=\"sort\" href=\"{}\">{title}{mark}</a></th>", esc(&link))
-    };
-    let _ = write!(
-        body,
-        "<div class=\"scroll\"><table id=\"deadline-list\"><tr>{}<th>信息类别</th><th>主体名称</th><th>业务主键</th>\
-         {}{}<th>上报日期</th><th>逾期天数 / 剩余工作日</th><th>状态</th><th>逾期原因</th></tr>",
-        sorted_by("部门", ListOrder::Department),
-        sorted_by("决定日期", ListOrder::DecisionDate),
-        sorted_by("截止日期", ListOrder::Deadline),
-    );
-    let ids: Vec<i64> = rows.iter().map(|r| r.row.id).collect();
-    let disputed: std::collections::HashSet<i64> =
-        state.store.records_under_objection(&ids).await?.into_iter().collect();
-    for l in &rows {
-        let r = &l.row;
-        let days = match (l.days_overdue, l.working_days_left) {
-            (Some(n), _) if r.reported_on.is_some() => format!("迟 {n} 天"),
-            (Some(n), _) => format!("<span class=\"overdue-mark\">逾期 {n} 天</span>"),
-            (_, Some(0)) => "今日截止".to_string(),
-            (_, Some(n)) => format!("剩 {n} 个工作日"),
-            _ => "—".to_string(),
-        };
-        let _ = write!(
-            body,
-            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td><a href=\"/records/{}\">{}</a></td><td>{}</td>\
-             <td>{}{}</td><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td></tr>",
-            r.status.as_str(),
-            esc(&l.department_name),
-            esc(&l.item_name),
-            esc(l.subject_name.as_deref().unwrap_or("—")),
-            r.id,
-            esc(&key_text(&r.business_key)),
-            esc(r.decision_date.as_deref().unwrap_or("")),
-            esc(r.deadline.as_deref().unwrap_or("")),
-            if r.provisional { "（临时）" } else { "" },
-            esc(r.reported_on.as_deref().unwrap_or("")),
-            days,
-            esc(&l.status_zh),
-            if disputed.contains(&r.id) { "（异议处理中）" } else { "" },
-            esc(l.cause_zh.as_deref().unwrap_or("")),
-        );
+    html! {
+        form method="get" action="/deadlines" id="filter" {
+            label {
+                "搜索 "
+                input name="q" value=(filter.search.as_deref().unwrap_or("")) placeholder="统一社会信用代码、名称或文书号" size="28";
+            }
+            " 部门 " select name="department" { (options(&departments, filter.department.as_deref(), "全部")) }
+            " 信息类别 " select name="item" { (options(&items, filter.item.as_deref(), "全部")) }
+            " 状态 " select name="status" { (options(&statuses, selected_status, "未接收（默认）")) }
+            " 逾期原因 "
+            select name="cause" {
+                (options(&causes, Some(selected_causes.as_str()).filter(|c| !c.is_empty()), "全部"))
+            }
+            " "
+            @if let Some(m) = &filter.reported_month {
+                input type="hidden" name="reported_month" value=(m);
+                "接收月份 " (m) " "
+            }
+            @if let Some(m) = &filter.decision_month {
+                input type="hidden" name="decision_month" value=(m);
+                "决定月份 " (m) " "
+            }
+            button type="submit" { "筛选" }
+            " "
+            button type="submit" name="format" value="csv" { "导出 CSV" }
+            " "
+            button type="submit" name="format" value="xlsx" { "导出 Excel" }
+        }
     }
-    body.push_str("</table></div>");
-    body.push_str(&lists::pager("total-bottom", &href, total, offset, limit, rows.len()));
-    body.push_str(&super::pages::definitions(&[
-        "已逾期",
-        "部门未报送",
-        "已退回待补正",
-        "推送失败/平台异常",
-        "即将到期",
-    ]));
-    Ok(page("到期", Some(&caller), &body).into_response())
+}
+
+/// A column title that sorts by it; clicked again, the other way round (from the first page).
+fn sort_header(q: &DeadlineQuery, filter: &ListFilter, title: &str, column: ListOrder) -> Markup {
+    let (order, mark) = match filter.order {
+        o if o == column => (column.reversed(), " ▲"),
+        o if o == column.reversed() => (column, " ▼"),
+        _ => (column, ""),
+    };
+    let link = q.href(&ListFilter { order, ..filter.clone() });
+    html! { th { a class="sort" href=(link) { (title) (mark) } } }
+}
+
+/// One record of the list; `disputed` when an objection against it is open.
+fn list_row(l: &DeadlineLine, disputed: bool) -> Markup {
+    let r = &l.row;
+    html! {
+        tr class=(r.status.as_str()) {
+            td { (l.department_name) }
+            td { (l.item_name) }
+            td { (l.subject_name.as_deref().unwrap_or("—")) }
+            td { a href={ "/records/" (r.id) } { (key_text(&r.business_key)) } }
+            td { (r.decision_date.as_deref().unwrap_or("")) }
+            td { (r.deadline.as_deref().unwrap_or("")) @if r.provisional { "（临时）" } }
+            td { (r.reported_on.as_deref().unwrap_or("")) }
+            td { (days(l)) }
+            td { (l.status_zh) @if disputed { "（异议处理中）" } }
+            td { (l.cause_zh.as_deref().unwrap_or("")) }
+        }
+    }
+}
+
+/// Days late (reported), overdue (open, in red) or working days left.
+fn days(l: &DeadlineLine) -> Markup {
+    html! {
+        @match (l.days_overdue, l.working_days_left) {
+            (Some(n), _) if l.row.reported_on.is_some() => { "迟 " (n) " 天" },
+            (Some(n), _) => span class="overdue-mark" { "逾期 " (n) " 天" },
+            (_, Some(0)) => "今日截止",
+            (_, Some(n)) => { "剩 " (n) " 个工作日" },
+            _ => "—",
+        }
+    }
 }
 
 const HEADER: [&str; 12] = [

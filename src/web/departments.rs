@@ -1,18 +1,17 @@
 //! 部门: per department and month, 迟报率, 合规率, overdue, missing and returned, with the last
 //! twelve months as an SVG chart.
 
-use std::fmt::Write as _;
-
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::Html;
 use chrono::{Datelike, NaiveDate};
+use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::api::ApiError;
 use super::auth::Caller;
-use super::pages::{esc, linked, page};
+use super::pages::{definitions, header_row, linked, page, percent};
 use crate::store::{Cause, Figures};
 
 #[derive(Debug, Default, Deserialize)]
@@ -148,15 +147,20 @@ pub async fn api(
     Ok(Json(out))
 }
 
-use super::pages::percent;
-
 /// 重错码率 in per mille, red with a mark when above the target.
-fn wrong_code_cell(m: &Month) -> String {
-    match m.wrong_code_rate {
-        None => "—".to_string(),
-        Some(r) if m.wrong_code_over_target => format!("<span style=\"color:#b00\">{:.1}‰ 超标</span>", r * 1000.0),
-        Some(r) => format!("{:.1}‰", r * 1000.0),
+fn wrong_code_cell(m: &Month) -> Markup {
+    html! {
+        @match m.wrong_code_rate {
+            None => "—",
+            Some(r) if m.wrong_code_over_target => span style="color:#b00" { (one(r * 1000.0)) "‰ 超标" },
+            Some(r) => { (one(r * 1000.0)) "‰" },
+        }
     }
+}
+
+/// A number with one decimal, as the chart's coordinates and the rates are written.
+fn one(v: f64) -> String {
+    format!("{v:.1}")
 }
 
 /// A month with nothing to show in any table (hidden).
@@ -183,116 +187,118 @@ fn nice_max(n: i64) -> i64 {
     }
 }
 
+/// The chart's frame: its size and the plot area inside its margins.
+struct Frame {
+    w: f64,
+    h: f64,
+    left: f64,
+    top: f64,
+    /// The plot area's width and height.
+    pw: f64,
+    ph: f64,
+}
+
+impl Frame {
+    const CHART: Frame =
+        Frame { w: 640.0, h: 220.0, left: 48.0, top: 28.0, pw: 640.0 - 48.0 - 48.0, ph: 220.0 - 28.0 - 28.0 };
+
+    /// The height of a share `v` (0–1) of the axis.
+    fn y(&self, v: f64) -> f64 {
+        self.top + self.ph - self.ph * v
+    }
+
+    fn bottom(&self) -> f64 {
+        self.top + self.ph
+    }
+
+    fn right(&self) -> f64 {
+        self.left + self.pw
+    }
+}
+
 /// Records accepted per month (blue bars: on time, and late stacked in orange, by the month the
 /// platform accepted them) against the left axis, and 迟报率 (red line and points) against the
 /// right axis, 0–100%. Drawn server-side as SVG: readable without JavaScript.
-pub fn chart(months: &[Month]) -> String {
-    let (w, h) = (640.0, 220.0);
-    let (left, right, top, bottom) = (48.0, 48.0, 28.0, 28.0);
-    let (pw, ph) = (w - left - right, h - top - bottom);
+pub fn chart(months: &[Month]) -> Markup {
+    let f = Frame::CHART;
     let shown: Vec<&Month> = months.iter().filter(|m| m.on_time + m.late > 0 || m.records > 0).collect();
-    let mut svg = format!(
-        "<svg class=\"trend\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" \
-         aria-label=\"每月接收记录数与迟报率\" style=\"background:#fff;border:1px solid #ccd;max-width:100%\" \
-         font-family=\"sans-serif\">"
-    );
-    if shown.is_empty() {
-        let _ = write!(
-            svg,
-            "<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\">暂无数据</text></svg>",
-            w / 2.0,
-            h / 2.0
-        );
-        return svg;
-    }
     let max = nice_max(shown.iter().map(|m| m.on_time + m.late).max().unwrap_or(0));
-    let y = |v: f64| top + ph - ph * v;
-    // Axes, grid and their labels: counts on the left, 迟报率 on the right.
-    for i in 0..=4 {
-        let f = i as f64 / 4.0;
-        let yy = y(f);
-        let _ = write!(
-            svg,
-            "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#e3e7ec\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text>\
-             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" fill=\"#b00\">{}%</text>",
-            left + pw,
-            left - 4.0,
-            yy + 3.0,
-            (max as f64 * f).round() as i64,
-            left + pw + 4.0,
-            yy + 3.0,
-            (f * 100.0).round() as i64,
-        );
-    }
-    let _ = write!(
-        svg,
-        "<line x1=\"{left}\" x2=\"{left}\" y1=\"{top}\" y2=\"{:.1}\" stroke=\"#555\"/>\
-         <line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{top}\" y2=\"{:.1}\" stroke=\"#b00\"/>\
-         <line x1=\"{left}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#555\"/>\
-         <text x=\"4\" y=\"14\" font-size=\"11\">接收记录数</text>\
-         <text x=\"{:.1}\" y=\"14\" font-size=\"11\" fill=\"#b00\" text-anchor=\"end\">迟报率</text>\
-         <rect x=\"{:.1}\" y=\"6\" width=\"10\" height=\"10\" fill=\"#7fb3e0\"/><text x=\"{:.1}\" y=\"15\" font-size=\"11\">按时</text>\
-         <rect x=\"{:.1}\" y=\"6\" width=\"10\" height=\"10\" fill=\"#f0a35e\"/><text x=\"{:.1}\" y=\"15\" font-size=\"11\">迟报</text>",
-        top + ph,
-        left + pw,
-        left + pw,
-        top + ph,
-        left + pw,
-        top + ph,
-        top + ph,
-        w - 4.0,
-        left + 120.0,
-        left + 134.0,
-        left + 170.0,
-        left + 184.0,
-    );
-    let step = pw / shown.len() as f64;
-    let bar_w = (step * 0.6).min(40.0);
-    let mut line = Vec::new();
-    for (i, m) in shown.iter().enumerate() {
-        let cx = left + step * (i as f64 + 0.5);
-        let on_time = ph * m.on_time as f64 / max as f64;
-        let late = ph * m.late as f64 / max as f64;
-        let base = top + ph;
-        let _ = write!(
-            svg,
-            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{bar_w:.1}\" height=\"{on_time:.1}\" fill=\"#7fb3e0\"><title>{} 按时 {}</title></rect>\
-             <rect x=\"{:.1}\" y=\"{:.1}\" width=\"{bar_w:.1}\" height=\"{late:.1}\" fill=\"#f0a35e\"><title>{} 迟报 {}</title></rect>\
-             <text x=\"{cx:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
-            cx - bar_w / 2.0,
-            base - on_time,
-            esc(&m.month),
-            m.on_time,
-            cx - bar_w / 2.0,
-            base - on_time - late,
-            esc(&m.month),
-            m.late,
-            base + 14.0,
-            esc(m.month.get(2..).unwrap_or(&m.month)),
-        );
-        if let Some(rate) = m.late_rate {
-            line.push((cx, y(rate), rate, &m.month));
+    let step = f.pw / shown.len().max(1) as f64;
+    let centre = |i: usize| f.left + step * (i as f64 + 0.5);
+    // 迟报率 of the months that have one: (x, y, rate, month).
+    let line: Vec<(f64, f64, f64, &str)> = shown
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| m.late_rate.map(|r| (centre(i), f.y(r), r, m.month.as_str())))
+        .collect();
+    let points: Vec<String> = line.iter().map(|(x, y, _, _)| format!("{},{}", one(*x), one(*y))).collect();
+    html! {
+        svg class="trend" width=(f.w) height=(f.h) viewBox={ "0 0 " (f.w) " " (f.h) } role="img"
+            aria-label="每月接收记录数与迟报率" style="background:#fff;border:1px solid #ccd;max-width:100%"
+            font-family="sans-serif" {
+            @if shown.is_empty() {
+                text x=(f.w / 2.0) y=(f.h / 2.0) font-size="13" text-anchor="middle" { "暂无数据" }
+            } @else {
+                (axes(&f, max))
+                @for (i, m) in shown.iter().enumerate() { (bars(&f, centre(i), step, max, m)) }
+                @if line.len() > 1 {
+                    polyline class="late-rate" fill="none" stroke="#b00" stroke-width="2" points=(points.join(" ")) {}
+                }
+                @for (x, y, rate, month) in &line {
+                    circle class="late-rate-point" cx=(one(*x)) cy=(one(*y)) r="3" fill="#b00" {
+                        title { (month) " 迟报率 " (one(rate * 100.0)) "%" }
+                    }
+                }
+            }
         }
     }
-    if line.len() > 1 {
-        let points: Vec<String> = line.iter().map(|(x, y, _, _)| format!("{x:.1},{y:.1}")).collect();
-        let _ = write!(
-            svg,
-            "<polyline class=\"late-rate\" fill=\"none\" stroke=\"#b00\" stroke-width=\"2\" points=\"{}\"/>",
-            points.join(" ")
-        );
+}
+
+/// The grid with its labels (counts on the left up to `max`, 迟报率 on the right), the axes
+/// and the legend. SVG elements are closed with an end tag: an HTML parser nests them otherwise.
+fn axes(f: &Frame, max: i64) -> Markup {
+    html! {
+        @for i in 0..=4 {
+            @let share = i as f64 / 4.0;
+            @let y = f.y(share);
+            line x1=(f.left) x2=(one(f.right())) y1=(one(y)) y2=(one(y)) stroke="#e3e7ec" {}
+            text x=(one(f.left - 4.0)) y=(one(y + 3.0)) font-size="10" text-anchor="end" {
+                ((max as f64 * share).round() as i64)
+            }
+            text x=(one(f.right() + 4.0)) y=(one(y + 3.0)) font-size="10" fill="#b00" {
+                ((share * 100.0).round() as i64) "%"
+            }
+        }
+        line x1=(f.left) x2=(f.left) y1=(f.top) y2=(one(f.bottom())) stroke="#555" {}
+        line x1=(one(f.right())) x2=(one(f.right())) y1=(f.top) y2=(one(f.bottom())) stroke="#b00" {}
+        line x1=(f.left) x2=(one(f.right())) y1=(one(f.bottom())) y2=(one(f.bottom())) stroke="#555" {}
+        text x="4" y="14" font-size="11" { "接收记录数" }
+        text x=(one(f.w - 4.0)) y="14" font-size="11" fill="#b00" text-anchor="end" { "迟报率" }
+        rect x=(one(f.left + 120.0)) y="6" width="10" height="10" fill="#7fb3e0" {}
+        text x=(one(f.left + 134.0)) y="15" font-size="11" { "按时" }
+        rect x=(one(f.left + 170.0)) y="6" width="10" height="10" fill="#f0a35e" {}
+        text x=(one(f.left + 184.0)) y="15" font-size="11" { "迟报" }
     }
-    for (x, y, rate, month) in &line {
-        let _ = write!(
-            svg,
-            "<circle class=\"late-rate-point\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"#b00\"><title>{} 迟报率 {:.1}%</title></circle>",
-            esc(month),
-            rate * 100.0
-        );
+}
+
+/// A month's bars, centred on `cx`: on time, with late stacked on it, and the month below.
+fn bars(f: &Frame, cx: f64, step: f64, max: i64, m: &Month) -> Markup {
+    let bar_w = (step * 0.6).min(40.0);
+    let on_time = f.ph * m.on_time as f64 / max as f64;
+    let late = f.ph * m.late as f64 / max as f64;
+    let base = f.bottom();
+    let x = one(cx - bar_w / 2.0);
+    html! {
+        rect x=(x) y=(one(base - on_time)) width=(one(bar_w)) height=(one(on_time)) fill="#7fb3e0" {
+            title { (m.month) " 按时 " (m.on_time) }
+        }
+        rect x=(x) y=(one(base - on_time - late)) width=(one(bar_w)) height=(one(late)) fill="#f0a35e" {
+            title { (m.month) " 迟报 " (m.late) }
+        }
+        text x=(one(cx)) y=(one(base + 14.0)) font-size="10" text-anchor="middle" {
+            (m.month.get(2..).unwrap_or(&m.month))
+        }
     }
-    svg.push_str("</svg>");
-    svg
 }
 
 pub async fn page_html(
@@ -303,118 +309,136 @@ pub async fn page_html(
     let list = trends(&state, &caller, q.department.as_deref().filter(|d| !d.is_empty())).await?;
     let _ = state.store.audit(&caller.name, "view", "page:departments", state.now()).await;
     let target = state.settings().gateway.wrong_code_rate_target * 1000.0;
-    let mut body = String::new();
-    // The departments side by side: this year's 迟报率 and what is open today.
-    if list.len() > 1 {
-        body.push_str(
-            "<h2>部门对比（近 12 个月）</h2><div class=\"scroll\"><table id=\"comparison\"><tr><th>部门</th><th>接收</th><th>迟报</th>\
-             <th>迟报率</th><th>已逾期（计入部门）</th><th>退回待补正</th></tr>",
-        );
-        for d in &list {
-            let (on_time, late) = d.months.iter().fold((0, 0), |(a, b), m| (a + m.on_time, b + m.late));
-            let rate = (on_time + late > 0).then(|| late as f64 / (on_time + late) as f64);
-            let bar = rate.map_or(0.0, |r| r * 100.0);
-            let _ = write!(
-                body,
-                "<tr><td><a href=\"/departments?department={}\">{}</a></td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-                 <td><svg width=\"104\" height=\"10\" role=\"img\" aria-label=\"迟报率\"><rect width=\"100\" height=\"10\" fill=\"#eee\"/>\
-                 <rect width=\"{bar:.1}\" height=\"10\" fill=\"#b00\"/></svg> {}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                esc(&d.id),
-                esc(&d.name),
-                on_time + late,
-                late,
-                percent(rate),
-                d.months.iter().map(|m| m.overdue).sum::<i64>(),
-                d.months.iter().map(|m| m.returned).sum::<i64>(),
-            );
+    let body = html! {
+        // The departments side by side: this year's 迟报率 and what is open today.
+        @if list.len() > 1 { (comparison(&list)) }
+        @for d in &list { (department(d, target)) }
+        (definitions(&["迟报率", "合规率", "漏报", "已逾期", "已逾期（计入部门）", "推送未成功"]))
+    };
+    Ok(page("部门", Some(&caller), body))
+}
+
+/// 部门对比: each department's twelve months summed, 迟报率 as a small bar.
+fn comparison(list: &[DepartmentTrend]) -> Markup {
+    html! {
+        h2 { "部门对比（近 12 个月）" }
+        div class="scroll" {
+            table id="comparison" {
+                (header_row(&["部门", "接收", "迟报", "迟报率", "已逾期（计入部门）", "退回待补正"]))
+                @for d in list {
+                    @let (on_time, late) = d.months.iter().fold((0, 0), |(a, b), m| (a + m.on_time, b + m.late));
+                    @let rate = (on_time + late > 0).then(|| late as f64 / (on_time + late) as f64);
+                    tr {
+                        td { a href={ "/departments?department=" (d.id) } { (d.name) } }
+                        td class="n" { (on_time + late) }
+                        td class="n" { (late) }
+                        td {
+                            svg width="104" height="10" role="img" aria-label="迟报率" {
+                                rect width="100" height="10" fill="#eee" {}
+                                rect width=(one(rate.map_or(0.0, |r| r * 100.0))) height="10" fill="#b00" {}
+                            }
+                            " " (percent(rate))
+                        }
+                        td class="n" { (d.months.iter().map(|m| m.overdue).sum::<i64>()) }
+                        td class="n" { (d.months.iter().map(|m| m.returned).sum::<i64>()) }
+                    }
+                }
+            }
         }
-        body.push_str("</table></div>");
     }
-    for d in &list {
-        let months: Vec<&Month> = d.months.iter().rev().filter(|m| !is_empty(m)).collect();
-        let _ = write!(body, "<h2 id=\"dept-{}\">{}</h2>", esc(&d.id), esc(&d.name));
-        if months.is_empty() {
-            body.push_str("<p>近 12 个月没有数据。</p>");
-            continue;
+}
+
+/// One department: its chart and its months by the three bases (report, decision, ingest).
+fn department(d: &DepartmentTrend, target: f64) -> Markup {
+    let months: Vec<&Month> = d.months.iter().rev().filter(|m| !is_empty(m)).collect();
+    html! {
+        h2 id={ "dept-" (d.id) } { (d.name) }
+        @if months.is_empty() {
+            p { "近 12 个月没有数据。" }
+        } @else {
+            (chart(&d.months))
+            div class="tables" {
+                div { (by_report(d, &months)) }
+                div { (by_decision(d, &months)) }
+                div { (by_ingest(&months, target)) }
+            }
         }
-        body.push_str(&chart(&d.months));
-        body.push_str(
-            "<div class=\"tables\"><div><h3>按接收月份（平台接收的月份）</h3><table class=\"by-report\"><tr><th>月份</th>\
-             <th>按时</th><th>迟报</th><th>迟报率</th><th>补报</th></tr>",
-        );
-        // Each count links to its records: the list's total is the figure.
-        let list = |status: &str, basis: &str, month: &str, cause: Option<&str>| {
-            let filters =
-                [("department", Some(d.id.as_str())), ("status", Some(status)), (basis, Some(month)), ("cause", cause)];
-            format!("/deadlines{}", super::lists::query(&filters))
-        };
-        let charged = Cause::list_str(&Cause::CHARGED);
-        for m in months.iter().filter(|m| m.on_time + m.late + m.backfilled > 0) {
-            let _ = write!(
-                body,
-                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                esc(&m.month),
-                linked(m.on_time, &list("reported_on_time", "reported_month", &m.month, None)),
-                linked(m.late, &list("reported_late", "reported_month", &m.month, None)),
-                percent(m.late_rate),
-                linked(m.backfilled, &list("backfilled", "reported_month", &m.month, None)),
-            );
-        }
-        body.push_str(
-            "</table></div><div><h3>按决定月份（作出决定的月份，今日状态）</h3><table class=\"by-decision\"><tr><th>月份</th>\
-             <th>记录</th><th>已逾期（计入部门）</th><th>推送未成功<br><small>不计入部门</small></th><th>退回待补正</th><th>漏报</th><th>其中未收到</th><th>其中校验未通过未补正</th>\
-             <th>其中退回未补正</th></tr>",
-        );
-        for m in months.iter().filter(|m| m.records > 0 || m.missing.unwrap_or(0) > 0) {
-            let _ = write!(
-                body,
-                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n ours\">{}</td><td class=\"n\">{}</td>\
-                 <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                esc(&m.month),
-                linked(m.records, &list("all", "decision_month", &m.month, None)),
-                linked(m.overdue, &list("overdue", "decision_month", &m.month, Some(&charged))),
-                linked(m.overdue_push, &list("overdue", "decision_month", &m.month, Some("push"))),
-                linked(
-                    m.returned,
-                    &format!(
-                        "/problems{}",
-                        super::lists::query(&[
-                            ("department", Some(d.id.as_str())),
-                            ("decision_month", Some(m.month.as_str()))
-                        ])
-                    )
-                ),
-                m.missing.map_or_else(|| "—".to_string(), |x| x.to_string()),
-                m.missing_never_received.map_or_else(|| "—".to_string(), |x| x.to_string()),
-                m.missing_rejected,
-                m.missing_returned,
-            );
-        }
-        let _ = write!(
-            body,
-            "</table></div><div><h3>按导入月份（数据行交给网关的月份）</h3><table class=\"by-ingest\"><tr><th>月份</th>\
-             <th>合规率</th><th>重错码率（目标 {target}‰）</th></tr>"
-        );
-        for m in months.iter().filter(|m| m.compliance_rate.is_some()) {
-            let _ = write!(
-                body,
-                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                esc(&m.month),
-                percent(m.compliance_rate),
-                wrong_code_cell(m)
-            );
-        }
-        body.push_str("</table></div></div>");
     }
-    body.push_str(&super::pages::definitions(&[
-        "迟报率",
-        "合规率",
-        "漏报",
-        "已逾期",
-        "已逾期（计入部门）",
-        "推送未成功",
-    ]));
-    Ok(page("部门", Some(&caller), &body))
+}
+
+/// The list behind one of a department's month counts (its total is the figure).
+fn month_list(d: &DepartmentTrend, status: &str, basis: &str, month: &str, cause: Option<&str>) -> String {
+    let filters =
+        [("department", Some(d.id.as_str())), ("status", Some(status)), (basis, Some(month)), ("cause", cause)];
+    format!("/deadlines{}", super::lists::query(&filters))
+}
+
+fn by_report(d: &DepartmentTrend, months: &[&Month]) -> Markup {
+    let list = |status: &str, m: &Month| month_list(d, status, "reported_month", &m.month, None);
+    html! {
+        h3 { "按接收月份（平台接收的月份）" }
+        table class="by-report" {
+            (header_row(&["月份", "按时", "迟报", "迟报率", "补报"]))
+            @for m in months.iter().filter(|m| m.on_time + m.late + m.backfilled > 0) {
+                tr {
+                    td { (m.month) }
+                    td class="n" { (linked(m.on_time, &list("reported_on_time", m))) }
+                    td class="n" { (linked(m.late, &list("reported_late", m))) }
+                    td class="n" { (percent(m.late_rate)) }
+                    td class="n" { (linked(m.backfilled, &list("backfilled", m))) }
+                }
+            }
+        }
+    }
+}
+
+fn by_decision(d: &DepartmentTrend, months: &[&Month]) -> Markup {
+    let charged = Cause::list_str(&Cause::CHARGED);
+    let list = |status: &str, m: &Month, cause: Option<&str>| month_list(d, status, "decision_month", &m.month, cause);
+    let returned = |m: &Month| {
+        let filters = [("department", Some(d.id.as_str())), ("decision_month", Some(m.month.as_str()))];
+        format!("/problems{}", super::lists::query(&filters))
+    };
+    let maybe = |n: Option<i64>| n.map_or_else(|| "—".to_string(), |x| x.to_string());
+    html! {
+        h3 { "按决定月份（作出决定的月份，今日状态）" }
+        table class="by-decision" {
+            tr {
+                th { "月份" } th { "记录" } th { "已逾期（计入部门）" }
+                th { "推送未成功" br; small { "不计入部门" } }
+                th { "退回待补正" } th { "漏报" } th { "其中未收到" } th { "其中校验未通过未补正" } th { "其中退回未补正" }
+            }
+            @for m in months.iter().filter(|m| m.records > 0 || m.missing.unwrap_or(0) > 0) {
+                tr {
+                    td { (m.month) }
+                    td class="n" { (linked(m.records, &list("all", m, None))) }
+                    td class="n" { (linked(m.overdue, &list("overdue", m, Some(&charged)))) }
+                    td class="n ours" { (linked(m.overdue_push, &list("overdue", m, Some("push")))) }
+                    td class="n" { (linked(m.returned, &returned(m))) }
+                    td class="n" { (maybe(m.missing)) }
+                    td class="n" { (maybe(m.missing_never_received)) }
+                    td class="n" { (m.missing_rejected) }
+                    td class="n" { (m.missing_returned) }
+                }
+            }
+        }
+    }
+}
+
+fn by_ingest(months: &[&Month], target: f64) -> Markup {
+    html! {
+        h3 { "按导入月份（数据行交给网关的月份）" }
+        table class="by-ingest" {
+            tr { th { "月份" } th { "合规率" } th { "重错码率（目标 " (target) "‰）" } }
+            @for m in months.iter().filter(|m| m.compliance_rate.is_some()) {
+                tr {
+                    td { (m.month) }
+                    td class="n" { (percent(m.compliance_rate)) }
+                    td class="n" { (wrong_code_cell(m)) }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -444,7 +468,7 @@ mod tests {
         let m = sum("2026-03", &[&a, &b]);
         assert_eq!((m.records, m.on_time, m.late), (20, 7, 3));
         assert_eq!(m.late_rate, Some(0.3));
-        let svg = chart(&[m.clone(), m]);
+        let svg = chart(&[m.clone(), m]).into_string();
         assert!(svg.contains("<svg") && svg.contains("class=\"late-rate\"") && svg.contains("迟报率"), "{svg}");
         assert!(svg.contains(">100%<") && svg.contains(">0%<"), "the right axis is labelled: {svg}");
     }
@@ -453,13 +477,13 @@ mod tests {
     fn one_month_still_draws_its_late_rate_and_empty_months_are_hidden() {
         let m = Month { month: "2026-03".into(), on_time: 3, late: 1, late_rate: Some(0.25), ..Month::default() };
         let empty = Month { month: "2026-02".into(), ..Month::default() };
-        let svg = chart(&[empty.clone(), m]);
+        let svg = chart(&[empty.clone(), m]).into_string();
         assert!(svg.contains("late-rate-point") && svg.contains("迟报率 25.0%"), "{svg}");
         assert!(!svg.contains(">26-02<"), "an empty month is drawn: {svg}");
         assert!(is_empty(&empty));
         assert_eq!((nice_max(0), nice_max(7), nice_max(183), nice_max(2000)), (4, 8, 200, 2000));
         // No quarter of the axis repeats a count (an axis of 1 read 0, 0, 1, 1, 1).
-        let empty_axis = chart(&[Month { month: "2026-03".into(), records: 2, ..Month::default() }]);
+        let empty_axis = chart(&[Month { month: "2026-03".into(), records: 2, ..Month::default() }]).into_string();
         for tick in ["end\">1<", "end\">2<", "end\">3<", "end\">4<"] {
             assert_eq!(empty_axis.matches(tick).count(), 1, "{tick}: {empty_axis}");
         }

@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::pages::{esc, thousands};
+use maud::{Markup, html};
+
+use super::pages::thousands;
 use crate::config::Settings;
 
 /// Rows on a page unless asked; never more than [`MAX_LIMIT`].
@@ -36,30 +38,18 @@ pub fn query(pairs: &[(&str, Option<&str>)]) -> String {
 
 /// 共 N 条 and links to the previous and next pages, keeping the filters (`base` is the path
 /// with its filter query).
-pub fn pager(id: &str, base: &str, total: i64, offset: i64, limit: i64, shown: usize) -> String {
+pub fn pager(id: &str, base: &str, total: i64, offset: i64, limit: i64, shown: usize) -> Markup {
     let sep = if base.contains('?') { '&' } else { '?' };
-    let mut out = format!("<p class=\"pager\" id=\"{id}\">共 <b class=\"total\">{}</b> 条", thousands(total));
-    if total > 0 {
-        let _ = write!(out, "，第 {}–{} 条", thousands(offset + 1), thousands(offset + shown as i64));
+    let at = |offset: i64| format!("{base}{sep}offset={offset}&limit={limit}");
+    let last = offset + shown as i64;
+    html! {
+        p class="pager" id=(id) {
+            "共 " b class="total" { (thousands(total)) } " 条"
+            @if total > 0 { "，第 " (thousands(offset + 1)) "–" (thousands(last)) " 条" }
+            @if offset > 0 { " " a href=(at((offset - limit).max(0))) rel="prev" { "上一页" } }
+            @if last < total { " " a href=(at(offset + limit)) rel="next" { "下一页" } }
+        }
     }
-    if offset > 0 {
-        let prev = (offset - limit).max(0);
-        let _ = write!(
-            out,
-            " <a href=\"{}\" rel=\"prev\">上一页</a>",
-            esc(&format!("{base}{sep}offset={prev}&limit={limit}"))
-        );
-    }
-    if offset + (shown as i64) < total {
-        let next = offset + limit;
-        let _ = write!(
-            out,
-            " <a href=\"{}\" rel=\"next\">下一页</a>",
-            esc(&format!("{base}{sep}offset={next}&limit={limit}"))
-        );
-    }
-    out.push_str("</p>");
-    out
 }
 
 /// The department's Chinese name.
@@ -124,10 +114,10 @@ mod tests {
 
     #[test]
     fn the_pager_says_the_true_total_and_links_on() {
-        let p = pager("p", "/deadlines?status=overdue", 1593, 0, 50, 50);
+        let p = pager("p", "/deadlines?status=overdue", 1593, 0, 50, 50).into_string();
         assert!(p.contains("共 <b class=\"total\">1,593</b> 条") && p.contains("offset=50&amp;limit=50"), "{p}");
         assert!(!p.contains("上一页"));
-        let last = pager("p", "/deadlines", 120, 100, 50, 20);
+        let last = pager("p", "/deadlines", 120, 100, 50, 20).into_string();
         assert!(last.contains("上一页") && !last.contains("下一页") && last.contains("第 101–120 条"), "{last}");
         assert_eq!(window(Some(-5), Some(100_000)), (0, MAX_LIMIT));
     }

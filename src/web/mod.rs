@@ -175,8 +175,10 @@ async fn forbidden_page(request: axum::extract::Request, next: axum::middleware:
     if !(page && json && response.status() == axum::http::StatusCode::FORBIDDEN) {
         return response;
     }
-    let body = "<p class=\"err\" id=\"forbidden\">无权访问：此页面仅对运维人员和管理员开放。如需查看，请联系信用办。</p>\
-                <p><a href=\"/\">返回总览</a></p>";
+    let body = maud::html! {
+        p class="err" id="forbidden" { "无权访问：此页面仅对运维人员和管理员开放。如需查看，请联系信用办。" }
+        p { a href="/" { "返回总览" } }
+    };
     (axum::http::StatusCode::FORBIDDEN, pages::page("无权访问", None, body)).into_response()
 }
 

@@ -2,18 +2,17 @@
 //! cases. Pages and the JSON API run the same steps (`objection::handle`); every step is
 //! audited. A department user never learns of another department's case (404).
 
-use std::fmt::Write as _;
-
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::AppState;
 use super::api::ApiError;
 use super::auth::{Caller, Role};
-use super::pages::{esc, page};
+use super::pages::{header_row, page};
 use crate::glossary;
 use crate::objection::Status;
 use crate::objection::handle::{self, Decision, Detail, ObjectionError, Registration, Target};
@@ -47,8 +46,11 @@ fn refused(e: ObjectionError) -> Response {
 /// A refused step as a page answers it: the reason, and the way back.
 fn refused_page(caller: &Caller, e: ObjectionError, back: &str) -> Response {
     let (status, _) = status_of(&e);
-    let body = format!("<p class=\"err\">{}</p><p><a href=\"{}\">返回</a></p>", esc(&e.to_string()), esc(back));
-    (status, page("异议", Some(caller), &body)).into_response()
+    let body = html! {
+        p class="err" { (e) }
+        p { a href=(back) { "返回" } }
+    };
+    (status, page("异议", Some(caller), body)).into_response()
 }
 
 fn detail(state: &AppState, caller: &Caller, o: &ObjectionRow) -> Detail {
@@ -380,46 +382,43 @@ pub async fn list_page(
             record_id: q.record,
         })
         .await?;
+    let figures = cases_for_figures(&state, &caller).await?;
     let settings = state.settings();
-    let mut body = String::from("<p class=\"filters\">状态：<a href=\"/objections\">全部</a>");
-    for s in [Status::Open, Status::Upheld, Status::Rejected, Status::Closed] {
-        let _ = write!(body, " · <a href=\"/objections?status={}\">{}</a>", s.as_str(), s.zh());
+    let body = html! {
+        p class="filters" {
+            "状态：" a href="/objections" { "全部" }
+            @for s in [Status::Open, Status::Upheld, Status::Rejected, Status::Closed] {
+                " · " a href={ "/objections?status=" (s.as_str()) } { (s.zh()) }
+            }
+        }
+        h2 { "异议（" (cases.len()) "）" }
+        table id="objections" {
+            (header_row(&["编号", "记录", "提供部门", "事由", "受理日期", "答复期限", "时限", "状态", "答复日期"]))
+            @for o in &cases { (case_row(&detail(&state, &caller, o), o)) }
+        }
+        @if cases.is_empty() { p { "暂无异议。" } }
+        (figures_table(&state, &figures))
+        @if caller.require(OFFICE).is_ok() { (registration_form(&settings.objections)) }
+    };
+    Ok(page("异议", Some(&caller), body).into_response())
+}
+
+/// A case in the list; its time limit in red when the answer is or was late.
+fn case_row(d: &Detail, o: &ObjectionRow) -> Markup {
+    let late = matches!(d.deadline_status, "已逾期" | "逾期答复");
+    html! {
+        tr {
+            td { a href={ "/objections/" (o.id) } { (o.id) } }
+            td { a href={ "/records/" (o.record_id) } { (o.record_id) } }
+            td { (d.department_name) }
+            td { (d.summary.ground) }
+            td { (d.summary.received) }
+            td { (d.summary.due) }
+            td class=[late.then_some("err")] { (d.deadline_status) }
+            td { (status_zh(&o.status)) }
+            td { (o.answered_on.as_deref().unwrap_or("")) }
+        }
     }
-    body.push_str("</p>");
-    let _ = write!(
-        body,
-        "<h2>异议（{}）</h2><table id=\"objections\"><tr><th>编号</th><th>记录</th><th>提供部门</th><th>事由</th>\
-         <th>受理日期</th><th>答复期限</th><th>时限</th><th>状态</th><th>答复日期</th></tr>",
-        cases.len()
-    );
-    for o in &cases {
-        let d = detail(&state, &caller, o);
-        let late = matches!(d.deadline_status, "已逾期" | "逾期答复");
-        let _ = write!(
-            body,
-            "<tr><td><a href=\"/objections/{id}\">{id}</a></td><td><a href=\"/records/{rid}\">{rid}</a></td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td{}>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&d.department_name),
-            esc(&d.summary.ground),
-            esc(&d.summary.received),
-            esc(&d.summary.due),
-            if late { " class=\"err\"" } else { "" },
-            d.deadline_status,
-            status_zh(&o.status),
-            esc(o.answered_on.as_deref().unwrap_or("")),
-            id = o.id,
-            rid = o.record_id,
-        );
-    }
-    body.push_str("</table>");
-    if cases.is_empty() {
-        body.push_str("<p>暂无异议。</p>");
-    }
-    body.push_str(&figures_table(&state, &cases_for_figures(&state, &caller).await?));
-    if caller.require(OFFICE).is_ok() {
-        body.push_str(&registration_form(&settings.objections));
-    }
-    Ok(page("异议", Some(&caller), &body).into_response())
 }
 
 async fn cases_for_figures(state: &AppState, caller: &Caller) -> Result<Vec<ObjectionRow>, ApiError> {
@@ -427,56 +426,59 @@ async fn cases_for_figures(state: &AppState, caller: &Caller) -> Result<Vec<Obje
     Ok(state.store.objections(&all).await?)
 }
 
-fn figures_table(state: &AppState, cases: &[ObjectionRow]) -> String {
+fn figures_table(state: &AppState, cases: &[ObjectionRow]) -> Markup {
     let settings = state.settings();
     let calendar = state.calendar.borrow().clone();
     let figures = handle::figures(&settings.objections, &calendar, state.today(), cases);
-    let mut out = String::from(
-        "<h2>异议处理情况（按部门、受理月份）</h2><p>按时：部门在答复期限（分送之日起第 3 个工作日）内答复；平均用时按工作日计。</p>\
-         <table id=\"objection-figures\"><tr><th>部门</th><th>月份</th><th>受理</th><th>按时答复</th><th>逾期答复</th>\
-         <th>待答复</th><th>逾期未答复</th><th>成立</th><th>不成立</th><th>平均用时（工作日）</th><th>事由</th></tr>",
-    );
-    for f in &figures {
-        let name = settings.departments.get(&f.department).map_or(f.department.clone(), |d| d.name.clone());
-        let grounds: Vec<String> = f.by_ground.iter().map(|(g, n)| format!("{g} {n}")).collect();
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&name),
-            esc(&f.month),
-            f.received,
-            f.answered_on_time,
-            f.answered_late,
-            f.open,
-            f.open_overdue,
-            f.upheld,
-            f.rejected,
-            f.average_working_days.map_or_else(|| "—".to_string(), |d| format!("{d:.1}")),
-            esc(&grounds.join("，")),
-        );
+    html! {
+        h2 { "异议处理情况（按部门、受理月份）" }
+        p { "按时：部门在答复期限（分送之日起第 3 个工作日）内答复；平均用时按工作日计。" }
+        table id="objection-figures" {
+            (header_row(&[
+                "部门", "月份", "受理", "按时答复", "逾期答复", "待答复", "逾期未答复", "成立", "不成立",
+                "平均用时（工作日）", "事由",
+            ]))
+            @for f in &figures {
+                @let grounds: Vec<String> = f.by_ground.iter().map(|(g, n)| format!("{g} {n}")).collect();
+                tr {
+                    td { (super::lists::department_name(&settings, &f.department)) }
+                    td { (f.month) }
+                    td { (f.received) }
+                    td { (f.answered_on_time) }
+                    td { (f.answered_late) }
+                    td { (f.open) }
+                    td { (f.open_overdue) }
+                    td { (f.upheld) }
+                    td { (f.rejected) }
+                    td { (f.average_working_days.map_or_else(|| "—".to_string(), |d| format!("{d:.1}"))) }
+                    td { (grounds.join("，")) }
+                }
+            }
+        }
     }
-    out.push_str("</table>");
-    out
 }
 
-fn registration_form(rules: &crate::objection::ObjectionRules) -> String {
-    let mut options = String::new();
-    for g in &rules.grounds {
-        let _ = write!(options, "<option value=\"{}\">{}</option>", esc(&g.code), esc(&g.name));
+fn registration_form(rules: &crate::objection::ObjectionRules) -> Markup {
+    html! {
+        h2 { "登记异议" }
+        form method="post" action="/objections" id="register" class="stack" {
+            label { "记录编号 " input name="record_id" inputmode="numeric"; }
+            label { "或决定书文号 " input name="wsh"; }
+            label { "或主体（统一社会信用代码或登记名称） " input name="subject"; }
+            label {
+                "异议事由 "
+                select name="ground" { @for g in &rules.grounds { option value=(g.code) { (g.name) } } }
+            }
+            label { "申请人 " input name="applicant" required; }
+            label { "联系方式 " input name="contact"; }
+            label { "异议内容 " textarea name="text" rows="3" {} }
+            label {
+                input type="checkbox" name="suspend" checked[rules.suspend_publication];
+                " 处理期间暂停公示（撤下，异议不成立时重新公示）"
+            }
+            button type="submit" { "登记并分送部门" }
+        }
     }
-    format!(
-        "<h2>登记异议</h2><form method=\"post\" action=\"/objections\" id=\"register\" class=\"stack\">\
-         <label>记录编号 <input name=\"record_id\" inputmode=\"numeric\"></label>\
-         <label>或决定书文号 <input name=\"wsh\"></label>\
-         <label>或主体（统一社会信用代码或登记名称） <input name=\"subject\"></label>\
-         <label>异议事由 <select name=\"ground\">{options}</select></label>\
-         <label>申请人 <input name=\"applicant\" required></label>\
-         <label>联系方式 <input name=\"contact\"></label>\
-         <label>异议内容 <textarea name=\"text\" rows=\"3\"></textarea></label>\
-         <label><input type=\"checkbox\" name=\"suspend\"{}> 处理期间暂停公示（撤下，异议不成立时重新公示）</label>\
-         <button type=\"submit\">登记并分送部门</button></form>",
-        if rules.suspend_publication { " checked" } else { "" }
-    )
 }
 
 /// The page's registration form, with the record id as text.
@@ -540,111 +542,120 @@ pub async fn show_page(
         Err(e) => return Ok(refused_page(&caller, e, "/objections")),
     };
     let item_name = state.settings().catalogue.item(&o.item).map_or_else(|| o.item.clone(), |i| i.name.clone());
-    let rows: [(&str, String); 15] = [
+    let pushes = state.store.objection_deliveries(o.id, o.record_id).await?;
+    let settings = state.settings();
+    let status = Status::parse(&o.status).unwrap_or(Status::Open);
+    let body = html! {
+        h2 { "异议 " (id) }
+        (case_table(&d, &o, &item_name))
+        @if !d.could_have_caught.is_empty() {
+            h2 { "网关可事先发现的问题" }
+            ul id="causes" { @for c in &d.could_have_caught { li { (c) } } }
+        }
+        @if !pushes.is_empty() {
+            h2 { "因本异议推送" }
+            table id="objection-pushes" {
+                (header_row(&["平台", "操作", "状态"]))
+                @for (destination, operation, status) in &pushes {
+                    tr {
+                        td { (settings.destination_title(destination)) }
+                        td { (glossary::operation(operation)) }
+                        td { (glossary::delivery_status(status)) }
+                    }
+                }
+            }
+        }
+        @if status == Status::Open {
+            (answer_form(id))
+        } @else if caller.require(OFFICE).is_ok() && status != Status::Closed {
+            @if o.replied_on.is_none() { (reply_form(id)) } @else { (close_form(id)) }
+        }
+    };
+    Ok(page("异议", Some(&caller), body).into_response())
+}
+
+/// The case, step by step: what was objected to, by whom, the department's answer, the reply.
+fn case_table(d: &Detail, o: &ObjectionRow, item_name: &str) -> Markup {
+    let or_empty = |t: &Option<String>| t.as_deref().unwrap_or("").to_string();
+    let rows: [(&str, Markup); 15] = [
         (
             "记录",
-            format!(
-                "<a href=\"/records/{0}\">{0}</a>（{1}，第 {2} 版）",
-                o.record_id,
-                esc(&item_name),
-                o.record_version
-            ),
+            html! {
+                a href={ "/records/" (o.record_id) } { (o.record_id) }
+                "（" (item_name) "，第 " (o.record_version) " 版）"
+            },
         ),
-        ("提供部门", esc(&d.department_name)),
-        ("异议事由", esc(&d.summary.ground)),
-        ("申请人", format!("{} {}", esc(&d.applicant), esc(d.contact.as_deref().unwrap_or("")))),
-        ("异议内容", esc(&d.text)),
-        ("受理、分送日期", esc(&d.summary.received)),
+        ("提供部门", html! { (d.department_name) }),
+        ("异议事由", html! { (d.summary.ground) }),
+        ("申请人", html! { (d.applicant) " " (or_empty(&d.contact)) }),
+        ("异议内容", html! { (d.text) }),
+        ("受理、分送日期", html! { (d.summary.received) }),
         (
             "答复期限",
-            format!(
-                "{}（{}）{}",
-                esc(&d.summary.due),
-                d.deadline_status,
-                if d.due_provisional { "（临时：该年节假日安排未发布）" } else { "" }
-            ),
+            html! {
+                (d.summary.due) "（" (d.deadline_status) "）"
+                @if d.due_provisional { "（临时：该年节假日安排未发布）" }
+            },
         ),
-        ("状态", status_zh(&o.status).to_string()),
-        ("暂停公示", if d.suspended { "是".into() } else { "否".into() }),
+        ("状态", html! { (status_zh(&o.status)) }),
+        ("暂停公示", html! { @if d.suspended { "是" } @else { "否" } }),
         (
             "部门答复",
-            d.answer_text.as_deref().map_or_else(String::new, |t| {
-                format!(
-                    "{} {}（{}）",
-                    esc(d.summary.answered_on.as_deref().unwrap_or("")),
-                    esc(t),
-                    esc(d.answered_by.as_deref().unwrap_or(""))
-                )
-            }),
+            html! {
+                @if let Some(t) = &d.answer_text {
+                    (or_empty(&d.summary.answered_on)) " " (t) "（" (or_empty(&d.answered_by)) "）"
+                }
+            },
         ),
-        ("处理结果", d.outcome.unwrap_or("").to_string()),
-        ("处理用时（工作日）", d.handling_working_days.map_or_else(String::new, |n| n.to_string())),
-        ("可防止此类异议的校验", esc(d.caught_by.as_deref().unwrap_or(""))),
-        (
-            "答复申请人",
-            d.reply_text
-                .as_deref()
-                .map_or_else(String::new, |t| format!("{} {}", esc(d.replied_on.as_deref().unwrap_or("")), esc(t))),
-        ),
-        ("办结日期", esc(d.closed_on.as_deref().unwrap_or(""))),
+        ("处理结果", html! { (d.outcome.unwrap_or("")) }),
+        ("处理用时（工作日）", html! { @if let Some(n) = &d.handling_working_days { (n) } }),
+        ("可防止此类异议的校验", html! { (or_empty(&d.caught_by)) }),
+        ("答复申请人", html! { @if let Some(t) = &d.reply_text { (or_empty(&d.replied_on)) " " (t) } }),
+        ("办结日期", html! { (or_empty(&d.closed_on)) }),
     ];
-    let mut body = format!("<h2>异议 {id}</h2><table id=\"objection\">");
-    for (k, v) in rows {
-        let _ = write!(body, "<tr><th>{k}</th><td>{v}</td></tr>");
-    }
-    body.push_str("</table>");
-    if !d.could_have_caught.is_empty() {
-        body.push_str("<h2>网关可事先发现的问题</h2><ul id=\"causes\">");
-        for c in &d.could_have_caught {
-            let _ = write!(body, "<li>{}</li>", esc(c));
-        }
-        body.push_str("</ul>");
-    }
-    let pushes = state.store.objection_deliveries(o.id, o.record_id).await?;
-    if !pushes.is_empty() {
-        body.push_str(
-            "<h2>因本异议推送</h2><table id=\"objection-pushes\"><tr><th>平台</th><th>操作</th><th>状态</th></tr>",
-        );
-        let settings = state.settings();
-        for (destination, operation, status) in &pushes {
-            let _ = write!(
-                body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(settings.destination_title(destination)),
-                esc(glossary::operation(operation)),
-                esc(glossary::delivery_status(status))
-            );
-        }
-        body.push_str("</table>");
-    }
-    let status = Status::parse(&o.status).unwrap_or(Status::Open);
-    if status == Status::Open {
-        let _ = write!(
-            body,
-            "<h2>部门答复</h2><form method=\"post\" action=\"/objections/{id}/answer\" id=\"answer\" class=\"stack\">\
-             <label><input type=\"radio\" name=\"upheld\" value=\"upheld\" required> 异议成立</label>\
-             <label>处理结果 <select name=\"outcome\"><option value=\"correction\">更正（部门重新报送更正后的数据）</option>\
-             <option value=\"withdrawal\">撤销公示</option><option value=\"repair\">信用修复</option></select></label>\
-             <label><input type=\"radio\" name=\"upheld\" value=\"rejected\"> 异议不成立（原记录无误）</label>\
-             <label>处理说明或理由 <textarea name=\"text\" rows=\"3\" required></textarea></label>\
-             <button type=\"submit\">提交答复</button></form>"
-        );
-    } else if caller.require(OFFICE).is_ok() && status != Status::Closed {
-        if o.replied_on.is_none() {
-            let _ = write!(
-                body,
-                "<h2>答复申请人</h2><form method=\"post\" action=\"/objections/{id}/reply\" id=\"reply\" class=\"stack\">\
-                 <label>答复内容 <textarea name=\"text\" rows=\"3\" required></textarea></label>\
-                 <button type=\"submit\">记录答复</button></form>"
-            );
-        } else {
-            let _ = write!(
-                body,
-                "<form method=\"post\" action=\"/objections/{id}/close\" id=\"close\"><button type=\"submit\">办结</button></form>"
-            );
+    html! {
+        table id="objection" {
+            @for (k, v) in &rows { tr { th { (k) } td { (v) } } }
         }
     }
-    Ok(page("异议", Some(&caller), &body).into_response())
+}
+
+/// The department's answer: upheld (with what it does about it) or rejected, and why.
+fn answer_form(id: i64) -> Markup {
+    html! {
+        h2 { "部门答复" }
+        form method="post" action={ "/objections/" (id) "/answer" } id="answer" class="stack" {
+            label { input type="radio" name="upheld" value="upheld" required; " 异议成立" }
+            label {
+                "处理结果 "
+                select name="outcome" {
+                    option value="correction" { "更正（部门重新报送更正后的数据）" }
+                    option value="withdrawal" { "撤销公示" }
+                    option value="repair" { "信用修复" }
+                }
+            }
+            label { input type="radio" name="upheld" value="rejected"; " 异议不成立（原记录无误）" }
+            label { "处理说明或理由 " textarea name="text" rows="3" required {} }
+            button type="submit" { "提交答复" }
+        }
+    }
+}
+
+/// The office's reply to the applicant.
+fn reply_form(id: i64) -> Markup {
+    html! {
+        h2 { "答复申请人" }
+        form method="post" action={ "/objections/" (id) "/reply" } id="reply" class="stack" {
+            label { "答复内容 " textarea name="text" rows="3" required {} }
+            button type="submit" { "记录答复" }
+        }
+    }
+}
+
+fn close_form(id: i64) -> Markup {
+    html! {
+        form method="post" action={ "/objections/" (id) "/close" } id="close" { button type="submit" { "办结" } }
+    }
 }
 
 /// `POST /objections/{id}/answer` from the page.

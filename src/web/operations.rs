@@ -1,16 +1,16 @@
 //! 连接器 and 投递: connector runs and delivery attempts, with retry buttons for admins.
 
-use std::fmt::Write as _;
-
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Form, Json};
+use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::api::{ApiError, ConnectorLine, overview_for};
 use super::auth::{Caller, Role};
-use super::pages::{esc, linked, page, thousands};
+use super::pages::{header_row, linked, page, thousands};
+use crate::config::Settings;
 use crate::glossary;
 use crate::store::{DeliveryRow, RunRow};
 
@@ -49,71 +49,78 @@ pub async fn connectors_page(State(state): State<AppState>, caller: Caller) -> R
     let c = connectors(&state, &caller).await?;
     let _ = state.store.audit(&caller.name, "view", "page:connectors", state.now()).await;
     let settings = state.settings();
-    let mut body = String::from(
-        "<table id=\"connector-list\"><tr><th>连接器</th><th>部门</th><th>状态</th><th>上次运行</th><th>下次运行</th>\
-         <th>累计行数</th><th>错误次数</th><th>最近错误</th><th></th></tr>",
-    );
-    for k in &c.connectors {
-        // Admins may ask for a pass now, e.g. after fixing what made the last one fail.
-        let run = if caller.is_admin() && state.run_now.is_some() {
-            format!(
-                "<form method=\"post\" action=\"/connectors/run\" style=\"margin:0\"><input type=\"hidden\" \
-                 name=\"name\" value=\"{}\"><button type=\"submit\">立即运行</button></form>",
-                esc(&k.name)
-            )
-        } else {
-            String::new()
-        };
-        let _ = write!(
-            body,
-            "<tr id=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td>{}</td><td>{run}</td></tr>",
-            esc(&k.name),
-            esc(&k.name),
-            esc(super::lists::department_name(&settings, &k.department)),
-            glossary::connector_status(&k.status),
-            esc(&k.last_run.as_deref().map_or_else(|| "—".to_string(), glossary::local_time)),
-            esc(&k.next_run.as_deref().map_or_else(|| "—".to_string(), glossary::local_time)),
-            thousands(k.rows_total),
-            thousands(k.errors_total),
-            esc(&k.last_error.as_deref().map(glossary::push_error).unwrap_or_default())
-        );
+    // Admins may ask for a pass now, e.g. after fixing what made the last one fail.
+    let can_run = caller.is_admin() && state.run_now.is_some();
+    let body = html! {
+        table id="connector-list" {
+            (header_row(&["连接器", "部门", "状态", "上次运行", "下次运行", "累计行数", "错误次数", "最近错误", ""]))
+            @for k in &c.connectors { (connector_row(&settings, k, can_run)) }
+        }
+        h2 { "最近导入" }
+        table id="runs" {
+            (header_row(&["批次", "连接器", "来源", "状态", "读取行数", "通过", "未通过", "开始", "结束"]))
+            @for r in &c.runs { (run_row(r)) }
+        }
+    };
+    Ok(page("连接器", Some(&caller), body))
+}
+
+fn connector_row(settings: &Settings, k: &ConnectorLine, can_run: bool) -> Markup {
+    let time = |t: &Option<String>| t.as_deref().map_or_else(|| "—".to_string(), glossary::local_time);
+    html! {
+        tr id=(k.name) {
+            td { (k.name) }
+            td { (super::lists::department_name(settings, &k.department)) }
+            td { (glossary::connector_status(&k.status)) }
+            td { (time(&k.last_run)) }
+            td { (time(&k.next_run)) }
+            td class="n" { (thousands(k.rows_total)) }
+            td class="n" { (thousands(k.errors_total)) }
+            td { (k.last_error.as_deref().map(glossary::push_error).unwrap_or_default()) }
+            td {
+                @if can_run {
+                    form method="post" action="/connectors/run" style="margin:0" {
+                        input type="hidden" name="name" value=(k.name);
+                        button type="submit" { "立即运行" }
+                    }
+                }
+            }
+        }
     }
-    body.push_str(
-        "</table><h2>最近导入</h2><table id=\"runs\"><tr><th>批次</th><th>连接器</th><th>来源</th><th>状态</th>\
-         <th>读取行数</th><th>通过</th><th>未通过</th><th>开始</th><th>结束</th></tr>",
-    );
-    for r in &c.runs {
-        let _ = write!(
-            body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            r.id,
-            esc(&r.connector),
-            esc(glossary::file_name(&r.source)),
-            run_status(r),
-            thousands(r.rows_read),
-            thousands(r.accepted),
-            if r.rejected > 0 {
-                format!("<a href=\"/problems/report/{}\" title=\"下载错误报告\">{}</a>", r.id, thousands(r.rejected))
-            } else {
-                "0".to_string()
-            },
-            esc(&glossary::local_time(&r.started_at)),
-            esc(&r.finished_at.as_deref().map(glossary::local_time).unwrap_or_default())
-        );
+}
+
+/// An ingest run; its rejected rows link to the department's error report.
+fn run_row(r: &RunRow) -> Markup {
+    html! {
+        tr {
+            td { (r.id) }
+            td { (r.connector) }
+            td { (glossary::file_name(&r.source)) }
+            td { (run_status(r)) }
+            td { (thousands(r.rows_read)) }
+            td { (thousands(r.accepted)) }
+            td {
+                @if r.rejected > 0 {
+                    a href={ "/problems/report/" (r.id) } title="下载错误报告" { (thousands(r.rejected)) }
+                } @else {
+                    "0"
+                }
+            }
+            td { (glossary::local_time(&r.started_at)) }
+            td { (r.finished_at.as_deref().map(glossary::local_time).unwrap_or_default()) }
+        }
     }
-    body.push_str("</table>");
-    Ok(page("连接器", Some(&caller), &body))
 }
 
 /// A run's status as the connectors page shows it: when its error report could not be written,
 /// 错误报告未写出 and why (the connector writes it again later).
-pub fn run_status(r: &RunRow) -> String {
-    match &r.report_error {
-        Some(why) => {
-            format!("{}<br><span class=\"bad\">错误报告未写出：{}</span>", glossary::run_status(&r.status), esc(why))
+pub fn run_status(r: &RunRow) -> Markup {
+    html! {
+        (glossary::run_status(&r.status))
+        @if let Some(why) = &r.report_error {
+            br;
+            span class="bad" { "错误报告未写出：" (why) }
         }
-        None => esc(glossary::run_status(&r.status)),
     }
 }
 
@@ -196,39 +203,6 @@ pub async fn deliveries_page(
     let counts = state.store.delivery_counts().await?;
     let _ = state.store.audit(&caller.name, "view", "page:deliveries", state.now()).await;
     let settings = state.settings();
-    let title = |d: &str| settings.destination_title(d).to_string();
-    let mut body = String::from("<table id=\"delivery-counts\"><tr><th>平台</th><th>状态</th><th>数量</th></tr>");
-    for (destination, status, n) in &counts {
-        let _ = write!(
-            body,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
-            esc(&title(destination)),
-            glossary::delivery_status(status),
-            linked(*n, &format!("/deliveries?status={status}&destination={destination}"))
-        );
-    }
-    body.push_str("</table>");
-    if caller.is_admin() {
-        body.push_str(
-            "<form method=\"post\" action=\"/deliveries/retry\"><input type=\"hidden\" name=\"dead\" value=\"1\">\
-             <button type=\"submit\" id=\"retry-dead\">全部死信重新投递</button></form>",
-        );
-    }
-    let status = q.status.as_deref().unwrap_or("");
-    let option = |value: &str, label: &str| {
-        let sel = if status == value { " selected" } else { "" };
-        format!("<option value=\"{value}\"{sel}>{label}</option>")
-    };
-    let _ = write!(
-        body,
-        "<h2>待处理投递</h2><form method=\"get\" action=\"/deliveries\">状态 <select name=\"status\">{}{}{}{}{}</select> \
-         <button type=\"submit\">筛选</button></form>",
-        option("", "待推送 / 推送中 / 死信"),
-        option("pending", glossary::delivery_status("pending")),
-        option("dead", glossary::delivery_status("dead")),
-        option("returned", glossary::delivery_status("returned")),
-        option("accepted", glossary::delivery_status("accepted")),
-    );
     let nonempty = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(str::to_string);
     let base = format!(
         "/deliveries{}",
@@ -238,43 +212,86 @@ pub async fn deliveries_page(
             ("source", nonempty(&q.source).as_deref()),
         ])
     );
-    body.push_str(&super::lists::pager("delivery-total", &base, p.total, p.offset, p.limit, p.rows.len()));
-    body.push_str(
-        "<div class=\"scroll\"><table id=\"delivery-list\"><tr><th>编号</th><th>记录</th><th>平台</th>\
-         <th>操作</th><th>状态</th><th>尝试次数</th><th>下次尝试</th><th>错误 / 原因</th><th></th></tr>",
-    );
-    for d in &p.rows {
-        let retry = if caller.is_admin() && (d.status == "dead" || d.status == "pending") {
-            format!(
-                "<form method=\"post\" action=\"/deliveries/retry\" style=\"margin:0\"><input type=\"hidden\" name=\"id\" \
-                 value=\"{}\"><button type=\"submit\">重试</button></form>",
-                d.id
-            )
-        } else {
-            String::new()
-        };
-        let why = match (&d.reason, &d.last_error) {
-            (Some(reason), _) => reason.clone(),
-            (None, Some(error)) => glossary::push_error(error),
-            (None, None) => String::new(),
-        };
-        let _ = write!(
-            body,
-            "<tr><td>{}</td><td><a href=\"/records/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
-             <td>{}</td><td>{}</td><td>{retry}</td></tr>",
-            d.id,
-            d.record_id,
-            d.record_id,
-            esc(&title(&d.destination)),
-            glossary::operation(&d.operation),
-            glossary::delivery_status(&d.status),
-            d.attempts,
-            esc(&glossary::local_time(&d.next_attempt_at)),
-            esc(&why)
-        );
+    let admin = caller.is_admin();
+    let body = html! {
+        table id="delivery-counts" {
+            (header_row(&["平台", "状态", "数量"]))
+            @for (destination, status, n) in &counts {
+                tr {
+                    td { (settings.destination_title(destination)) }
+                    td { (glossary::delivery_status(status)) }
+                    td class="n" { (linked(*n, &format!("/deliveries?status={status}&destination={destination}"))) }
+                }
+            }
+        }
+        @if admin {
+            form method="post" action="/deliveries/retry" {
+                input type="hidden" name="dead" value="1";
+                button type="submit" id="retry-dead" { "全部死信重新投递" }
+            }
+        }
+        h2 { "待处理投递" }
+        (status_filter(q.status.as_deref().unwrap_or("")))
+        (super::lists::pager("delivery-total", &base, p.total, p.offset, p.limit, p.rows.len()))
+        div class="scroll" {
+            table id="delivery-list" {
+                (header_row(&["编号", "记录", "平台", "操作", "状态", "尝试次数", "下次尝试", "错误 / 原因", ""]))
+                @for d in &p.rows { (delivery_row(&settings, d, admin)) }
+            }
+        }
+    };
+    Ok(page("投递", Some(&caller), body).into_response())
+}
+
+/// The queue's status filter, the status asked for selected.
+fn status_filter(status: &str) -> Markup {
+    let choices = [
+        ("", "待推送 / 推送中 / 死信"),
+        ("pending", glossary::delivery_status("pending")),
+        ("dead", glossary::delivery_status("dead")),
+        ("returned", glossary::delivery_status("returned")),
+        ("accepted", glossary::delivery_status("accepted")),
+    ];
+    html! {
+        form method="get" action="/deliveries" {
+            "状态 "
+            select name="status" {
+                @for (value, label) in choices { option value=(value) selected[status == value] { (label) } }
+            }
+            " "
+            button type="submit" { "筛选" }
+        }
     }
-    body.push_str("</table></div>");
-    Ok(page("投递", Some(&caller), &body).into_response())
+}
+
+/// A delivery with why it waits; admins may push a dead or pending one again.
+fn delivery_row(settings: &Settings, d: &DeliveryRow, admin: bool) -> Markup {
+    let why = match (&d.reason, &d.last_error) {
+        (Some(reason), _) => reason.clone(),
+        (None, Some(error)) => glossary::push_error(error),
+        (None, None) => String::new(),
+    };
+    let retry = admin && (d.status == "dead" || d.status == "pending");
+    html! {
+        tr {
+            td { (d.id) }
+            td { a href={ "/records/" (d.record_id) } { (d.record_id) } }
+            td { (settings.destination_title(&d.destination)) }
+            td { (glossary::operation(&d.operation)) }
+            td { (glossary::delivery_status(&d.status)) }
+            td class="n" { (d.attempts) }
+            td { (glossary::local_time(&d.next_attempt_at)) }
+            td { (why) }
+            td {
+                @if retry {
+                    form method="post" action="/deliveries/retry" style="margin:0" {
+                        input type="hidden" name="id" value=(d.id);
+                        button type="submit" { "重试" }
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -27,7 +27,7 @@ pub async fn same_origin_writes(request: Request, next: Next) -> Response {
         return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     }
     let body = format!("<p class=\"err\">{message}</p><p>请求来源：{}</p>", esc(&seen));
-    (StatusCode::FORBIDDEN, page("拒绝访问", None, &body)).into_response()
+    (StatusCode::FORBIDDEN, page("拒绝访问", None, maud::PreEscaped(body))).into_response()
 }
 
 /// `Err` with the origin seen (or a note that there was none) when the request must be refused.

@@ -1,6 +1,5 @@
 //! The dashboard's pages: server-rendered HTML in Chinese, a little CSS, no script needed.
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
@@ -8,11 +7,13 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Deserialize;
 
 use super::AppState;
-use super::api::{ApiError, overview_for};
+use super::api::{ApiError, ChaseRow, ConnectorLine, DepartmentLine, OutageLine, Overview, StatusCount, overview_for};
 use super::auth::{self, Caller, SESSION_COOKIE};
+use crate::config::Settings;
 use crate::store::Cause;
 
 /// Text made safe for HTML element content and attribute values.
@@ -62,47 +63,61 @@ const NAV: &[(&str, &str)] = &[
 ];
 
 /// A whole page with the navigation bar.
-pub fn page(title: &str, caller: Option<&Caller>, body: &str) -> Html<String> {
-    let mut nav = String::new();
-    if let Some(c) = caller {
-        for (href, label) in NAV {
-            if *href == "/deliveries" && c.scope().is_some() {
-                continue;
+pub fn page(title: &str, caller: Option<&Caller>, body: Markup) -> Html<String> {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width";
+                title { (title) " - 信用信息网关" }
+                // A style sheet is raw text in HTML, and this one is the constant above.
+                style { (PreEscaped(STYLE)) }
             }
-            let _ = write!(nav, "<a href=\"{href}\">{label}</a>");
+            body {
+                header {
+                    strong { "公共信用信息网关" }
+                    @if let Some(c) = caller { (navigation(c)) }
+                }
+                main { h1 { (title) } (body) }
+            }
         }
-        nav.push_str(&super::subjects::search_box(""));
-        let who = match c.department_name.as_ref().or(c.department.as_ref()) {
-            Some(d) => format!("{}（{}：{}）", esc(&c.name), c.role.zh(), esc(d)),
-            None => format!("{}（{}）", esc(&c.name), c.role.zh()),
-        };
-        let _ = write!(
-            nav,
-            "<span class=\"who\">{who}</span><form method=\"post\" action=\"/logout\" style=\"margin:0\">\
-             <button type=\"submit\">退出</button></form>"
-        );
+    };
+    Html(markup.into_string())
+}
+
+/// The header's links (投递 for the gateway's staff only), the search box, who is logged in
+/// and the way out.
+fn navigation(c: &Caller) -> Markup {
+    html! {
+        @for (href, label) in NAV {
+            @if *href != "/deliveries" || c.scope().is_none() {
+                a href=(href) { (label) }
+            }
+        }
+        (super::subjects::search_box(""))
+        span class="who" {
+            (c.name) "（" (c.role.zh())
+            @if let Some(d) = c.department_name.as_ref().or(c.department.as_ref()) { "：" (d) }
+            "）"
+        }
+        form method="post" action="/logout" style="margin:0" { button type="submit" { "退出" } }
     }
-    Html(format!(
-        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width\"><title>{t} - 信用信息网关</title>\
-         <style>{STYLE}</style></head><body><header><strong>公共信用信息网关</strong>{nav}</header>\
-         <main><h1>{t}</h1>{body}</main></body></html>",
-        t = esc(title)
-    ))
 }
 
 pub async fn login_form() -> Html<String> {
-    page("登录", None, &login_body(None))
+    page("登录", None, login_body(None))
 }
 
-fn login_body(error: Option<&str>) -> String {
-    let error = error.map(|e| format!("<p class=\"err\">{}</p>", esc(e))).unwrap_or_default();
-    format!(
-        "<form class=\"login\" method=\"post\" action=\"/login\">{error}\
-         <label>用户名<input name=\"name\" autocomplete=\"username\" required></label>\
-         <label>密码<input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
-         <button type=\"submit\">登录</button></form>"
-    )
+fn login_body(error: Option<&str>) -> Markup {
+    html! {
+        form class="login" method="post" action="/login" {
+            @if let Some(e) = error { p class="err" { (e) } }
+            label { "用户名" input name="name" autocomplete="username" required; }
+            label { "密码" input name="password" type="password" autocomplete="current-password" required; }
+            button type="submit" { "登录" }
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -126,7 +141,7 @@ pub async fn login(
             ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
         }
         Ok(auth::Login::Refused) => {
-            (axum::http::StatusCode::UNAUTHORIZED, page("登录", None, &login_body(Some("用户名或密码错误"))))
+            (axum::http::StatusCode::UNAUTHORIZED, page("登录", None, login_body(Some("用户名或密码错误"))))
                 .into_response()
         }
         Ok(auth::Login::Throttled(wait)) => {
@@ -137,7 +152,7 @@ pub async fn login(
             (
                 axum::http::StatusCode::TOO_MANY_REQUESTS,
                 [(header::RETRY_AFTER, seconds.to_string())],
-                page("登录", None, &login_body(Some(&message))),
+                page("登录", None, login_body(Some(&message))),
             )
                 .into_response()
         }
@@ -145,7 +160,7 @@ pub async fn login(
             tracing::error!(error = %e, "login");
             (
                 axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                page("登录", None, &login_body(Some("登录失败，请稍后重试"))),
+                page("登录", None, login_body(Some("登录失败，请稍后重试"))),
             )
                 .into_response()
         }
@@ -178,8 +193,13 @@ pub fn thousands(n: i64) -> String {
 }
 
 /// A figure that links to the list behind it (whose total is the figure).
-pub fn linked(n: i64, href: &str) -> String {
-    format!("<a href=\"{}\">{}</a>", esc(href), thousands(n))
+pub fn linked(n: i64, href: &str) -> Markup {
+    html! { a href=(href) { (thousands(n)) } }
+}
+
+/// A header row of plain column titles.
+pub fn header_row(titles: &[&str]) -> Markup {
+    html! { tr { @for t in titles { th { (t) } } } }
 }
 
 /// The one statement of each measure (SPEC §7), shown under every table that uses them.
@@ -198,164 +218,205 @@ pub const DEFINITIONS: &[(&str, &str)] = &[
 ];
 
 /// The definitions of `terms`, as a footnote.
-pub fn definitions(terms: &[&str]) -> String {
-    let mut out = String::from("<dl class=\"defs\">");
-    for (term, text) in DEFINITIONS.iter().filter(|(t, _)| terms.contains(t)) {
-        let _ = write!(out, "<dt>{term}</dt><dd>{text}</dd>");
+pub fn definitions(terms: &[&str]) -> Markup {
+    html! {
+        dl class="defs" {
+            @for (term, text) in DEFINITIONS.iter().filter(|(t, _)| terms.contains(t)) {
+                dt { (term) } dd { (text) }
+            }
+        }
     }
-    out.push_str("</dl>");
-    out
 }
 
 /// 总览: 今日催办 first (who to chase today, and why), a red banner while a platform fails,
 /// then the figures, each a link to its list; the connectors and the delivery queue.
 pub async fn overview(State(state): State<AppState>, caller: Caller) -> Result<Html<String>, ApiError> {
-    use crate::glossary;
     let o = overview_for(&state, &caller).await?;
     let _ = state.store.audit(&caller.name, "view", "page:overview", state.now()).await;
-    let mut body = String::new();
-    for out in &o.outages {
-        let _ = write!(
-            body,
-            "<p class=\"alarm\" id=\"outage-{}\">{}推送失败（{}），{} 条待推送，自 {} 起。\
-             因此逾期的记录计入“推送失败/平台异常”，不计入部门。</p>",
-            esc(&out.destination),
-            esc(&out.title),
-            esc(&out.http_status.map_or_else(|| out.error.clone(), |c| format!("HTTP {c}"))),
-            thousands(out.pending),
-            esc(&out.since_local),
-        );
+    let withdrawals = state.store.withdrawals_due(state.today(), caller.scope()).await?;
+    let ops = caller.scope().is_none();
+    let settings = state.settings();
+    let body = html! {
+        @for out in &o.outages { (outage_banner(out)) }
+        @for year in &o.calendar_missing_years { (missing_calendar(*year)) }
+        (figure_cards(&o, withdrawals, ops))
+        (chase_table(&o))
+        (definitions(&["已逾期", "部门未报送", "已退回待补正", "推送失败/平台异常", "即将到期", "补正超期"]))
+        p class="note" { "补正期限：退回后 " (o.correction_working_days) " 个工作日。" }
+        (department_table(&o.departments))
+        (definitions(&["迟报率", "已逾期（计入部门）"]))
+        (connector_table(&settings, &o.connectors))
+        @if ops { (delivery_queue(&o.deliveries)) }
+    };
+    Ok(page("总览", Some(&caller), body))
+}
+
+/// The red banner of a platform whose pushes fail now.
+fn outage_banner(out: &OutageLine) -> Markup {
+    let why = out.http_status.map_or_else(|| out.error.clone(), |c| format!("HTTP {c}"));
+    html! {
+        p class="alarm" id={ "outage-" (out.destination) } {
+            (out.title) "推送失败（" (why) "），" (thousands(out.pending)) " 条待推送，自 " (out.since_local)
+            " 起。因此逾期的记录计入“推送失败/平台异常”，不计入部门。"
+        }
     }
-    for year in &o.calendar_missing_years {
-        let _ = write!(
-            body,
-            "<p class=\"warn\">缺少 {year} 年节假日安排：截止日期延伸到该年的记录暂按周末计算（临时），\
-             请在 config/calendar/{year}.toml 中添加国务院办公厅通知。</p>"
-        );
+}
+
+/// The warning for a year whose deadlines are reckoned without its holidays.
+fn missing_calendar(year: i32) -> Markup {
+    html! {
+        p class="warn" {
+            "缺少 " (year) " 年节假日安排：截止日期延伸到该年的记录暂按周末计算（临时），请在 config/calendar/"
+            (year) ".toml 中添加国务院办公厅通知。"
+        }
     }
+}
+
+/// Whether a card turns red when its figure is not zero.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tone {
+    Plain,
+    RedWhenAny,
+}
+
+/// One figure of 总览: a link to its list, or a plain box where the caller has no list.
+fn card(id: &str, label: &str, n: i64, tone: Tone, href: Option<&str>) -> Markup {
+    let bad = tone == Tone::RedWhenAny && n > 0;
+    let inner = html! { (label) b { (thousands(n)) } };
+    html! {
+        @match href {
+            Some(h) => a.card.bad[bad] id={ "card-" (id) } href=(h) { (inner) },
+            None => div.card.bad[bad] id={ "card-" (id) } { (inner) },
+        }
+    }
+}
+
+fn figure_cards(o: &Overview, withdrawals: i64, ops: bool) -> Markup {
+    use crate::glossary;
     let c = &o.counts;
     let month = o.today.get(..7).unwrap_or("");
-    let card = |id: &str, label: &str, n: i64, bad: bool, href: Option<String>| {
-        let class = if bad && n > 0 { "card bad" } else { "card" };
-        match href {
-            Some(h) => {
-                format!("<a class=\"{class}\" id=\"card-{id}\" href=\"{}\">{label}<b>{}</b></a>", esc(&h), thousands(n))
+    let late = format!("/deadlines?status=reported_late&reported_month={month}");
+    html! {
+        p { "今日：" (o.today) "（数据截至 " (glossary::local_time(&o.as_of)) "）" }
+        div class="cards" {
+            (card("records", "记录总数", c.records, Tone::Plain, Some("/deadlines?status=all")))
+            (card("overdue", "已逾期", c.overdue, Tone::RedWhenAny, Some("/deadlines?status=overdue")))
+            (card("due-soon", "即将到期", c.due_soon, Tone::Plain, Some("/deadlines?status=due_soon")))
+            (card("late", "本月迟报", c.late, Tone::RedWhenAny, Some(&late)))
+            (card("returned", "退回待补正", c.returned, Tone::RedWhenAny, Some("/problems")))
+            (card("dead", "推送失败（死信）", c.dead_letters, Tone::RedWhenAny,
+                ops.then_some("/deliveries?status=dead&source=record")))
+            (card("withdrawals", "待撤下公示", withdrawals, Tone::RedWhenAny, Some("/publicity")))
+        }
+    }
+}
+
+/// 今日催办: per department, overdue by cause (what is not the department's is grey), what
+/// falls due soon, corrections past their time and the oldest overdue.
+fn chase_table(o: &Overview) -> Markup {
+    html! {
+        h2 { "今日催办" }
+        table id="chase" {
+            tr {
+                th rowspan="2" { "部门" }
+                th colspan="3" { "已逾期（按原因）" }
+                th rowspan="2" { "2 个工作日内到期" }
+                th rowspan="2" { "补正超期" }
+                th rowspan="2" { "最久逾期（天）" }
             }
-            None => format!("<div class=\"{class}\" id=\"card-{id}\">{label}<b>{}</b></div>", thousands(n)),
+            tr {
+                th { "部门未报送" }
+                th { "已退回待补正" }
+                th { "推送失败/平台异常" br; small { "不计入部门" } }
+            }
+            @for r in &o.chase { (chase_row(r, o.corrections_due_by.as_deref())) }
         }
-    };
-    let ops = caller.scope().is_none();
-    let withdrawals = state.store.withdrawals_due(state.today(), caller.scope()).await?;
-    let _ = write!(
-        body,
-        "<p>今日：{}（数据截至 {}）</p><div class=\"cards\">{}{}{}{}{}{}{}</div>",
-        esc(&o.today),
-        esc(&glossary::local_time(&o.as_of)),
-        card("records", "记录总数", c.records, false, Some("/deadlines?status=all".into())),
-        card("overdue", "已逾期", c.overdue, true, Some("/deadlines?status=overdue".into())),
-        card("due-soon", "即将到期", c.due_soon, false, Some("/deadlines?status=due_soon".into())),
-        card("late", "本月迟报", c.late, true, Some(format!("/deadlines?status=reported_late&reported_month={month}"))),
-        card("returned", "退回待补正", c.returned, true, Some("/problems".into())),
-        card(
-            "dead",
-            "推送失败（死信）",
-            c.dead_letters,
-            true,
-            ops.then(|| "/deliveries?status=dead&source=record".to_string())
-        ),
-        card("withdrawals", "待撤下公示", withdrawals, true, Some("/publicity".into())),
-    );
-
-    body.push_str(
-        "<h2>今日催办</h2><table id=\"chase\"><tr><th rowspan=\"2\">部门</th><th colspan=\"3\">已逾期（按原因）</th>\
-         <th rowspan=\"2\">2 个工作日内到期</th><th rowspan=\"2\">补正超期</th><th rowspan=\"2\">最久逾期（天）</th></tr>\
-         <tr><th>部门未报送</th><th>已退回待补正</th><th>推送失败/平台异常<br><small>不计入部门</small></th></tr>",
-    );
-    let overdue_link = |d: &str, cause: &str| format!("/deadlines?department={d}&status=overdue&cause={cause}");
-    for r in &o.chase {
-        let d = r.id.as_str();
-        let corrections = match &o.corrections_due_by {
-            Some(by) => linked(r.corrections_overdue, &format!("/problems?department={d}&returned_by={by}")),
-            None => "0".into(),
-        };
-        let _ = write!(
-            body,
-            "<tr id=\"chase-{}\"><td>{}</td><td class=\"n{}\">{}</td><td class=\"n{}\">{}</td><td class=\"n ours\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n{}\">{}</td><td class=\"n\">{}</td></tr>",
-            esc(d),
-            esc(&r.name),
-            if r.overdue_department > 0 { " hot" } else { "" },
-            linked(r.overdue_department, &overdue_link(d, "department")),
-            if r.overdue_returned > 0 { " hot" } else { "" },
-            linked(r.overdue_returned, &overdue_link(d, "returned")),
-            linked(r.overdue_push, &overdue_link(d, "push")),
-            linked(r.due_soon, &format!("/deadlines?department={d}&status=due_soon")),
-            if r.corrections_overdue > 0 { " hot" } else { "" },
-            corrections,
-            r.oldest_days_overdue.map_or_else(|| "—".to_string(), |n| n.to_string()),
-        );
     }
-    body.push_str("</table>");
-    body.push_str(&definitions(&["已逾期", "部门未报送", "已退回待补正", "推送失败/平台异常", "即将到期", "补正超期"]));
-    let _ = write!(body, "<p class=\"note\">补正期限：退回后 {} 个工作日。</p>", o.correction_working_days);
+}
 
-    body.push_str(
-        "<h2>部门</h2><table id=\"departments\"><tr><th>部门</th><th>记录</th><th>迟报率（累计）</th><th>已逾期（计入部门）</th>\
-         <th>退回待补正</th></tr>",
-    );
+fn chase_row(r: &ChaseRow, corrections_due_by: Option<&str>) -> Markup {
+    let d = r.id.as_str();
+    let overdue = |cause: &str| format!("/deadlines?department={d}&status=overdue&cause={cause}");
+    html! {
+        tr id={ "chase-" (d) } {
+            td { (r.name) }
+            td.n.hot[r.overdue_department > 0] { (linked(r.overdue_department, &overdue("department"))) }
+            td.n.hot[r.overdue_returned > 0] { (linked(r.overdue_returned, &overdue("returned"))) }
+            td class="n ours" { (linked(r.overdue_push, &overdue("push"))) }
+            td class="n" { (linked(r.due_soon, &format!("/deadlines?department={d}&status=due_soon"))) }
+            td.n.hot[r.corrections_overdue > 0] {
+                @match corrections_due_by {
+                    Some(by) => (linked(r.corrections_overdue, &format!("/problems?department={d}&returned_by={by}"))),
+                    None => "0",
+                }
+            }
+            td class="n" { (r.oldest_days_overdue.map_or_else(|| "—".to_string(), |n| n.to_string())) }
+        }
+    }
+}
+
+/// Per department: its records, 迟报率 and what is charged to it today.
+fn department_table(departments: &[DepartmentLine]) -> Markup {
     let charged = Cause::list_str(&Cause::CHARGED);
-    for d in &o.departments {
-        let id = d.id.as_str();
-        let _ = write!(
-            body,
-            "<tr id=\"department-{}\"><td><a href=\"/departments?department={id}\">{}</a></td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            esc(id),
-            esc(&d.name),
-            linked(d.records, &format!("/deadlines?department={id}&status=all")),
-            percent(d.late_rate),
-            linked(d.overdue, &format!("/deadlines?department={id}&status=overdue&cause={charged}")),
-            linked(d.returned, &format!("/problems?department={id}")),
-        );
-    }
-    body.push_str("</table>");
-    body.push_str(&definitions(&["迟报率", "已逾期（计入部门）"]));
-    body.push_str(
-        "<h2>连接器</h2><div class=\"scroll\"><table id=\"connectors\"><tr><th>连接器</th><th>部门</th><th>状态</th><th>上次运行</th>\
-         <th>下次运行</th><th>累计行数</th><th>错误次数</th><th>最近错误</th></tr>",
-    );
-    let settings = state.settings();
-    for k in &o.connectors {
-        let department = settings.departments.get(&k.department).map_or(k.department.as_str(), |d| d.name.as_str());
-        let _ = write!(
-            body,
-            "<tr><td><a href=\"/connectors#{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td>{}</td></tr>",
-            esc(&k.name),
-            esc(&k.name),
-            esc(department),
-            glossary::connector_status(&k.status),
-            esc(&k.last_run.as_deref().map_or_else(|| "—".to_string(), glossary::local_time)),
-            esc(&k.next_run.as_deref().map_or_else(|| "—".to_string(), glossary::local_time)),
-            thousands(k.rows_total),
-            thousands(k.errors_total),
-            esc(&k.last_error.as_deref().map(glossary::push_error).unwrap_or_default())
-        );
-    }
-    body.push_str("</table></div>");
-    if ops {
-        body.push_str("<h2>投递队列</h2><table id=\"deliveries\"><tr><th>状态</th><th>数量</th></tr>");
-        for s in &o.deliveries {
-            let _ = write!(
-                body,
-                "<tr><td>{}</td><td class=\"n\">{}</td></tr>",
-                glossary::delivery_status(&s.status),
-                linked(s.count, &format!("/deliveries?status={}", s.status))
-            );
+    html! {
+        h2 { "部门" }
+        table id="departments" {
+            (header_row(&["部门", "记录", "迟报率（累计）", "已逾期（计入部门）", "退回待补正"]))
+            @for d in departments {
+                @let id = d.id.as_str();
+                tr id={ "department-" (id) } {
+                    td { a href={ "/departments?department=" (id) } { (d.name) } }
+                    td class="n" { (linked(d.records, &format!("/deadlines?department={id}&status=all"))) }
+                    td class="n" { (percent(d.late_rate)) }
+                    td class="n" {
+                        (linked(d.overdue, &format!("/deadlines?department={id}&status=overdue&cause={charged}")))
+                    }
+                    td class="n" { (linked(d.returned, &format!("/problems?department={id}"))) }
+                }
+            }
         }
-        body.push_str("</table>");
     }
-    Ok(page("总览", Some(&caller), &body))
+}
+
+fn connector_table(settings: &Settings, connectors: &[ConnectorLine]) -> Markup {
+    use crate::glossary;
+    let time = |t: &Option<String>| t.as_deref().map_or_else(|| "—".to_string(), glossary::local_time);
+    html! {
+        h2 { "连接器" }
+        div class="scroll" {
+            table id="connectors" {
+                (header_row(&["连接器", "部门", "状态", "上次运行", "下次运行", "累计行数", "错误次数", "最近错误"]))
+                @for k in connectors {
+                    tr {
+                        td { a href={ "/connectors#" (k.name) } { (k.name) } }
+                        td { (super::lists::department_name(settings, &k.department)) }
+                        td { (glossary::connector_status(&k.status)) }
+                        td { (time(&k.last_run)) }
+                        td { (time(&k.next_run)) }
+                        td class="n" { (thousands(k.rows_total)) }
+                        td class="n" { (thousands(k.errors_total)) }
+                        td { (k.last_error.as_deref().map(glossary::push_error).unwrap_or_default()) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The outbox by status (the gateway's staff only).
+fn delivery_queue(deliveries: &[StatusCount]) -> Markup {
+    html! {
+        h2 { "投递队列" }
+        table id="deliveries" {
+            (header_row(&["状态", "数量"]))
+            @for s in deliveries {
+                tr {
+                    td { (crate::glossary::delivery_status(&s.status)) }
+                    td class="n" { (linked(s.count, &format!("/deliveries?status={}", s.status))) }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

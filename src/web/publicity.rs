@@ -1,17 +1,16 @@
 //! 公示期: penalties ending in the next 30 days, withdrawals due and late, held-back minor
 //! penalties, periods too short or too long; the publicity block of the record page.
 
-use std::fmt::Write as _;
-
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::Html;
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::AppState;
 use super::api::ApiError;
 use super::auth::Caller;
-use super::pages::{esc, page};
+use super::pages::{header_row, page};
 use crate::publicity::{Listing, Status};
 use crate::publicity_view;
 
@@ -61,99 +60,103 @@ fn class(l: &Listing) -> String {
     }
 }
 
-fn table(id: &str, rows: &[&Listing]) -> String {
-    let mut out = format!(
-        "<table id=\"{id}\"><tr><th>文书号</th><th>相对人</th><th>决定日期</th><th>规则</th><th>失信程度</th>\
-         <th>领域</th><th>最短至</th><th>最长至</th><th>部门截止期</th><th>计划撤下</th><th>状态</th></tr>"
-    );
-    for l in rows {
-        let _ = write!(
-            out,
-            "<tr><td><a href=\"/records/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            l.id,
-            esc(l.wsh.as_deref().unwrap_or("—")),
-            esc(l.subject.as_deref().unwrap_or("—")),
-            l.decided,
-            esc(&l.regime),
-            esc(&class(l)),
-            esc(l.sector.as_deref().unwrap_or("—")),
-            l.min_end,
-            l.max_end,
-            date(l.department_end),
-            date(l.planned_end),
-            l.status.zh(),
-        );
+fn table(id: &str, rows: &[&Listing]) -> Markup {
+    html! {
+        table id=(id) {
+            (header_row(&[
+                "文书号", "相对人", "决定日期", "规则", "失信程度", "领域", "最短至", "最长至", "部门截止期", "计划撤下", "状态",
+            ]))
+            @for l in rows {
+                tr {
+                    td { a href={ "/records/" (l.id) } { (l.wsh.as_deref().unwrap_or("—")) } }
+                    td { (l.subject.as_deref().unwrap_or("—")) }
+                    td { (l.decided) }
+                    td { (l.regime) }
+                    td { (class(l)) }
+                    td { (l.sector.as_deref().unwrap_or("—")) }
+                    td { (l.min_end) }
+                    td { (l.max_end) }
+                    td { (date(l.department_end)) }
+                    td { (date(l.planned_end)) }
+                    td { (l.status.zh()) }
+                }
+            }
+        }
     }
-    out.push_str("</table>");
-    out
 }
+
+/// The listings of each concern, one table each, in the order they must be acted on.
+const SECTIONS: [(&str, &str, &[Status]); 5] = [
+    ("withdrawal-late", "撤下超期", &[Status::WithdrawalLate]),
+    ("withdrawal-due", "待撤下", &[Status::WithdrawalDue]),
+    ("ending", "30 日内到期", &[Status::Ending]),
+    ("held", "暂缓公示的轻微失信", &[Status::Held]),
+    ("too-short-long", "公示截止期过短或过长", &[Status::TooShort, Status::TooLong]),
+];
 
 /// `GET /publicity`.
 pub async fn page_html(State(state): State<AppState>, caller: Caller) -> Result<Html<String>, ApiError> {
     let rows = publicity_view::list(&state.settings(), &state.store, state.today(), None, caller.scope()).await?;
     let _ = state.store.audit(&caller.name, "view", "page:publicity", state.now()).await;
-    let mut body = String::from(
-        "<p>公示期限按 config/publicity.toml 的规定（发改办财金〔2019〕527号、国家发展改革委令第58号、《信用修复管理办法》）计算：部门公示截止期限定在最短与最长期限之间，到期次日撤下。</p>",
-    );
-    for (id, title, statuses) in [
-        ("withdrawal-late", "撤下超期", &[Status::WithdrawalLate][..]),
-        ("withdrawal-due", "待撤下", &[Status::WithdrawalDue][..]),
-        ("ending", "30 日内到期", &[Status::Ending][..]),
-        ("held", "暂缓公示的轻微失信", &[Status::Held][..]),
-        ("too-short-long", "公示截止期过短或过长", &[Status::TooShort, Status::TooLong][..]),
-    ] {
-        let listed: Vec<&Listing> = rows.iter().filter(|l| statuses.contains(&l.status)).collect();
-        let _ = write!(body, "<h2>{title}（{}）</h2>", listed.len());
-        if !listed.is_empty() {
-            body.push_str(&table(id, &listed));
+    let body = html! {
+        p {
+            "公示期限按 config/publicity.toml 的规定（发改办财金〔2019〕527号、国家发展改革委令第58号、《信用修复管理办法》）计算："
+            "部门公示截止期限定在最短与最长期限之间，到期次日撤下。"
         }
-    }
-    Ok(page("公示期", Some(&caller), &body))
+        @for (id, title, statuses) in SECTIONS {
+            @let listed: Vec<&Listing> = rows.iter().filter(|l| statuses.contains(&l.status)).collect();
+            h2 { (title) "（" (listed.len()) "）" }
+            @if !listed.is_empty() { (table(id, &listed)) }
+        }
+    };
+    Ok(page("公示期", Some(&caller), body))
 }
 
 /// The record page's 公示期 block; empty for a record without a period.
-pub async fn block(state: &AppState, id: i64) -> Result<String, ApiError> {
+pub async fn block(state: &AppState, id: i64) -> Result<Markup, ApiError> {
     let Some(shown) = publicity_view::show(&state.settings(), &state.store, state.today(), id).await? else {
-        return Ok(String::new());
+        return Ok(Markup::default());
     };
     let l = &shown.listing;
-    let mut out = format!(
-        "<h2>公示期</h2><table id=\"publicity\"><tr><th>规则</th><td>{}</td></tr><tr><th>失信程度</th><td>{}</td></tr>\
-         <tr><th>领域</th><td>{}</td></tr><tr><th>最短 / 最长公示至</th><td>{} / {}</td></tr>\
-         <tr><th>部门公示截止期</th><td>{}</td></tr><tr><th>计划撤下</th><td>{}</td></tr><tr><th>状态</th><td>{}</td></tr>",
-        esc(&l.regime),
-        esc(&class(l)),
-        esc(l.sector.as_deref().unwrap_or("—")),
-        l.min_end,
-        l.max_end,
-        date(l.department_end),
-        date(l.planned_end),
-        l.status.zh(),
-    );
-    if let Some(due) = shown.withdrawal.due_on {
-        let done = match (shown.withdrawal.done_on, shown.withdrawal.on_time) {
-            (Some(d), Some(true)) => format!("{d} 完成（按时）"),
-            (Some(d), _) => format!("{d} 完成（超期）"),
-            (None, _) => "未完成".to_string(),
-        };
-        let _ = write!(out, "<tr><th>撤下期限</th><td>{due}，{done}</td></tr>");
+    let w = &shown.withdrawal;
+    Ok(html! {
+        h2 { "公示期" }
+        table id="publicity" {
+            tr { th { "规则" } td { (l.regime) } }
+            tr { th { "失信程度" } td { (class(l)) } }
+            tr { th { "领域" } td { (l.sector.as_deref().unwrap_or("—")) } }
+            tr { th { "最短 / 最长公示至" } td { (l.min_end) " / " (l.max_end) } }
+            tr { th { "部门公示截止期" } td { (date(l.department_end)) } }
+            tr { th { "计划撤下" } td { (date(l.planned_end)) } }
+            tr { th { "状态" } td { (l.status.zh()) } }
+            @if let Some(due) = w.due_on {
+                tr {
+                    th { "撤下期限" }
+                    td {
+                        (due) "，"
+                        @match (w.done_on, w.on_time) {
+                            (Some(d), Some(true)) => { (d) " 完成（按时）" },
+                            (Some(d), _) => { (d) " 完成（超期）" },
+                            (None, _) => "未完成",
+                        }
+                    }
+                }
+            }
+        }
+        @for e in &shown.history {
+            p class="event" {
+                (event_kind(&e.kind)) "：" (e.decided) "，" (e.reference.as_deref().unwrap_or(""))
+                (e.reason.as_deref().unwrap_or("")) "，撤下期限 " (e.due_on)
+            }
+        }
+    })
+}
+
+/// An early end of publication in Chinese.
+fn event_kind(kind: &str) -> &'static str {
+    match kind {
+        "repair" => "信用修复",
+        "delete" => "部门删除",
+        _ => "部门撤销",
     }
-    out.push_str("</table>");
-    for e in &shown.history {
-        let kind = match e.kind.as_str() {
-            "repair" => "信用修复",
-            "delete" => "部门删除",
-            _ => "部门撤销",
-        };
-        let _ = write!(
-            out,
-            "<p class=\"event\">{kind}：{}，{}{}，撤下期限 {}</p>",
-            esc(&e.decided),
-            esc(e.reference.as_deref().unwrap_or("")),
-            esc(e.reason.as_deref().unwrap_or("")),
-            esc(&e.due_on)
-        );
-    }
-    Ok(out)
 }

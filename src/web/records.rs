@@ -2,18 +2,18 @@
 //! source, versions, pushes, receipts, deadline). ID numbers in them (business keys,
 //! content, reasons) are masked for all but admins by the layer in `masking`.
 
-use std::fmt::Write as _;
-
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
+use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::api::ApiError;
 use super::auth::Caller;
 use super::lists;
-use super::pages::{esc, page};
+use super::pages::{header_row, page, thousands};
+use crate::config::Settings;
 use crate::glossary;
 use crate::store::{InvalidRow, PushRow, RecordDetail, ReturnFilter, ReturnRow};
 
@@ -227,117 +227,113 @@ pub async fn problems_page(
             ])
         )
     };
-    let departments: String = settings
-        .departments
-        .iter()
-        .filter(|d| caller.sees(&d.id))
-        .map(|d| {
-            let sel = if department.as_deref() == Some(d.id.as_str()) { " selected" } else { "" };
-            format!("<option value=\"{}\"{sel}>{}</option>", esc(&d.id), esc(&d.name))
-        })
-        .collect();
-    let mut body = format!(
-        "<form method=\"get\" action=\"/problems\" id=\"filter\"><label>搜索 <input name=\"q\" value=\"{}\" \
-         placeholder=\"统一社会信用代码、名称或文书号\" size=\"28\"></label> 部门 <select name=\"department\">\
-         <option value=\"\">全部</option>{departments}</select> {}{}<button type=\"submit\">筛选</button></form>",
-        esc(nonempty(&q.q).as_deref().unwrap_or("")),
-        nonempty(&q.returned_by)
-            .map(|b| format!(
-                "<input type=\"hidden\" name=\"returned_by\" value=\"{0}\">仅补正超期（{0} 及以前退回） ",
-                esc(&b)
-            ))
-            .unwrap_or_default(),
-        nonempty(&q.decision_month)
-            .map(|m| format!("<input type=\"hidden\" name=\"decision_month\" value=\"{0}\">决定月份 {0} ", esc(&m)))
-            .unwrap_or_default(),
-    );
-    if q.view.as_deref() != Some("invalid") {
-        let _ = write!(
-            body,
-            "<h2>平台退回、待部门补正</h2><p>请按处理建议修改后，以相同业务主键重新提交；新版本推送并被接收后自动关闭。\
-             补正期限为退回后 {} 个工作日。</p>",
-            settings.gateway.correction_working_days
-        );
-        body.push_str(&lists::pager(
-            "returned-total",
-            &base(None),
-            p.returned_total,
-            p.offset,
-            p.limit,
-            p.returned.len(),
-        ));
-        body.push_str(
-            "<div class=\"scroll\"><table id=\"returned\"><tr><th>部门</th><th>信息类别</th><th>主体名称</th><th>业务主键</th>\
-             <th>退回平台</th><th>退回原因</th><th>处理建议</th><th>退回日期</th><th>补正期限</th><th>来源</th></tr>",
-        );
-        for r in &p.returned {
-            let _ = write!(
-                body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td><a href=\"/records/{}\">{}</a></td><td>{}</td><td>{}{}</td>\
-                 <td>{}</td><td>{}</td><td>{}</td><td>{}（第 {} 行）</td></tr>",
-                esc(&r.department_name),
-                esc(&r.item_name),
-                esc(r.subject_name.as_deref().unwrap_or("—")),
-                r.record_id,
-                esc(&lists::key_text(&r.business_key)),
-                esc(&r.platforms.join("、")),
-                r.rule.as_deref().map(|x| format!("〔规则 {}〕", esc(x))).unwrap_or_default(),
-                esc(&r.reason),
-                esc(&r.advice),
-                esc(&r.returned_on),
-                match (&r.correct_by, r.correction_overdue) {
-                    (Some(d), true) => format!("{} <span class=\"overdue-mark\">已超期</span>", esc(d)),
-                    (Some(d), false) => esc(d),
-                    (None, _) => "—".into(),
-                },
-                esc(&r.source_file),
-                r.source_line,
-            );
+    let invalid_view = q.view.as_deref() == Some("invalid");
+    let body = html! {
+        (problem_filter(&settings, &caller, department.as_deref(), &q))
+        @if !invalid_view {
+            h2 { "平台退回、待部门补正" }
+            p {
+                "请按处理建议修改后，以相同业务主键重新提交；新版本推送并被接收后自动关闭。补正期限为退回后 "
+                (settings.gateway.correction_working_days) " 个工作日。"
+            }
+            (lists::pager("returned-total", &base(None), p.returned_total, p.offset, p.limit, p.returned.len()))
+            div class="scroll" {
+                table id="returned" {
+                    (header_row(&[
+                        "部门", "信息类别", "主体名称", "业务主键", "退回平台", "退回原因", "处理建议", "退回日期", "补正期限", "来源",
+                    ]))
+                    @for r in &p.returned { (returned_row(r)) }
+                }
+            }
         }
-        body.push_str("</table></div>");
+        h2 { "校验未通过的数据行" }
+        @if invalid_view {
+            (lists::pager("invalid-total", &base(Some("invalid")), p.invalid_total, p.offset, p.limit, p.invalid.len()))
+        } @else {
+            p class="pager" id="invalid-total" {
+                "共 " b class="total" { (thousands(p.invalid_total)) } " 行，以下为最近 " (p.invalid.len()) " 行，"
+                a href=(base(Some("invalid"))) { "查看全部" }
+            }
+        }
+        div class="scroll" {
+            table id="invalid" {
+                (header_row(&["部门", "信息类别", "文件", "行号", "字段", "原因", "原始值", "导入时间", "错误报告"]))
+                @for l in &p.invalid { (invalid_row(&settings, l)) }
+            }
+        }
+    };
+    Ok(page("问题数据", Some(&caller), body))
+}
+
+/// The search, the department and the filters a figure's link brought (kept, hidden).
+fn problem_filter(settings: &Settings, caller: &Caller, department: Option<&str>, q: &ProblemsQuery) -> Markup {
+    html! {
+        form method="get" action="/problems" id="filter" {
+            label {
+                "搜索 "
+                input name="q" value=(nonempty(&q.q).unwrap_or_default()) placeholder="统一社会信用代码、名称或文书号" size="28";
+            }
+            " 部门 "
+            select name="department" {
+                option value="" { "全部" }
+                @for d in settings.departments.iter().filter(|d| caller.sees(&d.id)) {
+                    option value=(d.id) selected[department == Some(d.id.as_str())] { (d.name) }
+                }
+            }
+            " "
+            @if let Some(by) = nonempty(&q.returned_by) {
+                input type="hidden" name="returned_by" value=(by);
+                "仅补正超期（" (by) " 及以前退回） "
+            }
+            @if let Some(m) = nonempty(&q.decision_month) {
+                input type="hidden" name="decision_month" value=(m);
+                "决定月份 " (m) " "
+            }
+            button type="submit" { "筛选" }
+        }
     }
-    let _ = write!(body, "<h2>校验未通过的数据行</h2>");
-    if q.view.as_deref() == Some("invalid") {
-        body.push_str(&lists::pager(
-            "invalid-total",
-            &base(Some("invalid")),
-            p.invalid_total,
-            p.offset,
-            p.limit,
-            p.invalid.len(),
-        ));
-    } else {
-        let _ = write!(
-            body,
-            "<p class=\"pager\" id=\"invalid-total\">共 <b class=\"total\">{}</b> 行，以下为最近 {} 行，<a href=\"{}\">查看全部</a></p>",
-            super::pages::thousands(p.invalid_total),
-            p.invalid.len(),
-            esc(&base(Some("invalid")))
-        );
+}
+
+/// A returned record with the platforms' reasons, what to do and by when.
+fn returned_row(r: &ReturnedLine) -> Markup {
+    html! {
+        tr {
+            td { (r.department_name) }
+            td { (r.item_name) }
+            td { (r.subject_name.as_deref().unwrap_or("—")) }
+            td { a href={ "/records/" (r.record_id) } { (lists::key_text(&r.business_key)) } }
+            td { (r.platforms.join("、")) }
+            td { @if let Some(rule) = &r.rule { "〔规则 " (rule) "〕" } (r.reason) }
+            td { (r.advice) }
+            td { (r.returned_on) }
+            td {
+                @match (&r.correct_by, r.correction_overdue) {
+                    (Some(d), true) => { (d) " " span class="overdue-mark" { "已超期" } },
+                    (Some(d), false) => (d),
+                    (None, _) => "—",
+                }
+            }
+            td { (r.source_file) "（第 " (r.source_line) " 行）" }
+        }
     }
-    body.push_str(
-        "<div class=\"scroll\"><table id=\"invalid\"><tr><th>部门</th><th>信息类别</th><th>文件</th><th>行号</th><th>字段</th>\
-         <th>原因</th><th>原始值</th><th>导入时间</th><th>错误报告</th></tr>",
-    );
-    for l in &p.invalid {
-        let r = &l.row;
-        let _ = write!(
-            body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td><a class=\"report\" href=\"{}\">下载</a></td></tr>",
-            esc(&l.department_name),
-            esc(&lists::item_name(&settings, &r.item)),
-            esc(&l.file_name),
-            r.line,
-            esc(l.field_name.as_deref().unwrap_or("")),
-            esc(&glossary::field_names_in(&r.reason, &lists::field_names(&settings, &r.item))),
-            esc(r.value.as_deref().unwrap_or("")),
-            esc(&glossary::local_time(&r.at)),
-            esc(&l.report_url),
-        );
+}
+
+/// A row that failed the checks: where it is, which field, why, and its error report.
+fn invalid_row(settings: &Settings, l: &InvalidLine) -> Markup {
+    let r = &l.row;
+    html! {
+        tr {
+            td { (l.department_name) }
+            td { (lists::item_name(settings, &r.item)) }
+            td { (l.file_name) }
+            td { (r.line) }
+            td { (l.field_name.as_deref().unwrap_or("")) }
+            td { (glossary::field_names_in(&r.reason, &lists::field_names(settings, &r.item))) }
+            td { (r.value.as_deref().unwrap_or("")) }
+            td { (glossary::local_time(&r.at)) }
+            td { a class="report" href=(l.report_url) { "下载" } }
+        }
     }
-    body.push_str("</table></div>");
-    Ok(page("问题数据", Some(&caller), &body))
 }
 
 /// The department's error report for one ingest run (行号, 字段, 原因, 原始值), made from the
@@ -450,20 +446,24 @@ pub async fn record_api(
 }
 
 /// The content JSON as a two-column table of catalogue field names and values.
-fn content_table(state: &AppState, item: &str, content: &str) -> String {
-    let settings = state.settings();
+fn content_table(settings: &Settings, item: &str, content: &str) -> Markup {
     let fields = settings.catalogue.item(item);
     let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(content) else {
-        return format!("<pre>{}</pre>", esc(content));
+        return html! { pre { (content) } };
     };
-    let mut out = String::from("<table class=\"content\">");
-    for (key, value) in map {
-        let label = fields.and_then(|i| i.fields.iter().find(|f| f.key == key)).map_or(key.clone(), |f| f.name.clone());
-        let value = value.as_str().map_or_else(|| value.to_string(), str::to_string);
-        let _ = write!(out, "<tr><th title=\"{}\">{}</th><td>{}</td></tr>", esc(&key), esc(&label), esc(&value));
+    let label = |key: &str| {
+        fields.and_then(|i| i.fields.iter().find(|f| f.key == key)).map_or_else(|| key.to_string(), |f| f.name.clone())
+    };
+    html! {
+        table class="content" {
+            @for (key, value) in &map {
+                tr {
+                    th title=(key) { (label(key)) }
+                    td { (value.as_str().map_or_else(|| value.to_string(), str::to_string)) }
+                }
+            }
+        }
     }
-    out.push_str("</table>");
-    out
 }
 
 pub async fn record_page(
@@ -473,109 +473,122 @@ pub async fn record_page(
 ) -> Result<Response, ApiError> {
     let _ = state.store.audit(&caller.name, "view", &format!("page:record:{id}"), state.now()).await;
     let Some(l) = lineage(&state, &caller, id).await? else {
-        let body = "<p>记录不存在或无权查看。</p>";
+        let body = html! { p { "记录不存在或无权查看。" } };
         return Ok((axum::http::StatusCode::NOT_FOUND, page("记录", Some(&caller), body)).into_response());
     };
-    let r = &l.record;
-    let department = state.settings().departments.get(&r.department).map_or(r.department.clone(), |d| d.name.clone());
     let settings = state.settings();
+    let r = &l.record;
     let names = lists::field_names(&settings, &r.item);
-    let title = |d: &str| settings.destination_title(d).to_string();
-    let mut body = String::new();
-    if l.under_objection {
-        body.push_str(
-            "<p class=\"warn\" id=\"under-objection\">异议处理中：本记录有待部门答复的异议，见下方“异议”。</p>",
-        );
-    }
-    let _ = write!(
-        body,
-        "<table id=\"lineage\"><tr><th>信息类别</th><td>{}</td></tr><tr><th>部门</th><td>{}</td></tr>\
-         <tr><th>业务主键</th><td>{}</td></tr><tr><th>当前版本</th><td>{}</td></tr>\
-         <tr><th>来源</th><td>{}（第 {} 行，连接器 {}，导入批次 {}）</td></tr>\
-         <tr><th>决定日期</th><td>{}</td></tr><tr><th>截止日期</th><td>{}{}</td></tr>\
-         <tr><th>省平台接收</th><td>{}</td></tr><tr><th>首次入库 / 最近更新</th><td>{} / {}</td></tr></table>",
-        esc(&lists::item_name(&state.settings(), &r.item)),
-        esc(&department),
-        esc(&r.business_key.replace(crate::record::KEY_SEPARATOR, " / ")),
-        r.version,
-        esc(glossary::file_name(&r.source)),
-        r.source_line,
-        esc(&r.connector),
-        r.ingest_run_id,
-        esc(r.decision_date.as_deref().unwrap_or("—")),
-        esc(r.deadline.as_deref().unwrap_or("—")),
-        if r.deadline_provisional { "（临时：该年节假日安排未发布）" } else { "" },
-        esc(&r.reported_at.as_deref().map_or_else(|| "未接收".to_string(), glossary::local_time)),
-        esc(&glossary::local_time(&r.created_at)),
-        esc(&glossary::local_time(&r.updated_at)),
-    );
-    let _ = write!(body, "<h2>当前内容</h2>{}", content_table(&state, &r.item, &r.content));
-    body.push_str(&super::publicity::block(&state, id).await?);
-    body.push_str(
-        "<h2>推送与回执</h2><table id=\"pushes\"><tr><th>平台</th><th>版本</th><th>操作</th><th>状态</th>\
-                   <th>尝试次数</th><th>推送时间</th><th>数据包</th><th>规则</th><th>原因 / 错误</th></tr>",
-    );
-    for p in &l.pushes {
-        let _ = write!(
-            body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&title(&p.destination)),
-            p.version,
-            glossary::operation(&p.operation),
-            glossary::delivery_status(&p.status),
-            p.attempts,
-            esc(&p.pushed_at.as_deref().map(glossary::local_time).unwrap_or_default()),
-            esc(p.package_id.as_deref().unwrap_or("")),
-            esc(p.rule.as_deref().unwrap_or("")),
-            esc(&match (&p.reason, &p.last_error) {
-                (Some(reason), _) => glossary::field_names_in(reason, &names),
-                (None, Some(error)) => glossary::push_error(error),
-                (None, None) => String::new(),
-            }),
-        );
-    }
-    body.push_str("</table>");
-    if !l.returns.is_empty() {
-        body.push_str(
-            "<h2>退回记录</h2><table><tr><th>平台</th><th>版本</th><th>原因</th><th>退回日期</th><th>关闭</th></tr>",
-        );
-        for x in &l.returns {
-            let _ = write!(
-                body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&title(&x.destination)),
-                x.version,
-                esc(&glossary::field_names_in(&x.reason, &names)),
-                esc(&x.returned_on),
-                esc(&x.closed_at.as_deref().map_or_else(|| "未关闭".to_string(), glossary::local_time))
-            );
+    let publicity = super::publicity::block(&state, id).await?;
+    let body = html! {
+        @if l.under_objection {
+            p class="warn" id="under-objection" { "异议处理中：本记录有待部门答复的异议，见下方“异议”。" }
         }
-        body.push_str("</table>");
-    }
-    if !l.objections.is_empty() {
-        body.push_str(
-            "<h2>异议</h2><table id=\"record-objections\"><tr><th>编号</th><th>事由</th><th>受理日期</th><th>答复期限</th>\
-             <th>状态</th><th>答复日期</th></tr>",
-        );
-        for o in &l.objections {
-            let _ = write!(
-                body,
-                "<tr><td><a href=\"/objections/{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td></tr>",
-                o.id,
-                esc(&o.ground),
-                esc(&o.received),
-                esc(&o.due),
-                crate::objection::Status::parse(o.status).map_or("", crate::objection::Status::zh),
-                esc(o.answered_on.as_deref().unwrap_or("")),
-            );
+        (lineage_table(&settings, r))
+        h2 { "当前内容" }
+        (content_table(&settings, &r.item, &r.content))
+        (publicity)
+        h2 { "推送与回执" }
+        table id="pushes" {
+            (header_row(&["平台", "版本", "操作", "状态", "尝试次数", "推送时间", "数据包", "规则", "原因 / 错误"]))
+            @for p in &l.pushes { (push_row(&settings, p, &names)) }
         }
-        body.push_str("</table>");
-    }
-    if !l.history.is_empty() {
-        body.push_str("<h2>历史版本</h2>");
-        for (version, content) in &l.history {
-            let _ = write!(body, "<h3>版本 {version}</h3>{}", content_table(&state, &r.item, content));
+        @if !l.returns.is_empty() {
+            h2 { "退回记录" }
+            table {
+                (header_row(&["平台", "版本", "原因", "退回日期", "关闭"]))
+                @for x in &l.returns {
+                    tr {
+                        td { (settings.destination_title(&x.destination)) }
+                        td { (x.version) }
+                        td { (glossary::field_names_in(&x.reason, &names)) }
+                        td { (x.returned_on) }
+                        td { (x.closed_at.as_deref().map_or_else(|| "未关闭".to_string(), glossary::local_time)) }
+                    }
+                }
+            }
+        }
+        @if !l.objections.is_empty() { (objection_table(&l.objections)) }
+        @if !l.history.is_empty() {
+            h2 { "历史版本" }
+            @for (version, content) in &l.history {
+                h3 { "版本 " (version) }
+                (content_table(&settings, &r.item, content))
+            }
+        }
+    };
+    Ok(page("记录", Some(&caller), body).into_response())
+}
+
+/// Where the record came from and where it stands.
+fn lineage_table(settings: &Settings, r: &RecordDetail) -> Markup {
+    html! {
+        table id="lineage" {
+            tr { th { "信息类别" } td { (lists::item_name(settings, &r.item)) } }
+            tr { th { "部门" } td { (lists::department_name(settings, &r.department)) } }
+            tr { th { "业务主键" } td { (lists::key_text(&r.business_key)) } }
+            tr { th { "当前版本" } td { (r.version) } }
+            tr {
+                th { "来源" }
+                td {
+                    (glossary::file_name(&r.source)) "（第 " (r.source_line) " 行，连接器 " (r.connector) "，导入批次 "
+                    (r.ingest_run_id) "）"
+                }
+            }
+            tr { th { "决定日期" } td { (r.decision_date.as_deref().unwrap_or("—")) } }
+            tr {
+                th { "截止日期" }
+                td {
+                    (r.deadline.as_deref().unwrap_or("—"))
+                    @if r.deadline_provisional { "（临时：该年节假日安排未发布）" }
+                }
+            }
+            tr { th { "省平台接收" } td { (r.reported_at.as_deref().map_or_else(|| "未接收".to_string(), glossary::local_time)) } }
+            tr {
+                th { "首次入库 / 最近更新" }
+                td { (glossary::local_time(&r.created_at)) " / " (glossary::local_time(&r.updated_at)) }
+            }
         }
     }
-    Ok(page("记录", Some(&caller), &body).into_response())
+}
+
+/// A push of one version and what the platform answered; field keys in reasons named in Chinese.
+fn push_row(settings: &Settings, p: &PushRow, names: &[(String, String)]) -> Markup {
+    let why = match (&p.reason, &p.last_error) {
+        (Some(reason), _) => glossary::field_names_in(reason, names),
+        (None, Some(error)) => glossary::push_error(error),
+        (None, None) => String::new(),
+    };
+    html! {
+        tr {
+            td { (settings.destination_title(&p.destination)) }
+            td { (p.version) }
+            td { (glossary::operation(&p.operation)) }
+            td { (glossary::delivery_status(&p.status)) }
+            td { (p.attempts) }
+            td { (p.pushed_at.as_deref().map(glossary::local_time).unwrap_or_default()) }
+            td { (p.package_id.as_deref().unwrap_or("")) }
+            td { (p.rule.as_deref().unwrap_or("")) }
+            td { (why) }
+        }
+    }
+}
+
+fn objection_table(objections: &[crate::objection::handle::Summary]) -> Markup {
+    html! {
+        h2 { "异议" }
+        table id="record-objections" {
+            (header_row(&["编号", "事由", "受理日期", "答复期限", "状态", "答复日期"]))
+            @for o in objections {
+                tr {
+                    td { a href={ "/objections/" (o.id) } { (o.id) } }
+                    td { (o.ground) }
+                    td { (o.received) }
+                    td { (o.due) }
+                    td { (crate::objection::Status::parse(o.status).map_or("", crate::objection::Status::zh)) }
+                    td { (o.answered_on.as_deref().unwrap_or("")) }
+                }
+            }
+        }
+    }
 }

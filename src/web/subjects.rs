@@ -72,12 +72,13 @@ pub async fn search_api(
 }
 
 /// The search box, as the header has it too.
-pub fn search_box(q: &str) -> String {
-    format!(
-        "<form class=\"search\" method=\"get\" action=\"/subjects\"><input name=\"q\" value=\"{}\" \
-         placeholder=\"统一社会信用代码或名称\" aria-label=\"主体查询\"><button type=\"submit\">查询</button></form>",
-        esc(q)
-    )
+pub fn search_box(q: &str) -> maud::Markup {
+    maud::html! {
+        form class="search" method="get" action="/subjects" {
+            input name="q" value=(q) placeholder="统一社会信用代码或名称" aria-label="主体查询";
+            button type="submit" { "查询" }
+        }
+    }
 }
 
 pub async fn search_page(
@@ -87,14 +88,14 @@ pub async fn search_page(
 ) -> Result<Html<String>, ApiError> {
     let answer = search(&state, &caller, &q).await?;
     let _ = state.store.audit(&caller.name, "view", "page:subjects", state.now()).await;
-    let mut body = search_box(&answer.q);
+    let mut body = search_box(&answer.q).into_string();
     if answer.q.trim().is_empty() {
         body.push_str("<p>按统一社会信用代码（全部或开头）或名称（全部或部分）查询主体的信用档案。</p>");
-        return Ok(page("信用档案查询", Some(&caller), &body));
+        return Ok(page("信用档案查询", Some(&caller), maud::PreEscaped(body)));
     }
     if answer.items.is_empty() {
         let _ = write!(body, "<p id=\"no-hits\">未找到与“{}”相符的主体。</p>", esc(&answer.q));
-        return Ok(page("信用档案查询", Some(&caller), &body));
+        return Ok(page("信用档案查询", Some(&caller), maud::PreEscaped(body)));
     }
     let others = answer.items.iter().any(|h| h.other_records.is_some());
     body.push_str("<table id=\"hits\"><tr><th>统一社会信用代码</th><th>名称</th><th>记录数</th>");
@@ -118,7 +119,7 @@ pub async fn search_page(
         body.push_str("</tr>");
     }
     body.push_str("</table>");
-    Ok(page("信用档案查询", Some(&caller), &body))
+    Ok(page("信用档案查询", Some(&caller), maud::PreEscaped(body)))
 }
 
 fn valid_code(code: &str) -> bool {
@@ -142,8 +143,8 @@ fn not_found_json() -> Response {
 }
 
 fn not_found_page(caller: &Caller) -> Response {
-    let body = format!("{}<p>主体不存在或无权查看。</p>", search_box(""));
-    (axum::http::StatusCode::NOT_FOUND, page("信用档案", Some(caller), &body)).into_response()
+    let body = format!("{}<p>主体不存在或无权查看。</p>", search_box("").into_string());
+    (axum::http::StatusCode::NOT_FOUND, page("信用档案", Some(caller), maud::PreEscaped(body))).into_response()
 }
 
 /// `GET /api/v1/subjects/{code}`: the credit file.
@@ -315,7 +316,7 @@ pub async fn file_page(
 ) -> Result<Response, ApiError> {
     let _ = state.store.audit(&caller.name, "view", &format!("page:subject:{code}"), state.now()).await;
     let Some(f) = file(&state, &caller, &code).await? else { return Ok(not_found_page(&caller)) };
-    let mut body = search_box("");
+    let mut body = search_box("").into_string();
     let _ = write!(
         body,
         "<p><a id=\"report-link\" href=\"/subjects/{}/report\">打印信用报告</a></p><h2>主体信息</h2>{}<h2>信用等级</h2>{}",
@@ -346,7 +347,7 @@ pub async fn file_page(
     if !f.grades.is_empty() {
         let _ = write!(body, "<h2>等级历史</h2>{}", history_table(&f));
     }
-    Ok(page(&format!("信用档案：{}", f.name), Some(&caller), &body).into_response())
+    Ok(page(&format!("信用档案：{}", f.name), Some(&caller), maud::PreEscaped(body)).into_response())
 }
 
 /// The credit report's chapters: which items each holds (items not named go to 其他信息).

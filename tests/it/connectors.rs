@@ -1183,7 +1183,7 @@ async fn good_rows_are_stored_when_the_error_report_cannot_be_written_and_it_is_
     let runs = store.recent_runs(None, 10).await.unwrap();
     assert_eq!(runs[0].status, "done");
     let why = runs[0].report_error.clone().expect("the run says its report is missing");
-    let shown = credit_gateway::web::operations::run_status(&runs[0]);
+    let shown = credit_gateway::web::operations::run_status(&runs[0]).into_string();
     assert!(shown.contains("错误报告未写出"), "{shown}");
 
     // The outbox is made writable: the daemon's next pass writes the report.
