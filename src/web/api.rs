@@ -83,6 +83,9 @@ pub struct Overview {
     pub correction_working_days: u32,
     /// Records first returned on or before this day and still open are past their correction time.
     pub corrections_due_by: Option<String>,
+    /// Penalties whose publicity has ended and that a platform still holds, or whose withdrawal
+    /// is still to be accepted (the 待撤下公示 card).
+    pub withdrawals_due: i64,
 }
 
 /// One department's line of 今日催办 (SPEC §7 overdue, split by cause).
@@ -378,11 +381,13 @@ async fn count_overview(state: &AppState, caller: &Caller) -> Result<Overview, S
             d
         })
         .collect();
+    let withdrawals_due = state.store.withdrawals_due(today, scope).await?;
     Ok(Overview {
         chase,
         outages,
         correction_working_days: allowed,
         corrections_due_by: cutoff,
+        withdrawals_due,
         today: today.to_string(),
         as_of: state.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         counts,
@@ -559,6 +564,7 @@ mod tests {
             outages: Vec::new(),
             correction_working_days: 5,
             corrections_due_by: None,
+            withdrawals_due: 0,
         })
     }
 
