@@ -36,7 +36,7 @@ pub async fn search(
 }
 
 /// One name a subject's records gave it, with the decision dates it was used between.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct NameUse {
     pub name: String,
     pub first: Option<String>,
@@ -45,7 +45,7 @@ pub struct NameUse {
 }
 
 /// One record in the file.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Entry {
     pub id: i64,
     pub item: String,
@@ -61,7 +61,7 @@ pub struct Entry {
 }
 
 /// A record sent down by an upper platform.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct FeedEntry {
     pub id: i64,
     pub feed: String,
@@ -74,7 +74,7 @@ pub struct FeedEntry {
 }
 
 /// The grade in force.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct CurrentGrade {
     pub grade: String,
     pub name: String,
@@ -87,7 +87,7 @@ pub struct CurrentGrade {
     pub regulation: String,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct CreditFile {
     pub credit_code: String,
     pub name: String,

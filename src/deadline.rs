@@ -149,8 +149,9 @@ pub fn compute(calendar: &Calendar, start: NaiveDate, working_days: u32, due_soo
 }
 
 /// Where a record stands against its deadline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = DeadlineStatus)]
 pub enum Status {
     /// No deadline rule for its item.
     Untracked,

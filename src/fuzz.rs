@@ -122,6 +122,7 @@ fn sample(dir: &Path, name: &str, format: SampleFormat) -> PathBuf {
         format,
         first_date: NaiveDate::from_ymd_opt(2024, 3, 1).expect("date"),
         days: 60,
+        first_number: 0,
     };
     write_sample(&spec, &path).expect("sample");
     path

@@ -34,6 +34,8 @@ use crate::store::{IngestCounts, IngestRunStart, ProblemRow, RunStatus, Store, S
 const BATCH_ROWS: usize = 2_048;
 /// Batches in flight: bounds memory while keeping both sides busy.
 const CHANNEL_BATCHES: usize = 4;
+/// Cell bytes read ahead while looking for the header (besides the row that passes it).
+const HEADER_SCAN_BYTES: usize = 16 << 20;
 /// Errors kept for the JSON answer; the report file and the store have all of them.
 const MAX_LISTED_ERRORS: usize = 10_000;
 
@@ -524,16 +526,25 @@ fn read_file(
         Ok(r) => r,
         Err(e) => return Err(refuse(Some(hash), e.to_string(), e.zh())),
     };
-    // The header is among the first rows; a title row may stand above it.
-    // Rows and unreadable rows in file order; the header is among the first readable ones.
+    // The header is among the first rows; a title row may stand above it. Rows and unreadable
+    // rows in file order; the header is among the first readable ones. Held in memory until the
+    // header is found, so the look-ahead also stops at HEADER_SCAN_BYTES: a header (and what
+    // stands above it) is short, while rows of a hostile file may each be megabytes.
     let mut scanned: Vec<Result<RawRow, RowError>> = Vec::new();
-    while scanned.iter().filter(|r| r.is_ok()).count() < mapping.header_scan_rows {
+    let (mut readable, mut bytes) = (0, 0);
+    while readable < mapping.header_scan_rows && bytes < HEADER_SCAN_BYTES {
         match rows.next() {
-            Some(item) => scanned.push(item),
+            Some(item) => {
+                if let Ok(row) = &item {
+                    readable += 1;
+                    bytes += row.cells.iter().map(String::len).sum::<usize>();
+                }
+                scanned.push(item);
+            }
             None => break,
         }
     }
-    let head: Vec<RawRow> = scanned.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let head: Vec<&RawRow> = scanned.iter().filter_map(|r| r.as_ref().ok()).collect();
     if head.is_empty() {
         let (reason, zh) = match scanned.iter().find_map(|r| r.as_ref().err()) {
             Some(e) => (e.to_string(), e.zh()),
@@ -541,8 +552,17 @@ fn read_file(
         };
         return Err(refuse(Some(hash), reason, zh));
     }
-    let header_at = mapping.find_header(&head).map_err(|e| refuse(Some(hash.clone()), e.to_string(), e.zh()))?;
-    let mut binding = mapping.bind(&head[header_at]).map_err(|e| refuse(Some(hash.clone()), e.to_string(), e.zh()))?;
+    let header_at = mapping
+        .find_header(head.iter().copied())
+        .map_err(|e| match e {
+            // The look-ahead stopped at its byte limit: say how many rows were looked at.
+            crate::mapping::BindError::NoHeader(_) if head.len() < mapping.header_scan_rows => {
+                crate::mapping::BindError::NoHeader(head.len())
+            }
+            e => e,
+        })
+        .map_err(|e| refuse(Some(hash.clone()), e.to_string(), e.zh()))?;
+    let mut binding = mapping.bind(head[header_at]).map_err(|e| refuse(Some(hash.clone()), e.to_string(), e.zh()))?;
     binding.strict_width = rows.kind() == FileKind::Csv;
     binding.today = Some(today);
     let header_line = head[header_at].line;

@@ -115,7 +115,7 @@ struct SectorPeriodSpec {
 }
 
 /// The class of a dishonest act (失信严重程度), from least to most serious.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Class {
     Minor,
@@ -687,8 +687,9 @@ impl Publicity {
 }
 
 /// Where a record's publicity stands: one word, the `--status` filter of `publicity`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
+#[schema(as = PublicityStatus)]
 pub enum Status {
     Published,
     /// Planned end within `ENDING_DAYS`.
@@ -804,7 +805,7 @@ pub fn status(block: &StoredBlock, p: &Progress, due: Option<NaiveDate>, today: 
 }
 
 /// One record as `publicity --json` lists it (exactly these keys).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Listing {
     pub id: i64,
     pub item: String,

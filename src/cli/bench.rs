@@ -18,6 +18,7 @@ use credit_gateway::store::scratch;
 
 mod cgroup;
 mod compare;
+mod hostile;
 mod soak;
 mod subjects;
 
@@ -90,6 +91,14 @@ pub enum BenchCommand {
     Soak {
         #[arg(long, default_value_t = 10)]
         minutes: u64,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
+    /// Files built to hit every reader limit at once (a workbook with shared strings just
+    /// under the limit and rows just under the row limit, a CSV of such rows), each taken by
+    /// one-shot `ingest`, then all at once by a `run` daemon with the workbook in two inboxes;
+    /// report each process's peak RSS; exits non-zero when one reaches 400 MB.
+    Hostile {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
@@ -181,6 +190,7 @@ pub async fn run(config: &Path, clock: &Clock, command: BenchCommand) -> anyhow:
         }
         BenchCommand::Folder { rows, workdir } => bench_folder(config, clock, rows, workdir).await,
         BenchCommand::Idle { seconds, workdir } => bench_idle(config, clock, seconds, workdir).await,
+        BenchCommand::Hostile { workdir } => hostile::bench_hostile(config, workdir).await,
         BenchCommand::Soak { minutes, workdir } => soak::bench_soak(config, minutes, workdir).await,
         BenchCommand::Scale { rows, instances, database, batch, cpu_quota, workdir } => {
             bench_scale(config, clock, rows, &instances, &database, batch, cpu_quota, workdir).await
@@ -952,6 +962,7 @@ fn penalties_file(
         format: SampleFormat::Csv,
         first_date,
         days,
+        first_number: 0,
     };
     let t = Instant::now();
     write_sample(&spec, path).context("generating the sample file")?;

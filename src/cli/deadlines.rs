@@ -48,25 +48,15 @@ pub fn run(config: &Path, clock: &Clock, args: DeadlinesArgs) -> anyhow::Result<
     let item = super::item_arg(&settings, item)?;
     let status = match status.as_deref() {
         None => ListStatus::Tracked,
-        Some(s) => ListStatus::parse(s).ok_or_else(|| {
-            anyhow::anyhow!(
-                "没有状态“{s}”，可选：tracked（有截止日期的全部）、open（未接收）、all（全部）、pending、due_soon、overdue、reported_on_time、reported_late、backfilled（补报）、untracked"
-            )
-        })?,
+        Some(s) => ListStatus::parse_filter(s).map_err(anyhow::Error::msg)?,
     };
     let causes = match cause.as_deref() {
         None => Vec::new(),
-        Some(c) => Cause::parse_list(c).ok_or_else(|| {
-            anyhow::anyhow!(
-                "没有逾期原因“{c}”，可选：department（部门未报送）、returned（已退回待补正）、push（推送失败/平台异常），或以逗号分隔的几项"
-            )
-        })?,
+        Some(c) => Cause::parse_filter(c).map_err(anyhow::Error::msg)?,
     };
     let order = match sort.as_deref() {
         None => ListOrder::Deadline,
-        Some(o) => ListOrder::parse(o).ok_or_else(|| {
-            anyhow::anyhow!("没有排序“{o}”，可选：deadline（截止日期）、decision_date（决定日期）、department（部门），前加 - 为倒序")
-        })?,
+        Some(o) => ListOrder::parse_filter(o).map_err(anyhow::Error::msg)?,
     };
     anyhow::ensure!(limit > 0, "--limit 应为正整数");
     anyhow::ensure!(offset >= 0, "--offset 不能为负数");

@@ -50,7 +50,17 @@ pub fn run(args: SampleArgs) -> anyhow::Result<ExitCode> {
         "xlsx-title" => SampleFormat::Xlsx { title_row: true },
         other => anyhow::bail!("未知格式 {other:?}（可选：csv、csv-bom、csv-gbk、xlsx、xlsx-title）"),
     };
-    let spec = SampleSpec { item, rows, seed, bad_share: bad, summary_share: summary, format, first_date, days };
+    let spec = SampleSpec {
+        item,
+        rows,
+        seed,
+        bad_share: bad,
+        summary_share: summary,
+        format,
+        first_date,
+        days,
+        first_number: 0,
+    };
     let summary = write_sample(&spec, &out).with_context(|| format!("写入 {} 失败", out.display()))?;
     println!("{}", serde_json::to_string(&summary)?);
     Ok(ExitCode::SUCCESS)

@@ -30,8 +30,8 @@ use super::xlsx_scan::{Overrun, PartScan};
 use super::{FormatError, Limits, Oversize, Progress, RawRow, RowError, RowErrorKind};
 
 /// Rows parsed ahead of the caller; enough to keep both threads busy, few enough that rows at
-/// [`Limits::max_row_bytes`] stay a bounded amount of memory.
-const ROWS_IN_FLIGHT: usize = 16;
+/// [`Limits::max_row_bytes`] stay a small amount of memory (4 × 8 MiB).
+const ROWS_IN_FLIGHT: usize = 4;
 /// Entries at most this large are not checked for their compression ratio: small XML compresses
 /// very well and cannot hurt.
 const RATIO_FREE_BYTES: u64 = 16 << 20;

@@ -284,12 +284,13 @@ impl Mapping {
 
     /// Picks the header among the first rows: an explicit `header_row`, else the row naming
     /// the most mapped columns (a title row above it names none).
-    pub fn find_header(&self, rows: &[RawRow]) -> Result<usize, BindError> {
+    pub fn find_header<'r>(&self, rows: impl IntoIterator<Item = &'r RawRow>) -> Result<usize, BindError> {
+        let mut rows = rows.into_iter();
         if let Some(line) = self.header_row {
-            return rows.iter().position(|r| r.line == line).ok_or(BindError::NoHeader(self.header_scan_rows));
+            return rows.position(|r| r.line == line).ok_or(BindError::NoHeader(self.header_scan_rows));
         }
         let mut best: Option<(usize, usize)> = None;
-        for (i, row) in rows.iter().enumerate().take(self.header_scan_rows) {
+        for (i, row) in rows.enumerate().take(self.header_scan_rows) {
             let score = row
                 .cells
                 .iter()

@@ -33,13 +33,16 @@ pub enum ObjectionError {
     Empty(&'static str),
     #[error("{0}过长（不超过 {1} 字）")]
     TooLong(&'static str, usize),
+    #[error("{0}含有不可见的控制字符，请删除后重试")]
+    ControlCharacter(&'static str),
     #[error("config/deadlines.toml 没有 `objection` 时限规则")]
     NoDeadlineRule,
     #[error(transparent)]
     Refused(#[from] StepRefused),
     #[error("异议已被他人同时办理，请刷新后查看")]
     Raced,
-    #[error("数据库错误：{0}")]
+    /// The detail stays in the error's source (logged), not in what the person is shown.
+    #[error("数据库错误，请稍后重试；仍不成功请联系系统管理员")]
     Store(#[from] StoreError),
 }
 
@@ -85,7 +88,16 @@ fn text_field(name: &'static str, text: &str, max: usize, required: bool) -> Res
     if text.chars().count() > max {
         return Err(ObjectionError::TooLong(name, max));
     }
+    if has_control(text) {
+        return Err(ObjectionError::ControlCharacter(name));
+    }
     Ok(text.to_string())
+}
+
+/// Control characters other than line breaks and tabs: never typed by a person, and NUL is
+/// refused by PostgreSQL.
+fn has_control(text: &str) -> bool {
+    text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
 }
 
 async fn find_records(
@@ -101,6 +113,9 @@ async fn find_records(
             .ok_or_else(|| ObjectionError::UnknownRecord(id.to_string())),
         Target::Document(number) => {
             let number = number.trim();
+            if has_control(number) {
+                return Err(ObjectionError::ControlCharacter("决定书文号"));
+            }
             let mut found = Vec::new();
             for item in settings.catalogue.items() {
                 let Some(&field) = item.key.first().and_then(|part| part.first()) else { continue };
@@ -113,6 +128,9 @@ async fn find_records(
         }
         Target::Subject(subject) => {
             let subject = subject.trim();
+            if has_control(subject) {
+                return Err(ObjectionError::ControlCharacter("主体"));
+            }
             let mut found = Vec::new();
             for item in settings.catalogue.items() {
                 for field in [item.subject_code, item.subject_name].into_iter().flatten() {
@@ -258,7 +276,7 @@ pub async fn list(
 }
 
 /// A case as `objections list --json` and `/api/v1/objections` show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     pub id: i64,
     pub record_id: i64,
@@ -276,7 +294,7 @@ pub struct Summary {
 
 /// A case with everything `objections show` and the case page show; the applicant is masked
 /// unless `unmasked`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Detail {
     #[serde(flatten)]
     pub summary: Summary,

@@ -290,6 +290,7 @@ async fn drop_round(
         format,
         first_date: today - chrono::Days::new(21),
         days: 21,
+        first_number: 0,
     };
     let stamp = opts.clock.now().format("%Y%m%d-%H%M%S");
 

@@ -68,6 +68,9 @@ pub struct SampleSpec {
     pub first_date: NaiveDate,
     /// Decision dates spread over this many days from `first_date`.
     pub days: u32,
+    /// Document numbers (文书号) count on from here: row n's is `first_number + n + 1`. Files of
+    /// one day whose numbers must not meet (the soak's) start apart.
+    pub first_number: u64,
 }
 
 /// What a generated file holds; also written beside it, see [`expected_path`].
@@ -814,7 +817,10 @@ impl<'a> Generator<'a> {
         let licence = &LICENCES[rng.index(LICENCES.len())];
         let row = &mut self.row;
         row.set(Col::DocName, licence.decision);
-        row.put(Col::DocNo, format_args!("{}市监许〔{}〕{}号", place.doc, decided.year(), n + 1));
+        row.put(
+            Col::DocNo,
+            format_args!("{}市监许〔{}〕{}号", place.doc, decided.year(), self.spec.first_number + n + 1),
+        );
         row.set(Col::LicenceKind, licence.kind);
         row.set(Col::CertName, licence.certificate);
         row.put(Col::CertNo, format_args!("{}{}{:07}", licence.number_prefix, place.code, n % 10_000_000));
@@ -842,7 +848,8 @@ impl<'a> Generator<'a> {
         let case = &CASES[rng.index(CASES.len())];
         let row = &mut self.row;
         let procedure = if summary { "当罚" } else { "处罚" };
-        row.put(Col::DocNo, format_args!("{}市监{procedure}〔{}〕{}号", place.doc, decided.year(), n + 1));
+        let number = self.spec.first_number + n + 1;
+        row.put(Col::DocNo, format_args!("{}市监{procedure}〔{}〕{number}号", place.doc, decided.year()));
         row.set(Col::Act, case.act);
         row.put(Col::Facts, format_args!("经查，当事人于{}年{}月{}。", decided.year(), decided.month(), case.fact));
         row.set(Col::Basis, case.basis);
@@ -1175,6 +1182,7 @@ mod tests {
             format,
             first_date: NaiveDate::from_ymd_opt(2024, 1, 1).expect("a real date"),
             days: 400,
+            first_number: 0,
         }
     }
 

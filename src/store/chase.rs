@@ -15,7 +15,7 @@ const ARRIVED_IN_TIME: &str = "created_at < (deadline || 'T16:00:00')";
 
 /// Why an overdue record is overdue (SPEC §7 overdue: not yet accepted and past its deadline),
 /// by who must act. Only `Department` and `Returned` are charged to the department.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     /// The department handed the record over after its deadline (部门未报送).
@@ -62,6 +62,14 @@ impl Cause {
 
     pub fn zh(self) -> &'static str {
         crate::glossary::overdue_cause(self.as_str())
+    }
+
+    /// Causes as a filter takes them (`department,returned`), or the valid values in Chinese.
+    pub fn parse_filter(s: &str) -> Result<Vec<Cause>, String> {
+        Cause::parse_list(s).ok_or_else(|| {
+            let valid: Vec<String> = Cause::ALL.iter().map(|c| format!("{}（{}）", c.as_str(), c.zh())).collect();
+            format!("逾期原因“{s}”无效，可选：{}，或以逗号分隔的几项", valid.join("、"))
+        })
     }
 
     /// The SQL condition on a `records` row (already known to be overdue).
@@ -160,6 +168,13 @@ impl ListOrder {
         ListOrder::ALL.into_iter().find(|o| o.as_str() == s)
     }
 
+    /// An order as a filter takes it, or the valid values in Chinese.
+    pub fn parse_filter(s: &str) -> Result<ListOrder, String> {
+        ListOrder::parse(s).ok_or_else(|| {
+            format!("排序“{s}”无效，可选：deadline（截止日期）、decision_date（决定日期）、department（部门），前加 - 为倒序")
+        })
+    }
+
     /// The same column the other way round.
     pub fn reversed(self) -> ListOrder {
         match self {
@@ -204,6 +219,37 @@ pub enum ListStatus {
 }
 
 impl ListStatus {
+    pub const ALL: [ListStatus; 10] = [
+        ListStatus::Open,
+        ListStatus::Tracked,
+        ListStatus::All,
+        ListStatus::One(Status::Overdue),
+        ListStatus::One(Status::DueSoon),
+        ListStatus::One(Status::Pending),
+        ListStatus::One(Status::ReportedOnTime),
+        ListStatus::One(Status::ReportedLate),
+        ListStatus::Backfilled,
+        ListStatus::One(Status::Untracked),
+    ];
+
+    pub fn zh(self) -> &'static str {
+        match self {
+            ListStatus::Open => "未接收",
+            ListStatus::Tracked => "有截止日期的全部",
+            ListStatus::All => "全部",
+            ListStatus::Backfilled => "补报",
+            ListStatus::One(s) => s.zh(),
+        }
+    }
+
+    /// A status as a filter takes it, or the valid values in Chinese.
+    pub fn parse_filter(s: &str) -> Result<ListStatus, String> {
+        ListStatus::parse(s).ok_or_else(|| {
+            let valid: Vec<String> = ListStatus::ALL.iter().map(|v| format!("{}（{}）", v.as_str(), v.zh())).collect();
+            format!("状态“{s}”无效，可选：{}", valid.join("、"))
+        })
+    }
+
     pub fn parse(s: &str) -> Option<ListStatus> {
         match s {
             "" | "open" => Some(ListStatus::Open),
@@ -246,7 +292,7 @@ impl ListStatus {
 }
 
 /// One record of a list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ListRow {
     pub id: i64,
     pub department: String,
@@ -287,10 +333,11 @@ fn month_bounds(month: &str) -> Option<(String, String)> {
 
 impl ListFilter {
     /// The WHERE clause: `$1` today, `$2` department, `$3` item, `$4` search, `$5`/`$6` the
-    /// reported month's bounds, `$7`/`$8` the decision month's.
+    /// reported month's bounds, `$7`/`$8` the decision month's. A record repeating a stored
+    /// decision under another key (`duplicate`) is left out, as the figures count it once.
     fn where_sql(&self) -> String {
         let mut w = format!(
-            "$1 IS NOT NULL AND ({}) AND ($2 IS NULL OR department = $2) AND ($3 IS NULL OR item = $3) \
+            "$1 IS NOT NULL AND ({}) AND duplicate = 0 AND ($2 IS NULL OR department = $2) AND ($3 IS NULL OR item = $3) \
              AND ($4 IS NULL OR business_key LIKE $4 ESCAPE '\\' OR content LIKE $4 ESCAPE '\\') \
              AND ($5 IS NULL OR (reported_on >= $5 AND reported_on < $6)) \
              AND ($7 IS NULL OR (decision_date >= $7 AND decision_date < $8))",
@@ -359,7 +406,7 @@ impl Store {
     }
 
     /// 今日催办: per department, the overdue by cause, the due soon and the oldest deadline
-    /// charged to it, as of `today`.
+    /// charged to it, as of `today`; a repeated decision counted once, as in the figures.
     pub async fn chase_lines(&self, today: NaiveDate, department: Option<&str>) -> Result<Vec<ChaseLine>, StoreError> {
         let (dept, ret, push) = (Cause::Department.sql(), Cause::Returned.sql(), Cause::Push.sql());
         let sql = format!(
@@ -369,8 +416,8 @@ impl Store {
              COALESCE(SUM(CASE WHEN deadline < $1 AND {push} THEN 1 ELSE 0 END), 0), \
              COALESCE(SUM(CASE WHEN deadline >= $1 AND due_soon_from <= $1 THEN 1 ELSE 0 END), 0), \
              MIN(CASE WHEN deadline < $1 AND NOT ({push}) THEN deadline END) \
-             FROM records WHERE reported_on IS NULL AND deadline IS NOT NULL AND ($2 IS NULL OR department = $2) \
-             GROUP BY department ORDER BY department"
+             FROM records WHERE reported_on IS NULL AND deadline IS NOT NULL AND duplicate = 0 \
+             AND ($2 IS NULL OR department = $2) GROUP BY department ORDER BY department"
         );
         let rows: Vec<(String, i64, i64, i64, i64, Option<String>)> = on_pool!(self.db(), pool =>
             sqlx::query_as(&sql).bind(today.to_string()).bind(department).fetch_all(pool).await?);
@@ -395,7 +442,9 @@ impl Store {
         Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(department).fetch_all(pool).await?))
     }
 
-    /// One page of the records list and the true number of records the filter finds.
+    /// One page of the records list and the true number of records the filter finds. The page's
+    /// ids are chosen first, sorting only what the order needs: a sort that carried each
+    /// record's content held hundreds of megabytes for a page deep in a million records.
     pub async fn record_list(&self, today: NaiveDate, f: &ListFilter) -> Result<(i64, Vec<ListRow>), StoreError> {
         let w = f.where_sql();
         let (search, (from, to), (decided_from, decided_to)) = f.binds();
@@ -410,7 +459,8 @@ impl Store {
              WHEN $1 >= due_soon_from THEN 'due_soon' ELSE 'pending' END, \
              CASE WHEN reported_on IS NULL AND deadline < $1 THEN (CASE WHEN returned = 1 THEN 'returned' \
              WHEN {push} THEN 'push' ELSE 'department' END) END, content \
-             FROM records WHERE {w} ORDER BY {order} LIMIT $9 OFFSET $10"
+             FROM records WHERE id IN (SELECT id FROM records WHERE {w} ORDER BY {order} LIMIT $9 OFFSET $10) \
+             ORDER BY {order}"
         );
         let total: i64 = on_pool!(self.db(), pool => sqlx::query_scalar(&count)
             .bind(&today).bind(&f.department).bind(&f.item).bind(&search).bind(&from).bind(&to)
@@ -636,10 +686,32 @@ mod tests {
         for c in Cause::ALL {
             assert_eq!(Cause::parse(c.as_str()), Some(c));
         }
-        for s in ["open", "all", "overdue", "due_soon", "reported_late"] {
-            assert_eq!(ListStatus::parse(s).map(ListStatus::as_str), Some(s));
+        for s in ListStatus::ALL {
+            assert_eq!(ListStatus::parse(s.as_str()), Some(s));
+        }
+        for o in ListOrder::ALL {
+            assert_eq!(ListOrder::parse(o.as_str()), Some(o));
         }
         assert_eq!(ListStatus::parse(""), Some(ListStatus::Open));
         assert_eq!(ListStatus::parse("nonsense"), None);
+    }
+
+    /// The web and the CLI refuse a value with the same words, naming every valid one.
+    #[test]
+    fn a_refused_filter_lists_every_valid_value_in_chinese() {
+        let status = ListStatus::parse_filter("late").unwrap_err();
+        assert!(status.starts_with("状态“late”无效，可选："), "{status}");
+        for s in ListStatus::ALL {
+            assert!(status.contains(&format!("{}（{}）", s.as_str(), s.zh())), "{status} lacks {}", s.as_str());
+        }
+        let cause = Cause::parse_filter("department,nobody").unwrap_err();
+        for c in Cause::ALL {
+            assert!(cause.contains(&format!("{}（{}）", c.as_str(), c.zh())), "{cause}");
+        }
+        assert_eq!(Cause::parse_filter("push, department"), Ok(vec![Cause::Push, Cause::Department]));
+        let order = ListOrder::parse_filter("name").unwrap_err();
+        for column in ["deadline", "decision_date", "department"] {
+            assert!(order.contains(column), "{order}");
+        }
     }
 }

@@ -82,7 +82,7 @@ pub enum Outcome {
 }
 
 /// A delivery as `deliveries` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct DeliveryRow {
     pub id: i64,
     pub record_id: i64,
@@ -99,7 +99,7 @@ pub struct DeliveryRow {
 }
 
 /// An open returned record, for the department's problem queue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ReturnRow {
     pub id: i64,
     pub record_id: i64,

@@ -170,7 +170,7 @@ impl Store {
                 c.close_on_drop();
                 // `Executor::execute` (a boxed `Send` future), not `RawSql::execute`: rustc cannot
                 // prove the latter `Send` inside a spawned task (rust-lang/rust#102211).
-                (&mut *c).execute(sqlx::raw_sql("PRAGMA cache_size = -262144")).await?;
+                (&mut *c).execute(sqlx::raw_sql("PRAGMA cache_size = -65536")).await?;
                 Conn::Sqlite(c)
             }
             Db::Postgres(pool) => {

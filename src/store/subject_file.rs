@@ -22,7 +22,7 @@ const CHUNK: usize = 300;
 pub const FILE_LIMIT: i64 = 5_000;
 
 /// One search hit.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct SubjectHit {
     pub credit_code: String,
     pub name: String,
@@ -73,7 +73,7 @@ pub struct FileFeedRecord {
 }
 
 /// A stored grade.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct GradeRow {
     pub credit_code: String,
     pub as_of: String,

@@ -36,7 +36,7 @@ pub struct AuditRow {
 }
 
 /// The counts of the overview, for one department or all.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OverviewCounts {
     pub records: i64,
     pub overdue: i64,
@@ -63,7 +63,7 @@ pub struct DepartmentCounts {
 }
 
 /// One record with everything its lineage page shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct RecordDetail {
     pub id: i64,
     pub item: String,
@@ -86,7 +86,7 @@ pub struct RecordDetail {
 }
 
 /// An invalid row of a department's file, with its reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct InvalidRow {
     pub ingest_run_id: i64,
     pub department: String,
@@ -101,7 +101,7 @@ pub struct InvalidRow {
 }
 
 /// One ingest run, for the connectors page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct RunRow {
     pub id: i64,
     pub connector: String,
@@ -118,7 +118,7 @@ pub struct RunRow {
 }
 
 /// A delivery of one record, for its lineage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct PushRow {
     pub destination: String,
     pub version: i64,

@@ -9,6 +9,23 @@ use super::AppState;
 use super::auth::Caller;
 use crate::store::{ConnectorHealth, OverviewCounts, StoreError};
 
+/// Every error the API answers in JSON: a stable code (`bad_request`, `unauthenticated`,
+/// `forbidden`, `not_found`, `conflict`, `internal`) and what went wrong, in Chinese.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}
+
+/// What registering an objection answers: the case, or every case when a 文书号 finds several
+/// records (for the document only; the handler serializes the same shapes).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum CreatedCases {
+    One(Box<crate::objection::handle::Detail>),
+    Many(Vec<crate::objection::handle::Detail>),
+}
+
 /// A failure answering a request: logged in full, answered briefly.
 pub struct ApiError(StoreError);
 
@@ -21,15 +38,34 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         tracing::error!(error = %self.0, "answering a request");
-        let body = serde_json::json!({"error": "internal", "message": "服务器内部错误，请稍后重试"});
+        let body = ErrorBody { error: "internal".into(), message: "服务器内部错误，请稍后重试".into() };
         (axum::http::StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// PostgreSQL refuses text holding NUL, which SQLite stores: a request whose path or query
+/// holds an encoded NUL (`%00`) is refused here, with 400 and a Chinese reason, before any
+/// handler puts it into a query (it was a 500 on PostgreSQL), so both backends answer alike.
+pub async fn refuse_nul(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri = request.uri();
+    if !(uri.path().contains("%00") || uri.query().is_some_and(|q| q.contains("%00"))) {
+        return next.run(request).await;
+    }
+    let message = "请求中含有空字符（%00），无法处理";
+    if uri.path().starts_with("/api/") {
+        let body = ErrorBody { error: "bad_request".into(), message: message.into() };
+        (axum::http::StatusCode::BAD_REQUEST, Json(body)).into_response()
+    } else {
+        (axum::http::StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Overview {
+    #[schema(format = Date)]
     pub today: String,
     /// When these figures were counted (they are kept for a few seconds: see [`OverviewCache`]).
+    #[schema(format = DateTime)]
     pub as_of: String,
     #[serde(flatten)]
     pub counts: OverviewCounts,
@@ -47,10 +83,13 @@ pub struct Overview {
     pub correction_working_days: u32,
     /// Records first returned on or before this day and still open are past their correction time.
     pub corrections_due_by: Option<String>,
+    /// Penalties whose publicity has ended and that a platform still holds, or whose withdrawal
+    /// is still to be accepted (the 待撤下公示 card).
+    pub withdrawals_due: i64,
 }
 
 /// One department's line of 今日催办 (SPEC §7 overdue, split by cause).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChaseRow {
     pub id: String,
     pub name: String,
@@ -69,7 +108,7 @@ pub struct ChaseRow {
 }
 
 /// A destination whose pushes are failing.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OutageLine {
     pub destination: String,
     pub title: String,
@@ -101,7 +140,7 @@ pub fn correction_cutoff(
     None
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DepartmentLine {
     pub id: String,
     pub name: String,
@@ -114,7 +153,7 @@ pub struct DepartmentLine {
     pub returned: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConnectorLine {
     pub name: String,
     pub department: String,
@@ -127,7 +166,7 @@ pub struct ConnectorLine {
     pub last_error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StatusCount {
     pub status: String,
     pub count: i64,
@@ -342,11 +381,13 @@ async fn count_overview(state: &AppState, caller: &Caller) -> Result<Overview, S
             d
         })
         .collect();
+    let withdrawals_due = state.store.withdrawals_due(today, scope).await?;
     Ok(Overview {
         chase,
         outages,
         correction_working_days: allowed,
         corrections_due_by: cutoff,
+        withdrawals_due,
         today: today.to_string(),
         as_of: state.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         counts,
@@ -357,6 +398,17 @@ async fn count_overview(state: &AppState, caller: &Caller) -> Result<Overview, S
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/overview",
+    operation_id = "overview",
+    summary = "今日总览：逾期、即将到期、本月迟报、退回待补正、死信、部门与连接器",
+    responses(
+        (status = 200, description = "overview", body = Overview),
+        (status = 401, description = "no or unknown token", body = ErrorBody),
+        (status = 500, description = "服务器内部错误，请稍后重试", body = ErrorBody),
+    )
+)]
 pub async fn overview(State(state): State<AppState>, caller: Caller) -> Result<Json<Overview>, ApiError> {
     let overview = overview_for(&state, &caller).await?;
     let _ = state.store.audit(&caller.name, "view", "api:overview", state.now()).await;
@@ -364,162 +416,73 @@ pub async fn overview(State(state): State<AppState>, caller: Caller) -> Result<J
 }
 
 /// The OpenAPI description of this API.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    operation_id = "openapi",
+    summary = "this document",
+    responses(
+        (status = 200, description = "OpenAPI", body = Object),
+        (status = 401, description = "no or unknown token", body = ErrorBody),
+    )
+)]
 pub async fn openapi(_caller: Caller) -> Json<serde_json::Value> {
-    Json(openapi_document())
+    Json(openapi_document().clone())
 }
 
-pub fn openapi_document() -> serde_json::Value {
-    let counts = |names: &[&str]| {
-        let props: serde_json::Map<String, serde_json::Value> =
-            names.iter().map(|n| (n.to_string(), serde_json::json!({"type": "integer"}))).collect();
-        serde_json::Value::Object(props)
-    };
-    let mut overview_props = counts(&["records", "overdue", "due_soon", "late", "returned", "dead_letters"]);
-    let extra = serde_json::json!({
-        "today": {"type": "string", "format": "date"},
-        "as_of": {"type": "string", "format": "date-time"},
-        "chase": {"type": "array", "items": {"type": "object", "properties": {
-            "id": {"type": "string"}, "name": {"type": "string"}, "overdue_department": {"type": "integer"},
-            "overdue_returned": {"type": "integer"}, "overdue_push": {"type": "integer"}, "due_soon": {"type": "integer"},
-            "corrections_overdue": {"type": "integer"}, "oldest_days_overdue": {"type": ["integer", "null"]}}}},
-        "outages": {"type": "array", "items": {"type": "object", "properties": {
-            "destination": {"type": "string"}, "title": {"type": "string"}, "since": {"type": "string"},
-            "since_local": {"type": "string"}, "error": {"type": "string"}, "http_status": {"type": ["integer", "null"]},
-            "pending": {"type": "integer"}}}},
-        "correction_working_days": {"type": "integer"},
-        "corrections_due_by": {"type": ["string", "null"]},
-        "departments": {"type": "array", "items": {"type": "object", "properties": {
-            "id": {"type": "string"}, "name": {"type": "string"}, "records": {"type": "integer"},
-            "late_rate": {"type": ["number", "null"]}, "overdue": {"type": "integer"}, "returned": {"type": "integer"}}}},
-        "connectors": {"type": "array", "items": {"type": "object", "properties": {
-            "name": {"type": "string"}, "department": {"type": "string"}, "status": {"type": "string"},
-            "last_run": {"type": ["string", "null"]}, "next_run": {"type": ["string", "null"]},
-            "rows_total": {"type": "integer"}, "errors_total": {"type": "integer"}, "last_error": {"type": ["string", "null"]}}}},
-        "deliveries": {"type": "array", "items": {"type": "object", "properties": {
-            "status": {"type": "string"}, "count": {"type": "integer"}}}},
-        "calendar_missing_years": {"type": "array", "items": {"type": "integer"}}
-    });
-    if let (Some(props), serde_json::Value::Object(extra)) = (overview_props.as_object_mut(), extra) {
-        props.extend(extra);
-    }
-    serde_json::json!({
-        "openapi": "3.1.0",
-        "info": {"title": "credit-gateway", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "公共信用信息网关：总览、到期、问题数据、记录、连接器与投递"},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-        "security": [{"bearer": []}],
-        "paths": {
-            "/api/v1/overview": {"get": {
-                "summary": "今日总览：逾期、即将到期、本月迟报、退回待补正、死信、部门与连接器",
-                "responses": {
-                    "200": {"description": "overview", "content": {"application/json": {"schema": {
-                        "type": "object", "properties": overview_props}}}},
-                    "401": {"description": "no or unknown token"}}}},
-            "/api/v1/openapi.json": {"get": {"summary": "this document", "responses": {"200": {"description": "OpenAPI"}}}},
-            "/api/v1/departments": read("部门：每月迟报率、合规率、逾期、漏报、退回（近 12 个月）",
-                &[("department", "部门编号；部门用户只能查看本部门")]),
-            "/api/v1/deadlines": read("到期：按截止日期排列的记录，答 {total, offset, limit, rows}，total 为筛选结果总数",
-                &[("department", "部门编号"), ("item", "信息类别代码，如 CF、XK"),
-                  ("status", "open（缺省：未接收）、all、tracked、overdue、due_soon、pending、reported_late、reported_on_time、backfilled（补报，不计按时或迟报）、untracked"),
-                  ("cause", "逾期原因：department（部门未报送）、returned（已退回待补正）、push（推送失败/平台异常），可用逗号列出几项，如 department,returned（计入部门）"),
-                  ("q", "搜索：统一社会信用代码、主体名称、文书号等片段"),
-                  ("reported_month", "接收月份 YYYY-MM"),
-                  ("decision_month", "决定月份 YYYY-MM"),
-                  ("sort", "排序：deadline（截止日期，缺省）、decision_date（决定日期）、department（部门），前加 - 为倒序"),
-                  ("offset", "跳过条数，缺省 0"), ("limit", "每页条数，缺省 50，最多 500")]),
-            "/api/v1/publicity": read("公示期：处罚的公示期限（规则、失信程度、领域、最短/最长/部门/计划截止日期）与状态",
-                &[("status", "published、ending、ended、held、too-short、too-long、withdrawal-due、withdrawal-late")]),
-            "/api/v1/problems": read("问题数据：平台退回待补正的记录（每条记录一行，含处理建议与补正期限）与校验未通过的数据行",
-                &[("department", "部门编号"), ("q", "搜索：统一社会信用代码、主体名称、文书号等片段"),
-                  ("returned_by", "仅此日期（YYYY-MM-DD）及以前首次退回的记录"), ("decision_month", "决定月份 YYYY-MM"), ("view", "invalid：校验未通过的数据行分页"),
-                  ("offset", "跳过条数"), ("limit", "每页条数，最多 500")]),
-            "/api/v1/records/{id}": at("id", read("记录：来源、版本、推送、回执与截止日期；他部门的记录答 404", &[])),
-            "/api/v1/subjects": read("信用主体：按统一社会信用代码或名称片段查找，答 {q, items: [{credit_code, name, records}]}",
-                &[("q", "统一社会信用代码（至少 4 位）或名称片段"), ("limit", "最多条数")]),
-            "/api/v1/subjects/{code}": at("code", read("信用档案：一个主体的记录、反馈、异议与评价；部门用户只见本部门记录", &[])),
-            "/api/v1/objections": merged(
-                read("异议：调用者可见的异议案件，新的在前", &[("status", "案件状态"), ("record", "记录编号")]),
-                write("登记异议（信用办）：按记录编号、文书号或主体找到记录，每条记录一个案件", json_object(&[
-                    ("record_id", "integer"), ("wsh", "string"), ("subject", "string"), ("ground", "string"),
-                    ("applicant", "string"), ("contact", "string"), ("text", "string"), ("suspend", "boolean")],
-                    &["ground", "applicant"])),
-            ),
-            "/api/v1/objections/{id}": at("id", read("异议案件：经过、答复与处理结果", &[])),
-            "/api/v1/objections/{id}/answer": at("id", write("部门答复本部门的异议案件：upheld 为 true（异议成立）或 false",
-                json_object(&[("upheld", "boolean"), ("outcome", "string"), ("text", "string")], &["upheld", "text"]))),
-            "/api/v1/objections/{id}/reply": at("id", write("信用办答复申请人",
-                json_object(&[("text", "string")], &["text"]))),
-            "/api/v1/objections/{id}/close": at("id", write("信用办办结案件", json_object(&[], &[]))),
-            "/api/v1/connectors": read("连接器：状态与最近导入批次", &[]),
-            "/api/v1/deliveries": read("投递：待处理、死信、退回或已接收的投递（运维与管理员），答 {total, offset, limit, rows}",
-                &[("status", "pending、in_flight、dead、returned、accepted、superseded；缺省为待推送、推送中与死信"),
-                  ("destination", "目的地编号，如 provincial"), ("source", "record 或 feed"),
-                  ("offset", "跳过条数"), ("limit", "每页条数，最多 500")])
-        }
-    })
-}
+/// The API's description, generated from the handlers' `#[utoipa::path]` attributes and the
+/// types they answer with, so it cannot drift from what they serialize.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "credit-gateway", description = "公共信用信息网关：总览、到期、问题数据、记录、连接器与投递"),
+    paths(
+        overview,
+        openapi,
+        super::departments::api,
+        super::deadlines::api,
+        super::publicity::api,
+        super::records::problems_api,
+        super::records::record_api,
+        super::subjects::search_api,
+        super::subjects::file_api,
+        super::objections::list_api,
+        super::objections::create_api,
+        super::objections::show_api,
+        super::objections::answer_api,
+        super::objections::reply_api,
+        super::objections::close_api,
+        super::operations::connectors_api,
+        super::operations::deliveries_api,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
 
-/// A route whose path names `name` (`/records/{id}`): each operation takes it as a path parameter.
-fn at(name: &str, mut route: serde_json::Value) -> serde_json::Value {
-    if let Some(ops) = route.as_object_mut() {
-        for op in ops.values_mut() {
-            let param = serde_json::json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}});
-            match op.get_mut("parameters").and_then(|p| p.as_array_mut()) {
-                Some(list) => list.push(param),
-                None => op["parameters"] = serde_json::json!([param]),
+/// Adds the `bearer` security scheme (the API token) the document's `security` names, and
+/// drops the tags utoipa makes of the handlers' module paths (`super::records`).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        for item in doc.paths.paths.values_mut() {
+            for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+                op.tags = None;
             }
         }
     }
-    route
 }
 
-/// Two routes' operations on one path (a GET and a POST).
-fn merged(mut a: serde_json::Value, b: serde_json::Value) -> serde_json::Value {
-    if let (Some(a), serde_json::Value::Object(b)) = (a.as_object_mut(), b) {
-        a.extend(b);
-    }
-    a
-}
-
-/// A JSON object schema of `fields` (name, JSON type), `required` among them.
-fn json_object(fields: &[(&str, &str)], required: &[&str]) -> serde_json::Value {
-    let props: serde_json::Map<String, serde_json::Value> =
-        fields.iter().map(|(n, t)| (n.to_string(), serde_json::json!({"type": t}))).collect();
-    serde_json::json!({"type": "object", "properties": props, "required": required})
-}
-
-/// A POST route's description: its summary and JSON body, JSON answers, the usual errors.
-fn write(summary: &str, body: serde_json::Value) -> serde_json::Value {
-    serde_json::json!({"post": {
-        "summary": summary,
-        "requestBody": {"required": true, "content": {"application/json": {"schema": body}}},
-        "responses": {
-            "200": {"description": "OK", "content": {"application/json": {}}},
-            "400": {"description": "请求无效（中文说明）"},
-            "401": {"description": "no or unknown token"},
-            "403": {"description": "this role may not do it"},
-            "404": {"description": "not found, or another department's"},
-            "409": {"description": "案件当前状态不允许此操作"}}}})
-}
-
-/// A GET route's description: its summary and query parameters, JSON answers, the usual errors.
-fn read(summary: &str, params: &[(&str, &str)]) -> serde_json::Value {
-    let parameters: Vec<serde_json::Value> = params
-        .iter()
-        .map(|(name, about)| {
-            serde_json::json!({"name": name, "in": "query", "required": false, "description": about,
-                               "schema": {"type": "string"}})
-        })
-        .collect();
-    serde_json::json!({"get": {
-        "summary": summary,
-        "parameters": parameters,
-        "responses": {
-            "200": {"description": "OK", "content": {"application/json": {}}},
-            "400": {"description": "筛选参数无效（中文说明可选值）"},
-            "401": {"description": "no or unknown token"},
-            "403": {"description": "this role may not read it"},
-            "404": {"description": "not found, or another department's"}}}})
+/// The document as JSON, built once.
+pub fn openapi_document() -> &'static serde_json::Value {
+    static DOCUMENT: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| {
+        use utoipa::OpenApi as _;
+        serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document is JSON")
+    });
+    &DOCUMENT
 }
 
 #[cfg(test)]
@@ -550,6 +513,44 @@ mod tests {
         }
     }
 
+    /// What the hand-written document stated stays stated, and every answer has a schema: the
+    /// bearer scheme asked of every operation, a Chinese summary per operation, and a JSON
+    /// schema for each documented status.
+    #[test]
+    fn every_answer_of_the_openapi_document_has_a_schema() {
+        let doc = openapi_document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(doc["info"]["title"], "credit-gateway");
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"],
+            serde_json::json!({"type": "http", "scheme": "bearer"})
+        );
+        assert_eq!(doc["security"], serde_json::json!([{"bearer": []}]));
+        let mut operations = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                operations += 1;
+                let summary = op["summary"].as_str().unwrap_or("");
+                assert!(!summary.is_empty(), "{method} {path}: no summary");
+                assert!(
+                    path.ends_with("openapi.json") || !summary.is_ascii(),
+                    "{method} {path}: the summary is not in Chinese: {summary}"
+                );
+                assert!(op.get("tags").is_none(), "{method} {path}: tagged {}", op["tags"]);
+                let responses = op["responses"].as_object().unwrap();
+                assert!(responses.contains_key("401"), "{method} {path}: 401 undocumented");
+                for (status, response) in responses {
+                    let schema = &response["content"]["application/json"]["schema"];
+                    assert!(schema.is_object(), "{method} {path} {status}: no JSON schema");
+                }
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    assert!(p["description"].as_str().is_some_and(|d| !d.is_empty()), "{method} {path}: {p}");
+                }
+            }
+        }
+        assert!(operations >= 17, "{operations} operations");
+    }
+
     fn overview() -> std::sync::Arc<Overview> {
         std::sync::Arc::new(Overview {
             today: "2026-12-03".into(),
@@ -563,6 +564,7 @@ mod tests {
             outages: Vec::new(),
             correction_working_days: 5,
             corrections_due_by: None,
+            withdrawals_due: 0,
         })
     }
 

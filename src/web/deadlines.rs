@@ -68,22 +68,15 @@ impl DeadlineQuery {
     fn filter(&self, caller: &Caller, offset: i64, limit: i64) -> Result<ListFilter, String> {
         let status = match nonempty(&self.status) {
             None => ListStatus::Open,
-            Some(s) => ListStatus::parse(&s).ok_or_else(|| {
-                format!(
-                    "状态“{s}”无效，可选：open（未接收）、all（全部）、overdue、due_soon、pending、reported_late、reported_on_time、backfilled（补报）、untracked"
-                )
-            })?,
+            Some(s) => ListStatus::parse_filter(&s)?,
         };
         let causes = match nonempty(&self.cause) {
             None => Vec::new(),
-            Some(c) => Cause::parse_list(&c)
-                .ok_or_else(|| format!("原因“{c}”无效，可选：department、returned、push，或以逗号分隔的几项"))?,
+            Some(c) => Cause::parse_filter(&c)?,
         };
         let order = match nonempty(&self.sort) {
             None => ListOrder::Deadline,
-            Some(o) => ListOrder::parse(&o).ok_or_else(|| {
-                format!("排序“{o}”无效，可选：deadline（截止日期）、decision_date（决定日期）、department（部门），前加 - 为倒序")
-            })?,
+            Some(o) => ListOrder::parse_filter(&o)?,
         };
         let reported_month = nonempty(&self.reported_month);
         let decision_month = nonempty(&self.decision_month);
@@ -124,7 +117,7 @@ impl DeadlineQuery {
 }
 
 /// One page of the list, for the API.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeadlinePage {
     /// How many records the filter finds (not only this page).
     pub total: i64,
@@ -134,7 +127,7 @@ pub struct DeadlinePage {
 }
 
 /// One record of the list with what a clerk needs to act on it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeadlineLine {
     #[serde(flatten)]
     pub row: ListRow,
@@ -195,6 +188,30 @@ async fn fetch(state: &AppState, filter: &ListFilter) -> Result<(i64, Vec<Deadli
     Ok((total, rows.into_iter().map(|r| line(state, &calendar, today, r)).collect()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/deadlines",
+    operation_id = "deadlines",
+    summary = "到期：按截止日期排列的记录，答 {total, offset, limit, rows}，total 为筛选结果总数",
+    params(
+        ("department" = Option<String>, Query, description = "部门编号"),
+        ("item" = Option<String>, Query, description = "信息类别代码，如 CF、XK"),
+        ("status" = Option<String>, Query, description = "open（缺省：未接收）、all、tracked、overdue、due_soon、pending、reported_late、reported_on_time、backfilled（补报，不计按时或迟报）、untracked"),
+        ("cause" = Option<String>, Query, description = "逾期原因：department（部门未报送）、returned（已退回待补正）、push（推送失败/平台异常），可用逗号列出几项，如 department,returned（计入部门）"),
+        ("q" = Option<String>, Query, description = "搜索：统一社会信用代码、主体名称、文书号等片段"),
+        ("reported_month" = Option<String>, Query, description = "接收月份 YYYY-MM"),
+        ("decision_month" = Option<String>, Query, description = "决定月份 YYYY-MM"),
+        ("sort" = Option<String>, Query, description = "排序：deadline（截止日期，缺省）、decision_date（决定日期）、department（部门），前加 - 为倒序"),
+        ("offset" = Option<i64>, Query, description = "跳过条数，缺省 0"),
+        ("limit" = Option<i64>, Query, description = "每页条数，缺省 50，最多 500"),
+    ),
+    responses(
+        (status = 200, description = "一页记录", body = DeadlinePage),
+        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
+        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+    )
+)]
 pub async fn api(
     State(state): State<AppState>,
     caller: Caller,

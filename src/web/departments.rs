@@ -21,7 +21,7 @@ pub struct DepartmentQuery {
 }
 
 /// One department's month: its figures summed over catalogue items.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Month {
     pub month: String,
     pub records: i64,
@@ -47,7 +47,7 @@ pub struct Month {
     pub wrong_code_over_target: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DepartmentTrend {
     pub id: String,
     pub name: String,
@@ -122,6 +122,21 @@ async fn trends(state: &AppState, caller: &Caller, only: Option<&str>) -> Result
         .collect())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/departments",
+    operation_id = "departments",
+    summary = "部门：每月迟报率、合规率、逾期、漏报、退回（近 12 个月）",
+    params(
+        ("department" = Option<String>, Query, description = "部门编号；部门用户只能查看本部门"),
+    ),
+    responses(
+        (status = 200, description = "每个部门近 12 个月的数字", body = Vec<DepartmentTrend>),
+        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
+        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+    )
+)]
 pub async fn api(
     State(state): State<AppState>,
     caller: Caller,

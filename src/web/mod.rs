@@ -148,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/objections/{id}/reply", post(objections::reply_api))
         .route("/api/v1/objections/{id}/close", post(objections::close_api))
         .route("/api/v1/openapi.json", get(api::openapi))
+        .layer(axum::middleware::from_fn(api::refuse_nul))
         .layer(axum::middleware::from_fn(forbidden_page))
         .layer(axum::middleware::from_fn_with_state(state.clone(), masking::mask_unless_admin))
         // A write that rides on the session cookie must come from our own pages.

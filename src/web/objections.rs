@@ -30,7 +30,7 @@ fn status_of(e: &ObjectionError) -> (StatusCode, &'static str) {
         | ObjectionError::UnknownSubject(_) => (StatusCode::NOT_FOUND, "not_found"),
         ObjectionError::Refused(_) | ObjectionError::Raced => (StatusCode::CONFLICT, "conflict"),
         ObjectionError::Store(_) | ObjectionError::NoDeadlineRule => {
-            tracing::error!(error = %e, "objection step");
+            tracing::error!(error = ?e, "objection step");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
         _ => (StatusCode::BAD_REQUEST, "bad_request"),
@@ -78,6 +78,22 @@ fn status_filter(q: &ListQuery) -> Result<Option<Status>, ObjectionError> {
 }
 
 /// `GET /api/v1/objections`: the cases the caller may see, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/objections",
+    operation_id = "objections",
+    summary = "异议：调用者可见的异议案件，新的在前",
+    params(
+        ("status" = Option<String>, Query, description = "案件状态"),
+        ("record" = Option<i64>, Query, description = "记录编号"),
+    ),
+    responses(
+        (status = 200, description = "异议案件", body = Vec<crate::objection::handle::Summary>),
+        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
+        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+    )
+)]
 pub async fn list_api(
     State(state): State<AppState>,
     caller: Caller,
@@ -98,7 +114,7 @@ pub async fn list_api(
 }
 
 /// What the office registers (API JSON and the page's form).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewCase {
     pub record_id: Option<i64>,
     pub wsh: Option<String>,
@@ -110,6 +126,7 @@ pub struct NewCase {
     #[serde(default)]
     pub text: String,
     /// `true`/`false`, or the form's checkbox value `on`; absent: as configured.
+    #[schema(value_type = Option<bool>)]
     pub suspend: Option<serde_json::Value>,
 }
 
@@ -152,6 +169,22 @@ async fn register(state: &AppState, caller: &Caller, case: NewCase) -> Result<Ve
 
 /// `POST /api/v1/objections` (office staff): one case per record found; answers the first
 /// case's detail, or with `wsh` matching several, every case's.
+#[utoipa::path(
+    post,
+    path = "/api/v1/objections",
+    operation_id = "objection_create",
+    request_body = NewCase,
+    summary = "登记异议（信用办）：按记录编号、文书号或主体找到记录，每条记录一个案件",
+    responses(
+        (status = 201, description = "登记的案件；文书号找到几条记录时为每个案件的数组", body = super::api::CreatedCases),
+        (status = 400, description = "请求无效（中文说明）", body = super::api::ErrorBody),
+        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
+        (status = 403, description = "this role may not do it", body = super::api::ErrorBody),
+        (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
+        (status = 409, description = "案件当前状态不允许此操作", body = super::api::ErrorBody),
+        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+    )
+)]
 pub async fn create_api(State(state): State<AppState>, caller: Caller, Json(case): Json<NewCase>) -> Response {
     if let Err(denied) = caller.require(OFFICE) {
         return denied.into_response();
@@ -169,15 +202,32 @@ pub async fn create_api(State(state): State<AppState>, caller: Caller, Json(case
 }
 
 /// `GET /api/v1/objections/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/objections/{id}",
+    operation_id = "objection",
+    summary = "异议案件：经过、答复与处理结果",
+    params(
+        ("id" = i64, Path, description = "异议案件编号"),
+    ),
+    responses(
+        (status = 200, description = "案件", body = Detail),
+        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
+        (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
+        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+    )
+)]
 pub async fn show_api(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Response {
     let _ = state.store.audit(&caller.name, "view", &format!("api:objection:{id}"), state.now()).await;
     shown(&state, &caller, handle::find(&state.store, caller.scope(), id).await)
 }
 
 /// The department's answer (API JSON and the page's form).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AnswerForm {
     /// `true`/`false`, or the form's `upheld` / `rejected`.
+    #[schema(value_type = bool)]
     pub upheld: serde_json::Value,
     pub outcome: Option<String>,
     pub text: String,
@@ -205,6 +255,25 @@ fn shown(state: &AppState, caller: &Caller, step: Result<ObjectionRow, Objection
 }
 
 /// `POST /api/v1/objections/{id}/answer`: a department user answers its own department's cases.
+#[utoipa::path(
+    post,
+    path = "/api/v1/objections/{id}/answer",
+    operation_id = "objection_answer",
+    request_body = AnswerForm,
+    summary = "部门答复本部门的异议案件：upheld 为 true（异议成立）或 false",
+    params(
+        ("id" = i64, Path, description = "异议案件编号"),
+    ),
+    responses(
+        (status = 200, description = "答复后的案件", body = Detail),
+        (status = 400, description = "请求无效（中文说明）", body = super::api::ErrorBody),
+        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
+        (status = 403, description = "this role may not do it", body = super::api::ErrorBody),
+        (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
+        (status = 409, description = "案件当前状态不允许此操作", body = super::api::ErrorBody),
+        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+    )
+)]
 pub async fn answer_api(
     State(state): State<AppState>,
     caller: Caller,
@@ -214,7 +283,7 @@ pub async fn answer_api(
     shown(&state, &caller, answer(&state, &caller, id, &form).await)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ReplyForm {
     pub text: String,
 }
@@ -232,6 +301,25 @@ async fn close(state: &AppState, caller: &Caller, id: i64) -> Result<ObjectionRo
 }
 
 /// `POST /api/v1/objections/{id}/reply` (office staff).
+#[utoipa::path(
+    post,
+    path = "/api/v1/objections/{id}/reply",
+    operation_id = "objection_reply",
+    request_body = ReplyForm,
+    summary = "信用办答复申请人",
+    params(
+        ("id" = i64, Path, description = "异议案件编号"),
+    ),
+    responses(
+        (status = 200, description = "答复后的案件", body = Detail),
+        (status = 400, description = "请求无效（中文说明）", body = super::api::ErrorBody),
+        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
+        (status = 403, description = "this role may not do it", body = super::api::ErrorBody),
+        (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
+        (status = 409, description = "案件当前状态不允许此操作", body = super::api::ErrorBody),
+        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+    )
+)]
 pub async fn reply_api(
     State(state): State<AppState>,
     caller: Caller,
@@ -245,6 +333,24 @@ pub async fn reply_api(
 }
 
 /// `POST /api/v1/objections/{id}/close` (office staff).
+#[utoipa::path(
+    post,
+    path = "/api/v1/objections/{id}/close",
+    operation_id = "objection_close",
+    summary = "信用办办结案件",
+    params(
+        ("id" = i64, Path, description = "异议案件编号"),
+    ),
+    responses(
+        (status = 200, description = "办结的案件", body = Detail),
+        (status = 400, description = "请求无效（中文说明）", body = super::api::ErrorBody),
+        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
+        (status = 403, description = "this role may not do it", body = super::api::ErrorBody),
+        (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
+        (status = 409, description = "案件当前状态不允许此操作", body = super::api::ErrorBody),
+        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+    )
+)]
 pub async fn close_api(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Response {
     if let Err(denied) = caller.require(OFFICE) {
         return denied.into_response();

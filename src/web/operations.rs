@@ -16,7 +16,7 @@ use crate::store::{DeliveryRow, RunRow};
 
 const RUNS: i64 = 100;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Connectors {
     pub connectors: Vec<ConnectorLine>,
     pub runs: Vec<RunRow>,
@@ -28,6 +28,17 @@ async fn connectors(state: &AppState, caller: &Caller) -> Result<Connectors, Api
     Ok(Connectors { connectors, runs })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/connectors",
+    operation_id = "connectors",
+    summary = "连接器：状态与最近导入批次",
+    responses(
+        (status = 200, description = "连接器与最近导入批次", body = Connectors),
+        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
+        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+    )
+)]
 pub async fn connectors_api(State(state): State<AppState>, caller: Caller) -> Result<Json<Connectors>, ApiError> {
     let c = connectors(&state, &caller).await?;
     let _ = state.store.audit(&caller.name, "view", "api:connectors", state.now()).await;
@@ -129,7 +140,7 @@ pub struct DeliveryQuery {
 }
 
 /// One page of deliveries, with the true total.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeliveryPage {
     pub total: i64,
     pub offset: i64,
@@ -147,6 +158,26 @@ async fn deliveries(state: &AppState, q: &DeliveryQuery) -> Result<DeliveryPage,
 }
 
 /// The outbox spans departments: ops and admins only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/deliveries",
+    operation_id = "deliveries",
+    summary = "投递：待处理、死信、退回或已接收的投递（运维与管理员），答 {total, offset, limit, rows}",
+    params(
+        ("status" = Option<String>, Query, description = "pending、in_flight、dead、returned、accepted、superseded；缺省为待推送、推送中与死信"),
+        ("destination" = Option<String>, Query, description = "目的地编号，如 provincial"),
+        ("source" = Option<String>, Query, description = "record 或 feed"),
+        ("offset" = Option<i64>, Query, description = "跳过条数"),
+        ("limit" = Option<i64>, Query, description = "每页条数，最多 500"),
+    ),
+    responses(
+        (status = 200, description = "一页投递", body = DeliveryPage),
+        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
+        (status = 403, description = "this role may not read it", body = super::api::ErrorBody),
+        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+    )
+)]
 pub async fn deliveries_api(
     State(state): State<AppState>,
     caller: Caller,

@@ -217,13 +217,12 @@ pub fn definitions(terms: &[&str]) -> Markup {
 pub async fn overview(State(state): State<AppState>, caller: Caller) -> Result<Html<String>, ApiError> {
     let o = overview_for(&state, &caller).await?;
     let _ = state.store.audit(&caller.name, "view", "page:overview", state.now()).await;
-    let withdrawals = state.store.withdrawals_due(state.today(), caller.scope()).await?;
     let ops = caller.scope().is_none();
     let settings = state.settings();
     let body = html! {
         @for out in &o.outages { (outage_banner(out)) }
         @for year in &o.calendar_missing_years { (missing_calendar(*year)) }
-        (figure_cards(&o, withdrawals, ops))
+        (figure_cards(&o, ops))
         (chase_table(&o))
         (definitions(&["已逾期", "部门未报送", "已退回待补正", "推送失败/平台异常", "即将到期", "补正超期"]))
         p class="note" { "补正期限：退回后 " (o.correction_working_days) " 个工作日。" }
@@ -275,7 +274,7 @@ fn card(id: &str, label: &str, n: i64, tone: Tone, href: Option<&str>) -> Markup
     }
 }
 
-fn figure_cards(o: &Overview, withdrawals: i64, ops: bool) -> Markup {
+fn figure_cards(o: &Overview, ops: bool) -> Markup {
     use crate::glossary;
     let c = &o.counts;
     let month = o.today.get(..7).unwrap_or("");
@@ -290,7 +289,7 @@ fn figure_cards(o: &Overview, withdrawals: i64, ops: bool) -> Markup {
             (card("returned", "退回待补正", c.returned, Tone::RedWhenAny, Some("/problems")))
             (card("dead", "推送失败（死信）", c.dead_letters, Tone::RedWhenAny,
                 ops.then_some("/deliveries?status=dead&source=record")))
-            (card("withdrawals", "待撤下公示", withdrawals, Tone::RedWhenAny, Some("/publicity")))
+            (card("withdrawals", "待撤下公示", o.withdrawals_due, Tone::RedWhenAny, Some("/publicity")))
         }
     }
 }

@@ -22,6 +22,21 @@ pub struct PublicityQuery {
 }
 
 /// `GET /api/v1/publicity?status=…`: the listings `publicity --json` prints (scoped).
+#[utoipa::path(
+    get,
+    path = "/api/v1/publicity",
+    operation_id = "publicity",
+    summary = "公示期：处罚的公示期限（规则、失信程度、领域、最短/最长/部门/计划截止日期）与状态",
+    params(
+        ("status" = Option<String>, Query, description = "published、ending、ended、held、too-short、too-long、withdrawal-due、withdrawal-late"),
+    ),
+    responses(
+        (status = 200, description = "处罚及其公示期", body = Vec<Listing>),
+        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
+        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+    )
+)]
 pub async fn api(
     State(state): State<AppState>,
     caller: Caller,

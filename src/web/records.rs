@@ -47,7 +47,7 @@ fn nonempty(s: &Option<String>) -> Option<String> {
 }
 
 /// A returned record as a clerk acts on it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReturnedLine {
     pub record_id: i64,
     pub department: String,
@@ -74,7 +74,7 @@ pub struct ReturnedLine {
 }
 
 /// An invalid row with its field named in Chinese and its file by name.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InvalidLine {
     #[serde(flatten)]
     pub row: InvalidRow,
@@ -85,7 +85,7 @@ pub struct InvalidLine {
     pub report_url: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problems {
     /// How many returned records the filter finds (one per record, whatever the platforms).
     pub returned_total: i64,
@@ -175,6 +175,27 @@ async fn problems(state: &AppState, caller: &Caller, q: &ProblemsQuery) -> Resul
     Ok(Problems { returned_total, returned, invalid_total, invalid, offset, limit })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/problems",
+    operation_id = "problems",
+    summary = "问题数据：平台退回待补正的记录（每条记录一行，含处理建议与补正期限）与校验未通过的数据行",
+    params(
+        ("department" = Option<String>, Query, description = "部门编号"),
+        ("q" = Option<String>, Query, description = "搜索：统一社会信用代码、主体名称、文书号等片段"),
+        ("returned_by" = Option<String>, Query, description = "仅此日期（YYYY-MM-DD）及以前首次退回的记录"),
+        ("decision_month" = Option<String>, Query, description = "决定月份 YYYY-MM"),
+        ("view" = Option<String>, Query, description = "invalid：校验未通过的数据行分页"),
+        ("offset" = Option<i64>, Query, description = "跳过条数"),
+        ("limit" = Option<i64>, Query, description = "每页条数，最多 500"),
+    ),
+    responses(
+        (status = 200, description = "退回的记录与未通过的数据行", body = Problems),
+        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
+        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+    )
+)]
 pub async fn problems_api(
     State(state): State<AppState>,
     caller: Caller,
@@ -358,7 +379,7 @@ pub async fn error_report(
     Ok((headers, bytes).into_response())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Lineage {
     pub record: RecordDetail,
     /// Superseded versions, oldest first: (version, content).
@@ -396,6 +417,22 @@ fn not_found() -> Response {
         .into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/records/{id}",
+    operation_id = "record",
+    summary = "记录：来源、版本、推送、回执与截止日期；他部门的记录答 404",
+    params(
+        ("id" = i64, Path, description = "记录编号"),
+    ),
+    responses(
+        (status = 200, description = "记录及其经过", body = Lineage),
+        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
+        (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
+        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+    )
+)]
 pub async fn record_api(
     State(state): State<AppState>,
     caller: Caller,

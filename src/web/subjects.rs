@@ -26,7 +26,7 @@ pub struct SearchQuery {
     limit: Option<usize>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct SearchAnswer {
     pub q: String,
     pub items: Vec<SubjectHit>,
@@ -44,6 +44,22 @@ async fn search(state: &AppState, caller: &Caller, q: &SearchQuery) -> Result<Se
 }
 
 /// `GET /api/v1/subjects?q=`: `{q, items: [{credit_code, name, records, other_records?, matched_name?}]}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/subjects",
+    operation_id = "subjects",
+    summary = "信用主体：按统一社会信用代码或名称片段查找，答 {q, items: [{credit_code, name, records}]}",
+    params(
+        ("q" = Option<String>, Query, description = "统一社会信用代码（至少 4 位）或名称片段"),
+        ("limit" = Option<usize>, Query, description = "最多条数"),
+    ),
+    responses(
+        (status = 200, description = "找到的主体", body = SearchAnswer),
+        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
+        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+    )
+)]
 pub async fn search_api(
     State(state): State<AppState>,
     caller: Caller,
@@ -134,6 +150,22 @@ fn not_found_page(caller: &Caller) -> Response {
 }
 
 /// `GET /api/v1/subjects/{code}`: the credit file.
+#[utoipa::path(
+    get,
+    path = "/api/v1/subjects/{code}",
+    operation_id = "subject_file",
+    summary = "信用档案：一个主体的记录、反馈、异议与评价；部门用户只见本部门记录",
+    params(
+        ("code" = String, Path, description = "统一社会信用代码"),
+    ),
+    responses(
+        (status = 200, description = "信用档案", body = CreditFile),
+        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
+        (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
+        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+    )
+)]
 pub async fn file_api(
     State(state): State<AppState>,
     caller: Caller,

@@ -59,6 +59,7 @@ fn penalties_decided_at_t(path: &Path) {
         format: SampleFormat::Csv,
         first_date: t_day(),
         days: 1,
+        first_number: 0,
     };
     credit_gateway::sim::sample::write_sample(&spec, path).unwrap();
 }

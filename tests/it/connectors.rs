@@ -861,37 +861,56 @@ async fn an_unmovable_file_is_set_aside_and_a_failing_pass_backs_off() {
     store.close().await;
 }
 
-/// Issue 17 (4): a plain file the daemon may not read (mode 000 for a user other than root)
-/// goes to `failed/` with its reason, and the file behind it is taken. Root reads anything,
-/// so as root this skips (the links test covers a file whose reading fails, refused sooner).
+/// Issue 17 (4): a plain file the daemon may not read (mode 000 for the daemon's user) goes to
+/// `failed/` with its reason, and the file behind it is taken. Root reads anything, so under
+/// root the pass runs as `nobody` (uid 65534), as a daemon with its own user does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_the_daemon_may_not_read_goes_to_failed_and_blocks_nothing() {
     use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let connector = FAST_FOLDER.replace("settle_seconds = 0.2", "settle_seconds = 0");
     let config = config(root, &[("market-penalties", connector)], &[]);
     let (settings, store) = load(&config).await;
+    let url = settings.gateway.database_url.clone();
     let inbox = root.join("inbox/penalties");
     std::fs::create_dir_all(&inbox).unwrap();
     let closed = inbox.join("a-closed.csv");
     std::fs::write(&closed, "secret\n").unwrap();
     std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o000)).unwrap();
-    if std::fs::File::open(&closed).is_ok() {
-        println!("skipped: running as root, a mode 000 file is readable (see the links test)");
-        store.close().await;
-        return;
-    }
     let expected = sample(&root.join("good.csv"), SampleItem::Penalties, 20, 0.0, SampleFormat::Csv);
     std::fs::rename(root.join("good.csv"), inbox.join("z-good.csv")).unwrap();
-    let report = runner::run_once(&settings, &store, "market-penalties", &Clock::real()).await.unwrap();
-    assert_eq!(report.error, None);
-    assert!(matches!(report.files[0].outcome, FileOutcome::Failed { .. }), "{:?}", report.files);
-    assert_eq!(report.rows(), expected.rows);
-    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now()).to_string();
-    let reason = std::fs::read_to_string(inbox.join("failed").join(&today).join("a-closed.csv.reason.txt")).unwrap();
-    assert!(reason.contains("无法打开或读取"), "{reason}");
     store.close().await;
+    let mut pass = std::process::Command::new(env!("CARGO_BIN_EXE_credit-gateway"));
+    pass.arg("--config").arg(&config).args(["connectors", "run", "market-penalties"]);
+    if std::fs::File::open(&closed).is_ok() {
+        const NOBODY: u32 = 65534;
+        chown_tree(root, NOBODY);
+        pass.uid(NOBODY).gid(NOBODY);
+    }
+    let out = pass.output().unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let today = credit_gateway::calendar::shanghai_date(chrono::Utc::now()).to_string();
+    let failed = inbox.join("failed").join(&today);
+    let reason = std::fs::read_to_string(failed.join("a-closed.csv.reason.txt")).unwrap();
+    assert!(reason.contains("无法打开或读取"), "{reason}");
+    assert!(failed.join("a-closed.csv").exists(), "{:?}", files_in(&failed));
+    assert!(inbox.join("processed").join(&today).join("z-good.csv").exists(), "the next file is taken");
+    assert_eq!(scalar(&url, "SELECT count(*) FROM records").await, expected.good as i64);
+}
+
+/// Gives `dir` and everything under it to `uid`.
+fn chown_tree(dir: &Path, uid: u32) {
+    std::os::unix::fs::chown(dir, Some(uid), Some(uid)).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            chown_tree(&path, uid);
+        } else {
+            std::os::unix::fs::lchown(&path, Some(uid), Some(uid)).unwrap();
+        }
+    }
 }
 
 /// A shell script run by the daemon in the middle of a file's read (`$1` is the file): it acts

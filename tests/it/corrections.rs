@@ -394,6 +394,11 @@ fn an_ingest_reports_every_check_with_its_code() {
     assert!(out.status.success(), "{}", stderr(&out));
     let figures: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(figures[0]["records"], 8, "{figures:?}");
+    // And so do the lists the figures link to: the list behind a figure totals the figure.
+    let out = gateway(&db, &["--now", "2026-12-03T10:00:00+08:00", "deadlines", "--status", "all", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.len(), 8, "{listed:?}");
 }
 
 /// 重码 across files: a code stored by an earlier file under another name is warned with both

@@ -60,6 +60,7 @@ async fn ingest(settings: &Settings, store: &Store, root: &Path, batch: Batch<'_
         format: SampleFormat::Csv,
         first_date: first.parse().unwrap(),
         days: 1,
+        first_number: 0,
     };
     credit_gateway::sim::sample::write_sample(&spec, &file).unwrap();
     let opts = IngestOptions { report_path: None, progress: false, clock: clock.clone(), source: None };

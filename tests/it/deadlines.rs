@@ -258,6 +258,7 @@ fn monthly_figures_match_an_independent_recount() {
         first_date: date("2026-01-05"),
         // Decided before the day of ingest (03-20): a decision dated after it is refused.
         days: 70,
+        first_number: 0,
     };
     let expected = credit_gateway::sim::sample::write_sample(&spec, &file).unwrap();
     let out = gateway(

@@ -103,6 +103,7 @@ pub(crate) async fn ingest_penalties_at(
         format: SampleFormat::Csv,
         first_date: first.parse().unwrap(),
         days: 1,
+        first_number: 0,
     };
     credit_gateway::sim::sample::write_sample(&spec, &file).unwrap();
     let opts = IngestOptions { report_path: None, progress: false, clock, source: None };

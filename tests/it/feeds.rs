@@ -288,6 +288,7 @@ async fn reported_penalties(h: &Harness, rows: u64) {
         format: SampleFormat::Csv,
         first_date: "2026-11-02".parse().unwrap(),
         days: 1,
+        first_number: 0,
     };
     credit_gateway::sim::sample::write_sample(&spec, &file).unwrap();
     let opts = IngestOptions { report_path: None, progress: false, clock: Clock::real(), source: None };

@@ -232,6 +232,39 @@ fn header_only_ragged_rows_and_a_huge_cell_are_handled_row_by_row() {
     assert!(v["errors"][2]["value"].as_str().unwrap().len() < 2_000, "huge values are not echoed whole");
 }
 
+/// The header is looked for in the first rows only while they are small: rows of megabytes
+/// right after it are read one by one like any other (none lost), and a header below 16 MB of
+/// rows is not looked for (the refusal says how many rows were looked at).
+#[test]
+fn the_header_look_ahead_stops_at_sixteen_megabytes_and_loses_no_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_url(dir.path());
+    let file = dir.path().join("base.csv");
+    sample(&file, SampleItem::Penalties, 30, 0.0, SampleFormat::Csv);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().to_string();
+    let rows: Vec<&str> = lines.filter(|l| !l.contains("简易程序")).take(10).collect();
+    // 31 cells of 127 KB: about 4 MB a row, under every reader limit, too long for the catalogue.
+    let wide = vec!["违".repeat(127 * 1024 / 3); header.split(',').count()].join(",");
+
+    let big_first = dir.path().join("big-first.csv");
+    let body: Vec<&str> = std::iter::repeat_n(wide.as_str(), 6).chain(rows.iter().copied()).collect();
+    std::fs::write(&big_first, format!("{header}\n{}\n", body.join("\n"))).unwrap();
+    let out = gateway(&db, &["ingest", "--connector", "market-penalties", "--json", big_first.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(counts(&v), (16, 10, 0, 6, 0), "{v}");
+
+    let buried = dir.path().join("buried.csv");
+    let above: Vec<&str> = std::iter::repeat_n(wide.as_str(), 5).collect();
+    std::fs::write(&buried, format!("{}\n{header}\n{}\n", above.join("\n"), rows[0])).unwrap();
+    let out = gateway(&db, &["ingest", "--connector", "market-penalties", "--json", buried.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    let report = std::fs::read_to_string(dir.path().join("buried.csv.errors.csv")).unwrap();
+    assert!(report.contains("前 5 行中未找到表头"), "{report}");
+}
+
 #[test]
 fn one_key_twice_in_a_file_is_a_new_version_on_both_backends() {
     let dir = tempfile::tempdir().unwrap();

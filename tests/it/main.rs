@@ -21,6 +21,7 @@ mod feeds;
 mod ingest;
 mod instances;
 mod objections;
+mod openapi;
 mod publicity;
 mod sandbox_departments;
 mod scale;

@@ -240,6 +240,15 @@ async fn a_clerk_answers_only_its_own_departments_objections_and_every_step_is_a
     assert!(r.text().await.unwrap().contains("记录 999 不存在"));
     let r = web.post_json("/api/v1/objections", &ops, &json!({"record_id": 1, "ground": "?", "applicant": "x"})).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Control characters (NUL, which PostgreSQL refuses as text) are refused, never stored.
+    for body in [
+        json!({"record_id": 1, "ground": "信息错误", "applicant": "张\u{0}三"}),
+        json!({"wsh": "淮\u{0}", "ground": "信息错误", "applicant": "张三"}),
+    ] {
+        let r = web.post_json("/api/v1/objections", &ops, &body).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
+        assert!(r.text().await.unwrap().contains("控制字符"), "{body}");
+    }
     let r = web.post_json("/api/v1/objections", &ops, &case).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let created: Value = r.json().await.unwrap();

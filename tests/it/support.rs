@@ -88,6 +88,7 @@ pub fn sample(
         format,
         first_date: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
         days: 365,
+        first_number: 0,
     };
     credit_gateway::sim::sample::write_sample(&spec, path).expect("sample written")
 }
@@ -110,6 +111,7 @@ pub fn recent_sample(
         format,
         first_date: today - chrono::Days::new(60),
         days: 30,
+        first_number: 0,
     };
     credit_gateway::sim::sample::write_sample(&spec, path).expect("sample written")
 }

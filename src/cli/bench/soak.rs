@@ -128,9 +128,10 @@ struct Dropped {
 }
 
 /// A 行政处罚 CSV with `rows` rows of `seed`, written in `staging` (with the generator's
-/// expectations beside it, kept out of the inbox). Each seed's rows are decided on a day of
-/// their own: rows of two seeds may share a 决定书文号 and a placeholder credit code, never the
-/// decision date too, so every file's rows are records of their own.
+/// expectations beside it, kept out of the inbox). Each seed's document numbers (文书号) are its
+/// own: two seeds may decide on the same day and name the same subject (a natural person's
+/// name from a small pool), never under the same 文书号, so every file's rows are records of
+/// their own.
 fn penalties(staging: &Path, name: &str, seed: u64, rows: u64) -> anyhow::Result<(PathBuf, u64)> {
     let path = staging.join(name);
     // Decisions of the last 60 days, each file one day's: every period (3 months at least) is
@@ -147,6 +148,7 @@ fn penalties(staging: &Path, name: &str, seed: u64, rows: u64) -> anyhow::Result
         format: SampleFormat::Csv,
         first_date: day,
         days: 1,
+        first_number: seed * 100_000,
     };
     let summary = write_sample(&spec, &path).context("generating a sample file")?;
     Ok((path, summary.good))
