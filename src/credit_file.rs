@@ -26,6 +26,13 @@ pub async fn search(
     scope: Option<&str>,
     limit: usize,
 ) -> Result<Vec<SubjectHit>, StoreError> {
+    // A whole 居民身份证号码 finds the natural person it names, by the same keyed hash the
+    // links were made with (the number itself is stored nowhere to be searched).
+    if crate::ids::IdNumber::parse(q).is_ok() {
+        let Some(person) = store.person_key().await?.subject(q) else { return Ok(Vec::new()) };
+        let others = settings.gateway.credit_file_others == OtherDepartments::Count;
+        return store.search_subjects(Some(&person), "", scope, others, limit.clamp(1, 100)).await;
+    }
     let code = crate::subject::code_query(q);
     let key = crate::subject::search_key(q);
     if code.is_none() && key.chars().count() < 2 && key.is_ascii() {
@@ -170,7 +177,7 @@ pub async fn credit_file(
     for r in &all {
         let Some(item) = catalogue.item(&r.item) else { continue };
         let Ok(map) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&r.content) else { continue };
-        let Some((_, name)) = crate::subject::of_content(item, &map) else { continue };
+        let name = crate::subject::name_of(item, &map);
         if name.is_empty() {
             continue;
         }
@@ -237,8 +244,10 @@ pub async fn credit_file(
             regulation: settings.grading.regulation.clone(),
         }
     });
-    let kind = catalogue.subject_kind_of_code(&code).map(str::to_string);
-    let region = code.get(2..8).filter(|r| r.chars().all(|c| c.is_ascii_digit())).map(str::to_string);
+    let person = crate::subject::is_person(&code);
+    let kind =
+        if person { Some("自然人".to_string()) } else { catalogue.subject_kind_of_code(&code).map(str::to_string) };
+    let region = code.get(2..8).filter(|r| !person && r.chars().all(|c| c.is_ascii_digit())).map(str::to_string);
     let region_name = region.as_deref().and_then(|r| settings.divisions.get(r)).map(|d| d.name.clone());
     Ok(Some(CreditFile {
         truncated: all.len() as i64 >= crate::store::SUBJECT_FILE_LIMIT,
@@ -264,7 +273,8 @@ pub fn summary(settings: &Settings, item: &str, content: &str) -> String {
     let Ok(map) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(content) else {
         return String::new();
     };
-    let subject: Vec<usize> = [item.subject_code, item.subject_name, item.subject_kind].into_iter().flatten().collect();
+    let subject: Vec<usize> =
+        [item.subject_code, item.subject_name, item.subject_kind, item.subject_id].into_iter().flatten().collect();
     let shown = |i: &usize| !subject.contains(i) && *i != item.decision_date && !item.fields[*i].personal;
     let keys: Vec<usize> = item.key.iter().filter_map(|part| part.first().copied()).filter(|i| shown(i)).collect();
     let coded = (0..item.fields.len())

@@ -98,7 +98,8 @@ pub async fn grade_all(
         .each_grading_row(&window, &listed, &floor, &day, |row| {
             let Some((item, keys)) = needed.get(row.item.as_str()) else { return };
             let Some(content) = light_content(&row.content, keys) else { return };
-            let Some((code, _)) = crate::subject::of_content(item, &content) else { return };
+            // Natural persons are not graded (SPEC §8 grades enterprises): no person key.
+            let Some((code, _)) = crate::subject::of_content(item, &content, None) else { return };
             let c = Candidate {
                 record_id: row.record_id,
                 item: &row.item,

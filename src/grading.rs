@@ -35,6 +35,28 @@ pub struct GradingSpec {
     minor_counts: bool,
     grades: GradesSpec,
     items: Vec<ItemRuleSpec>,
+    #[serde(default)]
+    commitments: Option<CommitmentsSpec>,
+}
+
+/// Where the 信用承诺 figures read a commitment and whether it was kept.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommitmentsSpec {
+    item: String,
+    status_field: String,
+    kept: Vec<String>,
+    broken: Vec<String>,
+}
+
+/// The commitments (信用承诺) the figures count: the catalogue item, the field holding 履约状态
+/// and its texts that mean kept (践诺) and broken (违诺); any other text is still open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commitments {
+    pub item: String,
+    pub status_field: String,
+    pub kept: Vec<String>,
+    pub broken: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,6 +195,7 @@ pub struct Grading {
     pub minor_counts: bool,
     texts: [GradeText; 4],
     pub items: Vec<ItemRule>,
+    pub commitments: Option<Commitments>,
 }
 
 impl Default for Grading {
@@ -190,6 +213,7 @@ impl Default for Grading {
             minor_counts: false,
             texts: [t("守信"), t("一般失信"), t("严重失信"), t("黑名单")],
             items: Vec::new(),
+            commitments: None,
         }
     }
 }
@@ -235,6 +259,37 @@ pub struct Graded {
     /// Serious records, a revoked business licence included.
     pub serious: u32,
     pub reasons: Vec<i64>,
+}
+
+/// The `[commitments]` section checked against the catalogue: the item and its status field
+/// exist, and where the field has a code table every text listed is one of its entries.
+fn commitments(file: &Path, c: CommitmentsSpec, catalogue: &Catalogue, issues: &mut Issues) -> Option<Commitments> {
+    let Some(item) = catalogue.item(&c.item) else {
+        issues.push(file, "commitments.item", format!("{:?} is not a catalogue item", c.item));
+        return None;
+    };
+    let Some(field) = item.field_index(&c.status_field).map(|i| &item.fields[i]) else {
+        issues.push(file, "commitments.status_field", format!("{:?} is not a field of {}", c.status_field, c.item));
+        return None;
+    };
+    if c.kept.is_empty() {
+        issues.push(file, "commitments.kept", "the 履约状态 texts that mean the commitment was kept");
+    }
+    if let Some(t) = c.kept.iter().find(|t| c.broken.contains(t)) {
+        issues.push(file, "commitments.broken", format!("{t:?} is also listed as kept"));
+    }
+    if let crate::catalogue::FieldKind::Code { table, .. } = &field.kind {
+        for (k, texts) in [("kept", &c.kept), ("broken", &c.broken)] {
+            for t in texts.iter().filter(|t| !table.is_stored_form(t)) {
+                issues.push(
+                    file,
+                    format!("commitments.{k}"),
+                    format!("{t:?} is not a text of the code table {}", field.name),
+                );
+            }
+        }
+    }
+    Some(Commitments { item: c.item, status_field: c.status_field, kept: c.kept, broken: c.broken })
 }
 
 impl Grading {
@@ -321,6 +376,7 @@ impl Grading {
                 while_listed: r.while_listed,
             });
         }
+        let commitments = spec.commitments.and_then(|c| commitments(file, c, catalogue, issues));
         let g = spec.grades;
         let text = |s: GradeSpec| GradeText { name: s.name, rule: s.rule };
         Grading {
@@ -335,6 +391,7 @@ impl Grading {
             minor_counts: spec.minor_counts,
             texts: [text(g.a), text(g.b), text(g.c), text(g.d)],
             items,
+            commitments,
         }
     }
 

@@ -6,6 +6,7 @@ pub mod catalogue;
 pub mod clock;
 pub mod config;
 pub mod connector;
+pub mod credit_figures;
 pub mod credit_file;
 pub mod daemon;
 pub mod deadline;

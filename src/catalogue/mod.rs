@@ -199,6 +199,8 @@ pub struct Item {
     pub authority_code: Option<usize>,
     pub subject_name: Option<usize>,
     pub subject_code: Option<usize>,
+    /// A natural person's ID number: the subject where the record has no credit code.
+    pub subject_id: Option<usize>,
     /// The 行政相对人类别 field, checked against `subject_code`'s prefix.
     pub subject_kind: Option<usize>,
     pub filters: Vec<Filter>,
@@ -390,6 +392,7 @@ fn compile_item(
     let authority_code = optional(&spec.authority_code, "authority_code", issues);
     let subject_name = optional(&spec.subject_name, "subject_name", issues);
     let subject_code = optional(&spec.subject_code, "subject_code", issues);
+    let subject_id = optional(&spec.subject_id, "subject_id", issues);
     let subject_kind = optional(&spec.subject_kind, "subject_kind", issues);
     let filters = spec
         .filters
@@ -444,6 +447,7 @@ fn compile_item(
         authority_code,
         subject_name,
         subject_code,
+        subject_id,
         subject_kind,
         filters,
         fields,
@@ -611,6 +615,7 @@ pub(crate) fn shipped_for_tests() -> Catalogue {
     let mut catalogue = Catalogue::from_spec(Path::new("config/code-tables.toml"), Some(tables), &[], &mut issues);
     for (name, text) in [
         ("cf.toml", include_str!("../../config/catalogue/cf.toml")),
+        ("commitment.toml", include_str!("../../config/catalogue/commitment.toml")),
         ("court_dishonest.toml", include_str!("../../config/catalogue/court_dishonest.toml")),
         ("court_judgments.toml", include_str!("../../config/catalogue/court_judgments.toml")),
         ("grading_result.toml", include_str!("../../config/catalogue/grading_result.toml")),

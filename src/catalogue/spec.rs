@@ -76,6 +76,9 @@ pub struct ItemSpec {
     pub subject_name: Option<String>,
     #[serde(default)]
     pub subject_code: Option<String>,
+    /// A natural person's ID number (证件号码): the subject of a record without a credit code.
+    #[serde(default)]
+    pub subject_id: Option<String>,
     /// The 行政相对人类别 field, checked against the subject's credit code.
     #[serde(default)]
     pub subject_kind: Option<String>,

@@ -23,14 +23,21 @@ pub struct ReportArgs {
     /// upheld / rejected, mean handling time and grounds, per department and month received.
     #[arg(long)]
     objections: bool,
+    /// 分级分类与信用承诺 instead: per month, subjects per grade A–D at the month's end, changes
+    /// of grade, commitments made / kept / broken / open, and commitments ÷ enterprises.
+    #[arg(long, conflicts_with_all = ["objections", "department"])]
+    grades: bool,
 }
 
 pub fn run(config: &Path, clock: &Clock, args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let ReportArgs { format, department, month, objections } = args;
+    let ReportArgs { format, department, month, objections, grades } = args;
     let settings = super::settings(config)?;
     let department = super::department_arg(&settings, department)?;
     let month = super::month_arg(month)?;
     anyhow::ensure!(matches!(format.as_str(), "table" | "csv" | "json"), "未知格式“{format}”，可选：table、csv、json");
+    if grades {
+        return grade_report(&settings, clock, &format, month.as_deref());
+    }
     if objections {
         return objection_report(&settings, clock, &format, department.as_deref(), month.as_deref());
     }
@@ -111,6 +118,66 @@ fn objection_report(
             w.flush()?;
         }
         other => anyhow::bail!("未知格式 {other:?}（可选 table、csv、json）"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `report --grades`: the twelve months up to today (or the one asked for).
+fn grade_report(
+    settings: &credit_gateway::config::Settings,
+    clock: &Clock,
+    format: &str,
+    month: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    use credit_gateway::credit_figures::{self, CreditMonth};
+    let today = clock.today();
+    let months = match month {
+        Some(m) => vec![m.to_string()],
+        None => credit_figures::last_twelve(today),
+    };
+    let figures =
+        super::with_store(settings, async |store| Ok(credit_figures::figures(settings, store, &months, today).await?))?;
+    let grading = &settings.grading;
+    let names: Vec<String> = credit_gateway::grading::Grade::ALL
+        .iter()
+        .map(|g| format!("{} {}", g.as_str(), grading.text(*g).name))
+        .collect();
+    let mut header = vec!["月份", "统计日"];
+    header.extend(names.iter().map(String::as_str));
+    header.extend(["等级变化", "信用承诺", "已履约", "未履约", "履约中"]);
+    let row = |m: &CreditMonth| -> Vec<String> {
+        let mut cells = vec![m.month.clone(), m.as_of.clone()];
+        cells.extend(m.grades.each().iter().map(i64::to_string));
+        cells.extend([m.changes, m.commitments, m.kept, m.broken, m.open].iter().map(i64::to_string));
+        cells
+    };
+    match format {
+        "json" => super::print_json(&figures, false)?,
+        "table" => {
+            super::print_header(&header);
+            for m in &figures.months {
+                let cells = row(m);
+                let refs: Vec<&dyn std::fmt::Display> = cells.iter().map(|c| c as &dyn std::fmt::Display).collect();
+                super::print_row(&refs);
+            }
+            let basis =
+                if figures.enterprise_basis == "subject_library" { "主体库" } else { "本地记录涉及的主体" };
+            let share = figures.commitment_share.map_or_else(|| "-".to_string(), |s| format!("{:.2}%", s * 100.0));
+            println!(
+                "信用承诺占企业总量比例：{share}（所列月份的承诺 {} 条 ÷ 企业 {} 家，企业数取自{basis}）",
+                figures.months.iter().map(|m| m.commitments).sum::<i64>(),
+                figures.enterprises
+            );
+        }
+        "csv" => {
+            let mut w = csv::Writer::from_writer(std::io::stdout());
+            w.write_record(&header)?;
+            for m in &figures.months {
+                w.write_record(row(m))?;
+            }
+            w.flush()?;
+        }
+        other => anyhow::bail!("未知格式“{other}”，可选：table、csv、json"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@
 
 mod chase;
 mod connectors;
+mod credit_figures;
 mod deadlines;
 mod decisions;
 mod deliveries;
@@ -53,6 +54,10 @@ pub enum StoreError {
     UnsupportedUrl,
     #[error("cannot create the database folder {path}: {source}")]
     Folder { path: String, source: std::io::Error },
+    /// Something stored is not as this version keeps it, or the system could not give what a
+    /// stored value needs (randomness).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

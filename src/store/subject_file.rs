@@ -13,6 +13,7 @@ use sqlx::Row;
 
 use super::{Db, Store, StoreError, on_pool};
 use crate::catalogue::Catalogue;
+use crate::subject::PersonKey;
 
 /// Records read per catch-up step.
 const LINK_PAGE: i64 = 5_000;
@@ -125,10 +126,11 @@ impl Store {
     /// Links the records and feed records stored since the last pass to their subjects.
     /// Returns how many records it read. Idempotent; safe to run from several processes.
     pub async fn link_subjects(&self, catalogue: &Catalogue) -> Result<u64, StoreError> {
+        let persons = self.person_key().await?;
         let mut read = 0;
         for (source, table) in [("record", "records"), ("feed", "feed_records")] {
             loop {
-                let n = self.link_page(catalogue, source, table).await?;
+                let n = self.link_page(catalogue, &persons, source, table).await?;
                 read += n;
                 if n < LINK_PAGE as u64 {
                     break;
@@ -138,7 +140,13 @@ impl Store {
         Ok(read)
     }
 
-    async fn link_page(&self, catalogue: &Catalogue, source: &str, table: &str) -> Result<u64, StoreError> {
+    async fn link_page(
+        &self,
+        catalogue: &Catalogue,
+        persons: &PersonKey,
+        source: &str,
+        table: &str,
+    ) -> Result<u64, StoreError> {
         let last: i64 = on_pool!(self.db(), pool => sqlx::query_scalar(
             "SELECT CAST(last_id AS BIGINT) FROM subject_link_state WHERE source = $1")
             .bind(source).fetch_optional(pool).await?)
@@ -152,7 +160,7 @@ impl Store {
         for (id, item, content) in &rows {
             let Some(item) = catalogue.item(item) else { continue };
             let Ok(map) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(content) else { continue };
-            let Some((code, name)) = crate::subject::of_content(item, &map) else { continue };
+            let Some((code, name)) = crate::subject::of_content(item, &map, Some(persons)) else { continue };
             if !name.is_empty() {
                 let key = crate::subject::search_key(&name);
                 aliases.entry((code.clone(), name)).or_insert(key);
@@ -193,6 +201,30 @@ impl Store {
             tx.commit().await?;
         });
         Ok(rows.len() as u64)
+    }
+
+    /// The installation's key for natural persons' subject keys: made (at random) by the first
+    /// caller, read by every other, on any instance.
+    pub async fn person_key(&self) -> Result<PersonKey, StoreError> {
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh)
+            .map_err(|e| StoreError::Invalid(format!("no randomness for the person key: {e}")))?;
+        let hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+        let stored: String = on_pool!(self.db(), pool => {
+            sqlx::query("INSERT INTO install_keys (name, value) VALUES ('person', $1) ON CONFLICT (name) DO NOTHING")
+                .bind(&hex)
+                .execute(pool)
+                .await?;
+            sqlx::query_scalar("SELECT value FROM install_keys WHERE name = 'person'").fetch_one(pool).await?
+        });
+        let mut key = [0u8; 32];
+        for (i, b) in key.iter_mut().enumerate() {
+            *b = stored
+                .get(i * 2..i * 2 + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| StoreError::Invalid("install_keys.person is not 64 hexadecimal digits".into()))?;
+        }
+        Ok(PersonKey::new(key))
     }
 
     /// Subjects whose code starts with `code` (when the query may be one) or one of whose
@@ -435,7 +467,8 @@ impl Store {
     pub async fn each_subject(&self, mut f: impl FnMut(String, String)) -> Result<(), StoreError> {
         const SQL: &str = "SELECT c.subject_code, COALESCE(l.name, \
              (SELECT MIN(a.name) FROM subject_aliases a WHERE a.subject_code = c.subject_code), '') \
-             FROM (SELECT DISTINCT subject_code FROM subject_records WHERE source = 'record') c \
+             FROM (SELECT DISTINCT subject_code FROM subject_records WHERE source = 'record' \
+             AND subject_code NOT LIKE 'ZR%') c \
              LEFT JOIN subject_library l ON l.credit_code = c.subject_code ORDER BY c.subject_code";
         on_pool!(self.db(), pool => {
             let mut rows = sqlx::query(SQL).fetch(pool);

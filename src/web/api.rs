@@ -441,6 +441,7 @@ pub async fn openapi(_caller: Caller) -> Json<serde_json::Value> {
         super::departments::api,
         super::deadlines::api,
         super::publicity::api,
+        super::grading::api,
         super::records::problems_api,
         super::records::record_api,
         super::subjects::search_api,

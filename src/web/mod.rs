@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod deadlines;
 pub mod departments;
+pub mod grading;
 pub mod lists;
 pub mod masking;
 pub mod metrics;
@@ -117,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .route("/departments", get(departments::page_html))
         .route("/deadlines", get(deadlines::page_or_export))
         .route("/publicity", get(publicity::page_html))
+        .route("/grading", get(grading::page_html))
         .route("/problems", get(records::problems_page))
         .route("/problems/report/{run}", get(records::error_report))
         .route("/records/{id}", get(records::record_page))
@@ -136,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/departments", get(departments::api))
         .route("/api/v1/deadlines", get(deadlines::api))
         .route("/api/v1/publicity", get(publicity::api))
+        .route("/api/v1/grading", get(grading::api))
         .route("/api/v1/problems", get(records::problems_api))
         .route("/api/v1/records/{id}", get(records::record_api))
         .route("/api/v1/subjects", get(subjects::search_api))

@@ -42,6 +42,7 @@ const NAV: &[(&str, &str)] = &[
     ("/publicity", "公示期"),
     ("/problems", "问题数据"),
     ("/objections", "异议"),
+    ("/grading", "分级分类"),
     ("/connectors", "连接器"),
     ("/deliveries", "投递"),
 ];
@@ -70,12 +71,15 @@ pub fn page(title: &str, caller: Option<&Caller>, body: Markup) -> Html<String> 
     Html(markup.into_string())
 }
 
-/// The header's links (投递 for the gateway's staff only), the search box, who is logged in
-/// and the way out.
+/// Pages for the office's staff only (department users are refused them).
+const OFFICE_ONLY: &[&str] = &["/deliveries", "/grading"];
+
+/// The header's links (投递 and 分级分类 for the office's staff only), the search box, who is
+/// logged in and the way out.
 fn navigation(c: &Caller) -> Markup {
     html! {
         @for (href, label) in NAV {
-            @if *href != "/deliveries" || c.scope().is_none() {
+            @if !OFFICE_ONLY.contains(href) || c.scope().is_none() {
                 a href=(href) { (label) }
             }
         }

@@ -11,11 +11,13 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::api::ApiError;
-use super::auth::Caller;
+use super::auth::{Caller, Role};
+use super::lists::{pager, query, window};
 use super::pages::{header_row, page};
 use crate::config::Settings;
 use crate::credit_file::{self, CreditFile, Entry, SEARCH_LIMIT};
 use crate::glossary;
+use crate::grading::Grade;
 use crate::store::SubjectHit;
 
 #[derive(Debug, Default, Deserialize)]
@@ -24,6 +26,14 @@ pub struct SearchQuery {
     q: Option<String>,
     #[serde(default)]
     limit: Option<usize>,
+    /// The subjects graded so (`A`–`D`) on `as_of` (default today): the list behind a count of
+    /// the 分级分类 page. The office's staff only.
+    #[serde(default)]
+    grade: Option<String>,
+    #[serde(default)]
+    as_of: Option<String>,
+    #[serde(default)]
+    offset: Option<i64>,
 }
 
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -84,20 +94,57 @@ pub async fn search_page(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<SearchQuery>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Response, ApiError> {
+    if let Some(grade) = q.grade.as_deref() {
+        return graded_page(&state, &caller, grade, &q).await;
+    }
     let answer = search(&state, &caller, &q).await?;
     let _ = state.store.audit(&caller.name, "view", "page:subjects", state.now()).await;
     let body = html! {
         (search_box(&answer.q))
         @if answer.q.trim().is_empty() {
-            p { "按统一社会信用代码（全部或开头）或名称（全部或部分）查询主体的信用档案。" }
+            p { "按统一社会信用代码（全部或开头）、名称（全部或部分）或自然人的完整身份证号码查询主体的信用档案。" }
         } @else if answer.items.is_empty() {
             p id="no-hits" { "未找到与“" (answer.q) "”相符的主体。" }
         } @else {
             (hits_table(&answer.items))
         }
     };
-    Ok(page("信用档案查询", Some(&caller), body))
+    Ok(page("信用档案查询", Some(&caller), body).into_response())
+}
+
+/// `/subjects?grade=C&as_of=2026-11-30`: the subjects in a grade on a day, paged.
+async fn graded_page(state: &AppState, caller: &Caller, grade: &str, q: &SearchQuery) -> Result<Response, ApiError> {
+    if let Err(denied) = caller.require(&[Role::Admin, Role::Ops]) {
+        return Ok(denied.into_response());
+    }
+    let bad = |message: String| {
+        let body = html! { p class="err" { (message) } };
+        (axum::http::StatusCode::BAD_REQUEST, page("信用档案查询", Some(caller), body)).into_response()
+    };
+    let Some(grade) = Grade::parse(grade) else {
+        return Ok(bad(format!("信用等级“{grade}”无效，可选：A、B、C、D")));
+    };
+    let as_of = match q.as_of.as_deref().filter(|s| !s.is_empty()) {
+        None => state.today(),
+        Some(s) => match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            Ok(d) => d,
+            Err(_) => return Ok(bad(format!("统计日“{s}”无效：应为 YYYY-MM-DD，如 2026-11-30"))),
+        },
+    };
+    let (offset, limit) = window(q.offset, q.limit.map(|l| l as i64));
+    let day = as_of.to_string();
+    let (total, hits) = state.store.subjects_with_grade(grade.as_str(), &day, offset, limit).await?;
+    let _ = state.store.audit(&caller.name, "view", "page:subjects-graded", state.now()).await;
+    let settings = state.settings();
+    let base = format!("/subjects{}", query(&[("grade", Some(grade.as_str())), ("as_of", Some(&day))]));
+    let title = format!("{} {}（{day}）", grade.as_str(), settings.grading.text(grade).name);
+    let body = html! {
+        p { (day) " 最近一次评定为 " (grade.as_str()) " 级（" (settings.grading.text(grade).rule) "）的主体。" }
+        (pager("graded-total", &base, total, offset, limit, hits.len()))
+        @if !hits.is_empty() { (hits_table(&hits)) }
+    };
+    Ok(page(&title, Some(caller), body).into_response())
 }
 
 /// The subjects found; 其他部门记录 only where the caller may learn of them.
@@ -121,6 +168,16 @@ fn hits_table(hits: &[SubjectHit]) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// What the subject key is: a credit code, or a natural person's key made from the ID number
+/// (`subject::PersonKey`), which shows nothing of it.
+fn code_label(code: &str) -> &'static str {
+    if crate::subject::is_person(code) {
+        "自然人标识（由身份证号码加密生成）"
+    } else {
+        "统一社会信用代码"
     }
 }
 
@@ -186,7 +243,7 @@ fn identity(f: &CreditFile) -> Markup {
     };
     html! {
         table id="identity" {
-            tr { th { "统一社会信用代码" } td { (f.credit_code) } }
+            tr { th { (code_label(&f.credit_code)) } td { (f.credit_code) } }
             tr { th { "名称" } td id="subject-name" { (f.name) } }
             tr { th { "主体类别" } td { (f.kind.as_deref().unwrap_or("—")) } }
             tr { th { "登记地（代码第3–8位）" } td { (region) } }
@@ -380,7 +437,7 @@ pub async fn report_page(
     let body = html! {
         header class="report" {
             h1 { "公共信用信息报告" }
-            p { (f.name) " · 统一社会信用代码 " (f.credit_code) }
+            p { (f.name) " · " (code_label(&f.credit_code)) " " (f.credit_code) }
             p {
                 "出具：" (settings.gateway.sender.name) " · 生成时间 " (now) "（北京时间）"
                 @if let Some(d) = caller.scope() { " · 查询部门 " (d) "（仅含本部门报送的记录）" }

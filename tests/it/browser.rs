@@ -62,6 +62,9 @@ const PAGES: &[Page] = &[
     Page {
         name: "objections", path: "/objections", shows: &["异议", "登记异议", "异议处理情况", "登记并分送部门"]
     },
+    Page {
+        name: "grading", path: "/grading", shows: &["分级分类", "A 守信", "D 黑名单", "等级变化", "信用承诺"]
+    },
 ];
 
 /// chromedriver, killed when dropped (it ends its browsers with their sessions).
@@ -562,6 +565,7 @@ const WORK_PAGES: &[(&str, &str)] = &[
     ("work-deliveries", "/deliveries"),
     ("work-publicity", "/publicity"),
     ("work-objections", "/objections"),
+    ("work-grading", "/grading"),
 ];
 
 impl Browser {

@@ -430,6 +430,285 @@ async fn search_and_scope(postgres: bool) {
     }
 }
 
+/// Penalties of a natural person (自然人, no credit code, an ID number), 文书号 from `first`.
+fn write_person_penalties(path: &Path, name: &str, id: &str, dates: &[&str], first: usize) {
+    let mut w = csv::Writer::from_path(path).unwrap();
+    let mut header = HEADER.to_vec();
+    header.extend(["证件类型", "证件号码"]);
+    w.write_record(&header).unwrap();
+    for (i, date) in dates.iter().enumerate() {
+        let mut row: Vec<String> = [
+            name,
+            "自然人",
+            "",
+            "",
+            &format!("宣市监处罚〔2026〕{}号", first + i),
+            "无照经营",
+            "未取得营业执照从事经营活动",
+            "《无证无照经营查处办法》第十三条",
+            "罚款",
+            "罚款人民币2000元",
+            "0.2",
+            "",
+            date,
+            "2027-03-01",
+            "2027-03-01",
+            "宣城市市场监督管理局",
+            "11340600MB1234567C",
+            "宣城市市场监督管理局",
+            "11340600MB1234567C",
+        ]
+        .map(String::from)
+        .to_vec();
+        row.extend(["身份证".to_string(), id.to_string()]);
+        w.write_record(&row).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+/// A natural person (no credit code) is a subject too, keyed by the keyed hash of the ID
+/// number: found by the whole number, shown as 自然人 without the number, never graded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_natural_person_is_found_by_the_id_number_and_never_shown_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let config = config_in(root);
+    let settings = Settings::load(&config).unwrap_or_else(|e| panic!("{e}"));
+    let store = Store::connect(&settings.gateway.database_url).await.unwrap();
+    let clock = Clock::fixed("2026-07-01T02:00:00Z".parse().unwrap());
+    let id = "11010519491231002X";
+    let file = root.join("person.csv");
+    write_person_penalties(&file, "李四", id, &["2026-03-01", "2026-04-01"], 1);
+    assert_eq!(ingest(&settings, &store, "market-penalties", &file, &clock).await, 2);
+    // Another person of the same name is another subject.
+    let other = root.join("other.csv");
+    write_person_penalties(&other, "李四", "110105194912310046", &["2026-03-02"], 10);
+    assert_eq!(ingest(&settings, &store, "market-penalties", &other, &clock).await, 1);
+    store.link_subjects(&settings.catalogue).await.unwrap();
+
+    let now = clock.now();
+    let ops = auth::add_user(&store, &settings.departments, "ops", "ops", None, Some("口令-123"), now)
+        .await
+        .unwrap()
+        .api_token;
+    let web = Web::serve_with_clock(&settings, &store, clock.clone()).await;
+    let hits = web.json(&format!("/api/v1/subjects?q={}", id.to_lowercase()), &ops).await;
+    let items = hits["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{hits}");
+    let person = items[0]["credit_code"].as_str().unwrap().to_string();
+    assert!(person.starts_with("ZR") && person.len() == 18, "{person}");
+    assert_eq!((items[0]["name"].as_str(), items[0]["records"].as_i64()), (Some("李四"), Some(2)));
+    let by_name = web.json(&format!("/api/v1/subjects?q={}", urlencode("李四")), &ops).await;
+    assert_eq!(by_name["items"].as_array().unwrap().len(), 2, "two people named 李四: {by_name}");
+    let masked = web.json(&format!("/api/v1/subjects?q={}", urlencode("110105********002X")), &ops).await;
+    assert!(masked["items"].as_array().unwrap().is_empty(), "a masked number finds nobody: {masked}");
+
+    let page = web.text(&format!("/subjects/{person}"), &ops).await;
+    assert!(page.contains("自然人标识") && page.contains("李四") && page.contains("自然人"), "{page}");
+    assert!(!page.contains(id) && !page.contains("19491231002"), "the number is shown nowhere: {page}");
+    let file = web.json(&format!("/api/v1/subjects/{person}"), &ops).await;
+    assert_eq!(file["records"].as_array().unwrap().len(), 2);
+    assert_eq!(file["kind"], "自然人");
+
+    // Grading is of enterprises: the persons are not graded.
+    let out = gateway_with(&config, &["--now", "2026-07-01T02:00:00Z", "grade", "--as-of", "2026-06-30", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out), serde_json::json!([]));
+    // The key is the installation's: the same on every read, 64 hexadecimal digits.
+    let key = store.person_key().await.unwrap();
+    assert_eq!(key.subject(id), Some(person));
+    store.close().await;
+}
+
 fn urlencode(s: &str) -> String {
     s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+/// The 分级分类 figures (issue 19) on SQLite and PostgreSQL: per month the subjects in each
+/// grade, the changes of grade and the commitments made, kept and broken, recounted here from
+/// what was written; each figure's link lists as many as it says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grade_and_commitment_figures_equal_a_recount_and_their_lists_on_sqlite() {
+    grade_and_commitment_figures(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grade_and_commitment_figures_equal_a_recount_and_their_lists_on_postgres() {
+    grade_and_commitment_figures(true).await;
+}
+
+/// A 信用承诺 file in the catalogue's template: (code, name, 编号, 承诺日期, 履约状态).
+fn write_commitments(path: &Path, rows: &[(String, &str, &str, &str, &str)]) {
+    let mut w = csv::Writer::from_path(path).unwrap();
+    w.write_record([
+        "承诺主体名称",
+        "统一社会信用代码",
+        "承诺书编号",
+        "承诺类型",
+        "承诺事项",
+        "承诺日期",
+        "承诺受理单位",
+        "履约状态",
+        "履约状态变更日期",
+    ])
+    .unwrap();
+    for (code, name, number, date, status) in rows {
+        let changed = if *status == "履约中" { "" } else { "2026-06-20" };
+        w.write_record([
+            name,
+            code.as_str(),
+            number,
+            "审批替代型",
+            "食品经营许可告知承诺",
+            date,
+            "宣城市市场监督管理局",
+            status,
+            changed,
+        ])
+        .unwrap();
+    }
+    w.flush().unwrap();
+}
+
+async fn grade_and_commitment_figures(postgres: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let config = config_in(root);
+    // 信用承诺 from the market bureau's folder, in the catalogue's own template.
+    std::fs::write(
+        root.join("mappings/test-commitments.toml"),
+        "version = 1\nitem = \"XYCN\"\ncolumns = \"catalogue\"\nencoding = \"auto\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("connectors/test-commitments.toml"),
+        "version = 1\ndepartment = \"market\"\nitem = \"XYCN\"\nmapping = \"test-commitments\"\nkind = \"folder\"\n\n\
+         [folder]\ninbox = \"data/inbox/test-commitments\"\n",
+    )
+    .unwrap();
+    let mut settings = Settings::load(&config).unwrap_or_else(|e| panic!("{e}"));
+    let mut database = None;
+    if postgres {
+        let (url, name) = fresh_postgres().await;
+        settings.gateway.database_url = url.clone();
+        database = Some(name);
+        let text = std::fs::read_to_string(&config).unwrap();
+        let sqlite = format!("sqlite://{}", root.join("gateway.db").display());
+        std::fs::write(&config, text.replace(&sqlite, &url)).unwrap();
+    }
+    let store = Store::connect(&settings.gateway.database_url).await.unwrap();
+    let clock = Clock::fixed("2026-07-02T02:00:00Z".parse().unwrap());
+
+    // Penalties: subject 1 general in May (B from May), 2 serious in June (C from June), 3
+    // revoked business licence in April (D from May's grading), 4 none until July.
+    let p = |n: u32, date: &str, kinds: &'static str| Penalty {
+        code: code(n),
+        name: format!("宣城市第{n}商贸有限公司"),
+        date: day(date),
+        kinds,
+    };
+    let penalties =
+        [p(1, "2026-05-10", "罚款"), p(2, "2026-06-10", "罚款、责令停产停业"), p(3, "2026-04-10", "吊销营业执照")];
+    let file = root.join("penalties.csv");
+    write_penalties(&file, &penalties, 1);
+    assert_eq!(ingest(&settings, &store, "market-penalties", &file, &clock).await, 3);
+    let commitments = root.join("commitments.csv");
+    write_commitments(
+        &commitments,
+        &[
+            (code(1), "宣城市第1商贸有限公司", "CN-1", "2026-05-03", "已履约"),
+            (code(2), "宣城市第2商贸有限公司", "CN-2", "2026-06-03", "未履约"),
+            (code(4), "宣城市第4商贸有限公司", "CN-4", "2026-06-04", "已履约"),
+            (code(5), "宣城市第5商贸有限公司", "CN-5", "2026-06-05", "履约中"),
+        ],
+    );
+    assert_eq!(ingest(&settings, &store, "test-commitments", &commitments, &clock).await, 4);
+
+    let grade = |as_of: &str| {
+        let out = gateway_with(&config, &["--now", "2026-07-02T02:00:00Z", "grade", "--as-of", as_of]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    grade("2026-05-31");
+    grade("2026-06-30");
+
+    let out = gateway_with(&config, &["--now", "2026-07-02T03:00:00Z", "report", "--grades", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let figures = json(&out);
+    let months = figures["months"].as_array().unwrap();
+    assert_eq!(months.len(), 12);
+    let month = |m: &str| months.iter().find(|x| x["month"] == m).unwrap_or_else(|| panic!("{m}: {figures}"));
+    let grades = |m: &str| {
+        let g = &month(m)["grades"];
+        ["A", "B", "C", "D"].map(|k| g[k].as_i64().unwrap())
+    };
+    // Graded subjects are those with records (penalties or commitments): 1–5.
+    assert_eq!(grades("2026-04"), [0, 0, 0, 0], "nobody graded before May 31");
+    assert_eq!(grades("2026-05"), [3, 1, 0, 1], "1 B, 3 D; 2, 4 and 5 A (2's penalty comes in June)");
+    assert_eq!(grades("2026-06"), [2, 1, 1, 1]);
+    assert_eq!(grades("2026-07"), grades("2026-06"), "July counts today: the June grades");
+    assert_eq!(month("2026-06")["as_of"], "2026-06-30");
+    assert_eq!(month("2026-07")["as_of"], "2026-07-02");
+    // Changes of grade: May 1 and 3 (from A), June 2.
+    let changes = |m: &str| month(m)["changes"].as_i64().unwrap();
+    assert_eq!((changes("2026-05"), changes("2026-06"), changes("2026-07")), (2, 1, 0));
+    let c = |m: &str, k: &str| month(m)[k].as_i64().unwrap();
+    assert_eq!(
+        [c("2026-05", "commitments"), c("2026-05", "kept"), c("2026-05", "broken"), c("2026-05", "open")],
+        [1, 1, 0, 0]
+    );
+    assert_eq!(
+        [c("2026-06", "commitments"), c("2026-06", "kept"), c("2026-06", "broken"), c("2026-06", "open")],
+        [3, 1, 1, 1]
+    );
+    assert_eq!((figures["enterprises"].as_i64(), figures["enterprise_basis"].as_str()), (Some(5), Some("records")));
+    assert!((figures["commitment_share"].as_f64().unwrap() - 4.0 / 5.0).abs() < 1e-9);
+    let table = gateway_with(&config, &["--now", "2026-07-02T03:00:00Z", "report", "--grades", "--month", "2026-06"]);
+    let text = stdout(&table);
+    assert!(text.starts_with("月份\t统计日\tA 守信\tB 一般失信\tC 严重失信\tD 黑名单\t等级变化"), "{text}");
+    assert!(text.contains("2026-06\t2026-06-30\t2\t1\t1\t1\t1\t3\t1\t1\t1"), "{text}");
+    assert!(text.contains("信用承诺占企业总量比例：60.00%"), "June's 3 of 5 enterprises: {text}");
+
+    // The page: every figure links to a list of as many; department users are refused.
+    let now = clock.now();
+    let add = |name: &'static str, role: &'static str, department: Option<&'static str>| {
+        let (store, departments) = (store.clone(), settings.departments.clone());
+        async move {
+            auth::add_user(&store, &departments, name, role, department, Some("口令-123"), now).await.unwrap().api_token
+        }
+    };
+    let ops = add("ops", "ops", None).await;
+    let clerk = add("market", "department", Some("market")).await;
+    let web = Web::serve_with_clock(&settings, &store, clock.clone()).await;
+    let page = web.text("/grading", &ops).await;
+    let api = web.json("/api/v1/grading", &ops).await;
+    assert_eq!(api["months"], figures["months"], "the page's API says what `report --grades` says");
+    let links: Vec<(String, i64)> = page
+        .split("<td class=\"n\"><a href=\"")
+        .skip(1)
+        .map(|rest| {
+            let (href, rest) = rest.split_once("\">").unwrap();
+            let n = rest.split_once('<').unwrap().0.replace(',', "");
+            (href.replace("&amp;", "&"), n.parse().unwrap())
+        })
+        .collect();
+    assert!(links.len() >= 12, "{page}");
+    for (href, n) in &links {
+        let listed = web.text(href, &ops).await;
+        let total = listed
+            .split("class=\"total\">")
+            .nth(1)
+            .and_then(|t| t.split('<').next())
+            .unwrap_or_else(|| panic!("{href}: no total in {listed}"))
+            .replace(',', "");
+        assert_eq!(total.parse::<i64>().unwrap(), *n, "{href}");
+    }
+    assert_eq!(web.get("/grading", Some(&clerk)).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(web.get("/api/v1/grading", Some(&clerk)).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(web.get("/subjects?grade=C", Some(&clerk)).await.status(), StatusCode::FORBIDDEN);
+    assert!(!web.text("/", &clerk).await.contains("href=\"/grading\""), "no link a clerk cannot follow");
+    assert_eq!(web.get("/subjects?grade=E", Some(&ops)).await.status(), StatusCode::BAD_REQUEST);
+    store.close().await;
+    if let Some(name) = database {
+        drop_postgres(&name).await;
+    }
 }
