@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
@@ -16,6 +16,7 @@ use super::api::ApiError;
 use super::auth::Caller;
 use super::lists::{self, department_name, item_name, key_text, subject_of};
 use super::pages::{definitions, page};
+use super::params::Params;
 use crate::calendar::Calendar;
 use crate::config::Settings;
 use crate::deadline::Status;
@@ -207,7 +208,7 @@ async fn fetch(state: &AppState, filter: &ListFilter) -> Result<(i64, Vec<Deadli
     ),
     responses(
         (status = 200, description = "一页记录", body = DeadlinePage),
-        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
         (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
         (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
     )
@@ -215,7 +216,7 @@ async fn fetch(state: &AppState, filter: &ListFilter) -> Result<(i64, Vec<Deadli
 pub async fn api(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<DeadlineQuery>,
+    Params(q): Params<DeadlineQuery>,
 ) -> Result<Response, ApiError> {
     let (offset, limit) = lists::window(q.offset, q.limit);
     let filter = match q.filter(&caller, offset, limit) {
@@ -249,7 +250,7 @@ fn options(values: &[(String, String)], selected: Option<&str>, all: &str) -> Ma
 pub async fn page_or_export(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<DeadlineQuery>,
+    Params(q): Params<DeadlineQuery>,
 ) -> Result<Response, ApiError> {
     if matches!(q.format.as_deref(), Some("csv") | Some("xlsx")) {
         return export(&state, &caller, &q).await;

@@ -2,7 +2,7 @@
 //! twelve months as an SVG chart.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Html;
 use chrono::{Datelike, NaiveDate};
 use maud::{Markup, html};
@@ -12,6 +12,7 @@ use super::AppState;
 use super::api::ApiError;
 use super::auth::Caller;
 use super::pages::{definitions, header_row, linked, page, percent};
+use super::params::Params;
 use crate::store::{Cause, Figures};
 
 #[derive(Debug, Default, Deserialize)]
@@ -132,7 +133,7 @@ async fn trends(state: &AppState, caller: &Caller, only: Option<&str>) -> Result
     ),
     responses(
         (status = 200, description = "每个部门近 12 个月的数字", body = Vec<DepartmentTrend>),
-        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
         (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
         (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
     )
@@ -140,7 +141,7 @@ async fn trends(state: &AppState, caller: &Caller, only: Option<&str>) -> Result
 pub async fn api(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<DepartmentQuery>,
+    Params(q): Params<DepartmentQuery>,
 ) -> Result<Json<Vec<DepartmentTrend>>, ApiError> {
     let out = trends(&state, &caller, q.department.as_deref().filter(|d| !d.is_empty())).await?;
     let _ = state.store.audit(&caller.name, "view", "api:departments", state.now()).await;
@@ -304,7 +305,7 @@ fn bars(f: &Frame, cx: f64, step: f64, max: i64, m: &Month) -> Markup {
 pub async fn page_html(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<DepartmentQuery>,
+    Params(q): Params<DepartmentQuery>,
 ) -> Result<Html<String>, ApiError> {
     let list = trends(&state, &caller, q.department.as_deref().filter(|d| !d.is_empty())).await?;
     let _ = state.store.audit(&caller.name, "view", "page:departments", state.now()).await;

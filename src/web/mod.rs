@@ -17,6 +17,7 @@ pub mod objections;
 pub mod operations;
 pub mod origin;
 pub mod pages;
+pub mod params;
 pub mod publicity;
 pub mod records;
 pub mod serve;
@@ -151,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/objections/{id}/reply", post(objections::reply_api))
         .route("/api/v1/objections/{id}/close", post(objections::close_api))
         .route("/api/v1/openapi.json", get(api::openapi))
+        .fallback(params::fallback)
         .layer(axum::middleware::from_fn(api::refuse_nul))
         .layer(axum::middleware::from_fn(forbidden_page))
         .layer(axum::middleware::from_fn_with_state(state.clone(), masking::mask_unless_admin))

@@ -2,10 +2,10 @@
 //! cases. Pages and the JSON API run the same steps (`objection::handle`); every step is
 //! audited. A department user never learns of another department's case (404).
 
-use axum::extract::{Path, Query, State};
+use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -13,6 +13,7 @@ use super::AppState;
 use super::api::ApiError;
 use super::auth::{Caller, Role};
 use super::pages::{header_row, page};
+use super::params::{FormBody, JsonBody, Params, PathParam};
 use crate::glossary;
 use crate::objection::Status;
 use crate::objection::handle::{self, Decision, Detail, ObjectionError, Registration, Target};
@@ -89,7 +90,7 @@ fn status_filter(q: &ListQuery) -> Result<Option<Status>, ObjectionError> {
     ),
     responses(
         (status = 200, description = "异议案件", body = Vec<crate::objection::handle::Summary>),
-        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
         (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
         (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
     )
@@ -97,7 +98,7 @@ fn status_filter(q: &ListQuery) -> Result<Option<Status>, ObjectionError> {
 pub async fn list_api(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    Params(q): Params<ListQuery>,
 ) -> Result<Response, ApiError> {
     let status = match status_filter(&q) {
         Ok(s) => s,
@@ -185,7 +186,7 @@ async fn register(state: &AppState, caller: &Caller, case: NewCase) -> Result<Ve
         (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
     )
 )]
-pub async fn create_api(State(state): State<AppState>, caller: Caller, Json(case): Json<NewCase>) -> Response {
+pub async fn create_api(State(state): State<AppState>, caller: Caller, JsonBody(case): JsonBody<NewCase>) -> Response {
     if let Err(denied) = caller.require(OFFICE) {
         return denied.into_response();
     }
@@ -212,13 +213,13 @@ pub async fn create_api(State(state): State<AppState>, caller: Caller, Json(case
     ),
     responses(
         (status = 200, description = "案件", body = Detail),
-        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
         (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
         (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
         (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
     )
 )]
-pub async fn show_api(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Response {
+pub async fn show_api(State(state): State<AppState>, caller: Caller, PathParam(id): PathParam<i64>) -> Response {
     let _ = state.store.audit(&caller.name, "view", &format!("api:objection:{id}"), state.now()).await;
     shown(&state, &caller, handle::find(&state.store, caller.scope(), id).await)
 }
@@ -277,8 +278,8 @@ fn shown(state: &AppState, caller: &Caller, step: Result<ObjectionRow, Objection
 pub async fn answer_api(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
-    Json(form): Json<AnswerForm>,
+    PathParam(id): PathParam<i64>,
+    JsonBody(form): JsonBody<AnswerForm>,
 ) -> Response {
     shown(&state, &caller, answer(&state, &caller, id, &form).await)
 }
@@ -323,8 +324,8 @@ async fn close(state: &AppState, caller: &Caller, id: i64) -> Result<ObjectionRo
 pub async fn reply_api(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
-    Json(form): Json<ReplyForm>,
+    PathParam(id): PathParam<i64>,
+    JsonBody(form): JsonBody<ReplyForm>,
 ) -> Response {
     if let Err(denied) = caller.require(OFFICE) {
         return denied.into_response();
@@ -351,7 +352,7 @@ pub async fn reply_api(
         (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
     )
 )]
-pub async fn close_api(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Response {
+pub async fn close_api(State(state): State<AppState>, caller: Caller, PathParam(id): PathParam<i64>) -> Response {
     if let Err(denied) = caller.require(OFFICE) {
         return denied.into_response();
     }
@@ -367,7 +368,7 @@ fn status_zh(s: &str) -> &'static str {
 pub async fn list_page(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    Params(q): Params<ListQuery>,
 ) -> Result<Response, ApiError> {
     let status = match status_filter(&q) {
         Ok(s) => s,
@@ -497,7 +498,11 @@ pub struct NewCaseForm {
 }
 
 /// `POST /objections` (office staff): registers, then shows the (first) case.
-pub async fn create_page(State(state): State<AppState>, caller: Caller, Form(form): Form<NewCaseForm>) -> Response {
+pub async fn create_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    FormBody(form): FormBody<NewCaseForm>,
+) -> Response {
     if let Err(denied) = caller.require(OFFICE) {
         return denied.into_response();
     }
@@ -529,7 +534,7 @@ pub async fn create_page(State(state): State<AppState>, caller: Caller, Form(for
 pub async fn show_page(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    PathParam(id): PathParam<i64>,
 ) -> Result<Response, ApiError> {
     let _ = state.store.audit(&caller.name, "view", &format!("page:objection:{id}"), state.now()).await;
     let o = match handle::find(&state.store, caller.scope(), id).await {
@@ -662,8 +667,8 @@ fn close_form(id: i64) -> Markup {
 pub async fn answer_page(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
-    Form(form): Form<AnswerForm>,
+    PathParam(id): PathParam<i64>,
+    FormBody(form): FormBody<AnswerForm>,
 ) -> Response {
     match answer(&state, &caller, id, &form).await {
         Ok(_) => Redirect::to(&format!("/objections/{id}")).into_response(),
@@ -675,8 +680,8 @@ pub async fn answer_page(
 pub async fn reply_page(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
-    Form(form): Form<ReplyForm>,
+    PathParam(id): PathParam<i64>,
+    FormBody(form): FormBody<ReplyForm>,
 ) -> Response {
     if let Err(denied) = caller.require(OFFICE) {
         return denied.into_response();
@@ -688,7 +693,7 @@ pub async fn reply_page(
 }
 
 /// `POST /objections/{id}/close` from the page (office staff).
-pub async fn close_page(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Response {
+pub async fn close_page(State(state): State<AppState>, caller: Caller, PathParam(id): PathParam<i64>) -> Response {
     if let Err(denied) = caller.require(OFFICE) {
         return denied.into_response();
     }

@@ -1,8 +1,8 @@
 //! 连接器 and 投递: connector runs and delivery attempts, with retry buttons for admins.
 
-use axum::extract::{Query, State};
+use axum::Json;
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::{Form, Json};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +10,7 @@ use super::AppState;
 use super::api::{ApiError, ConnectorLine, overview_for};
 use super::auth::{Caller, Role};
 use super::pages::{header_row, linked, page, thousands};
+use super::params::{FormBody, Params};
 use crate::config::Settings;
 use crate::glossary;
 use crate::store::{DeliveryRow, RunRow};
@@ -172,7 +173,7 @@ async fn deliveries(state: &AppState, q: &DeliveryQuery) -> Result<DeliveryPage,
     ),
     responses(
         (status = 200, description = "一页投递", body = DeliveryPage),
-        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
         (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
         (status = 403, description = "this role may not read it", body = super::api::ErrorBody),
         (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
@@ -181,7 +182,7 @@ async fn deliveries(state: &AppState, q: &DeliveryQuery) -> Result<DeliveryPage,
 pub async fn deliveries_api(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<DeliveryQuery>,
+    Params(q): Params<DeliveryQuery>,
 ) -> Result<Response, ApiError> {
     if let Err(denied) = caller.require(&[Role::Admin, Role::Ops]) {
         return Ok(denied.into_response());
@@ -194,7 +195,7 @@ pub async fn deliveries_api(
 pub async fn deliveries_page(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<DeliveryQuery>,
+    Params(q): Params<DeliveryQuery>,
 ) -> Result<Response, ApiError> {
     if let Err(denied) = caller.require(&[Role::Admin, Role::Ops]) {
         return Ok(denied.into_response());
@@ -306,7 +307,7 @@ pub struct RetryForm {
 pub async fn retry(
     State(state): State<AppState>,
     caller: Caller,
-    Form(form): Form<RetryForm>,
+    FormBody(form): FormBody<RetryForm>,
 ) -> Result<Response, ApiError> {
     if let Err(denied) = caller.require(&[Role::Admin]) {
         return Ok(denied.into_response());
@@ -332,7 +333,7 @@ pub struct RunForm {
 pub async fn run_connector(
     State(state): State<AppState>,
     caller: Caller,
-    Form(form): Form<RunForm>,
+    FormBody(form): FormBody<RunForm>,
 ) -> Result<Response, ApiError> {
     if let Err(denied) = caller.require(&[Role::Admin]) {
         return Ok(denied.into_response());

@@ -2,17 +2,18 @@
 
 use std::net::SocketAddr;
 
+use axum::Extension;
 use axum::extract::{ConnectInfo, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Deserialize;
 
 use super::AppState;
 use super::api::{ApiError, ChaseRow, ConnectorLine, DepartmentLine, OutageLine, Overview, StatusCount, overview_for};
 use super::auth::{self, Caller, SESSION_COOKIE};
+use super::params::FormBody;
 use crate::config::Settings;
 use crate::store::Cause;
 
@@ -119,7 +120,7 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
-    Form(form): Form<LoginForm>,
+    FormBody(form): FormBody<LoginForm>,
 ) -> Response {
     let address = peer.map(|Extension(ConnectInfo(a))| a.ip());
     match auth::login(&state, &form.name, &form.password, address).await {

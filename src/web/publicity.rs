@@ -2,7 +2,7 @@
 //! penalties, periods too short or too long; the publicity block of the record page.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Html;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -11,6 +11,7 @@ use super::AppState;
 use super::api::ApiError;
 use super::auth::Caller;
 use super::pages::{header_row, page};
+use super::params::Params;
 use crate::publicity::{Listing, Status};
 use crate::publicity_view;
 
@@ -32,7 +33,7 @@ pub struct PublicityQuery {
     ),
     responses(
         (status = 200, description = "处罚及其公示期", body = Vec<Listing>),
-        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
         (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
         (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
     )
@@ -40,7 +41,7 @@ pub struct PublicityQuery {
 pub async fn api(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<PublicityQuery>,
+    Params(q): Params<PublicityQuery>,
 ) -> Result<Json<Vec<Listing>>, ApiError> {
     let status = q.status.as_deref().and_then(Status::parse);
     let rows = publicity_view::list(&state.settings(), &state.store, state.today(), status, caller.scope()).await?;

@@ -3,7 +3,7 @@
 //! content, reasons) are masked for all but admins by the layer in `masking`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ use super::api::ApiError;
 use super::auth::Caller;
 use super::lists;
 use super::pages::{header_row, page, thousands};
+use super::params::{Params, PathParam};
 use crate::config::Settings;
 use crate::glossary;
 use crate::store::{InvalidRow, PushRow, RecordDetail, ReturnFilter, ReturnRow};
@@ -191,7 +192,7 @@ async fn problems(state: &AppState, caller: &Caller, q: &ProblemsQuery) -> Resul
     ),
     responses(
         (status = 200, description = "退回的记录与未通过的数据行", body = Problems),
-        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
         (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
         (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
     )
@@ -199,7 +200,7 @@ async fn problems(state: &AppState, caller: &Caller, q: &ProblemsQuery) -> Resul
 pub async fn problems_api(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ProblemsQuery>,
+    Params(q): Params<ProblemsQuery>,
 ) -> Result<Json<Problems>, ApiError> {
     let p = problems(&state, &caller, &q).await?;
     let _ = state.store.audit(&caller.name, "view", "api:problems", state.now()).await;
@@ -209,7 +210,7 @@ pub async fn problems_api(
 pub async fn problems_page(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ProblemsQuery>,
+    Params(q): Params<ProblemsQuery>,
 ) -> Result<Html<String>, ApiError> {
     let p = problems(&state, &caller, &q).await?;
     let _ = state.store.audit(&caller.name, "view", "page:problems", state.now()).await;
@@ -341,7 +342,7 @@ fn invalid_row(settings: &Settings, l: &InvalidLine) -> Markup {
 pub async fn error_report(
     State(state): State<AppState>,
     caller: Caller,
-    Path(run_id): Path<i64>,
+    PathParam(run_id): PathParam<i64>,
 ) -> Result<Response, ApiError> {
     let Some((department, item, source)) = state.store.run_source(run_id).await? else { return Ok(not_found()) };
     if !caller.sees(&department) {
@@ -427,7 +428,7 @@ fn not_found() -> Response {
     ),
     responses(
         (status = 200, description = "记录及其经过", body = Lineage),
-        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
         (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
         (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
         (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
@@ -436,7 +437,7 @@ fn not_found() -> Response {
 pub async fn record_api(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    PathParam(id): PathParam<i64>,
 ) -> Result<Response, ApiError> {
     let _ = state.store.audit(&caller.name, "view", &format!("api:record:{id}"), state.now()).await;
     Ok(match lineage(&state, &caller, id).await? {
@@ -469,7 +470,7 @@ fn content_table(settings: &Settings, item: &str, content: &str) -> Markup {
 pub async fn record_page(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    PathParam(id): PathParam<i64>,
 ) -> Result<Response, ApiError> {
     let _ = state.store.audit(&caller.name, "view", &format!("page:record:{id}"), state.now()).await;
     let Some(l) = lineage(&state, &caller, id).await? else {

@@ -4,7 +4,7 @@
 //! records only; `[credit_file] other_departments` says whether it learns of the others'.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Deserialize;
@@ -14,6 +14,7 @@ use super::api::ApiError;
 use super::auth::{Caller, Role};
 use super::lists::{pager, query, window};
 use super::pages::{header_row, page};
+use super::params::{Params, PathParam};
 use crate::config::Settings;
 use crate::credit_file::{self, CreditFile, Entry, SEARCH_LIMIT};
 use crate::glossary;
@@ -65,7 +66,7 @@ async fn search(state: &AppState, caller: &Caller, q: &SearchQuery) -> Result<Se
     ),
     responses(
         (status = 200, description = "找到的主体", body = SearchAnswer),
-        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
         (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
         (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
     )
@@ -73,7 +74,7 @@ async fn search(state: &AppState, caller: &Caller, q: &SearchQuery) -> Result<Se
 pub async fn search_api(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<SearchQuery>,
+    Params(q): Params<SearchQuery>,
 ) -> Result<Json<SearchAnswer>, ApiError> {
     let answer = search(&state, &caller, &q).await?;
     let _ = state.store.audit(&caller.name, "view", "api:subjects", state.now()).await;
@@ -93,7 +94,7 @@ pub fn search_box(q: &str) -> Markup {
 pub async fn search_page(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<SearchQuery>,
+    Params(q): Params<SearchQuery>,
 ) -> Result<Response, ApiError> {
     if let Some(grade) = q.grade.as_deref() {
         return graded_page(&state, &caller, grade, &q).await;
@@ -217,7 +218,7 @@ fn not_found_page(caller: &Caller) -> Response {
     ),
     responses(
         (status = 200, description = "信用档案", body = CreditFile),
-        (status = 400, description = "筛选参数无效（中文说明可选值）；参数类型不符（如 offset=abc）时为纯文本", body = super::api::ErrorBody),
+        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
         (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
         (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
         (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
@@ -226,7 +227,7 @@ fn not_found_page(caller: &Caller) -> Response {
 pub async fn file_api(
     State(state): State<AppState>,
     caller: Caller,
-    Path(code): Path<String>,
+    PathParam(code): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let _ = state.store.audit(&caller.name, "view", &format!("api:subject:{code}"), state.now()).await;
     Ok(match file(&state, &caller, &code).await? {
@@ -372,7 +373,7 @@ fn others_note(f: &CreditFile) -> Markup {
 pub async fn file_page(
     State(state): State<AppState>,
     caller: Caller,
-    Path(code): Path<String>,
+    PathParam(code): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let _ = state.store.audit(&caller.name, "view", &format!("page:subject:{code}"), state.now()).await;
     let Some(f) = file(&state, &caller, &code).await? else { return Ok(not_found_page(&caller)) };
@@ -416,7 +417,7 @@ const CHAPTERS: &[(&str, &[&str])] = &[
 pub async fn report_page(
     State(state): State<AppState>,
     caller: Caller,
-    Path(code): Path<String>,
+    PathParam(code): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let _ = state.store.audit(&caller.name, "view", &format!("page:subject-report:{code}"), state.now()).await;
     let Some(f) = file(&state, &caller, &code).await? else { return Ok(not_found_page(&caller)) };
