@@ -611,6 +611,7 @@ pub(crate) fn shipped_for_tests() -> Catalogue {
     let mut catalogue = Catalogue::from_spec(Path::new("config/code-tables.toml"), Some(tables), &[], &mut issues);
     for (name, text) in [
         ("cf.toml", include_str!("../../config/catalogue/cf.toml")),
+        ("commitment.toml", include_str!("../../config/catalogue/commitment.toml")),
         ("court_dishonest.toml", include_str!("../../config/catalogue/court_dishonest.toml")),
         ("court_judgments.toml", include_str!("../../config/catalogue/court_judgments.toml")),
         ("grading_result.toml", include_str!("../../config/catalogue/grading_result.toml")),
