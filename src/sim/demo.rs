@@ -14,9 +14,21 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::sim::sample::{SampleFormat, SampleItem, SampleSpec, write_sample};
+use crate::sim::lists::{ListFormat, ListSpec, MarketList, write_list};
+use crate::sim::sample::{DEMO_SEED, SampleFormat, SampleItem, SampleSpec, write_sample};
 use crate::sim::sandbox::serve::{SandboxPlan, run as run_sandbox};
 use crate::store::Store;
+
+/// The market lists (经营异常名录, 严重违法失信名单, 信用承诺) come in the first rounds only, and
+/// their changes two rounds later: tens of rows, not a flood.
+const LIST_ROUNDS: u64 = 6;
+const LIST_CHANGE_AFTER: u64 = 2;
+/// Rows per list file: 经营异常名录, 严重违法失信名单, 信用承诺.
+const LIST_ROWS: [(MarketList, u64, &str); 3] = [
+    (MarketList::Abnormal, 12, "market-abnormal"),
+    (MarketList::Serious, 4, "market-serious"),
+    (MarketList::Commitments, 16, "market-commitments"),
+];
 
 /// Left in a demo folder, so a later demo may start it afresh and nothing else is ever wiped.
 const MARKER: &str = ".credit-gateway-demo";
@@ -253,14 +265,21 @@ pub fn point_at(
 /// Every `every`, a 行政处罚 file (CSV, GBK CSV or XLSX in turn) into the market-penalties
 /// inbox, and every other time a 行政许可 XLSX into market-licences. Before a penalties file
 /// lands, the platform's subject library learns two of its companies under other names, so
-/// the platform returns those records (rule 1001) for the clerk to correct.
+/// the platform returns those records (rule 1001) for the clerk to correct. In the first
+/// rounds the market lists of the same firms too ([`LIST_ROUNDS`]), and two rounds later a
+/// third of them removed from the list or their commitment settled.
 async fn drop_files(settings: Settings, platforms: SocketAddr, opts: &DemoOptions, mut stop: watch::Receiver<bool>) {
     let work = settings.gateway.data_dir.join("demo");
     crate::http_client::install_crypto_provider();
     let http = reqwest::Client::new();
+    // Listing dates count back from the first day, so a change file repeats its listings' keys.
+    let start = opts.clock.today();
     for round in 0u64.. {
         if let Err(e) = drop_round(&settings, &work, &http, platforms, round, opts).await {
             tracing::warn!(error = %e, round, "the demo could not drop its files");
+        }
+        if let Err(e) = drop_lists(&settings, round, start, opts) {
+            tracing::warn!(error = %e, round, "the demo could not drop its market lists");
         }
         tokio::select! {
             _ = tokio::time::sleep(opts.every) => {}
@@ -284,7 +303,7 @@ async fn drop_round(
     let spec = |item, rows, format| SampleSpec {
         item,
         rows,
-        seed: 1000 + round,
+        seed: DEMO_SEED + round,
         bad_share: 0.03,
         summary_share: 0.02,
         format,
@@ -317,10 +336,44 @@ async fn drop_round(
         }
     }
     let inbox = inbox_of(settings, "market-penalties");
-    drop_into(&inbox, &format!("行政处罚-{stamp}-{round}.{ext}"), &penalties)?;
+    drop_into(&inbox, &format!("行政处罚-{stamp}-{round}.{ext}"), |p| write_sample(&penalties, p).map(|_| ()))?;
     if round % 2 == 0 {
         let licences = spec(SampleItem::Licences, rows / 2, SampleFormat::Xlsx { title_row: false });
-        drop_into(&inbox_of(settings, "market-licences"), &format!("行政许可-{stamp}-{round}.xlsx"), &licences)?;
+        let name = format!("行政许可-{stamp}-{round}.xlsx");
+        drop_into(&inbox_of(settings, "market-licences"), &name, |p| write_sample(&licences, p).map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// The market lists of round `round`'s firms (the 行政处罚 file of the same seed), listed or
+/// committed in the 60 days before `start`; and the changes of round `round − 2`'s, today.
+fn drop_lists(settings: &Settings, round: u64, start: NaiveDate, opts: &DemoOptions) -> Result<(), DemoError> {
+    let stamp = opts.clock.now().format("%Y%m%d-%H%M%S");
+    let spec = |list, rows, seed, changed_on, format| ListSpec {
+        list,
+        seed,
+        rows,
+        first_date: start - chrono::Days::new(60),
+        days: 45,
+        changed_on,
+        bad: changed_on.is_none(),
+        format,
+    };
+    let format = |r: u64| if r % 2 == 0 { (ListFormat::CsvGbk, "csv") } else { (ListFormat::Xlsx, "xlsx") };
+    for (list, rows, connector) in LIST_ROWS {
+        let inbox = inbox_of(settings, connector);
+        if round < LIST_ROUNDS {
+            let (f, ext) = format(round);
+            let listing = spec(list, rows, DEMO_SEED + round, None, f);
+            let name = format!("{}-{stamp}-{round}.{ext}", list.name());
+            drop_into(&inbox, &name, |p| write_list(&listing, p).map(|_| ()))?;
+        }
+        if let Some(earlier) = round.checked_sub(LIST_CHANGE_AFTER).filter(|r| *r < LIST_ROUNDS) {
+            let (f, ext) = format(round + 1);
+            let changes = spec(list, rows, DEMO_SEED + earlier, Some(opts.clock.today()), f);
+            let name = format!("{}-变更-{stamp}-{earlier}.{ext}", list.name());
+            drop_into(&inbox, &name, |p| write_list(&changes, p).map(|_| ()))?;
+        }
     }
     Ok(())
 }
@@ -339,10 +392,14 @@ fn inbox_of(settings: &Settings, connector: &str) -> PathBuf {
 }
 
 /// Writes the file under a dot-name the folder connector ignores, then renames it in whole.
-fn drop_into(inbox: &Path, name: &str, spec: &SampleSpec) -> Result<(), DemoError> {
+fn drop_into(
+    inbox: &Path,
+    name: &str,
+    write: impl FnOnce(&Path) -> Result<(), crate::sim::sample::SampleError>,
+) -> Result<(), DemoError> {
     std::fs::create_dir_all(inbox).map_err(io(inbox))?;
     let part = inbox.join(format!(".{name}.part"));
-    write_sample(spec, &part).map_err(|e| DemoError::Io { path: part.clone(), source: std::io::Error::other(e) })?;
+    write(&part).map_err(|e| DemoError::Io { path: part.clone(), source: std::io::Error::other(e) })?;
     let path = inbox.join(name);
     std::fs::rename(&part, &path).map_err(io(&path))
 }

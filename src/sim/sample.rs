@@ -139,6 +139,60 @@ pub fn write_sample(spec: &SampleSpec, out: &Path) -> Result<SampleSummary, Samp
     Ok(summary)
 }
 
+/// The seed of the demo's first 行政处罚 file; round `r` writes seed `DEMO_SEED + r`. The demo's
+/// market lists and the sandbox's A级纳税人 name the firms of these files ([`company`]), so a
+/// firm's credit file holds its penalty beside its listing, commitment or tax grade.
+pub const DEMO_SEED: u64 = 1000;
+
+/// A firm (法人, code prefix 91) as the sample files name it, with the market-regulation
+/// bureau of its region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleCompany {
+    pub name: String,
+    pub credit_code: String,
+    /// GB/T 2260 code of its region (`340603`).
+    pub region: &'static str,
+    /// 市场监督管理局 of the region and its credit code, as the files write them.
+    pub authority: String,
+    pub authority_code: String,
+    /// The abbreviation that starts the bureau's document numbers (`淮相`).
+    pub doc: &'static str,
+}
+
+/// The firm row `n` of any sample file of `seed` names, or `None` when that row names a shop
+/// or a person. The subject is drawn before anything item- or date-specific, so it is the same
+/// for licences and penalties and whatever the dates (a bad row may have been given another).
+pub fn company(seed: u64, n: u64) -> Option<SampleCompany> {
+    let spec = SampleSpec {
+        item: SampleItem::Penalties,
+        rows: 1,
+        seed,
+        bad_share: 0.0,
+        summary_share: 0.0,
+        format: SampleFormat::Csv,
+        first_date: NaiveDate::MIN,
+        days: 1,
+        first_number: 0,
+    };
+    let mut generator = Generator::new(&spec);
+    // As `Generator::fill` draws a good row's subject.
+    let mut rng = Rng::for_row(seed, n);
+    let region = rng.index(REGIONS.len());
+    if Subject::random(&mut rng) != Subject::Company {
+        return None;
+    }
+    generator.fill_subject(&mut rng, region, Subject::Company);
+    let authority = &generator.authorities[region];
+    Some(SampleCompany {
+        name: std::mem::take(generator.row.cell(Col::Name)),
+        credit_code: std::mem::take(generator.row.cell(Col::CreditCode)),
+        region: REGIONS[region].code,
+        authority: authority.name.clone(),
+        authority_code: authority.code.clone(),
+        doc: REGIONS[region].doc,
+    })
+}
+
 /// `<out>.expected.json`: where [`write_sample`] puts the summary of `out`.
 pub fn expected_path(out: &Path) -> PathBuf {
     let mut path = out.as_os_str().to_os_string();
@@ -1170,6 +1224,33 @@ mod tests {
             );
             assert!(settings.divisions.get(region.code).is_some(), "{} is not in config/divisions.toml", region.code);
         }
+    }
+
+    #[test]
+    fn company_names_the_firm_of_a_good_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("p.csv");
+        let spec = SampleSpec {
+            bad_share: 0.0,
+            summary_share: 0.0,
+            seed: DEMO_SEED,
+            ..spec(SampleItem::Penalties, 200, SampleFormat::Csv)
+        };
+        write_sample(&spec, &out).unwrap();
+        let mut reader = csv::Reader::from_path(&out).unwrap();
+        let mut firms = 0;
+        for (n, row) in reader.records().enumerate() {
+            let row = row.unwrap();
+            let got = company(DEMO_SEED, n as u64);
+            assert_eq!(got.is_some(), &row[1] == "法人及非法人组织", "row {n}");
+            if let Some(c) = got {
+                firms += 1;
+                assert_eq!((c.name.as_str(), c.credit_code.as_str()), (&row[0], &row[2]), "row {n}");
+                assert!(crate::ids::CreditCode::parse(&c.authority_code).is_ok());
+                assert!(c.authority.ends_with("市场监督管理局") && c.credit_code[2..8] == *c.region);
+            }
+        }
+        assert!(firms > 80, "{firms}");
     }
 
     fn spec(item: SampleItem, rows: u64, format: SampleFormat) -> SampleSpec {

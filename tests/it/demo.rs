@@ -1,5 +1,6 @@
 //! `credit-gateway demo` as a newcomer runs it: within a minute the dashboard shows all four
-//! departments with records, deliveries accepted, returned records and an overdue one.
+//! departments with records, deliveries accepted, returned records and an overdue one, and the
+//! market lists and A-grade taxpayers arrive.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -89,6 +90,33 @@ async fn the_demo_shows_every_department_deliveries_returns_and_overdue_within_a
         .and_then(|n| n.parse::<u64>().ok());
     assert!(pushes > Some(0), "no push latency in /metrics:\n{metrics}");
     assert!(metrics.contains("credit_gateway_deliveries{status=\"accepted\"}"), "{metrics}");
+
+    // The market lists of the same firms, and their changes as second versions; the tax
+    // bureau's A-grade list pulled from its API.
+    let db = format!("sqlite://{}", folder.join("data/gateway.db").display());
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    loop {
+        let items: Vec<(String, i64, i64)> =
+            sqlx::query_as("SELECT item, COUNT(*), MAX(version) FROM records GROUP BY item")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let has = |item: &str, version: i64| items.iter().any(|(i, n, v)| i == item && *n > 0 && *v >= version);
+        if ["MKT_YC", "MKT_YZWF", "XYCN"].iter().all(|i| has(i, 2)) && has("TAX_A", 1) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(90), "the demo's lists are missing: {items:?}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let shared: i64 = sqlx::query_scalar(
+        "SELECT COUNT(DISTINCT l.id) FROM records l JOIN records p ON p.item = 'CF' \
+         AND json_extract(p.content, '$.CF_XDR_SHXYM') = json_extract(l.content, '$.YC_SHXYM') WHERE l.item = 'MKT_YC'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(shared > 0, "listed firms are the penalised ones, so their credit files hold both");
+    pool.close().await;
 
     // The departments are told about their bad rows.
     let reports = folder.join("data/inbox/market-penalties/outbox");

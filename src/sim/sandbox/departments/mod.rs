@@ -1,8 +1,10 @@
 //! Sandbox department sources: what the shipped connectors (`connectors/tax-arrears.toml`,
-//! `court-dishonest.toml`, `utility-arrears.toml`) pull from when there is no real department.
-//! One module per department kind:
+//! `tax-a-grade.toml`, `court-dishonest.toml`, `utility-arrears.toml`) pull from when there is
+//! no real department. One module per department kind:
 //!
-//! - `tax`: 税务 欠税信息: an HTTP JSON API, page-numbered, bearer token ([`router`]).
+//! - `tax`: 税务 欠税信息, and `tax_a_grade` its A级纳税人名单: an HTTP JSON API,
+//!   page-numbered, bearer token ([`router`]); the A-grade list takes one slot in five of the
+//!   timeline below.
 //! - `court`: 法院 失信被执行人: an HTTP XML API, cursor-paged, `X-Api-Key` header ([`router`]).
 //! - `utilities`: 水电气 欠费信息: a database table `utility_arrears` ([`write_utility_db`]) on
 //!   SQLite, MySQL/MariaDB or PostgreSQL.
@@ -47,10 +49,12 @@ use crate::sim::fake::Rng;
 mod city;
 mod court;
 mod tax;
+mod tax_a_grade;
 mod utilities;
 
 pub use court::{COURT_MAX_LIMIT, CourtDishonest, DEFAULT_COURT_KEY};
 pub use tax::{DEFAULT_TAX_TOKEN, TAX_MAX_PAGE_SIZE, TaxArrear};
+pub use tax_a_grade::TaxAGrade;
 pub use utilities::{SandboxError, UTILITY_TABLE, UtilityArrear, write_utility_db, write_utility_table};
 
 /// Share of records that break one rule, unless [`DepartmentSources::with_bad_share`] says otherwise.
@@ -67,6 +71,7 @@ const DB_TIMESTAMP: &str = "%Y-%m-%d %H:%M:%S";
 const TAX: u64 = 1;
 const COURT: u64 = 2;
 const UTILITY: u64 = 3;
+const TAX_A: u64 = 4;
 
 /// The sandbox clock: Asia/Shanghai wall time.
 pub type Clock = Arc<dyn Fn() -> NaiveDateTime + Send + Sync>;
@@ -269,9 +274,12 @@ impl DepartmentSources {
         let n = self.visible_at(now);
         let latest = n.checked_sub(1).map(|i| self.updated_at(i).format(API_TIMESTAMP).to_string());
         let one = json!({ "visible": n, "bad": self.bad_before(n), "latest_updated_at": latest });
+        let a = self.a_grade_visible_at(now);
+        let latest_a = a.checked_sub(1).map(|j| self.a_grade_updated_at(j).format(API_TIMESTAMP).to_string());
         json!({
             "now": now.format(API_TIMESTAMP).to_string(),
             "tax": one,
+            "tax_a_grade": { "visible": a, "bad": self.bad_before(a), "latest_updated_at": latest_a },
             "court": one,
             "utilities": one,
         })
@@ -285,6 +293,7 @@ impl DepartmentSources {
 pub fn router(sources: Arc<DepartmentSources>) -> Router {
     Router::new()
         .route("/tax/api/arrears", get(tax::tax_arrears))
+        .route("/tax/api/a-grade", get(tax_a_grade::a_grade))
         .route("/court/api/dishonest", get(court::court_dishonest))
         .route("/sandbox/departments/stats", get(stats))
         .with_state(sources)

@@ -1,6 +1,7 @@
 //! 税务 欠税信息: the tax system's JSON API (`GET /tax/api/arrears`, page-numbered, bearer
-//! token) and the records it serves: 纳税人, 税种, 欠税金额 as clerks' systems print amounts
-//! and dates, 税款所属期 before the 认定日期.
+//! token, `since` on `updated_at`; its paging also serves [`super::tax_a_grade`]) and the records
+//! it serves: 纳税人, 税种, 欠税金额 as clerks' systems print amounts and dates, 税款所属期 before
+//! the 认定日期.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{Datelike, Days, Months, NaiveDate};
+use chrono::{Datelike, Days, Months, NaiveDate, NaiveDateTime};
 use serde::Serialize;
 use serde_json::json;
 
@@ -116,6 +117,29 @@ pub(super) async fn tax_arrears(
     headers: HeaderMap,
     query: Result<Query<ApiQuery>, QueryRejection>,
 ) -> Response {
+    let paging = match paging(&sources, &headers, query) {
+        Ok(p) => p,
+        Err(refused) => return *refused,
+    };
+    let visible = sources.visible_at(sources.now());
+    let from = paging.since.map_or(0, |t| sources.first_after(t)).min(visible);
+    page_of(&paging, visible, from, |i| sources.tax(i))
+}
+
+/// A request's page, size and `since`, once its token is right.
+pub(super) struct Paging {
+    page: u64,
+    size: u64,
+    pub(super) since: Option<NaiveDateTime>,
+}
+
+/// The token and query checks every tax endpoint makes; a refusal is the answer to send (boxed:
+/// a response is large beside a `Paging`).
+pub(super) fn paging(
+    sources: &DepartmentSources,
+    headers: &HeaderMap,
+    query: Result<Query<ApiQuery>, QueryRejection>,
+) -> Result<Paging, Box<Response>> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -126,29 +150,35 @@ pub(super) async fn tax_arrears(
         let mut response =
             tax_error(StatusCode::UNAUTHORIZED, "未授权：缺少或错误的访问令牌（Authorization: Bearer …）");
         response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return response;
+        return Err(Box::new(response));
     }
     let Ok(Query(q)) = query else {
-        return tax_error(StatusCode::BAD_REQUEST, "查询参数无法解析");
+        return Err(Box::new(tax_error(StatusCode::BAD_REQUEST, "查询参数无法解析")));
     };
     let page = match number(q.page.as_deref(), 1) {
         Some(p) if p >= 1 => p,
-        _ => return tax_error(StatusCode::BAD_REQUEST, "page 应为从 1 开始的页码"),
+        _ => return Err(Box::new(tax_error(StatusCode::BAD_REQUEST, "page 应为从 1 开始的页码"))),
     };
     let size = match number(q.size.as_deref(), DEFAULT_PAGE_SIZE) {
         Some(s) if (1..=TAX_MAX_PAGE_SIZE).contains(&s) => s,
-        _ => return tax_error(StatusCode::BAD_REQUEST, &format!("size 应为 1 到 {TAX_MAX_PAGE_SIZE}")),
+        _ => return Err(Box::new(tax_error(StatusCode::BAD_REQUEST, &format!("size 应为 1 到 {TAX_MAX_PAGE_SIZE}")))),
     };
     let since = match q.since.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(parse_since) {
         None => None,
         Some(Some(t)) => Some(t),
-        Some(None) => return tax_error(StatusCode::BAD_REQUEST, "since 应为时间，如 2024-03-01T10:00:00"),
+        Some(None) => {
+            return Err(Box::new(tax_error(StatusCode::BAD_REQUEST, "since 应为时间，如 2024-03-01T10:00:00")));
+        }
     };
-    let visible = sources.visible_at(sources.now());
-    let from = since.map_or(0, |t| sources.first_after(t)).min(visible);
+    Ok(Paging { page, size, since })
+}
+
+/// The page of records `from..visible` the request asks for, in the tax system's envelope.
+pub(super) fn page_of<T: Serialize>(paging: &Paging, visible: u64, from: u64, record: impl Fn(u64) -> T) -> Response {
+    let Paging { page, size, .. } = *paging;
     let first = from.saturating_add((page - 1).saturating_mul(size)).min(visible);
     let last = first.saturating_add(size).min(visible);
-    let items: Vec<TaxArrear> = (first..last).map(|i| sources.tax(i)).collect();
+    let items: Vec<T> = (first..last).map(record).collect();
     let body = json!({
         "code": 0,
         "message": "ok",
@@ -194,7 +224,7 @@ fn thousands(cents: u64) -> String {
 }
 
 /// A date as tax clerks' systems print it: mostly ISO, sometimes not.
-fn date_in_style(rng: &mut Rng, d: NaiveDate) -> String {
+pub(super) fn date_in_style(rng: &mut Rng, d: NaiveDate) -> String {
     match rng.below(20) {
         0..=11 => d.format("%Y-%m-%d").to_string(),
         12..=16 => format!("{}/{}/{}", d.year(), d.month(), d.day()),
