@@ -784,5 +784,9 @@ async fn a_feed_of_several_sectors_reaches_each_department_with_only_its_sector_
     assert!(text.contains("领域"), "{text}");
     let line = text.lines().find(|l| l.contains(&wsh(2))).unwrap();
     assert!(line.contains("\t食品药品\t"), "{line}");
+    // The subject's credit file names the sector of what came down about it.
+    let code = serious_list_data(5, "330106", "")["YZ_SHXYM"].as_str().unwrap().to_string();
+    let file = json(&gateway_with(&h.config, &["subject", "show", &code, "--json"]));
+    assert_eq!(file["feed_records"][0]["sector"], "安全生产", "{file}");
     h.sandbox.shutdown().await;
 }
