@@ -443,4 +443,26 @@ renamed = [{ old = "330104", new = "330102", note = "国函〔2021〕" }, { old 
             ]
         );
     }
+
+    #[test]
+    fn the_shipped_emergency_bureau_agrees_with_the_shipped_sectors_and_divisions() {
+        let catalogue = crate::catalogue::shipped_for_tests();
+        let (t, sectors) = (shipped_for_tests(), crate::sector::shipped_for_tests());
+        let file = Path::new("config/destinations/emergency-huaibei.toml");
+        let spec = toml::from_str(include_str!("../../config/destinations/emergency-huaibei.toml")).unwrap();
+        let mut issues = Issues::default();
+        let d = Destination::from_spec(file, spec, Path::new("/srv"), &catalogue, &mut issues).unwrap();
+        let ds = [d];
+        check_destinations(
+            &ds,
+            &Known { divisions: &t, sectors: &sectors },
+            Path::new("config/destinations"),
+            &mut issues,
+        );
+        assert!(issues.is_empty(), "{:?}", issues.iter().map(ToString::to_string).collect::<Vec<_>>());
+        // 濉溪县 lies within 淮北市.
+        assert_eq!(names(destinations_for(&ds, &t, "MKT_YZWF", "340621", Some("安全生产"))), ["emergency-huaibei"]);
+        assert!(destinations_for(&ds, &t, "CF", "340621", Some("食品药品")).is_empty());
+        assert!(destinations_for(&ds, &t, "CF", "341300", Some("安全生产")).is_empty(), "宿州市 is not ours");
+    }
 }
