@@ -177,33 +177,30 @@ impl Puller {
         now: DateTime<Utc>,
     ) -> Result<FeedCounts, FeedError> {
         let s = &self.settings;
-        // A withdrawal or deletion carries only its key, so rarely the words of its sector: it
-        // keeps the sector stored with its record, and reaches the departments that took it.
+        // A withdrawal or deletion carries only its key, so rarely the words of its sector: a
+        // version giving none keeps its record's (stored, or earlier in this page), and so
+        // reaches the departments that took the record.
         let unsectored: Vec<(&str, &str)> = page
             .records
             .iter()
             .filter(|r| r.sector.is_none() && s.sectors.covers(&r.item))
             .map(|r| (r.item.as_str(), r.business_key.as_str()))
             .collect();
-        let stored = store.feed_sectors(&unsectored).await?;
+        let mut known = store.feed_sectors(&unsectored).await?;
         let routed: Vec<RoutedRecord<'_>> = page
             .records
             .iter()
             .map(|r| {
-                let sector =
-                    r.sector.clone().or_else(|| stored.get(&(r.item.clone(), r.business_key.clone())).cloned());
+                let key = (r.item.clone(), r.business_key.clone());
+                let sector = r.sector.clone().or_else(|| known.get(&key).cloned());
+                if let Some(sector) = &sector {
+                    known.insert(key, sector.clone());
+                }
+                let destinations =
+                    destinations_for(&s.destinations, &s.divisions, &r.item, &r.region, sector.as_deref());
                 RoutedRecord {
                     record: r,
-                    destinations: destinations_for(
-                        &s.destinations,
-                        &s.divisions,
-                        &r.item,
-                        &r.region,
-                        sector.as_deref(),
-                    )
-                    .into_iter()
-                    .map(|d| d.name.clone())
-                    .collect(),
+                    destinations: destinations.into_iter().map(|d| d.name.clone()).collect(),
                     sector,
                 }
             })

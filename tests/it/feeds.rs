@@ -763,16 +763,22 @@ async fn a_feed_of_several_sectors_reaches_each_department_with_only_its_sector_
     // The withdrawal of penalty 1 names only its key: it keeps its 安全生产 and reaches the bureau.
     let data = sector_penalty(1, "330102", safety.0, safety.1);
     let mut withdrawal = record(1, "撤销", Some("330102"), json!({}));
+    // Penalty 8 comes and is withdrawn in the same page: the withdrawal takes the sector its
+    // record got a moment before (the addition, not yet sent, is superseded by it).
+    let data8 = sector_penalty(8, "330102", safety.0, safety.1);
+    let mut withdrawal8 = record(8, "撤销", Some("330102"), json!({}));
     for k in ["CF_WSH", "CF_XDR_SHXYM", "CF_JDRQ"] {
         withdrawal["data"][k] = data[k].clone();
+        withdrawal8["data"][k] = data8[k].clone();
     }
-    h.post_feed(json!([withdrawal])).await;
+    h.post_feed(json!([withdrawal, record(8, "新增", Some("330102"), data8), withdrawal8])).await;
     let counts = pull_now(h.settings.clone(), &h.store, "provincial", now).await.unwrap();
-    assert_eq!((counts.new_versions, counts.routed), (1, 3), "county-a, city, emergency: {counts:?}");
+    assert_eq!((counts.new_versions, counts.routed), (3, 9), "county-a, city, emergency, three times: {counts:?}");
     push_due(&h.settings, &h.store, "emergency", &clock).await.unwrap();
     let got = folder_records(&h.root.join("packages/emergency"));
     assert!(got.contains(&("CF".into(), "withdraw".into(), wsh(1))), "{got:?}");
-    assert_eq!(got.len(), 4, "{got:?}");
+    assert!(got.contains(&("CF".into(), "withdraw".into(), wsh(8))), "{got:?}");
+    assert_eq!(got.len(), 5, "{got:?}");
     // The sector is kept with the record and its versions, and listed in Chinese.
     let key = [data["CF_WSH"].as_str().unwrap(), data["CF_XDR_SHXYM"].as_str().unwrap(), "2026-11-02"]
         .join(&credit_gateway::record::KEY_SEPARATOR.to_string());
