@@ -196,13 +196,20 @@ impl Puller {
                 if let Some(sector) = &sector {
                     known.insert(key, sector.clone());
                 }
-                let destinations =
-                    destinations_for(&s.destinations, &s.divisions, &r.item, &r.region, sector.as_deref());
-                RoutedRecord {
-                    record: r,
-                    destinations: destinations.into_iter().map(|d| d.name.clone()).collect(),
-                    sector,
-                }
+                let destinations: Vec<String> =
+                    destinations_for(&s.destinations, &s.divisions, &r.item, &r.region, sector.as_deref())
+                        .into_iter()
+                        .map(|d| d.name.clone())
+                        .collect();
+                // A department that took the record gets its later versions, wherever they go.
+                let followers = s
+                    .destinations
+                    .iter()
+                    .filter(|d| d.enabled && d.is_lower() && d.items.contains(&r.item))
+                    .filter(|d| !destinations.contains(&d.name))
+                    .map(|d| d.name.clone())
+                    .collect();
+                RoutedRecord { record: r, destinations, followers, sector }
             })
             .collect();
         for x in &page.rejected {

@@ -23,6 +23,9 @@ pub struct RoutedRecord<'a> {
     /// The record's sector, or the one stored with it when this version gives none.
     pub sector: Option<String>,
     pub destinations: Vec<String>,
+    /// Lower destinations that take this version only if they took an earlier one (its sector
+    /// or region moved away from them: they still hold the record, and must learn its end).
+    pub followers: Vec<String>,
 }
 
 /// The repair SLA clock for records received now (SPEC §6: 3 working days).
@@ -245,6 +248,26 @@ impl Store {
                         "INSERT INTO deliveries (record_id, version, destination, operation, idempotency_key, status, \
                          next_attempt_at, created_at, updated_at, source) \
                          VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6, 'feed') \
+                         ON CONFLICT (record_id, destination, version, operation) DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(version)
+                    .bind(destination)
+                    .bind(r.operation.as_str())
+                    .bind(format!("feed:{id}:{version}:{destination}"))
+                    .bind(&now_s)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                for destination in routed.followers.iter().filter(|_| version > 1) {
+                    // Pending ones were superseded above: only what was sent (or is being) counts.
+                    counts.routed += sqlx::query(
+                        "INSERT INTO deliveries (record_id, version, destination, operation, idempotency_key, status, \
+                         next_attempt_at, created_at, updated_at, source) \
+                         SELECT $1, $2, $3, $4, $5, 'pending', $6, $6, $6, 'feed' WHERE EXISTS (SELECT 1 FROM deliveries \
+                           WHERE source = 'feed' AND record_id = $1 AND destination = $3 AND version < $2 \
+                           AND status <> 'superseded') \
                          ON CONFLICT (record_id, destination, version, operation) DO NOTHING",
                     )
                     .bind(id)

@@ -760,7 +760,13 @@ async fn a_feed_of_several_sectors_reaches_each_department_with_only_its_sector_
         folder_records(&h.root.join("packages/market-xihu")),
         entries(&[("CF", "add", &wsh(2)), ("CF", "add", &wsh(7))])
     );
-    // The withdrawal of penalty 1 names only its key: it keeps its 安全生产 and reaches the bureau.
+    // Penalty 1 is corrected into a 消防 penalty: the bureau, which holds it, still gets the change.
+    let fire = sector_penalty(1, "330102", "消防设施、器材未保持完好有效", "《中华人民共和国消防法》第六十条");
+    h.post_feed(json!([record(1, "变更", Some("330102"), fire)])).await;
+    let counts = pull_now(h.settings.clone(), &h.store, "provincial", now).await.unwrap();
+    assert_eq!((counts.new_versions, counts.routed), (1, 3), "county-a, city, and the bureau that took it: {counts:?}");
+    push_due(&h.settings, &h.store, "emergency", &clock).await.unwrap();
+    // Its withdrawal names only its key: it keeps its sector, and reaches whoever took the record.
     let data = sector_penalty(1, "330102", safety.0, safety.1);
     let mut withdrawal = record(1, "撤销", Some("330102"), json!({}));
     // Penalty 8 comes and is withdrawn in the same page: the withdrawal takes the sector its
@@ -776,15 +782,16 @@ async fn a_feed_of_several_sectors_reaches_each_department_with_only_its_sector_
     assert_eq!((counts.new_versions, counts.routed), (3, 9), "county-a, city, emergency, three times: {counts:?}");
     push_due(&h.settings, &h.store, "emergency", &clock).await.unwrap();
     let got = folder_records(&h.root.join("packages/emergency"));
-    assert!(got.contains(&("CF".into(), "withdraw".into(), wsh(1))), "{got:?}");
-    assert!(got.contains(&("CF".into(), "withdraw".into(), wsh(8))), "{got:?}");
-    assert_eq!(got.len(), 5, "{got:?}");
+    for op in [("update", wsh(1)), ("withdraw", wsh(1)), ("withdraw", wsh(8))] {
+        assert!(got.contains(&("CF".into(), op.0.into(), op.1.clone())), "{op:?}: {got:?}");
+    }
+    assert_eq!(got.len(), 6, "{got:?}");
     // The sector is kept with the record and its versions, and listed in Chinese.
     let key = [data["CF_WSH"].as_str().unwrap(), data["CF_XDR_SHXYM"].as_str().unwrap(), "2026-11-02"]
         .join(&credit_gateway::record::KEY_SEPARATOR.to_string());
     let versions = h.store.feed_versions("CF", &key).await.unwrap();
     let sectors: Vec<Option<&str>> = versions.iter().map(|v| v.sector.as_deref()).collect();
-    assert_eq!(sectors, [Some("安全生产"), Some("安全生产")]);
+    assert_eq!(sectors, [Some("安全生产"), Some("消防"), Some("消防")]);
     let out = gateway_with(&h.config, &["feeds", "missing"]);
     let text = stdout(&out);
     assert!(text.contains("领域"), "{text}");
