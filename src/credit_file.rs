@@ -76,6 +76,8 @@ pub struct FeedEntry {
     pub item_name: String,
     pub status: &'static str,
     pub repair: bool,
+    /// 领域, by which it went to the departments that apply joint punishment.
+    pub sector: Option<String>,
     pub received_at: String,
     pub summary: String,
 }
@@ -225,6 +227,7 @@ pub async fn credit_file(
                 _ => "公示中",
             },
             repair: f.repair,
+            sector: f.sector.clone(),
             received_at: f.received_at.clone(),
             summary: summary(settings, &f.item, &f.content),
         })

@@ -34,6 +34,7 @@ pub mod publicity_view;
 pub mod record;
 pub mod report;
 pub mod secret;
+pub mod sector;
 pub mod service;
 pub mod sim;
 pub mod store;

@@ -13,6 +13,7 @@ use crate::catalogue::Catalogue;
 use crate::issues::{Issues, check_version};
 use crate::problem::{Problem, ProblemCode};
 use crate::record::PublicityColumns;
+use crate::sector::KeywordRule;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -184,13 +185,6 @@ struct ClassRule {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct SectorRule {
-    name: String,
-    fields: Vec<SectorField>,
-    contains: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
 struct Period {
     class: Option<Class>,
     min_months: u32,
@@ -235,7 +229,7 @@ pub struct Publicity {
     words: Vec<(String, Class)>,
     default_class: Option<Class>,
     class_rules: Vec<ClassRule>,
-    sectors: Vec<SectorRule>,
+    sectors: Vec<KeywordRule<SectorField>>,
 }
 
 /// A penalty version's publicity: what `publicity --json` shows and the store keeps.
@@ -431,7 +425,7 @@ impl Publicity {
             sectors: spec
                 .sectors
                 .into_iter()
-                .map(|s| SectorRule { name: s.name, fields: s.fields, contains: s.contains })
+                .map(|s| KeywordRule { name: s.name, fields: s.fields, contains: s.contains })
                 .collect(),
         }
     }
@@ -465,20 +459,14 @@ impl Publicity {
     }
 
     fn sector<'a>(&'a self, rule: &ItemRule, values: &[Option<String>]) -> Option<&'a str> {
-        let text = |f: SectorField| {
+        crate::sector::first_match(&self.sectors, |f: SectorField| {
             let at = match f {
                 SectorField::Authority => rule.authority,
                 SectorField::Conduct => rule.conduct,
                 SectorField::Basis => rule.basis,
             };
             at.and_then(|i| values.get(i)?.as_deref())
-        };
-        self.sectors
-            .iter()
-            .find(|s| {
-                s.fields.iter().filter_map(|f| text(*f)).any(|t| s.contains.iter().any(|w| t.contains(w.as_str())))
-            })
-            .map(|s| s.name.as_str())
+        })
     }
 
     /// The publicity block of one record (`values`: one per item field), with its warnings

@@ -216,6 +216,8 @@ struct PathsSpec {
     objections: PathBuf,
     #[serde(default = "PathsSpec::default_grading")]
     grading: PathBuf,
+    #[serde(default = "PathsSpec::default_sectors")]
+    sectors: PathBuf,
 }
 
 impl PathsSpec {
@@ -261,6 +263,9 @@ impl PathsSpec {
     fn default_grading() -> PathBuf {
         "config/grading.toml".into()
     }
+    fn default_sectors() -> PathBuf {
+        "config/sectors.toml".into()
+    }
 }
 
 impl Default for PathsSpec {
@@ -280,6 +285,7 @@ impl Default for PathsSpec {
             divisions: Self::default_divisions(),
             objections: Self::default_objections(),
             grading: Self::default_grading(),
+            sectors: Self::default_sectors(),
         }
     }
 }
@@ -406,6 +412,8 @@ pub struct GatewayConfig {
     pub objections_file: PathBuf,
     /// Credit grading (`config/grading.toml`, SPEC §8); grading is off when the file is absent.
     pub grading_file: PathBuf,
+    /// Sectors of reverse-feed records (`config/sectors.toml`, seed 001); none when absent.
+    pub sectors_file: PathBuf,
     /// `[credit_file] other_departments`.
     pub credit_file_others: OtherDepartments,
     pub sender: SenderSpec,
@@ -494,6 +502,7 @@ impl GatewayConfig {
             divisions_file: at(&spec.paths.divisions),
             objections_file: at(&spec.paths.objections),
             grading_file: at(&spec.paths.grading),
+            sectors_file: at(&spec.paths.sectors),
             credit_file_others: spec.credit_file.other_departments,
             sender: spec.sender,
             correction_working_days: spec.daemon.correction_working_days,

@@ -25,6 +25,7 @@ use crate::feed::route::Divisions;
 use crate::mapping::Mapping;
 use crate::objection::ObjectionRules;
 use crate::publicity::Publicity;
+use crate::sector::Sectors;
 
 pub use crate::issues::{ConfigError, ConfigIssue};
 pub use calendar::{CalendarFolder, load_calendar_dir};
@@ -50,6 +51,8 @@ pub struct Settings {
     pub destinations: Vec<Destination>,
     pub feeds: Vec<Feed>,
     pub divisions: Divisions,
+    /// Sectors of reverse-feed records (`config/sectors.toml`); empty when the file is absent.
+    pub sectors: Sectors,
     pub objections: ObjectionRules,
     /// Credit grading (`config/grading.toml`); default (no items) when the file is absent.
     pub grading: crate::grading::Grading,
@@ -91,7 +94,15 @@ impl Settings {
         let connectors = load_connectors(&gateway, &catalogue, &departments, &mappings, &broken_mappings, &mut issues);
         let destinations = load_destinations(&gateway, &catalogue, &mut issues);
         let divisions = load_divisions(&gateway.divisions_file, &mut issues);
-        crate::feed::route::check_destinations(&destinations, &divisions, &gateway.destinations_dir, &mut issues);
+        let sectors = if gateway.sectors_file.exists() {
+            read_toml(&gateway.sectors_file, &mut issues)
+                .map(|spec| Sectors::from_spec(&gateway.sectors_file, spec, &catalogue, &mut issues))
+                .unwrap_or_default()
+        } else {
+            Sectors::default()
+        };
+        let known = crate::feed::route::Known { divisions: &divisions, sectors: &sectors };
+        crate::feed::route::check_destinations(&destinations, &known, &gateway.destinations_dir, &mut issues);
         let feeds = load_feeds(&gateway, &catalogue, &mut issues);
         let objections = read_toml(&gateway.objections_file, &mut issues)
             .map(|spec| ObjectionRules::from_spec(&gateway.objections_file, spec, &mut issues))
@@ -111,6 +122,7 @@ impl Settings {
             destinations,
             feeds,
             divisions,
+            sectors,
             gateway,
             catalogue,
             departments,

@@ -71,6 +71,11 @@ pub struct DestinationSpec {
     /// records whose region lies within one of these division codes, and nothing from below.
     #[serde(default)]
     regions: Vec<String>,
+    /// A lower destination may take only the records of these sectors (`config/sectors.toml`:
+    /// 安全生产 to the emergency-management bureau, seed 001); without `regions`, of our own
+    /// jurisdiction (`divisions.toml` `own`).
+    #[serde(default)]
+    sectors: Vec<String>,
     /// Sign each package (`X-Signature`) with this secret.
     #[serde(default)]
     signing_secret_env: Option<String>,
@@ -141,6 +146,8 @@ pub struct Destination {
     pub signing_secret: Option<SecretSource>,
     /// Division codes of a lower destination (reverse feeds); empty for an upper platform.
     pub regions: Vec<String>,
+    /// Sectors a lower destination takes (all when empty).
+    pub sectors: Vec<String>,
 }
 
 impl Destination {
@@ -182,8 +189,16 @@ impl Destination {
         if spec.adapter == AdapterKind::Folder && spec.outbound.is_none() {
             issues.push(file, "outbound", "a folder adapter needs an `outbound` folder");
         }
-        if spec.adapter == AdapterKind::Folder && spec.regions.is_empty() {
-            issues.push(file, "regions", "a folder adapter serves a lower destination: list its `regions`");
+        if spec.adapter == AdapterKind::Folder && spec.regions.is_empty() && spec.sectors.is_empty() {
+            issues.push(
+                file,
+                "regions",
+                "a folder adapter serves a lower destination: list its `regions` or `sectors`",
+            );
+        }
+        if spec.deadline && !(spec.regions.is_empty() && spec.sectors.is_empty()) {
+            // The deadline measures acceptance above; a lower destination receives from above.
+            issues.push(file, "deadline", "a lower destination (`regions`, `sectors`) cannot be the deadline's");
         }
         for region in &spec.regions {
             if region.len() != 6 || !region.bytes().all(|b| b.is_ascii_digit()) {
@@ -231,12 +246,13 @@ impl Destination {
                 spec.signing_secret_file.map(|f| base.join(f)),
             ),
             regions: spec.regions,
+            sectors: spec.sectors,
         })
     }
 
-    /// A lower destination takes reverse-feed records by region, never records from below.
+    /// A lower destination takes reverse-feed records by region and sector, never records from below.
     pub fn is_lower(&self) -> bool {
-        !self.regions.is_empty()
+        !self.regions.is_empty() || !self.sectors.is_empty()
     }
 }
 
@@ -283,5 +299,25 @@ mod tests {
         );
         assert!(issues.is_empty(), "{issues:?}");
         assert_eq!(destination.unwrap().outbound.unwrap(), Path::new("/srv/gw/out/west"));
+    }
+
+    #[test]
+    fn a_department_may_take_by_sector_but_cannot_be_the_deadline_destination() {
+        let (d, issues) = build(
+            "version = 1\ntitle = \"应急管理局\"\nitems = [\"CF\"]\nadapter = \"folder\"\n\
+             outbound = \"out/emergency\"\nsectors = [\"安全生产\"]\n",
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        assert!(d.unwrap().is_lower(), "sectors alone make a lower destination");
+        let (_, issues) = build(
+            "version = 1\ntitle = \"x\"\nitems = [\"CF\"]\nadapter = \"http_json\"\nurl = \"http://x/\"\n\
+             deadline = true\nsectors = [\"安全生产\"]\n",
+        );
+        assert_eq!(
+            issues,
+            [
+                "destinations/provincial.toml: deadline: a lower destination (`regions`, `sectors`) cannot be the deadline's"
+            ]
+        );
     }
 }

@@ -7,7 +7,8 @@
 //! item operation status region repair><FIELD>value</FIELD>…</Record></Feed>`. `operation` is
 //! 新增/变更/撤销/删除 (or add/update/withdraw/delete); `status` the publicity status (0 normal,
 //! 1 withdrawn, 2 deleted; by default what the operation implies); `region` the deciding
-//! authority's division, else taken from its credit code (positions 3–8, SPEC §3).
+//! authority's division, else taken from its credit code (positions 3–8, SPEC §3); `sector`
+//! the platform's 领域, optional (`crate::sector` decides the record's).
 
 use serde_json::{Map, Value};
 
@@ -74,6 +75,9 @@ pub struct FeedRecord {
     pub publicity: i64,
     /// Today's division code of the deciding authority.
     pub region: String,
+    /// The record's sector (领域) by `config/sectors.toml`; a withdrawal or deletion, carrying
+    /// only its key, mostly has none here and keeps its record's (`feed::pull`).
+    pub sector: Option<String>,
     /// A 信用修复 result: it withdraws our matching penalty where it was published.
     pub repair: bool,
     pub business_key: String,
@@ -138,6 +142,8 @@ pub struct Checker<'a> {
     pub divisions: &'a Divisions,
     /// The items the feed carries.
     pub items: &'a [String],
+    /// Sectors, for routing by 领域 (`config/sectors.toml`).
+    pub sectors: &'a crate::sector::Sectors,
 }
 
 /// Parses a JSON page. Only a page that is not a feed page at all is an error.
@@ -354,12 +360,17 @@ pub fn check_record(raw: &Value, checker: &Checker<'_>) -> Result<FeedRecord, Re
             authority: item.authority_code.map(|i| (item.fields[i].name.clone(), item.fields[i].key.clone())),
         })?,
     };
+    // The platform's own 领域 beside the record, like `region`; a word we do not know is left
+    // to the rules rather than refusing a record that is otherwise good.
+    let explicit = obj.get("sector").and_then(text);
+    let sector = checker.sectors.of(item, &values, explicit.as_deref()).map(str::to_string);
     Ok(FeedRecord {
         source_id: source_id(raw),
         item: item.code.clone(),
         operation,
         publicity,
         region: checker.divisions.current(&region).to_string(),
+        sector,
         repair,
         business_key: prepared.business_key,
         document_number: item.key.first().and_then(|part| part.iter().find_map(|&i| values[i].clone())),
@@ -445,12 +456,14 @@ mod tests {
     struct Shipped {
         catalogue: Catalogue,
         divisions: Divisions,
+        sectors: crate::sector::Sectors,
     }
 
     fn settings() -> Shipped {
         Shipped {
             catalogue: crate::catalogue::shipped_for_tests(),
             divisions: crate::feed::route::hangzhou_for_tests(),
+            sectors: crate::sector::shipped_for_tests(),
         }
     }
 
@@ -475,7 +488,10 @@ mod tests {
     fn check(record: Value) -> Result<FeedRecord, Refusal> {
         let s = settings();
         let items = vec!["CF".to_string()];
-        check_record(&record, &Checker { catalogue: &s.catalogue, divisions: &s.divisions, items: &items })
+        check_record(
+            &record,
+            &Checker { catalogue: &s.catalogue, divisions: &s.divisions, items: &items, sectors: &s.sectors },
+        )
     }
 
     #[test]
@@ -530,17 +546,20 @@ mod tests {
     fn json_and_xml_pages_give_the_same_records() {
         let s = settings();
         let items = vec!["CF".to_string()];
-        let checker = Checker { catalogue: &s.catalogue, divisions: &s.divisions, items: &items };
-        let json = serde_json::json!({"records": [{"id": "P1", "item": "CF", "operation": "新增", "data": data()}],
+        let checker = Checker { catalogue: &s.catalogue, divisions: &s.divisions, items: &items, sectors: &s.sectors };
+        let json = serde_json::json!({"records": [{"id": "P1", "item": "CF", "operation": "新增", "sector": "应急管理", "data": data()}],
             "next_cursor": "1", "more": false});
         let from_json = json_page(json.to_string().as_bytes(), &checker).unwrap();
-        let mut xml = String::from("<Feed next=\"1\" more=\"false\"><Record id=\"P1\" item=\"CF\" operation=\"新增\">");
+        let mut xml = String::from(
+            "<Feed next=\"1\" more=\"false\"><Record id=\"P1\" item=\"CF\" operation=\"新增\" sector=\"应急管理\">",
+        );
         for (k, v) in data().as_object().unwrap() {
             xml.push_str(&format!("<{k}>{}</{k}>", quick_xml::escape::escape(v.as_str().unwrap())));
         }
         xml.push_str("</Record></Feed>");
         let from_xml = xml_page(xml.as_bytes(), &checker).unwrap();
         assert_eq!(from_json.records, from_xml.records);
+        assert_eq!(from_xml.records[0].sector.as_deref(), Some("安全生产"), "the platform's word, by alias");
         assert_eq!((from_xml.next_cursor.as_deref(), from_xml.more), (Some("1"), false));
         assert!(json_page(b"[1, 2]", &checker).is_err(), "not a page");
         assert!(xml_page(b"<Other/>", &checker).is_err(), "not a feed");

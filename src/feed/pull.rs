@@ -81,7 +81,12 @@ impl Puller {
     ) -> Result<Page, parse::PageError> {
         let (settings, items) = (self.settings.clone(), self.feed.items.clone());
         crate::supervisor::blocking(move || {
-            let checker = Checker { catalogue: &settings.catalogue, divisions: &settings.divisions, items: &items };
+            let checker = Checker {
+                catalogue: &settings.catalogue,
+                divisions: &settings.divisions,
+                items: &items,
+                sectors: &settings.sectors,
+            };
             match format {
                 FeedFormat::Json => parse::json_page(body.as_ref(), &checker),
                 FeedFormat::Xml => parse::xml_page(body.as_ref(), &checker),
@@ -172,15 +177,39 @@ impl Puller {
         now: DateTime<Utc>,
     ) -> Result<FeedCounts, FeedError> {
         let s = &self.settings;
+        // A withdrawal or deletion carries only its key, so rarely the words of its sector: a
+        // version giving none keeps its record's (stored, or earlier in this page), and so
+        // reaches the departments that took the record.
+        let unsectored: Vec<(&str, &str)> = page
+            .records
+            .iter()
+            .filter(|r| r.sector.is_none() && s.sectors.covers(&r.item))
+            .map(|r| (r.item.as_str(), r.business_key.as_str()))
+            .collect();
+        let mut known = store.feed_sectors(&unsectored).await?;
         let routed: Vec<RoutedRecord<'_>> = page
             .records
             .iter()
-            .map(|r| RoutedRecord {
-                record: r,
-                destinations: destinations_for(&s.destinations, &s.divisions, &r.item, &r.region)
-                    .into_iter()
+            .map(|r| {
+                let key = (r.item.clone(), r.business_key.clone());
+                let sector = r.sector.clone().or_else(|| known.get(&key).cloned());
+                if let Some(sector) = &sector {
+                    known.insert(key, sector.clone());
+                }
+                let destinations: Vec<String> =
+                    destinations_for(&s.destinations, &s.divisions, &r.item, &r.region, sector.as_deref())
+                        .into_iter()
+                        .map(|d| d.name.clone())
+                        .collect();
+                // A department that took the record gets its later versions, wherever they go.
+                let followers = s
+                    .destinations
+                    .iter()
+                    .filter(|d| d.enabled && d.is_lower() && d.items.contains(&r.item))
+                    .filter(|d| !destinations.contains(&d.name))
                     .map(|d| d.name.clone())
-                    .collect(),
+                    .collect();
+                RoutedRecord { record: r, destinations, followers, sector }
             })
             .collect();
         for x in &page.rejected {

@@ -83,12 +83,13 @@ pub async fn feeds_command(
                 return Ok(to_json(serde_json::to_value(&rows).expect("rows serialise")));
             }
             let _ = writeln!(out, "可能漏报/瞒报：本辖区（{own}）上级下发、但无部门报送的记录 {} 条", rows.len());
-            let _ = writeln!(out, "编号\t订阅\t类别\t区域\t业务主键\t接收时间");
+            let _ = writeln!(out, "编号\t订阅\t类别\t区域\t领域\t业务主键\t接收时间");
             for r in rows {
                 let region = r.region.unwrap_or_default();
+                let sector = r.sector.as_deref().unwrap_or("-");
                 let _ = writeln!(
                     out,
-                    "{}\t{}\t{}\t{region}\t{}\t{}",
+                    "{}\t{}\t{}\t{region}\t{sector}\t{}\t{}",
                     r.id,
                     r.feed,
                     r.item,

@@ -3,7 +3,8 @@
 //!
 //! SPEC §3: a record goes by the deciding authority's region; province = first 2 digits +
 //! `0000`, city = first 4 + `00`, county = all 6. A destination listing a city takes every
-//! record of the city and of its counties.
+//! record of the city and of its counties; one listing `sectors` only the records of those
+//! sectors (`crate::sector`), of our own jurisdiction when it lists no regions.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,6 +13,7 @@ use serde::Deserialize;
 
 use crate::delivery::Destination;
 use crate::issues::{Issues, check_version};
+use crate::sector::Sectors;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -192,32 +194,68 @@ fn structural_parent(code: &str) -> Option<String> {
     }
 }
 
-/// The lower destinations that take a record of `item` from `region`.
+/// What a lower destination's `regions` and `sectors` are checked against.
+pub struct Known<'a> {
+    pub divisions: &'a Divisions,
+    pub sectors: &'a Sectors,
+}
+
+/// The lower destinations that take a record of `item` from `region` in `sector`. A destination
+/// listing sectors takes only records of one of them, within its regions, or within our own
+/// jurisdiction when it lists none (a city department: 应急管理局 takes 淮北市's 安全生产 records).
 pub fn destinations_for<'d>(
     destinations: &'d [Destination],
     divisions: &Divisions,
     item: &str,
     region: &str,
+    sector: Option<&str>,
 ) -> Vec<&'d Destination> {
+    let own = divisions.own();
     destinations
         .iter()
         .filter(|d| d.enabled && d.is_lower() && d.items.iter().any(|i| i == item))
-        .filter(|d| d.regions.iter().any(|area| divisions.within(region, area)))
+        .filter(|d| match d.regions.is_empty() {
+            false => d.regions.iter().any(|area| divisions.within(region, area)),
+            true => own.is_some_and(|area| divisions.within(region, area)),
+        })
+        .filter(|d| d.sectors.is_empty() || sector.is_some_and(|s| d.sectors.iter().any(|x| x == s)))
         .collect()
 }
 
-/// Lower destinations must name divisions of today: an old code would silently take nothing.
-pub fn check_destinations(destinations: &[Destination], divisions: &Divisions, dir: &Path, issues: &mut Issues) {
+/// Lower destinations must name divisions of today (an old code would silently take nothing)
+/// and sectors of `sectors.toml` for items it gives sectors to (else they would take nothing).
+pub fn check_destinations(destinations: &[Destination], known: &Known<'_>, dir: &Path, issues: &mut Issues) {
     for d in destinations {
+        let file = dir.join(format!("{}.toml", d.name));
         for r in &d.regions {
-            let now = divisions.current(r);
+            let now = known.divisions.current(r);
             if now != r {
-                issues.push(
-                    &dir.join(format!("{}.toml", d.name)),
-                    "regions",
-                    format!("division {r} was renamed or merged into {now}"),
-                );
+                issues.push(&file, "regions", format!("division {r} was renamed or merged into {now}"));
             }
+        }
+        if d.sectors.is_empty() {
+            continue;
+        }
+        for s in &d.sectors {
+            if !known.sectors.is_known(s) {
+                let names: Vec<&str> = known.sectors.names().collect();
+                let listed = if names.is_empty() { "none".to_string() } else { names.join(", ") };
+                issues.push(&file, "sectors", format!("unknown sector {s:?} (sectors.toml lists {listed})"));
+            }
+        }
+        for item in d.items.iter().filter(|i| !known.sectors.covers(i)) {
+            issues.push(
+                &file,
+                "sectors",
+                format!("sectors.toml gives {item} no sector: this destination would take none"),
+            );
+        }
+        if d.regions.is_empty() && known.divisions.own().is_none() {
+            issues.push(
+                &file,
+                "regions",
+                "sectors without regions take our own jurisdiction, but divisions.toml names no `own`",
+            );
         }
     }
 }
@@ -317,5 +355,114 @@ renamed = [{ old = "330104", new = "330102", note = "国函〔2021〕" }, { old 
         assert_eq!(Divisions::prefix("330000"), "33");
         assert_eq!(Divisions::prefix("330100"), "3301");
         assert_eq!(Divisions::prefix("330102"), "330102");
+    }
+
+    fn destination(name: &str, body: &str) -> Destination {
+        let text = format!("version = 1\ntitle = \"{name}\"\nadapter = \"folder\"\noutbound = \"out/{name}\"\n{body}");
+        let mut issues = Issues::default();
+        let file = Path::new("destinations").join(format!("{name}.toml"));
+        let catalogue = crate::catalogue::shipped_for_tests();
+        let d =
+            Destination::from_spec(&file, toml::from_str(&text).unwrap(), Path::new("/srv"), &catalogue, &mut issues);
+        assert!(issues.is_empty(), "{:?}", issues.iter().map(ToString::to_string).collect::<Vec<_>>());
+        d.unwrap()
+    }
+
+    /// 淮北市 (the shipped table): the city, its emergency bureau (安全生产, our own jurisdiction),
+    /// and Hefei's emergency bureau (安全生产, but 340100).
+    fn huaibei() -> Vec<Destination> {
+        vec![
+            destination("city", "items = [\"CF\", \"MKT_YZWF\"]\nregions = [\"340600\"]\n"),
+            destination("emergency", "items = [\"CF\", \"MKT_YZWF\"]\nsectors = [\"安全生产\"]\n"),
+            destination("hefei-emergency", "items = [\"CF\"]\nregions = [\"340100\"]\nsectors = [\"安全生产\"]\n"),
+        ]
+    }
+
+    fn names(ds: Vec<&Destination>) -> Vec<&str> {
+        ds.into_iter().map(|d| d.name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_safety_record_goes_to_the_emergency_bureau_and_the_city_a_food_one_to_the_city_only() {
+        let (ds, t) = (huaibei(), shipped_for_tests());
+        let sectors = crate::sector::shipped_for_tests();
+        let catalogue = crate::catalogue::shipped_for_tests();
+        let cf = catalogue.item("CF").unwrap();
+        let sector_of = |conduct: &str| {
+            let mut v = vec![None; cf.fields.len()];
+            v[cf.field_index("CF_WFXW").unwrap()] = Some(conduct.to_string());
+            sectors.of(cf, &v, None).map(str::to_string)
+        };
+        let safety = sector_of("未按规定开展安全生产教育和培训");
+        let food = sector_of("经营超过保质期的食品");
+        assert_eq!((safety.as_deref(), food.as_deref()), (Some("安全生产"), Some("食品药品")));
+        // 相山区 (340603) lies within 淮北市, our own jurisdiction.
+        assert_eq!(names(destinations_for(&ds, &t, "CF", "340603", safety.as_deref())), ["city", "emergency"]);
+        assert_eq!(names(destinations_for(&ds, &t, "CF", "340603", food.as_deref())), ["city"]);
+        assert_eq!(names(destinations_for(&ds, &t, "CF", "340600", None)), ["city"], "no sector: region only");
+        assert_eq!(names(destinations_for(&ds, &t, "MKT_YZWF", "340621", Some("安全生产"))), ["city", "emergency"]);
+        assert!(destinations_for(&ds, &t, "XK", "340603", Some("安全生产")).is_empty(), "an item none of them takes");
+    }
+
+    #[test]
+    fn a_sector_destination_out_of_region_takes_nothing() {
+        let (ds, t) = (huaibei(), shipped_for_tests());
+        // A 安全生产 record of 宿州市 (341300): neither our city nor Hefei.
+        assert!(destinations_for(&ds, &t, "CF", "341300", Some("安全生产")).is_empty());
+        // Hefei's own records go to Hefei's bureau only: ours takes our jurisdiction.
+        assert_eq!(names(destinations_for(&ds, &t, "CF", "340102", Some("安全生产"))), ["hefei-emergency"]);
+        // Without `own`, a destination listing sectors and no regions takes nothing.
+        assert!(destinations_for(&ds[1..2], &Divisions::default(), "CF", "340603", Some("安全生产")).is_empty());
+    }
+
+    #[test]
+    fn contradictions_in_sector_destinations_are_issues() {
+        let sectors = crate::sector::shipped_for_tests();
+        let ds = vec![
+            destination("ok", "items = [\"CF\"]\nsectors = [\"安全生产\", \"消防\"]\n"),
+            destination("typo", "items = [\"CF\"]\nsectors = [\"安全生厂\"]\n"),
+            destination("xk", "items = [\"XK\"]\nsectors = [\"消防\"]\n"),
+        ];
+        let mut issues = Issues::default();
+        let known = Known { divisions: &shipped_for_tests(), sectors: &sectors };
+        check_destinations(&ds, &known, Path::new("destinations"), &mut issues);
+        let mut no_own = Issues::default();
+        check_destinations(
+            &ds[..1],
+            &Known { divisions: &Divisions::default(), sectors: &sectors },
+            Path::new("destinations"),
+            &mut no_own,
+        );
+        let all: Vec<String> = issues.iter().chain(no_own.iter()).map(ToString::to_string).collect();
+        assert_eq!(
+            all,
+            [
+                "destinations/typo.toml: sectors: unknown sector \"安全生厂\" (sectors.toml lists 特种设备, 安全生产, 消防, 食品药品, 生态环境, 税务)",
+                "destinations/xk.toml: sectors: sectors.toml gives XK no sector: this destination would take none",
+                "destinations/ok.toml: regions: sectors without regions take our own jurisdiction, but divisions.toml names no `own`",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_shipped_emergency_bureau_agrees_with_the_shipped_sectors_and_divisions() {
+        let catalogue = crate::catalogue::shipped_for_tests();
+        let (t, sectors) = (shipped_for_tests(), crate::sector::shipped_for_tests());
+        let file = Path::new("config/destinations/emergency-huaibei.toml");
+        let spec = toml::from_str(include_str!("../../config/destinations/emergency-huaibei.toml")).unwrap();
+        let mut issues = Issues::default();
+        let d = Destination::from_spec(file, spec, Path::new("/srv"), &catalogue, &mut issues).unwrap();
+        let ds = [d];
+        check_destinations(
+            &ds,
+            &Known { divisions: &t, sectors: &sectors },
+            Path::new("config/destinations"),
+            &mut issues,
+        );
+        assert!(issues.is_empty(), "{:?}", issues.iter().map(ToString::to_string).collect::<Vec<_>>());
+        // 濉溪县 lies within 淮北市.
+        assert_eq!(names(destinations_for(&ds, &t, "MKT_YZWF", "340621", Some("安全生产"))), ["emergency-huaibei"]);
+        assert!(destinations_for(&ds, &t, "CF", "340621", Some("食品药品")).is_empty());
+        assert!(destinations_for(&ds, &t, "CF", "341300", Some("安全生产")).is_empty(), "宿州市 is not ours");
     }
 }

@@ -20,7 +20,12 @@ fn ts(t: DateTime<Utc>) -> String {
 #[derive(Debug, Clone)]
 pub struct RoutedRecord<'a> {
     pub record: &'a FeedRecord,
+    /// The record's sector, or the one stored with it when this version gives none.
+    pub sector: Option<String>,
     pub destinations: Vec<String>,
+    /// Lower destinations that take this version only if they took an earlier one (its sector
+    /// or region moved away from them: they still hold the record, and must learn its end).
+    pub followers: Vec<String>,
 }
 
 /// The repair SLA clock for records received now (SPEC §6: 3 working days).
@@ -77,6 +82,8 @@ pub struct FeedRecordRow {
     pub operation: String,
     pub publicity: i64,
     pub region: Option<String>,
+    /// 领域 (`config/sectors.toml`), when the record has one.
+    pub sector: Option<String>,
     pub received_at: String,
     pub content: String,
 }
@@ -169,7 +176,8 @@ impl Store {
                     Some((id, version, _, _)) => {
                         sqlx::query(
                             "UPDATE feed_records SET feed = $2, version = $3, operation = $4, publicity = $5, region = $6, \
-                             source_id = $7, repair = $8, content = $9, content_hash = $10, updated_at = $11 WHERE id = $1",
+                             source_id = $7, repair = $8, content = $9, content_hash = $10, updated_at = $11, sector = $12 \
+                             WHERE id = $1",
                         )
                         .bind(id)
                         .bind(feed)
@@ -182,6 +190,7 @@ impl Store {
                         .bind(&r.content)
                         .bind(&r.content_hash)
                         .bind(&now_s)
+                        .bind(&routed.sector)
                         .execute(&mut *tx)
                         .await?;
                         // The newer version replaces what was not yet sent of the older ones.
@@ -198,8 +207,8 @@ impl Store {
                     None => {
                         let id: i64 = sqlx::query_scalar(
                             "INSERT INTO feed_records (feed, item, business_key, version, operation, publicity, region, \
-                             source_id, repair, content, content_hash, received_at, updated_at) \
-                             VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+                             source_id, repair, content, content_hash, received_at, updated_at, sector) \
+                             VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12) RETURNING id",
                         )
                         .bind(feed)
                         .bind(&r.item)
@@ -212,6 +221,7 @@ impl Store {
                         .bind(&r.content)
                         .bind(&r.content_hash)
                         .bind(&now_s)
+                        .bind(&routed.sector)
                         .fetch_one(&mut *tx)
                         .await?;
                         (id, 1)
@@ -220,7 +230,7 @@ impl Store {
                 counts.new_versions += 1;
                 sqlx::query(
                     "INSERT INTO feed_record_versions (feed_record_id, version, operation, publicity, region, content, \
-                     content_hash, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                     content_hash, received_at, sector) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(id)
                 .bind(version)
@@ -230,6 +240,7 @@ impl Store {
                 .bind(&r.content)
                 .bind(&r.content_hash)
                 .bind(&now_s)
+                .bind(&routed.sector)
                 .execute(&mut *tx)
                 .await?;
                 for destination in &routed.destinations {
@@ -237,6 +248,26 @@ impl Store {
                         "INSERT INTO deliveries (record_id, version, destination, operation, idempotency_key, status, \
                          next_attempt_at, created_at, updated_at, source) \
                          VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6, 'feed') \
+                         ON CONFLICT (record_id, destination, version, operation) DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(version)
+                    .bind(destination)
+                    .bind(r.operation.as_str())
+                    .bind(format!("feed:{id}:{version}:{destination}"))
+                    .bind(&now_s)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                for destination in routed.followers.iter().filter(|_| version > 1) {
+                    // Pending ones were superseded above: only what was sent (or is being) counts.
+                    counts.routed += sqlx::query(
+                        "INSERT INTO deliveries (record_id, version, destination, operation, idempotency_key, status, \
+                         next_attempt_at, created_at, updated_at, source) \
+                         SELECT $1, $2, $3, $4, $5, 'pending', $6, $6, $6, 'feed' WHERE EXISTS (SELECT 1 FROM deliveries \
+                           WHERE source = 'feed' AND record_id = $1 AND destination = $3 AND version < $2 \
+                           AND status <> 'superseded') \
                          ON CONFLICT (record_id, destination, version, operation) DO NOTHING",
                     )
                     .bind(id)
@@ -331,6 +362,38 @@ impl Store {
         Ok(counts)
     }
 
+    /// The sectors stored with the feed records `(item, business_key)`, for the versions that
+    /// name a record by its key only. By statements of 200 keys.
+    pub async fn feed_sectors(
+        &self,
+        keys: &[(&str, &str)],
+    ) -> Result<std::collections::HashMap<(String, String), String>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in keys.chunks(200) {
+            let mut sql = String::from(
+                "SELECT item, business_key, sector FROM feed_records WHERE sector IS NOT NULL AND business_key IN (",
+            );
+            for i in 0..chunk.len() {
+                let _ =
+                    std::fmt::Write::write_fmt(&mut sql, format_args!("{}${}", if i > 0 { ", " } else { "" }, i + 1));
+            }
+            sql.push(')');
+            let rows: Vec<(String, String, String)> = on_pool!(self.db(), pool => {
+                let mut q = sqlx::query_as(&sql);
+                for (_, key) in chunk {
+                    q = q.bind(*key);
+                }
+                q.fetch_all(pool).await?
+            });
+            for (item, key, sector) in rows {
+                if chunk.iter().any(|(i, k)| *i == item && *k == key) {
+                    out.insert((item, key), sector);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// A pull that failed: the cursor stays, the error is kept for `feeds`.
     pub async fn feed_failed(&self, feed: &str, error: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         const SQL: &str = "INSERT INTO feed_state (feed, pulled_at, last_error) VALUES ($1, $2, $3) \
@@ -351,7 +414,7 @@ impl Store {
     pub async fn feed_missing(&self, area: &str) -> Result<Vec<FeedRecordRow>, StoreError> {
         let prefix = format!("{}%", crate::feed::route::Divisions::prefix(area));
         const SQL: &str = "SELECT f.id, f.feed, f.item, f.business_key, f.version, f.operation, f.publicity, f.region, \
-             f.received_at, f.content FROM feed_records f WHERE f.region LIKE $1 AND f.publicity = 0 \
+             f.sector, f.received_at, f.content FROM feed_records f WHERE f.region LIKE $1 AND f.publicity = 0 \
              AND NOT EXISTS (SELECT 1 FROM records r WHERE r.item = f.item AND r.business_key = f.business_key) \
              ORDER BY f.id";
         let rows =
@@ -362,7 +425,7 @@ impl Store {
     /// Every version of the feed record `(item, business_key)`, oldest first.
     pub async fn feed_versions(&self, item: &str, business_key: &str) -> Result<Vec<FeedRecordRow>, StoreError> {
         const SQL: &str = "SELECT f.id, f.feed, f.item, f.business_key, v.version, v.operation, v.publicity, v.region, \
-             v.received_at, v.content FROM feed_records f JOIN feed_record_versions v ON v.feed_record_id = f.id \
+             v.sector, v.received_at, v.content FROM feed_records f JOIN feed_record_versions v ON v.feed_record_id = f.id \
              WHERE f.item = $1 AND f.business_key = $2 ORDER BY v.version";
         let rows = on_pool!(self.db(), pool => sqlx::query_as::<_, FeedRecordRow>(SQL)
             .bind(item)

@@ -69,6 +69,8 @@ pub struct FileFeedRecord {
     /// 0 normal, 1 withdrawn, 2 deleted.
     pub publicity: i64,
     pub repair: bool,
+    /// 领域 (`config/sectors.toml`), when the record has one.
+    pub sector: Option<String>,
     pub content: String,
     pub received_at: String,
 }
@@ -433,7 +435,7 @@ impl Store {
     /// The feed records (sent down) about a subject, newest first.
     pub async fn subject_feed_records(&self, code: &str) -> Result<Vec<FileFeedRecord>, StoreError> {
         const SQL: &str = "SELECT f.id, f.feed, f.item, f.operation, CAST(f.publicity AS BIGINT), CAST(f.repair AS BIGINT), \
-             f.content, f.received_at FROM subject_records s JOIN feed_records f ON f.id = s.record_id \
+             f.content, f.received_at, f.sector FROM subject_records s JOIN feed_records f ON f.id = s.record_id \
              WHERE s.subject_code = $1 AND s.source = 'feed' ORDER BY f.received_at DESC, f.id LIMIT $2";
         let rows = on_pool!(self.db(), pool => sqlx::query(SQL).bind(code).bind(FILE_LIMIT).fetch_all(pool).await?
             .into_iter()
@@ -446,6 +448,7 @@ impl Store {
                 repair: r.get::<i64, _>(5) != 0,
                 content: r.get(6),
                 received_at: r.get(7),
+                sector: r.get(8),
             })
             .collect::<Vec<_>>());
         Ok(rows)

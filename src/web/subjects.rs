@@ -328,11 +328,12 @@ fn by_item(f: &CreditFile) -> Vec<(String, Vec<&Entry>)> {
 fn feed_table(f: &CreditFile, settings: &Settings) -> Markup {
     html! {
         table id="feed-records" {
-            (header_row(&["回流记录", "信息类别", "来源", "状态", "接收时间", "内容摘要"]))
+            (header_row(&["回流记录", "信息类别", "领域", "来源", "状态", "接收时间", "内容摘要"]))
             @for r in &f.feed_records {
                 tr {
                     td { (r.id) }
                     td { (r.item_name) }
+                    td { (r.sector.as_deref().unwrap_or("—")) }
                     td { (settings.feed_title(&r.feed)) }
                     td { (r.status) }
                     td { (glossary::local_time(&r.received_at)) }

@@ -563,6 +563,11 @@ fn feed_and_division_mistakes_are_reported_with_file_and_key() {
         "version = 1\ntitle = \"江干区\"\nitems = [\"CF\"]\nadapter = \"folder\"\noutbound = \"x\"\nregions = [\"330104\"]\n",
     )
     .unwrap();
+    std::fs::write(
+        root.join("config/destinations/typo-sector.toml"),
+        "version = 1\ntitle = \"应急\"\nitems = [\"CF\"]\nadapter = \"folder\"\noutbound = \"y\"\nsectors = [\"安全生厂\"]\n",
+    )
+    .unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_credit-gateway"))
         .args(["--config", root.join("config/gateway.toml").to_str().unwrap(), "check-config"])
         .output()
@@ -574,6 +579,7 @@ fn feed_and_division_mistakes_are_reported_with_file_and_key() {
         "broken.toml: schedule: invalid cron expression",
         "broken.toml: url: an http feed needs a url",
         "old-district.toml: regions: division 330104 was renamed or merged into 330102",
+        "typo-sector.toml: sectors: unknown sector \"安全生厂\" (sectors.toml lists 特种设备, 安全生产",
     ] {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
@@ -639,5 +645,161 @@ async fn a_repair_received_before_national_day_is_due_on_the_make_up_saturday() 
     h.push_all().await;
     let r = &h.store.repairs().await.unwrap()[0];
     assert_eq!((r.accepted, r.status(chrono::Utc::now())), (1, "late"));
+    h.sandbox.shutdown().await;
+}
+
+/// A 严重违法失信名单 entry (MKT_YZWF) decided by an authority of `region`, listed for `reason`.
+fn serious_list_data(n: u32, region: &str, reason: &str) -> Value {
+    json!({
+        "YZ_QYMC": format!("杭州名单{n}有限公司"),
+        "YZ_SHXYM": uscc("91", region, 7000 + n),
+        "YZ_LRYY": reason,
+        "YZ_JDWSH": format!("杭市监列〔2026〕{n}号"),
+        "YZ_LRRQ": "2026-11-03",
+        "YZ_JDJG": "杭州市市场监督管理局",
+        "YZ_JDJGDM": uscc("11", region, 300 + n),
+    })
+}
+
+/// A penalty of `region` whose conduct and basis name its sector (or none).
+fn sector_penalty(n: u32, region: &str, conduct: &str, basis: &str) -> Value {
+    let mut data = penalty_data(n, region);
+    data["CF_WFXW"] = conduct.into();
+    data["CF_YJ"] = basis.into();
+    data
+}
+
+/// What each package in a department folder carried: (item, operation, 文书号), sorted.
+fn folder_records(folder: &Path) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(folder).into_iter().flatten() {
+        let package: Value = serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        for r in package["records"].as_array().unwrap() {
+            let number = r["data"]["CF_WSH"].as_str().or(r["data"]["YZ_JDWSH"].as_str()).unwrap_or_default();
+            out.push((
+                package["item"].as_str().unwrap().into(),
+                r["operation"].as_str().unwrap().into(),
+                number.into(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn entries(list: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    let mut out: Vec<_> = list.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_of_several_sectors_reaches_each_department_with_only_its_sector_s_records() {
+    let mut h = harness(None, "json", 4).await;
+    // The emergency bureau takes 安全生产 penalties and lists of our own jurisdiction (杭州市, `own`);
+    // the food platform 食品药品 penalties of 西湖区 only.
+    let dests = h.root.join("config/destinations");
+    std::fs::write(
+        dests.join("emergency.toml"),
+        "version = 1\ntitle = \"应急管理局\"\nitems = [\"CF\", \"MKT_YZWF\"]\nadapter = \"folder\"\n\
+         outbound = \"packages/emergency\"\nsectors = [\"安全生产\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dests.join("food.toml"),
+        destination("food", &h.base, "http_json", "\"330106\"").replace("\"XK\", \"CF\"", "\"CF\"")
+            + "sectors = [\"食品药品\"]\n",
+    )
+    .unwrap();
+    let feed = h.root.join("config/feeds/provincial.toml");
+    let text = std::fs::read_to_string(&feed).unwrap().replace("[\"XK\", \"CF\"]", "[\"XK\", \"CF\", \"MKT_YZWF\"]");
+    std::fs::write(&feed, text).unwrap();
+    h.settings = Arc::new(Settings::load(&h.config).unwrap_or_else(|e| panic!("{e}")));
+    let now: chrono::DateTime<chrono::Utc> = "2026-12-01T02:00:00Z".parse().unwrap();
+    let clock = Clock::fixed(now);
+    let safety = ("未按规定开展安全生产教育和培训", "《中华人民共和国安全生产法》第九十七条");
+    let food = ("经营超过保质期的食品", "《中华人民共和国食品安全法》第一百二十四条");
+    // No sector in its words, but the platform names one (an alias of 安全生产).
+    let mut named = record(4, "新增", None, penalty_data(4, "330100"));
+    named["sector"] = "应急管理".into();
+    let mut listed =
+        record(5, "新增", None, serious_list_data(5, "330106", "发生生产安全事故，因安全生产违法行为被列入"));
+    listed["item"] = "MKT_YZWF".into();
+    h.post_feed(json!([
+        record(1, "新增", Some("330102"), sector_penalty(1, "330102", safety.0, safety.1)),
+        record(2, "新增", Some("330106"), sector_penalty(2, "330106", food.0, food.1)),
+        record(3, "新增", Some("330102"), sector_penalty(3, "330102", food.0, food.1)),
+        named,
+        listed,
+        // 宁波市's 安全生产 penalty: not our jurisdiction, nobody's.
+        record(6, "新增", None, sector_penalty(6, "330200", safety.0, safety.1)),
+        // No sector at all: by region only.
+        record(7, "新增", Some("330106"), penalty_data(7, "330106")),
+    ]))
+    .await;
+    let counts = pull_now(h.settings.clone(), &h.store, "provincial", now).await.unwrap();
+    assert_eq!((counts.new_versions, counts.rejected), (7, 0), "{counts:?}");
+    // county-a 1 3, county-b 2 7, city 1 2 3 4 7, 西湖 folder 2 7, emergency 1 4 5, food 2.
+    assert_eq!(counts.routed, 2 + 2 + 5 + 2 + 3 + 1, "{counts:?}");
+    for name in LOWER.iter().chain(&["emergency", "food"]) {
+        push_due(&h.settings, &h.store, name, &clock).await.unwrap();
+    }
+    let stats = h.stats().await;
+    for (platform, n) in [("county-a", 2), ("county-b", 2), ("city", 5), ("food", 1)] {
+        assert_eq!(distinct(&stats, platform), n, "{platform}: {stats}");
+    }
+    let wsh = |n: u32| format!("杭市监罚〔2026〕{n}号");
+    let received: Value =
+        reqwest::get(format!("{}/sandbox/received?platform=food&item=CF", h.base)).await.unwrap().json().await.unwrap();
+    assert!(received.to_string().contains(&wsh(2)) && !received.to_string().contains(&wsh(3)), "{received}");
+    assert_eq!(
+        folder_records(&h.root.join("packages/emergency")),
+        entries(&[("CF", "add", &wsh(1)), ("CF", "add", &wsh(4)), ("MKT_YZWF", "add", "杭市监列〔2026〕5号"),])
+    );
+    assert_eq!(
+        folder_records(&h.root.join("packages/market-xihu")),
+        entries(&[("CF", "add", &wsh(2)), ("CF", "add", &wsh(7))])
+    );
+    // Penalty 1 is corrected into a 消防 penalty: the bureau, which holds it, still gets the change.
+    let fire = sector_penalty(1, "330102", "消防设施、器材未保持完好有效", "《中华人民共和国消防法》第六十条");
+    h.post_feed(json!([record(1, "变更", Some("330102"), fire)])).await;
+    let counts = pull_now(h.settings.clone(), &h.store, "provincial", now).await.unwrap();
+    assert_eq!((counts.new_versions, counts.routed), (1, 3), "county-a, city, and the bureau that took it: {counts:?}");
+    push_due(&h.settings, &h.store, "emergency", &clock).await.unwrap();
+    // Its withdrawal names only its key: it keeps its sector, and reaches whoever took the record.
+    let data = sector_penalty(1, "330102", safety.0, safety.1);
+    let mut withdrawal = record(1, "撤销", Some("330102"), json!({}));
+    // Penalty 8 comes and is withdrawn in the same page: the withdrawal takes the sector its
+    // record got a moment before (the addition, not yet sent, is superseded by it).
+    let data8 = sector_penalty(8, "330102", safety.0, safety.1);
+    let mut withdrawal8 = record(8, "撤销", Some("330102"), json!({}));
+    for k in ["CF_WSH", "CF_XDR_SHXYM", "CF_JDRQ"] {
+        withdrawal["data"][k] = data[k].clone();
+        withdrawal8["data"][k] = data8[k].clone();
+    }
+    h.post_feed(json!([withdrawal, record(8, "新增", Some("330102"), data8), withdrawal8])).await;
+    let counts = pull_now(h.settings.clone(), &h.store, "provincial", now).await.unwrap();
+    assert_eq!((counts.new_versions, counts.routed), (3, 9), "county-a, city, emergency, three times: {counts:?}");
+    push_due(&h.settings, &h.store, "emergency", &clock).await.unwrap();
+    let got = folder_records(&h.root.join("packages/emergency"));
+    for op in [("update", wsh(1)), ("withdraw", wsh(1)), ("withdraw", wsh(8))] {
+        assert!(got.contains(&("CF".into(), op.0.into(), op.1.clone())), "{op:?}: {got:?}");
+    }
+    assert_eq!(got.len(), 6, "{got:?}");
+    // The sector is kept with the record and its versions, and listed in Chinese.
+    let key = [data["CF_WSH"].as_str().unwrap(), data["CF_XDR_SHXYM"].as_str().unwrap(), "2026-11-02"]
+        .join(&credit_gateway::record::KEY_SEPARATOR.to_string());
+    let versions = h.store.feed_versions("CF", &key).await.unwrap();
+    let sectors: Vec<Option<&str>> = versions.iter().map(|v| v.sector.as_deref()).collect();
+    assert_eq!(sectors, [Some("安全生产"), Some("消防"), Some("消防")]);
+    let out = gateway_with(&h.config, &["feeds", "missing"]);
+    let text = stdout(&out);
+    assert!(text.contains("领域"), "{text}");
+    let line = text.lines().find(|l| l.contains(&wsh(2))).unwrap();
+    assert!(line.contains("\t食品药品\t"), "{line}");
+    // The subject's credit file names the sector of what came down about it.
+    let code = serious_list_data(5, "330106", "")["YZ_SHXYM"].as_str().unwrap().to_string();
+    let file = json(&gateway_with(&h.config, &["subject", "show", &code, "--json"]));
+    assert_eq!(file["feed_records"][0]["sector"], "安全生产", "{file}");
     h.sandbox.shutdown().await;
 }

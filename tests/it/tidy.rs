@@ -34,6 +34,7 @@ const PURE: &[&str] = &[
     "mapping/",
     "feed/parse.rs",
     "feed/route.rs",
+    "sector.rs",
     "grading.rs",
     "subject.rs",
 ];
