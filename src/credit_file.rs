@@ -283,10 +283,12 @@ pub fn summary(settings: &Settings, item: &str, content: &str) -> String {
     let coded = (0..item.fields.len())
         .filter(|i| shown(i) && item.fields[*i].report && matches!(item.fields[*i].kind, FieldKind::Code { .. }));
     let long = (0..item.fields.len()).filter(|i| {
-        shown(i) && matches!(item.fields[*i].kind, FieldKind::Text) && item.fields[*i].max_len.unwrap_or(0) >= 1000
+        shown(i) && matches!(item.fields[*i].kind, FieldKind::Text) && item.fields[*i].max_len.unwrap_or(0) >= 500
     });
+    // Then the other dates (a list's 移出日期), where room is left.
+    let dates = (0..item.fields.len()).filter(|i| shown(i) && matches!(item.fields[*i].kind, FieldKind::Date { .. }));
     let mut parts: Vec<String> = Vec::new();
-    for i in keys.into_iter().chain(coded).chain(long) {
+    for i in keys.into_iter().chain(coded).chain(long).chain(dates) {
         let f = &item.fields[i];
         let Some(v) = map.get(&f.key).and_then(|v| v.as_str()) else { continue };
         let v = match &f.kind {
