@@ -412,6 +412,7 @@ const CHAPTERS: &[(&str, &[&str])] = &[
     ("四、严重失信主体名单信息", &["MKT_YZWF", "COURT_SX"]),
     ("五、经营异常名录信息", &["MKT_YC"]),
     ("六、守信激励信息", &["TAX_A"]),
+    ("七、信用承诺信息", &["XYCN"]),
 ];
 
 /// `GET /subjects/{code}/report`: the credit file as a printable credit report.
@@ -451,13 +452,13 @@ pub async fn report_page(
             h2 { (title) }
             @if rows.is_empty() { p { "无。" } } @else { (records_table(id, rows, Links::Printed)) }
         }
-        h2 { "七、其他信息" }
+        h2 { "八、其他信息" }
         @if rest.is_empty() { p { "无。" } } @else { (records_table("chapter-other", &rest, Links::Printed)) }
-        h2 { "八、信用评价信息" }
+        h2 { "九、信用评价信息" }
         (grade_block(&f))
         @if !f.grades.is_empty() { (history_table(&f)) }
         @if !f.feed_records.is_empty() {
-            h2 { "九、上级平台回流信息" }
+            h2 { "十、上级平台回流信息" }
             (feed_table(&f, &settings))
         }
         (others_note(&f))
@@ -465,11 +466,11 @@ pub async fn report_page(
         ol id="report-notes" {
             li {
                 "本报告的章节顺序参照“信用中国”网站出具的《法人和非法人组织公共信用信息报告》的常见版式（基本信息、行政管理信息、"
-                "严重失信主体名单信息、经营异常名录信息、守信激励信息、其他信息、信用评价信息），并非该报告本身，不具有其证明效力。"
+                "严重失信主体名单信息、经营异常名录信息、守信激励信息、信用承诺信息、其他信息、信用评价信息），并非该报告本身，不具有其证明效力。"
             }
             li {
                 "内容仅限本网关归集的本地部门记录及上级平台回流记录；未包含：市场监管部门的登记注册详情（注册资本、经营范围、"
-                "股东及主要人员）、信用承诺及履约情况（尚未归集）、其他地区和行业的信息、司法判决全文。"
+                "股东及主要人员）、其他地区和行业的信息、司法判决全文；信用承诺仅含本地部门归集的承诺及其现时履约状态。"
             }
             li { "未包含报告编号核验、二维码、出具机构电子签章和有效期声明；打印件仅供内部参考。" }
             li { "已撤销、已删除、已修复的记录仍列出并标明状态，不计入信用等级。" }
