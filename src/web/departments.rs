@@ -133,9 +133,7 @@ async fn trends(state: &AppState, caller: &Caller, only: Option<&str>) -> Result
     ),
     responses(
         (status = 200, description = "每个部门近 12 个月的数字", body = Vec<DepartmentTrend>),
-        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::QueryRefusals,
     )
 )]
 pub async fn api(

@@ -36,8 +36,7 @@ async fn connectors(state: &AppState, caller: &Caller) -> Result<Connectors, Api
     summary = "连接器：状态与最近导入批次",
     responses(
         (status = 200, description = "连接器与最近导入批次", body = Connectors),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::Refusals,
     )
 )]
 pub async fn connectors_api(State(state): State<AppState>, caller: Caller) -> Result<Json<Connectors>, ApiError> {
@@ -173,10 +172,8 @@ async fn deliveries(state: &AppState, q: &DeliveryQuery) -> Result<DeliveryPage,
     ),
     responses(
         (status = 200, description = "一页投递", body = DeliveryPage),
-        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
         (status = 403, description = "this role may not read it", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::QueryRefusals,
     )
 )]
 pub async fn deliveries_api(
