@@ -899,20 +899,37 @@ async fn scale_runs(
     Ok(())
 }
 
-/// Resident memory of this process now (VmRSS), in MB.
-pub fn current_rss_mb() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+/// Which resident memory of a process to read.
+#[derive(Clone, Copy)]
+pub enum Rss {
+    /// Now (`VmRSS`).
+    Now,
+    /// The peak so far (`VmHWM`).
+    Peak,
+}
+
+/// A process's resident memory in MB, from /proc/<pid>/status (`None` for `pid`: this
+/// process); `None` once the process is gone. The one reader of /proc memory for every bench.
+pub fn rss_mb(pid: Option<u32>, rss: Rss) -> Option<u64> {
+    let path = pid.map_or_else(|| "/proc/self/status".to_string(), |pid| format!("/proc/{pid}/status"));
+    let key = match rss {
+        Rss::Now => "VmRSS:",
+        Rss::Peak => "VmHWM:",
+    };
+    let status = std::fs::read_to_string(path).ok()?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024)
 }
 
+/// Resident memory of this process now (VmRSS), in MB.
+pub fn current_rss_mb() -> Option<u64> {
+    rss_mb(None, Rss::Now)
+}
+
 /// Peak resident memory of this process (VmHWM), in MB.
 pub fn peak_rss_mb() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024)
+    rss_mb(None, Rss::Peak)
 }
 
 /// A folder for generated files: the given one, or a temporary one kept alive by `guard`.

@@ -26,6 +26,62 @@ pub enum CreatedCases {
     Many(Vec<crate::objection::handle::Detail>),
 }
 
+/// The error answers every operation may give, documented once: no or unknown token (401) and
+/// a failure of ours (500). Each set below is used as `responses((status = 200, ..), Set)`, so
+/// an operation names only what is particular to it (the document only; handlers answer
+/// [`ErrorBody`]).
+#[derive(utoipa::IntoResponses)]
+pub enum Refusals {
+    #[response(status = 401, description = "no or unknown token")]
+    Unauthenticated(ErrorBody),
+    #[response(status = 500, description = "服务器内部错误，请稍后重试")]
+    Internal(ErrorBody),
+}
+
+/// A read taking parameters: [`Refusals`] and a parameter it cannot read (400).
+#[derive(utoipa::IntoResponses)]
+pub enum QueryRefusals {
+    #[response(status = 400, description = "参数无效（中文说明哪个参数、应为何值）")]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "no or unknown token")]
+    Unauthenticated(ErrorBody),
+    #[response(status = 500, description = "服务器内部错误，请稍后重试")]
+    Internal(ErrorBody),
+}
+
+/// A read of one thing by its key: [`QueryRefusals`] and a key naming nothing the caller may
+/// see (404).
+#[derive(utoipa::IntoResponses)]
+pub enum LookupRefusals {
+    #[response(status = 400, description = "参数无效（中文说明哪个参数、应为何值）")]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "no or unknown token")]
+    Unauthenticated(ErrorBody),
+    #[response(status = 404, description = "not found, or another department's")]
+    NotFound(ErrorBody),
+    #[response(status = 500, description = "服务器内部错误，请稍后重试")]
+    Internal(ErrorBody),
+}
+
+/// A step on an objection case: a body it cannot read (400), a role that may not take the
+/// step (403), a case naming nothing the caller may see (404), a step the case's status
+/// refuses (409), with [`Refusals`].
+#[derive(utoipa::IntoResponses)]
+pub enum StepRefusals {
+    #[response(status = 400, description = "请求无效（中文说明）")]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "no or unknown token")]
+    Unauthenticated(ErrorBody),
+    #[response(status = 403, description = "this role may not do it")]
+    Forbidden(ErrorBody),
+    #[response(status = 404, description = "not found, or another department's")]
+    NotFound(ErrorBody),
+    #[response(status = 409, description = "案件当前状态不允许此操作")]
+    Conflict(ErrorBody),
+    #[response(status = 500, description = "服务器内部错误，请稍后重试")]
+    Internal(ErrorBody),
+}
+
 /// A failure answering a request: logged in full, answered briefly.
 pub struct ApiError(StoreError);
 
@@ -405,8 +461,7 @@ async fn count_overview(state: &AppState, caller: &Caller) -> Result<Overview, S
     summary = "今日总览：逾期、即将到期、本月迟报、退回待补正、死信、部门与连接器",
     responses(
         (status = 200, description = "overview", body = Overview),
-        (status = 401, description = "no or unknown token", body = ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = ErrorBody),
+        Refusals,
     )
 )]
 pub async fn overview(State(state): State<AppState>, caller: Caller) -> Result<Json<Overview>, ApiError> {
@@ -423,7 +478,7 @@ pub async fn overview(State(state): State<AppState>, caller: Caller) -> Result<J
     summary = "this document",
     responses(
         (status = 200, description = "OpenAPI", body = Object),
-        (status = 401, description = "no or unknown token", body = ErrorBody),
+        Refusals,
     )
 )]
 pub async fn openapi(_caller: Caller) -> Json<serde_json::Value> {
@@ -455,6 +510,7 @@ pub async fn openapi(_caller: Caller) -> Json<serde_json::Value> {
         super::operations::connectors_api,
         super::operations::deliveries_api,
     ),
+    components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]

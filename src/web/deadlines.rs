@@ -208,9 +208,7 @@ async fn fetch(state: &AppState, filter: &ListFilter) -> Result<(i64, Vec<Deadli
     ),
     responses(
         (status = 200, description = "一页记录", body = DeadlinePage),
-        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::QueryRefusals,
     )
 )]
 pub async fn api(

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::api::ApiError;
 use super::auth::Caller;
+use super::missing::Part;
 use super::pages::{definitions, header_row, linked, page, percent};
 use super::params::Params;
 use crate::store::{Cause, Figures};
@@ -133,9 +134,7 @@ async fn trends(state: &AppState, caller: &Caller, only: Option<&str>) -> Result
     ),
     responses(
         (status = 200, description = "每个部门近 12 个月的数字", body = Vec<DepartmentTrend>),
-        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::QueryRefusals,
     )
 )]
 pub async fn api(
@@ -417,9 +416,14 @@ fn by_decision(d: &DepartmentTrend, months: &[&Month]) -> Markup {
                     td class="n ours" { (linked(m.overdue_push, &list("overdue", m, Some("push")))) }
                     td class="n" { (linked(m.returned, &returned(m))) }
                     td class="n" { (maybe(m.missing)) }
-                    td class="n" { (maybe(m.missing_never_received)) }
-                    td class="n" { (m.missing_rejected) }
-                    td class="n" { (m.missing_returned) }
+                    td class="n" {
+                        @match m.missing_never_received {
+                            Some(n) => (linked(n, &Part::NeverReceived.href(&d.id, &m.month))),
+                            None => "—",
+                        }
+                    }
+                    td class="n" { (linked(m.missing_rejected, &Part::Rejected.href(&d.id, &m.month))) }
+                    td class="n" { (linked(m.missing_returned, &Part::Returned.href(&d.id, &m.month))) }
                 }
             }
         }

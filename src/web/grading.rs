@@ -31,9 +31,8 @@ async fn figures(state: &AppState) -> Result<CreditFigures, ApiError> {
     summary = "分级分类与信用承诺：近 12 个月每月末各信用等级主体数、等级变化数、信用承诺数及履约情况、承诺占企业总量比例",
     responses(
         (status = 200, description = "每月数字", body = CreditFigures),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
         (status = 403, description = "部门用户无权查看（分级分类覆盖全部部门的记录）", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::Refusals,
     )
 )]
 pub async fn api(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {

@@ -13,6 +13,7 @@ pub mod grading;
 pub mod lists;
 pub mod masking;
 pub mod metrics;
+pub mod missing;
 pub mod objections;
 pub mod operations;
 pub mod origin;
@@ -121,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .route("/publicity", get(publicity::page_html))
         .route("/grading", get(grading::page_html))
         .route("/problems", get(records::problems_page))
+        .route("/missing", get(missing::page_html))
         .route("/problems/report/{run}", get(records::error_report))
         .route("/records/{id}", get(records::record_page))
         .route("/subjects", get(subjects::search_page))

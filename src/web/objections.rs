@@ -90,9 +90,7 @@ fn status_filter(q: &ListQuery) -> Result<Option<Status>, ObjectionError> {
     ),
     responses(
         (status = 200, description = "异议案件", body = Vec<crate::objection::handle::Summary>),
-        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::QueryRefusals,
     )
 )]
 pub async fn list_api(
@@ -178,12 +176,7 @@ async fn register(state: &AppState, caller: &Caller, case: NewCase) -> Result<Ve
     summary = "登记异议（信用办）：按记录编号、文书号或主体找到记录，每条记录一个案件",
     responses(
         (status = 201, description = "登记的案件；文书号找到几条记录时为每个案件的数组", body = super::api::CreatedCases),
-        (status = 400, description = "请求无效（中文说明）", body = super::api::ErrorBody),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
-        (status = 403, description = "this role may not do it", body = super::api::ErrorBody),
-        (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
-        (status = 409, description = "案件当前状态不允许此操作", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::StepRefusals,
     )
 )]
 pub async fn create_api(State(state): State<AppState>, caller: Caller, JsonBody(case): JsonBody<NewCase>) -> Response {
@@ -213,10 +206,7 @@ pub async fn create_api(State(state): State<AppState>, caller: Caller, JsonBody(
     ),
     responses(
         (status = 200, description = "案件", body = Detail),
-        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
-        (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::LookupRefusals,
     )
 )]
 pub async fn show_api(State(state): State<AppState>, caller: Caller, PathParam(id): PathParam<i64>) -> Response {
@@ -267,12 +257,7 @@ fn shown(state: &AppState, caller: &Caller, step: Result<ObjectionRow, Objection
     ),
     responses(
         (status = 200, description = "答复后的案件", body = Detail),
-        (status = 400, description = "请求无效（中文说明）", body = super::api::ErrorBody),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
-        (status = 403, description = "this role may not do it", body = super::api::ErrorBody),
-        (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
-        (status = 409, description = "案件当前状态不允许此操作", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::StepRefusals,
     )
 )]
 pub async fn answer_api(
@@ -313,12 +298,7 @@ async fn close(state: &AppState, caller: &Caller, id: i64) -> Result<ObjectionRo
     ),
     responses(
         (status = 200, description = "答复后的案件", body = Detail),
-        (status = 400, description = "请求无效（中文说明）", body = super::api::ErrorBody),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
-        (status = 403, description = "this role may not do it", body = super::api::ErrorBody),
-        (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
-        (status = 409, description = "案件当前状态不允许此操作", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::StepRefusals,
     )
 )]
 pub async fn reply_api(
@@ -344,12 +324,7 @@ pub async fn reply_api(
     ),
     responses(
         (status = 200, description = "办结的案件", body = Detail),
-        (status = 400, description = "请求无效（中文说明）", body = super::api::ErrorBody),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
-        (status = 403, description = "this role may not do it", body = super::api::ErrorBody),
-        (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
-        (status = 409, description = "案件当前状态不允许此操作", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::StepRefusals,
     )
 )]
 pub async fn close_api(State(state): State<AppState>, caller: Caller, PathParam(id): PathParam<i64>) -> Response {

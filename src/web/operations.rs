@@ -36,8 +36,7 @@ async fn connectors(state: &AppState, caller: &Caller) -> Result<Connectors, Api
     summary = "连接器：状态与最近导入批次",
     responses(
         (status = 200, description = "连接器与最近导入批次", body = Connectors),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::Refusals,
     )
 )]
 pub async fn connectors_api(State(state): State<AppState>, caller: Caller) -> Result<Json<Connectors>, ApiError> {
@@ -67,17 +66,10 @@ pub async fn connectors_page(State(state): State<AppState>, caller: Caller) -> R
 }
 
 fn connector_row(settings: &Settings, k: &ConnectorLine, can_run: bool) -> Markup {
-    let time = |t: &Option<String>| t.as_deref().map_or_else(|| "—".to_string(), glossary::local_time);
     html! {
         tr id=(k.name) {
             td { (k.name) }
-            td { (super::lists::department_name(settings, &k.department)) }
-            td { (glossary::connector_status(&k.status)) }
-            td { (time(&k.last_run)) }
-            td { (time(&k.next_run)) }
-            td class="n" { (thousands(k.rows_total)) }
-            td class="n" { (thousands(k.errors_total)) }
-            td { (k.last_error.as_deref().map(glossary::push_error).unwrap_or_default()) }
+            (connector_cells(settings, k))
             td {
                 @if can_run {
                     form method="post" action="/connectors/run" style="margin:0" {
@@ -87,6 +79,21 @@ fn connector_row(settings: &Settings, k: &ConnectorLine, can_run: bool) -> Marku
                 }
             }
         }
+    }
+}
+
+/// A connector's cells after its name, as 总览 and 连接器 show them: 部门, 状态, 上次运行,
+/// 下次运行, 累计行数, 错误次数, 最近错误.
+pub fn connector_cells(settings: &Settings, k: &ConnectorLine) -> Markup {
+    let time = |t: &Option<String>| t.as_deref().map_or_else(|| "—".to_string(), glossary::local_time);
+    html! {
+        td { (super::lists::department_name(settings, &k.department)) }
+        td { (glossary::connector_status(&k.status)) }
+        td { (time(&k.last_run)) }
+        td { (time(&k.next_run)) }
+        td class="n" { (thousands(k.rows_total)) }
+        td class="n" { (thousands(k.errors_total)) }
+        td { (k.last_error.as_deref().map(glossary::push_error).unwrap_or_default()) }
     }
 }
 
@@ -173,10 +180,8 @@ async fn deliveries(state: &AppState, q: &DeliveryQuery) -> Result<DeliveryPage,
     ),
     responses(
         (status = 200, description = "一页投递", body = DeliveryPage),
-        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
         (status = 403, description = "this role may not read it", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::QueryRefusals,
     )
 )]
 pub async fn deliveries_api(

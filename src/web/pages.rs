@@ -367,8 +367,6 @@ fn department_table(departments: &[DepartmentLine]) -> Markup {
 }
 
 fn connector_table(settings: &Settings, connectors: &[ConnectorLine]) -> Markup {
-    use crate::glossary;
-    let time = |t: &Option<String>| t.as_deref().map_or_else(|| "—".to_string(), glossary::local_time);
     html! {
         h2 { "连接器" }
         div class="scroll" {
@@ -377,13 +375,7 @@ fn connector_table(settings: &Settings, connectors: &[ConnectorLine]) -> Markup 
                 @for k in connectors {
                     tr {
                         td { a href={ "/connectors#" (k.name) } { (k.name) } }
-                        td { (super::lists::department_name(settings, &k.department)) }
-                        td { (glossary::connector_status(&k.status)) }
-                        td { (time(&k.last_run)) }
-                        td { (time(&k.next_run)) }
-                        td class="n" { (thousands(k.rows_total)) }
-                        td class="n" { (thousands(k.errors_total)) }
-                        td { (k.last_error.as_deref().map(glossary::push_error).unwrap_or_default()) }
+                        (super::operations::connector_cells(settings, k))
                     }
                 }
             }

@@ -33,9 +33,7 @@ pub struct PublicityQuery {
     ),
     responses(
         (status = 200, description = "处罚及其公示期", body = Vec<Listing>),
-        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::QueryRefusals,
     )
 )]
 pub async fn api(

@@ -192,9 +192,7 @@ async fn problems(state: &AppState, caller: &Caller, q: &ProblemsQuery) -> Resul
     ),
     responses(
         (status = 200, description = "退回的记录与未通过的数据行", body = Problems),
-        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::QueryRefusals,
     )
 )]
 pub async fn problems_api(
@@ -428,10 +426,7 @@ fn not_found() -> Response {
     ),
     responses(
         (status = 200, description = "记录及其经过", body = Lineage),
-        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
-        (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::LookupRefusals,
     )
 )]
 pub async fn record_api(

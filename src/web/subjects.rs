@@ -66,9 +66,7 @@ async fn search(state: &AppState, caller: &Caller, q: &SearchQuery) -> Result<Se
     ),
     responses(
         (status = 200, description = "找到的主体", body = SearchAnswer),
-        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::QueryRefusals,
     )
 )]
 pub async fn search_api(
@@ -218,10 +216,7 @@ fn not_found_page(caller: &Caller) -> Response {
     ),
     responses(
         (status = 200, description = "信用档案", body = CreditFile),
-        (status = 400, description = "参数无效（中文说明哪个参数、应为何值）", body = super::api::ErrorBody),
-        (status = 401, description = "no or unknown token", body = super::api::ErrorBody),
-        (status = 404, description = "not found, or another department's", body = super::api::ErrorBody),
-        (status = 500, description = "服务器内部错误，请稍后重试", body = super::api::ErrorBody),
+        super::api::LookupRefusals,
     )
 )]
 pub async fn file_api(

@@ -287,6 +287,24 @@ async fn returns_left_uncorrected_are_missing_reports() {
             "{engine}"
         );
         assert_eq!(f.missing, Some(never_received + rejected + returned), "{engine}");
+
+        // The lists behind the parts count what the figures count, a page at a time.
+        let filter = credit_gateway::store::MissingFilter {
+            department: Some("market".into()),
+            decision_month: Some("2026-11".into()),
+            limit: 4,
+            ..Default::default()
+        };
+        let (total, refused) = store.missing_rejected(&filter).await.unwrap();
+        assert_eq!((total, refused.len()), (rejected, 1), "{engine}: {refused:?}");
+        assert!(refused[0].key.starts_with("淮相市监处罚〔2026〕101号"), "{engine}: {refused:?}");
+        assert!(refused[0].ingest_run_id.is_some() && refused[0].line.is_some(), "{engine}: {refused:?}");
+        let (total, page) = store.missing_returned(&filter).await.unwrap();
+        assert_eq!((total, page.len()), (returned, 4), "{engine}");
+        let rest = credit_gateway::store::MissingFilter { offset: 8, ..filter };
+        let (total, last) = store.missing_returned(&rest).await.unwrap();
+        assert_eq!((total, last.len()), (returned, 2), "{engine}");
+        assert!(last.iter().all(|r| r.record_id.is_some() && !page.contains(r)), "{engine}");
     }
     on_both_engines!(scenario);
 }

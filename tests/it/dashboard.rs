@@ -604,3 +604,38 @@ async fn the_command_line_checks_its_arguments_and_says_what_it_left_out() {
     assert!(stderr(&out).contains("market-penalties.toml"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("no mapping file"), "a follow-on error: {}", stderr(&out));
 }
+
+/// 漏报's three parts on 部门 (never received, refused and never corrected, returned and never
+/// accepted) each link to the list behind them, whose total is the figure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_parts_link_to_the_decisions_behind_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = scripted_day(dir.path()).await;
+    // The market regulator's ledger declares more November penalties than reached the gateway.
+    let ledger = vec![credit_gateway::store::LedgerEntry {
+        department: "market".into(),
+        item: "CF".into(),
+        month: "2026-11".into(),
+        declared: 100,
+    }];
+    day.store.import_ledger(&ledger, "台账.csv", day.clock.now()).await.unwrap();
+    let web = Web::serve_with_clock(&day.settings, &day.store, day.clock.clone()).await;
+    for who in ["ops", "clerk"] {
+        let token = &day.tokens[who];
+        let cells = figure_links(&web.text("/departments?department=market", token).await);
+        let mut parts = Vec::new();
+        for part in ["never_received", "rejected", "returned"] {
+            let href = format!("/missing?part={part}&department=market&decision_month=2026-11");
+            let figure = cells.iter().find(|(h, _)| *h == href).map(|(_, n)| *n);
+            assert!(figure.is_some_and(|n| n > 0), "{who}: {part} links nowhere or counts nothing: {cells:?}");
+            let list = web.text(&href, token).await;
+            assert_eq!(total(&list), figure, "{who}: {href} says another total than the figure");
+            parts.push(figure.unwrap());
+        }
+        assert_eq!(parts[2], day.returned, "{who}: returned and never accepted");
+        let received = day.late_arrivals + day.ours + day.returned;
+        assert_eq!(parts[0], 100 - received - parts[1], "{who}: declared, less the records and the refused decisions");
+    }
+    let wrong = web.get("/missing?part=lost&department=market", Some(&day.tokens["ops"])).await;
+    assert_eq!(wrong.status(), reqwest::StatusCode::BAD_REQUEST);
+}

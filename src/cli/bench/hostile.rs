@@ -154,12 +154,7 @@ fn files_in(inbox: &Path) -> usize {
 
 /// A process's peak resident memory so far, 0 once it is gone.
 fn peak_rss_mb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |kb| kb / 1024)
+    super::rss_mb(Some(pid), super::Rss::Peak).unwrap_or(0)
 }
 
 /// A string of `chars` hex digits of random bytes.

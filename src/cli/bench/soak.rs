@@ -82,13 +82,8 @@ impl Daemon {
 
     fn sample_rss(&mut self) {
         let Some(child) = &self.child else { return };
-        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-        let kb = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-            .unwrap_or(0);
-        self.peak_rss_mb = self.peak_rss_mb.max(kb / 1024);
+        let mb = super::rss_mb(Some(child.id()), super::Rss::Now).unwrap_or(0);
+        self.peak_rss_mb = self.peak_rss_mb.max(mb);
     }
 }
 
