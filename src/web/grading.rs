@@ -105,6 +105,12 @@ pub async fn page_html(State(state): State<AppState>, caller: Caller) -> Result<
     }
     let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
     let made: i64 = f.months.iter().map(|m| m.commitments).sum();
+    // Months with nothing to show (before the first grading) are left out, as on 部门.
+    let shown: Vec<&CreditMonth> = f
+        .months
+        .iter()
+        .filter(|m| m.grades.each().iter().any(|n| *n > 0) || m.changes > 0 || m.commitments > 0)
+        .collect();
     let basis =
         if f.enterprise_basis == "subject_library" { "省平台主体库" } else { "本地记录涉及的主体" };
     let body = html! {
@@ -116,10 +122,17 @@ pub async fn page_html(State(state): State<AppState>, caller: Caller) -> Result<
                 dt { "信用承诺" } dd { "承诺日期在当月的信用承诺记录数；履约情况为其现状" }
             }
         }
-        div class="scroll" {
-            table id="grading" {
-                (header_row(&titles))
-                @for m in &f.months { (month_row(&settings, m)) }
+        @if shown.is_empty() {
+            p id="not-graded" {
+                "近 12 个月尚无评定结果和信用承诺：运行 " code { "credit-gateway grade" }
+                " 评定，或由守护进程在 config/grading.toml 的 yearly_on 日评定。"
+            }
+        } @else {
+            div class="scroll" {
+                table id="grading" {
+                    (header_row(&titles))
+                    @for m in &shown { (month_row(&settings, m)) }
+                }
             }
         }
         @if g.commitments.is_some() {

@@ -63,7 +63,9 @@ const PAGES: &[Page] = &[
         name: "objections", path: "/objections", shows: &["异议", "登记异议", "异议处理情况", "登记并分送部门"]
     },
     Page {
-        name: "grading", path: "/grading", shows: &["分级分类", "A 守信", "D 黑名单", "等级变化", "信用承诺"]
+        name: "grading",
+        path: "/grading",
+        shows: &["分级分类", "尚无评定结果", "credit-gateway grade", "信用承诺占企业总量比例"],
     },
 ];
 
