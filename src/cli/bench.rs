@@ -645,13 +645,16 @@ async fn bench_deliver(
     let mut library = 0;
     if precheck {
         // The library holds every stored subject under its own name: every lookup finds its
-        // subject and nothing is returned, so the pre-check's whole cost is on the push.
+        // subject and nothing is returned, so the pre-check's whole cost is on the push. A code
+        // the generated records give two names (their 重码) is left out of it: whichever name
+        // it held, the other's records would be returned, and the run would time the return
+        // path, not the pre-check (those codes' lookups find nothing and push as usual).
         let item = settings.catalogue.item("CF").context("the CF item")?;
         let (Some(ci), Some(ni)) = (item.subject_code, item.subject_name) else {
             anyhow::bail!("the CF item names no subject code and name")
         };
         let (code_key, name_key) = (item.fields[ci].key.clone(), item.fields[ni].key.clone());
-        let mut subjects = Vec::new();
+        let mut names: std::collections::HashMap<String, Option<String>> = std::collections::HashMap::new();
         let mut after = 0;
         loop {
             let rows = store.records_after(after, 10_000).await?;
@@ -660,10 +663,15 @@ async fn bench_deliver(
             for (_, _, content) in rows {
                 let data: serde_json::Value = serde_json::from_str(&content)?;
                 if let (Some(code), Some(name)) = (data[&code_key].as_str(), data[&name_key].as_str()) {
-                    subjects.push((code.to_string(), name.to_string()));
+                    let known = names.entry(code.to_string()).or_insert_with(|| Some(name.to_string()));
+                    if known.as_deref() != Some(name) {
+                        *known = None;
+                    }
                 }
             }
         }
+        let subjects: Vec<(String, String)> =
+            names.into_iter().filter_map(|(code, name)| Some((code, name?))).collect();
         library = store.replace_subject_library(&subjects, "bench", clock.now()).await?;
     }
     // The same records posted by the simplest client a data office would script, first (so a

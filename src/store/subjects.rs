@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::{Store, StoreError, on_pool};
+use super::{Db, Store, StoreError, on_pool};
 
 /// Codes looked up per statement.
 const CHUNK: usize = 500;
@@ -54,22 +54,30 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// The library's names of these credit codes (codes it does not hold are left out).
+    /// The library's names of these credit codes (codes it does not hold are left out): one
+    /// statement for a whole claim (the codes as one JSON array on SQLite, one array on
+    /// PostgreSQL), not one per few hundred codes, as the pre-check runs before every push.
     pub async fn subject_library_names(&self, codes: &[&str]) -> Result<HashMap<String, String>, StoreError> {
-        let mut out = HashMap::new();
-        for chunk in codes.chunks(CHUNK) {
-            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
-            let sql =
-                format!("SELECT credit_code, name FROM subject_library WHERE credit_code IN ({})", marks.join(","));
-            let rows: Vec<(String, String)> = on_pool!(self.db(), pool => {
-                let mut q = sqlx::query_as(&sql);
-                for c in chunk {
-                    q = q.bind(*c);
-                }
-                q.fetch_all(pool).await?
-            });
-            out.extend(rows);
+        if codes.is_empty() {
+            return Ok(HashMap::new());
         }
-        Ok(out)
+        let rows: Vec<(String, String)> = match self.db() {
+            Db::Sqlite(pool) => {
+                let list = serde_json::to_string(codes).unwrap_or_else(|_| "[]".into());
+                sqlx::query_as(
+                    "SELECT credit_code, name FROM subject_library WHERE credit_code IN (SELECT value FROM json_each($1))",
+                )
+                .bind(list)
+                .fetch_all(pool)
+                .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as("SELECT credit_code, name FROM subject_library WHERE credit_code = ANY($1)")
+                    .bind(codes)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        Ok(rows.into_iter().collect())
     }
 }
