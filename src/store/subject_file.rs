@@ -514,6 +514,20 @@ impl Store {
         Ok(())
     }
 
+    /// Records by id, in any order: (id, item, content). The grading reads its results'
+    /// reasons with it, to find their sectors (`config/sectors.toml` `from = "reasons"`).
+    pub async fn record_contents(&self, ids: &[i64]) -> Result<Vec<(i64, String, String)>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let list = join_ids(chunk);
+            let sql = format!("SELECT id, item, content FROM records WHERE id IN ({list})");
+            let rows: Vec<(i64, String, String)> =
+                on_pool!(self.db(), pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
     /// The records repaired (信用修复: by the office, or a feed's repair result) on or before
     /// `as_of`, and those revoked or deleted by their department (撤销/删除) by then.
     pub async fn ended_records(
