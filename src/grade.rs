@@ -175,7 +175,7 @@ pub async fn grade_all(
     store.store_grades(&rows).await?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "grading: grades stored");
     let writing = std::time::Instant::now();
-    let lower = lower_routes(settings, store, &results, &before).await?;
+    let lower = lower_routes(settings, store, &results, [&before, &same_day]).await?;
     write_results(settings, store, &day, &results, &lower, now, &mut run).await?;
     run.write_seconds = writing.elapsed().as_secs_f64();
     run.seconds = started.elapsed().as_secs_f64();
@@ -185,14 +185,15 @@ pub async fn grade_all(
 /// Per result, the lower destinations (departments) that take it: those listing the result
 /// item whose `regions` (else our own jurisdiction) hold the subject's region — its credit
 /// code's positions 3–8 — and, for one listing `sectors`, whose sectors include one of the
-/// result's: the sectors of the records behind this grade and behind the grade before it
-/// (`config/sectors.toml` `from = "reasons"`), so a department told of a grade resting on its
+/// result's: the sectors of the records behind this grade and behind the grades before it
+/// (`earlier`: the latest before the day, and the day's own when it is graded again;
+/// `config/sectors.toml` `from = "reasons"`), so a department told of a grade resting on its
 /// sector is told when that grade changes. Read in batches, only when some department takes results.
 async fn lower_routes<'s>(
     settings: &'s Settings,
     store: &Store,
     results: &[(SubjectGrade, String)],
-    before: &HashMap<String, (String, String)>,
+    earlier: [&HashMap<String, (String, String)>; 2],
 ) -> Result<Vec<Vec<&'s str>>, GradeError> {
     let item = settings.grading.result_item.as_str();
     let takes = |d: &&crate::delivery::Destination| d.enabled && d.is_lower() && d.items.iter().any(|i| i == item);
@@ -201,7 +202,9 @@ async fn lower_routes<'s>(
     }
     let reasons_of = |g: &SubjectGrade| -> Vec<i64> {
         let mut ids = g.reasons.clone();
-        ids.extend(before.get(&g.credit_code).map(|p| crate::store::split_ids(&p.1)).unwrap_or_default());
+        for grades in earlier {
+            ids.extend(grades.get(&g.credit_code).map(|p| crate::store::split_ids(&p.1)).unwrap_or_default());
+        }
         ids
     };
     let by_sector = settings.sectors.from_reasons(item) && settings.destinations.iter().any(|d| !d.sectors.is_empty());
