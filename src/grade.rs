@@ -207,18 +207,21 @@ async fn lower_routes<'s>(
         }
         ids
     };
-    let by_sector = settings.sectors.from_reasons(item) && settings.destinations.iter().any(|d| !d.sectors.is_empty());
+    let by_sector =
+        settings.sectors.from_reasons(item) && settings.destinations.iter().any(|d| takes(&d) && !d.sectors.is_empty());
     let mut sector_of: HashMap<i64, &str> = HashMap::new();
     if by_sector {
         let mut ids: Vec<i64> = results.iter().flat_map(|(g, _)| reasons_of(g)).collect();
         ids.sort_unstable();
         ids.dedup();
-        for (id, code, content) in store.record_contents(&ids).await? {
-            let Some(reason_item) = settings.catalogue.item(&code) else { continue };
-            if let Some(sector) = settings.sectors.of(reason_item, &field_values(reason_item, &content), None) {
-                sector_of.insert(id, sector);
-            }
-        }
+        store
+            .each_record_content(&ids, |id, code, content| {
+                let Some(reason_item) = settings.catalogue.item(code) else { return };
+                if let Some(sector) = settings.sectors.of(reason_item, &field_values(reason_item, content), None) {
+                    sector_of.insert(id, sector);
+                }
+            })
+            .await?;
     }
     let mut routes = Vec::with_capacity(results.len());
     for (g, _) in results {

@@ -514,18 +514,19 @@ impl Store {
         Ok(())
     }
 
-    /// Records by id, in any order: (id, item, content). The grading reads its results'
-    /// reasons with it, to find their sectors (`config/sectors.toml` `from = "reasons"`).
-    pub async fn record_contents(&self, ids: &[i64]) -> Result<Vec<(i64, String, String)>, StoreError> {
-        let mut out = Vec::with_capacity(ids.len());
+    /// Each record of `ids`, in any order, as (id, item, content), read a chunk at a time and
+    /// handed to `f`, so a grading's many reasons are never held at once. The grading reads its
+    /// results' reasons with it, to find their sectors (`config/sectors.toml` `from = "reasons"`).
+    pub async fn each_record_content(&self, ids: &[i64], mut f: impl FnMut(i64, &str, &str)) -> Result<(), StoreError> {
         for chunk in ids.chunks(CHUNK) {
-            let list = join_ids(chunk);
-            let sql = format!("SELECT id, item, content FROM records WHERE id IN ({list})");
+            let sql = format!("SELECT id, item, content FROM records WHERE id IN ({})", join_ids(chunk));
             let rows: Vec<(i64, String, String)> =
                 on_pool!(self.db(), pool => sqlx::query_as(&sql).fetch_all(pool).await?);
-            out.extend(rows);
+            for (id, item, content) in &rows {
+                f(*id, item, content);
+            }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The records repaired (信用修复: by the office, or a feed's repair result) on or before

@@ -826,14 +826,15 @@ async fn grade_results_by_sector(postgres: bool) {
     let queued = |store: Store| async move {
         let rows = store.deliveries(Some("pending"), 1000).await.unwrap();
         let ids: Vec<i64> = rows.iter().map(|d| d.record_id).collect();
-        let results: BTreeMap<i64, Value> = store
-            .record_contents(&ids)
+        let mut results: BTreeMap<i64, Value> = BTreeMap::new();
+        store
+            .each_record_content(&ids, |id, item, content| {
+                if item == "FJFL" {
+                    results.insert(id, serde_json::from_str(content).unwrap());
+                }
+            })
             .await
-            .unwrap()
-            .into_iter()
-            .filter(|(_, item, _)| item == "FJFL")
-            .map(|(id, _, content)| (id, serde_json::from_str(&content).unwrap()))
-            .collect();
+            .unwrap();
         let mut out: Vec<(String, String, String)> = rows
             .iter()
             .filter_map(|d| {
