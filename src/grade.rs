@@ -188,7 +188,8 @@ pub async fn grade_all(
 /// result's: the sectors of the records behind this grade and behind the grades before it
 /// (`earlier`: the latest before the day, and the day's own when it is graded again;
 /// `config/sectors.toml` `from = "reasons"`), so a department told of a grade resting on its
-/// sector is told when that grade changes. Read in batches, only when some department takes results.
+/// sector is told when that grade changes. The reasons are read a chunk at a time, and only
+/// those of results of a region some department listing sectors serves.
 async fn lower_routes<'s>(
     settings: &'s Settings,
     store: &Store,
@@ -207,11 +208,23 @@ async fn lower_routes<'s>(
         }
         ids
     };
-    let by_sector =
-        settings.sectors.from_reasons(item) && settings.destinations.iter().any(|d| takes(&d) && !d.sectors.is_empty());
+    // Reasons are read only for the results a department listing sectors may take by region:
+    // with every sector, would one of them take it?
+    let every: Vec<&str> = settings.sectors.names().collect();
+    let by_sector = |g: &SubjectGrade| {
+        crate::feed::route::destinations_for_sectors(
+            &settings.destinations,
+            &settings.divisions,
+            item,
+            subject_region(&g.credit_code),
+            &every,
+        )
+        .iter()
+        .any(|d| !d.sectors.is_empty())
+    };
     let mut sector_of: HashMap<i64, &str> = HashMap::new();
-    if by_sector {
-        let mut ids: Vec<i64> = results.iter().flat_map(|(g, _)| reasons_of(g)).collect();
+    if settings.sectors.from_reasons(item) {
+        let mut ids: Vec<i64> = results.iter().filter(|(g, _)| by_sector(g)).flat_map(|(g, _)| reasons_of(g)).collect();
         ids.sort_unstable();
         ids.dedup();
         store
@@ -225,18 +238,23 @@ async fn lower_routes<'s>(
     }
     let mut routes = Vec::with_capacity(results.len());
     for (g, _) in results {
-        let region = g.credit_code.get(2..8).filter(|r| r.bytes().all(|b| b.is_ascii_digit())).unwrap_or("");
         let sectors = settings.sectors.of_reasons(reasons_of(g).iter().map(|id| sector_of.get(id).copied()));
         let to = crate::feed::route::destinations_for_sectors(
             &settings.destinations,
             &settings.divisions,
             item,
-            region,
+            subject_region(&g.credit_code),
             &sectors,
         );
         routes.push(to.into_iter().map(|d| d.name.as_str()).collect());
     }
     Ok(routes)
+}
+
+/// A subject's region: its credit code's positions 3–8 (登记管理机关行政区划码, GB 32100-2015);
+/// none (routed nowhere below) when they are not digits.
+fn subject_region(code: &str) -> &str {
+    code.get(2..8).filter(|r| r.bytes().all(|b| b.is_ascii_digit())).unwrap_or("")
 }
 
 /// A stored record's content as its item's values (text; numbers as written), for the rules
