@@ -175,19 +175,112 @@ pub async fn grade_all(
     store.store_grades(&rows).await?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "grading: grades stored");
     let writing = std::time::Instant::now();
-    write_results(settings, store, &day, &results, now, &mut run).await?;
+    let lower = lower_routes(settings, store, &results, [&before, &same_day]).await?;
+    write_results(settings, store, &day, &results, &lower, now, &mut run).await?;
     run.write_seconds = writing.elapsed().as_secs_f64();
     run.seconds = started.elapsed().as_secs_f64();
     Ok(run)
 }
 
+/// Per result, the lower destinations (departments) that take it: those listing the result
+/// item whose `regions` (else our own jurisdiction) hold the subject's region — its credit
+/// code's positions 3–8 — and, for one listing `sectors`, whose sectors include one of the
+/// result's: the sectors of the records behind this grade and behind the grades before it
+/// (`earlier`: the latest before the day, and the day's own when it is graded again;
+/// `config/sectors.toml` `from = "reasons"`), so a department told of a grade resting on its
+/// sector is told when that grade changes. The reasons are read a chunk at a time, and only
+/// those of results of a region some department listing sectors serves.
+async fn lower_routes<'s>(
+    settings: &'s Settings,
+    store: &Store,
+    results: &[(SubjectGrade, String)],
+    earlier: [&HashMap<String, (String, String)>; 2],
+) -> Result<Vec<Vec<&'s str>>, GradeError> {
+    let item = settings.grading.result_item.as_str();
+    let takes = |d: &&crate::delivery::Destination| d.enabled && d.is_lower() && d.items.iter().any(|i| i == item);
+    if results.is_empty() || !settings.destinations.iter().any(|d| takes(&d)) {
+        return Ok(vec![Vec::new(); results.len()]);
+    }
+    let reasons_of = |g: &SubjectGrade| -> Vec<i64> {
+        let mut ids = g.reasons.clone();
+        for grades in earlier {
+            ids.extend(grades.get(&g.credit_code).map(|p| crate::store::split_ids(&p.1)).unwrap_or_default());
+        }
+        ids
+    };
+    // Reasons are read only for the results a department listing sectors may take by region:
+    // with every sector, would one of them take it?
+    let every: Vec<&str> = settings.sectors.names().collect();
+    let by_sector = |g: &SubjectGrade| {
+        crate::feed::route::destinations_for_sectors(
+            &settings.destinations,
+            &settings.divisions,
+            item,
+            subject_region(&g.credit_code),
+            &every,
+        )
+        .iter()
+        .any(|d| !d.sectors.is_empty())
+    };
+    let mut sector_of: HashMap<i64, &str> = HashMap::new();
+    if settings.sectors.from_reasons(item) {
+        let mut ids: Vec<i64> = results.iter().filter(|(g, _)| by_sector(g)).flat_map(|(g, _)| reasons_of(g)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        store
+            .each_record_content(&ids, |id, code, content| {
+                let Some(reason_item) = settings.catalogue.item(code) else { return };
+                if let Some(sector) = settings.sectors.of(reason_item, &field_values(reason_item, content), None) {
+                    sector_of.insert(id, sector);
+                }
+            })
+            .await?;
+    }
+    let mut routes = Vec::with_capacity(results.len());
+    for (g, _) in results {
+        let sectors = settings.sectors.of_reasons(reasons_of(g).iter().map(|id| sector_of.get(id).copied()));
+        let to = crate::feed::route::destinations_for_sectors(
+            &settings.destinations,
+            &settings.divisions,
+            item,
+            subject_region(&g.credit_code),
+            &sectors,
+        );
+        routes.push(to.into_iter().map(|d| d.name.as_str()).collect());
+    }
+    Ok(routes)
+}
+
+/// A subject's region: its credit code's positions 3–8 (登记管理机关行政区划码, GB 32100-2015);
+/// none (routed nowhere below) when they are not digits.
+fn subject_region(code: &str) -> &str {
+    code.get(2..8).filter(|r| r.bytes().all(|b| b.is_ascii_digit())).unwrap_or("")
+}
+
+/// A stored record's content as its item's values (text; numbers as written), for the rules
+/// that read values by field (the sector of a reason).
+fn field_values(item: &crate::catalogue::Item, content: &str) -> Vec<Option<String>> {
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(content).unwrap_or_default();
+    item.fields
+        .iter()
+        .map(|f| match map.get(&f.key) {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(serde_json::Value::Null) | None => None,
+            Some(v) => Some(v.to_string()),
+        })
+        .collect()
+}
+
 /// Stores each change of grade as a record of the result item, through the record writer
-/// (so the outbox queues its deliveries as for any record).
+/// (so the outbox queues its upper deliveries as for any record), with, in the same
+/// transaction, its deliveries to the departments `lower` names per result.
+#[allow(clippy::too_many_arguments)]
 async fn write_results(
     settings: &Settings,
     store: &Store,
     day: &str,
     results: &[(SubjectGrade, String)],
+    lower: &[Vec<&str>],
     now: DateTime<Utc>,
     run: &mut GradeRun,
 ) -> Result<(), GradeError> {
@@ -237,7 +330,13 @@ async fn write_results(
             let line = (n * gw.statement_rows.max(1) + i + 1) as u64;
             prepared.push(crate::record::prepare(item, &values, line, None));
         }
-        let c = writer.write(&prepared, &[]).await?;
+        let first = n * gw.statement_rows.max(1);
+        let routed: Vec<(&str, &str)> = prepared
+            .iter()
+            .zip(&lower[first..first + prepared.len()])
+            .flat_map(|(r, to)| to.iter().map(|d| (r.business_key.as_str(), *d)))
+            .collect();
+        let c = writer.write_routed(&prepared, &[], &routed).await?;
         counts.rows += prepared.len() as u64;
         counts.accepted += prepared.len() as u64;
         counts.new_versions += c.new_versions;

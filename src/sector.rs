@@ -70,6 +70,18 @@ struct ItemSpec {
     /// Fields searched for the sectors' words (违法行为类型, 处罚依据, 列入原因, …).
     #[serde(default)]
     read: Vec<String>,
+    /// Where the sectors come from when not from the record's own fields: `reasons`, the
+    /// records a 分级分类结果 rests on (its grade's reasons), each by its own item's rule.
+    #[serde(default)]
+    from: Option<SectorSource>,
+}
+
+/// Where an item's records get their sectors from, when not from their own fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SectorSource {
+    /// The sectors of the records behind it (a grade's reasons): several, or none.
+    Reasons,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +93,8 @@ struct Sector {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ItemSectors {
     item: String,
+    /// The sectors are those of the record's reasons (`from = "reasons"`), not its fields'.
+    from_reasons: bool,
     field: Option<usize>,
     /// One rule per sector, in the table's order, over the item's `read` fields.
     rules: Vec<KeywordRule<usize>>,
@@ -121,8 +135,20 @@ impl Sectors {
             if items.iter().any(|x| x.item == s.item) {
                 issues.push(file, format!("items[{i}].item"), format!("item {} is listed twice", s.item));
             }
-            if s.field.is_none() && s.read.is_empty() {
-                issues.push(file, format!("items[{i}]"), "name a `field` or the fields to `read`");
+            let from_reasons = s.from == Some(SectorSource::Reasons);
+            if from_reasons && (s.field.is_some() || !s.read.is_empty()) {
+                issues.push(
+                    file,
+                    format!("items[{i}].from"),
+                    "sectors from the reasons read no field of the record: drop `field` and `read`",
+                );
+            }
+            if !from_reasons && s.field.is_none() && s.read.is_empty() {
+                issues.push(
+                    file,
+                    format!("items[{i}]"),
+                    "name a `field` or the fields to `read`, or `from = \"reasons\"`",
+                );
             }
             let mut index = |key: &str, at: &str| {
                 let found = item.field_index(key);
@@ -139,7 +165,7 @@ impl Sectors {
                 .filter(|x| !x.contains.is_empty())
                 .map(|x| KeywordRule { name: x.name.clone(), fields: read.clone(), contains: x.contains.clone() })
                 .collect();
-            items.push(ItemSectors { item: s.item, field, rules });
+            items.push(ItemSectors { item: s.item, from_reasons, field, rules });
         }
         Sectors { sectors, items }
     }
@@ -157,6 +183,29 @@ impl Sectors {
     /// Whether records of `item` get a sector at all.
     pub fn covers(&self, item: &str) -> bool {
         self.items.iter().any(|x| x.item == item)
+    }
+
+    /// The items whose sectors are their reasons' (`from = "reasons"`).
+    pub fn reason_items(&self) -> impl Iterator<Item = &str> {
+        self.items.iter().filter(|x| x.from_reasons).map(|x| x.item.as_str())
+    }
+
+    /// Whether `item`'s sectors are those of the records behind it (`from = "reasons"`).
+    pub fn from_reasons(&self, item: &str) -> bool {
+        self.items.iter().any(|x| x.item == item && x.from_reasons)
+    }
+
+    /// The sectors of a record that rests on others (a 分级分类结果, `from = "reasons"`): the
+    /// sectors its reasons have, each found by [`Sectors::of`], once each, in the table's order.
+    /// None when no reason has one (an A grade rests on nothing).
+    pub fn of_reasons<'s, 'r>(&'s self, reasons: impl IntoIterator<Item = Option<&'r str>>) -> Vec<&'s str> {
+        let mut found = vec![false; self.sectors.len()];
+        for name in reasons.into_iter().flatten() {
+            if let Some(i) = self.sectors.iter().position(|s| s.name == name) {
+                found[i] = true;
+            }
+        }
+        self.sectors.iter().zip(found).filter(|(_, f)| *f).map(|(s, _)| s.name.as_str()).collect()
     }
 
     /// The sector a platform's word names (a sector's name or alias).
@@ -238,6 +287,60 @@ mod tests {
     }
 
     #[test]
+    fn a_grade_result_has_the_sectors_of_the_records_behind_it_once_each_in_the_table_s_order() {
+        let s = shipped_for_tests();
+        let catalogue = crate::catalogue::shipped_for_tests();
+        assert!(s.covers("FJFL") && s.from_reasons("FJFL"), "the shipped table: FJFL from its reasons");
+        assert!(!s.from_reasons("CF"));
+        assert_eq!(s.reason_items().collect::<Vec<_>>(), ["FJFL"]);
+        let cf = catalogue.item("CF").unwrap();
+        let yz = catalogue.item("MKT_YZWF").unwrap();
+        let food = values(cf, &[("CF_WFXW", "销售过期食品")]);
+        let safety = values(cf, &[("CF_YJ", "《中华人民共和国安全生产法》第九十七条")]);
+        let listed = values(yz, &[("YZ_LRYY", "因安全生产违法行为被列入")]);
+        let plain = values(cf, &[("CF_WFXW", "无照经营")]);
+        let of = |reasons: &[(&Item, &Vec<Option<String>>)]| {
+            let found: Vec<Option<&str>> = reasons.iter().map(|(i, v)| s.of(i, v, None)).collect();
+            s.of_reasons(found).into_iter().map(str::to_string).collect::<Vec<_>>()
+        };
+        assert_eq!(of(&[(cf, &food), (cf, &safety), (yz, &listed)]), ["安全生产", "食品药品"], "table order, once");
+        assert_eq!(of(&[(cf, &plain), (cf, &food)]), ["食品药品"], "a reason without a sector adds none");
+        assert!(of(&[(cf, &plain)]).is_empty());
+        assert!(of(&[]).is_empty(), "an A grade rests on nothing");
+        assert!(s.of_reasons([Some("别的领域")]).is_empty(), "only the table's sectors");
+    }
+
+    #[test]
+    fn sectors_from_reasons_read_no_field() {
+        let spec = toml::from_str(
+            r#"
+version = 1
+serves = "seed 003"
+[[sectors]]
+name = "安全生产"
+contains = ["安全生产"]
+[[items]]
+item = "FJFL"
+from = "reasons"
+read = ["FJ_YJ"]
+"#,
+        )
+        .unwrap();
+        let mut issues = Issues::default();
+        Sectors::from_spec(Path::new("sectors.toml"), spec, &crate::catalogue::shipped_for_tests(), &mut issues);
+        let issues: Vec<String> = issues.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            issues,
+            [
+                "sectors.toml: items[0].from: sectors from the reasons read no field of the record: drop `field` and `read`"
+            ]
+        );
+        let wrong: Result<SectorsSpec, _> =
+            toml::from_str("version = 1\nserves = \"x\"\n[[items]]\nitem = \"FJFL\"\nfrom = \"content\"\n");
+        assert!(wrong.unwrap_err().to_string().contains("unknown variant `content`"));
+    }
+
+    #[test]
     fn mistakes_in_the_table_name_the_file_and_key() {
         let spec = toml::from_str(
             r#"
@@ -270,7 +373,7 @@ item = "XK"
                 "sectors.toml: sectors[1]: \"应急管理\" already names sector 安全生产",
                 "sectors.toml: items[0].item: unknown catalogue item \"ZZ\"",
                 "sectors.toml: items[1].read: CF has no field CF_NOPE",
-                "sectors.toml: items[2]: name a `field` or the fields to `read`",
+                "sectors.toml: items[2]: name a `field` or the fields to `read`, or `from = \"reasons\"`",
             ]
         );
     }

@@ -114,6 +114,20 @@ impl Settings {
         } else {
             crate::grading::Grading::default()
         };
+        // Only a grading's result rests on reasons (the records behind a grade); without
+        // grading.toml nothing is graded and the rule is idle.
+        if !grading.result_item.is_empty() {
+            for item in sectors.reason_items().filter(|i| *i != grading.result_item) {
+                issues.push(
+                    &gateway.sectors_file,
+                    "items",
+                    format!(
+                        "{item}: `from = \"reasons\"`, but only grading.toml's result item {} rests on reasons",
+                        grading.result_item
+                    ),
+                );
+            }
+        }
         let rule_hashes = rule_hashes(&gateway, &mappings);
         issues.into_result(Settings {
             grading,

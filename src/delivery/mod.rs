@@ -68,7 +68,8 @@ pub struct DestinationSpec {
     #[serde(default)]
     token_file: Option<PathBuf>,
     /// A lower destination (下级平台, department folder): it receives the reverse feeds'
-    /// records whose region lies within one of these division codes, and nothing from below.
+    /// records whose region lies within one of these division codes, and (listing `FJFL`) the
+    /// grade results of subjects there, and nothing from below.
     #[serde(default)]
     regions: Vec<String>,
     /// A lower destination may take only the records of these sectors (`config/sectors.toml`:
@@ -250,7 +251,8 @@ impl Destination {
         })
     }
 
-    /// A lower destination takes reverse-feed records by region and sector, never records from below.
+    /// A lower destination takes reverse-feed records and grade results by region and sector,
+    /// never records from below.
     pub fn is_lower(&self) -> bool {
         !self.regions.is_empty() || !self.sectors.is_empty()
     }

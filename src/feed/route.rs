@@ -210,6 +210,19 @@ pub fn destinations_for<'d>(
     region: &str,
     sector: Option<&str>,
 ) -> Vec<&'d Destination> {
+    destinations_for_sectors(destinations, divisions, item, region, sector.as_slice())
+}
+
+/// The lower destinations that take a record of `item` from `region` with any of `sectors` (a
+/// 分级分类结果 has its reasons' sectors, several or none): as [`destinations_for`], a
+/// destination listing sectors takes the record when one of them is among `sectors`.
+pub fn destinations_for_sectors<'d>(
+    destinations: &'d [Destination],
+    divisions: &Divisions,
+    item: &str,
+    region: &str,
+    sectors: &[&str],
+) -> Vec<&'d Destination> {
     let own = divisions.own();
     destinations
         .iter()
@@ -218,7 +231,7 @@ pub fn destinations_for<'d>(
             false => d.regions.iter().any(|area| divisions.within(region, area)),
             true => own.is_some_and(|area| divisions.within(region, area)),
         })
-        .filter(|d| d.sectors.is_empty() || sector.is_some_and(|s| d.sectors.iter().any(|x| x == s)))
+        .filter(|d| d.sectors.is_empty() || sectors.iter().any(|s| d.sectors.iter().any(|x| x == s)))
         .collect()
 }
 
@@ -402,6 +415,22 @@ renamed = [{ old = "330104", new = "330102", note = "国函〔2021〕" }, { old 
         assert_eq!(names(destinations_for(&ds, &t, "CF", "340600", None)), ["city"], "no sector: region only");
         assert_eq!(names(destinations_for(&ds, &t, "MKT_YZWF", "340621", Some("安全生产"))), ["city", "emergency"]);
         assert!(destinations_for(&ds, &t, "XK", "340603", Some("安全生产")).is_empty(), "an item none of them takes");
+    }
+
+    #[test]
+    fn a_record_of_several_sectors_goes_where_any_of_them_is_taken() {
+        let (mut ds, t) = (huaibei(), shipped_for_tests());
+        for d in &mut ds {
+            d.items.push("FJFL".into());
+        }
+        let food = destination("food", "items = [\"FJFL\"]\nsectors = [\"食品药品\"]\n");
+        ds.push(food);
+        let to = |region: &str, sectors: &[&str]| names(destinations_for_sectors(&ds, &t, "FJFL", region, sectors));
+        assert_eq!(to("340603", &["安全生产", "食品药品"]), ["city", "emergency", "food"]);
+        assert_eq!(to("340603", &["食品药品"]), ["city", "food"]);
+        assert_eq!(to("340603", &[]), ["city"], "no sector: the destinations without sectors only");
+        assert_eq!(to("340102", &["安全生产"]), ["hefei-emergency"], "合肥: by region too");
+        assert!(to("341800", &["安全生产"]).is_empty(), "宣城 is nobody's here");
     }
 
     #[test]

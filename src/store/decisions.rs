@@ -458,7 +458,7 @@ impl RecordWriter {
              JOIN (SELECT DISTINCT destination FROM deliveries WHERE record_id = $2 AND source = 'record' \
                    AND status = 'accepted' AND operation IN ('add', 'update')) a ON 1 = 1 \
              WHERE r.id = $2 \
-             ON CONFLICT (record_id, destination, version, operation) DO NOTHING",
+             ON CONFLICT (record_id, destination, version, operation, source) DO NOTHING",
             v = r.old_version,
             now = literal(&self.now)
         );

@@ -248,7 +248,7 @@ impl Store {
                         "INSERT INTO deliveries (record_id, version, destination, operation, idempotency_key, status, \
                          next_attempt_at, created_at, updated_at, source) \
                          VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6, 'feed') \
-                         ON CONFLICT (record_id, destination, version, operation) DO NOTHING",
+                         ON CONFLICT (record_id, destination, version, operation, source) DO NOTHING",
                     )
                     .bind(id)
                     .bind(version)
@@ -268,7 +268,7 @@ impl Store {
                          SELECT $1, $2, $3, $4, $5, 'pending', $6, $6, $6, 'feed' WHERE EXISTS (SELECT 1 FROM deliveries \
                            WHERE source = 'feed' AND record_id = $1 AND destination = $3 AND version < $2 \
                            AND status <> 'superseded') \
-                         ON CONFLICT (record_id, destination, version, operation) DO NOTHING",
+                         ON CONFLICT (record_id, destination, version, operation, source) DO NOTHING",
                     )
                     .bind(id)
                     .bind(version)
@@ -304,7 +304,7 @@ impl Store {
                              FROM records r JOIN (SELECT DISTINCT record_id, destination FROM deliveries \
                                WHERE source = 'record' AND status = 'accepted' AND operation IN ('add', 'update')) a \
                              ON a.record_id = r.id WHERE r.id = $1 \
-                             ON CONFLICT (record_id, destination, version, operation) DO NOTHING",
+                             ON CONFLICT (record_id, destination, version, operation, source) DO NOTHING",
                         )
                         .bind(record_id)
                         .bind(&now_s)

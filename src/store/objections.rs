@@ -118,7 +118,7 @@ fn queue_sql(operation: &str) -> String {
          SELECT r.id, r.version, a.destination, '{operation}', \
          r.id || ':' || r.version || ':{operation}:' || a.destination || ':o' || $2, 'pending', $3, $3, $3 \
          FROM records r JOIN ({published}) a ON a.record_id = r.id WHERE r.id = $1 \
-         ON CONFLICT (record_id, destination, version, operation) {conflict}"
+         ON CONFLICT (record_id, destination, version, operation, source) {conflict}"
     )
 }
 

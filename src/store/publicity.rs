@@ -37,7 +37,7 @@ fn queue_sql(ids: &str, operation: &str) -> String {
          created_at, updated_at) \
          SELECT r.id, r.version, p.destination, '{operation}', r.id || ':' || r.version || ':{operation}:' || p.destination, \
          'pending', $1, $2, $2 FROM records r JOIN ({published}) p ON p.record_id = r.id WHERE r.id IN ({ids}) \
-         ON CONFLICT (record_id, destination, version, operation) DO NOTHING",
+         ON CONFLICT (record_id, destination, version, operation, source) DO NOTHING",
         published = published_at(ids)
     )
 }

@@ -305,6 +305,20 @@ impl RecordWriter {
         records: &[PreparedRecord],
         problems: &[ProblemRow],
     ) -> Result<WriteCounts, StoreError> {
+        self.write_routed(records, problems, &[]).await
+    }
+
+    /// [`RecordWriter::write`], and in the same transaction a delivery to each lower destination
+    /// `lower` names for a record (business key, destination) — one the item's upper
+    /// destinations do not take by `destination_items` (a 分级分类结果 to the departments of
+    /// its region and sectors) — for the versions this run has just written only: a record
+    /// written unchanged queues nothing, and the outbox's unique key refuses a repeat.
+    pub async fn write_routed(
+        &mut self,
+        records: &[PreparedRecord],
+        problems: &[ProblemRow],
+        lower: &[(&str, &str)],
+    ) -> Result<WriteCounts, StoreError> {
         let mut counts = WriteCounts::default();
         // A statement must not touch one key twice (PostgreSQL refuses it): cut before a repeat.
         // COPY has no parameter limit: PostgreSQL takes the whole batch in one chunk.
@@ -327,6 +341,9 @@ impl RecordWriter {
         }
         for chunk in problems.chunks(self.statement_rows) {
             self.write_problems(chunk).await?;
+        }
+        for chunk in lower.chunks(self.statement_rows) {
+            self.queue_lower(chunk).await?;
         }
         self.rows_in_tx += records.len() + problems.len();
         if self.rows_in_tx >= self.commit_rows {
@@ -438,6 +455,42 @@ impl RecordWriter {
         let inserted = versions.iter().filter(|(_, v)| *v == 1).count() as u64;
         let new_versions = versions.len() as u64 - inserted;
         Ok(WriteCounts { inserted, new_versions, unchanged: chunk.len() as u64 - versions.len() as u64 })
+    }
+
+    /// The lower deliveries of (business key, destination) pairs, for records this run wrote
+    /// (`ingest_run_id`): an unchanged record keeps the run that wrote it, so it is left out.
+    /// Added as new, or as a change where the destination accepted an earlier version.
+    async fn queue_lower(&mut self, pairs: &[(&str, &str)]) -> Result<(), StoreError> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        let now = literal(&self.now);
+        let mut sql = String::with_capacity(512 + pairs.len() * 48);
+        sql.push_str("WITH d(business_key, destination) AS (VALUES ");
+        for (i, (key, destination)) in pairs.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("({},{})", literal(key), literal(destination)));
+        }
+        sql.push_str(concat!(") ", outbox_insert!(), "SELECT v.id, v.version, d.destination, ", outbox_operation!()));
+        sql.push_str(&format!(
+            ", v.id || ':' || v.version || ':' || d.destination, 'pending', {now}, {now}, {now} \
+             FROM d JOIN records v ON v.item = {} AND v.business_key = d.business_key \
+             WHERE v.ingest_run_id = {} ORDER BY v.id, d.destination \
+             ON CONFLICT (record_id, destination, version, operation, source) DO NOTHING",
+            literal(&self.item),
+            self.run_id
+        ));
+        match &mut self.conn {
+            Conn::Sqlite(c) => {
+                (&mut **c).execute(sqlx::raw_sql(&sql)).await?;
+            }
+            Conn::Postgres(c) => {
+                (&mut **c).execute(sqlx::raw_sql(&sql)).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn write_problems(&mut self, chunk: &[ProblemRow]) -> Result<(), StoreError> {

@@ -514,6 +514,21 @@ impl Store {
         Ok(())
     }
 
+    /// Each record of `ids`, in any order, as (id, item, content), read a chunk at a time and
+    /// handed to `f`, so a grading's many reasons are never held at once. The grading reads its
+    /// results' reasons with it, to find their sectors (`config/sectors.toml` `from = "reasons"`).
+    pub async fn each_record_content(&self, ids: &[i64], mut f: impl FnMut(i64, &str, &str)) -> Result<(), StoreError> {
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!("SELECT id, item, content FROM records WHERE id IN ({})", join_ids(chunk));
+            let rows: Vec<(i64, String, String)> =
+                on_pool!(self.db(), pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+            for (id, item, content) in &rows {
+                f(*id, item, content);
+            }
+        }
+        Ok(())
+    }
+
     /// The records repaired (信用修复: by the office, or a feed's repair result) on or before
     /// `as_of`, and those revoked or deleted by their department (撤销/删除) by then.
     pub async fn ended_records(

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{Datelike, NaiveDate};
 use credit_gateway::clock::Clock;
 use credit_gateway::config::{OtherDepartments, Settings};
+use credit_gateway::delivery::worker::push_due;
 use credit_gateway::ingest::{IngestOptions, ingest_file};
 use credit_gateway::store::Store;
 use credit_gateway::web::auth;
@@ -711,4 +712,232 @@ async fn grade_and_commitment_figures(postgres: bool) {
     if let Some(name) = database {
         drop_postgres(&name).await;
     }
+}
+
+/// A valid 统一社会信用代码 of an enterprise registered in `region`, numbered `n`.
+fn code_in(region: &str, n: u32) -> String {
+    let org8 = format!("MA{n:06}");
+    let org9 = format!("{org8}{}", credit_gateway::ids::org_code_check_char(&org8).unwrap());
+    let first17 = format!("91{region}{org9}");
+    format!("{first17}{}", credit_gateway::ids::credit_code_check_char(&first17).unwrap())
+}
+
+/// Serious penalties (责令停产停业: grade C) whose conduct and basis name their sector: rows of
+/// (credit code, name, 违法行为类型, 处罚依据), decided on 2026-06-10.
+fn write_sector_penalties(path: &Path, rows: &[(String, String, &str, &str)]) {
+    let mut w = csv::Writer::from_path(path).unwrap();
+    w.write_record(HEADER).unwrap();
+    for (i, (code, name, conduct, basis)) in rows.iter().enumerate() {
+        w.write_record([
+            name.as_str(),
+            "法人",
+            code.as_str(),
+            "张三",
+            &format!("淮应急罚〔2026〕{}号", i + 1),
+            conduct,
+            "经查实",
+            basis,
+            "罚款、责令停产停业",
+            "罚款人民币2000元，责令停产停业",
+            "0.2",
+            "",
+            "2026-06-10",
+            "2027-06-10",
+            "2027-06-10",
+            "宣城市市场监督管理局",
+            "11340600MB1234567C",
+            "宣城市市场监督管理局",
+            "11340600MB1234567C",
+        ])
+        .unwrap();
+    }
+    w.flush().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grade_result_reaches_the_platform_and_the_departments_of_its_sector_once_on_sqlite() {
+    grade_results_by_sector(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grade_result_reaches_the_platform_and_the_departments_of_its_sector_once_on_postgres() {
+    grade_results_by_sector(true).await;
+}
+
+/// 分级分类结果 by sector (seeds 001, 003): a subject of 相山区 graded C on a 安全生产 penalty goes
+/// to the provincial platform, the shipped emergency bureau (安全生产, 淮北市) and a city-wide
+/// destination without sectors; one graded C on a 食品 penalty to the platform and the city only;
+/// one of 宣城 (not ours) to the platform only. Grading the day again queues nothing; the bureau's
+/// worker writes its package; a year on, the return to A reaches the bureau that had the C.
+async fn grade_results_by_sector(postgres: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let config = config_in(root);
+    std::fs::write(
+        root.join("config/destinations/city-huaibei.toml"),
+        "version = 1\ntitle = \"淮北市信用办\"\nitems = [\"FJFL\"]\nadapter = \"folder\"\n\
+         outbound = \"data/departments/city\"\nregions = [\"340600\"]\n",
+    )
+    .unwrap();
+    let mut settings = Settings::load(&config).unwrap_or_else(|e| panic!("{e}"));
+    let mut database = None;
+    if postgres {
+        let (url, name) = fresh_postgres().await;
+        settings.gateway.database_url = url.clone();
+        database = Some(name);
+        let text = std::fs::read_to_string(&config).unwrap();
+        let sqlite = format!("sqlite://{}", root.join("gateway.db").display());
+        std::fs::write(&config, text.replace(&sqlite, &url)).unwrap();
+    }
+    let store = Store::connect(&settings.gateway.database_url).await.unwrap();
+    let clock = Clock::fixed("2026-07-01T02:00:00Z".parse().unwrap());
+    let (safety, food, elsewhere) = (code_in("340603", 1), code_in("340603", 2), code_in("341800", 3));
+    let file = root.join("penalties.csv");
+    write_sector_penalties(
+        &file,
+        &[
+            (
+                safety.clone(),
+                "淮北市第1化工有限公司".into(),
+                "未按规定开展安全生产教育和培训",
+                "《中华人民共和国安全生产法》第九十七条",
+            ),
+            (
+                food.clone(),
+                "淮北市第2食品有限公司".into(),
+                "经营超过保质期的食品",
+                "《中华人民共和国食品安全法》第一百二十四条",
+            ),
+            (
+                elsewhere.clone(),
+                "宣城市第3化工有限公司".into(),
+                "未按规定开展安全生产教育和培训",
+                "《中华人民共和国安全生产法》第九十七条",
+            ),
+        ],
+    );
+    assert_eq!(ingest(&settings, &store, "market-penalties", &file, &clock).await, 3);
+
+    let grade = |now: &str, as_of: &str| {
+        let out = gateway_with(&config, &["--now", now, "grade", "--as-of", as_of]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    // Pending deliveries of 分级分类结果 records: (credit code, grade, destination), sorted.
+    let queued = |store: Store| async move {
+        let rows = store.deliveries(Some("pending"), 1000).await.unwrap();
+        let ids: Vec<i64> = rows.iter().map(|d| d.record_id).collect();
+        let mut results: BTreeMap<i64, Value> = BTreeMap::new();
+        store
+            .each_record_content(&ids, |id, item, content| {
+                if item == "FJFL" {
+                    results.insert(id, serde_json::from_str(content).unwrap());
+                }
+            })
+            .await
+            .unwrap();
+        let mut out: Vec<(String, String, String)> = rows
+            .iter()
+            .filter_map(|d| {
+                let r = results.get(&d.record_id)?;
+                Some((r["FJ_SHXYM"].as_str()?.to_string(), r["FJ_DJ"].as_str()?.to_string(), d.destination.clone()))
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let expect = |list: &[(&str, &str, &str)]| {
+        let mut out: Vec<(String, String, String)> =
+            list.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+        out.sort();
+        out
+    };
+    // Feed records sent to the bureau long ago under the ids the results will take: a record's
+    // delivery and a feed record's of one id are apart (migration 0028), neither drops the other.
+    let taken = "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 100) \
+         INSERT INTO deliveries (record_id, version, destination, operation, idempotency_key, status, \
+         next_attempt_at, created_at, updated_at, source) SELECT n, 1, 'emergency-huaibei', 'add', 'feed:' || n, \
+         'accepted', '2026-01-01', '2026-01-01', '2026-01-01', 'feed' FROM t";
+    match postgres {
+        false => {
+            let pool = sqlx::SqlitePool::connect(&settings.gateway.database_url).await.unwrap();
+            sqlx::query(taken).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        true => {
+            let pool = sqlx::PgPool::connect(&settings.gateway.database_url).await.unwrap();
+            sqlx::query(taken).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+    grade("2026-07-01T02:00:00Z", "2026-06-30");
+    let first = queued(store.clone()).await;
+    assert_eq!(
+        first,
+        expect(&[
+            (&safety, "C", "provincial"),
+            (&safety, "C", "emergency-huaibei"),
+            (&safety, "C", "city-huaibei"),
+            (&food, "C", "provincial"),
+            (&food, "C", "city-huaibei"),
+            (&elsewhere, "C", "provincial"),
+        ])
+    );
+    // The same day again: the results are unchanged, nothing is queued twice.
+    let all = store.delivery_counts().await.unwrap();
+    grade("2026-07-01T03:00:00Z", "2026-06-30");
+    assert_eq!(queued(store.clone()).await, first, "a regrade of the day queues nothing again");
+    assert_eq!(store.delivery_counts().await.unwrap(), all, "nor anything else");
+
+    // The bureau's worker writes the package into its folder: the 安全生产 subject's C only.
+    let after = Clock::fixed("2026-07-01T04:00:00Z".parse().unwrap());
+    push_due(&settings, &store, "emergency-huaibei", &after).await.unwrap();
+    let folder = settings.destination("emergency-huaibei").unwrap().outbound.clone().unwrap();
+    let mut got = Vec::new();
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let package: Value = serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        for r in package["records"].as_array().unwrap() {
+            got.push((
+                package["item"].as_str().unwrap().to_string(),
+                r["data"]["FJ_SHXYM"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    assert_eq!(got, [("FJFL".to_string(), safety.clone())]);
+    assert!(queued(store.clone()).await.iter().all(|(_, _, d)| d != "emergency-huaibei"), "accepted once written");
+
+    // A year on the penalties have left the window: back to A, resting on nothing; the bureau
+    // that had the C hears of it (the previous grade's reasons), the city of both.
+    grade("2027-07-01T02:00:00Z", "2027-06-30");
+    let later: Vec<_> = queued(store.clone()).await.into_iter().filter(|(_, g, _)| g == "A").collect();
+    assert_eq!(
+        later,
+        expect(&[
+            (&safety, "A", "provincial"),
+            (&safety, "A", "emergency-huaibei"),
+            (&safety, "A", "city-huaibei"),
+            (&food, "A", "provincial"),
+            (&food, "A", "city-huaibei"),
+            (&elsewhere, "A", "provincial"),
+        ])
+    );
+    store.close().await;
+    if let Some(name) = database {
+        drop_postgres(&name).await;
+    }
+}
+
+/// Only a grade result rests on reasons: `from = "reasons"` on another item is refused.
+#[test]
+fn check_config_refuses_sectors_from_reasons_on_an_item_that_has_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let config = config_in(root);
+    let sectors = root.join("config/sectors.toml");
+    let text = std::fs::read_to_string(&sectors).unwrap();
+    std::fs::write(&sectors, format!("{text}\n[[items]]\nitem = \"MKT_YC\"\nfrom = \"reasons\"\n")).unwrap();
+    let out = gateway_with(&config, &["check-config"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let expected =
+        "sectors.toml: items: MKT_YC: `from = \"reasons\"`, but only grading.toml's result item FJFL rests on reasons";
+    assert!(stderr(&out).contains(expected), "{}", stderr(&out));
 }
