@@ -14,6 +14,7 @@ mod feeds;
 mod health;
 mod objections;
 mod publicity;
+mod record_list;
 mod records;
 pub mod scratch;
 mod subject_file;
@@ -28,9 +29,7 @@ use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use chase::{
-    Cause, ChaseLine, ListFilter, ListOrder, ListRow, ListStatus, PushOutage, ReturnFilter, ReturnedRecord,
-};
+pub use chase::{Cause, ChaseLine, PushOutage, ReturnFilter, ReturnedRecord};
 pub use connectors::{ConnectorHealth, IngestedFile, PassOutcome};
 pub use deadlines::{DeadlineFilter, DeadlineRow, Figures, LedgerEntry};
 pub use decisions::CheckedWrite;
@@ -38,6 +37,7 @@ pub use deliveries::{Claimed, DeliveryRow, Outcome, ReturnRow};
 pub use feeds::{FeedCounts, FeedRecordRow, FeedRejectRow, FeedStateRow, RepairClock, RepairRow, RoutedRecord};
 pub use objections::{Answer, NewObjection, ObjectedRecord, ObjectionFilter, ObjectionRow};
 pub use publicity::{EarlyEnd, EarlyEndRow, PUBLICITY_DUE, PublicityPass, PublicityRow, WithdrawalRow};
+pub use record_list::{ListFilter, ListKey, ListOrder, ListRow, ListStatus};
 pub use records::{ProblemRow, RecordRow, RecordWriter, RunProblem, WriteCounts};
 pub use subject_file::{
     FILE_LIMIT as SUBJECT_FILE_LIMIT, FileFeedRecord, FileRecord, GradeRow, GradingRow, SubjectHit, join_ids, split_ids,
