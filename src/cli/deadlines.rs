@@ -69,6 +69,7 @@ pub fn run(config: &Path, clock: &Clock, args: DeadlinesArgs) -> anyhow::Result<
         reported_month: None,
         decision_month: None,
         order,
+        after: None,
         offset,
         limit,
     };

@@ -4,10 +4,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
 use super::{Store, StoreError, on_pool};
-use crate::deadline::Status;
 
 /// When an overdue record reached the gateway in time (before 24:00 Asia/Shanghai of its
 /// deadline day, 16:00 UTC), what keeps it from the platform is on our side (the push).
@@ -109,207 +107,6 @@ pub struct PushOutage {
     pub pending: i64,
 }
 
-/// Filters of the records list (到期) and its figures' links.
-#[derive(Debug, Clone, Default)]
-pub struct ListFilter {
-    pub department: Option<String>,
-    pub item: Option<String>,
-    /// `None`: open ones (not yet accepted); see [`ListStatus`].
-    pub status: ListStatus,
-    /// Overdue for one of these causes only (implies overdue); empty: any record.
-    pub causes: Vec<Cause>,
-    /// A fragment of the credit code, the subject's name, the 文书号 or anything in the record.
-    pub search: Option<String>,
-    /// Accepted in this month (`YYYY-MM`).
-    pub reported_month: Option<String>,
-    /// Decided in this month (`YYYY-MM`): the 部门 page's 按决定月份 figures.
-    pub decision_month: Option<String>,
-    pub order: ListOrder,
-    pub offset: i64,
-    pub limit: i64,
-}
-
-/// The order of a list: by deadline (the default: the most overdue first), by decision date or
-/// by department, each either way.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ListOrder {
-    #[default]
-    Deadline,
-    DeadlineDesc,
-    DecisionDate,
-    DecisionDateDesc,
-    Department,
-    DepartmentDesc,
-}
-
-impl ListOrder {
-    pub const ALL: [ListOrder; 6] = [
-        ListOrder::Deadline,
-        ListOrder::DeadlineDesc,
-        ListOrder::DecisionDate,
-        ListOrder::DecisionDateDesc,
-        ListOrder::Department,
-        ListOrder::DepartmentDesc,
-    ];
-
-    /// As a URL says it: the column, `-` before it for descending.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ListOrder::Deadline => "deadline",
-            ListOrder::DeadlineDesc => "-deadline",
-            ListOrder::DecisionDate => "decision_date",
-            ListOrder::DecisionDateDesc => "-decision_date",
-            ListOrder::Department => "department",
-            ListOrder::DepartmentDesc => "-department",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ListOrder> {
-        ListOrder::ALL.into_iter().find(|o| o.as_str() == s)
-    }
-
-    /// An order as a filter takes it, or the valid values in Chinese.
-    pub fn parse_filter(s: &str) -> Result<ListOrder, String> {
-        ListOrder::parse(s).ok_or_else(|| {
-            format!("排序“{s}”无效，可选：deadline（截止日期）、decision_date（决定日期）、department（部门），前加 - 为倒序")
-        })
-    }
-
-    /// The same column the other way round.
-    pub fn reversed(self) -> ListOrder {
-        match self {
-            ListOrder::Deadline => ListOrder::DeadlineDesc,
-            ListOrder::DeadlineDesc => ListOrder::Deadline,
-            ListOrder::DecisionDate => ListOrder::DecisionDateDesc,
-            ListOrder::DecisionDateDesc => ListOrder::DecisionDate,
-            ListOrder::Department => ListOrder::DepartmentDesc,
-            ListOrder::DepartmentDesc => ListOrder::Department,
-        }
-    }
-
-    /// The ORDER BY clause; the id last, so that paging is stable. Records without a deadline
-    /// come last either way; where a filter has none of them, the plain deadline order lets the
-    /// open-deadline index serve it without a sort.
-    fn sql(self, status: ListStatus) -> &'static str {
-        let may_lack_deadline = matches!(status, ListStatus::All | ListStatus::One(Status::Untracked));
-        match self {
-            ListOrder::Deadline if may_lack_deadline => "CASE WHEN deadline IS NULL THEN 1 ELSE 0 END, deadline, id",
-            ListOrder::Deadline => "deadline, id",
-            ListOrder::DeadlineDesc => "CASE WHEN deadline IS NULL THEN 1 ELSE 0 END, deadline DESC, id DESC",
-            ListOrder::DecisionDate => "decision_date, id",
-            ListOrder::DecisionDateDesc => "decision_date DESC, id DESC",
-            ListOrder::Department => "department, deadline, id",
-            ListOrder::DepartmentDesc => "department DESC, deadline, id",
-        }
-    }
-}
-
-/// The status a list is filtered by: one of the record statuses, the open ones, or all.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ListStatus {
-    /// Not yet accepted, with a deadline: overdue, due soon and pending.
-    #[default]
-    Open,
-    /// Every record with a deadline, accepted or not.
-    Tracked,
-    All,
-    /// 补报: back-filled history, accepted, counted apart from on time and late (SPEC §7).
-    Backfilled,
-    One(Status),
-}
-
-impl ListStatus {
-    pub const ALL: [ListStatus; 10] = [
-        ListStatus::Open,
-        ListStatus::Tracked,
-        ListStatus::All,
-        ListStatus::One(Status::Overdue),
-        ListStatus::One(Status::DueSoon),
-        ListStatus::One(Status::Pending),
-        ListStatus::One(Status::ReportedOnTime),
-        ListStatus::One(Status::ReportedLate),
-        ListStatus::Backfilled,
-        ListStatus::One(Status::Untracked),
-    ];
-
-    pub fn zh(self) -> &'static str {
-        match self {
-            ListStatus::Open => "未接收",
-            ListStatus::Tracked => "有截止日期的全部",
-            ListStatus::All => "全部",
-            ListStatus::Backfilled => "补报",
-            ListStatus::One(s) => s.zh(),
-        }
-    }
-
-    /// A status as a filter takes it, or the valid values in Chinese.
-    pub fn parse_filter(s: &str) -> Result<ListStatus, String> {
-        ListStatus::parse(s).ok_or_else(|| {
-            let valid: Vec<String> = ListStatus::ALL.iter().map(|v| format!("{}（{}）", v.as_str(), v.zh())).collect();
-            format!("状态“{s}”无效，可选：{}", valid.join("、"))
-        })
-    }
-
-    pub fn parse(s: &str) -> Option<ListStatus> {
-        match s {
-            "" | "open" => Some(ListStatus::Open),
-            "all" => Some(ListStatus::All),
-            "tracked" => Some(ListStatus::Tracked),
-            "backfilled" => Some(ListStatus::Backfilled),
-            s => Status::parse(s).map(ListStatus::One),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ListStatus::Open => "open",
-            ListStatus::All => "all",
-            ListStatus::Tracked => "tracked",
-            ListStatus::Backfilled => "backfilled",
-            ListStatus::One(s) => s.as_str(),
-        }
-    }
-
-    /// The condition, with `$1` today. On time and late leave 补报 out, as their figures do.
-    fn sql(self) -> &'static str {
-        match self {
-            ListStatus::Open => "reported_on IS NULL AND deadline IS NOT NULL",
-            ListStatus::All => "1 = 1",
-            ListStatus::Tracked => "deadline IS NOT NULL",
-            ListStatus::Backfilled => "reported_on IS NOT NULL AND deadline IS NOT NULL AND backfill = 1",
-            ListStatus::One(Status::Overdue) => "reported_on IS NULL AND deadline < $1",
-            ListStatus::One(Status::DueSoon) => "reported_on IS NULL AND deadline >= $1 AND due_soon_from <= $1",
-            ListStatus::One(Status::Pending) => "reported_on IS NULL AND due_soon_from > $1",
-            ListStatus::One(Status::ReportedLate) => {
-                "reported_on IS NOT NULL AND reported_on > deadline AND backfill = 0"
-            }
-            ListStatus::One(Status::ReportedOnTime) => {
-                "reported_on IS NOT NULL AND reported_on <= deadline AND backfill = 0"
-            }
-            ListStatus::One(Status::Untracked) => "deadline IS NULL",
-        }
-    }
-}
-
-/// One record of a list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct ListRow {
-    pub id: i64,
-    pub department: String,
-    pub item: String,
-    pub business_key: String,
-    pub decision_date: Option<String>,
-    pub deadline: Option<String>,
-    pub provisional: bool,
-    pub reported_on: Option<String>,
-    pub status: Status,
-    /// Why it is overdue, when it is.
-    pub cause: Option<Cause>,
-    /// The record's content (canonical JSON), for the subject's name and code.
-    #[serde(skip)]
-    pub content: String,
-}
-
 /// A LIKE pattern that finds `text` anywhere, `%` and `_` taken literally.
 pub fn contains_pattern(text: &str) -> String {
     let mut p = String::from("%");
@@ -323,40 +120,12 @@ pub fn contains_pattern(text: &str) -> String {
     p
 }
 
-type MonthBounds = (Option<String>, Option<String>);
+pub(super) type MonthBounds = (Option<String>, Option<String>);
 
-fn month_bounds(month: &str) -> Option<(String, String)> {
+pub(super) fn month_bounds(month: &str) -> Option<(String, String)> {
     let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
     let next = first.checked_add_months(chrono::Months::new(1))?;
     Some((first.to_string(), next.to_string()))
-}
-
-impl ListFilter {
-    /// The WHERE clause: `$1` today, `$2` department, `$3` item, `$4` search, `$5`/`$6` the
-    /// reported month's bounds, `$7`/`$8` the decision month's. A record repeating a stored
-    /// decision under another key (`duplicate`) is left out, as the figures count it once.
-    fn where_sql(&self) -> String {
-        let mut w = format!(
-            "$1 IS NOT NULL AND ({}) AND duplicate = 0 AND ($2 IS NULL OR department = $2) AND ($3 IS NULL OR item = $3) \
-             AND ($4 IS NULL OR business_key LIKE $4 ESCAPE '\\' OR content LIKE $4 ESCAPE '\\') \
-             AND ($5 IS NULL OR (reported_on >= $5 AND reported_on < $6)) \
-             AND ($7 IS NULL OR (decision_date >= $7 AND decision_date < $8))",
-            self.status.sql()
-        );
-        if !self.causes.is_empty() {
-            let any: Vec<String> = self.causes.iter().map(|c| format!("({})", c.sql())).collect();
-            w.push_str(&format!(" AND reported_on IS NULL AND deadline < $1 AND ({})", any.join(" OR ")));
-        }
-        w
-    }
-
-    /// The search pattern, then each month's bounds (an unparsable month finds nothing).
-    fn binds(&self) -> (Option<String>, MonthBounds, MonthBounds) {
-        let bounds =
-            |m: &Option<String>| m.as_deref().map(|m| month_bounds(m).unwrap_or_else(|| (m.into(), m.into()))).unzip();
-        let search = self.search.as_deref().filter(|s| !s.trim().is_empty()).map(contains_pattern);
-        (search, bounds(&self.reported_month), bounds(&self.decision_month))
-    }
 }
 
 impl Store {
@@ -440,54 +209,6 @@ impl Store {
              MIN(returned_on) AS first_on FROM returns WHERE closed_at IS NULL AND ($1 IS NULL OR department = $1) \
              GROUP BY department, record_id) x GROUP BY department, first_on ORDER BY department, first_on";
         Ok(on_pool!(self.db(), pool => sqlx::query_as(SQL).bind(department).fetch_all(pool).await?))
-    }
-
-    /// One page of the records list and the true number of records the filter finds. The page's
-    /// ids are chosen first, sorting only what the order needs: a sort that carried each
-    /// record's content held hundreds of megabytes for a page deep in a million records.
-    pub async fn record_list(&self, today: NaiveDate, f: &ListFilter) -> Result<(i64, Vec<ListRow>), StoreError> {
-        let w = f.where_sql();
-        let (search, (from, to), (decided_from, decided_to)) = f.binds();
-        let today = today.to_string();
-        let count = format!("SELECT COUNT(*) FROM records WHERE {w}");
-        let push = Cause::Push.sql();
-        let order = f.order.sql(f.status);
-        let list = format!(
-            "SELECT id, department, item, business_key, decision_date, deadline, deadline_provisional, reported_on, \
-             CASE WHEN deadline IS NULL THEN 'untracked' WHEN reported_on IS NOT NULL AND reported_on <= deadline \
-             THEN 'reported_on_time' WHEN reported_on IS NOT NULL THEN 'reported_late' WHEN $1 > deadline THEN 'overdue' \
-             WHEN $1 >= due_soon_from THEN 'due_soon' ELSE 'pending' END, \
-             CASE WHEN reported_on IS NULL AND deadline < $1 THEN (CASE WHEN returned = 1 THEN 'returned' \
-             WHEN {push} THEN 'push' ELSE 'department' END) END, content \
-             FROM records WHERE id IN (SELECT id FROM records WHERE {w} ORDER BY {order} LIMIT $9 OFFSET $10) \
-             ORDER BY {order}"
-        );
-        let total: i64 = on_pool!(self.db(), pool => sqlx::query_scalar(&count)
-            .bind(&today).bind(&f.department).bind(&f.item).bind(&search).bind(&from).bind(&to)
-            .bind(&decided_from).bind(&decided_to)
-            .fetch_one(pool).await?);
-        let rows = on_pool!(self.db(), pool => sqlx::query(&list)
-            .bind(&today).bind(&f.department).bind(&f.item).bind(&search).bind(&from).bind(&to)
-            .bind(&decided_from).bind(&decided_to)
-            .bind(f.limit.max(1)).bind(f.offset.max(0))
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(|r| ListRow {
-                id: r.get(0),
-                department: r.get(1),
-                item: r.get(2),
-                business_key: r.get(3),
-                decision_date: r.get(4),
-                deadline: r.get(5),
-                provisional: r.get::<i32, _>(6) != 0,
-                reported_on: r.get(7),
-                status: Status::parse(&r.get::<String, _>(8)).unwrap_or(Status::Untracked),
-                cause: r.get::<Option<String>, _>(9).as_deref().and_then(Cause::parse),
-                content: r.get(10),
-            })
-            .collect::<Vec<_>>());
-        Ok((total, rows))
     }
 }
 
@@ -673,6 +394,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use super::super::record_list::{ListOrder, ListStatus};
     use super::*;
 
     #[test]

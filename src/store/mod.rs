@@ -15,6 +15,7 @@ mod health;
 mod missing;
 mod objections;
 mod publicity;
+mod record_list;
 mod records;
 pub mod scratch;
 mod subject_file;
@@ -29,9 +30,7 @@ use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use chase::{
-    Cause, ChaseLine, ListFilter, ListOrder, ListRow, ListStatus, PushOutage, ReturnFilter, ReturnedRecord,
-};
+pub use chase::{Cause, ChaseLine, PushOutage, ReturnFilter, ReturnedRecord};
 pub use connectors::{ConnectorHealth, IngestedFile, PassOutcome};
 pub use deadlines::{DeadlineFilter, DeadlineRow, Figures, LedgerEntry};
 pub use decisions::CheckedWrite;
@@ -40,6 +39,7 @@ pub use feeds::{FeedCounts, FeedRecordRow, FeedRejectRow, FeedStateRow, RepairCl
 pub use missing::{MissingDecision, MissingFilter};
 pub use objections::{Answer, NewObjection, ObjectedRecord, ObjectionFilter, ObjectionRow};
 pub use publicity::{EarlyEnd, EarlyEndRow, PUBLICITY_DUE, PublicityPass, PublicityRow, WithdrawalRow};
+pub use record_list::{ListFilter, ListKey, ListOrder, ListRow, ListStatus};
 pub use records::{ProblemRow, RecordRow, RecordWriter, RunProblem, WriteCounts};
 pub use subject_file::{
     FILE_LIMIT as SUBJECT_FILE_LIMIT, FileFeedRecord, FileRecord, GradeRow, GradingRow, SubjectHit, join_ids, split_ids,

@@ -21,7 +21,7 @@ use crate::calendar::Calendar;
 use crate::config::Settings;
 use crate::deadline::Status;
 use crate::error_report::neutralise_formula;
-use crate::store::{Cause, ListFilter, ListOrder, ListRow, ListStatus};
+use crate::store::{Cause, ListFilter, ListKey, ListOrder, ListRow, ListStatus};
 
 /// An export takes up to this many rows.
 const EXPORT_LIMIT: i64 = 100_000;
@@ -38,7 +38,8 @@ pub struct DeadlineQuery {
     /// `department`, `returned` or `push`, or several with commas: overdue for those causes.
     #[serde(default)]
     cause: Option<String>,
-    /// Credit code, subject name, 文书号 or any fragment of the record.
+    /// A credit code or its start, any part of a subject's name, a 文书号 or its start, a whole
+    /// ID number.
     #[serde(default)]
     q: Option<String>,
     /// Accepted in this month, `YYYY-MM`.
@@ -50,6 +51,10 @@ pub struct DeadlineQuery {
     /// `deadline` (default), `decision_date` or `department`; `-` before it for descending.
     #[serde(default)]
     sort: Option<String>,
+    /// Keyset paging: the rows after this one (`截止日期_记录编号`, a page's `next_after`),
+    /// by the deadline orders only.
+    #[serde(default)]
+    after: Option<String>,
     #[serde(default)]
     offset: Option<i64>,
     #[serde(default)]
@@ -79,6 +84,13 @@ impl DeadlineQuery {
             None => ListOrder::Deadline,
             Some(o) => ListOrder::parse_filter(&o)?,
         };
+        let after = match nonempty(&self.after) {
+            None => None,
+            Some(_) if !order.keyset() => {
+                return Err("翻页位置（after）只用于按截止日期排序（sort=deadline 或 -deadline）".to_string());
+            }
+            Some(a) => Some(ListKey::parse_filter(&a)?),
+        };
         let reported_month = nonempty(&self.reported_month);
         let decision_month = nonempty(&self.decision_month);
         for m in reported_month.iter().chain(&decision_month) {
@@ -95,6 +107,7 @@ impl DeadlineQuery {
             reported_month,
             decision_month,
             order,
+            after,
             offset,
             limit,
         })
@@ -124,6 +137,9 @@ pub struct DeadlinePage {
     pub total: i64,
     pub offset: i64,
     pub limit: i64,
+    /// The next page starts after this row (pass it as `after`), when rows remain and the
+    /// order is by deadline.
+    pub next_after: Option<String>,
     pub rows: Vec<DeadlineLine>,
 }
 
@@ -182,11 +198,18 @@ fn bad_request(message: String, html: Option<&Caller>) -> Response {
     }
 }
 
-async fn fetch(state: &AppState, filter: &ListFilter) -> Result<(i64, Vec<DeadlineLine>), ApiError> {
+/// A page of the list: the true total (kept a few seconds when slow to count: `TotalCache`),
+/// the rows, and the key the next page starts after when rows remain and the order allows it.
+async fn fetch(state: &AppState, filter: &ListFilter) -> Result<(i64, Vec<DeadlineLine>, Option<String>), ApiError> {
     let today = state.today();
-    let (total, rows) = state.store.record_list(today, filter).await?;
+    let total = state.list_totals.record_total(&state.store, today, filter).await?;
+    // One row more than the page, to know whether another page follows.
+    let mut rows = state.store.record_page(today, &ListFilter { limit: filter.limit + 1, ..filter.clone() }).await?;
+    let more = rows.len() as i64 > filter.limit;
+    rows.truncate(filter.limit.max(0) as usize);
+    let next = rows.last().filter(|_| more && filter.order.keyset()).map(|r| ListKey::of(r).as_param());
     let calendar = state.calendar.borrow().clone();
-    Ok((total, rows.into_iter().map(|r| line(state, &calendar, today, r)).collect()))
+    Ok((total, rows.into_iter().map(|r| line(state, &calendar, today, r)).collect(), next))
 }
 
 #[utoipa::path(
@@ -199,10 +222,11 @@ async fn fetch(state: &AppState, filter: &ListFilter) -> Result<(i64, Vec<Deadli
         ("item" = Option<String>, Query, description = "信息类别代码，如 CF、XK"),
         ("status" = Option<String>, Query, description = "open（缺省：未接收）、all、tracked、overdue、due_soon、pending、reported_late、reported_on_time、backfilled（补报，不计按时或迟报）、untracked"),
         ("cause" = Option<String>, Query, description = "逾期原因：department（部门未报送）、returned（已退回待补正）、push（推送失败/平台异常），可用逗号列出几项，如 department,returned（计入部门）"),
-        ("q" = Option<String>, Query, description = "搜索：统一社会信用代码、主体名称、文书号等片段"),
+        ("q" = Option<String>, Query, description = "搜索：统一社会信用代码（或其开头）、主体名称的任一部分、文书号（或其开头）、完整的身份证号码"),
         ("reported_month" = Option<String>, Query, description = "接收月份 YYYY-MM"),
         ("decision_month" = Option<String>, Query, description = "决定月份 YYYY-MM"),
         ("sort" = Option<String>, Query, description = "排序：deadline（截止日期，缺省）、decision_date（决定日期）、department（部门），前加 - 为倒序"),
+        ("after" = Option<String>, Query, description = "按键翻页（仅按截止日期排序时）：从这一行之后开始，取上一页答复的 next_after（截止日期_记录编号，如 2026-03-10_1234）；offset 再从这里起算"),
         ("offset" = Option<i64>, Query, description = "跳过条数，缺省 0"),
         ("limit" = Option<i64>, Query, description = "每页条数，缺省 50，最多 500"),
     ),
@@ -221,9 +245,9 @@ pub async fn api(
         Ok(f) => f,
         Err(message) => return Ok(bad_request(message, None)),
     };
-    let (total, rows) = fetch(&state, &filter).await?;
+    let (total, rows, next_after) = fetch(&state, &filter).await?;
     let _ = state.store.audit(&caller.name, "view", "api:deadlines", state.now()).await;
-    Ok(Json(DeadlinePage { total, offset, limit, rows }).into_response())
+    Ok(Json(DeadlinePage { total, offset, limit, next_after, rows }).into_response())
 }
 
 const STATUSES: [Status; 6] = [
@@ -258,14 +282,14 @@ pub async fn page_or_export(
         Ok(f) => f,
         Err(message) => return Ok(bad_request(message, Some(&caller))),
     };
-    let (total, rows) = fetch(&state, &filter).await?;
+    let (total, rows, next) = fetch(&state, &filter).await?;
     let _ = state.store.audit(&caller.name, "view", "page:deadlines", state.now()).await;
     let ids: Vec<i64> = rows.iter().map(|r| r.row.id).collect();
     let disputed: HashSet<i64> = state.store.records_under_objection(&ids).await?.into_iter().collect();
     let href = q.href(&filter);
     let body = html! {
         (filter_form(&state.settings(), &caller, &filter))
-        (lists::pager("total", &href, total, offset, limit, rows.len()))
+        (pager("total", &href, &filter, total, rows.len(), next.as_deref()))
         div class="scroll" {
             table id="deadline-list" {
                 tr {
@@ -278,10 +302,20 @@ pub async fn page_or_export(
                 @for l in &rows { (list_row(l, disputed.contains(&l.row.id))) }
             }
         }
-        (lists::pager("total-bottom", &href, total, offset, limit, rows.len()))
+        (pager("total-bottom", &href, &filter, total, rows.len(), next.as_deref()))
         (definitions(&["已逾期", "部门未报送", "已退回待补正", "推送失败/平台异常", "即将到期"]))
     };
     Ok(page("到期", Some(&caller), body).into_response())
+}
+
+/// By deadline, the pager goes on by keyset (下一页 after the last row); other orders by offset.
+fn pager(id: &str, href: &str, filter: &ListFilter, total: i64, shown: usize, next: Option<&str>) -> Markup {
+    let window = (filter.offset, filter.limit, shown);
+    if filter.order.keyset() {
+        lists::keyset_pager(id, href, total, window, filter.after.is_some(), next)
+    } else {
+        lists::pager(id, href, total, filter.offset, filter.limit, shown)
+    }
 }
 
 /// The filters, as asked (a month asked for from a figure's link is kept, hidden), and the
@@ -416,7 +450,7 @@ async fn export(state: &AppState, caller: &Caller, q: &DeadlineQuery) -> Result<
         Ok(f) => f,
         Err(message) => return Ok(bad_request(message, Some(caller))),
     };
-    let (_, rows) = fetch(state, &filter).await?;
+    let (_, rows, _) = fetch(state, &filter).await?;
     let csv = q.format.as_deref() == Some("csv");
     let target = format!("export:deadlines:{}:{} rows", if csv { "csv" } else { "xlsx" }, rows.len());
     let _ = state.store.audit(&caller.name, "export", &target, state.now()).await;

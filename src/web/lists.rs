@@ -1,12 +1,18 @@
-//! What every list page shares: paging (offset + limit, with the true total), links that carry
-//! the filters, a record's subject and Chinese names for departments, items and fields.
+//! What every list page shares: paging (offset + limit, or onward by keyset, with the true
+//! total, kept a few seconds where counting it is slow), links that carry the filters, a
+//! record's subject and Chinese names for departments, items and fields.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
+use chrono::NaiveDate;
 use maud::{Markup, html};
 
 use super::pages::thousands;
 use crate::config::Settings;
+use crate::store::{Cause, ListFilter, Store, StoreError};
 
 /// Rows on a page unless asked; never more than [`MAX_LIMIT`].
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -49,6 +55,142 @@ pub fn pager(id: &str, base: &str, total: i64, offset: i64, limit: i64, shown: u
             @if offset > 0 { " " a href=(at((offset - limit).max(0))) rel="prev" { "上一页" } }
             @if last < total { " " a href=(at(offset + limit)) rel="next" { "下一页" } }
         }
+    }
+}
+
+/// 共 N 条 and links for a list paged onward by keyset: 下一页 starts after the page's last row
+/// (`next`, when rows remain), so a page deep in a million records costs what the first does.
+/// A page reached by keyset (`keyed`) does not know its position: it offers 首页 instead of
+/// 上一页 and no 第 a–b 条.
+pub fn keyset_pager(
+    id: &str,
+    base: &str,
+    total: i64,
+    (offset, limit, shown): (i64, i64, usize),
+    keyed: bool,
+    next: Option<&str>,
+) -> Markup {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let at = |offset: i64| format!("{base}{sep}offset={offset}&limit={limit}");
+    let last = offset + shown as i64;
+    html! {
+        p class="pager" id=(id) {
+            "共 " b class="total" { (thousands(total)) } " 条"
+            @if total > 0 && !keyed { "，第 " (thousands(offset + 1)) "–" (thousands(last)) " 条" }
+            @if keyed { " " a href=(at(0)) rel="first" { "首页" } }
+            @else if offset > 0 { " " a href=(at((offset - limit).max(0))) rel="prev" { "上一页" } }
+            @if let Some(key) = next {
+                " " a href={ (base) (sep) "after=" (key) "&limit=" (limit) } rel="next" { "下一页" }
+            }
+        }
+    }
+}
+
+/// A count slower than this is kept (see [`TotalCache`]).
+const SLOW_COUNT: Duration = Duration::from_millis(50);
+/// How long a kept total is served before it is counted again, as the overview's figures.
+const FRESH: Duration = Duration::from_secs(10);
+/// At most this many questions' totals are kept.
+const KEPT: usize = 256;
+
+/// The true totals of lists whose count is slow (the open records of a million take 100 ms
+/// and more to count, even on an index alone): kept per question (the filters and the day)
+/// for [`FRESH`], then served while one recount runs in the background, as the overview's
+/// figures are. A count quicker than [`SLOW_COUNT`] is never kept, so a small store counts
+/// every time; a page's rows are always read live.
+#[derive(Default)]
+pub struct TotalCache {
+    entries: Mutex<HashMap<String, Kept>>,
+}
+
+struct Kept {
+    total: i64,
+    counted: Instant,
+    recounting: bool,
+}
+
+/// A recount under way: however it ends, the question is no longer marked as recounting.
+struct Recount {
+    cache: Arc<TotalCache>,
+    key: String,
+}
+
+impl Drop for Recount {
+    fn drop(&mut self) {
+        if let Some(k) = self.cache.entries().get_mut(&self.key) {
+            k.recounting = false;
+        }
+    }
+}
+
+impl TotalCache {
+    fn entries(&self) -> MutexGuard<'_, HashMap<String, Kept>> {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn keep(&self, key: String, total: i64, took: Duration) {
+        let mut entries = self.entries();
+        if took < SLOW_COUNT {
+            entries.remove(&key);
+            return;
+        }
+        if entries.len() >= KEPT {
+            entries.retain(|_, k| k.counted.elapsed() < FRESH);
+            if entries.len() >= KEPT {
+                entries.clear();
+            }
+        }
+        entries.insert(key, Kept { total, counted: Instant::now(), recounting: false });
+    }
+
+    /// The number of records `f` finds on `today`: counted now, or kept from a slow count of
+    /// the last [`FRESH`] (or later, while it is counted again).
+    pub async fn record_total(
+        self: &Arc<Self>,
+        store: &Store,
+        today: NaiveDate,
+        f: &ListFilter,
+    ) -> Result<i64, StoreError> {
+        let key = format!(
+            "{today}\u{1}{:?}\u{1}{:?}\u{1}{}\u{1}{}\u{1}{:?}\u{1}{:?}\u{1}{:?}",
+            f.department,
+            f.item,
+            f.status.as_str(),
+            Cause::list_str(&f.causes),
+            f.search,
+            f.reported_month,
+            f.decision_month
+        );
+        let stale = {
+            let mut entries = self.entries();
+            match entries.get_mut(&key) {
+                Some(k) if k.counted.elapsed() < FRESH => return Ok(k.total),
+                Some(k) => {
+                    let start = !k.recounting;
+                    k.recounting = true;
+                    Some((k.total, start))
+                }
+                None => None,
+            }
+        };
+        if let Some((total, start)) = stale {
+            if start {
+                let recount = Recount { cache: self.clone(), key };
+                let (store, f) = (store.clone(), f.clone());
+                crate::supervisor::spawn_once("list-total-recount", async move {
+                    let t = Instant::now();
+                    match store.record_count(today, &f).await {
+                        Ok(n) => recount.cache.keep(recount.key.clone(), n, t.elapsed()),
+                        Err(e) => tracing::warn!(error = %e, "recounting a list's total failed; the last one stays"),
+                    }
+                });
+            }
+            return Ok(total);
+        }
+        let t = Instant::now();
+        let total = store.record_count(today, f).await?;
+        self.keep(key, total, t.elapsed());
+        Ok(total)
     }
 }
 

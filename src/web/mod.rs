@@ -49,6 +49,8 @@ pub struct AppState {
     pub clock: Clock,
     /// The overview's figures of the last few seconds, per scope.
     pub overview_cache: Arc<api::OverviewCache>,
+    /// Lists' totals that are slow to count, kept a few seconds per question.
+    pub list_totals: Arc<lists::TotalCache>,
     /// The daemon's connectors, to ask for a pass now; `None` where no daemon runs them.
     pub run_now: Option<Arc<crate::connector::runner::RunNow>>,
     /// Failed logins per name and address, in this process's memory.
@@ -74,6 +76,7 @@ impl AppState {
             calendar,
             clock,
             overview_cache: Arc::default(),
+            list_totals: Arc::default(),
             run_now: None,
             login_throttle: Arc::default(),
         }

@@ -20,6 +20,7 @@ mod edge;
 mod feeds;
 mod ingest;
 mod instances;
+mod lists;
 mod objections;
 mod openapi;
 mod publicity;
