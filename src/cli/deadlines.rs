@@ -66,6 +66,7 @@ pub fn run(config: &Path, clock: &Clock, args: DeadlinesArgs) -> anyhow::Result<
         status,
         causes,
         search,
+        field_value: None,
         reported_month: None,
         decision_month: None,
         order,

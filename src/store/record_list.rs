@@ -25,6 +25,9 @@ pub struct ListFilter {
     /// A credit code or its start, any part of a subject's name, a 文书号 (a business key's start), a
     /// whole ID number: see `Store::search_sql`.
     pub search: Option<String>,
+    /// Records of `item` whose field (catalogue key) holds exactly this text: the lists behind
+    /// figures counted by a field's value (分级分类's kept and broken commitments).
+    pub field_value: Option<(String, String)>,
     /// Accepted in this month (`YYYY-MM`).
     pub reported_month: Option<String>,
     /// Decided in this month (`YYYY-MM`): the 部门 page's 按决定月份 figures.
@@ -350,6 +353,13 @@ impl Store {
         }
         if let Some(q) = f.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             w.push(self.search_sql(q, f.item.as_deref(), args).await?);
+        }
+        if let Some((key, value)) = &f.field_value {
+            // Stored content is compact JSON, so `"KEY":"VALUE"` is the field holding exactly
+            // that text (a key is ASCII, as the catalogue checks; the value's own quotes are escaped).
+            let json = serde_json::to_string(&serde_json::json!({ key.as_str(): value.as_str() })).unwrap_or_default();
+            let pair = json.trim_start_matches('{').trim_end_matches('}');
+            w.push(format!("content LIKE {} ESCAPE '\\'", args.text(super::chase::contains_pattern(pair))));
         }
         Ok(w.join(" AND "))
     }

@@ -42,6 +42,11 @@ pub struct DeadlineQuery {
     /// ID number.
     #[serde(default)]
     q: Option<String>,
+    /// With `value`: records whose field (its catalogue key, e.g. `CN_LYZT`) holds exactly `value`.
+    #[serde(default)]
+    field: Option<String>,
+    #[serde(default)]
+    value: Option<String>,
     /// Accepted in this month, `YYYY-MM`.
     #[serde(default)]
     reported_month: Option<String>,
@@ -104,6 +109,7 @@ impl DeadlineQuery {
             status,
             causes,
             search: nonempty(&self.q),
+            field_value: nonempty(&self.field).zip(nonempty(&self.value)),
             reported_month,
             decision_month,
             order,
@@ -122,6 +128,8 @@ impl DeadlineQuery {
             ("status", status),
             ("cause", Some(Cause::list_str(&filter.causes)).filter(|c| !c.is_empty()).as_deref()),
             ("q", filter.search.as_deref()),
+            ("field", filter.field_value.as_ref().map(|f| f.0.as_str())),
+            ("value", filter.field_value.as_ref().map(|f| f.1.as_str())),
             ("reported_month", filter.reported_month.as_deref()),
             ("decision_month", filter.decision_month.as_deref()),
             ("sort", Some(filter.order.as_str()).filter(|_| filter.order != ListOrder::Deadline)),
@@ -223,6 +231,8 @@ async fn fetch(state: &AppState, filter: &ListFilter) -> Result<(i64, Vec<Deadli
         ("status" = Option<String>, Query, description = "open（缺省：未接收）、all、tracked、overdue、due_soon、pending、reported_late、reported_on_time、backfilled（补报，不计按时或迟报）、untracked"),
         ("cause" = Option<String>, Query, description = "逾期原因：department（部门未报送）、returned（已退回待补正）、push（推送失败/平台异常），可用逗号列出几项，如 department,returned（计入部门）"),
         ("q" = Option<String>, Query, description = "搜索：统一社会信用代码（或其开头）、主体名称的任一部分、文书号（或其开头）、完整的身份证号码"),
+        ("field" = Option<String>, Query, description = "与 value 同用：字段代码（如 CN_LYZT），只列该字段恰为 value 的记录"),
+        ("value" = Option<String>, Query, description = "与 field 同用：字段的取值（如 已履约）"),
         ("reported_month" = Option<String>, Query, description = "接收月份 YYYY-MM"),
         ("decision_month" = Option<String>, Query, description = "决定月份 YYYY-MM"),
         ("sort" = Option<String>, Query, description = "排序：deadline（截止日期，缺省）、decision_date（决定日期）、department（部门），前加 - 为倒序"),

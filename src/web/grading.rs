@@ -53,12 +53,17 @@ fn linked(n: i64, href: &str) -> Markup {
     }
 }
 
-/// The records of `item` decided in `month`, optionally those whose content holds `text`.
-fn records_of(item: &str, month: &str, text: Option<&str>) -> String {
-    let q = text.map(|t| format!("\"{t}\""));
+/// The records of `item` decided in `month`, optionally those whose `field` holds `value`.
+fn records_of(item: &str, month: &str, field: Option<(&str, &str)>) -> String {
     format!(
         "/deadlines{}",
-        query(&[("status", Some("all")), ("item", Some(item)), ("decision_month", Some(month)), ("q", q.as_deref())])
+        query(&[
+            ("status", Some("all")),
+            ("item", Some(item)),
+            ("decision_month", Some(month)),
+            ("field", field.map(|f| f.0)),
+            ("value", field.map(|f| f.1)),
+        ])
     )
 }
 
@@ -70,6 +75,7 @@ fn month_row(settings: &Settings, m: &CreditMonth) -> Markup {
     let kept = c.and_then(|c| only(&c.kept));
     let broken = c.and_then(|c| only(&c.broken));
     let item = c.map_or("", |c| c.item.as_str());
+    let status = c.map_or("", |c| c.status_field.as_str());
     html! {
         tr {
             td { (m.month) }
@@ -80,8 +86,8 @@ fn month_row(settings: &Settings, m: &CreditMonth) -> Markup {
             (linked(m.changes, &records_of(&g.result_item, &m.month, None)))
             @if c.is_some() {
                 (linked(m.commitments, &records_of(item, &m.month, None)))
-                (linked(m.kept, &records_of(item, &m.month, kept.as_deref())))
-                (linked(m.broken, &records_of(item, &m.month, broken.as_deref())))
+                (linked(m.kept, &records_of(item, &m.month, kept.as_deref().map(|k| (status, k)))))
+                (linked(m.broken, &records_of(item, &m.month, broken.as_deref().map(|b| (status, b)))))
                 td class="n" { (thousands(m.open)) }
             }
         }
