@@ -1213,7 +1213,11 @@ async fn bench_web(
     };
     let middle = api(format!("/api/v1/deadlines?offset={}&limit=2", records / 2)).await?;
     let key = middle["next_after"].as_str().context("no next_after in the middle of the list")?.to_string();
-    let first = &api("/api/v1/deadlines?limit=1".to_string()).await?["rows"][0];
+    // The searches' words come from a firm's row (a natural person's has no credit code).
+    let rows = api("/api/v1/deadlines?limit=100".to_string()).await?;
+    let firm =
+        |r: &&serde_json::Value| r["credit_code"].as_str().is_some_and(|c| c.len() == 18 && !c.starts_with("ZR"));
+    let first = rows["rows"].as_array().and_then(|rows| rows.iter().find(firm)).context("no firm in the first rows")?;
     let code = first["credit_code"].as_str().unwrap_or_default().to_string();
     let name: String = first["subject_name"].as_str().unwrap_or_default().chars().skip(3).take(4).collect();
     let number = first["business_key"].as_str().unwrap_or_default().split('\u{1f}').next().unwrap_or("").to_string();
