@@ -1,7 +1,8 @@
 //! The API against its own description, as schemathesis would check it: the document is read
 //! from a real server, and every GET operation is asked with generated values (the valid ones
 //! its parameters' descriptions name, and odd ones: unknown words, bad months, negative and huge
-//! numbers, long and strange strings) by each role. No answer may be a 5xx, every status must be
+//! numbers, long and strange strings) by each role; every POST operation with bodies generated
+//! from its request schema (valid, each property odd or missing, no JSON at all). No answer may be a 5xx, every status must be
 //! documented, and every JSON answer must validate against the schema documented for its
 //! status, objects holding no key the schema does not name.
 
@@ -124,6 +125,77 @@ fn strict(schema: &Value, in_all_of: bool, loose: &mut BTreeSet<String>) -> Valu
     }
 }
 
+/// A schema with its `$ref` (one level) taken from the document's components.
+fn resolve(doc: &Value, schema: &Value) -> Value {
+    match schema["$ref"].as_str() {
+        Some(target) => doc["components"]["schemas"][target.rsplit('/').next().unwrap()].clone(),
+        None => schema.clone(),
+    }
+}
+
+/// A valid value of a property: the words of a case the office would register, else by type
+/// (the record's id for a number, `false` for a flag, text).
+fn sample_value(name: &str, property: &Value, record_id: i64) -> Value {
+    match name {
+        "ground" => return json!("信息错误"),
+        "applicant" => return json!("张三丰"),
+        "text" => return json!("名称有误"),
+        _ => {}
+    }
+    let types = property["type"].to_string();
+    if types.contains("integer") || types.contains("number") {
+        json!(record_id)
+    } else if types.contains("boolean") {
+        json!(false)
+    } else {
+        json!("测试内容")
+    }
+}
+
+/// Request bodies from an object schema (see the POST part of `generated_requests`).
+fn generated_bodies(schema: &Value, record_id: i64) -> Vec<String> {
+    let properties = schema["properties"].as_object().cloned().unwrap_or_default();
+    // The required properties and the record's id: an identifier more (文书号, subject) would
+    // have to name the same record.
+    let required = schema["required"].to_string();
+    let valid: serde_json::Map<String, Value> = properties
+        .iter()
+        .filter(|(name, _)| required.contains(&format!("\"{name}\"")) || name.as_str() == "record_id")
+        .map(|(name, p)| (name.clone(), sample_value(name, p, record_id)))
+        .collect();
+    let mut odd: Vec<Value> = odd_values().into_iter().map(Value::String).collect();
+    odd.extend([
+        json!(0),
+        json!(-1),
+        json!(1.5),
+        json!(1e300),
+        json!(i64::MAX),
+        json!(u64::MAX),
+        json!(true),
+        json!(null),
+        json!([]),
+        json!({}),
+        json!(["a"]),
+    ]);
+    let mut bodies = vec![Value::Object(valid.clone())];
+    for name in properties.keys() {
+        for value in &odd {
+            let mut b = valid.clone();
+            b.insert(name.clone(), value.clone());
+            bodies.push(Value::Object(b));
+        }
+        let mut b = valid.clone();
+        b.remove(name);
+        bodies.push(Value::Object(b));
+    }
+    let mut extra = valid.clone();
+    extra.insert("unexpected".into(), json!(1));
+    bodies.extend([Value::Object(extra), json!({}), json!([]), json!(null), json!("文本"), json!(1)]);
+    let mut texts: Vec<String> = bodies.iter().map(Value::to_string).collect();
+    texts.extend(["", "{", "not json", "{\"a\":", "\u{0}", "{\"record_id\": 1,}"].map(String::from));
+    texts
+}
+
 /// Validates answers against the document's schemas, `$ref`s resolved in its components.
 struct Schemas {
     components: Value,
@@ -177,6 +249,41 @@ async fn ask(
     let pairs: Vec<String> = query.iter().map(|(n, v)| format!("{}={}", segment(n), segment(v))).collect();
     let search = if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) };
     let r = web.client.get(format!("{}{path}{search}", web.base)).bearer_auth(token).send().await.unwrap();
+    let url = format!("GET {path} {query:?}");
+    verdict(schemas, op, path, url, r, validated).await
+}
+
+/// A POST's verdict, `body` sent as it is with the content type given (`None`: no header).
+#[allow(clippy::too_many_arguments)]
+async fn ask_post(
+    web: &Web,
+    schemas: &mut Schemas,
+    op: &Value,
+    path: &str,
+    body: &str,
+    content_type: Option<&str>,
+    token: &str,
+    validated: &mut BTreeMap<String, usize>,
+) -> Vec<String> {
+    let mut request = web.client.post(format!("{}{path}", web.base)).bearer_auth(token).body(body.to_string());
+    if let Some(c) = content_type {
+        request = request.header(reqwest::header::CONTENT_TYPE, c);
+    }
+    let r = request.send().await.unwrap();
+    let url = format!("POST {path} {}", body.chars().take(120).collect::<String>());
+    verdict(schemas, op, path, url, r, validated).await
+}
+
+/// What is wrong with one answer: a 5xx, an undocumented status, an answer that is not JSON or
+/// does not match the schema documented for its status.
+async fn verdict(
+    schemas: &mut Schemas,
+    op: &Value,
+    path: &str,
+    url: String,
+    r: reqwest::Response,
+    validated: &mut BTreeMap<String, usize>,
+) -> Vec<String> {
     let status = r.status();
     let json = r
         .headers()
@@ -184,7 +291,6 @@ async fn ask(
         .and_then(|c| c.to_str().ok())
         .is_some_and(|c| c.starts_with("application/json"));
     let text = r.text().await.unwrap();
-    let url = format!("GET {path} {query:?}");
     let mut wrong = Vec::new();
     if status.is_server_error() {
         wrong.push(format!("{url}: {status}: {}", text.chars().take(300).collect::<String>()));
@@ -213,19 +319,19 @@ async fn ask(
     for e in schemas.check(&key, schema, &answer) {
         wrong.push(format!("{url}: {status}: {e}"));
     }
-    if status == StatusCode::OK && wrong.is_empty() {
+    if status.is_success() && wrong.is_empty() {
         *validated.entry(op["operationId"].as_str().unwrap_or(path).to_string()).or_default() += 1;
     }
     wrong
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_get_operation_answers_generated_requests_as_documented_on_sqlite() {
+async fn every_operation_answers_generated_requests_as_documented_on_sqlite() {
     generated_requests(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_get_operation_answers_generated_requests_as_documented_on_postgres() {
+async fn every_operation_answers_generated_requests_as_documented_on_postgres() {
     generated_requests(true).await;
 }
 
@@ -353,6 +459,68 @@ async fn generated_requests(postgres: bool) {
             asked += 1;
         }
     }
+    // Every POST operation, with bodies generated from its request schema: a valid one, each
+    // property odd (strange strings, wrong types, null) or left out, an unknown key, bodies that
+    // are no object or no JSON at all, no content type and a form's; a case of its own for each
+    // step of a case (answered first where the step needs it), and odd ids.
+    let mut posts = 0;
+    let record_id = rows[0]["id"].as_i64().unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let Some(op) = item.get("post") else { continue };
+        posts += 1;
+        let schema = resolve(&doc, &op["requestBody"]["content"]["application/json"]["schema"]);
+        let bodies = generated_bodies(&schema, record_id);
+        let mut paths = vec![path.clone()];
+        if path.contains('{') {
+            let case = web
+                .post_json(
+                    "/api/v1/objections",
+                    &ops,
+                    &json!({"record_id": record_id, "ground": "信息错误", "applicant": "李四", "text": "待核"}),
+                )
+                .await;
+            assert_eq!(case.status(), StatusCode::CREATED);
+            let id = case.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+            let earlier: &[(&str, Value)] = if path.ends_with("/close") {
+                &[("answer", json!({"upheld": false, "text": "经核查信息无误"})), ("reply", json!({"text": "已告知"}))]
+            } else if path.ends_with("/reply") {
+                &[("answer", json!({"upheld": false, "text": "经核查信息无误"}))]
+            } else {
+                &[]
+            };
+            for (step, body) in earlier {
+                let r = web.post_json(&format!("/api/v1/objections/{id}/{step}"), &ops, body).await;
+                assert!(r.status().is_success(), "{step}: {}", r.status());
+            }
+            let real = path.replace("{id}", &id.to_string());
+            paths = std::iter::once(real)
+                .chain(
+                    ["0", "-1", "abc", "99999999999999999999", "中", " ", "\u{0}"]
+                        .iter()
+                        .map(|v| path.replace("{id}", &segment(v))),
+                )
+                .collect();
+        }
+        for token in &tokens {
+            for p in &paths {
+                for body in &bodies {
+                    let json_type = Some("application/json");
+                    wrong.extend(ask_post(&web, &mut schemas, op, p, body, json_type, token, &mut validated).await);
+                    asked += 1;
+                }
+            }
+            let p = &paths[0];
+            for (body, content_type) in [
+                (bodies[0].as_str(), None),
+                ("a=b&c=%FF", Some("application/x-www-form-urlencoded")),
+                (bodies[0].as_str(), Some("text/plain")),
+            ] {
+                wrong.extend(ask_post(&web, &mut schemas, op, p, body, content_type, token, &mut validated).await);
+                asked += 1;
+            }
+        }
+    }
+    assert!(posts >= 4, "only {posts} POST operations in the document");
     assert!(gets >= 13, "only {gets} GET operations in the document");
     wrong.dedup();
     // The kinds of mistake: operation and what is wrong, without the values asked.
@@ -374,8 +542,9 @@ async fn generated_requests(postgres: bool) {
     );
     // Every GET operation answered 200 at least once, and those answers were checked.
     for (path, item) in doc["paths"].as_object().unwrap() {
-        if let Some(id) = item.get("get").and_then(|op| op["operationId"].as_str()) {
-            assert!(validated.get(id).is_some_and(|n| *n > 0), "{path}: no 200 answer was validated");
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap();
+            assert!(validated.get(id).is_some_and(|n| *n > 0), "{method} {path}: no 2xx answer was validated");
         }
     }
     store.close().await;
