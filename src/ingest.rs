@@ -692,7 +692,7 @@ impl RowState<'_> {
                 });
                 self.note_problems(row);
                 let deadline = self.deadline.as_ref().and_then(|(calendar, rule, soon)| {
-                    let start = self.scratch.values[rule.start].as_deref()?.parse().ok()?;
+                    let start = crate::iso_date::parse(self.scratch.values[rule.start].as_deref()?)?;
                     Some(deadline::compute(calendar, start, rule.working_days, *soon))
                 });
                 let mut record = prepare(self.item, &self.scratch.values, row.line, deadline);

@@ -24,6 +24,7 @@ pub mod grading;
 pub mod http_client;
 pub mod ids;
 pub mod ingest;
+pub mod iso_date;
 pub mod issues;
 pub mod ledger;
 pub mod mapping;

@@ -422,11 +422,7 @@ impl Publicity {
             words,
             default_class: Some(spec.default_class),
             class_rules: spec.class_rules.into_iter().map(|r| ClassRule { class: r.class, kinds: r.kinds }).collect(),
-            sectors: spec
-                .sectors
-                .into_iter()
-                .map(|s| KeywordRule { name: s.name, fields: s.fields, contains: s.contains })
-                .collect(),
+            sectors: spec.sectors.into_iter().map(|s| KeywordRule::new(s.name, s.fields, &s.contains)).collect(),
         }
     }
 
@@ -480,7 +476,7 @@ impl Publicity {
         problems: &mut Vec<Problem>,
     ) -> Option<Block<'a>> {
         let value = |i: Option<usize>| i.and_then(|i| values.get(i)?.as_deref()).filter(|v| !v.is_empty());
-        let decided: NaiveDate = value(Some(rule.decided))?.parse().ok()?;
+        let decided = crate::iso_date::parse(value(Some(rule.decided))?)?;
         let regime = self.regime(decided)?;
         // The department's class where it sends a known one, else the rules' (marked defaulted).
         let (mut class, mut defaulted) = match value(rule.class) {
@@ -522,7 +518,7 @@ impl Publicity {
         }
         let min_end = add_months(decided, min_months);
         let max_end = add_months(decided, max_months);
-        let department_end: Option<NaiveDate> = value(rule.department_end).and_then(|v| v.parse().ok());
+        let department_end = value(rule.department_end).and_then(crate::iso_date::parse);
         let necessary = publish_minor || value(rule.publish_minor).is_some_and(is_yes);
         let held = period.held && !necessary;
         let planned_end = match held {
@@ -582,30 +578,27 @@ impl Block<'_> {
     /// its initial and the four ends as days after `decided` (a signed count): every byte is
     /// written again for each version, so the block is kept short (bench ingest).
     pub fn encode(&self) -> String {
-        use std::fmt::Write as _;
-        let days = |d: NaiveDate| (d - self.decided).num_days();
-        let mut out = String::with_capacity(48);
-        let _ = write!(
-            out,
-            "{}|{}|{}|{}|{}|{}|{}|",
-            self.regime,
-            self.class.map_or("", Class::initial),
-            u8::from(self.class_defaulted),
-            self.sector.unwrap_or(""),
-            self.decided,
-            days(self.min_end),
-            days(self.max_end),
-        );
-        if let Some(d) = self.department_end {
-            let _ = write!(out, "{}", days(d));
+        use crate::iso_date::{push, push_int};
+        // Written piece by piece as bytes and checked as text once, not with `write!`: this
+        // runs for every row of an ingest.
+        let decided = self.decided.num_days_from_ce();
+        let mut out = Vec::with_capacity(64);
+        for part in [self.regime, self.class.map_or("", Class::initial), if self.class_defaulted { "1" } else { "0" }] {
+            out.extend_from_slice(part.as_bytes());
+            out.push(b'|');
         }
-        out.push('|');
-        if let Some(d) = self.planned_end {
-            let _ = write!(out, "{}", days(d));
+        out.extend_from_slice(self.sector.unwrap_or("").as_bytes());
+        out.push(b'|');
+        push(&mut out, self.decided);
+        for end in [Some(self.min_end), Some(self.max_end), self.department_end, self.planned_end] {
+            out.push(b'|');
+            if let Some(d) = end {
+                push_int(&mut out, i64::from(d.num_days_from_ce() - decided));
+            }
         }
-        out.push('|');
-        out.push(if self.held { '1' } else { '0' });
-        out
+        out.push(b'|');
+        out.push(if self.held { b'1' } else { b'0' });
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 
@@ -661,14 +654,14 @@ impl Publicity {
     ) -> RowAction {
         let mut take = |i: Option<usize>| i.and_then(|i| values.get_mut(i)?.take());
         let operation = take(rule.operation).and_then(|o| Operation::parse(&o));
-        let on = take(rule.revoked_on).and_then(|d| d.parse().ok());
+        let on = take(rule.revoked_on).and_then(|d| crate::iso_date::parse(&d));
         let reason = take(rule.revoked_reason);
         if let Some(operation @ (Operation::Withdraw | Operation::Delete)) = operation {
             return RowAction::Revoke { operation, on, reason };
         }
         RowAction::Store(self.compute(rule, values, publish_minor, problems).map(|b| PublicityColumns {
             block: b.encode(),
-            planned_end: b.planned_end.map(|d| d.to_string()),
+            planned_end: b.planned_end.map(crate::iso_date::format),
             held: b.held,
         }))
     }

@@ -14,24 +14,47 @@ use serde::Deserialize;
 use crate::catalogue::{Catalogue, Item};
 use crate::issues::{Issues, check_version};
 
-/// A sector named when one of `fields` mentions one of `contains`: `publicity` reads roles of a
+/// A sector named when one of `fields` mentions one of its words: `publicity` reads roles of a
 /// penalty (authority, conduct, basis), the feeds an item's fields by index.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct KeywordRule<F> {
     pub name: String,
     pub fields: Vec<F>,
-    pub contains: Vec<String>,
+    /// A searcher per word, made once: ingest searches every row's texts for every word, and
+    /// `str::contains` sets its searcher up again on each call.
+    finders: Vec<memchr::memmem::Finder<'static>>,
 }
+
+impl<F> KeywordRule<F> {
+    pub fn new(name: String, fields: Vec<F>, contains: &[String]) -> KeywordRule<F> {
+        let finders = contains.iter().map(|w| memchr::memmem::Finder::new(w.as_bytes()).into_owned()).collect();
+        KeywordRule { name, fields, finders }
+    }
+
+    /// The words, as configured.
+    pub fn contains(&self) -> impl Iterator<Item = &str> {
+        self.finders.iter().map(|f| std::str::from_utf8(f.needle()).unwrap_or_default())
+    }
+
+    fn mentioned_in(&self, text: &str) -> bool {
+        self.finders.iter().any(|f| f.find(text.as_bytes()).is_some())
+    }
+}
+
+impl<F: PartialEq> PartialEq for KeywordRule<F> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.fields == other.fields && self.contains().eq(other.contains())
+    }
+}
+
+impl<F: Eq> Eq for KeywordRule<F> {}
 
 /// The first rule whose words appear in one of its fields' texts. Runs per row: no allocation.
 pub fn first_match<'r, 't, F: Copy>(
     rules: &'r [KeywordRule<F>],
     text: impl Fn(F) -> Option<&'t str>,
 ) -> Option<&'r str> {
-    rules
-        .iter()
-        .find(|r| r.fields.iter().filter_map(|f| text(*f)).any(|t| r.contains.iter().any(|w| t.contains(w.as_str()))))
-        .map(|r| r.name.as_str())
+    rules.iter().find(|r| r.fields.iter().filter_map(|f| text(*f)).any(|t| r.mentioned_in(t))).map(|r| r.name.as_str())
 }
 
 /// The serde shape of `config/sectors.toml`.
@@ -163,7 +186,7 @@ impl Sectors {
                 .sectors
                 .iter()
                 .filter(|x| !x.contains.is_empty())
-                .map(|x| KeywordRule { name: x.name.clone(), fields: read.clone(), contains: x.contains.clone() })
+                .map(|x| KeywordRule::new(x.name.clone(), read.clone(), &x.contains))
                 .collect();
             items.push(ItemSectors { item: s.item, from_reasons, field, rules });
         }

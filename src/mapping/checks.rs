@@ -174,7 +174,9 @@ pub fn amounts_after<'t>(text: &'t str, word: &str) -> Vec<(Decimal, &'t str)> {
         return found;
     }
     let mut rest = text;
-    while let Some(at) = rest.find(word) {
+    // memchr's search: `str::find` sets up a two-way searcher on every call, for every row.
+    let finder = memchr::memmem::Finder::new(word.as_bytes());
+    while let Some(at) = finder.find(rest.as_bytes()) {
         rest = &rest[at + word.len()..];
         // A few words may stand between: 人民币, 金额, a colon.
         let start = rest

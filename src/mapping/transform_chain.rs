@@ -151,7 +151,7 @@ impl Transform {
                     return Err(format!("“{value}”不是完整日期，请填写年月日"));
                 }
                 let date = parse_date(&value).map_err(|e| e.zh())?;
-                Cow::Owned(date.format("%Y-%m-%d").to_string())
+                Cow::Owned(crate::iso_date::format(date))
             }
             Transform::Amount { assume } => {
                 let amount = parse_amount(&value).map_err(|e| e.zh())?;

@@ -182,14 +182,24 @@ impl RecordWriter {
         prefixes.dedup();
         const RANGE: &str = "r.item = $2 AND r.business_key >= j.p AND r.business_key < substr(j.p, 1, length(j.p) - 1) || ' ' \
              AND r.decision_key IS NOT NULL";
+        // SQLite: each prefix and its range's end made once, into a materialized table. The
+        // prefixes travel without their closing separator, a control character JSON escapes
+        // (and SQLite's json_each then unescapes, character by character).
+        const SQLITE_RANGE: &str = "r.item = $2 AND r.business_key >= j.p AND r.business_key < j.q \
+             AND r.decision_key IS NOT NULL";
         let rows: Vec<(i64, String, String, String, i64, i64)> = match &mut self.conn {
             Conn::Sqlite(c) => {
-                let list = serde_json::to_string(&prefixes).expect("a list of strings serialises");
+                let (parts, whole): (Vec<&str>, Vec<&str>) = prefixes.iter().partition(|p| p.ends_with(KEY_SEPARATOR));
+                let parts: Vec<&str> = parts.iter().map(|p| p.strip_suffix(KEY_SEPARATOR).unwrap_or(p)).collect();
+                let list = serde_json::to_string(&parts).expect("a list of strings serialises");
+                let whole = serde_json::to_string(&whole).expect("a list of strings serialises");
                 let sql = format!(
-                    "SELECT r.id, r.business_key, r.decision_key, r.department, r.version, CAST(r.returned AS BIGINT) \
-                     FROM (SELECT value AS p FROM json_each($1)) j CROSS JOIN records r WHERE {RANGE}"
+                    "WITH j(p, q) AS MATERIALIZED (SELECT value || char(31), value || ' ' FROM json_each($1) \
+                     UNION ALL SELECT value, substr(value, 1, length(value) - 1) || ' ' FROM json_each($3)) \
+                     SELECT r.id, r.business_key, r.decision_key, r.department, r.version, CAST(r.returned AS BIGINT) \
+                     FROM j CROSS JOIN records r WHERE {SQLITE_RANGE}"
                 );
-                sqlx::query_as(&sql).bind(list).bind(&self.item).fetch_all(&mut **c).await?
+                sqlx::query_as(&sql).bind(list).bind(&self.item).bind(whole).fetch_all(&mut **c).await?
             }
             Conn::Postgres(c) => {
                 // A range scan of the key index per prefix (OFFSET 0 keeps the subquery apart):

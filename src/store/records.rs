@@ -6,6 +6,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Executor as _, Postgres, Row, Sqlite};
 
 use super::{Db, Store, StoreError, on_pool};
+use crate::iso_date;
 use crate::record::PreparedRecord;
 
 /// What one write did: new records, new versions, and rows equal to what was stored.
@@ -580,7 +581,9 @@ async fn queue_deliveries_sqlite(
 /// The deadline columns of a record: deadline, due-soon day, provisional flag.
 fn deadline_columns(r: &PreparedRecord) -> (Option<String>, Option<String>, i32) {
     match &r.deadline {
-        Some(d) => (Some(d.deadline.to_string()), Some(d.due_soon_from.to_string()), i32::from(d.provisional)),
+        Some(d) => {
+            (Some(iso_date::format(d.deadline)), Some(iso_date::format(d.due_soon_from)), i32::from(d.provisional))
+        }
         None => (None, None, 0),
     }
 }
