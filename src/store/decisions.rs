@@ -189,8 +189,13 @@ impl RecordWriter {
              AND r.decision_key IS NOT NULL";
         let rows: Vec<(i64, String, String, String, i64, i64)> = match &mut self.conn {
             Conn::Sqlite(c) => {
-                let (parts, whole): (Vec<&str>, Vec<&str>) = prefixes.iter().partition(|p| p.ends_with(KEY_SEPARATOR));
-                let parts: Vec<&str> = parts.iter().map(|p| p.strip_suffix(KEY_SEPARATOR).unwrap_or(p)).collect();
+                let (mut parts, mut whole) = (Vec::new(), Vec::new());
+                for p in &prefixes {
+                    match p.strip_suffix(KEY_SEPARATOR) {
+                        Some(part) => parts.push(part),
+                        None => whole.push(*p),
+                    }
+                }
                 let list = serde_json::to_string(&parts).expect("a list of strings serialises");
                 let whole = serde_json::to_string(&whole).expect("a list of strings serialises");
                 let sql = format!(
