@@ -44,6 +44,8 @@ pub struct PublicityColumns {
     pub block: String,
     /// The planned end, `YYYY-MM-DD`; None when held back.
     pub planned_end: Option<String>,
+    /// The planned end's month as a number (202705), the key of the daily pass's index.
+    pub planned_end_month: Option<i32>,
     /// A minor penalty not published.
     pub held: bool,
 }

@@ -143,11 +143,11 @@ const ROW_SELECT: &str = "SELECT r.id, r.item, r.business_key, r.department, r.c
      FROM records r";
 
 /// Open records whose planned end is before `$1` (a day): the months up to `$1`'s through the
-/// index `records_publicity_due_month` (same expression, same condition), then the day.
+/// index `records_publicity_due_month` (its key, same condition), then the day.
 macro_rules! publicity_due_where {
     () => {
-        "publicity_closed = 0 AND publicity_end IS NOT NULL \
-         AND substr(publicity_end, 1, 7) <= substr($1, 1, 7) AND publicity_end < $1"
+        "publicity_closed = 0 AND publicity_end_month IS NOT NULL \
+         AND publicity_end_month <= CAST(replace(substr($1, 1, 7), '-', '') AS INTEGER) AND publicity_end < $1"
     };
 }
 pub const PUBLICITY_DUE: &str = concat!("SELECT id FROM records WHERE ", publicity_due_where!());

@@ -71,7 +71,8 @@ macro_rules! upsert_head {
     () => {
         "INSERT INTO records (item, department, ingest_run_id, created_at, updated_at, version, \
          business_key, content_hash, content, decision_date, region, source_line, \
-         deadline, due_soon_from, deadline_provisional, publicity, publicity_end, publicity_held, decision_key, backfill) "
+         deadline, due_soon_from, deadline_provisional, publicity, publicity_end, publicity_end_month, publicity_held, \
+         decision_key, backfill) "
     };
 }
 /// A changed hash makes a new version (the trigger archives the old one); an equal hash
@@ -85,6 +86,7 @@ macro_rules! upsert_tail {
          source_line = excluded.source_line, updated_at = excluded.updated_at, deadline = excluded.deadline, \
          due_soon_from = excluded.due_soon_from, deadline_provisional = excluded.deadline_provisional, \
          publicity = excluded.publicity, publicity_end = excluded.publicity_end, \
+         publicity_end_month = excluded.publicity_end_month, \
          publicity_held = excluded.publicity_held, publicity_closed = 0, \
          decision_key = excluded.decision_key, backfill = excluded.backfill \
          WHERE records.content_hash <> excluded.content_hash RETURNING id, version"
@@ -115,10 +117,10 @@ macro_rules! outbox_operation {
 const PG_UPSERT: &str = concat!(
     "WITH up AS (",
     upsert_head!(),
-    "SELECT $1, $2, $3, $4, $4, 1, k, h, c, d, r, l, dl, ds, dp, pb, pe, ph, dk, b \
+    "SELECT $1, $2, $3, $4, $4, 1, k, h, c, d, r, l, dl, ds, dp, pb, pe, pm, ph, dk, b \
      FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[], $11::text[], $12::text[], \
-     $13::int4[], $14::text[], $15::text[], $16::int8[], $17::text[], $18::int4[]) \
-     AS t(k, h, c, d, r, l, dl, ds, dp, pb, pe, ph, dk, b)",
+     $13::int4[], $14::text[], $15::text[], $19::int4[], $16::int8[], $17::text[], $18::int4[]) \
+     AS t(k, h, c, d, r, l, dl, ds, dp, pb, pe, pm, ph, dk, b)",
     upsert_tail!(),
     "), queued AS (",
     outbox_insert!(),
@@ -383,6 +385,7 @@ impl RecordWriter {
                         .bind(p)
                         .bind(r.publicity.as_ref().map(|x| x.block.as_str()))
                         .bind(r.publicity.as_ref().and_then(|x| x.planned_end.as_deref()))
+                        .bind(r.publicity.as_ref().and_then(|x| x.planned_end_month))
                         .bind(r.publicity.as_ref().is_some_and(|x| x.held) as i64)
                         .bind(&r.decision_key)
                         .bind(i32::from(r.backfill));
@@ -405,12 +408,14 @@ impl RecordWriter {
                 let mut provisional = Vec::with_capacity(chunk.len());
                 let mut blocks = Vec::with_capacity(chunk.len());
                 let mut ends = Vec::with_capacity(chunk.len());
+                let mut end_months = Vec::with_capacity(chunk.len());
                 let mut held = Vec::with_capacity(chunk.len());
                 let mut decisions = Vec::with_capacity(chunk.len());
                 let mut backfills = Vec::with_capacity(chunk.len());
                 for r in chunk {
                     blocks.push(r.publicity.as_ref().map(|x| x.block.as_str()));
                     ends.push(r.publicity.as_ref().and_then(|x| x.planned_end.as_deref()));
+                    end_months.push(r.publicity.as_ref().and_then(|x| x.planned_end_month));
                     held.push(r.publicity.as_ref().is_some_and(|x| x.held) as i64);
                     decisions.push(r.decision_key.as_deref());
                     backfills.push(i32::from(r.backfill));
@@ -444,6 +449,7 @@ impl RecordWriter {
                     .bind(held)
                     .bind(decisions)
                     .bind(backfills)
+                    .bind(end_months)
                     .fetch_all(&mut **c)
                     .await?;
                 let (ids, changed): (Vec<i64>, Vec<i64>) = versions.iter().filter(|(_, v)| *v > 1).copied().unzip();
@@ -594,7 +600,7 @@ fn deadline_columns(r: &PreparedRecord) -> (Option<String>, Option<String>, i32)
 /// department, run, time) are SQL literals: binding them on every row costs an allocation each.
 fn values_upsert_sql(n: usize, item: &str, department: &str, run_id: i64, now: &str) -> String {
     let row = format!(
-        "({},{},{run_id},{now},{now},1,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "({},{},{run_id},{now},{now},1,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         literal(item),
         literal(department),
         now = literal(now)
