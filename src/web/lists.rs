@@ -88,6 +88,10 @@ pub fn keyset_pager(
 
 /// A count slower than this is kept (see [`TotalCache`]).
 const SLOW_COUNT: Duration = Duration::from_millis(50);
+/// A total this large is kept however quick its count was: the open records of a million
+/// counted in 45-50 ms, just under [`SLOW_COUNT`], so every 待办 page paid it (`bench web`:
+/// `/deadlines` p50 49.7 ms, p95 55 ms). Counting this many records is never cheap.
+const LARGE_TOTAL: i64 = 100_000;
 /// How long a kept total is served before it is counted again, as the overview's figures.
 const FRESH: Duration = Duration::from_secs(10);
 /// At most this many questions' totals are kept.
@@ -96,8 +100,8 @@ const KEPT: usize = 256;
 /// The true totals of lists whose count is slow (the open records of a million take 100 ms
 /// and more to count, even on an index alone): kept per question (the filters and the day)
 /// for [`FRESH`], then served while one recount runs in the background, as the overview's
-/// figures are. A count quicker than [`SLOW_COUNT`] is never kept, so a small store counts
-/// every time; a page's rows are always read live.
+/// figures are. A count quicker than [`SLOW_COUNT`] of fewer than [`LARGE_TOTAL`] records is
+/// never kept, so a small store counts every time; a page's rows are always read live.
 #[derive(Default)]
 pub struct TotalCache {
     entries: Mutex<HashMap<String, Kept>>,
@@ -130,7 +134,7 @@ impl TotalCache {
 
     fn keep(&self, key: String, total: i64, took: Duration) {
         let mut entries = self.entries();
-        if took < SLOW_COUNT {
+        if took < SLOW_COUNT && total < LARGE_TOTAL {
             entries.remove(&key);
             return;
         }
@@ -244,6 +248,21 @@ pub fn key_text(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_total_is_kept_when_its_count_was_slow_or_it_is_large() {
+        let cache = TotalCache::default();
+        let quick = Duration::from_millis(1);
+        cache.keep("small".into(), 500, quick);
+        cache.keep("slow".into(), 500, SLOW_COUNT);
+        cache.keep("large".into(), LARGE_TOTAL, quick);
+        let mut kept: Vec<String> = cache.entries().keys().cloned().collect();
+        kept.sort();
+        assert_eq!(kept, ["large", "slow"]);
+        // A quick recount of a small list forgets what was kept.
+        cache.keep("slow".into(), 400, quick);
+        assert!(!cache.entries().contains_key("slow"));
+    }
 
     #[test]
     fn queries_keep_filters_and_encode_them() {
