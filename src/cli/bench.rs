@@ -1199,8 +1199,9 @@ async fn bench_web(
         .to_string();
 
     // The list pages each 总览 figure links to (rows read every time; a total slower than
-    // 50 ms to count, or of 100,000 records or more, is kept 10 s, so the first request, reported apart, pays the count), deep
-    // pages by offset and by keyset (what 下一页 links to), and searches as people type them:
+    // 50 ms to count, or of 100,000 records or more, is kept 10 s, so the first request,
+    // reported apart, pays the count), deep pages by offset and by keyset (what 下一页 links
+    // to), and searches as people type them:
     // a whole credit code, part of a name, a 文书号, and an odd fragment (the city's code
     // prefix, which nearly every record's code shares), one request after another.
     let api = |path: String| {
