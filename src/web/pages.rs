@@ -29,6 +29,7 @@ form.login input{display:block;width:100%;margin:6px 0 12px;padding:4px}.err{col
 form.stack{background:#fff;border:1px solid #ccd;padding:12px;max-width:640px}form.stack label{display:block;margin:6px 0}\
 header form.search{margin:0}header form.search input{width:220px}\
 @media (max-width:1280px){header{gap:6px 12px}header form.search input{width:160px}}\
+@media (max-width:1100px){header{gap:4px 10px}header form.search input{width:120px}}\
 .alarm{background:#b00;color:#fff;padding:10px 14px;font-weight:bold;margin:8px 0}\
 a.card{color:#222;text-decoration:none}a.card:hover{border-color:#1f4e79}td.n{text-align:right}td.hot a{color:#b00;font-weight:bold}\
 td.ours{color:#666}.overdue-mark{color:#b00;font-weight:bold}dl.defs{font-size:12px;color:#555;margin:0 0 16px}\

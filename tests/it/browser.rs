@@ -679,6 +679,9 @@ async fn chase(browser: &Browser, base: &str, expect: (i64, i64, i64, i64), down
                 .script("return document.documentElement.scrollWidth > document.documentElement.clientWidth + 1;")
                 .await;
             assert_eq!(wide, false, "{path} scrolls sideways at {width} px");
+            // The navigation bar stays one line (its last item, 退出, wrapped at 1,024 px).
+            let wrapped = browser.script("return document.querySelector('header').offsetHeight > 48;").await;
+            assert_eq!(wrapped, false, "{path}: the header wraps at {width} px");
             browser.screenshot(&shots.join(format!("{name}-{width}.png"))).await;
         }
     }
