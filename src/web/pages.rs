@@ -32,7 +32,7 @@ header form.search{margin:0}header form.search input{width:220px}\
 @media (max-width:1100px){header{gap:4px 10px}header form.search input{width:120px}}\
 .alarm{background:#b00;color:#fff;padding:10px 14px;font-weight:bold;margin:8px 0}\
 a.card{color:#222;text-decoration:none}a.card:hover{border-color:#1f4e79}td.n{text-align:right}td.hot a{color:#b00;font-weight:bold}\
-td.ours{color:#666}.overdue-mark{color:#b00;font-weight:bold}dl.defs{font-size:12px;color:#555;margin:0 0 16px}\
+td.ours{color:#666}td.date{white-space:nowrap}td.why{min-width:9em}.overdue-mark{color:#b00;font-weight:bold}dl.defs{font-size:12px;color:#555;margin:0 0 16px}\
 dl.defs dt{display:inline;font-weight:bold}dl.defs dd{display:inline;margin:0 12px 0 4px}\
 .scroll{overflow-x:auto;max-width:100%}.tables{display:flex;flex-wrap:wrap;gap:16px}.tables h3{font-size:14px;margin:4px 0}td{min-width:3.5em}td:first-child{white-space:nowrap}.pager{margin:8px 0}.pager a{margin-right:12px}\
 form.stack input:not([type=radio]):not([type=checkbox]),form.stack select,form.stack textarea{display:block;width:100%;max-width:600px;margin-top:2px;padding:4px;box-sizing:border-box}";

@@ -239,7 +239,7 @@ pub async fn problems_page(
             div class="scroll" {
                 table id="returned" {
                     (header_row(&[
-                        "部门", "信息类别", "主体名称", "业务主键", "退回平台", "退回原因", "处理建议", "退回日期", "补正期限", "来源",
+                        "部门", "信息类别", "主体名称", "业务主键", "补正期限", "退回平台", "退回原因", "处理建议", "退回日期", "来源",
                     ]))
                     @for r in &p.returned { (returned_row(r)) }
                 }
@@ -301,17 +301,17 @@ fn returned_row(r: &ReturnedLine) -> Markup {
             td { (r.item_name) }
             td { (r.subject_name.as_deref().unwrap_or("—")) }
             td { a href={ "/records/" (r.record_id) } { (lists::key_text(&r.business_key)) } }
-            td { (r.platforms.join("、")) }
-            td { @if let Some(rule) = &r.rule { "〔规则 " (rule) "〕" } (r.reason) }
-            td { (r.advice) }
-            td { (r.returned_on) }
-            td {
+            td class="date" {
                 @match (&r.correct_by, r.correction_overdue) {
-                    (Some(d), true) => { (d) " " span class="overdue-mark" { "已超期" } },
+                    (Some(d), true) => { (d) br; span class="overdue-mark" { "已超期" } },
                     (Some(d), false) => (d),
                     (None, _) => "—",
                 }
             }
+            td { (r.platforms.join("、")) }
+            td class="why" { @if let Some(rule) = &r.rule { "〔规则 " (rule) "〕" } (r.reason) }
+            td class="why" { (r.advice) }
+            td class="date" { (r.returned_on) }
             td { (r.source_file) "（第 " (r.source_line) " 行）" }
         }
     }
