@@ -394,9 +394,9 @@ fn list_row(l: &DeadlineLine, disputed: bool) -> Markup {
             td { (l.item_name) }
             td { (l.subject_name.as_deref().unwrap_or("—")) }
             td { a href={ "/records/" (r.id) } { (key_text(&r.business_key)) } }
-            td { (r.decision_date.as_deref().unwrap_or("")) }
+            td class="date" { (r.decision_date.as_deref().unwrap_or("")) }
             td { (r.deadline.as_deref().unwrap_or("")) @if r.provisional { "（临时）" } }
-            td { (r.reported_on.as_deref().unwrap_or("")) }
+            td class="date" { (r.reported_on.as_deref().unwrap_or("")) }
             td { (days(l)) }
             td { (l.status_zh) @if disputed { "（异议处理中）" } }
             td { (l.cause_zh.as_deref().unwrap_or("")) }

@@ -181,7 +181,7 @@ fn decisions(
                         td { (department_name(settings, &r.department)) }
                         td { (item_name(settings, &r.item)) }
                         td { (key_text(&r.key)) }
-                        td { (r.decision_date) }
+                        td class="date" { (r.decision_date) }
                         td {
                             @if let Some(id) = r.record_id {
                                 a href={ "/records/" (id) } { "查看记录" }

@@ -392,7 +392,7 @@ fn case_row(d: &Detail, o: &ObjectionRow) -> Markup {
             td { (d.summary.due) }
             td class=[late.then_some("err")] { (d.deadline_status) }
             td { (status_zh(&o.status)) }
-            td { (o.answered_on.as_deref().unwrap_or("")) }
+            td class="date" { (o.answered_on.as_deref().unwrap_or("")) }
         }
     }
 }

@@ -69,14 +69,14 @@ fn table(id: &str, rows: &[&Listing]) -> Markup {
                 tr {
                     td { a href={ "/records/" (l.id) } { (l.wsh.as_deref().unwrap_or("—")) } }
                     td { (l.subject.as_deref().unwrap_or("—")) }
-                    td { (l.decided) }
+                    td class="date" { (l.decided) }
                     td { (l.regime) }
                     td { (class(l)) }
                     td { (l.sector.as_deref().unwrap_or("—")) }
-                    td { (l.min_end) }
-                    td { (l.max_end) }
-                    td { (date(l.department_end)) }
-                    td { (date(l.planned_end)) }
+                    td class="date" { (l.min_end) }
+                    td class="date" { (l.max_end) }
+                    td class="date" { (date(l.department_end)) }
+                    td class="date" { (date(l.planned_end)) }
                     td { (l.status.zh()) }
                 }
             }

@@ -498,7 +498,7 @@ pub async fn record_page(
                         td { (settings.destination_title(&x.destination)) }
                         td { (x.version) }
                         td { (glossary::field_names_in(&x.reason, &names)) }
-                        td { (x.returned_on) }
+                        td class="date" { (x.returned_on) }
                         td { (x.closed_at.as_deref().map_or_else(|| "未关闭".to_string(), glossary::local_time)) }
                     }
                 }

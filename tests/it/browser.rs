@@ -411,7 +411,8 @@ async fn browse(
     // A wrong password is refused with a message in Chinese.
     browser.type_into("input[name=name]", "ops").await;
     browser.type_into("input[name=password]", "wrong").await;
-    browser.click("form.login button[type=submit]").await;
+    // Waits for the answer's page: read at once, the text could still be the form's.
+    browser.submit("form.login button[type=submit]").await;
     let text = browser.visible_text().await;
     assert!(text.contains("用户名或密码错误"), "{text}");
     browser.screenshot(&shots.join("login-refused.png")).await;
