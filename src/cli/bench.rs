@@ -18,6 +18,7 @@ use credit_gateway::store::scratch;
 
 mod cgroup;
 mod compare;
+mod freshness;
 mod hostile;
 mod soak;
 mod subjects;
@@ -61,6 +62,15 @@ pub enum BenchCommand {
         /// subject-library pre-check (compare with a run without it).
         #[arg(long)]
         precheck: bool,
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
+    /// A generated 行政处罚 CSV dropped into the market-penalties inbox of a real `run` daemon
+    /// (settling 1 s) pushing to the sandbox platform: the seconds until every valid row is
+    /// accepted there, against the one-shot ingest of the same file in the same run.
+    Freshness {
+        #[arg(long, default_value_t = 200_000)]
+        rows: u64,
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
@@ -192,6 +202,7 @@ pub async fn run(config: &Path, clock: &Clock, command: BenchCommand) -> anyhow:
         BenchCommand::Idle { seconds, workdir } => bench_idle(config, clock, seconds, workdir).await,
         BenchCommand::Hostile { workdir } => hostile::bench_hostile(config, workdir).await,
         BenchCommand::Soak { minutes, workdir } => soak::bench_soak(config, minutes, workdir).await,
+        BenchCommand::Freshness { rows, workdir } => freshness::bench_freshness(config, clock, rows, workdir).await,
         BenchCommand::Scale { rows, instances, database, batch, cpu_quota, workdir } => {
             bench_scale(config, clock, rows, &instances, &database, batch, cpu_quota, workdir).await
         }
