@@ -774,6 +774,21 @@ async fn minimal_client(store: &Store, url: &str, batch: usize) -> anyhow::Resul
     Ok((accepted, t.elapsed().as_secs_f64()))
 }
 
+/// A `run` daemon of the installation `gateway` in a process of its own, quiet, on its own
+/// store (not one an environment variable names).
+fn run_daemon(gateway: &Path) -> anyhow::Result<std::process::Child> {
+    std::process::Command::new(std::env::current_exe()?)
+        .arg("--config")
+        .arg(gateway)
+        .arg("run")
+        .env("RUST_LOG", "error")
+        .env_remove("CREDIT_GATEWAY_DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("starting the daemon")
+}
+
 /// The sandbox platform in a process of its own on a free port: (process, port).
 fn sandbox_platform(config: &Path) -> anyhow::Result<(std::process::Child, u16)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();

@@ -63,12 +63,8 @@ async fn freshness(
     let db = dir.join("freshness-ingest.db");
     let url = format!("sqlite://{}", db.display());
     let store = Store::connect(&url).await?;
-    let opts = IngestOptions {
-        report_path: Some(dir.join("freshness.errors.csv")),
-        progress: false,
-        clock: clock.clone(),
-        source: None,
-    };
+    let report_path = Some(dir.join("freshness.errors.csv"));
+    let opts = IngestOptions { report_path, progress: false, clock: clock.clone(), source: None };
     let t = Instant::now();
     let summary = ingest_file(&settings, &store, "market-penalties", file, &opts).await;
     let ingest_seconds = t.elapsed().as_secs_f64();
@@ -92,18 +88,7 @@ async fn freshness(
     let staged = install.join("staged.csv");
     std::fs::copy(file, &staged)?;
 
-    let daemon = Daemon(
-        std::process::Command::new(std::env::current_exe()?)
-            .arg("--config")
-            .arg(&gateway)
-            .arg("run")
-            .env("RUST_LOG", "error")
-            .env_remove("CREDIT_GATEWAY_DATABASE_URL")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .context("starting the daemon")?,
-    );
+    let daemon = Daemon(super::run_daemon(&gateway)?);
     // Up once its store is made and its connector has looked at the empty inbox.
     let started = Instant::now();
     while !install.join("data/gateway.db").exists() {

@@ -56,17 +56,7 @@ struct Daemon {
 
 impl Daemon {
     fn start(&mut self) -> anyhow::Result<()> {
-        let child = std::process::Command::new(std::env::current_exe()?)
-            .arg("--config")
-            .arg(&self.gateway)
-            .arg("run")
-            .env("RUST_LOG", "error")
-            .env_remove("CREDIT_GATEWAY_DATABASE_URL")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .context("starting the daemon")?;
-        self.child = Some(child);
+        self.child = Some(super::run_daemon(&self.gateway)?);
         self.started += 1;
         Ok(())
     }
