@@ -662,7 +662,6 @@ impl Publicity {
         RowAction::Store(self.compute(rule, values, publish_minor, problems).map(|b| PublicityColumns {
             block: b.encode(),
             planned_end: b.planned_end.map(crate::iso_date::format),
-            planned_end_month: b.planned_end.map(|d| d.year() * 100 + d.month() as i32),
             held: b.held,
         }))
     }

@@ -44,10 +44,18 @@ pub struct PublicityColumns {
     pub block: String,
     /// The planned end, `YYYY-MM-DD`; None when held back.
     pub planned_end: Option<String>,
-    /// The planned end's month as a number (202705), the key of the daily pass's index.
-    pub planned_end_month: Option<i32>,
     /// A minor penalty not published.
     pub held: bool,
+}
+
+impl PublicityColumns {
+    /// The planned end's month as a number (202705 for 2027-05-…), the key of the daily pass's
+    /// index, read from the planned end.
+    pub fn planned_end_month(&self) -> Option<i32> {
+        let end = self.planned_end.as_deref()?;
+        let digits = |r: std::ops::Range<usize>| end.get(r)?.parse::<i32>().ok();
+        Some(digits(0..4)? * 100 + digits(5..7)?)
+    }
 }
 
 /// Builds the stored form of a valid row. `values` holds one entry per item field.
@@ -170,6 +178,15 @@ fn push_json_str(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_planned_end_month_is_read_from_the_planned_end() {
+        let columns =
+            |end: Option<&str>| PublicityColumns { planned_end: end.map(str::to_string), ..Default::default() };
+        assert_eq!(columns(Some("2027-05-31")).planned_end_month(), Some(202705));
+        assert_eq!(columns(Some("2026-12-01")).planned_end_month(), Some(202612));
+        assert_eq!(columns(None).planned_end_month(), None);
+    }
 
     #[test]
     fn the_decision_key_leaves_the_subject_out() {

@@ -385,7 +385,7 @@ impl RecordWriter {
                         .bind(p)
                         .bind(r.publicity.as_ref().map(|x| x.block.as_str()))
                         .bind(r.publicity.as_ref().and_then(|x| x.planned_end.as_deref()))
-                        .bind(r.publicity.as_ref().and_then(|x| x.planned_end_month))
+                        .bind(r.publicity.as_ref().and_then(|x| x.planned_end_month()))
                         .bind(r.publicity.as_ref().is_some_and(|x| x.held) as i64)
                         .bind(&r.decision_key)
                         .bind(i32::from(r.backfill));
@@ -415,7 +415,7 @@ impl RecordWriter {
                 for r in chunk {
                     blocks.push(r.publicity.as_ref().map(|x| x.block.as_str()));
                     ends.push(r.publicity.as_ref().and_then(|x| x.planned_end.as_deref()));
-                    end_months.push(r.publicity.as_ref().and_then(|x| x.planned_end_month));
+                    end_months.push(r.publicity.as_ref().and_then(|x| x.planned_end_month()));
                     held.push(r.publicity.as_ref().is_some_and(|x| x.held) as i64);
                     decisions.push(r.decision_key.as_deref());
                     backfills.push(i32::from(r.backfill));
