@@ -1226,8 +1226,9 @@ async fn bench_web(
 
     // The list pages each 总览 figure links to (rows read every time; a total slower than
     // 50 ms to count, or of 100,000 records or more, is kept 10 s, so the first request,
-    // reported apart, pays the count), deep pages by offset and by keyset (what 下一页 links
-    // to), and searches as people type them:
+    // reported apart, pays the count), the other orders of 全部, the deepest page by offset
+    // (`lists::MAX_OFFSET`) and pages in the middle by keyset (what 下一页 links to), and
+    // searches as people type them:
     // a whole credit code, part of a name, a 文书号, and an odd fragment (the city's code
     // prefix, which nearly every record's code shares), one request after another.
     let api = |path: String| {
@@ -1238,8 +1239,16 @@ async fn bench_web(
             Ok::<_, anyhow::Error>(r.json::<serde_json::Value>().await?)
         }
     };
-    let middle = api(format!("/api/v1/deadlines?offset={}&limit=2", records / 2)).await?;
+    // Keys in the middle of the lists, as 下一页 links there: by a jump to a deadline half-way.
+    let half = first + chrono::Days::new(715 / 2);
+    let middle = api(format!("/api/v1/deadlines?after={half}_0&limit=2")).await?;
     let key = middle["next_after"].as_str().context("no next_after in the middle of the list")?.to_string();
+    let middle = api(format!("/api/v1/deadlines?status=all&after={half}_0&limit=2")).await?;
+    let all_key = middle["next_after"].as_str().context("no next_after in the middle of 全部")?.to_string();
+    // The figures' links: the 总览 cards (this month's 迟报), a department's cells on 总览 and
+    // its month cells on 部门 (a month of decisions in the middle of the file).
+    let month = today.format("%Y-%m");
+    let decided = half.format("%Y-%m");
     // The searches' words come from a firm's row (a natural person's has no credit code).
     let rows = api("/api/v1/deadlines?limit=100".to_string()).await?;
     let firm =
@@ -1248,15 +1257,25 @@ async fn bench_web(
     let code = first["credit_code"].as_str().unwrap_or_default().to_string();
     let name: String = first["subject_name"].as_str().unwrap_or_default().chars().skip(3).take(4).collect();
     let number = first["business_key"].as_str().unwrap_or_default().split('\u{1f}').next().unwrap_or("").to_string();
+    let department = first["department"].as_str().context("no department in the row")?.to_string();
     let enc = |s: &str| s.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
     let mut lists = serde_json::Map::new();
     for path in [
         "/deadlines".to_string(),
         "/deadlines?status=overdue".to_string(),
         "/deadlines?status=overdue&cause=department".to_string(),
-        "/deadlines?status=all&offset=500000".to_string(),
-        format!("/deadlines?offset={}", records / 2),
+        "/deadlines?status=due_soon".to_string(),
+        format!("/deadlines?status=reported_late&reported_month={month}"),
+        "/deadlines?status=all".to_string(),
+        format!("/deadlines?department={department}&status=all"),
+        format!("/deadlines?department={department}&status=all&decision_month={decided}"),
+        "/deadlines?status=all&sort=-deadline".to_string(),
+        "/deadlines?status=all&sort=decision_date".to_string(),
+        "/deadlines?status=all&sort=department".to_string(),
+        format!("/deadlines?offset={}", credit_gateway::web::lists::MAX_OFFSET),
+        format!("/deadlines?status=all&offset={}", credit_gateway::web::lists::MAX_OFFSET),
         format!("/deadlines?after={key}"),
+        format!("/deadlines?status=all&after={all_key}"),
         format!("/deadlines?status=all&q={}", enc(&code)),
         format!("/deadlines?status=all&q={}", enc(&name)),
         format!("/deadlines?status=all&q={}", enc(&number)),

@@ -2,8 +2,8 @@
 //! query that reads one page and the true total. The WHERE clause holds only the conditions a
 //! filter asks for, so a count over the open records reads the open-deadline index alone; a
 //! page deep in the list is found by keyset (`after` the last row's deadline and id) on the
-//! same index; a search reads the subject links and the business keys' index, not every
-//! record's content.
+//! same index, or on `records_by_deadline` for lists that are not only open records; a search
+//! reads the subject links and the business keys' index, not every record's content.
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -38,6 +38,13 @@ pub struct ListFilter {
     pub after: Option<ListKey>,
     pub offset: i64,
     pub limit: i64,
+}
+
+impl ListFilter {
+    /// The search asked for, trimmed; `None` for none or only spaces.
+    fn search(&self) -> Option<&str> {
+        self.search.as_deref().map(str::trim).filter(|q| !q.is_empty())
+    }
 }
 
 /// The order of a list: by deadline (the default: the most overdue first), by decision date or
@@ -98,22 +105,19 @@ impl ListOrder {
         }
     }
 
-    /// The ORDER BY clause; the id last, so that paging is stable. Records without a deadline
-    /// come last either way; where a filter has none of them, the plain deadline order lets the
-    /// open-deadline index serve it without a sort (either way round).
-    fn sql(self, status: ListStatus) -> &'static str {
-        let may_lack_deadline = matches!(status, ListStatus::All | ListStatus::One(Status::Untracked));
-        match self {
-            ListOrder::Deadline if may_lack_deadline => "CASE WHEN deadline IS NULL THEN 1 ELSE 0 END, deadline, id",
-            ListOrder::Deadline => "deadline, id",
-            ListOrder::DeadlineDesc if may_lack_deadline => {
-                "CASE WHEN deadline IS NULL THEN 1 ELSE 0 END, deadline DESC, id DESC"
-            }
-            ListOrder::DeadlineDesc => "deadline DESC, id DESC",
-            ListOrder::DecisionDate => "decision_date, id",
-            ListOrder::DecisionDateDesc => "decision_date DESC, id DESC",
-            ListOrder::Department => "department, deadline, id",
-            ListOrder::DepartmentDesc => "department DESC, deadline, id",
+    /// The ORDER BY clause of a page's `part`; the id last, so that paging is stable. In a
+    /// deadline order the records without a deadline come last either way (the part after the
+    /// others, by id).
+    fn sql(self, part: Part) -> &'static str {
+        match (self, part) {
+            (ListOrder::Deadline, Part::WithoutDeadline) => "id",
+            (ListOrder::Deadline, _) => "deadline, id",
+            (ListOrder::DeadlineDesc, Part::WithoutDeadline) => "id DESC",
+            (ListOrder::DeadlineDesc, _) => "deadline DESC, id DESC",
+            (ListOrder::DecisionDate, _) => "decision_date, id",
+            (ListOrder::DecisionDateDesc, _) => "decision_date DESC, id DESC",
+            (ListOrder::Department, _) => "department, deadline, id",
+            (ListOrder::DepartmentDesc, _) => "department DESC, deadline, id",
         }
     }
 }
@@ -182,6 +186,11 @@ impl ListStatus {
             ListStatus::Backfilled => "backfilled",
             ListStatus::One(s) => s.as_str(),
         }
+    }
+
+    /// Whether the list may hold records without a deadline.
+    fn may_lack_deadline(self) -> bool {
+        matches!(self, ListStatus::All | ListStatus::One(Status::Untracked))
     }
 
     /// The condition, with `$1` today. On time and late leave 补报 out, as their figures do.
@@ -264,28 +273,94 @@ impl ListOrder {
         matches!(self, ListOrder::Deadline | ListOrder::DeadlineDesc)
     }
 
-    /// The rows after `key` in this order, as `sql` sorts them (records without a deadline
-    /// last); `None` for an order without keyset paging.
-    fn after_sql(self, status: ListStatus, key: &ListKey, args: &mut Args) -> Option<String> {
-        let may_lack_deadline = matches!(status, ListStatus::All | ListStatus::One(Status::Untracked));
+    /// The rows of `part` after `key` in this order, as `sql` sorts them; `None` for an order
+    /// without keyset paging, or where every row of the part comes after the key.
+    fn after_sql(self, part: Part, key: &ListKey, args: &mut Args) -> Option<String> {
         let (later, next) = match self {
             ListOrder::Deadline => (">", ">"),
             ListOrder::DeadlineDesc => ("<", "<"),
             _ => return None,
         };
-        let id = args.int(key.id);
-        Some(match &key.deadline {
-            None => format!("deadline IS NULL AND id {next} {id}"),
-            Some(d) => {
-                let d = args.text(d.clone());
-                if may_lack_deadline {
-                    format!("(deadline IS NULL OR deadline {later} {d} OR (deadline = {d} AND id {next} {id}))")
-                } else {
-                    // A range the deadline index reads from the key on.
-                    format!("deadline {later}= {d} AND (deadline {later} {d} OR id {next} {id})")
-                }
+        match (&key.deadline, part) {
+            (Some(_), Part::WithoutDeadline) => None,
+            (Some(d), _) => {
+                let (d, id) = (args.text(d.clone()), args.int(key.id));
+                // A range the deadline indexes read from the key on.
+                Some(format!("deadline {later}= {d} AND (deadline {later} {d} OR id {next} {id})"))
             }
-        })
+            (None, Part::WithoutDeadline) => Some(format!("id {next} {}", args.int(key.id))),
+            // After a row without a deadline, none with one follows.
+            (None, _) => Some("1 = 0".to_string()),
+        }
+    }
+}
+
+/// The part of a list a statement reads: all of it, or in a deadline order, the records with a
+/// deadline and then those without (see `Store::record_page`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Whole,
+    WithDeadline,
+    WithoutDeadline,
+}
+
+/// A search finding at least this many records is broad (see [`SearchForm`]).
+const BROAD_SEARCH: i64 = 2_000;
+
+/// How a search is written into a list's WHERE clause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SearchForm {
+    /// `id IN (…)`: the matching records' ids gathered first, then read by id: for a count, and
+    /// for a page of a narrow search (a sort of a few hundred rows).
+    Gathered,
+    /// Each record tested (its links probed by record) as the order's index walks by: for a page
+    /// of a broad search, whose first rows come long before all its matches could be gathered
+    /// and sorted (`q=91340600`, about 119,000 of 1,000,000 records: 210 ms gathered, 4 ms tested).
+    Tested,
+}
+
+/// A search's conditions (see `Store::search`): on a subject link's code, on the record's
+/// business key, and on the content of records not linked yet.
+#[derive(Debug, Default)]
+struct Search {
+    subjects: Vec<String>,
+    keyed: Option<String>,
+    unlinked: String,
+}
+
+impl Search {
+    fn sql(&self, form: SearchForm) -> String {
+        match form {
+            SearchForm::Gathered => {
+                // `source || ''`: a condition no index serves, so each range is read on the
+                // primary key (subject_code, …). With `source = 'record'` SQLite, knowing no
+                // statistics, took the index by record for that equality and read all of its
+                // million entries (159 ms for a whole credit code at 1,000,000 records, 2 ms on
+                // the key).
+                let mut found: Vec<String> = self
+                    .subjects
+                    .iter()
+                    .map(|c| format!("SELECT record_id FROM subject_records WHERE {c} AND source || '' = 'record'"))
+                    .collect();
+                found.extend(self.keyed.iter().map(|c| format!("SELECT id FROM records WHERE {c}")));
+                found.push(format!("SELECT id FROM records WHERE {}", self.unlinked));
+                format!("id IN ({})", found.join(" UNION ALL "))
+            }
+            SearchForm::Tested => {
+                let mut any = Vec::new();
+                if !self.subjects.is_empty() {
+                    let codes: Vec<String> = self.subjects.iter().map(|c| format!("({c})")).collect();
+                    any.push(format!(
+                        "EXISTS (SELECT 1 FROM subject_records WHERE source = 'record' AND record_id = records.id \
+                         AND ({}))",
+                        codes.join(" OR ")
+                    ));
+                }
+                any.extend(self.keyed.iter().map(|c| format!("({c})")));
+                any.push(format!("({})", self.unlinked));
+                format!("({})", any.join(" OR "))
+            }
+        }
     }
 }
 
@@ -331,8 +406,9 @@ macro_rules! bound {
 impl Store {
     /// The WHERE clause of `f`: only the conditions it asks for, so that an index holding
     /// those columns answers alone. A record repeating a stored decision under another key
-    /// (`duplicate`) is left out, as the figures count it once.
-    async fn list_where(&self, f: &ListFilter, args: &mut Args) -> Result<String, StoreError> {
+    /// (`duplicate`) is left out, as the figures count it once. A search is written as `form`
+    /// says (see [`SearchForm`]).
+    async fn list_where(&self, f: &ListFilter, args: &mut Args, form: SearchForm) -> Result<String, StoreError> {
         let mut w = vec![format!("$1 IS NOT NULL AND ({}) AND duplicate = 0", f.status.sql())];
         if let Some(d) = &f.department {
             w.push(format!("department = {}", args.text(d.clone())));
@@ -351,8 +427,8 @@ impl Store {
             let any: Vec<String> = f.causes.iter().map(|c| format!("({})", c.sql())).collect();
             w.push(format!("reported_on IS NULL AND deadline < $1 AND ({})", any.join(" OR ")));
         }
-        if let Some(q) = f.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            w.push(self.search_sql(q, f.item.as_deref(), args).await?);
+        if let Some(q) = f.search() {
+            w.push(self.search(q, f.item.as_deref(), args).await?.sql(form));
         }
         if let Some((key, value)) = &f.field_value {
             // Stored content is compact JSON, so `"KEY":"VALUE"` is the field holding exactly
@@ -364,34 +440,23 @@ impl Store {
         Ok(w.join(" AND "))
     }
 
-    /// The records a search finds, as an `id IN (…)` condition: those of the subjects whose
-    /// credit code starts with the query (`subject::code_query`), of the natural person a whole
-    /// ID number names, and of the subjects one of whose names holds it (folded as
-    /// `subject::search_key`; on SQLite through the names' trigram index from three
-    /// characters), and the records whose business key starts with it (the 文书号, on the key's
-    /// unique index); records the link pass has not reached yet are searched in their key and
-    /// content as before. So a fragment from inside a 文书号 or a code, or of other text of the
-    /// record, finds only records not yet linked.
-    async fn search_sql(&self, q: &str, item: Option<&str>, args: &mut Args) -> Result<String, StoreError> {
-        let mut found = Vec::new();
+    /// What a search finds: the records of the subjects whose credit code starts with the query
+    /// (`subject::code_query`), of the natural person a whole ID number names, and of the
+    /// subjects one of whose names holds it (folded as `subject::search_key`; on SQLite through
+    /// the names' trigram index from three characters), and the records whose business key
+    /// starts with it (the 文书号, on the key's unique index); records the link pass has not
+    /// reached yet are searched in their key and content as before. So a fragment from inside a
+    /// 文书号 or a code, or of other text of the record, finds only records not yet linked.
+    async fn search(&self, q: &str, item: Option<&str>, args: &mut Args) -> Result<Search, StoreError> {
+        let mut s = Search::default();
         if let Some(code) = crate::subject::code_query(q) {
             let (from, to) = (args.text(code.clone()), args.text(format!("{code}\u{7f}")));
-            // `source || ''`: a condition no index serves, so the range is read on the primary key
-            // (subject_code, …). With `source = 'record'` SQLite, knowing no statistics, took the
-            // index by record for that equality and read all of its million entries (159 ms for
-            // a whole credit code at 1,000,000 records, 2 ms on the key).
-            found.push(format!(
-                "SELECT record_id FROM subject_records WHERE subject_code >= {from} AND subject_code < {to} \
-                 AND source || '' = 'record'"
-            ));
+            s.subjects.push(format!("subject_code >= {from} AND subject_code < {to}"));
         }
         if crate::ids::IdNumber::parse(q).is_ok()
             && let Some(person) = self.person_key().await?.subject(q)
         {
-            found.push(format!(
-                "SELECT record_id FROM subject_records WHERE subject_code = {} AND source = 'record'",
-                args.text(person)
-            ));
+            s.subjects.push(format!("subject_code = {}", args.text(person)));
         }
         let key = crate::subject::search_key(q);
         if !key.is_empty() {
@@ -408,9 +473,7 @@ impl Store {
                     args.text(crate::subject::like_anywhere(&key))
                 ),
             };
-            found.push(format!(
-                "SELECT record_id FROM subject_records WHERE subject_code IN ({names}) AND source = 'record'"
-            ));
+            s.subjects.push(format!("subject_code IN ({names})"));
         }
         let items = match item {
             Some(i) => vec![i.to_string()],
@@ -419,17 +482,37 @@ impl Store {
         if !items.is_empty() {
             let items: Vec<String> = items.into_iter().map(|i| args.text(i)).collect();
             let (from, to) = (args.text(q.to_string()), args.text(format!("{q}\u{10FFFF}")));
-            found.push(format!(
-                "SELECT id FROM records WHERE item IN ({}) AND business_key >= {from} AND business_key < {to}",
-                items.join(", ")
-            ));
+            s.keyed =
+                Some(format!("item IN ({}) AND business_key >= {from} AND business_key < {to}", items.join(", ")));
         }
         let pattern = args.text(contains_pattern(q));
-        found.push(format!(
-            "SELECT id FROM records WHERE id > (SELECT last_id FROM subject_link_state WHERE source = 'record') \
+        s.unlinked = format!(
+            "id > (SELECT last_id FROM subject_link_state WHERE source = 'record') \
              AND (business_key LIKE {pattern} ESCAPE '\\' OR content LIKE {pattern} ESCAPE '\\')"
-        ));
-        Ok(format!("id IN ({})", found.join(" UNION ALL ")))
+        );
+        Ok(s)
+    }
+
+    /// Whether a search finds at least [`BROAD_SEARCH`] records, read from at most that many
+    /// links and keys of each kind (a millisecond or two).
+    async fn search_is_broad(&self, today: NaiveDate, f: &ListFilter) -> Result<bool, StoreError> {
+        let Some(q) = f.search() else { return Ok(false) };
+        let mut args = Args::new(today);
+        let s = self.search(q, f.item.as_deref(), &mut args).await?;
+        let limit = args.int(BROAD_SEARCH);
+        let mut parts: Vec<String> = s
+            .subjects
+            .iter()
+            .map(|c| format!("SELECT 1 FROM subject_records WHERE {c} AND source || '' = 'record' LIMIT {limit}"))
+            .collect();
+        parts.extend(s.keyed.iter().map(|c| format!("SELECT 1 FROM records WHERE {c} LIMIT {limit}")));
+        if parts.is_empty() {
+            return Ok(false);
+        }
+        let sum: Vec<String> = parts.iter().map(|p| format!("(SELECT COUNT(*) FROM ({p}) AS p)")).collect();
+        let sql = format!("SELECT $1 IS NOT NULL, {} ", sum.join(" + "));
+        let found: i64 = on_pool!(self.db(), pool => bound!(sqlx::query(&sql), args).fetch_one(pool).await?.get(1));
+        Ok(found >= BROAD_SEARCH)
     }
 
     /// The items records are stored under, each once (a skip scan of the key's index).
@@ -442,25 +525,87 @@ impl Store {
 
     /// How many records the filter finds (its order, key and window aside).
     pub async fn record_count(&self, today: NaiveDate, f: &ListFilter) -> Result<i64, StoreError> {
+        self.count_part(today, f, Part::Whole).await
+    }
+
+    async fn count_part(&self, today: NaiveDate, f: &ListFilter, part: Part) -> Result<i64, StoreError> {
         let mut args = Args::new(today);
-        let w = self.list_where(f, &mut args).await?;
+        let mut w = self.list_where(f, &mut args, SearchForm::Gathered).await?;
+        if part == Part::WithDeadline {
+            w = format!("{w} AND deadline IS NOT NULL");
+            if let Some(after) = f.after.as_ref().and_then(|key| f.order.after_sql(part, key, &mut args)) {
+                w = format!("{w} AND {after}");
+            }
+        }
         let sql = format!("SELECT COUNT(*) FROM records WHERE {w}");
         Ok(on_pool!(self.db(), pool => bound!(sqlx::query_scalar(&sql), args).fetch_one(pool).await?))
     }
 
     /// One page of the records list: `limit` rows after `f.after` (when the order allows it)
-    /// and `offset` more. The page's ids are chosen first, sorting only what the order needs: a
-    /// sort that carried each record's content held hundreds of megabytes for a page deep in a
-    /// million records.
+    /// and `offset` more. In a deadline order a list that may hold records without a deadline
+    /// (全部, 不跟踪) is read in two parts, those with a deadline (on `records_by_deadline`, or
+    /// the open-deadline index) and then those without, by id: one index serves each part in
+    /// order, where a single `ORDER BY` putting the records without a deadline last sorted every
+    /// record (170 ms for the first page of 全部 at 1,000,000 records).
     pub async fn record_page(&self, today: NaiveDate, f: &ListFilter) -> Result<Vec<ListRow>, StoreError> {
+        let limit = f.limit.max(1);
+        let offset = f.offset.max(0);
+        // A broad search is tested record by record along the order's index, when one serves it.
+        let form = if f.order != ListOrder::Department
+            && f.order != ListOrder::DepartmentDesc
+            && self.search_is_broad(today, f).await?
+        {
+            SearchForm::Tested
+        } else {
+            SearchForm::Gathered
+        };
+        if !(f.order.keyset() && f.status.may_lack_deadline()) {
+            return self.page_part(today, f, Part::Whole, form, offset, limit).await;
+        }
+        let after_undated = f.after.as_ref().is_some_and(|k| k.deadline.is_none());
+        let (mut rows, mut offset) = (Vec::new(), offset);
+        if !after_undated && f.status != ListStatus::One(Status::Untracked) {
+            rows = self.page_part(today, f, Part::WithDeadline, form, offset, limit).await?;
+            if rows.len() as i64 >= limit {
+                return Ok(rows);
+            }
+            // The page runs on into the records without a deadline; the offset was used up
+            // among those with one unless this part had no row on the page.
+            offset = match rows.is_empty() && offset > 0 {
+                true => (offset - self.count_part(today, f, Part::WithDeadline).await?).max(0),
+                false => 0,
+            };
+        }
+        let rest = limit - rows.len() as i64;
+        rows.extend(self.page_part(today, f, Part::WithoutDeadline, form, offset, rest).await?);
+        Ok(rows)
+    }
+
+    /// The rows of one part of a page (see [`Part`]); the page's ids are chosen first, sorting
+    /// only what the order needs: a sort that carried each record's content held hundreds of
+    /// megabytes for a page deep in a million records.
+    async fn page_part(
+        &self,
+        today: NaiveDate,
+        f: &ListFilter,
+        part: Part,
+        form: SearchForm,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<ListRow>, StoreError> {
         let mut args = Args::new(today);
-        let mut w = self.list_where(f, &mut args).await?;
-        if let Some(after) = f.after.as_ref().and_then(|key| f.order.after_sql(f.status, key, &mut args)) {
+        let mut w = self.list_where(f, &mut args, form).await?;
+        match part {
+            Part::Whole => {}
+            Part::WithDeadline => w = format!("{w} AND deadline IS NOT NULL"),
+            Part::WithoutDeadline => w = format!("{w} AND deadline IS NULL"),
+        }
+        if let Some(after) = f.after.as_ref().and_then(|key| f.order.after_sql(part, key, &mut args)) {
             w = format!("{w} AND {after}");
         }
-        let (limit, offset) = (args.int(f.limit.max(1)), args.int(f.offset.max(0)));
+        let (limit, offset) = (args.int(limit), args.int(offset));
         let push = Cause::Push.sql();
-        let order = f.order.sql(f.status);
+        let order = f.order.sql(part);
         let sql = format!(
             "SELECT id, department, item, business_key, decision_date, deadline, deadline_provisional, reported_on, \
              CASE WHEN deadline IS NULL THEN 'untracked' WHEN reported_on IS NOT NULL AND reported_on <= deadline \
@@ -509,12 +654,138 @@ mod tests {
         let store = Store::open_sqlite(&dir.path().join("g.db")).await.unwrap();
         let Db::Sqlite(pool) = store.db() else { unreachable!("a SQLite store") };
         let mut args = Args::new(NaiveDate::from_ymd_opt(2026, 12, 7).unwrap());
-        let w = store.search_sql("91340602MA4GENLH0P", Some("CF"), &mut args).await.unwrap();
+        let w = store.search("91340602MA4GENLH0P", Some("CF"), &mut args).await.unwrap().sql(SearchForm::Gathered);
         let sql = format!("EXPLAIN QUERY PLAN SELECT COUNT(*) FROM records WHERE {w}");
         let rows = bound!(sqlx::query_as::<_, (i64, i64, i64, String)>(&sql), args).fetch_all(pool).await.unwrap();
         let detail: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
         assert!(detail.iter().any(|d| d.contains("subject_records USING PRIMARY KEY (subject_code>?")), "{detail:?}");
         assert!(!detail.iter().any(|d| d.contains("subject_records_by_record")), "{detail:?}");
+    }
+
+    /// 5,000 records, every tenth without a deadline, the even ones linked to a code starting
+    /// 91340600 (a broad search) and number 7 to its own code (a narrow one).
+    async fn broad_store(dir: &std::path::Path) -> Store {
+        let store = Store::open_sqlite(&dir.join("g.db")).await.unwrap();
+        let Db::Sqlite(pool) = store.db() else { unreachable!("a SQLite store") };
+        for sql in [
+            "INSERT INTO ingest_runs (id, connector, department, item, source, status, started_at) \
+             VALUES (1, 'c', 'd', 'CF', 'f', 'done', '2026-01-01T00:00:00Z')",
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
+             INSERT INTO records (id, item, business_key, department, version, content_hash, content, decision_date, \
+             ingest_run_id, source_line, created_at, updated_at, deadline, due_soon_from) \
+             SELECT i, 'CF', 'K' || i, 'd' || (i % 3), 1, '', '{}', '2025-12-01', 1, i, '', '', \
+             CASE WHEN i % 10 = 0 THEN NULL ELSE date('2026-01-01', '+' || (i * 7 % 40) || ' days') END, '2026-01-01' FROM n",
+            "INSERT INTO subject_records (subject_code, source, record_id) \
+             SELECT '91340600MA' || printf('%08d', id), 'record', id FROM records WHERE id % 2 = 0",
+            "INSERT INTO subject_records (subject_code, source, record_id) VALUES ('91110000MA00000077', 'record', 7)",
+            "INSERT INTO subject_link_state (source, last_id) VALUES ('record', 5000) \
+             ON CONFLICT (source) DO UPDATE SET last_id = 5000",
+        ] {
+            sqlx::query(sql).execute(pool).await.unwrap();
+        }
+        store
+    }
+
+    /// A broad search's pages, tested record by record along the deadline index, are the
+    /// pages a search gathering every match and sorting them gives, by offset and by key,
+    /// either way round, the records without a deadline last; a narrow search stays gathered.
+    #[tokio::test]
+    async fn a_broad_search_reads_the_same_pages_along_the_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = broad_store(dir.path()).await;
+        let today = NaiveDate::from_ymd_opt(2026, 1, 20).unwrap();
+        let narrow =
+            ListFilter { search: Some("91110000MA00000077".into()), status: ListStatus::All, ..Default::default() };
+        assert!(!store.search_is_broad(today, &narrow).await.unwrap());
+        assert_eq!(store.record_page(today, &narrow).await.unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), [7]);
+        for status in [ListStatus::All, ListStatus::Open, ListStatus::One(Status::Untracked)] {
+            for order in [ListOrder::Deadline, ListOrder::DeadlineDesc, ListOrder::DecisionDate] {
+                let f = ListFilter { search: Some("91340600".into()), status, order, ..Default::default() };
+                assert!(store.search_is_broad(today, &f).await.unwrap());
+                let every = ListFilter { limit: 5_000, ..f.clone() };
+                let gathered: Vec<i64> = match (order.keyset() && status.may_lack_deadline(), status) {
+                    (false, _) => store.page_part(today, &every, Part::Whole, SearchForm::Gathered, 0, 5_000).await,
+                    (true, ListStatus::All) => {
+                        let mut rows = store
+                            .page_part(today, &every, Part::WithDeadline, SearchForm::Gathered, 0, 5_000)
+                            .await
+                            .unwrap();
+                        rows.extend(
+                            store
+                                .page_part(today, &every, Part::WithoutDeadline, SearchForm::Gathered, 0, 5_000)
+                                .await
+                                .unwrap(),
+                        );
+                        Ok(rows)
+                    }
+                    (true, _) => {
+                        store.page_part(today, &every, Part::WithoutDeadline, SearchForm::Gathered, 0, 5_000).await
+                    }
+                }
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect();
+                let mut expected: Vec<(bool, Option<String>, i64)> = Vec::new();
+                for i in (2..=5000).step_by(2) {
+                    let deadline = (i % 10 != 0).then(|| {
+                        (NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new((i * 7 % 40) as u64))
+                            .to_string()
+                    });
+                    let keep = match status {
+                        ListStatus::All => true,
+                        ListStatus::Open => deadline.is_some(),
+                        _ => deadline.is_none(),
+                    };
+                    if keep {
+                        expected.push((deadline.is_none(), deadline, i));
+                    }
+                }
+                match order {
+                    ListOrder::Deadline => expected.sort(),
+                    ListOrder::DeadlineDesc => {
+                        expected.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2)))
+                    }
+                    _ => expected.sort_by_key(|e| e.2),
+                }
+                let expected: Vec<i64> = expected.iter().map(|e| e.2).collect();
+                assert_eq!(gathered, expected, "{status:?} {order:?}: gathered");
+                let (mut by_offset, mut by_key, mut after) = (Vec::new(), Vec::new(), None);
+                for offset in (0..).step_by(97) {
+                    let page = store.record_page(today, &ListFilter { offset, limit: 97, ..f.clone() }).await.unwrap();
+                    by_offset.extend(page.iter().map(|r| r.id));
+                    if page.len() < 97 {
+                        break;
+                    }
+                }
+                assert_eq!(by_offset, expected, "{status:?} {order:?}: offset pages");
+                if order.keyset() {
+                    loop {
+                        let page =
+                            store.record_page(today, &ListFilter { after, limit: 97, ..f.clone() }).await.unwrap();
+                        by_key.extend(page.iter().map(|r| r.id));
+                        match page.last() {
+                            Some(last) if page.len() == 97 => after = Some(ListKey::of(last)),
+                            _ => break,
+                        }
+                    }
+                    assert_eq!(by_key, expected, "{status:?} {order:?}: keyset pages");
+                }
+            }
+        }
+        // Tested along the deadline index, each record's links probed by record.
+        let Db::Sqlite(pool) = store.db() else { unreachable!("a SQLite store") };
+        let f = ListFilter { search: Some("91340600".into()), status: ListStatus::All, ..Default::default() };
+        let mut args = Args::new(today);
+        let w = store.list_where(&f, &mut args, SearchForm::Tested).await.unwrap();
+        let sql = format!(
+            "EXPLAIN QUERY PLAN SELECT id FROM records WHERE {w} AND deadline IS NOT NULL ORDER BY deadline, id LIMIT 50"
+        );
+        let rows = bound!(sqlx::query_as::<_, (i64, i64, i64, String)>(&sql), args).fetch_all(pool).await.unwrap();
+        let detail: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
+        assert!(detail.iter().any(|d| d.contains("USING INDEX records_by_deadline")), "{detail:?}");
+        assert!(detail.iter().any(|d| d.contains("subject_records_by_record")), "{detail:?}");
+        assert!(!detail.iter().any(|d| d.contains("TEMP B-TREE FOR ORDER BY")), "{detail:?}");
     }
 
     #[test]

@@ -96,6 +96,7 @@ impl DeadlineQuery {
             }
             Some(a) => Some(ListKey::parse_filter(&a)?),
         };
+        let offset = lists::offset_within_reach(offset, order.keyset())?;
         let reported_month = nonempty(&self.reported_month);
         let decision_month = nonempty(&self.decision_month);
         for m in reported_month.iter().chain(&decision_month) {
@@ -237,7 +238,7 @@ async fn fetch(state: &AppState, filter: &ListFilter) -> Result<(i64, Vec<Deadli
         ("decision_month" = Option<String>, Query, description = "决定月份 YYYY-MM"),
         ("sort" = Option<String>, Query, description = "排序：deadline（截止日期，缺省）、decision_date（决定日期）、department（部门），前加 - 为倒序"),
         ("after" = Option<String>, Query, description = "按键翻页（仅按截止日期排序时）：从这一行之后开始，取上一页答复的 next_after（截止日期_记录编号，如 2026-03-10_1234）；offset 再从这里起算"),
-        ("offset" = Option<i64>, Query, description = "跳过条数，缺省 0"),
+        ("offset" = Option<i64>, Query, description = "跳过条数，缺省 0，最多 10000（更深处用 after 按截止日期翻页）"),
         ("limit" = Option<i64>, Query, description = "每页条数，缺省 50，最多 500"),
     ),
     responses(

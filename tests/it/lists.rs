@@ -187,4 +187,19 @@ async fn deadlines_pages_link_onward_by_keyset() {
     assert!(deeper.contains("首页") && !deeper.contains("下一页"), "{deeper}");
     let bad = web.get("/api/v1/deadlines?sort=decision_date&after=2025-01-01_3", Some(token)).await;
     assert_eq!(bad.status(), reqwest::StatusCode::BAD_REQUEST);
+    // Pages by offset reach 10,000 rows deep; past that the answer says how to go on, and a
+    // date in `after` jumps there.
+    let deepest = web.get("/api/v1/deadlines?status=all&offset=10000", Some(token)).await;
+    assert_eq!(deepest.status(), reqwest::StatusCode::OK);
+    let too_deep = web.get("/api/v1/deadlines?status=all&offset=10001", Some(token)).await;
+    assert_eq!(too_deep.status(), reqwest::StatusCode::BAD_REQUEST);
+    let why = too_deep.text().await.unwrap();
+    assert!(why.contains("第 10,002 条起") && why.contains("after="), "{why}");
+    let page = web.get("/deadlines?status=all&offset=10001", Some(token)).await;
+    assert_eq!(page.status(), reqwest::StatusCode::BAD_REQUEST);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("翻页位置过深") && page.contains("<html"), "{page}");
+    let from = web.json("/api/v1/deadlines?status=all&after=2025-01-20_0", token).await;
+    let deadlines: Vec<&str> = from["rows"].as_array().unwrap().iter().filter_map(|r| r["deadline"].as_str()).collect();
+    assert!(!deadlines.is_empty() && deadlines.iter().all(|d| *d >= "2025-01-20"), "{from}");
 }
