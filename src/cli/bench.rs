@@ -1281,6 +1281,8 @@ async fn bench_web(
         format!("/deadlines?status=all&q={}", enc(&number)),
         "/deadlines?status=all&q=91340600".to_string(),
         "/problems".to_string(),
+        "/deliveries".to_string(),
+        "/deliveries?status=dead&source=record".to_string(),
     ] {
         let mut list_times = Vec::new();
         for _ in 0..=20 {

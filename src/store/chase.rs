@@ -352,27 +352,69 @@ impl Store {
         Ok((total, rows))
     }
 
-    /// One page of deliveries by status (all not done: pending, in flight, dead, when `None`),
-    /// destination and source, and how many the filter finds.
-    pub async fn delivery_list(
+    /// The WHERE clause of the deliveries list: only the conditions asked for (`$1`… the values
+    /// given, in order), so that the partial index of a status answers (`deliveries_dead` for the
+    /// 死信 card's list) where a condition naming every parameter read all the deliveries.
+    fn delivery_where(status: Option<&str>, destination: Option<&str>, source: Option<&str>) -> String {
+        let mut w = vec![match status {
+            Some(_) => "status = $1".to_string(),
+            None => "status IN ('pending', 'in_flight', 'dead')".to_string(),
+        }];
+        let mut n = usize::from(status.is_some());
+        for (value, column) in [(destination, "destination"), (source, "source")] {
+            if value.is_some() {
+                n += 1;
+                w.push(format!("{column} = ${n}"));
+            }
+        }
+        w.join(" AND ")
+    }
+
+    /// How many deliveries have this status (all not done: pending, in flight, dead, when
+    /// `None`), destination and source.
+    pub async fn delivery_count(
+        &self,
+        status: Option<&str>,
+        destination: Option<&str>,
+        source: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let sql =
+            format!("SELECT COUNT(*) FROM deliveries WHERE {}", Self::delivery_where(status, destination, source));
+        let given = [status, destination, source];
+        Ok(on_pool!(self.db(), pool => {
+            let mut q = sqlx::query_scalar(&sql);
+            for v in given.into_iter().flatten() {
+                q = q.bind(v);
+            }
+            q.fetch_one(pool).await?
+        }))
+    }
+
+    /// One page of those deliveries, by id.
+    pub async fn delivery_page(
         &self,
         status: Option<&str>,
         destination: Option<&str>,
         source: Option<&str>,
         offset: i64,
         limit: i64,
-    ) -> Result<(i64, Vec<super::DeliveryRow>), StoreError> {
-        const WHERE: &str = "(($1 IS NULL AND status IN ('pending', 'in_flight', 'dead')) OR status = $1)              AND ($2 IS NULL OR destination = $2) AND ($3 IS NULL OR source = $3)";
-        let count = format!("SELECT COUNT(*) FROM deliveries WHERE {WHERE}");
-        let page = format!(
+    ) -> Result<Vec<super::DeliveryRow>, StoreError> {
+        let given = [status, destination, source].iter().flatten().count();
+        let sql = format!(
             "SELECT id, record_id, version, destination, operation, status, attempts, next_attempt_at, last_error, rule, \
-             reason, updated_at FROM deliveries WHERE {WHERE} ORDER BY id LIMIT $4 OFFSET $5"
+             reason, updated_at FROM deliveries WHERE {} ORDER BY id LIMIT ${} OFFSET ${}",
+            Self::delivery_where(status, destination, source),
+            given + 1,
+            given + 2
         );
-        let total: i64 = on_pool!(self.db(), pool => sqlx::query_scalar(&count)
-            .bind(status).bind(destination).bind(source).fetch_one(pool).await?);
-        let rows = on_pool!(self.db(), pool => sqlx::query_as(&page)
-            .bind(status).bind(destination).bind(source).bind(limit.max(1)).bind(offset.max(0)).fetch_all(pool).await?);
-        Ok((total, rows))
+        let values = [status, destination, source];
+        Ok(on_pool!(self.db(), pool => {
+            let mut q = sqlx::query_as(&sql);
+            for v in values.into_iter().flatten() {
+                q = q.bind(v);
+            }
+            q.bind(limit.max(1)).bind(offset.max(0)).fetch_all(pool).await?
+        }))
     }
 
     /// An ingest run's department, item and source.
@@ -396,6 +438,27 @@ impl Store {
 mod tests {
     use super::super::record_list::{ListOrder, ListStatus};
     use super::*;
+
+    /// The 死信 card's list reads the dead letters' own index, not every delivery; the other
+    /// filters bind only the values given.
+    #[tokio::test]
+    async fn the_dead_letters_list_reads_their_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(&dir.path().join("g.db")).await.unwrap();
+        let super::super::Db::Sqlite(pool) = store.db() else { unreachable!("a SQLite store") };
+        let w = Store::delivery_where(Some("dead"), None, Some("record"));
+        assert_eq!(w, "status = $1 AND source = $2");
+        let sql = format!("EXPLAIN QUERY PLAN SELECT COUNT(*) FROM deliveries WHERE {w}");
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&sql).bind("dead").bind("record").fetch_all(pool).await.unwrap();
+        assert!(rows.iter().any(|r| r.3.contains("deliveries_dead")), "{rows:?}");
+        assert_eq!(
+            Store::delivery_where(None, Some("provincial"), None),
+            "status IN ('pending', 'in_flight', 'dead') AND destination = $1"
+        );
+        assert_eq!(store.delivery_count(Some("dead"), Some("provincial"), Some("record")).await.unwrap(), 0);
+        assert!(store.delivery_page(None, None, Some("feed"), 0, 50).await.unwrap().is_empty());
+    }
 
     #[test]
     fn search_patterns_take_wildcards_literally() {

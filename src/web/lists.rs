@@ -170,8 +170,7 @@ impl TotalCache {
         entries.insert(key, Kept { total, counted: Instant::now(), recounting: false });
     }
 
-    /// The number of records `f` finds on `today`: counted now, or kept from a slow count of
-    /// the last [`FRESH`] (or later, while it is counted again).
+    /// The number of records `f` finds on `today` (see [`TotalCache::total`]).
     pub async fn record_total(
         self: &Arc<Self>,
         store: &Store,
@@ -179,7 +178,7 @@ impl TotalCache {
         f: &ListFilter,
     ) -> Result<i64, StoreError> {
         let key = format!(
-            "{today}\u{1}{:?}\u{1}{:?}\u{1}{}\u{1}{}\u{1}{:?}\u{1}{:?}\u{1}{:?}",
+            "records\u{1}{today}\u{1}{:?}\u{1}{:?}\u{1}{}\u{1}{}\u{1}{:?}\u{1}{:?}\u{1}{:?}",
             f.department,
             f.item,
             f.status.as_str(),
@@ -188,6 +187,41 @@ impl TotalCache {
             f.reported_month,
             f.decision_month
         );
+        let (store, f) = (store.clone(), f.clone());
+        self.total(key, move || {
+            let (store, f) = (store.clone(), f.clone());
+            async move { store.record_count(today, &f).await }
+        })
+        .await
+    }
+
+    /// The number of deliveries with this status (`None`: not done), destination and source.
+    pub async fn delivery_total(
+        self: &Arc<Self>,
+        store: &Store,
+        status: Option<&str>,
+        destination: Option<&str>,
+        source: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let key = format!("deliveries\u{1}{status:?}\u{1}{destination:?}\u{1}{source:?}");
+        let store = store.clone();
+        let (status, destination, source) =
+            (status.map(str::to_string), destination.map(str::to_string), source.map(str::to_string));
+        self.total(key, move || {
+            let (store, status, destination, source) =
+                (store.clone(), status.clone(), destination.clone(), source.clone());
+            async move { store.delivery_count(status.as_deref(), destination.as_deref(), source.as_deref()).await }
+        })
+        .await
+    }
+
+    /// The total `count` gives for the question `key`: counted now, or kept from a slow count
+    /// of the last [`FRESH`] (or later, while it is counted again in the background).
+    async fn total<C, F>(self: &Arc<Self>, key: String, count: C) -> Result<i64, StoreError>
+    where
+        C: Fn() -> F + Send + 'static,
+        F: Future<Output = Result<i64, StoreError>> + Send + 'static,
+    {
         let stale = {
             let mut entries = self.entries();
             match entries.get_mut(&key) {
@@ -203,10 +237,10 @@ impl TotalCache {
         if let Some((total, start)) = stale {
             if start {
                 let recount = Recount { cache: self.clone(), key };
-                let (store, f) = (store.clone(), f.clone());
+                let counting = count();
                 crate::supervisor::spawn_once("list-total-recount", async move {
                     let t = Instant::now();
-                    match store.record_count(today, &f).await {
+                    match counting.await {
                         Ok(n) => recount.cache.keep(recount.key.clone(), n, t.elapsed()),
                         Err(e) => tracing::warn!(error = %e, "recounting a list's total failed; the last one stays"),
                     }
@@ -215,7 +249,7 @@ impl TotalCache {
             return Ok(total);
         }
         let t = Instant::now();
-        let total = store.record_count(today, f).await?;
+        let total = count().await?;
         self.keep(key, total, t.elapsed());
         Ok(total)
     }

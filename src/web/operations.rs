@@ -160,8 +160,9 @@ async fn deliveries(state: &AppState, q: &DeliveryQuery) -> Result<DeliveryPage,
     let nonempty = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(str::to_string);
     let (offset, limit) = super::lists::window(q.offset, q.limit);
     let (status, destination, source) = (nonempty(&q.status), nonempty(&q.destination), nonempty(&q.source));
-    let (total, rows) =
-        state.store.delivery_list(status.as_deref(), destination.as_deref(), source.as_deref(), offset, limit).await?;
+    let (status, destination, source) = (status.as_deref(), destination.as_deref(), source.as_deref());
+    let total = state.list_totals.delivery_total(&state.store, status, destination, source).await?;
+    let rows = state.store.delivery_page(status, destination, source, offset, limit).await?;
     Ok(DeliveryPage { total, offset, limit, rows })
 }
 
@@ -206,7 +207,9 @@ pub async fn deliveries_page(
         return Ok(denied.into_response());
     }
     let p = deliveries(&state, &q).await?;
-    let counts = state.store.delivery_counts().await?;
+    // Counted with the overview's figures (kept a few seconds), as the 总览 card's queue is.
+    let overview = super::api::overview_for(&state, &caller).await?;
+    let counts = &overview.delivery_counts;
     let _ = state.store.audit(&caller.name, "view", "page:deliveries", state.now()).await;
     let settings = state.settings();
     let nonempty = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(str::to_string);
@@ -222,7 +225,7 @@ pub async fn deliveries_page(
     let body = html! {
         table id="delivery-counts" {
             (header_row(&["平台", "状态", "数量"]))
-            @for (destination, status, n) in &counts {
+            @for (destination, status, n) in counts {
                 tr {
                     td { (settings.destination_title(destination)) }
                     td { (glossary::delivery_status(status)) }
