@@ -92,10 +92,10 @@ pub enum Command {
         #[command(subcommand)]
         command: ledger::LedgerCommand,
     },
-    /// Try it out: write realistic department files into a demo folder and ingest them into
-    /// the embedded SQLite store, with the departments' error reports.
     /// 异议：登记、查询、部门答复、答复申请人、办结。
     Objections(objections::ObjectionsArgs),
+    /// Try it out: write realistic department files into a demo folder and ingest them into
+    /// the embedded SQLite store, with the departments' error reports.
     Demo(demo::DemoArgs),
     /// The provincial platform's subject base library (主体库): records whose name differs
     /// from it are returned at once (1001 predicted) instead of pushed; `subject show CODE|NAME`:
