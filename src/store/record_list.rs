@@ -599,35 +599,55 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ListRow>, StoreError> {
         if !(f.order.keyset() && f.status.spans_open_and_reported()) {
-            return self.page_half(today, f, part, form, None, offset, limit).await;
+            return self.page_half(today, f, part, form, offset, limit).await;
         }
         // The open records in deadline order are on `records_open_deadlines`, the reported
-        // ones on `records_reported_by_deadline`: each half's first `offset + limit` rows,
-        // merged (at most 2 × 10,050 rows: the web pages by offset to 10,000 rows only).
+        // ones on `records_reported_by_deadline`: each half's first `offset + limit` keys,
+        // merged (at most 2 × 10,050 keys: the web pages by offset to 10,000 rows only), then
+        // the page's rows read by id.
         let take = offset.saturating_add(limit);
-        let mut rows = self.page_half(today, f, part, form, Some("reported_on IS NULL"), 0, take).await?;
-        rows.extend(self.page_half(today, f, part, form, Some("reported_on IS NOT NULL"), 0, take).await?);
-        let key = |r: &ListRow| (r.deadline.clone(), r.id);
+        let mut keys = self.keys_half(today, f, part, form, "reported_on IS NULL", take).await?;
+        keys.extend(self.keys_half(today, f, part, form, "reported_on IS NOT NULL", take).await?);
         match f.order {
-            ListOrder::DeadlineDesc => rows.sort_by_key(|r| std::cmp::Reverse(key(r))),
-            _ => rows.sort_by_key(key),
+            ListOrder::DeadlineDesc => keys.sort_by(|a, b| b.cmp(a)),
+            _ => keys.sort(),
         }
-        Ok(rows.into_iter().skip(offset.max(0) as usize).take(limit.max(0) as usize).collect())
+        let ids: Vec<i64> =
+            keys.into_iter().skip(offset.max(0) as usize).take(limit.max(0) as usize).map(|k| k.1).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        self.rows_where(Args::new(today), &format!("id IN ({})", list.join(", ")), f.order.sql(part)).await
     }
 
-    /// The rows of a part of a page, of one half of the records (`half`: a condition on
-    /// `reported_on`) or of all.
-    #[allow(clippy::too_many_arguments)]
-    async fn page_half(
+    /// The (deadline, id) of the first `take` rows of a part of a page among one half of the
+    /// records (`half`: a condition on `reported_on`).
+    async fn keys_half(
+        &self,
+        today: NaiveDate,
+        f: &ListFilter,
+        part: Part,
+        form: SearchForm,
+        half: &str,
+        take: i64,
+    ) -> Result<Vec<(Option<String>, i64)>, StoreError> {
+        let (w, mut args) = self.part_where(today, f, part, form, Some(half)).await?;
+        let take = args.int(take);
+        let sql = format!("SELECT deadline, id FROM records WHERE {w} ORDER BY {} LIMIT {take}", f.order.sql(part));
+        Ok(on_pool!(self.db(), pool => bound!(sqlx::query_as(&sql), args).fetch_all(pool).await?))
+    }
+
+    /// The WHERE clause of a part of a page (and its arguments), of one half of the records
+    /// (`half`: a condition on `reported_on`) or of all.
+    async fn part_where(
         &self,
         today: NaiveDate,
         f: &ListFilter,
         part: Part,
         form: SearchForm,
         half: Option<&str>,
-        offset: i64,
-        limit: i64,
-    ) -> Result<Vec<ListRow>, StoreError> {
+    ) -> Result<(String, Args), StoreError> {
         let mut args = Args::new(today);
         let mut w = self.list_where(f, &mut args, form).await?;
         if let Some(half) = half {
@@ -641,9 +661,29 @@ impl Store {
         if let Some(after) = f.after.as_ref().and_then(|key| f.order.after_sql(part, key, &mut args)) {
             w = format!("{w} AND {after}");
         }
+        Ok((w, args))
+    }
+
+    /// The rows of a part of a page, of all the records.
+    async fn page_half(
+        &self,
+        today: NaiveDate,
+        f: &ListFilter,
+        part: Part,
+        form: SearchForm,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<ListRow>, StoreError> {
+        let (w, mut args) = self.part_where(today, f, part, form, None).await?;
         let (limit, offset) = (args.int(limit), args.int(offset));
-        let push = Cause::Push.sql();
         let order = f.order.sql(part);
+        let ids = format!("id IN (SELECT id FROM records WHERE {w} ORDER BY {order} LIMIT {limit} OFFSET {offset})");
+        self.rows_where(args, &ids, order).await
+    }
+
+    /// The list rows of the records `ids` names (a condition on `id`, `$1` today), in `order`.
+    async fn rows_where(&self, args: Args, ids: &str, order: &str) -> Result<Vec<ListRow>, StoreError> {
+        let push = Cause::Push.sql();
         let sql = format!(
             "SELECT id, department, item, business_key, decision_date, deadline, deadline_provisional, reported_on, \
              CASE WHEN deadline IS NULL THEN 'untracked' WHEN reported_on IS NOT NULL AND reported_on <= deadline \
@@ -651,8 +691,7 @@ impl Store {
              WHEN $1 >= due_soon_from THEN 'due_soon' ELSE 'pending' END, \
              CASE WHEN reported_on IS NULL AND deadline < $1 THEN (CASE WHEN returned = 1 THEN 'returned' \
              WHEN {push} THEN 'push' ELSE 'department' END) END, content \
-             FROM records WHERE id IN (SELECT id FROM records WHERE {w} ORDER BY {order} LIMIT {limit} OFFSET {offset}) \
-             ORDER BY {order}"
+             FROM records WHERE {ids} ORDER BY {order}"
         );
         Ok(on_pool!(self.db(), pool => bound!(sqlx::query(&sql), args)
             .fetch_all(pool)
