@@ -530,18 +530,13 @@ impl Store {
 
     /// How many records the filter finds (its order, key and window aside).
     pub async fn record_count(&self, today: NaiveDate, f: &ListFilter) -> Result<i64, StoreError> {
-        self.count_part(today, f, Part::Whole).await
+        self.count_part(today, &ListFilter { after: None, ..f.clone() }, Part::Whole).await
     }
 
+    /// How many records of `part` the filter finds after its key (offset and limit aside).
     async fn count_part(&self, today: NaiveDate, f: &ListFilter, part: Part) -> Result<i64, StoreError> {
         let mut args = Args::new(today);
-        let mut w = self.list_where(f, &mut args, SearchForm::Gathered).await?;
-        if part == Part::WithDeadline {
-            w = format!("{w} AND deadline IS NOT NULL");
-            if let Some(after) = f.after.as_ref().and_then(|key| f.order.after_sql(part, key, &mut args)) {
-                w = format!("{w} AND {after}");
-            }
-        }
+        let w = self.part_where(&mut args, f, part, SearchForm::Gathered, None).await?;
         let sql = format!("SELECT COUNT(*) FROM records WHERE {w}");
         Ok(on_pool!(self.db(), pool => bound!(sqlx::query_scalar(&sql), args).fetch_one(pool).await?))
     }
@@ -599,7 +594,13 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ListRow>, StoreError> {
         if !(f.order.keyset() && f.status.spans_open_and_reported()) {
-            return self.page_half(today, f, part, form, offset, limit).await;
+            let mut args = Args::new(today);
+            let w = self.part_where(&mut args, f, part, form, None).await?;
+            let (limit, offset) = (args.int(limit), args.int(offset));
+            let order = f.order.sql(part);
+            let ids =
+                format!("id IN (SELECT id FROM records WHERE {w} ORDER BY {order} LIMIT {limit} OFFSET {offset})");
+            return self.rows_where(args, &ids, order).await;
         }
         // The open records in deadline order are on `records_open_deadlines`, the reported
         // ones on `records_reported_by_deadline`: each half's first `offset + limit` keys,
@@ -641,24 +642,6 @@ impl Store {
             w = format!("{w} AND {after}");
         }
         Ok(w)
-    }
-
-    /// The rows of a part of a page, of all the records.
-    async fn page_half(
-        &self,
-        today: NaiveDate,
-        f: &ListFilter,
-        part: Part,
-        form: SearchForm,
-        offset: i64,
-        limit: i64,
-    ) -> Result<Vec<ListRow>, StoreError> {
-        let mut args = Args::new(today);
-        let w = self.part_where(&mut args, f, part, form, None).await?;
-        let (limit, offset) = (args.int(limit), args.int(offset));
-        let order = f.order.sql(part);
-        let ids = format!("id IN (SELECT id FROM records WHERE {w} ORDER BY {order} LIMIT {limit} OFFSET {offset})");
-        self.rows_where(args, &ids, order).await
     }
 
     /// The list rows of the records `ids` names (a condition on `id`, `$1` today), in `order`.
